@@ -1,0 +1,111 @@
+// The contract every architecture backend supplies (one .cc per architecture,
+// chosen by binding.gyp). Generic code (process.cc, breakpoints.cc, addon.cc)
+// includes only this header and never tests the architecture itself.
+//
+// An architecture must supply:
+//   - kArch: the data table below (breakpoint bytes, register layout, where the
+//     return address lives at a function's first instruction, syscall ABI);
+//   - ArchRegs: the register file as ptrace reads and writes it;
+//   - arch_get_regs / arch_set_regs;
+//   - arch_plan_step_over: decide how a thread stopped on a breakpoint executes
+//     the displaced instruction without the breakpoint ever being lifted
+//     (emulate it in the register file, or run it out of line in a slot that
+//     jumps back), or refuse it with a reason;
+//   - arch_step_over: carry out such a plan on a stopped thread's registers;
+//   - arch_syscall_stub: the bytes "syscall; trap" used to inject system calls.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../remote_ptr.h"
+
+namespace rethook {
+
+struct ArchTable {
+  const char* name;
+  // Bytes written over a function's first instruction.
+  uint8_t breakpoint[4];
+  size_t breakpoint_len;
+  // pc reported after the trap minus this = the breakpoint's address.
+  size_t trap_pc_adjust;
+  // Register layout as exposed to TypeScript: index into the 64-bit words of
+  // ArchRegs.
+  int reg_pc, reg_sp, reg_retval, reg_fp_first;
+  int reg_args[8];
+  int nargs;
+  // Where the return address is at a function's first instruction: in a
+  // register (arm64: x30) or, when reg_return_address < 0, at [sp] (x86-64).
+  int reg_return_address;
+  // sp after the return minus sp at entry: 8 on x86-64 (ret pops), 0 on arm64.
+  int return_pops;
+  // Register names in ArchRegs order, for diagnostics and the TS table.
+  std::vector<std::string> reg_names;
+  // si_code of the SIGTRAP a breakpoint raises (x86-64: SI_KERNEL; arm64: TRAP_BRKPT).
+  int trap_si_code;
+  // System call numbers the tracer injects.
+  long nr_mmap, nr_munmap;
+  // Alignment and size of one out-of-line slot.
+  size_t slot_size;
+  // Farthest a slot may be from the code it serves (a relative branch's reach).
+  uint64_t slot_reach;
+};
+
+extern const ArchTable kArch;
+
+// The register file, as an array of 64-bit words (TS sees the same words).
+struct ArchRegs {
+  uint64_t words[64];
+  size_t count;
+};
+
+bool arch_get_regs(int tid, ArchRegs* regs);
+bool arch_set_regs(int tid, const ArchRegs& regs);
+// The floating-point return register (xmm0 / d0) as raw 64 bits.
+bool arch_get_fp_retval(int tid, uint64_t* out);
+bool arch_set_fp_retval(int tid, uint64_t value);
+// Mark the registers so that resuming does not restart an interrupted syscall
+// (x86-64: orig_rax = -1).
+void arch_cancel_syscall_restart(ArchRegs* regs);
+// Set up "syscall nr(args...)" to run at pc; read its result afterwards.
+void arch_prepare_syscall(ArchRegs* regs, RemotePtr pc, long nr, const uint64_t args[6]);
+uint64_t arch_syscall_result(const ArchRegs& regs);
+// "syscall; trap": the trap's reported pc is stub + arch_syscall_stub().size().
+std::vector<uint8_t> arch_syscall_stub();
+
+// How a breakpoint's displaced instruction runs.
+enum class StepKind { Emulate, OutOfLine, Refused };
+
+struct StepPlan {
+  StepKind kind = StepKind::Refused;
+  size_t insn_len = 0;
+  int op = 0;          // arch-private emulation opcode
+  int64_t imm = 0;     // arch-private operand (target, register, ...)
+  int64_t imm2 = 0;
+  bool needs_slot = false;
+  std::vector<uint8_t> slot_code;  // filled once the slot address is known
+  std::string reason;              // why it was refused
+};
+
+// Decode the instruction at `addr` (its original bytes in `code`) and decide.
+StepPlan arch_plan_step_over(RemotePtr addr, const uint8_t* code, size_t len);
+// Fill plan->slot_code for a slot at `slot`; false (with plan->reason) when the
+// slot is out of reach of the instruction's relative operands.
+bool arch_build_slot(StepPlan* plan, RemotePtr addr, const uint8_t* code, RemotePtr slot);
+
+// Carry out the plan on regs of a thread stopped on the breakpoint at addr
+// (regs' pc already rewound to addr). May write the tracee's stack through
+// `write_u64`. Returns false with *err set when memory access fails.
+struct MemoryAccess {
+  virtual bool write_u64(RemotePtr addr, uint64_t v) = 0;
+  virtual bool read_u64(RemotePtr addr, uint64_t* v) = 0;
+  virtual ~MemoryAccess() = default;
+};
+bool arch_step_over(const StepPlan& plan, RemotePtr addr, RemotePtr slot, ArchRegs* regs,
+                    MemoryAccess* mem, std::string* err);
+
+// The return trampoline's code: a trap the tracer recognizes by address.
+std::vector<uint8_t> arch_trampoline_code();
+
+}  // namespace rethook

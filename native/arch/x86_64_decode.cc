@@ -1,0 +1,177 @@
+// x86-64 instruction length decoding (see x86_64_decode.h).
+#include "x86_64_decode.h"
+
+namespace rethook {
+
+namespace {
+
+// Immediate kinds of one-byte opcodes without ModRM.
+enum Imm { NONE, I8, I16, IZ, IV, REL8, RELZ, MOFFS, I16_I8 };
+
+bool invalid_in_64(uint8_t b) {
+  switch (b) {
+    case 0x06: case 0x07: case 0x0E: case 0x16: case 0x17: case 0x1E: case 0x1F:
+    case 0x27: case 0x2F: case 0x37: case 0x3F: case 0x60: case 0x61: case 0x82:
+    case 0x9A: case 0xCE: case 0xD4: case 0xD5: case 0xD6: case 0xEA:
+      return true;
+  }
+  return false;
+}
+
+bool one_byte_has_modrm(uint8_t b) {
+  if (b < 0x40) return (b & 7) < 4;
+  if (b == 0x62 || b == 0x63 || b == 0x69 || b == 0x6B) return true;
+  if (b >= 0x80 && b <= 0x8F) return true;
+  if (b == 0xC0 || b == 0xC1 || (b >= 0xC4 && b <= 0xC7)) return true;
+  if (b >= 0xD0 && b <= 0xD3) return true;
+  if (b >= 0xD8 && b <= 0xDF) return true;
+  if (b == 0xF6 || b == 0xF7 || b == 0xFE || b == 0xFF) return true;
+  return false;
+}
+
+Imm one_byte_imm(uint8_t b, uint8_t modrm_reg) {
+  if (b < 0x40) {
+    if ((b & 7) == 4) return I8;
+    if ((b & 7) == 5) return IZ;
+    return NONE;
+  }
+  switch (b) {
+    case 0x68: case 0x69: case 0x81: case 0xA9: case 0xC7: return IZ;
+    case 0x6A: case 0x6B: case 0x80: case 0x83: case 0xA8: case 0xC0: case 0xC1:
+    case 0xC6: case 0xCD: case 0xE4: case 0xE5: case 0xE6: case 0xE7: return I8;
+    case 0xC2: case 0xCA: return I16;
+    case 0xC8: return I16_I8;
+    case 0xE0: case 0xE1: case 0xE2: case 0xE3: case 0xEB: return REL8;
+    case 0xE8: case 0xE9: return RELZ;
+    case 0xA0: case 0xA1: case 0xA2: case 0xA3: return MOFFS;
+    case 0xF6: return modrm_reg < 2 ? I8 : NONE;
+    case 0xF7: return modrm_reg < 2 ? IZ : NONE;
+  }
+  if (b >= 0x70 && b <= 0x7F) return REL8;
+  if (b >= 0xB0 && b <= 0xB7) return I8;
+  if (b >= 0xB8 && b <= 0xBF) return IV;
+  return NONE;
+}
+
+bool two_byte_has_modrm(uint8_t b) {
+  switch (b) {
+    case 0x05: case 0x06: case 0x07: case 0x08: case 0x09: case 0x0B: case 0x77:
+    case 0xA0: case 0xA1: case 0xA2: case 0xA8: case 0xA9:
+      return false;
+  }
+  if (b >= 0x30 && b <= 0x37) return false;
+  if (b >= 0x80 && b <= 0x8F) return false;
+  if (b >= 0xC8 && b <= 0xCF) return false;
+  return true;
+}
+
+Imm two_byte_imm(uint8_t b) {
+  if (b >= 0x80 && b <= 0x8F) return RELZ;
+  switch (b) {
+    case 0x70: case 0x71: case 0x72: case 0x73: case 0xA4: case 0xAC: case 0xBA:
+    case 0xC2: case 0xC4: case 0xC5: case 0xC6: case 0x0F:
+      return I8;
+  }
+  return NONE;
+}
+
+}  // namespace
+
+bool x86_decode(const uint8_t* code, size_t avail, X86Insn* out, std::string* why) {
+  X86Insn d;
+  size_t i = 0;
+  bool addr32 = false;
+  auto need = [&](size_t n) { return i + n <= avail && i + n <= 15; };
+  // Legacy prefixes.
+  for (;;) {
+    if (!need(1)) { *why = "truncated instruction"; return false; }
+    uint8_t b = code[i];
+    if (b == 0x66) d.opsize16 = true;
+    else if (b == 0x67) addr32 = true;
+    else if (b == 0xF0 || b == 0xF2 || b == 0xF3 || b == 0x2E || b == 0x36 || b == 0x3E ||
+             b == 0x26 || b == 0x64 || b == 0x65) {}
+    else break;
+    i++;
+  }
+  if ((code[i] & 0xF0) == 0x40) {  // REX
+    d.rex_w = code[i] & 8;
+    d.rex_b = code[i] & 1;
+    i++;
+    if (!need(1)) { *why = "truncated instruction"; return false; }
+  }
+  uint8_t b = code[i];
+  if (b == 0xC4 || b == 0xC5 || b == 0x62 || (b == 0x8F && need(2) && (code[i + 1] & 0x38) != 0)) {
+    *why = "VEX/EVEX/XOP-encoded instruction";
+    return false;
+  }
+  Imm imm = NONE;
+  bool modrm = false;
+  if (b == 0x0F) {
+    i++;
+    if (!need(1)) { *why = "truncated instruction"; return false; }
+    uint8_t b2 = code[i];
+    if (b2 == 0x38 || b2 == 0x3A) {
+      i++;
+      if (!need(1)) { *why = "truncated instruction"; return false; }
+      d.map = b2 == 0x38 ? 2 : 3;
+      modrm = true;
+      imm = b2 == 0x3A ? I8 : NONE;
+    } else {
+      d.map = 1;
+      modrm = two_byte_has_modrm(b2);
+      imm = two_byte_imm(b2);
+    }
+    d.opcode_offset = i;
+    i++;
+  } else {
+    if (invalid_in_64(b)) { *why = "opcode invalid in 64-bit mode"; return false; }
+    d.opcode_offset = i;
+    modrm = one_byte_has_modrm(b);
+    i++;
+  }
+  if (modrm) {
+    if (!need(1)) { *why = "truncated instruction"; return false; }
+    d.has_modrm = true;
+    d.modrm = code[i++];
+    uint8_t mod = d.modrm >> 6, rm = d.modrm & 7;
+    if (d.map == 0) imm = one_byte_imm(b, (d.modrm >> 3) & 7);
+    if (mod != 3) {
+      if (rm == 4) {
+        if (!need(1)) { *why = "truncated instruction"; return false; }
+        uint8_t sib = code[i++];
+        if (mod == 0 && (sib & 7) == 5) i += 4;
+      } else if (mod == 0 && rm == 5) {
+        d.rip_relative = true;
+        d.disp_offset = i;
+        i += 4;
+      }
+      if (mod == 1) i += 1;
+      if (mod == 2) i += 4;
+    }
+  } else if (d.map == 0) {
+    imm = one_byte_imm(b, 0);
+  }
+  size_t isz = 0;
+  switch (imm) {
+    case NONE: break;
+    case I8: isz = 1; break;
+    case I16: isz = 2; break;
+    case I16_I8: isz = 3; break;
+    case IZ: isz = d.opsize16 ? 2 : 4; break;
+    case IV: isz = d.rex_w ? 8 : (d.opsize16 ? 2 : 4); break;
+    case MOFFS: isz = addr32 ? 4 : 8; break;
+    case REL8: isz = 1; d.has_rel = true; break;
+    case RELZ: isz = 4; d.has_rel = true; break;
+  }
+  if (!need(isz)) { *why = "truncated instruction"; return false; }
+  if (d.has_rel) {
+    d.rel = isz == 1 ? int64_t(int8_t(code[i])) : int64_t(int32_t(uint32_t(code[i]) | uint32_t(code[i + 1]) << 8 |
+                                                               uint32_t(code[i + 2]) << 16 | uint32_t(code[i + 3]) << 24));
+  }
+  i += isz;
+  d.length = i;
+  *out = d;
+  return true;
+}
+
+}  // namespace rethook

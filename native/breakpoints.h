@@ -1,0 +1,39 @@
+// Entry breakpoints of one process. A breakpoint is planted once and stays
+// until it is removed for good: a thread that hits it runs the displaced
+// instruction emulated or out of line (see arch.h), never by lifting it.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "arch/arch.h"
+#include "process.h"
+
+namespace rethook {
+
+struct Breakpoint {
+  std::vector<uint8_t> original;  // bytes under the breakpoint instruction
+  StepPlan plan;
+  RemotePtr slot;
+};
+
+class BreakpointTable {
+ public:
+  // Decode the instruction at addr: what stepping over it would take.
+  StepPlan plan(Memory* mem, RemotePtr addr, std::string* err) const;
+  // Plant a breakpoint; `slot` must be a free slot when plan().needs_slot.
+  bool set(Memory* mem, RemotePtr addr, RemotePtr slot, std::string* err);
+  // Put the original bytes back and forget the breakpoint.
+  bool remove(Memory* mem, RemotePtr addr);
+  // Put every original byte back in `mem` (another process's copy after fork,
+  // or ours before detaching); the table is left as is.
+  bool restore_all(Memory* mem) const;
+  void clear() { bps_.clear(); }
+  const Breakpoint* find(RemotePtr addr) const;
+  size_t size() const { return bps_.size(); }
+
+ private:
+  std::map<uint64_t, Breakpoint> bps_;
+};
+
+}  // namespace rethook
