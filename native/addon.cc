@@ -218,12 +218,13 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     return Napi::Boolean::New(info.Env(), ok);
   }
 
-  // resume(tid, sig, storeRegsFirst)
+  // resume(tid, sig, storeRegsFirst, untilSyscall)
   Napi::Value Resume(const Napi::CallbackInfo& info) {
     int tid = info[0].As<Napi::Number>().Int32Value();
     long sig = info[1].As<Napi::Number>().Int32Value();
     if (info.Length() > 2 && info[2].ToBoolean()) arch_set_regs(tid, regs_);
-    bool ok = ptrace(PTRACE_CONT, tid, nullptr, (void*)sig) == 0;
+    auto req = info.Length() > 3 && info[3].ToBoolean() ? PTRACE_SYSCALL : PTRACE_CONT;
+    bool ok = ptrace(req, tid, nullptr, (void*)sig) == 0;
     return Napi::Boolean::New(info.Env(), ok);
   }
 

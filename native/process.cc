@@ -33,7 +33,7 @@ bool Memory::write(RemotePtr addr, const void* buf, size_t len) const {
 
 long ptrace_options() {
   return PTRACE_O_TRACEEXEC | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
-         PTRACE_O_EXITKILL;
+         PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
 }
 
 int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
@@ -70,6 +70,13 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Node marks its stdio close-on-exec and non-blocking; the program gets
+    // them as a shell would give them (as libuv's uv_spawn does).
+    for (int fd = 0; fd <= 2; fd++) {
+      fcntl(fd, F_SETFD, 0);
+      int fl = fcntl(fd, F_GETFL);
+      if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
     int e = 0;
     if (!cwd.empty() && chdir(cwd.c_str()) != 0) {
       e = errno;
@@ -113,8 +120,14 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
       return -1;
     }
     int event = status >> 16;
-    if (event == PTRACE_EVENT_EXEC) break;
     int sig = WSTOPSIG(status);
+    // The exec event comes from inside execve, whose return value is yet to be
+    // written: go on to the syscall-exit stop, where registers are final.
+    if (event == PTRACE_EVENT_EXEC) {
+      ptrace(PTRACE_SYSCALL, pid, nullptr, nullptr);
+      continue;
+    }
+    if (event == 0 && sig == (SIGTRAP | 0x80)) break;
     // The SIGSTOP group-stop and the SIGCONT that ends it are ours: swallow.
     int deliver = (event == 0 && sig != SIGCONT && sig != SIGSTOP) ? sig : 0;
     ptrace(PTRACE_CONT, pid, nullptr, (void*)(long)deliver);
@@ -160,6 +173,10 @@ static Stop decode_status(int tid, int status, ArchRegs* regs) {
     s.kind = kEvent;
     s.a = event;
     ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &s.msg);
+    return s;
+  }
+  if (sig == (SIGTRAP | 0x80)) {
+    s.kind = kSyscall;
     return s;
   }
   s.kind = kSignal;

@@ -24,6 +24,7 @@ enum StopKind : int {
   kEvent = 5,      // ptrace event stop: a = event, msg = event message
   kGroupStop = 6,  // a = stopping signal
   kInterrupt = 7,  // PTRACE_EVENT_STOP not caused by a signal (seize, interrupt, new thread)
+  kSyscall = 8,    // syscall-enter or -exit stop (after resume with PTRACE_SYSCALL)
 };
 
 struct Stop {

@@ -1,0 +1,131 @@
+// What handlers see. A context is valid only while its handler runs: the
+// thread is stopped then, and its registers are the ones read and written.
+import type { UnwindReason } from './rethook';
+
+/** The tracer-side operations a context needs (implemented by Tracer). */
+export interface ContextHost {
+  readMemory(pid: number, addr: number | bigint, length: number): Buffer;
+  readCString(pid: number, addr: number | bigint, max?: number): string;
+  setRegister(index: number, value: bigint): void;
+  fpRetval(tid: number): number;
+  setFpRetval(tid: number, value: number): void;
+  resolveFunction(pid: number, target: string | number): { address: number; size: number };
+  backtrace(tid: number): string[];
+}
+
+export class CallContext {
+  /** Per-call storage: what onEntry puts here, onExit of the same call sees. */
+  data: unknown = undefined;
+  /** @internal */ _live = true;
+
+  /** Name of the hooked function (demangled for C++). */
+  readonly function: string;
+
+  constructor(
+    /** @internal */ protected readonly host: ContextHost,
+    readonly pid: number,
+    readonly tid: number,
+    fn: string,
+    readonly address: number,
+    /** The first integer arguments (6 on x86-64), as at entry. */
+    readonly args: readonly bigint[],
+    /** Where the call returns to (the real address, never the trampoline). */
+    readonly returnAddress: number,
+    /** Stack pointer at the function's first instruction: identifies the frame. */
+    readonly stackPointer: number,
+    /** Nesting of hooked calls on this thread (0 = outermost). */
+    readonly depth: number,
+  ) {
+    this.function = fn;
+  }
+
+  protected check(): void {
+    if (!this._live) throw new Error('rethook: a context was used after its handler returned');
+  }
+
+  readMemory(addr: number | bigint, length: number): Buffer {
+    this.check();
+    return this.host.readMemory(this.pid, addr, length);
+  }
+
+  readCString(addr: number | bigint, max = 4096): string {
+    this.check();
+    return this.host.readCString(this.pid, addr, max);
+  }
+
+  /** The thread's call stack, symbolized, with trampoline addresses replaced by the real ones. */
+  backtrace(): string[] {
+    this.check();
+    return this.host.backtrace(this.tid);
+  }
+}
+
+export type EntryAction =
+  | { kind: 'continue' }
+  | { kind: 'skip'; retval: bigint }
+  | { kind: 'redirect'; address: number };
+
+export class EntryContext extends CallContext {
+  /** @internal */ _action: EntryAction = { kind: 'continue' };
+
+  /** Do not run the function: return `retval` to its caller at once (no onExit). */
+  skip(retval: bigint | number = 0n): void {
+    this.check();
+    this._action = { kind: 'skip', retval: BigInt.asUintN(64, BigInt(retval)) };
+  }
+
+  /**
+   * Run another function of the tracee (same signature) instead. Calls made
+   * from inside the replacement itself are not redirected, so it may call the
+   * original. onExit still runs when the replacement returns.
+   */
+  redirect(target: string | number): void {
+    this.check();
+    const fn = this.host.resolveFunction(this.pid, target);
+    if (this.returnAddress >= fn.address && this.returnAddress < fn.address + Math.max(fn.size, 1)) return;
+    this._action = { kind: 'redirect', address: fn.address };
+  }
+}
+
+export class ExitContext extends CallContext {
+  constructor(
+    host: ContextHost,
+    pid: number,
+    tid: number,
+    fn: string,
+    address: number,
+    args: readonly bigint[],
+    returnAddress: number,
+    stackPointer: number,
+    depth: number,
+    /** Integer return value register (rax / x0); 0n when unwound. */
+    readonly retval: bigint,
+    readonly durationNs: bigint,
+    /** True when the function did not return: its frame was unwound. */
+    readonly unwound: boolean,
+    readonly reason: UnwindReason | null,
+    private readonly retvalIndex: number,
+  ) {
+    super(host, pid, tid, fn, address, args, returnAddress, stackPointer, depth);
+  }
+
+  /** Floating-point return value (xmm0 / d0) as a double. */
+  get fpRetval(): number {
+    this.check();
+    return this.unwound ? 0 : this.host.fpRetval(this.tid);
+  }
+
+  /** Replace the integer return value the caller sees. */
+  setReturnValue(value: bigint | number): void {
+    this.check();
+    if (this.unwound) throw new Error('rethook: an unwound call has no return value to replace');
+    this.host.setRegister(this.retvalIndex, BigInt.asUintN(64, BigInt(value)));
+  }
+
+  /** Replace the floating-point return value the caller sees. */
+  setFpReturnValue(value: number): void {
+    this.check();
+    if (this.unwound) throw new Error('rethook: an unwound call has no return value to replace');
+    this.host.setFpRetval(this.tid, value);
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * An error meant for the user: its message is one line that names the
+ * problem. The CLI prints it as is (no stack trace) and exits non-zero.
+ */
+export class RethookError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RethookError';
+  }
+}

@@ -1,0 +1,72 @@
+// A hook: handlers for the entries and returns of the functions a pattern
+// names, with its own node pool (maxActive, nmissed).
+import type { EntryContext, ExitContext } from './context';
+import { NodePool, RethookOwner } from './rethook';
+import type { Pattern } from './symbols';
+
+export interface HookHandlers {
+  /** Runs at the function's first instruction. Return false to not hook this call's return. */
+  onEntry?: (ctx: EntryContext) => boolean | void;
+  /** Runs when the call returns (or, with ctx.unwound, when its frame was unwound). */
+  onExit?: (ctx: ExitContext) => void;
+  /** Calls of this hook that may be in flight at once (all threads). */
+  maxActive?: number;
+}
+
+export interface HookSite {
+  pid: number;
+  address: number;
+  function: string;
+}
+
+export class Hook implements RethookOwner {
+  readonly pool: NodePool;
+  live = true;
+  /** @internal */ readonly sites: HookSite[] = [];
+  /** @internal */ readonly pending: Pattern[] = [];
+  /** @internal */ unhookImpl: (h: Hook) => void = () => undefined;
+
+  constructor(
+    readonly patterns: readonly string[],
+    /** @internal */ readonly handlers: HookHandlers,
+    maxActive: number,
+  ) {
+    this.pool = new NodePool(maxActive);
+  }
+
+  /** Functions hooked so far. */
+  get functions(): readonly HookSite[] {
+    return this.sites;
+  }
+
+  /** Calls that ran unhooked because maxActive calls were already in flight. */
+  get nmissed(): number {
+    return this.pool.nmissed;
+  }
+
+  /**
+   * Remove the breakpoints now. Calls already in flight still return through
+   * the trampoline and resume correctly, without this hook's onExit.
+   */
+  unhook(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.unhookImpl(this);
+  }
+}
+
+const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive']);
+
+export function validateHandlers(h: unknown): HookHandlers {
+  if (h === undefined) return {};
+  if (typeof h !== 'object' || h === null) throw new TypeError('Expected the second argument to be an object of handlers');
+  for (const k of Object.keys(h)) {
+    if (!HANDLER_KEYS.has(k)) throw new TypeError(`Unknown hook option '${k}'`);
+  }
+  const o = h as HookHandlers;
+  if (o.onEntry !== undefined && typeof o.onEntry !== 'function') throw new TypeError('Expected onEntry to be a function');
+  if (o.onExit !== undefined && typeof o.onExit !== 'function') throw new TypeError('Expected onExit to be a function');
+  if (o.maxActive !== undefined && (!Number.isInteger(o.maxActive) || o.maxActive < 1))
+    throw new TypeError('Expected maxActive to be a positive integer');
+  return o;
+}

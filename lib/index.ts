@@ -1,0 +1,8 @@
+// The public API. Only re-exports: each piece lives in its own file.
+export { Tracer, resolveProgram } from './tracer';
+export type { SpawnOptions, ExitStatus } from './tracer';
+export { Hook } from './hook';
+export type { HookHandlers, HookSite } from './hook';
+export { CallContext, EntryContext, ExitContext } from './context';
+export { RethookError } from './errors';
+export type { UnwindReason } from './rethook';

@@ -1,0 +1,98 @@
+// Types for the raw addon, 1:1 with native/addon.cc (as node-pty's native.d.ts).
+// Addresses cross as numbers (user-space addresses fit in 53 bits) or bigints.
+import * as path from 'path';
+
+export const enum StopKind {
+  None = 0,
+  Exited = 1,
+  Killed = 2,
+  Trap = 3,
+  Signal = 4,
+  Event = 5,
+  GroupStop = 6,
+  Interrupt = 7,
+  Syscall = 8,
+}
+
+/** Indices into NativeTracer.info after wait(). */
+export const enum Info {
+  Kind = 0,
+  Tid = 1,
+  A = 2,
+  Msg = 3,
+  Addr = 4,
+  SiCode = 5,
+}
+
+export interface StepPlanInfo {
+  kind: 'emulate' | 'out-of-line' | 'refused';
+  length: number;
+  needsSlot: boolean;
+  reason: string;
+}
+
+export interface NativeTracer {
+  readonly regs: BigUint64Array;
+  readonly info: Float64Array;
+  spawn(path: string, argv: string[], envp: string[], cwd: string): number;
+  seize(tid: number): void;
+  addProcess(pid: number): void;
+  dropProcess(pid: number): void;
+  addThread(tid: number, traced: boolean): void;
+  wait(): StopKind;
+  waitThread(tid: number): StopKind;
+  loadRegs(tid: number): boolean;
+  storeRegs(tid: number): boolean;
+  resume(tid: number, signal: number, storeRegs?: boolean, untilSyscall?: boolean): boolean;
+  listen(tid: number): boolean;
+  continueFromBreakpoint(tid: number, pid: number, addr: number): boolean;
+  fpRetval(tid: number): bigint;
+  setFpRetval(tid: number, value: bigint): boolean;
+  read(pid: number, addr: number | bigint, len: number): Buffer | null;
+  write(pid: number, addr: number | bigint, data: Buffer): boolean;
+  readU64(pid: number, addr: number | bigint): bigint | null;
+  writeU64(pid: number, addr: number | bigint, value: bigint | number): boolean;
+  planBreakpoint(pid: number, addr: number): StepPlanInfo;
+  setBreakpoint(pid: number, addr: number, slot: number): void;
+  removeBreakpoint(pid: number, addr: number): boolean;
+  restoreBreakpoints(pid: number, intoPid: number): boolean;
+  copyBreakpoints(fromPid: number, toPid: number): void;
+  injectSyscall(tid: number, pid: number, stub: number, writeStub: boolean, nr: number, args: (number | bigint)[]): bigint;
+  interrupt(tid: number): boolean;
+  detach(tid: number, signal?: number): boolean;
+  kill(pid: number, signal: number): boolean;
+  setActive(active: boolean): void;
+  close(): void;
+}
+
+export interface ArchInfo {
+  name: string;
+  pc: number;
+  sp: number;
+  retval: number;
+  args: number[];
+  /** Register holding the return address at a function's entry, or -1 for [sp]. */
+  returnAddressReg: number;
+  /** sp after return minus sp at entry. */
+  returnPops: number;
+  trapSiCode: number;
+  slotSize: number;
+  slotReach: number;
+  regNames: string[];
+  syscallStub: Buffer;
+  trampolineCode: Buffer;
+  syscalls: { mmap: number; munmap: number };
+}
+
+interface Addon {
+  NativeTracer: new (wake: () => void) => NativeTracer;
+  demangle(names: string[]): string[];
+  arch: ArchInfo;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const addon: Addon = require(path.join(__dirname, '..', 'build', 'Release', 'rethook.node'));
+
+export const NativeTracer = addon.NativeTracer;
+export const demangle = addon.demangle;
+export const arch = addon.arch;

@@ -1,0 +1,939 @@
+// The tracer: owns the traced processes, turns ptrace stops into rethook
+// decisions and handler calls, and undoes everything on detach or failure.
+// Every ptrace request is made from Node's main thread, woken by SIGCHLD
+// (see native/addon.cc), so handlers run synchronously while the thread that
+// hit the breakpoint waits, and the event loop runs between stops.
+import * as fs from 'fs';
+import * as path from 'path';
+import { CallContext, ContextHost, EntryContext, ExitContext } from './context';
+import { isElf } from './elf';
+import { RethookError } from './errors';
+import { Hook, HookHandlers, validateHandlers } from './hook';
+import { arch, Info, NativeTracer, StopKind } from './native';
+import { InjectedPages } from './pages';
+import { readMaps } from './procfs';
+import { RethookNode, ShadowStack, UnwindReason } from './rethook';
+import {
+  closeNames, FunctionSymbol, matchFunctions, Module, moduleMatches, modulesFromMaps, parsePattern, Pattern,
+} from './symbols';
+
+const SIGTRAP = 5;
+const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4;
+const RT_CONSISTENT = 0;
+const R_DEBUG_BRK = 16, R_DEBUG_STATE = 24;
+const DEFAULT_MAX_ACTIVE = 4096;
+const EVENTS_PER_TURN = 4096;
+
+export interface SpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Default maxActive of hooks that do not set their own. */
+  maxActive?: number;
+}
+
+export interface ExitStatus {
+  pid: number;
+  /** Exit code, or null when a signal ended the program. */
+  code: number | null;
+  /** Name of the terminating signal (e.g. 'SIGSEGV'), or null. */
+  signal: string | null;
+  /** The tracer detached: the program went on untraced. */
+  detached: boolean;
+}
+
+interface Site {
+  address: number;
+  fn: FunctionSymbol | null;
+  hook: Hook | null;
+  internal?: (th: ThreadState, addr: number) => 'continue' | 'hold';
+}
+
+interface ThreadState {
+  tid: number;
+  proc: Proc;
+  stack: ShadowStack;
+}
+
+class Proc {
+  readonly pages: InjectedPages;
+  readonly modules = new Map<string, Module>();
+  readonly sites = new Map<number, Site>();
+  /** Breakpoints removed while threads ran: a trap already raised there is stale, not the program's. */
+  readonly removed = new Set<number>();
+  readonly threads = new Map<number, ThreadState>();
+  rDebug = 0;
+  phase: 'find-r_brk' | 'ready' = 'ready';
+  startupDone = false;
+  constructor(nat: NativeTracer, readonly pid: number) {
+    this.pages = new InjectedPages(nat, pid);
+  }
+}
+
+function signalName(n: number): string {
+  for (const [name, num] of Object.entries(require('os').constants.signals as Record<string, number>)) {
+    if (num === n) return name;
+  }
+  return `SIG${n}`;
+}
+
+function hex(n: number | bigint): string {
+  return '0x' + n.toString(16);
+}
+
+export function resolveProgram(file: string, envPath = process.env.PATH ?? ''): string {
+  if (typeof file !== 'string' || file === '') throw new TypeError('Expected the program to be a non-empty string');
+  const candidates = file.includes('/') ? [path.resolve(file)] : envPath.split(':').filter(Boolean).map((d) => path.join(d, file));
+  for (const c of candidates) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(c);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) throw new RethookError(`${file} is not a regular file`);
+    try {
+      fs.accessSync(c, fs.constants.X_OK);
+    } catch {
+      throw new RethookError(`${file} is not executable`);
+    }
+    if (!isElf(c)) throw new RethookError(`${file} is not an ELF executable (scripts are not traced; name their interpreter)`);
+    return c;
+  }
+  throw new RethookError(`${file}: no such program`);
+}
+
+export class Tracer implements ContextHost {
+  private readonly nat: NativeTracer;
+  private readonly procs = new Map<number, Proc>();
+  private readonly threads = new Map<number, ThreadState>();
+  private readonly hooks: Hook[] = [];
+  private readonly regs: BigUint64Array;
+  private readonly info: Float64Array;
+  private draining = false;
+  private failure: Error | null = null;
+  private status: ExitStatus | null = null;
+  private running = false;
+  private held: { tid: number; addr: number } | null = null;
+  private currentTid = 0;
+  private currentResumed = false;
+  private startupWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private exitWaiter: { resolve: (s: ExitStatus) => void; reject: (e: Error) => void } | null = null;
+  private readonly defaultMaxActive: number;
+  /** The process the tracer started (or attached to). */
+  readonly pid: number;
+
+  private constructor(pid: number, nat: NativeTracer, maxActive: number) {
+    this.pid = pid;
+    this.nat = nat;
+    this.regs = nat.regs;
+    this.info = nat.info;
+    this.defaultMaxActive = maxActive;
+  }
+
+  /**
+   * Start `file` under ptrace. Resolves once the dynamic linker has mapped
+   * the program's libraries and before any of the program's code (including
+   * library constructors) has run: hook() now, then run().
+   */
+  static async spawn(file: string, args: readonly string[] = [], options: SpawnOptions = {}): Promise<Tracer> {
+    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('Expected args to be an array of strings');
+    if (typeof options !== 'object' || options === null) throw new TypeError('Expected options to be an object');
+    const maxActive = options.maxActive ?? DEFAULT_MAX_ACTIVE;
+    if (!Number.isInteger(maxActive) || maxActive < 1) throw new TypeError('Expected maxActive to be a positive integer');
+    if (options.cwd !== undefined && typeof options.cwd !== 'string') throw new TypeError('Expected cwd to be a string');
+    const env = options.env ?? process.env;
+    const program = resolveProgram(file, env.PATH ?? process.env.PATH);
+    const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+    let tracer: Tracer | null = null;
+    const nat = new NativeTracer(() => tracer?.drain());
+    let pid: number;
+    try {
+      pid = nat.spawn(program, [file, ...args], envp, options.cwd ?? '');
+    } catch (e) {
+      nat.close();
+      throw new RethookError(`cannot execute ${file}: ${(e as Error).message}`);
+    }
+    tracer = new Tracer(pid, nat, maxActive);
+    const t = tracer;
+    const started = new Promise<void>((resolve, reject) => (t.startupWaiter = { resolve, reject }));
+    const exited = new Promise<ExitStatus>((resolve, reject) => (t.exitWaiter = { resolve, reject }));
+    exited.catch(() => undefined);
+    t.exited = exited;
+    nat.setActive(true);
+    try {
+      t.startImage(t.addProcess(pid), pid);
+      t.drain();
+      await started;
+    } catch (e) {
+      t.kill();
+      throw e;
+    }
+    return t;
+  }
+
+  private exited!: Promise<ExitStatus>;
+
+  /**
+   * Hook the functions `pattern` names: `name`, a glob (`sqlite3_*`), scoped
+   * to one object (`libz.so.1:crc32`), a demangled C++ name, or an address.
+   * Patterns scoped to an object not loaded yet are planted when it is.
+   */
+  hook(pattern: string | number | readonly (string | number)[], handlers?: HookHandlers): Hook {
+    const list = Array.isArray(pattern) ? pattern : [pattern];
+    if (list.length === 0 || list.some((p) => typeof p !== 'string' && typeof p !== 'number'))
+      throw new TypeError('Expected the pattern to be a string, a number or an array of them');
+    const h = validateHandlers(handlers);
+    this.checkUsable();
+    const hook = new Hook(list.map(String), h, h.maxActive ?? this.defaultMaxActive);
+    hook.unhookImpl = (hk) => this.unhook(hk);
+    const proc = this.procs.get(this.pid)!;
+    const planted: { fn: FunctionSymbol }[] = [];
+    const seen = new Set<number>();
+    for (const p of list) {
+      const fns = typeof p === 'number' ? [this.functionAt(proc, p)] : this.resolvePattern(proc, hook, p);
+      for (const fn of fns) {
+        if (seen.has(fn.address)) continue;
+        seen.add(fn.address);
+        planted.push({ fn });
+      }
+    }
+    for (const { fn } of planted) this.plant(proc, hook, fn, true);
+    this.hooks.push(hook);
+    return hook;
+  }
+
+  /** Let the program run; resolves when it exits (or the tracer detaches). */
+  run(): Promise<ExitStatus> {
+    this.checkUsable();
+    if (!this.running) {
+      this.running = true;
+      this.releaseHeld();
+    }
+    return this.exited;
+  }
+
+  /**
+   * Stop tracing at once: breakpoints removed and every hijacked return
+   * address put back on every thread's stack; the program goes on untraced.
+   */
+  async detach(): Promise<void> {
+    if (this.status) return;
+    this.detachAll();
+    this.finish({ pid: this.pid, code: null, signal: null, detached: true });
+  }
+
+  /** Kill the program (SIGKILL). */
+  kill(): void {
+    if (!this.status) this.nat.kill(this.pid, 9);
+    this.drainSoon();
+  }
+
+  /** Call stack of a stopped thread, trampolines replaced by real return addresses. */
+  backtrace(tid: number): string[] {
+    const th = this.threads.get(tid);
+    if (!th) return [];
+    return th.stack.nodes
+      .slice()
+      .reverse()
+      .map((n) => `${n.fnName} <- ${this.symbolize(th.proc, n.realRet)}`);
+  }
+
+  // ---- ContextHost -------------------------------------------------------
+
+  readMemory(pid: number, addr: number | bigint, length: number): Buffer {
+    const b = this.nat.read(pid, addr, length);
+    if (!b) throw new RethookError(`cannot read ${length} bytes at ${hex(addr)} in process ${pid}`);
+    return b;
+  }
+
+  readCString(pid: number, addr: number | bigint, max = 4096): string {
+    let a = BigInt(addr);
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < max) {
+      // Never read across a page boundary in one go: the next page may be unmapped.
+      const chunk = Math.min(max - total, 4096 - Number(a & 4095n));
+      const b = this.nat.read(pid, a, chunk);
+      if (!b) {
+        if (total === 0) throw new RethookError(`cannot read a string at ${hex(addr)} in process ${pid}`);
+        break;
+      }
+      const z = b.indexOf(0);
+      if (z >= 0) {
+        parts.push(b.subarray(0, z));
+        break;
+      }
+      parts.push(b);
+      total += chunk;
+      a += BigInt(chunk);
+    }
+    return Buffer.concat(parts).toString('utf8');
+  }
+
+  setRegister(index: number, value: bigint): void {
+    this.regs[index] = value;
+  }
+
+  fpRetval(tid: number): number {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(this.nat.fpRetval(tid));
+    return b.readDoubleLE(0);
+  }
+
+  setFpRetval(tid: number, value: number): void {
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(value);
+    this.nat.setFpRetval(tid, b.readBigUInt64LE(0));
+  }
+
+  resolveFunction(pid: number, target: string | number): { address: number; size: number } {
+    const proc = this.procs.get(pid)!;
+    if (typeof target === 'number') return this.functionAt(proc, target);
+    const fns = this.resolvePattern(proc, null, target);
+    if (fns.length !== 1) throw new RethookError(`'${target}' names ${fns.length} functions; redirect needs exactly one`);
+    return fns[0];
+  }
+
+  // ---- symbols and planting ------------------------------------------------
+
+  private functionAt(proc: Proc, addr: number): FunctionSymbol {
+    for (const m of proc.modules.values()) {
+      if (!m.contains(addr)) continue;
+      const f = m.functions().find((s) => s.address === addr);
+      if (f) return f;
+    }
+    throw new RethookError(`${hex(addr)} is not the start of a known function`);
+  }
+
+  private resolvePattern(proc: Proc, hook: Hook | null, text: string): FunctionSymbol[] {
+    const p = parsePattern(text);
+    const out: FunctionSymbol[] = [];
+    let moduleSeen = false;
+    for (const m of proc.modules.values()) {
+      if (!moduleMatches(p, m)) continue;
+      moduleSeen = true;
+      out.push(...matchFunctions(p, m));
+    }
+    if (out.length) {
+      if (hook && p.module) hook.pending.push(p); // the same object name may be loaded again later
+      return out;
+    }
+    if (p.module && !moduleSeen && hook) {
+      hook.pending.push(p); // planted when that object is loaded
+      return [];
+    }
+    const names: string[] = [];
+    for (const m of proc.modules.values()) if (moduleMatches(p, m)) for (const f of m.functions()) names.push(f.name);
+    const close = closeNames(text, names);
+    throw new RethookError(`no function matches '${text}'` + (close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : ''));
+  }
+
+  private plant(proc: Proc, hook: Hook | null, fn: FunctionSymbol, strict: boolean, internal?: Site['internal']): boolean {
+    const existing = proc.sites.get(fn.address);
+    if (existing) {
+      if (existing.hook === hook || (!hook && internal)) return true;
+      if (!existing.hook) {
+        existing.hook = hook; // an internal site (r_brk) hooked by the user too
+        return true;
+      }
+      if (strict) throw new RethookError(`${fn.name} is already hooked`);
+      return false;
+    }
+    const plan = this.nat.planBreakpoint(proc.pid, fn.address);
+    if (plan.kind === 'refused') {
+      const bytes = this.nat.read(proc.pid, fn.address, 8);
+      throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${plan.reason} (bytes ${bytes ? bytes.toString('hex').replace(/(..)/g, '$1 ').trim() : '?'})`);
+    }
+    let slot = 0;
+    if (plan.needsSlot) {
+      slot = proc.pages.takeSlot(fn.address);
+      if (!slot) {
+        const tid = this.stoppedTid(proc);
+        if (!tid) throw new RethookError(`cannot hook ${fn.name}: no out-of-line slot near it, and no stopped thread to map one`);
+        proc.pages.mapRegion(tid, fn.address);
+        slot = proc.pages.takeSlot(fn.address);
+      }
+    }
+    try {
+      this.nat.setBreakpoint(proc.pid, fn.address, slot);
+    } catch (e) {
+      throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${(e as Error).message}`);
+    }
+    proc.removed.delete(fn.address);
+    proc.sites.set(fn.address, { address: fn.address, fn, hook, internal });
+    if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
+    return true;
+  }
+
+  private unhook(hook: Hook): void {
+    for (const s of hook.sites) {
+      const proc = this.procs.get(s.pid);
+      const site = proc?.sites.get(s.address);
+      if (!proc || !site || site.hook !== hook) continue;
+      if (site.internal) {
+        site.hook = null;
+        continue;
+      }
+      this.nat.removeBreakpoint(proc.pid, s.address);
+      proc.sites.delete(s.address);
+      proc.removed.add(s.address);
+    }
+    hook.pending.length = 0;
+  }
+
+  private stoppedTid(proc: Proc): number {
+    if (this.currentTid && this.threads.get(this.currentTid)?.proc === proc) return this.currentTid;
+    if (this.held && this.threads.get(this.held.tid)?.proc === proc) return this.held.tid;
+    return 0;
+  }
+
+  private symbolize(proc: Proc, addr: number): string {
+    for (const m of proc.modules.values()) {
+      if (!m.contains(addr)) continue;
+      let best: FunctionSymbol | null = null;
+      for (const f of m.functions()) if (f.address <= addr && (!best || f.address > best.address)) best = f;
+      return best ? `${m.name}!${best.name}+${hex(addr - best.address)}` : `${m.name}+${hex(addr - m.start)}`;
+    }
+    return hex(addr);
+  }
+
+  // ---- processes and images ---------------------------------------------
+
+  private addProcess(pid: number): Proc {
+    const proc = new Proc(this.nat, pid);
+    this.procs.set(pid, proc);
+    this.addThread(proc, pid);
+    return proc;
+  }
+
+  private addThread(proc: Proc, tid: number): ThreadState {
+    const th: ThreadState = { tid, proc, stack: new ShadowStack() };
+    proc.threads.set(tid, th);
+    this.threads.set(tid, th);
+    return th;
+  }
+
+  /** A new image (after spawn or exec), stopped at its first instruction, single-threaded. */
+  private startImage(proc: Proc, tid: number): void {
+    proc.pages.reset();
+    proc.sites.clear();
+    proc.removed.clear();
+    proc.modules.clear();
+    const maps = readMaps(proc.pid);
+    const mods = modulesFromMaps(maps, proc.modules);
+    for (const m of mods) proc.modules.set(m.path, m);
+    const exe = fs.realpathSync(`/proc/${proc.pid}/exe`);
+    const exeMod = proc.modules.get(exe) ?? mods[0];
+    proc.pages.mapRegion(tid, exeMod.start);
+    const ld = mods.find((m) => m.object('_r_debug') !== null && m.path !== exe);
+    if (exeMod.elf.interp && ld) {
+      proc.rDebug = ld.object('_r_debug')!;
+      proc.phase = 'find-r_brk';
+      this.resume(tid, 0, false, true);
+    } else {
+      this.loadedModules(proc, tid);
+      this.startupComplete(proc, tid, 0);
+    }
+  }
+
+  /** The dynamic linker's r_brk: called around every change of the link map. */
+  private onLinkMapChange(th: ThreadState, addr: number): 'continue' | 'hold' {
+    const proc = th.proc;
+    const state = this.nat.read(proc.pid, proc.rDebug + R_DEBUG_STATE, 4);
+    if (!state || state.readInt32LE(0) !== RT_CONSISTENT) return 'continue';
+    this.loadedModules(proc, th.tid);
+    if (!proc.startupDone) return this.startupComplete(proc, th.tid, addr);
+    return 'continue';
+  }
+
+  private startupComplete(proc: Proc, tid: number, addr: number): 'continue' | 'hold' {
+    proc.startupDone = true;
+    if (proc.pid !== this.pid || this.running) return 'continue';
+    this.held = { tid, addr };
+    const w = this.startupWaiter;
+    this.startupWaiter = null;
+    w?.resolve();
+    return 'hold';
+  }
+
+  /** Scan the maps for objects loaded since last time: slot pages near them, pending hooks planted. */
+  private loadedModules(proc: Proc, tid: number): void {
+    const mods = modulesFromMaps(readMaps(proc.pid), proc.modules);
+    const fresh: Module[] = [];
+    const now = new Map<string, Module>();
+    for (const m of mods) {
+      if (proc.modules.get(m.path) !== m) fresh.push(m);
+      now.set(m.path, m);
+    }
+    proc.modules.clear();
+    for (const [k, v] of now) proc.modules.set(k, v);
+    for (const m of fresh) if (!proc.pages.hasRegionNear(m.start)) proc.pages.mapRegion(tid, m.start);
+    for (const hook of this.hooks) {
+      if (!hook.live) continue;
+      for (const p of hook.pending) {
+        for (const m of fresh) {
+          for (const fn of matchFunctions(p, m)) this.plant(proc, hook, fn, false);
+        }
+      }
+    }
+  }
+
+  private releaseHeld(): void {
+    const h = this.held;
+    if (!h) return;
+    this.held = null;
+    const proc = this.threads.get(h.tid)!.proc;
+    if (h.addr) {
+      this.nat.loadRegs(h.tid);
+      this.step(h.tid, proc.pid, h.addr);
+    } else {
+      this.resume(h.tid, 0);
+    }
+  }
+
+  // ---- the event loop ---------------------------------------------------
+
+  // Every way of letting a stopped thread go; marks the current stop as resumed.
+  private resume(tid: number, sig: number, storeRegs = false, untilSyscall = false): boolean {
+    if (tid === this.currentTid) this.currentResumed = true;
+    return this.nat.resume(tid, sig, storeRegs, untilSyscall);
+  }
+
+  private step(tid: number, pid: number, addr: number): boolean {
+    if (tid === this.currentTid) this.currentResumed = true;
+    return this.nat.continueFromBreakpoint(tid, pid, addr);
+  }
+
+  private listen(tid: number): boolean {
+    if (tid === this.currentTid) this.currentResumed = true;
+    return this.nat.listen(tid);
+  }
+
+  private drainSoon(): void {
+    setImmediate(() => this.drain());
+  }
+
+  /** Handle every stop that is waiting; yield to the event loop now and then. */
+  private drain(): void {
+    if (this.draining || this.status) return;
+    this.draining = true;
+    try {
+      for (let n = 0; n < EVENTS_PER_TURN; n++) {
+        const kind = this.nat.wait();
+        if (kind === StopKind.None) return;
+        this.currentTid = this.info[Info.Tid];
+        this.currentResumed = false;
+        try {
+          this.dispatch(kind);
+        } catch (e) {
+          this.failure ??= e instanceof Error ? e : new Error(String(e));
+        }
+        this.currentTid = 0;
+        if (this.failure) {
+          this.failed();
+          return;
+        }
+        if (this.status) return;
+      }
+      this.drainSoon();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private dispatch(kind: StopKind): void {
+    const info = this.info;
+    const tid = info[Info.Tid];
+    const th = this.threads.get(tid);
+    if (!th) {
+      // A thread announced by a clone event we have not handled yet cannot
+      // happen (we add it at the event); anything else is not ours to keep.
+      if (kind !== StopKind.Exited && kind !== StopKind.Killed) this.resume(tid, 0);
+      return;
+    }
+    const proc = th.proc;
+    switch (kind) {
+      case StopKind.Trap: {
+        const addr = info[Info.Addr];
+        if (info[Info.SiCode] !== arch.trapSiCode) return void this.resume(tid, SIGTRAP);
+        if (addr === proc.pages.trampoline) return this.onReturn(th);
+        const site = proc.sites.get(addr);
+        if (site) return this.onEntry(th, site, addr);
+        if (proc.removed.has(addr)) {
+          this.regs[arch.pc] = BigInt(addr); // raised before the breakpoint went away
+          return void this.resume(tid, 0, true);
+        }
+        return void this.resume(tid, SIGTRAP); // the program's own trap
+      }
+      case StopKind.Signal:
+        return void this.resume(tid, info[Info.A]);
+      case StopKind.Syscall:
+        return this.onSyscallStop(th);
+      case StopKind.Event:
+        return this.onEvent(th, info[Info.A], info[Info.Msg]);
+      case StopKind.GroupStop:
+        return void this.listen(tid);
+      case StopKind.Interrupt:
+        return void this.resume(tid, 0);
+      case StopKind.Exited:
+      case StopKind.Killed:
+        return this.onThreadGone(th, kind, info[Info.A]);
+    }
+  }
+
+  private onSyscallStop(th: ThreadState): void {
+    const proc = th.proc;
+    if (proc.phase === 'find-r_brk') {
+      const brk = this.nat.readU64(proc.pid, proc.rDebug + R_DEBUG_BRK);
+      if (brk && brk !== 0n) {
+        proc.phase = 'ready';
+        const addr = Number(brk);
+        const fn: FunctionSymbol = { name: '_dl_debug_state', rawName: '_dl_debug_state', address: addr, size: 0, module: null as unknown as Module };
+        this.plant(proc, null, fn, true, (t, a) => this.onLinkMapChange(t, a));
+        return void this.resume(th.tid, 0);
+      }
+      return void this.resume(th.tid, 0, false, true);
+    }
+    this.resume(th.tid, 0);
+  }
+
+  private onEvent(th: ThreadState, event: number, msg: number): void {
+    const proc = th.proc;
+    switch (event) {
+      case PTRACE_EVENT_CLONE:
+        this.addThread(proc, msg);
+        this.nat.addThread(msg, true);
+        break;
+      case PTRACE_EVENT_FORK:
+      case PTRACE_EVENT_VFORK:
+        this.releaseChild(th, msg, event === PTRACE_EVENT_VFORK);
+        break;
+      case PTRACE_EVENT_EXEC:
+        for (const [tid, other] of proc.threads) {
+          if (tid === th.tid) continue;
+          this.flush(other, 'thread-exit');
+          this.threads.delete(tid);
+          proc.threads.delete(tid);
+        }
+        this.flush(th, 'detach');
+        proc.startupDone = false;
+        this.startImage(proc, th.tid);
+        this.replantByName(proc);
+        return;
+    }
+    this.resume(th.tid, 0);
+  }
+
+  /** After exec: pending patterns of every live hook apply to the new image's objects at load. */
+  private replantByName(proc: Proc): void {
+    for (const hook of this.hooks) {
+      if (!hook.live) continue;
+      const names = new Set(hook.sites.filter((s) => s.pid === proc.pid).map((s) => s.function));
+      hook.sites.splice(0, hook.sites.length, ...hook.sites.filter((s) => s.pid !== proc.pid));
+      for (const name of names) {
+        const p = parsePattern(name.includes('(') ? name.slice(0, name.indexOf('(')) : name);
+        if (!hook.pending.some((q) => q.text === p.text)) hook.pending.push(p);
+      }
+    }
+  }
+
+  /**
+   * A child made by fork has our breakpoints and hijacked return addresses
+   * in its copy of memory: put the originals back before it runs an
+   * instruction, then let it go.
+   */
+  private releaseChild(parent: ThreadState, child: number, vfork: boolean): void {
+    this.nat.addProcess(child);
+    this.nat.addThread(child, true);
+    let kind = this.nat.waitThread(child);
+    while (kind !== StopKind.Interrupt && kind !== StopKind.Exited && kind !== StopKind.Killed) {
+      this.resume(child, 0);
+      kind = this.nat.waitThread(child);
+    }
+    if (kind === StopKind.Interrupt && !vfork) {
+      // vfork shares the parent's memory: nothing to clean, and cleaning it would unhook the parent.
+      this.nat.restoreBreakpoints(parent.proc.pid, child);
+      for (const n of parent.stack.nodes) {
+        if (!n.chained && arch.returnAddressReg < 0) this.nat.writeU64(child, n.frame, n.realRet);
+      }
+    }
+    if (kind === StopKind.Interrupt) this.nat.detach(child, 0);
+    this.nat.addThread(child, false);
+    this.nat.dropProcess(child);
+  }
+
+  private onThreadGone(th: ThreadState, kind: StopKind, value: number): void {
+    const proc = th.proc;
+    this.flush(th, 'thread-exit');
+    proc.threads.delete(th.tid);
+    this.threads.delete(th.tid);
+    if (th.tid !== proc.pid) return;
+    for (const other of proc.threads.values()) {
+      this.flush(other, 'thread-exit');
+      this.threads.delete(other.tid);
+    }
+    this.procs.delete(proc.pid);
+    this.nat.dropProcess(proc.pid);
+    if (proc.pid === this.pid) {
+      const status: ExitStatus = kind === StopKind.Exited
+        ? { pid: proc.pid, code: value, signal: null, detached: false }
+        : { pid: proc.pid, code: null, signal: signalName(value), detached: false };
+      if (this.startupWaiter) {
+        const w = this.startupWaiter;
+        this.startupWaiter = null;
+        w.reject(new RethookError(`program exited during startup (${status.signal ?? `code ${status.code}`})`));
+      }
+      this.finish(status);
+    }
+  }
+
+  // ---- return hooking ----------------------------------------------------
+
+  private onEntry(th: ThreadState, site: Site, addr: number): void {
+    const tid = th.tid;
+    const proc = th.proc;
+    if (site.internal) {
+      if (site.internal(th, addr) === 'hold') return;
+      if (!site.hook) return void this.step(tid, proc.pid, addr);
+    }
+    const hook = site.hook!;
+    const regs = this.regs;
+    const sp = Number(regs[arch.sp]);
+    const retReg = arch.returnAddressReg;
+    const ret = retReg < 0 ? Number(this.nat.readU64(proc.pid, sp)) : Number(regs[retReg]);
+    const tramp = proc.pages.trampoline;
+    const tail = ret === tramp;
+    const stack = th.stack;
+    const dead = stack.reapAtEntry(sp, tail);
+    if (dead.length) this.finishUnwound(th, dead, 'longjmp');
+    const outer = stack.top();
+    if (tail && (!outer || outer.frame !== sp)) {
+      // Our trampoline as a return address with no call of ours at this frame
+      // cannot be resolved: let this call run unhooked.
+      hook.pool.nmissed++;
+      return void this.step(tid, proc.pid, addr);
+    }
+    const node = hook.pool.take(hook);
+    if (!node) return void this.step(tid, proc.pid, addr);
+    node.frame = sp;
+    node.realRet = tail ? outer!.realRet : ret;
+    node.chained = tail;
+    node.fnName = site.fn!.name;
+    node.fnAddr = addr;
+    node.depth = stack.depth;
+    const args = new Array<bigint>(arch.args.length);
+    for (let i = 0; i < args.length; i++) args[i] = regs[arch.args[i]];
+    node.args = args;
+    let keep = true;
+    let action: EntryContext['_action'] = { kind: 'continue' };
+    const onEntry = hook.handlers.onEntry;
+    if (onEntry) {
+      const ctx = new EntryContext(this, proc.pid, tid, node.fnName, addr, args, node.realRet, sp, node.depth);
+      keep = this.callHandler(hook, 'onEntry', node.fnName, () => onEntry(ctx)) !== false;
+      ctx._live = false;
+      node.data = ctx.data;
+      action = ctx._action;
+    }
+    if (action.kind === 'skip') {
+      hook.pool.give(node);
+      regs[arch.retval] = action.retval;
+      regs[arch.pc] = BigInt(ret);
+      regs[arch.sp] = BigInt(sp + arch.returnPops);
+      return void this.resume(tid, 0, true);
+    }
+    if (!keep) {
+      hook.pool.give(node);
+      return void this.step(tid, proc.pid, addr);
+    }
+    node.entryNs = process.hrtime.bigint();
+    stack.nodes.push(node);
+    if (!tail) {
+      if (retReg < 0) this.nat.writeU64(proc.pid, sp, tramp);
+      else regs[retReg] = BigInt(tramp);
+    }
+    if (action.kind === 'redirect') {
+      regs[arch.pc] = BigInt(action.address);
+      return void this.resume(tid, 0, true);
+    }
+    this.step(tid, proc.pid, addr);
+  }
+
+  private onReturn(th: ThreadState): void {
+    const regs = this.regs;
+    const sp = Number(regs[arch.sp]);
+    const { unwound, returning } = th.stack.popReturn(sp - arch.returnPops);
+    if (unwound.length) this.finishUnwound(th, unwound, 'longjmp');
+    if (returning.length === 0) {
+      throw new RethookError(`thread ${th.tid} returned into the trampoline at sp ${hex(sp)} with no call of ours in flight there`);
+    }
+    const realRet = returning[returning.length - 1].realRet;
+    const now = process.hrtime.bigint();
+    for (const node of returning) {
+      const hook = node.owner as Hook;
+      const onExit = hook.handlers.onExit;
+      if (hook.live && onExit) {
+        const ctx = new ExitContext(this, th.proc.pid, th.tid, node.fnName, node.fnAddr, node.args, node.realRet, node.frame,
+          node.depth, regs[arch.retval], now - node.entryNs, false, null, arch.retval);
+        ctx.data = node.data;
+        this.callHandler(hook, 'onExit', node.fnName, () => onExit(ctx));
+        ctx._live = false;
+      }
+      hook.pool.give(node);
+    }
+    regs[arch.pc] = BigInt(realRet);
+    if (arch.returnAddressReg >= 0) regs[arch.returnAddressReg] = BigInt(realRet);
+    this.resume(th.tid, 0, true);
+  }
+
+  /** Nodes whose frames went away without returning: onExit with unwound, then back to the pool. */
+  private finishUnwound(th: ThreadState, nodes: RethookNode[], reason: UnwindReason): void {
+    const now = process.hrtime.bigint();
+    for (const node of nodes) {
+      const hook = node.owner as Hook;
+      const onExit = hook.handlers.onExit;
+      if (hook.live && onExit && reason !== 'detach') {
+        const ctx = new ExitContext(this, th.proc.pid, th.tid, node.fnName, node.fnAddr, node.args, node.realRet, node.frame,
+          node.depth, 0n, now - node.entryNs, true, reason, arch.retval);
+        ctx.data = node.data;
+        this.callHandler(hook, 'onExit', node.fnName, () => onExit(ctx));
+        ctx._live = false;
+      }
+      hook.pool.give(node);
+    }
+  }
+
+  private flush(th: ThreadState, reason: UnwindReason): void {
+    const nodes = th.stack.drain();
+    if (nodes.length) this.finishUnwound(th, nodes, reason);
+  }
+
+  /**
+   * Run a user handler. A throw (or a rejected promise) stops tracing: the
+   * tracer detaches cleanly and run() rejects with the handler's error.
+   */
+  private callHandler<T>(hook: Hook, which: string, fn: string, call: () => T): T | undefined {
+    const fail = (e: unknown) => {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.failure ??= new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`);
+      if (!this.draining) this.failed();
+    };
+    try {
+      const r = call();
+      if (r && typeof (r as unknown as Promise<unknown>).then === 'function') (r as unknown as Promise<unknown>).then(undefined, fail);
+      return r;
+    } catch (e) {
+      fail(e);
+      return undefined;
+    }
+  }
+
+  // ---- leaving --------------------------------------------------------------
+
+  private failed(): void {
+    if (this.status) return;
+    const err = this.failure!;
+    try {
+      this.detachAll();
+    } catch {
+      this.nat.kill(this.pid, 9); // could not clean up: never leave a damaged program running
+    }
+    this.finish(null, err);
+  }
+
+  /**
+   * Stop every thread, undo every change (return addresses, breakpoints),
+   * and detach. Injected pages stay mapped: a thread may be executing in a
+   * slot, and they are inert without our breakpoints.
+   */
+  private detachAll(): void {
+    const pending = new Map<number, number>();
+    // Threads already stopped: the current stop's (unless it was resumed) and the held one.
+    const stopped = new Map<number, number>(); // tid -> trap address (0: not at a trap)
+    if (this.currentTid && !this.currentResumed && this.threads.has(this.currentTid))
+      stopped.set(this.currentTid, this.info[Info.Kind] === StopKind.Trap ? this.info[Info.Addr] : 0);
+    if (this.held) stopped.set(this.held.tid, this.held.addr);
+    for (const th of this.threads.values()) if (!stopped.has(th.tid)) this.nat.interrupt(th.tid);
+    for (const th of [...this.threads.values()]) {
+      if (stopped.has(th.tid)) continue;
+      const kind = this.nat.waitThread(th.tid);
+      if (kind === StopKind.Exited || kind === StopKind.Killed) {
+        this.threads.delete(th.tid);
+        th.proc.threads.delete(th.tid);
+        continue;
+      }
+      stopped.set(th.tid, 0);
+      if (kind === StopKind.Trap) {
+        const addr = this.info[Info.Addr];
+        if (this.info[Info.SiCode] === arch.trapSiCode && (addr === th.proc.pages.trampoline || th.proc.sites.has(addr) || th.proc.removed.has(addr)))
+          stopped.set(th.tid, addr);
+        else pending.set(th.tid, SIGTRAP);
+      } else if (kind === StopKind.Signal) {
+        pending.set(th.tid, this.info[Info.A]);
+      } else if (kind === StopKind.Event && this.info[Info.A] === PTRACE_EVENT_CLONE) {
+        // A thread born meanwhile: it starts traced and stopped; detach it with the rest.
+        const nt = this.info[Info.Msg];
+        this.nat.addThread(nt, true);
+        this.addThread(th.proc, nt);
+        let k = this.nat.waitThread(nt);
+        while (k !== StopKind.Interrupt && k !== StopKind.Exited && k !== StopKind.Killed) {
+          this.resume(nt, 0);
+          k = this.nat.waitThread(nt);
+        }
+        if (k === StopKind.Interrupt) stopped.set(nt, 0);
+      }
+    }
+    // A thread stopped on one of our traps resumes where it would have gone.
+    for (const [tid, addr] of stopped) {
+      const th = this.threads.get(tid);
+      if (!th || !addr) continue;
+      this.nat.loadRegs(tid);
+      if (addr === th.proc.pages.trampoline) {
+        const { returning } = th.stack.popReturn(Number(this.regs[arch.sp]) - arch.returnPops);
+        if (returning.length) {
+          const ret = returning[returning.length - 1].realRet;
+          this.regs[arch.pc] = BigInt(ret);
+          if (arch.returnAddressReg >= 0) this.regs[arch.returnAddressReg] = BigInt(ret);
+        }
+      } else {
+        this.regs[arch.pc] = BigInt(addr); // the original instruction is back
+      }
+      this.nat.storeRegs(tid);
+    }
+    for (const proc of this.procs.values()) {
+      for (const th of proc.threads.values()) {
+        for (const n of th.stack.drain()) {
+          if (!n.chained && arch.returnAddressReg < 0) {
+            const cur = this.nat.readU64(proc.pid, n.frame);
+            if (cur !== null && Number(cur) === proc.pages.trampoline) this.nat.writeU64(proc.pid, n.frame, n.realRet);
+          }
+          (n.owner as Hook).pool.give(n);
+        }
+      }
+      this.nat.restoreBreakpoints(proc.pid, proc.pid);
+    }
+    for (const th of this.threads.values()) this.nat.detach(th.tid, pending.get(th.tid) ?? 0);
+    this.held = null;
+  }
+
+  private finish(status: ExitStatus | null, err?: Error): void {
+    if (this.status) return;
+    this.status = status ?? { pid: this.pid, code: null, signal: null, detached: true };
+    this.nat.setActive(false);
+    this.nat.close();
+    if (this.startupWaiter) {
+      this.startupWaiter.reject(err ?? new RethookError('tracing ended during startup'));
+      this.startupWaiter = null;
+    }
+    const w = this.exitWaiter;
+    this.exitWaiter = null;
+    if (err) w?.reject(err);
+    else w?.resolve(this.status);
+  }
+
+  private checkUsable(): void {
+    if (this.status) throw new RethookError('the traced program has exited or the tracer detached');
+  }
+
+  // Handlers get contexts; CallContext is exported for typing.
+  static readonly CallContext = CallContext;
+}
