@@ -34,7 +34,8 @@ export interface StepPlanInfo {
 export interface NativeTracer {
   readonly regs: BigUint64Array;
   readonly info: Float64Array;
-  spawn(path: string, argv: string[], envp: string[], cwd: string): number;
+  /** stdio: file descriptors for the program's 0, 1, 2 (-1: inherit). */
+  spawn(path: string, argv: string[], envp: string[], cwd: string, stdio: number[]): number;
   seize(tid: number): void;
   addProcess(pid: number): void;
   dropProcess(pid: number): void;

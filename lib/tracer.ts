@@ -29,6 +29,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** Default maxActive of hooks that do not set their own. */
   maxActive?: number;
+  /** The program's stdin, stdout, stderr: 'inherit' (default) or a file descriptor of ours. */
+  stdio?: readonly ('inherit' | number)[];
 }
 
 export interface ExitStatus {
@@ -141,6 +143,9 @@ export class Tracer implements ContextHost {
     const maxActive = options.maxActive ?? DEFAULT_MAX_ACTIVE;
     if (!Number.isInteger(maxActive) || maxActive < 1) throw new TypeError('Expected maxActive to be a positive integer');
     if (options.cwd !== undefined && typeof options.cwd !== 'string') throw new TypeError('Expected cwd to be a string');
+    const stdio = options.stdio ?? [];
+    if (!Array.isArray(stdio) || stdio.length > 3 || stdio.some((f) => f !== 'inherit' && !(Number.isInteger(f) && (f as number) >= 0)))
+      throw new TypeError("Expected stdio to be an array of up to 3 file descriptors or 'inherit'");
     const env = options.env ?? process.env;
     const program = resolveProgram(file, env.PATH ?? process.env.PATH);
     const envp = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
@@ -148,7 +153,7 @@ export class Tracer implements ContextHost {
     const nat = new NativeTracer(() => tracer?.drain());
     let pid: number;
     try {
-      pid = nat.spawn(program, [file, ...args], envp, options.cwd ?? '');
+      pid = nat.spawn(program, [file, ...args], envp, options.cwd ?? '', stdio.map((f) => (f === 'inherit' ? -1 : f)));
     } catch (e) {
       nat.close();
       throw new RethookError(`cannot execute ${file}: ${(e as Error).message}`);

@@ -145,8 +145,11 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
 
   Napi::Value Spawn(const Napi::CallbackInfo& info) {
     std::string err;
+    std::vector<int> stdio;
+    auto fds = info[4].As<Napi::Array>();
+    for (uint32_t i = 0; i < fds.Length(); i++) stdio.push_back(fds.Get(i).As<Napi::Number>().Int32Value());
     int pid = spawn_seized(info[0].As<Napi::String>(), strings(info[1]), strings(info[2]),
-                           info[3].As<Napi::String>(), &err);
+                           info[3].As<Napi::String>(), stdio, &err);
     if (pid < 0) throw Napi::Error::New(info.Env(), err);
     procs_[pid] = std::make_unique<Process>(pid);
     tids_.insert(pid);

@@ -37,7 +37,8 @@ long ptrace_options() {
 }
 
 int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
-                 const std::vector<std::string>& envp, const std::string& cwd, std::string* err) {
+                 const std::vector<std::string>& envp, const std::string& cwd,
+                 const std::vector<int>& stdio, std::string* err) {
   // Everything the child needs is prepared before fork: after it, the child
   // of a multi-threaded process may only call async-signal-safe functions.
   std::vector<char*> av, ev;
@@ -73,6 +74,7 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
     // Node marks its stdio close-on-exec and non-blocking; the program gets
     // them as a shell would give them (as libuv's uv_spawn does).
     for (int fd = 0; fd <= 2; fd++) {
+      if (fd < int(stdio.size()) && stdio[fd] >= 0 && stdio[fd] != fd) dup2(stdio[fd], fd);
       fcntl(fd, F_SETFD, 0);
       int fl = fcntl(fd, F_GETFL);
       if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);

@@ -57,7 +57,8 @@ class Memory {
 // Fork a child that stops itself, seize it with our options, and let it run
 // to the exec event. Returns the pid, or -1 with *err set.
 int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
-                 const std::vector<std::string>& envp, const std::string& cwd, std::string* err);
+                 const std::vector<std::string>& envp, const std::string& cwd,
+                 const std::vector<int>& stdio, std::string* err);
 
 // Seize a running process's thread and interrupt it.
 bool seize_thread(int tid, std::string* err);

@@ -1,0 +1,154 @@
+// `rethook trace [options] -- PROGRAM [ARGS...]`
+import * as fs from 'fs';
+import { parseArgs } from 'util';
+import { RethookError } from './errors';
+import { JsonFormat, Sink, TextFormat, TraceEvents } from './format';
+import { Tracer, ExitStatus } from './tracer';
+import type { Hook } from './hook';
+
+const USAGE = `Usage: rethook trace [options] -- PROGRAM [ARGS...]
+
+Trace the calls and returns of functions in PROGRAM.
+
+Options:
+  -f, --function PATTERN  function to hook (repeatable): a name, a glob ('sqlite3_*'),
+                          scoped to one object ('libz.so.1:crc32'), or a C++ name
+      --format text|json  an indented call tree (default) or one JSON object per line
+  -o, --output FILE       where events go (default: stderr)
+      --args N            integer arguments shown per call in text (default 3)
+      --max-active N      calls of one hook in flight at once (default 4096);
+                          more are counted as missed
+  -h, --help              this help
+  -V, --version           the version
+`;
+
+const OPTIONS = {
+  function: { type: 'string', short: 'f', multiple: true },
+  format: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  args: { type: 'string' },
+  'max-active': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+class UsageError extends Error {}
+
+/** Options end at `--` or at the first word that is not an option: the program and its own arguments follow. */
+function splitArgv(argv: string[]): { ours: string[]; program: string[] } {
+  const takesValue = new Set(['-f', '--function', '--format', '-o', '--output', '--args', '--max-active']);
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i];
+    if (a === '--') return { ours: argv.slice(0, i), program: argv.slice(i + 1) };
+    if (!a.startsWith('-') || a === '-') break;
+    i += takesValue.has(a) ? 2 : 1;
+  }
+  return { ours: argv.slice(0, i), program: argv.slice(i) };
+}
+
+function positiveInt(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${name} expects a positive integer, got '${v}'`);
+  return Number(v);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let code: number;
+  try {
+    code = await run(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`rethook: ${e.message}\nTry 'rethook --help'.\n`);
+      code = 2;
+    } else if (e instanceof RethookError) {
+      process.stderr.write(`rethook: ${e.message}\n`);
+      code = 1;
+    } else {
+      process.stderr.write(`rethook: internal error: ${(e as Error)?.stack ?? e}\n`);
+      code = 70;
+    }
+  }
+  process.exitCode = code;
+  // Nothing of ours may keep the process alive now.
+  setImmediate(() => process.exit(code));
+}
+
+async function run(argv: string[]): Promise<number> {
+  const cmd = argv[0];
+  if (cmd === '-h' || cmd === '--help' || cmd === undefined) {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === '-V' || cmd === '--version') {
+    process.stdout.write(require('../package.json').version + '\n');
+    return 0;
+  }
+  if (cmd !== 'trace') throw new UsageError(`unknown command '${cmd}'`);
+  const { ours, program } = splitArgv(argv.slice(1));
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+  try {
+    values = parseArgs({ args: ours, options: OPTIONS, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const patterns = values.function ?? [];
+  if (patterns.length === 0) throw new UsageError('nothing to trace: give at least one -f PATTERN');
+  if (program.length === 0) throw new UsageError('no program given: rethook trace -f PATTERN -- PROGRAM [ARGS...]');
+  const format = values.format ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--format expects text or json, got '${format}'`);
+  const nargs = positiveInt('args', values.args, 3);
+  const maxActive = positiveInt('max-active', values['max-active'], 4096);
+
+  let fd = 2;
+  if (values.output !== undefined) {
+    try {
+      fd = fs.openSync(values.output, 'w');
+    } catch (e) {
+      throw new RethookError(`cannot open ${values.output}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  }
+  const sink = new Sink(fd);
+  const events: TraceEvents = format === 'json' ? new JsonFormat(sink) : new TextFormat(sink, nargs);
+
+  const tracer = await Tracer.spawn(program[0], program.slice(1), { maxActive });
+  let hook: Hook;
+  try {
+    hook = tracer.hook(patterns, {
+      onEntry: (ctx) => events.entry(ctx),
+      onExit: (ctx) => events.exit(ctx),
+    });
+  } catch (e) {
+    tracer.kill();
+    throw e;
+  }
+  // Ctrl-C reaches the program too (same process group): let it decide, and
+  // end it on a second one. SIGTERM to us is passed on.
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    if (++interrupts > 1) tracer.kill();
+  });
+  process.on('SIGTERM', () => process.kill(tracer.pid, 'SIGTERM'));
+
+  let status: ExitStatus;
+  try {
+    status = await tracer.run();
+  } finally {
+    events.flush();
+  }
+  if (hook.nmissed > 0) {
+    events.note({ type: 'missed', nmissed: hook.nmissed, maxActive },
+      `${hook.nmissed} calls ran without a return hook: --max-active ${maxActive} calls were already in flight`);
+  }
+  events.flush();
+  if (fd !== 2) fs.closeSync(fd);
+  if (status.signal) {
+    const n = require('os').constants.signals[status.signal] as number;
+    return 128 + n;
+  }
+  return status.code ?? 0;
+}

@@ -1,0 +1,120 @@
+// Output formats of the CLI: an indented call tree (like a function-graph
+// tracer) and JSON lines. Field names of the JSON events are stable: other
+// tools parse them.
+import * as fs from 'fs';
+import type { EntryContext, ExitContext } from './context';
+
+export interface TraceEvents {
+  entry(ctx: EntryContext): void;
+  exit(ctx: ExitContext): void;
+  /** A line about the run itself (missed calls, exit status). */
+  note(obj: Record<string, unknown>, text: string): void;
+  flush(): void;
+}
+
+const hex = (v: bigint | number) => '0x' + v.toString(16);
+
+/** Buffered writes to a file descriptor: one syscall per batch of events, not per event. */
+export class Sink {
+  private buf: string[] = [];
+  private size = 0;
+  private scheduled = false;
+  constructor(private readonly fd: number) {}
+  write(s: string): void {
+    this.buf.push(s);
+    this.size += s.length;
+    if (this.size > 1 << 16) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+  flush(): void {
+    this.scheduled = false;
+    if (!this.buf.length) return;
+    const s = this.buf.join('');
+    this.buf = [];
+    this.size = 0;
+    fs.writeSync(this.fd, s);
+  }
+}
+
+export function formatDuration(ns: bigint): string {
+  const n = Number(ns);
+  if (n < 1e3) return `${n} ns`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} us`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} ms`;
+  return `${(n / 1e9).toFixed(2)} s`;
+}
+
+export class JsonFormat implements TraceEvents {
+  constructor(private readonly out: Sink) {}
+  entry(c: EntryContext): void {
+    this.out.write(JSON.stringify({
+      type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: hex(c.address), depth: c.depth,
+      args: c.args.map(hex),
+    }) + '\n');
+  }
+  exit(c: ExitContext): void {
+    const o: Record<string, unknown> = {
+      type: 'exit', pid: c.pid, tid: c.tid, function: c.function, depth: c.depth, retval: hex(c.retval),
+      unwound: c.unwound, durationNs: Number(c.durationNs),
+    };
+    if (c.reason) o.reason = c.reason;
+    this.out.write(JSON.stringify(o) + '\n');
+  }
+  note(obj: Record<string, unknown>): void {
+    this.out.write(JSON.stringify(obj) + '\n');
+  }
+  flush(): void {
+    this.out.flush();
+  }
+}
+
+/**
+ * The call tree. A call with no hooked call inside it takes one line
+ * (`f(args) = ret <time>`); one with nested calls opens a block.
+ */
+export class TextFormat implements TraceEvents {
+  /** Per thread: the entry line not printed yet (a leaf so far). */
+  private pending = new Map<number, string>();
+  constructor(private readonly out: Sink, private readonly nargs: number) {}
+
+  private prefix(tid: number, depth: number): string {
+    return `${String(tid).padStart(7)} ${'  '.repeat(depth)}`;
+  }
+
+  entry(c: EntryContext): void {
+    this.flushPending(c.tid);
+    const args = c.args.slice(0, this.nargs).map(hex).join(', ');
+    this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${c.function}(${args})`);
+  }
+
+  exit(c: ExitContext): void {
+    const outcome = c.unwound ? `unwound (${c.reason})` : `= ${hex(c.retval)}`;
+    const time = `<${formatDuration(c.durationNs)}>`;
+    const head = this.pending.get(c.tid);
+    if (head !== undefined) {
+      this.pending.delete(c.tid);
+      this.out.write(`${head} ${outcome} ${time}\n`);
+    } else {
+      this.out.write(`${this.prefix(c.tid, c.depth)}} ${outcome} ${time} /* ${c.function} */\n`);
+    }
+  }
+
+  note(_obj: Record<string, unknown>, text: string): void {
+    for (const tid of [...this.pending.keys()]) this.flushPending(tid);
+    this.out.write(`rethook: ${text}\n`);
+  }
+
+  flush(): void {
+    this.out.flush();
+  }
+
+  private flushPending(tid: number): void {
+    const head = this.pending.get(tid);
+    if (head === undefined) return;
+    this.pending.delete(tid);
+    this.out.write(`${head} {\n`);
+  }
+}

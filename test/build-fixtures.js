@@ -1,0 +1,61 @@
+// Builds the C/C++ fixture programs with the system compiler, in every
+// variant the tests run: -O0, -O2, -O2 with CET (-fcf-protection=full: endbr64
+// first), and a non-PIE -O0 build. Rebuilds only what changed.
+'use strict';
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const SRC = path.join(__dirname, 'fixtures');
+const OUT = path.join(SRC, 'bin');
+const X86 = process.arch === 'x64';
+
+const VARIANTS = {
+  O0: ['-O0'],
+  O2: ['-O2'],
+  ...(X86 ? { 'O2-cet': ['-O2', '-fcf-protection=full'] } : {}),
+  'O0-nopie': ['-O0', '-no-pie', '-fno-pie'],
+};
+
+/** name -> sources (first decides the compiler), extra flags, per-variant or not. */
+const PROGRAMS = {
+  calls: ['calls.c'],
+  recursion: ['recursion.c'],
+  tailcall: ['tailcall.c'],
+  longjmp: ['longjmp.c'],
+  nested: ['nested.c'],
+  inflight: ['inflight.c'],
+  override: ['override.c'],
+  selftrap: ['selftrap.c'],
+  crash: ['crash.c'],
+  loop: ['loop.c'],
+  cxxnames: ['cxxnames.cc'],
+  dlopen_main: ['dlopen_main.c', '-ldl'],
+  ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'] } : {}),
+};
+
+function newer(out, inputs) {
+  if (!fs.existsSync(out)) return true;
+  const t = fs.statSync(out).mtimeMs;
+  return inputs.some((i) => fs.statSync(i).mtimeMs > t);
+}
+
+function build() {
+  fs.mkdirSync(OUT, { recursive: true });
+  for (const [name, spec] of Object.entries(PROGRAMS)) {
+    const srcs = spec.filter((s) => !s.startsWith('-')).map((s) => path.join(SRC, s));
+    const libs = spec.filter((s) => s.startsWith('-'));
+    const cc = srcs[0].endsWith('.cc') ? 'g++' : 'gcc';
+    for (const [v, flags] of Object.entries(VARIANTS)) {
+      const out = path.join(OUT, `${name}.${v}`);
+      if (!newer(out, [...srcs, __filename])) continue;
+      execFileSync(cc, [...flags, '-g0', '-o', out, ...srcs, ...libs], { stdio: 'inherit' });
+    }
+  }
+  const lib = path.join(OUT, 'libplugin.so');
+  if (newer(lib, [path.join(SRC, 'dlopen_lib.c')]))
+    execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', lib, path.join(SRC, 'dlopen_lib.c')], { stdio: 'inherit' });
+}
+
+module.exports = { build, OUT, VARIANTS: Object.keys(VARIANTS) };
+if (require.main === module) build();

@@ -1,0 +1,81 @@
+// Shared by the tests: fixture paths, untraced runs, and traced runs that
+// collect events and the program's output.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ExitStatus, HookHandlers, Tracer } from '../lib';
+
+export const FIXTURES = path.join(__dirname, 'fixtures', 'bin');
+export const CLI = path.join(__dirname, '..', 'bin', 'rethook.js');
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+export const VARIANTS: string[] = require('./build-fixtures').VARIANTS;
+
+export function fixture(name: string, variant = 'O0'): string {
+  return path.join(FIXTURES, `${name}.${variant}`);
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export function untraced(file: string, args: string[] = []): RunResult {
+  const r = spawnSync(file, args, { encoding: 'utf8' });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal };
+}
+
+export function cli(args: string[], opts: { input?: string } = {}): RunResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input: opts.input ?? '', timeout: 60000 });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal };
+}
+
+/** Capture the program's stdout in a temporary file. */
+export class Captured {
+  readonly file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'out');
+  readonly fd = fs.openSync(this.file, 'w+');
+  text(): string {
+    fs.closeSync(this.fd);
+    return fs.readFileSync(this.file, 'utf8');
+  }
+}
+
+export interface Traced {
+  events: string[];
+  status: ExitStatus;
+  stdout: string;
+  tracer: Tracer;
+}
+
+/**
+ * Trace `file` with one hook on `patterns`; events are compact strings:
+ * "> name a0 a1" at entry (args shown: `nargs`) and "< name = ret" at exit
+ * ("< name unwound(reason)" when unwound).
+ */
+export async function trace(
+  file: string,
+  patterns: string | string[],
+  opts: { args?: string[]; nargs?: number; handlers?: HookHandlers; setup?: (t: Tracer) => void; maxActive?: number } = {},
+): Promise<Traced> {
+  const out = new Captured();
+  const tracer = await Tracer.spawn(file, opts.args ?? [], { stdio: ['inherit', out.fd, 'inherit'] });
+  const events: string[] = [];
+  const nargs = opts.nargs ?? 1;
+  const h = opts.handlers ?? {};
+  tracer.hook(patterns, {
+    maxActive: opts.maxActive,
+    onEntry(ctx) {
+      events.push(`> ${ctx.function} ${ctx.args.slice(0, nargs).join(' ')}`.trimEnd());
+      return h.onEntry?.(ctx);
+    },
+    onExit(ctx) {
+      events.push(ctx.unwound ? `< ${ctx.function} unwound(${ctx.reason})` : `< ${ctx.function} = ${BigInt.asIntN(32, ctx.retval)}`);
+      h.onExit?.(ctx);
+    },
+  });
+  opts.setup?.(tracer);
+  const status = await tracer.run();
+  return { events, status, stdout: out.text(), tracer };
+}
