@@ -251,7 +251,9 @@ write_run_script() {
   else
     # node-gyp uses both vCPUs; the suite runs pinned to one: the tracer and
     # the programs it starts share it (a ptrace stop across vCPUs costs ~10x).
-    body="npx node-gyp rebuild -j $CPUS && npx tsc -p . && taskset -c $((CPUS - 1)) npx jest --runInBand$jest_args"
+    # --forceExit: a handle left open by a test must not keep the VM up until
+    # the timeout.
+    body="npx node-gyp rebuild -j $CPUS && npx tsc -p . && taskset -c $((CPUS - 1)) npx jest --runInBand --forceExit$jest_args"
   fi
   cat >"$WORK/src/.vm/run.sh" <<EOF
 #!/bin/sh
@@ -262,11 +264,10 @@ export HOME=/root CI=\${CI:-true} RETHOOK_TEST_SCALE=$SCALE RETHOOK_VM=arm64 FOR
 cd /mnt/host || exit 125
 echo "[vm] \$(uname -srm), \$(nproc) vCPUs, node \$(node --version)" | tee /dev/console >/mnt/host/.vm/log
 start=\$(date +%s)
-( $body ) 2>&1 | tee -a /mnt/host/.vm/log >/dev/console
-rc=\$(cat /tmp/rc 2>/dev/null || echo 0)
+# The status of the suite, not of tee.
+( ( $body ); echo \$? >/tmp/rc ) 2>&1 | tee -a /mnt/host/.vm/log >/dev/console
+rc=\$(cat /tmp/rc 2>/dev/null || echo 125)
 EOF
-  # The pipeline's status is the suite's: recover it with a status file.
-  sed -i 's|^( \(.*\) ) 2>&1 | tee|( \1; echo $? >/tmp/rc ) 2>\&1 \| tee|' "$WORK/src/.vm/run.sh"
   cat >>"$WORK/src/.vm/run.sh" <<'EOF'
 echo "[vm] finished with status $rc in $(( $(date +%s) - start )) s" | tee -a /mnt/host/.vm/log >/dev/console
 echo "$rc" >/mnt/host/.vm/status

@@ -23,6 +23,8 @@ const RT_CONSISTENT = 0;
 const R_DEBUG_BRK = 16, R_DEBUG_STATE = 24;
 const DEFAULT_MAX_ACTIVE = 4096;
 const EVENTS_PER_TURN = 4096;
+/** Most stack searched for a saved hijacked return address between two frames. */
+const MAX_FRAME_SCAN = 1 << 20;
 
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
@@ -661,6 +663,8 @@ export class Tracer implements ContextHost {
       for (const n of parent.stack.nodes) {
         if (!n.chained && arch.returnAddressReg < 0) this.nat.writeU64(child, n.frame, n.realRet);
       }
+      if (arch.returnAddressReg >= 0 && parent.stack.depth)
+        this.restoreSavedReturns(child, child, parent.stack.nodes.slice().reverse(), parent.proc.pages.trampoline);
     }
     if (kind === StopKind.Interrupt) this.nat.detach(child, 0);
     this.nat.addThread(child, false);
@@ -906,7 +910,9 @@ export class Tracer implements ContextHost {
     }
     for (const proc of this.procs.values()) {
       for (const th of proc.threads.values()) {
-        for (const n of th.stack.drain()) {
+        const nodes = th.stack.drain();
+        if (arch.returnAddressReg >= 0 && nodes.length) this.restoreSavedReturns(proc.pid, th.tid, nodes, proc.pages.trampoline);
+        for (const n of nodes) {
           if (!n.chained && arch.returnAddressReg < 0) {
             const cur = this.nat.readU64(proc.pid, n.frame);
             if (cur !== null && Number(cur) === proc.pages.trampoline) this.nat.writeU64(proc.pid, n.frame, n.realRet);
@@ -918,6 +924,35 @@ export class Tracer implements ContextHost {
     }
     for (const th of this.threads.values()) this.nat.detach(th.tid, pending.get(th.tid) ?? 0);
     this.held = null;
+  }
+
+  /**
+   * Where the return address is a register at entry (arm64's x30), a hijacked
+   * one is in that register still, or wherever the function's prologue saved
+   * it: in its frame, between the next inner frame (or the thread's sp) and
+   * its own. Put the real ones back in stopped thread `tid` of `pid`; `nodes`
+   * innermost first. A copy signed by pointer authentication (paciasp) is not
+   * recognized: that call still returns into the trampoline.
+   */
+  private restoreSavedReturns(pid: number, tid: number, nodes: RethookNode[], trampoline: number): void {
+    if (!this.nat.loadRegs(tid)) return;
+    const tramp = BigInt(trampoline);
+    const reg = arch.returnAddressReg;
+    if (this.regs[reg] === tramp) {
+      this.regs[reg] = BigInt(nodes[0].realRet);
+      this.nat.storeRegs(tid);
+    }
+    let low = Number(this.regs[arch.sp]);
+    for (const n of nodes) {
+      if (!n.chained && n.frame > low) {
+        const len = Math.min(n.frame - low, MAX_FRAME_SCAN) & ~7;
+        const base = n.frame - len;
+        const words = this.nat.read(pid, base, len);
+        for (let off = 0; words && off + 8 <= len; off += 8)
+          if (words.readBigUInt64LE(off) === tramp) this.nat.writeU64(pid, base + off, n.realRet);
+      }
+      low = Math.max(low, n.frame);
+    }
   }
 
   private finish(status: ExitStatus | null, err?: Error): void {

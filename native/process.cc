@@ -277,7 +277,9 @@ bool inject_syscall(int tid, Memory* mem, RemotePtr stub, bool write_stub, long 
     *err = std::string("cannot set registers: ") + strerror(errno);
     return false;
   }
-  uint64_t expect = stub.as_int() + code.size();
+  // The trap ends the stub: its reported pc is its address plus trap_pc_adjust
+  // (x86-64: the stub's end; arm64: the brk itself).
+  uint64_t expect = stub.as_int() + code.size() - kArch.breakpoint_len + kArch.trap_pc_adjust;
   std::vector<int> deferred;
   if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) {
     *err = std::string("cannot resume for the injected syscall: ") + strerror(errno);

@@ -71,7 +71,8 @@ void arch_cancel_syscall_restart(ArchRegs* regs);
 // Set up "syscall nr(args...)" to run at pc; read its result afterwards.
 void arch_prepare_syscall(ArchRegs* regs, RemotePtr pc, long nr, const uint64_t args[6]);
 uint64_t arch_syscall_result(const ArchRegs& regs);
-// "syscall; trap": the trap's reported pc is stub + arch_syscall_stub().size().
+// "syscall; trap", the trap (breakpoint_len bytes) last: its reported pc is
+// stub + size - breakpoint_len + trap_pc_adjust.
 std::vector<uint8_t> arch_syscall_stub();
 
 // How a breakpoint's displaced instruction runs.
