@@ -219,10 +219,11 @@ ensure_image() {
 
 prepare_work() {
   mkdir -p "$WORK"
+  rm -rf "$WORK/src.new"
   log "copying the checkout to $WORK"
   # Tracked and untracked (not ignored) files: work in progress is tested too.
   (cd "$ROOT" && { git ls-files -z --cached --others --exclude-standard 2>/dev/null || find . -type f -print0; }) |
-    (cd "$ROOT" && rsync -a --delete --from0 --files-from=- ./ "$WORK/src.new/")
+    (cd "$ROOT" && rsync -a --from0 --ignore-missing-args --files-from=- ./ "$WORK/src.new/")
   # Keep node_modules and the npm cache across runs; replace the rest.
   rsync -a --delete --exclude /node_modules --exclude /.vm --exclude /build --exclude /dist \
     "$WORK/src.new/" "$WORK/src/"

@@ -48,7 +48,8 @@ export interface ExitStatus {
 interface Site {
   address: number;
   fn: FunctionSymbol | null;
-  hook: Hook | null;
+  /** User hooks on this function, in the order they were added. */
+  hooks: Hook[];
   internal?: (th: ThreadState, addr: number) => 'continue' | 'hold';
 }
 
@@ -338,13 +339,13 @@ export class Tracer implements ContextHost {
   private plant(proc: Proc, hook: Hook | null, fn: FunctionSymbol, strict: boolean, internal?: Site['internal']): boolean {
     const existing = proc.sites.get(fn.address);
     if (existing) {
-      if (existing.hook === hook || (!hook && internal)) return true;
-      if (!existing.hook) {
-        existing.hook = hook; // an internal site (r_brk) hooked by the user too
-        return true;
+      // Several hooks on one function share its breakpoint, as kprobes aggregate.
+      if (hook && !existing.hooks.includes(hook)) {
+        existing.hooks.push(hook);
+        hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
       }
-      if (strict) throw new RethookError(`${fn.name} is already hooked`);
-      return false;
+      if (internal) existing.internal = internal;
+      return true;
     }
     const plan = this.nat.planBreakpoint(proc.pid, fn.address);
     if (plan.kind === 'refused') {
@@ -367,7 +368,7 @@ export class Tracer implements ContextHost {
       throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${(e as Error).message}`);
     }
     proc.removed.delete(fn.address);
-    proc.sites.set(fn.address, { address: fn.address, fn, hook, internal });
+    proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal });
     if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
     return true;
   }
@@ -376,11 +377,9 @@ export class Tracer implements ContextHost {
     for (const s of hook.sites) {
       const proc = this.procs.get(s.pid);
       const site = proc?.sites.get(s.address);
-      if (!proc || !site || site.hook !== hook) continue;
-      if (site.internal) {
-        site.hook = null;
-        continue;
-      }
+      if (!proc || !site || !site.hooks.includes(hook)) continue;
+      site.hooks = site.hooks.filter((h) => h !== hook);
+      if (site.hooks.length || site.internal) continue;
       this.nat.removeBreakpoint(proc.pid, s.address);
       proc.sites.delete(s.address);
       proc.removed.add(s.address);
@@ -701,64 +700,70 @@ export class Tracer implements ContextHost {
   private onEntry(th: ThreadState, site: Site, addr: number): void {
     const tid = th.tid;
     const proc = th.proc;
-    if (site.internal) {
-      if (site.internal(th, addr) === 'hold') return;
-      if (!site.hook) return void this.step(tid, proc.pid, addr);
-    }
-    const hook = site.hook!;
+    if (site.internal && site.internal(th, addr) === 'hold') return;
     const regs = this.regs;
     const sp = Number(regs[arch.sp]);
     const retReg = arch.returnAddressReg;
     const ret = retReg < 0 ? Number(this.nat.readU64(proc.pid, sp)) : Number(regs[retReg]);
     const tramp = proc.pages.trampoline;
-    const tail = ret === tramp;
     const stack = th.stack;
+    let tail = ret === tramp;
     const dead = stack.reapAtEntry(sp, tail);
     if (dead.length) this.finishUnwound(th, dead, 'longjmp');
-    const outer = stack.top();
-    if (tail && (!outer || outer.frame !== sp)) {
-      // Our trampoline as a return address with no call of ours at this frame
-      // cannot be resolved: let this call run unhooked.
-      hook.pool.nmissed++;
-      return void this.step(tid, proc.pid, addr);
-    }
-    const node = hook.pool.take(hook);
-    if (!node) return void this.step(tid, proc.pid, addr);
-    node.frame = sp;
-    node.realRet = tail ? outer!.realRet : ret;
-    node.chained = tail;
-    node.fnName = site.fn!.name;
-    node.fnAddr = addr;
-    node.depth = stack.depth;
-    const args = new Array<bigint>(arch.args.length);
-    for (let i = 0; i < args.length; i++) args[i] = regs[arch.args[i]];
-    node.args = args;
-    let keep = true;
     let action: EntryContext['_action'] = { kind: 'continue' };
-    const onEntry = hook.handlers.onEntry;
-    if (onEntry) {
-      const ctx = new EntryContext(this, proc.pid, tid, node.fnName, addr, args, node.realRet, sp, node.depth);
-      keep = this.callHandler(hook, 'onEntry', node.fnName, () => onEntry(ctx)) !== false;
-      ctx._live = false;
-      node.data = ctx.data;
-      action = ctx._action;
+    const before = stack.depth;
+    for (const hook of site.hooks) {
+      const outer = stack.top();
+      if (tail && (!outer || outer.frame !== sp)) {
+        // Our trampoline as a return address with no call of ours at this
+        // frame cannot be resolved: let this call run unhooked.
+        hook.pool.nmissed++;
+        continue;
+      }
+      const node = hook.pool.take(hook);
+      if (!node) continue;
+      node.frame = sp;
+      node.realRet = tail ? outer!.realRet : ret;
+      node.chained = tail;
+      node.fnName = site.fn!.name;
+      node.fnAddr = addr;
+      node.depth = stack.depth;
+      const args = new Array<bigint>(arch.args.length);
+      for (let i = 0; i < args.length; i++) args[i] = regs[arch.args[i]];
+      node.args = args;
+      let keep = true;
+      const onEntry = hook.handlers.onEntry;
+      if (onEntry) {
+        const ctx = new EntryContext(this, proc.pid, tid, node.fnName, addr, args, node.realRet, sp, node.depth);
+        keep = this.callHandler(hook, 'onEntry', node.fnName, () => onEntry(ctx)) !== false;
+        ctx._live = false;
+        node.data = ctx.data;
+        if (action.kind === 'continue') action = ctx._action;
+      }
+      if (!keep || action.kind === 'skip') {
+        hook.pool.give(node);
+        if (action.kind === 'skip') break;
+        continue;
+      }
+      node.entryNs = process.hrtime.bigint();
+      stack.nodes.push(node);
+      if (!tail) {
+        if (retReg < 0) this.nat.writeU64(proc.pid, sp, tramp);
+        else regs[retReg] = BigInt(tramp);
+        tail = true; // a further hook on this function shares the hijacked return
+      }
     }
     if (action.kind === 'skip') {
-      hook.pool.give(node);
+      // Nodes pushed by earlier hooks of this same entry: the call never happens.
+      while (stack.depth > before) {
+        const n = stack.nodes.pop()!;
+        (n.owner as Hook).pool.give(n);
+      }
+      // Return to the caller at once; a caller entered by tail call returns through the trampoline.
       regs[arch.retval] = action.retval;
       regs[arch.pc] = BigInt(ret);
       regs[arch.sp] = BigInt(sp + arch.returnPops);
       return void this.resume(tid, 0, true);
-    }
-    if (!keep) {
-      hook.pool.give(node);
-      return void this.step(tid, proc.pid, addr);
-    }
-    node.entryNs = process.hrtime.bigint();
-    stack.nodes.push(node);
-    if (!tail) {
-      if (retReg < 0) this.nat.writeU64(proc.pid, sp, tramp);
-      else regs[retReg] = BigInt(tramp);
     }
     if (action.kind === 'redirect') {
       regs[arch.pc] = BigInt(action.address);

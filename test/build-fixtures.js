@@ -29,6 +29,7 @@ const PROGRAMS = {
   selftrap: ['selftrap.c'],
   crash: ['crash.c'],
   loop: ['loop.c'],
+  sleeper: ['sleeper.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'] } : {}),

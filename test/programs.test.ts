@@ -1,0 +1,63 @@
+import * as path from 'path';
+import { Tracer } from '../lib';
+import { Captured, FIXTURES, fixture, trace } from './helpers';
+
+test("delivers the program's own SIGTRAPs to it", async () => {
+  const r = await trace(fixture('selftrap'), 'work');
+  expect(r.events).toEqual(['> work 1', '< work = 2', '> work 2', '< work = 3']);
+  expect(r.stdout).toBe('traps=2 s=5\n');
+});
+
+test('reports a terminating signal', async () => {
+  const r = await trace(fixture('crash'), 'fail', { nargs: 0 });
+  // The call in flight when the process died is flushed as unwound.
+  expect(r.events).toEqual(['> fail', '< fail unwound(thread-exit)']);
+  expect(r.status.signal).toBe('SIGABRT');
+  expect(r.status.code).toBeNull();
+});
+
+test('plants a hook scoped to a library when dlopen loads it', async () => {
+  const r = await trace(fixture('dlopen_main'), 'libplugin.so:plugin_twice', { args: [path.join(FIXTURES, 'libplugin.so')] });
+  expect(r.events).toEqual(['> plugin_twice 21', '< plugin_twice = 42']);
+  expect(r.stdout).toBe('twice=42\n');
+});
+
+test('hooks a function of a shared library by name', async () => {
+  const r = await trace(fixture('calls'), 'libc.so.6:puts', { nargs: 0 });
+  expect(r.events).toEqual([]);
+  const p = await trace(fixture('calls'), 'printf', { nargs: 0 });
+  expect(p.events).toEqual(['> printf', '< printf = 13', '> printf', '< printf = 20']);
+});
+
+test.each(['O0', 'O2'])('matches C++ functions by their demangled names (%s)', async (v) => {
+  const r = await trace(fixture('cxxnames', v), 'geo::area', { nargs: 0 });
+  expect(r.events).toEqual(['> geo::area(int, int)', '< geo::area(int, int) = 30', '> geo::area(geo::Point const&)', '< geo::area(geo::Point const&) = 12']);
+  const one = await trace(fixture('cxxnames', v), 'geo::area(int, int)', { nargs: 2 });
+  expect(one.events).toEqual(['> geo::area(int, int) 5 6', '< geo::area(int, int) = 30']);
+});
+
+test('hooks by address, and refuses an address that is not a function start', async () => {
+  const out = new Captured();
+  const t = await Tracer.spawn(fixture('calls', 'O0-nopie'), [], { stdio: [0, out.fd, 2] });
+  const seen: bigint[] = [];
+  const byName = t.hook('add', { onExit: (c) => void seen.push(c.retval) });
+  const add = byName.functions[0];
+  expect(add.address).toBeLessThan(0x1000000); // non-PIE: linked address
+  expect(() => t.hook(add.address + 1)).toThrow(`0x${(add.address + 1).toString(16)} is not the start of a known function`);
+  // A second hook on the same function shares the breakpoint; both see every call.
+  t.hook(add.address, { onExit: (c) => void seen.push(c.retval * 100n) });
+  await t.run();
+  expect(seen).toEqual([1000n, 10n, 1100n, 11n, 1200n, 12n]);
+  expect(out.text()).toBe('hello, world\nsum=33 scaled=10.00\n');
+});
+
+test('keeps the Node event loop running while the program sits in a system call', async () => {
+  const t = await Tracer.spawn(fixture('sleeper'), [], { stdio: [0, new Captured().fd, 2] });
+  t.hook('nap');
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 20);
+  const status = await t.run();
+  clearInterval(timer);
+  expect(status.code).toBe(0);
+  expect(ticks).toBeGreaterThanOrEqual(8);
+});
