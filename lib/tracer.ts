@@ -233,6 +233,8 @@ export class Tracer implements ContextHost {
   /** Kill the program (SIGKILL). */
   kill(): void {
     if (!this.status) this.nat.kill(this.pid, 9);
+    this.held = null; // a killed program is not resumed
+    this.running = true;
     this.drainSoon();
   }
 

@@ -1,0 +1,94 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { RethookError, Tracer } from '../lib';
+import { Captured, cli, fixture } from './helpers';
+
+const NOTELF = path.join(__dirname, 'fixtures', 'notelf.sh');
+
+/** One line, naming the problem, no stack trace. */
+function expectOneLineError(r: { stderr: string; status: number | null }, message: string | RegExp) {
+  expect(r.status).not.toBe(0);
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('the CLI refuses bad input with a one-line error', () => {
+  test('a missing program', () => expectOneLineError(cli(['trace', '-f', 'x', '--', '/nonexistent/prog']), /^rethook: \/nonexistent\/prog: no such program$/));
+  test('a program that is not executable', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'prog');
+    fs.copyFileSync(fixture('calls'), file);
+    fs.chmodSync(file, 0o644);
+    expectOneLineError(cli(['trace', '-f', 'x', '--', file]), /^rethook: \S+\/prog is not executable$/);
+  });
+  test('a file that is not ELF', () => expectOneLineError(cli(['trace', '-f', 'x', '--', NOTELF]), /is not an ELF executable/));
+  test('a pattern that matches nothing, with close names', () =>
+    expectOneLineError(cli(['trace', '-f', 'ad', '--', fixture('calls')]), /^rethook: no function matches 'ad' \(did you mean 'add'.*\?\)$/));
+  test('a glob that matches nothing', () => expectOneLineError(cli(['trace', '-f', 'zz_*', '--', fixture('calls')]), /^rethook: no function matches 'zz_\*'$/));
+  test('an unknown option', () => {
+    const r = cli(['trace', '--frobnicate', '--', fixture('calls')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^rethook: Unknown option '--frobnicate'/);
+  });
+  test('no pattern', () => expectOneLineError({ ...cli(['trace', '--', fixture('calls')]), stderr: cli(['trace', '--', fixture('calls')]).stderr.split('\n')[0] }, /give at least one -f PATTERN/));
+  test('a bad --max-active', () => expect(cli(['trace', '--max-active', '0', '-f', 'add', '--', fixture('calls')]).stderr).toMatch(/--max-active expects a positive integer, got '0'/));
+  test('an unknown command', () => expect(cli(['frob']).status).toBe(2));
+});
+
+describe('the API refuses bad input', () => {
+  test('options are validated with TypeErrors before anything starts', async () => {
+    await expect(Tracer.spawn(fixture('calls'), 'x' as unknown as string[])).rejects.toThrow(new TypeError('Expected args to be an array of strings'));
+    await expect(Tracer.spawn(fixture('calls'), [], { maxActive: 0 })).rejects.toThrow(new TypeError('Expected maxActive to be a positive integer'));
+    await expect(Tracer.spawn(fixture('calls'), [], { stdio: ['x' as never] })).rejects.toThrow(TypeError);
+    await expect(Tracer.spawn('')).rejects.toThrow(new TypeError('Expected the program to be a non-empty string'));
+  });
+
+  test('hook options are validated with TypeErrors', async () => {
+    const t = await Tracer.spawn(fixture('calls'), [], { stdio: [0, new Captured().fd, 2] });
+    expect(() => t.hook('add', { onExit: 3 as never })).toThrow(new TypeError('Expected onExit to be a function'));
+    expect(() => t.hook('add', { onEntry: () => undefined, bogus: 1 } as never)).toThrow(new TypeError("Unknown hook option 'bogus'"));
+    expect(() => t.hook([] as string[])).toThrow(TypeError);
+    expect(() => t.hook('nope_nothing')).toThrow(RethookError);
+    t.kill();
+    await expect(t.run().catch((e) => e)).resolves.toMatchObject({ signal: 'SIGKILL' });
+  });
+
+  test('a missing program rejects with a RethookError', async () => {
+    await expect(Tracer.spawn('/nonexistent/prog')).rejects.toThrow(new RethookError('/nonexistent/prog: no such program'));
+  });
+});
+
+describe('a handler that throws', () => {
+  test.each(['onEntry', 'onExit'])('in %s detaches cleanly: run() rejects and the program finishes untraced and unharmed', async (which) => {
+    const out = new Captured();
+    const t = await Tracer.spawn(fixture('recursion', 'O2'), [], { stdio: [0, out.fd, 2] });
+    let calls = 0;
+    const boom = () => {
+      if (++calls === 3) throw new Error('boom\nsecond line');
+    };
+    t.hook('fact', which === 'onEntry' ? { onEntry: boom } : { onExit: boom });
+    await expect(t.run()).rejects.toThrow(new RethookError(`${which} handler for fact threw: boom`));
+    // Detached mid-recursion with calls in flight: the program still computes
+    // the right result, so every hijacked return address was put back.
+    const how = await waitForExit(t.pid);
+    expect([how, out.text()]).toEqual(['exited', 'fact(5)=120\n']);
+  });
+});
+
+/** The program was our child: reap it once it exits untraced. */
+async function waitForExit(pid: number): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    let st: string;
+    try {
+      st = require('fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1];
+    } catch {
+      return 'gone';
+    }
+    if (st[0] === 'Z') return 'exited';
+    if (i === 199) return st;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return 'timeout';
+}

@@ -1,0 +1,91 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { cli, fixture, untraced, VARIANTS } from './helpers';
+
+describe.each(VARIANTS)('the traced program behaves as untraced (%s)', (v) => {
+  test.each([
+    ['calls', 'add'],
+    ['recursion', 'fact'],
+    ['tailcall', '*er'],
+    ['longjmp', 'deep*'],
+    ['override', 'compute*'],
+    ['selftrap', 'work'],
+    ['cxxnames', 'geo::*'],
+  ])('%s with -f %s: same stdout, stderr and exit status', (name, pattern) => {
+    const plain = untraced(fixture(name, v));
+    const events = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'events');
+    const traced = cli(['trace', '-f', pattern, '-o', events, '--', fixture(name, v)]);
+    expect(traced).toEqual(plain);
+    expect(fs.readFileSync(events, 'utf8')).not.toBe('');
+  });
+});
+
+test('exits with the program exit code', () => {
+  expect(cli(['trace', '-f', 'add', '-o', '/dev/null', '--', fixture('calls')]).status).toBe(7);
+});
+
+test('exits with 128+signal when a signal ends the program', () => {
+  const r = cli(['trace', '-f', 'fail', '-o', '/dev/null', '--', fixture('crash')]);
+  expect(r.status).toBe(128 + 6);
+  expect(r.stderr).toBe('about to abort\n');
+});
+
+test('prints a call tree with arguments, return values and durations', () => {
+  const r = cli(['trace', '-f', 'fact', '--args', '1', '--', fixture('recursion')]);
+  const lines = r.stderr.trimEnd().split('\n').map((l) => l.replace(/<[\d.]+ [mun]?s>/, '<T>').replace(/^\s*\d+ /, ''));
+  expect(lines).toEqual([
+    'fact(0x5) {',
+    '  fact(0x4) {',
+    '    fact(0x3) {',
+    '      fact(0x2) {',
+    '        fact(0x1) = 0x1 <T>',
+    '      } = 0x2 <T> /* fact */',
+    '    } = 0x6 <T> /* fact */',
+    '  } = 0x18 <T> /* fact */',
+    '} = 0x78 <T> /* fact */',
+  ]);
+  expect(r.stdout).toBe('fact(5)=120\n');
+});
+
+test('marks unwound calls in the call tree', () => {
+  const r = cli(['trace', '-f', 'deep*', '-f', 'after', '--args', '1', '--', fixture('longjmp')]);
+  const lines = r.stderr.trimEnd().split('\n').map((l) => l.replace(/<[\d.]+ [mun]?s>/, '<T>').replace(/^\s*\d+ /, ''));
+  expect(lines).toEqual([
+    'deep(0x29) {',
+    '  deeper(0x2a) unwound (longjmp) <T>',
+    '} unwound (longjmp) <T> /* deep */',
+    'after(0x2a) = 0x54 <T>',
+  ]);
+});
+
+test('writes one JSON object per event with stable field names', () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'events.json');
+  const r = cli(['trace', '--format', 'json', '-o', out, '-f', 'add', '--', fixture('calls')]);
+  expect(r.status).toBe(7);
+  const events = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  expect(events).toHaveLength(6);
+  const [entry, exit] = events;
+  expect(Object.keys(entry)).toEqual(['type', 'pid', 'tid', 'function', 'address', 'depth', 'args']);
+  expect(entry).toMatchObject({ type: 'entry', function: 'add', depth: 0 });
+  expect(entry.args.slice(0, 2)).toEqual(['0x0', '0xa']);
+  expect(entry.address).toMatch(/^0x[0-9a-f]+$/);
+  expect(entry.pid).toBe(entry.tid);
+  expect(Object.keys(exit)).toEqual(['type', 'pid', 'tid', 'function', 'depth', 'retval', 'unwound', 'durationNs']);
+  expect(exit).toMatchObject({ type: 'exit', function: 'add', depth: 0, retval: '0xa', unwound: false });
+  expect(exit.durationNs).toBeGreaterThan(0);
+  expect(events.map((e) => e.retval ?? e.args[0])).toEqual(['0x0', '0xa', '0x1', '0xb', '0x2', '0xc']);
+});
+
+test('reports calls missed because of --max-active', () => {
+  const r = cli(['trace', '--max-active', '2', '-f', 'depth', '--', fixture('nested')]);
+  expect(r.stderr).toMatch(/\nrethook: 8 calls ran without a return hook: --max-active 2 calls were already in flight\n$/);
+  expect(r.stdout).toBe('depth=9\n');
+});
+
+test('passes the program its arguments, and stdin through', () => {
+  const r = cli(['trace', '-f', 'tiny', '-o', '/dev/null', fixture('loop'), '5']);
+  expect(r.stdout).toBe(String([0, 1, 2, 3, 4].reduce((s, i) => s + (i ^ 1), 0)) + '\n');
+  const cat = cli(['trace', '-f', 'read', '-o', '/dev/null', '--', '/bin/cat'], { input: 'through stdin\n' });
+  expect(cat.stdout).toBe('through stdin\n');
+});
