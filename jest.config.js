@@ -6,5 +6,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   globalSetup: '<rootDir>/test/global-setup.js',
   testTimeout: 60000,
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: { strict: true, esModuleInterop: true, types: ['node', 'jest'] }, diagnostics: { warnOnly: false } }] },
 };

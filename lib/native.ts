@@ -40,7 +40,8 @@ export interface NativeTracer {
   addProcess(pid: number): void;
   dropProcess(pid: number): void;
   addThread(tid: number, traced: boolean): void;
-  wait(): StopKind;
+  /** The next stop or None; with spinNs, keep asking that long, yielding the CPU in between. */
+  wait(spinNs?: number): StopKind;
   waitThread(tid: number): StopKind;
   loadRegs(tid: number): boolean;
   storeRegs(tid: number): boolean;

@@ -121,6 +121,8 @@ export class Tracer implements ContextHost {
   private held: { tid: number; addr: number } | null = null;
   private currentTid = 0;
   private currentResumed = false;
+  /** How long to keep polling for the next stop after handling one (see README). */
+  private readonly spinNs = Number(process.env.RETHOOK_SPIN_NS ?? 30000);
   private startupWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private exitWaiter: { resolve: (s: ExitStatus) => void; reject: (e: Error) => void } | null = null;
   private readonly defaultMaxActive: number;
@@ -527,7 +529,7 @@ export class Tracer implements ContextHost {
     this.draining = true;
     try {
       for (let n = 0; n < EVENTS_PER_TURN; n++) {
-        const kind = this.nat.wait();
+        const kind = this.nat.wait(n === 0 ? 0 : this.spinNs);
         if (kind === StopKind.None) return;
         this.currentTid = this.info[Info.Tid];
         this.currentResumed = false;

@@ -1,6 +1,8 @@
 // The N-API surface: a thin, 1:1 binding of process.h and breakpoints.h,
 // typed in lib/native.ts. No policy here: TypeScript decides, this acts.
 #include <cxxabi.h>
+#include <sched.h>
+#include <time.h>
 #include <napi.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -186,6 +188,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   }
 
   Napi::Value Report(Napi::Env env, const Stop& s) {
+    if (s.kind != kNone) last_tid_ = s.tid;
     info_[0] = s.kind;
     info_[1] = s.tid;
     info_[2] = s.a;
@@ -203,8 +206,24 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     return Napi::Number::New(env, s.kind);
   }
 
+  // wait(spinNs): the next stop, or kNone. With spinNs > 0, keep asking for
+  // that long, yielding the CPU in between: a tracee on this CPU then runs to
+  // its next stop at once, and the stop is taken here without a signal and
+  // an event-loop wake-up (see README, "How JS and the tracer hand off").
   Napi::Value Wait(const Napi::CallbackInfo& info) {
-    return Report(info.Env(), wait_any(tids_, &regs_));
+    double spin_ns = info.Length() > 0 ? info[0].As<Napi::Number>().DoubleValue() : 0;
+    Stop s = wait_any(tids_, last_tid_, &regs_);
+    if (s.kind != kNone || spin_ns <= 0) return Report(info.Env(), s);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (;;) {
+      sched_yield();
+      s = wait_any(tids_, last_tid_, &regs_);
+      if (s.kind != kNone) break;
+      clock_gettime(CLOCK_MONOTONIC, &b);
+      if ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec) > spin_ns) break;
+    }
+    return Report(info.Env(), s);
   }
 
   Napi::Value WaitThread(const Napi::CallbackInfo& info) {
@@ -391,6 +410,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   uv_signal_t* sigchld_ = nullptr;
   std::unordered_map<int, std::unique_ptr<Process>> procs_;
   std::unordered_set<int> tids_;
+  int last_tid_ = 0;
 };
 
 static Napi::Value Demangle(const Napi::CallbackInfo& info) {

@@ -68,7 +68,7 @@ long ptrace_options();
 
 // Non-blocking: the next stop of one of `tids`, or kind kNone. Never reaps a
 // child that is not ours (Node's own child processes stay libuv's).
-Stop wait_any(const std::unordered_set<int>& tids, ArchRegs* regs);
+Stop wait_any(const std::unordered_set<int>& tids, int hint, ArchRegs* regs);
 // Blocking wait for one thread (used by injected syscalls and detaching).
 Stop wait_thread(int tid, ArchRegs* regs);
 

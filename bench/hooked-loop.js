@@ -1,0 +1,26 @@
+// One measurement, in its own process (so that `taskset` pins it): N calls of
+// a tiny hooked function, traced through the API. Prints JSON.
+'use strict';
+const { Tracer } = require('../dist');
+const fs = require('fs');
+
+(async () => {
+  const [file, n, mode] = process.argv.slice(2);
+  const devnull = fs.openSync('/dev/null', 'w');
+  const t = await Tracer.spawn(file, [n], { stdio: [0, devnull, 2] });
+  let calls = 0;
+  let sink = 0n;
+  if (mode === 'stream') {
+    // The CLI's path: every event formatted and written (to /dev/null).
+    const { JsonFormat, Sink } = require('../dist/format');
+    const f = new JsonFormat(new Sink(devnull));
+    t.hook('tiny', { onEntry: (c) => f.entry(c), onExit: (c) => { f.exit(c); calls++; } });
+  } else {
+    t.hook('tiny', { onExit: (c) => { sink ^= c.retval; calls++; } });
+  }
+  const start = process.hrtime.bigint();
+  const st = await t.run();
+  const ns = Number(process.hrtime.bigint() - start);
+  if (st.code !== 0 || calls !== Number(n)) throw new Error(`bad run: ${JSON.stringify(st)} calls=${calls}`);
+  console.log(JSON.stringify({ perCallNs: ns / calls, calls, maxRssMB: process.resourceUsage().maxRSS / 1024 }));
+})();
