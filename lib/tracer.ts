@@ -121,6 +121,8 @@ export class Tracer implements ContextHost {
   private held: { tid: number; addr: number } | null = null;
   private currentTid = 0;
   private currentResumed = false;
+  /** Set while exit handlers of a return run: the real return address of that thread. */
+  private currentReturnTo = 0;
   /** How long to keep polling for the next stop after handling one (see README). */
   private readonly spinNs = Number(process.env.RETHOOK_SPIN_NS ?? 30000);
   private startupWaiter: { resolve: () => void; reject: (e: Error) => void } | null = null;
@@ -714,6 +716,7 @@ export class Tracer implements ContextHost {
     let tail = ret === tramp;
     const dead = stack.reapAtEntry(sp, tail);
     if (dead.length) this.finishUnwound(th, dead, 'longjmp');
+    if (this.status) return;
     let action: EntryContext['_action'] = { kind: 'continue' };
     const before = stack.depth;
     for (const hook of site.hooks) {
@@ -741,6 +744,7 @@ export class Tracer implements ContextHost {
         const ctx = new EntryContext(this, proc.pid, tid, node.fnName, addr, args, node.realRet, sp, node.depth);
         keep = this.callHandler(hook, 'onEntry', node.fnName, () => onEntry(ctx)) !== false;
         ctx._live = false;
+        if (this.status) return; // the handler detached or killed: the thread is no longer ours
         node.data = ctx.data;
         if (action.kind === 'continue') action = ctx._action;
       }
@@ -781,10 +785,12 @@ export class Tracer implements ContextHost {
     const sp = Number(regs[arch.sp]);
     const { unwound, returning } = th.stack.popReturn(sp - arch.returnPops);
     if (unwound.length) this.finishUnwound(th, unwound, 'longjmp');
+    if (this.status) return;
     if (returning.length === 0) {
       throw new RethookError(`thread ${th.tid} returned into the trampoline at sp ${hex(sp)} with no call of ours in flight there`);
     }
     const realRet = returning[returning.length - 1].realRet;
+    this.currentReturnTo = realRet; // where detaching from inside a handler sends this thread
     const now = process.hrtime.bigint();
     for (const node of returning) {
       const hook = node.owner as Hook;
@@ -798,6 +804,8 @@ export class Tracer implements ContextHost {
       }
       hook.pool.give(node);
     }
+    this.currentReturnTo = 0;
+    if (this.status) return;
     regs[arch.pc] = BigInt(realRet);
     if (arch.returnAddressReg >= 0) regs[arch.returnAddressReg] = BigInt(realRet);
     this.resume(th.tid, 0, true);
@@ -809,7 +817,7 @@ export class Tracer implements ContextHost {
     for (const node of nodes) {
       const hook = node.owner as Hook;
       const onExit = hook.handlers.onExit;
-      if (hook.live && onExit && reason !== 'detach') {
+      if (hook.live && onExit && reason !== 'detach' && !this.status) {
         const ctx = new ExitContext(this, th.proc.pid, th.tid, node.fnName, node.fnAddr, node.args, node.realRet, node.frame,
           node.depth, 0n, now - node.entryNs, true, reason, arch.retval);
         ctx.data = node.data;
@@ -907,8 +915,8 @@ export class Tracer implements ContextHost {
       this.nat.loadRegs(tid);
       if (addr === th.proc.pages.trampoline) {
         const { returning } = th.stack.popReturn(Number(this.regs[arch.sp]) - arch.returnPops);
-        if (returning.length) {
-          const ret = returning[returning.length - 1].realRet;
+        const ret = returning.length ? returning[returning.length - 1].realRet : tid === this.currentTid ? this.currentReturnTo : 0;
+        if (ret) {
           this.regs[arch.pc] = BigInt(ret);
           if (arch.returnAddressReg >= 0) this.regs[arch.returnAddressReg] = BigInt(ret);
         }

@@ -1,0 +1,48 @@
+import * as fs from 'fs';
+import { Tracer } from '../lib';
+import { Captured, fixture } from './helpers';
+
+/** The program was our child and runs on untraced: wait until it has written a line. */
+async function outputOf(out: Captured): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    const text = fs.readFileSync(out.file, 'utf8');
+    if (text.endsWith('\n')) return text;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return fs.readFileSync(out.file, 'utf8');
+}
+
+test('detaching from a timer while a hooked call sits in a system call leaves the program unharmed', async () => {
+  const out = new Captured();
+  const t = await Tracer.spawn(fixture('sleeper'), [], { stdio: [0, out.fd, 2] });
+  const events: string[] = [];
+  t.hook('nap', { onEntry: () => void events.push('> nap'), onExit: () => void events.push('< nap') });
+  const done = t.run();
+  setTimeout(() => void t.detach(), 100);
+  expect(await done).toEqual({ pid: t.pid, code: null, signal: null, detached: true });
+  expect(events).toEqual(['> nap']);
+  expect(await outputOf(out)).toBe('slept=300\n');
+});
+
+test('detaching from an onExit handler with four recursive calls in flight puts every return address back', async () => {
+  const out = new Captured();
+  const t = await Tracer.spawn(fixture('recursion'), [], { stdio: [0, out.fd, 2] });
+  const exits: bigint[] = [];
+  t.hook('fact', { onExit: (c) => { exits.push(c.retval); void t.detach(); } });
+  expect((await t.run()).detached).toBe(true);
+  expect(exits).toEqual([1n]);
+  expect(await outputOf(out)).toBe('fact(5)=120\n');
+});
+
+test('hooks added from a timer while the program runs take effect', async () => {
+  const out = new Captured();
+  const t = await Tracer.spawn(fixture('sleeper'), ['long'], { stdio: [0, out.fd, 2] });
+  const done = t.run();
+  const events: string[] = [];
+  await new Promise((r) => setTimeout(r, 50));
+  // nap is in flight now (sleeping): a hook planted now sees no entry of it, and must not break its return.
+  t.hook('nap', { onEntry: () => void events.push('> nap'), onExit: () => void events.push('< nap') });
+  expect((await done).code).toBe(0);
+  expect(events).toEqual([]);
+  expect(out.text()).toBe('slept=400\n');
+});
