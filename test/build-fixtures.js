@@ -30,6 +30,8 @@ const PROGRAMS = {
   crash: ['crash.c'],
   loop: ['loop.c'],
   sleeper: ['sleeper.c'],
+  threads: ['threads.c', '-lpthread'],
+  thread_exit: ['thread_exit.c', '-lpthread'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'] } : {}),

@@ -79,3 +79,8 @@ export async function trace(
   const status = await tracer.run();
   return { events, status, stdout: out.text(), tracer };
 }
+
+/** Loop counts shrink under emulation (the arm64 VM sets RETHOOK_TEST_SCALE). */
+export function scaled(n: number): number {
+  return Math.max(1, Math.round(n * Number(process.env.RETHOOK_TEST_SCALE ?? 1)));
+}
