@@ -30,6 +30,8 @@ export class RethookNode {
   args: bigint[] = [];
   data: unknown = undefined;
   depth = 0;
+  /** The real return address was put back (an unwinder is walking the stack). */
+  restored = false;
 }
 
 /** A hook's nodes: at most maxActive calls in flight; the rest are counted as missed. */
@@ -52,6 +54,7 @@ export class NodePool {
 
   give(n: RethookNode): void {
     this.active--;
+    n.restored = false;
     n.args = [];
     n.data = undefined;
     this.free.push(n);
@@ -97,6 +100,13 @@ export class ShadowStack {
       if (!t.chained) break;
     }
     return { unwound, returning };
+  }
+
+  /** Nodes at or below `sp` (an exception unwound them), innermost first. */
+  popAtOrBelow(sp: number): RethookNode[] {
+    const dead: RethookNode[] = [];
+    for (let t = this.top(); t && t.frame <= sp; t = this.top()) dead.push(this.nodes.pop()!);
+    return dead;
   }
 
   /** Everything, innermost first (thread exit, detach). */

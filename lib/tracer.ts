@@ -22,6 +22,14 @@ const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTR
 const RT_CONSISTENT = 0;
 const R_DEBUG_BRK = 16, R_DEBUG_STATE = 24;
 const DEFAULT_MAX_ACTIVE = 4096;
+/**
+ * Entries of the C++ unwinder (libgcc_s): before it walks a thread's stack,
+ * the real return addresses go back, or it finds no frame description for
+ * the trampoline and the program calls std::terminate.
+ */
+const UNWINDER_ENTRIES = ['_Unwind_RaiseException', '_Unwind_Resume', '_Unwind_Resume_or_Rethrow', '_Unwind_ForcedUnwind'];
+/** Where a catch begins (libstdc++): frames below are gone, the ones above are hooked again. */
+const CATCH_ENTRY = '__cxa_begin_catch';
 const EVENTS_PER_TURN = 4096;
 /** Most stack searched for a saved hijacked return address between two frames. */
 const MAX_FRAME_SCAN = 1 << 20;
@@ -480,6 +488,7 @@ export class Tracer implements ContextHost {
     proc.modules.clear();
     for (const [k, v] of now) proc.modules.set(k, v);
     for (const m of fresh) if (!proc.pages.hasRegionNear(m.start)) proc.pages.mapRegion(tid, m.start);
+    for (const m of fresh) this.plantUnwinderHooks(proc, m);
     for (const hook of this.hooks) {
       if (!hook.live) continue;
       for (const p of hook.pending) {
@@ -488,6 +497,43 @@ export class Tracer implements ContextHost {
         }
       }
     }
+  }
+
+  private plantUnwinderHooks(proc: Proc, m: Module): void {
+    for (const f of m.functions()) {
+      if (UNWINDER_ENTRIES.includes(f.rawName)) this.plant(proc, null, f, false, (th) => this.beforeUnwind(th));
+      else if (f.rawName === CATCH_ENTRY) this.plant(proc, null, f, false, (th) => this.atCatch(th));
+    }
+  }
+
+  /** The unwinder is about to walk this thread's stack: put every real return address back. */
+  private beforeUnwind(th: ThreadState): 'continue' {
+    if (arch.returnAddressReg >= 0) return 'continue';
+    const tramp = th.proc.pages.trampoline;
+    for (const n of th.stack.nodes) {
+      if (n.chained || n.restored) continue;
+      const cur = this.nat.readU64(th.proc.pid, n.frame);
+      if (cur !== null && Number(cur) === tramp) this.nat.writeU64(th.proc.pid, n.frame, n.realRet);
+      n.restored = true;
+    }
+    return 'continue';
+  }
+
+  /** A catch begins: calls whose frames the exception removed ended; the rest are hooked again. */
+  private atCatch(th: ThreadState): 'continue' {
+    const sp = Number(this.regs[arch.sp]);
+    const dead = th.stack.popAtOrBelow(sp);
+    if (dead.length) this.finishUnwound(th, dead, 'exception');
+    if (this.status) return 'continue';
+    const tramp = th.proc.pages.trampoline;
+    for (const n of th.stack.nodes) {
+      if (!n.restored) continue;
+      n.restored = false;
+      if (n.chained) continue;
+      const cur = this.nat.readU64(th.proc.pid, n.frame);
+      if (cur !== null && Number(cur) === n.realRet) this.nat.writeU64(th.proc.pid, n.frame, tramp);
+    }
+    return 'continue';
   }
 
   private releaseHeld(): void {
@@ -818,8 +864,10 @@ export class Tracer implements ContextHost {
       const hook = node.owner as Hook;
       const onExit = hook.handlers.onExit;
       if (hook.live && onExit && reason !== 'detach' && !this.status) {
+        // A frame found dead while an unwinder had our return addresses put back went with an exception.
+        const why = reason === 'longjmp' && node.restored ? 'exception' : reason;
         const ctx = new ExitContext(this, th.proc.pid, th.tid, node.fnName, node.fnAddr, node.args, node.realRet, node.frame,
-          node.depth, 0n, now - node.entryNs, true, reason, arch.retval);
+          node.depth, 0n, now - node.entryNs, true, why, arch.retval);
         ctx.data = node.data;
         this.callHandler(hook, 'onExit', node.fnName, () => onExit(ctx));
         ctx._live = false;

@@ -32,6 +32,8 @@ const PROGRAMS = {
   sleeper: ['sleeper.c'],
   threads: ['threads.c', '-lpthread'],
   thread_exit: ['thread_exit.c', '-lpthread'],
+  exceptions: ['exceptions.cc'],
+  cancel: ['cancel.c', '-lpthread'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'] } : {}),
