@@ -18,6 +18,8 @@ Options:
       --args N            integer arguments shown per call in text (default 3)
       --max-active N      calls of one hook in flight at once (default 4096);
                           more are counted as missed
+      --follow-fork       trace children made by fork/vfork too (events carry their pid);
+                          without it they are released, cleaned of our breakpoints
   -h, --help              this help
   -V, --version           the version
 `;
@@ -28,6 +30,7 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   args: { type: 'string' },
   'max-active': { type: 'string' },
+  'follow-fork': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -115,7 +118,7 @@ async function run(argv: string[]): Promise<number> {
   const sink = new Sink(fd);
   const events: TraceEvents = format === 'json' ? new JsonFormat(sink) : new TextFormat(sink, nargs);
 
-  const tracer = await Tracer.spawn(program[0], program.slice(1), { maxActive });
+  const tracer = await Tracer.spawn(program[0], program.slice(1), { maxActive, followForks: values['follow-fork'] === true });
   let hook: Hook;
   try {
     hook = tracer.hook(patterns, {

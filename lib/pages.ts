@@ -67,6 +67,13 @@ export class InjectedPages {
     return 0;
   }
 
+  /** A forked child has the same pages at the same addresses. */
+  copyFrom(other: InjectedPages): void {
+    this.regions = other.regions.map((r) => ({ ...r }));
+    this.trampoline = other.trampoline;
+    this.stub = other.stub;
+  }
+
   /** After exec the address space is new. */
   reset(): void {
     this.regions = [];

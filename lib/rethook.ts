@@ -8,7 +8,7 @@
 // sp = frame + arch.returnPops.
 
 /** Why a node ended without its function returning through the trampoline. */
-export type UnwindReason = 'longjmp' | 'thread-exit' | 'exception' | 'detach';
+export type UnwindReason = 'longjmp' | 'thread-exit' | 'exception' | 'exec' | 'detach';
 
 export interface RethookOwner {
   readonly pool: NodePool;

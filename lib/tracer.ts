@@ -39,6 +39,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** Default maxActive of hooks that do not set their own. */
   maxActive?: number;
+  /** Trace children made by fork/vfork as processes of their own (default: release them, cleaned). */
+  followForks?: boolean;
   /** The program's stdin, stdout, stderr: 'inherit' (default) or a file descriptor of ours. */
   stdio?: readonly ('inherit' | number)[];
 }
@@ -75,7 +77,9 @@ class Proc {
   readonly removed = new Set<number>();
   readonly threads = new Map<number, ThreadState>();
   rDebug = 0;
-  phase: 'find-r_brk' | 'ready' = 'ready';
+  phase: 'find-r_brk' | 'exec-exit' | 'ready' = 'ready';
+  /** A vfork child we do not follow: traced only until it execs, its breakpoints stepped over silently. */
+  silent = false;
   startupDone = false;
   constructor(nat: NativeTracer, readonly pid: number) {
     this.pages = new InjectedPages(nat, pid);
@@ -129,6 +133,7 @@ export class Tracer implements ContextHost {
   private held: { tid: number; addr: number } | null = null;
   private currentTid = 0;
   private currentResumed = false;
+  private mainStatus: ExitStatus | null = null;
   /** Set while exit handlers of a return run: the real return address of that thread. */
   private currentReturnTo = 0;
   /** How long to keep polling for the next stop after handling one (see README). */
@@ -139,7 +144,7 @@ export class Tracer implements ContextHost {
   /** The process the tracer started (or attached to). */
   readonly pid: number;
 
-  private constructor(pid: number, nat: NativeTracer, maxActive: number) {
+  private constructor(pid: number, nat: NativeTracer, maxActive: number, private readonly followForks: boolean) {
     this.pid = pid;
     this.nat = nat;
     this.regs = nat.regs;
@@ -158,6 +163,7 @@ export class Tracer implements ContextHost {
     const maxActive = options.maxActive ?? DEFAULT_MAX_ACTIVE;
     if (!Number.isInteger(maxActive) || maxActive < 1) throw new TypeError('Expected maxActive to be a positive integer');
     if (options.cwd !== undefined && typeof options.cwd !== 'string') throw new TypeError('Expected cwd to be a string');
+    if (options.followForks !== undefined && typeof options.followForks !== 'boolean') throw new TypeError('Expected followForks to be a boolean');
     const stdio = options.stdio ?? [];
     if (!Array.isArray(stdio) || stdio.length > 3 || stdio.some((f) => f !== 'inherit' && !(Number.isInteger(f) && (f as number) >= 0)))
       throw new TypeError("Expected stdio to be an array of up to 3 file descriptors or 'inherit'");
@@ -173,7 +179,7 @@ export class Tracer implements ContextHost {
       nat.close();
       throw new RethookError(`cannot execute ${file}: ${(e as Error).message}`);
     }
-    tracer = new Tracer(pid, nat, maxActive);
+    tracer = new Tracer(pid, nat, maxActive, options.followForks === true);
     const t = tracer;
     const started = new Promise<void>((resolve, reject) => (t.startupWaiter = { resolve, reject }));
     const exited = new Promise<ExitStatus>((resolve, reject) => (t.exitWaiter = { resolve, reject }));
@@ -218,6 +224,8 @@ export class Tracer implements ContextHost {
       }
     }
     for (const { fn } of planted) this.plant(proc, hook, fn, true);
+    // Every pattern also applies to objects loaded later (dlopen) and to new images after exec.
+    for (const p of list) if (typeof p === 'string') hook.pending.push(parsePattern(p));
     this.hooks.push(hook);
     return hook;
   }
@@ -336,14 +344,8 @@ export class Tracer implements ContextHost {
       moduleSeen = true;
       out.push(...matchFunctions(p, m));
     }
-    if (out.length) {
-      if (hook && p.module) hook.pending.push(p); // the same object name may be loaded again later
-      return out;
-    }
-    if (p.module && !moduleSeen && hook) {
-      hook.pending.push(p); // planted when that object is loaded
-      return [];
-    }
+    if (out.length) return out;
+    if (p.module && !moduleSeen && hook) return []; // planted when that object is loaded
     const names: string[] = [];
     for (const m of proc.modules.values()) if (moduleMatches(p, m)) for (const f of m.functions()) names.push(f.name);
     const close = closeNames(text, names);
@@ -438,12 +440,11 @@ export class Tracer implements ContextHost {
     proc.pages.reset();
     proc.sites.clear();
     proc.removed.clear();
-    proc.modules.clear();
-    const maps = readMaps(proc.pid);
-    const mods = modulesFromMaps(maps, proc.modules);
-    for (const m of mods) proc.modules.set(m.path, m);
+    proc.modules.clear(); // every object is new: loadedModules() plants pending patterns in each
+    proc.startupDone = false;
+    const mods = modulesFromMaps(readMaps(proc.pid), proc.modules);
     const exe = fs.realpathSync(`/proc/${proc.pid}/exe`);
-    const exeMod = proc.modules.get(exe) ?? mods[0];
+    const exeMod = mods.find((m) => m.path === exe) ?? mods[0];
     proc.pages.mapRegion(tid, exeMod.start);
     const ld = mods.find((m) => m.object('_r_debug') !== null && m.path !== exe);
     if (exeMod.elf.interp && ld) {
@@ -452,7 +453,7 @@ export class Tracer implements ContextHost {
       this.resume(tid, 0, false, true);
     } else {
       this.loadedModules(proc, tid);
-      this.startupComplete(proc, tid, 0);
+      if (this.startupComplete(proc, tid, 0) !== 'hold') this.resume(tid, 0);
     }
   }
 
@@ -641,6 +642,11 @@ export class Tracer implements ContextHost {
 
   private onSyscallStop(th: ThreadState): void {
     const proc = th.proc;
+    if (proc.phase === 'exec-exit') {
+      // execve has returned into the new image: its registers are final now.
+      proc.phase = 'ready';
+      return this.startImage(proc, th.tid);
+    }
     if (proc.phase === 'find-r_brk') {
       const brk = this.nat.readU64(proc.pid, proc.rDebug + R_DEBUG_BRK);
       if (brk && brk !== 0n) {
@@ -664,34 +670,83 @@ export class Tracer implements ContextHost {
         break;
       case PTRACE_EVENT_FORK:
       case PTRACE_EVENT_VFORK:
-        this.releaseChild(th, msg, event === PTRACE_EVENT_VFORK);
+        if (this.followForks) this.adoptChild(th, msg, event === PTRACE_EVENT_VFORK);
+        else this.releaseChild(th, msg, event === PTRACE_EVENT_VFORK);
         break;
       case PTRACE_EVENT_EXEC:
-        for (const [tid, other] of proc.threads) {
-          if (tid === th.tid) continue;
-          this.flush(other, 'thread-exit');
-          this.threads.delete(tid);
-          proc.threads.delete(tid);
-        }
-        this.flush(th, 'detach');
-        proc.startupDone = false;
-        this.startImage(proc, th.tid);
-        this.replantByName(proc);
-        return;
+        return this.onExec(proc, th);
     }
     this.resume(th.tid, 0);
   }
 
-  /** After exec: pending patterns of every live hook apply to the new image's objects at load. */
-  private replantByName(proc: Proc): void {
+  /** The process replaced its image: other threads are gone, and so is every hook site. */
+  private onExec(proc: Proc, th: ThreadState): void {
+    for (const [tid, other] of proc.threads) {
+      if (tid === th.tid) continue;
+      this.flush(other, 'exec');
+      this.threads.delete(tid);
+      proc.threads.delete(tid);
+      this.nat.addThread(tid, false);
+    }
+    this.flush(th, 'exec');
+    if (proc.silent) {
+      // A vfork child we were only keeping safe: its new image has none of our breakpoints.
+      this.forgetProcess(proc);
+      this.currentResumed = true;
+      this.nat.detach(th.tid, 0);
+      return;
+    }
     for (const hook of this.hooks) {
-      if (!hook.live) continue;
-      const names = new Set(hook.sites.filter((s) => s.pid === proc.pid).map((s) => s.function));
-      hook.sites.splice(0, hook.sites.length, ...hook.sites.filter((s) => s.pid !== proc.pid));
-      for (const name of names) {
-        const p = parsePattern(name.includes('(') ? name.slice(0, name.indexOf('(')) : name);
-        if (!hook.pending.some((q) => q.text === p.text)) hook.pending.push(p);
-      }
+      const keep = hook.sites.filter((s) => s.pid !== proc.pid);
+      hook.sites.splice(0, hook.sites.length, ...keep);
+    }
+    proc.phase = 'exec-exit';
+    this.resume(th.tid, 0, false, true);
+  }
+
+  private forgetProcess(proc: Proc): void {
+    for (const tid of proc.threads.keys()) {
+      this.threads.delete(tid);
+      this.nat.addThread(tid, false);
+    }
+    proc.threads.clear();
+    this.procs.delete(proc.pid);
+    this.nat.dropProcess(proc.pid);
+  }
+
+  /**
+   * Follow a child made by fork or vfork as a process of its own: it has our
+   * breakpoints, pages and, on the forking thread's stack, our hijacked return
+   * addresses, so it gets copies of our sites and of that thread's nodes.
+   */
+  private adoptChild(parent: ThreadState, child: number, vfork: boolean): void {
+    const pp = parent.proc;
+    this.nat.addProcess(child);
+    this.nat.addThread(child, true);
+    this.nat.copyBreakpoints(pp.pid, child);
+    const cp = new Proc(this.nat, child);
+    cp.pages.copyFrom(pp.pages);
+    for (const [k, m] of pp.modules) cp.modules.set(k, m);
+    for (const [a, site] of pp.sites) {
+      cp.sites.set(a, { ...site, hooks: [...site.hooks] });
+      for (const h of site.hooks) h.sites.push({ pid: child, address: a, function: site.fn?.name ?? '' });
+    }
+    cp.rDebug = pp.rDebug;
+    cp.startupDone = true;
+    this.procs.set(child, cp);
+    const th = this.addThread(cp, child);
+    const copies: RethookNode[] = [];
+    for (const n of parent.stack.nodes) {
+      const c = (n.owner as Hook).pool.take(n.owner);
+      if (!c) break;
+      Object.assign(c, { ...n, args: n.args, data: n.data });
+      copies.push(c);
+    }
+    if (copies.length === parent.stack.nodes.length) th.stack.nodes.push(...copies);
+    else {
+      // Not enough nodes for the copies: the child gets its real return addresses back instead.
+      for (const c of copies) (c.owner as Hook).pool.give(c);
+      if (!vfork) this.restoreReturnAddresses(child, parent.stack.nodes, pp.pages.trampoline);
     }
   }
 
@@ -703,23 +758,42 @@ export class Tracer implements ContextHost {
   private releaseChild(parent: ThreadState, child: number, vfork: boolean): void {
     this.nat.addProcess(child);
     this.nat.addThread(child, true);
+    if (vfork) {
+      // It shares the parent's memory (breakpoints included) until it execs or
+      // exits: keep it traced until then, stepping over our breakpoints silently.
+      this.nat.copyBreakpoints(parent.proc.pid, child);
+      const cp = new Proc(this.nat, child);
+      cp.silent = true;
+      cp.pages.copyFrom(parent.proc.pages);
+      for (const [a, site] of parent.proc.sites) cp.sites.set(a, { ...site, hooks: [] });
+      cp.startupDone = true;
+      this.procs.set(child, cp);
+      this.addThread(cp, child);
+      return;
+    }
+    // fork: put the originals back in the child's copy of memory before it runs an instruction.
     let kind = this.nat.waitThread(child);
     while (kind !== StopKind.Interrupt && kind !== StopKind.Exited && kind !== StopKind.Killed) {
-      this.resume(child, 0);
+      this.nat.resume(child, 0);
       kind = this.nat.waitThread(child);
     }
-    if (kind === StopKind.Interrupt && !vfork) {
-      // vfork shares the parent's memory: nothing to clean, and cleaning it would unhook the parent.
+    if (kind === StopKind.Interrupt) {
       this.nat.restoreBreakpoints(parent.proc.pid, child);
-      for (const n of parent.stack.nodes) {
-        if (!n.chained && arch.returnAddressReg < 0) this.nat.writeU64(child, n.frame, n.realRet);
-      }
-      if (arch.returnAddressReg >= 0 && parent.stack.depth)
-        this.restoreSavedReturns(child, child, parent.stack.nodes.slice().reverse(), parent.proc.pages.trampoline);
+      this.restoreReturnAddresses(child, parent.stack.nodes, parent.proc.pages.trampoline);
+      this.nat.detach(child, 0);
     }
-    if (kind === StopKind.Interrupt) this.nat.detach(child, 0);
     this.nat.addThread(child, false);
     this.nat.dropProcess(child);
+  }
+
+  /** Write the real return addresses of `nodes` back into process `pid`'s stack. */
+  private restoreReturnAddresses(pid: number, nodes: readonly RethookNode[], tramp: number): void {
+    if (arch.returnAddressReg >= 0) return; // arm64: see README's limits
+    for (const n of nodes) {
+      if (n.chained) continue;
+      const cur = this.nat.readU64(pid, n.frame);
+      if (cur !== null && Number(cur) === tramp) this.nat.writeU64(pid, n.frame, n.realRet);
+    }
   }
 
   private onThreadGone(th: ThreadState, kind: StopKind, value: number): void {
@@ -735,16 +809,17 @@ export class Tracer implements ContextHost {
     this.procs.delete(proc.pid);
     this.nat.dropProcess(proc.pid);
     if (proc.pid === this.pid) {
-      const status: ExitStatus = kind === StopKind.Exited
+      this.mainStatus = kind === StopKind.Exited
         ? { pid: proc.pid, code: value, signal: null, detached: false }
         : { pid: proc.pid, code: null, signal: signalName(value), detached: false };
       if (this.startupWaiter) {
         const w = this.startupWaiter;
         this.startupWaiter = null;
-        w.reject(new RethookError(`program exited during startup (${status.signal ?? `code ${status.code}`})`));
+        w.reject(new RethookError(`program exited during startup (${this.mainStatus.signal ?? `code ${this.mainStatus.code}`})`));
       }
-      this.finish(status);
     }
+    // Done when the program and every child followed are gone.
+    if (this.mainStatus && ![...this.procs.values()].some((p) => !p.silent)) this.finish(this.mainStatus);
   }
 
   // ---- return hooking ----------------------------------------------------
@@ -752,6 +827,7 @@ export class Tracer implements ContextHost {
   private onEntry(th: ThreadState, site: Site, addr: number): void {
     const tid = th.tid;
     const proc = th.proc;
+    if (proc.silent) return void this.step(tid, proc.pid, addr);
     if (site.internal && site.internal(th, addr) === 'hold') return;
     const regs = this.regs;
     const sp = Number(regs[arch.sp]);

@@ -34,6 +34,8 @@ const PROGRAMS = {
   thread_exit: ['thread_exit.c', '-lpthread'],
   exceptions: ['exceptions.cc'],
   cancel: ['cancel.c', '-lpthread'],
+  forker: ['forker.c'],
+  execer: ['execer.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'] } : {}),
