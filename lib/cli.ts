@@ -7,6 +7,7 @@ import { Tracer, ExitStatus } from './tracer';
 import type { Hook } from './hook';
 
 const USAGE = `Usage: rethook trace [options] -- PROGRAM [ARGS...]
+       rethook trace [options] -p PID
 
 Trace the calls and returns of functions in PROGRAM.
 
@@ -14,6 +15,8 @@ Options:
   -f, --function PATTERN  function to hook (repeatable): a name, a glob ('sqlite3_*'),
                           scoped to one object ('libz.so.1:crc32'), or a C++ name
       --format text|json  an indented call tree (default) or one JSON object per line
+  -p, --pid PID           attach to a running process (all its threads); Ctrl-C or
+                          SIGTERM detaches, leaving it as if never traced, and exits 0
   -o, --output FILE       where events go (default: stderr)
       --args N            integer arguments shown per call in text (default 3)
       --max-active N      calls of one hook in flight at once (default 4096);
@@ -28,6 +31,7 @@ const OPTIONS = {
   function: { type: 'string', short: 'f', multiple: true },
   format: { type: 'string' },
   output: { type: 'string', short: 'o' },
+  pid: { type: 'string', short: 'p' },
   args: { type: 'string' },
   'max-active': { type: 'string' },
   'follow-fork': { type: 'boolean' },
@@ -39,7 +43,7 @@ class UsageError extends Error {}
 
 /** Options end at `--` or at the first word that is not an option: the program and its own arguments follow. */
 function splitArgv(argv: string[]): { ours: string[]; program: string[] } {
-  const takesValue = new Set(['-f', '--function', '--format', '-o', '--output', '--args', '--max-active']);
+  const takesValue = new Set(['-f', '--function', '--format', '-o', '--output', '--args', '--max-active', '-p', '--pid']);
   let i = 0;
   while (i < argv.length) {
     const a = argv[i];
@@ -101,7 +105,9 @@ async function run(argv: string[]): Promise<number> {
   }
   const patterns = values.function ?? [];
   if (patterns.length === 0) throw new UsageError('nothing to trace: give at least one -f PATTERN');
-  if (program.length === 0) throw new UsageError('no program given: rethook trace -f PATTERN -- PROGRAM [ARGS...]');
+  const attachPid = values.pid === undefined ? null : positiveInt('pid', values.pid, 0);
+  if (attachPid !== null && program.length) throw new UsageError('give either -p PID or a program, not both');
+  if (attachPid === null && program.length === 0) throw new UsageError('no program given: rethook trace -f PATTERN -- PROGRAM [ARGS...]');
   const format = values.format ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UsageError(`--format expects text or json, got '${format}'`);
   const nargs = positiveInt('args', values.args, 3);
@@ -118,7 +124,9 @@ async function run(argv: string[]): Promise<number> {
   const sink = new Sink(fd);
   const events: TraceEvents = format === 'json' ? new JsonFormat(sink) : new TextFormat(sink, nargs);
 
-  const tracer = await Tracer.spawn(program[0], program.slice(1), { maxActive, followForks: values['follow-fork'] === true });
+  const tracer = attachPid !== null
+    ? await Tracer.attach(attachPid, { maxActive, followForks: values['follow-fork'] === true })
+    : await Tracer.spawn(program[0], program.slice(1), { maxActive, followForks: values['follow-fork'] === true });
   let hook: Hook;
   try {
     hook = tracer.hook(patterns, {
@@ -126,16 +134,24 @@ async function run(argv: string[]): Promise<number> {
       onExit: (ctx) => events.exit(ctx),
     });
   } catch (e) {
-    tracer.kill();
+    if (attachPid !== null) await tracer.detach();
+    else tracer.kill();
     throw e;
   }
-  // Ctrl-C reaches the program too (same process group): let it decide, and
-  // end it on a second one. SIGTERM to us is passed on.
-  let interrupts = 0;
-  process.on('SIGINT', () => {
-    if (++interrupts > 1) tracer.kill();
-  });
-  process.on('SIGTERM', () => process.kill(tracer.pid, 'SIGTERM'));
+  if (attachPid !== null) {
+    // Attached: Ctrl-C and SIGTERM end tracing, never the process.
+    const leave = () => void tracer.detach();
+    process.on('SIGINT', leave);
+    process.on('SIGTERM', leave);
+  } else {
+    // Ctrl-C reaches the program too (same process group): let it decide,
+    // and end it on a second one. SIGTERM to us is passed on.
+    let interrupts = 0;
+    process.on('SIGINT', () => {
+      if (++interrupts > 1) tracer.kill();
+    });
+    process.on('SIGTERM', () => process.kill(tracer.pid, 'SIGTERM'));
+  }
 
   let status: ExitStatus;
   try {
@@ -149,6 +165,7 @@ async function run(argv: string[]): Promise<number> {
   }
   events.flush();
   if (fd !== 2) fs.closeSync(fd);
+  if (status.detached) return 0;
   if (status.signal) {
     const n = require('os').constants.signals[status.signal] as number;
     return 128 + n;

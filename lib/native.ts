@@ -36,7 +36,7 @@ export interface NativeTracer {
   readonly info: Float64Array;
   /** stdio: file descriptors for the program's 0, 1, 2 (-1: inherit). */
   spawn(path: string, argv: string[], envp: string[], cwd: string, stdio: number[]): number;
-  seize(tid: number): void;
+  seize(tid: number, exitKill: boolean): void;
   addProcess(pid: number): void;
   dropProcess(pid: number): void;
   addThread(tid: number, traced: boolean): void;

@@ -130,7 +130,8 @@ export class Tracer implements ContextHost {
   private failure: Error | null = null;
   private status: ExitStatus | null = null;
   private running = false;
-  private held: { tid: number; addr: number } | null = null;
+  /** Threads kept stopped until run(): at a breakpoint (addr) or elsewhere (addr 0), with a signal to deliver. */
+  private held: { tid: number; addr: number; sig: number }[] = [];
   private currentTid = 0;
   private currentResumed = false;
   private mainStatus: ExitStatus | null = null;
@@ -181,6 +182,7 @@ export class Tracer implements ContextHost {
     }
     tracer = new Tracer(pid, nat, maxActive, options.followForks === true);
     const t = tracer;
+    t.guardExit();
     const started = new Promise<void>((resolve, reject) => (t.startupWaiter = { resolve, reject }));
     const exited = new Promise<ExitStatus>((resolve, reject) => (t.exitWaiter = { resolve, reject }));
     exited.catch(() => undefined);
@@ -195,6 +197,132 @@ export class Tracer implements ContextHost {
       throw e;
     }
     return t;
+  }
+
+  /**
+   * Attach to a running process and all its threads (PTRACE_SEIZE +
+   * PTRACE_INTERRUPT). Resolves with every thread stopped: hook, then run().
+   * Detach (tracer.detach()) at any moment leaves it as if never traced. If the
+   * tracer is killed outright (SIGKILL), the kernel detaches with our
+   * breakpoints still planted: the process then dies at its next hooked call.
+   * Any other exit of Node detaches cleanly first.
+   */
+  static async attach(pid: number, options: Pick<SpawnOptions, 'maxActive' | 'followForks'> = {}): Promise<Tracer> {
+    if (!Number.isInteger(pid) || pid <= 0) throw new TypeError('Expected pid to be a positive integer');
+    const maxActive = options.maxActive ?? DEFAULT_MAX_ACTIVE;
+    if (!Number.isInteger(maxActive) || maxActive < 1) throw new TypeError('Expected maxActive to be a positive integer');
+    if (!fs.existsSync(`/proc/${pid}`)) throw new RethookError(`no process ${pid}`);
+    if (pid === process.pid) throw new RethookError('a process cannot trace itself');
+    let tracer: Tracer | null = null;
+    const nat = new NativeTracer(() => tracer?.drain());
+    const t = (tracer = new Tracer(pid, nat, maxActive, options.followForks === true));
+    t.attached = true;
+    t.guardExit();
+    t.exited = new Promise<ExitStatus>((resolve, reject) => (t.exitWaiter = { resolve, reject }));
+    t.exited.catch(() => undefined);
+    nat.setActive(true);
+    try {
+      t.seizeAll(pid);
+    } catch (e) {
+      t.detachAll();
+      t.finish({ pid, code: null, signal: null, detached: true });
+      throw e;
+    }
+    return t;
+  }
+
+  private attached = false;
+  private exitGuard: (() => void) | null = null;
+
+  /**
+   * If Node exits while we trace (an uncaught exception, process.exit), an
+   * attached process is detached cleanly first and a spawned one is killed
+   * (PTRACE_O_EXITKILL would kill it anyway).
+   */
+  private guardExit(): void {
+    this.exitGuard = () => {
+      if (this.status) return;
+      try {
+        if (this.attached) this.detachAll();
+        else this.nat.kill(this.pid, 9);
+      } catch {
+        /* exiting anyway */
+      }
+    };
+    process.once('exit', this.exitGuard);
+  }
+
+  /** Seize every thread (again, until no new one appears), then set up the image as it is. */
+  private seizeAll(pid: number): void {
+    this.nat.addProcess(pid);
+    this.nat.addThread(pid, false);
+    const proc = new Proc(this.nat, pid);
+    this.procs.set(pid, proc);
+    const seized = new Set<number>();
+    for (let round = 0; round < 100; round++) {
+      let tids: number[];
+      try {
+        tids = fs.readdirSync(`/proc/${pid}/task`).map(Number);
+      } catch {
+        throw new RethookError(`no process ${pid}`);
+      }
+      const fresh = tids.filter((t) => !seized.has(t));
+      if (!fresh.length) break;
+      for (const tid of fresh) {
+        try {
+          this.nat.seize(tid, false);
+        } catch (e) {
+          if (seized.size === 0) throw new RethookError(`cannot attach to process ${pid}: ${(e as Error).message}`);
+          continue; // the thread just exited
+        }
+        seized.add(tid);
+        this.addThread(proc, tid);
+        this.nat.addThread(tid, true);
+      }
+      for (const tid of fresh) if (seized.has(tid)) this.holdAfterInterrupt(proc, tid);
+    }
+    const th = this.held[0];
+    if (!th) throw new RethookError(`cannot attach to process ${pid}: no thread stopped`);
+    // The image as it is now: objects mapped, the dynamic linker set up.
+    const mods = modulesFromMaps(readMaps(pid), new Map());
+    const exe = fs.realpathSync(`/proc/${pid}/exe`);
+    const exeMod = mods.find((m) => m.path === exe) ?? mods[0];
+    proc.pages.mapRegion(th.tid, exeMod.start);
+    this.loadedModules(proc, th.tid);
+    const ld = mods.find((m) => m.object('_r_debug') !== null && m.path !== exe);
+    if (ld) {
+      proc.rDebug = ld.object('_r_debug')!;
+      const brk = this.nat.readU64(pid, proc.rDebug + R_DEBUG_BRK);
+      if (brk) {
+        const addr = Number(brk);
+        const fn: FunctionSymbol = { name: '_dl_debug_state', rawName: '_dl_debug_state', address: addr, size: 0, module: null as unknown as Module };
+        this.plant(proc, null, fn, false, (t, a) => this.onLinkMapChange(t, a));
+      }
+    }
+    proc.startupDone = true;
+  }
+
+  /** Wait for a seized thread's interrupt stop, keeping any signal that came first for later. */
+  private holdAfterInterrupt(proc: Proc, tid: number): void {
+    let sig = 0;
+    for (;;) {
+      const kind = this.nat.waitThread(tid);
+      if (kind === StopKind.Exited || kind === StopKind.Killed) {
+        this.threads.delete(tid);
+        proc.threads.delete(tid);
+        this.nat.addThread(tid, false);
+        return;
+      }
+      if (kind === StopKind.Interrupt || kind === StopKind.GroupStop) break;
+      if (kind === StopKind.Signal || kind === StopKind.Trap) sig = this.info[Info.A] || SIGTRAP;
+      else if (kind === StopKind.Event && this.info[Info.A] === PTRACE_EVENT_CLONE) {
+        const nt = this.info[Info.Msg];
+        this.addThread(proc, nt);
+        this.nat.addThread(nt, true);
+      }
+      this.nat.resume(tid, 0);
+    }
+    this.held.push({ tid, addr: 0, sig });
   }
 
   private exited!: Promise<ExitStatus>;
@@ -253,7 +381,7 @@ export class Tracer implements ContextHost {
   /** Kill the program (SIGKILL). */
   kill(): void {
     if (!this.status) this.nat.kill(this.pid, 9);
-    this.held = null; // a killed program is not resumed
+    this.held = []; // a killed program is not resumed
     this.running = true;
     this.drainSoon();
   }
@@ -405,7 +533,8 @@ export class Tracer implements ContextHost {
 
   private stoppedTid(proc: Proc): number {
     if (this.currentTid && this.threads.get(this.currentTid)?.proc === proc) return this.currentTid;
-    if (this.held && this.threads.get(this.held.tid)?.proc === proc) return this.held.tid;
+    const h = this.held.find((x) => this.threads.get(x.tid)?.proc === proc);
+    if (h) return h.tid;
     return 0;
   }
 
@@ -470,7 +599,7 @@ export class Tracer implements ContextHost {
   private startupComplete(proc: Proc, tid: number, addr: number): 'continue' | 'hold' {
     proc.startupDone = true;
     if (proc.pid !== this.pid || this.running) return 'continue';
-    this.held = { tid, addr };
+    this.held = [{ tid, addr, sig: 0 }];
     const w = this.startupWaiter;
     this.startupWaiter = null;
     w?.resolve();
@@ -538,15 +667,17 @@ export class Tracer implements ContextHost {
   }
 
   private releaseHeld(): void {
-    const h = this.held;
-    if (!h) return;
-    this.held = null;
-    const proc = this.threads.get(h.tid)!.proc;
-    if (h.addr) {
-      this.nat.loadRegs(h.tid);
-      this.step(h.tid, proc.pid, h.addr);
-    } else {
-      this.resume(h.tid, 0);
+    const all = this.held;
+    this.held = [];
+    for (const h of all) {
+      const th = this.threads.get(h.tid);
+      if (!th) continue;
+      if (h.addr) {
+        this.nat.loadRegs(h.tid);
+        this.step(h.tid, th.proc.pid, h.addr);
+      } else {
+        this.resume(h.tid, h.sig);
+      }
     }
   }
 
@@ -1001,7 +1132,10 @@ export class Tracer implements ContextHost {
     const stopped = new Map<number, number>(); // tid -> trap address (0: not at a trap)
     if (this.currentTid && !this.currentResumed && this.threads.has(this.currentTid))
       stopped.set(this.currentTid, this.info[Info.Kind] === StopKind.Trap ? this.info[Info.Addr] : 0);
-    if (this.held) stopped.set(this.held.tid, this.held.addr);
+    for (const h of this.held) {
+      stopped.set(h.tid, h.addr);
+      if (h.sig) pending.set(h.tid, h.sig);
+    }
     for (const th of this.threads.values()) if (!stopped.has(th.tid)) this.nat.interrupt(th.tid);
     for (const th of [...this.threads.values()]) {
       if (stopped.has(th.tid)) continue;
@@ -1064,7 +1198,7 @@ export class Tracer implements ContextHost {
       this.nat.restoreBreakpoints(proc.pid, proc.pid);
     }
     for (const th of this.threads.values()) this.nat.detach(th.tid, pending.get(th.tid) ?? 0);
-    this.held = null;
+    this.held = [];
   }
 
   /**
@@ -1099,6 +1233,7 @@ export class Tracer implements ContextHost {
   private finish(status: ExitStatus | null, err?: Error): void {
     if (this.status) return;
     this.status = status ?? { pid: this.pid, code: null, signal: null, detached: true };
+    if (this.exitGuard) process.removeListener('exit', this.exitGuard);
     this.nat.setActive(false);
     this.nat.close();
     if (this.startupWaiter) {

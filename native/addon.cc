@@ -161,7 +161,8 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   Napi::Value Seize(const Napi::CallbackInfo& info) {
     std::string err;
     int tid = info[0].As<Napi::Number>().Int32Value();
-    if (!seize_thread(tid, &err)) throw Napi::Error::New(info.Env(), err);
+    bool exit_kill = info.Length() > 1 && info[1].ToBoolean();
+    if (!seize_thread(tid, exit_kill, &err)) throw Napi::Error::New(info.Env(), err);
     tids_.insert(tid);
     return info.Env().Undefined();
   }

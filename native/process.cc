@@ -138,8 +138,10 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
   return pid;
 }
 
-bool seize_thread(int tid, std::string* err) {
-  if (ptrace(PTRACE_SEIZE, tid, nullptr, (void*)ptrace_options()) != 0) {
+bool seize_thread(int tid, bool exit_kill, std::string* err) {
+  long opts = ptrace_options();
+  if (!exit_kill) opts &= ~long(PTRACE_O_EXITKILL);
+  if (ptrace(PTRACE_SEIZE, tid, nullptr, (void*)opts) != 0) {
     *err = strerror(errno);
     return false;
   }

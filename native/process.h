@@ -60,8 +60,9 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
                  const std::vector<std::string>& envp, const std::string& cwd,
                  const std::vector<int>& stdio, std::string* err);
 
-// Seize a running process's thread and interrupt it.
-bool seize_thread(int tid, std::string* err);
+// Seize a running process's thread and interrupt it. Without exit_kill the
+// thread outlives a tracer that dies (the kernel detaches it).
+bool seize_thread(int tid, bool exit_kill, std::string* err);
 
 // Our ptrace options.
 long ptrace_options();

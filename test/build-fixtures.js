@@ -36,6 +36,7 @@ const PROGRAMS = {
   cancel: ['cancel.c', '-lpthread'],
   forker: ['forker.c'],
   execer: ['execer.c'],
+  spinner: ['spinner.c', '-lpthread'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'] } : {}),
