@@ -20,7 +20,7 @@
 #   RETHOOK_DEBIAN_MIRROR  Debian mirror for debootstrap (default: read from apt sources)
 #   RETHOOK_TEST_CMD       command run in the container (default: npm ci && npm test;
 #                          jest arguments given to this script are appended)
-#   RETHOOK_TIMEOUT        seconds the container command may take (default 1800):
+#   RETHOOK_TIMEOUT        seconds the container command may take (default 900):
 #                          a jest that never exits must not hang CI forever
 #   RETHOOK_TEST_*         passed on to the tests in the container (e.g. RETHOOK_TEST_SCALE)
 set -euo pipefail
@@ -32,9 +32,13 @@ cache=${RETHOOK_CACHE:-/var/cache/rethook}/docker
 node_version=${RETHOOK_NODE_VERSION:-20}
 npm_version=${RETHOOK_NPM_VERSION:-10}
 test_cmd=${RETHOOK_TEST_CMD:-npm ci && npm test}
-timeout_s=${RETHOOK_TIMEOUT:-1800}
+timeout_s=${RETHOOK_TIMEOUT:-900}
 suite=bookworm
 base_image=rethook-base:$suite
+# What goes into the base rootfs.  procps: ps/kill, to look inside a hung run
+# with `docker exec`.  Changing this list changes base_key, which rebuilds the
+# base (the key is a label on the image and part of the cached tarball's name).
+base_packages=g++,make,python3,ca-certificates,procps
 test_image=rethook-test:$suite-node$node_version
 
 log() { printf '[test.sh] %s\n' "$*" >&2; }
@@ -165,8 +169,11 @@ remove_rootfs() {
 }
 
 ensure_base_image() {
-  local tarball="$cache/base-$suite-$arch.tar.gz"
-  if docker image inspect "$base_image" >/dev/null 2>&1; then
+  local base_key key_hash tarball
+  base_key="debootstrap minbase $suite $arch $base_packages"
+  key_hash=$(printf '%s' "$base_key" | sha256sum | cut -c1-12)
+  tarball="$cache/base-$suite-$arch-$key_hash.tar.gz"
+  if [ "$(docker image inspect -f '{{index .Config.Labels "rethook.base-key"}}' "$base_image" 2>/dev/null)" = "$base_key" ]; then
     log "base image $base_image: cached"
     base=$base_image
     return
@@ -191,7 +198,7 @@ ensure_base_image() {
     trap 'remove_rootfs "$rootfs"' EXIT
     log "debootstrap $suite ($arch) from $mirror (log: $cache/debootstrap.log)"
     if ! debootstrap --arch="$arch" --variant=minbase \
-           --include=g++,make,python3,ca-certificates \
+           --include="$base_packages" \
            "$suite" "$rootfs" "$mirror" >"$cache/debootstrap.log" 2>&1; then
       tail -n 20 "$cache/debootstrap.log" >&2
       die "debootstrap failed"
@@ -208,7 +215,7 @@ ensure_base_image() {
     trap - EXIT
   fi
   log "docker import $tarball as $base_image"
-  docker import "$tarball" "$base_image" >/dev/null
+  docker import --change "LABEL rethook.base-key=\"$base_key\"" "$tarball" "$base_image" >/dev/null
   base=$base_image
 }
 
@@ -237,18 +244,27 @@ stage_context() {
   npm_tgz=$(npm_tarball npm "npm-$npm_version.*.tgz" "$npm_version")
   log "node: ${node_tgz##*/}, npm: ${npm_tgz##*/}"
 
-  rm -rf "$ctx"
-  mkdir -p "$ctx/usr-local/lib/node_modules/npm" "$ctx/ca"
-  # Only bin/node and the headers; the package's docs and man pages are not needed.
-  tar -xzf "$node_tgz" -C "$ctx/usr-local" --strip-components=1 package/bin/node package/include
-  # OpenSSL's generated headers come for 21 platforms (~50 MB); keep ours.
-  find "$ctx/usr-local/include/node/openssl/archs" -mindepth 1 -maxdepth 1 \
-    ! -name "$ossl_arch" -exec rm -rf {} +
-  tar -xzf "$npm_tgz" -C "$ctx/usr-local/lib/node_modules/npm" --strip-components=1
-  # The links an npm install would make.
-  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ctx/usr-local/bin/npm"
-  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ctx/usr-local/bin/npx"
+  # Unpacking ~100 MB takes a while on a busy machine: only when the tarballs
+  # changed.  (docker build's layer cache then makes an unchanged build ~3 s.)
+  local stamp="${node_tgz##*/} ${npm_tgz##*/} $ossl_arch"
+  if [ "$(cat "$ctx/.unpacked" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf "$ctx/usr-local"
+    mkdir -p "$ctx/usr-local/lib/node_modules/npm"
+    # Only bin/node and the headers; the package's docs and man pages are not needed.
+    tar -xzf "$node_tgz" -C "$ctx/usr-local" --strip-components=1 package/bin/node package/include
+    # OpenSSL's generated headers come for 21 platforms (~50 MB); keep ours.
+    find "$ctx/usr-local/include/node/openssl/archs" -mindepth 1 -maxdepth 1 \
+      ! -name "$ossl_arch" -exec rm -rf {} +
+    tar -xzf "$npm_tgz" -C "$ctx/usr-local/lib/node_modules/npm" --strip-components=1
+    # The links an npm install would make.
+    ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ctx/usr-local/bin/npm"
+    ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ctx/usr-local/bin/npx"
+    printf '%s\n' "$stamp" >"$ctx/.unpacked"
+  fi
 
+  # Small, and may change between runs (the proxy's CA is per machine): always fresh.
+  rm -rf "$ctx/ca"
+  mkdir -p "$ctx/ca"
   # The host's extra CAs (the HTTPS proxy's among them), whatever they are.
   if [ -d /usr/local/share/ca-certificates ]; then
     cp -a /usr/local/share/ca-certificates/. "$ctx/ca/"
@@ -297,8 +313,11 @@ build_image() {
   log "docker build $test_image (FROM $base)"
   # The legacy builder is what docker.io 20.10 + a CLI without buildx gives;
   # DOCKER_BUILDKIT=0 says so and keeps newer CLIs from asking for buildx.
-  DOCKER_BUILDKIT=0 docker build --build-arg BASE="$base" -t "$test_image" \
-    -f "$here/Dockerfile" "$ctx" >&2
+  if ! DOCKER_BUILDKIT=0 docker build --build-arg BASE="$base" -t "$test_image" \
+         -f "$here/Dockerfile" "$ctx" >"$cache/build-$arch.log" 2>&1; then
+    tail -n 30 "$cache/build-$arch.log" >&2
+    die "docker build failed (log: $cache/build-$arch.log)"
+  fi
   log "image $test_image: $(docker image inspect -f '{{.Size}}' "$test_image" | awk '{ printf "%d MB", $1 / 1e6 }')"
 }
 timed "image build" build_image
@@ -310,7 +329,7 @@ run_suite() {
   log "running in the container: $test_cmd"
   # RETHOOK_TEST_* settings of the caller reach the tests.
   local env_args=(-e CI=true) name
-  for name in $(compgen -e | grep '^RETHOOK_TEST_' || true); do
+  for name in $(compgen -e | grep '^RETHOOK_TEST_' | grep -vx RETHOOK_TEST_CMD || true); do
     env_args+=(-e "$name")
   done
   # SYS_PTRACE: process_vm_readv/writev on the tracee.  seccomp=unconfined:

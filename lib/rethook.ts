@@ -32,6 +32,8 @@ export class RethookNode {
   depth = 0;
   /** The real return address was put back (an unwinder is walking the stack). */
   restored = false;
+  /** Pushed while the thread ran on another stack than its own (a sigaltstack handler). */
+  altStack = false;
 }
 
 /** A hook's nodes: at most maxActive calls in flight; the rest are counted as missed. */
@@ -61,9 +63,20 @@ export class NodePool {
   }
 }
 
-/** One thread's nodes, innermost last. */
+/**
+ * One thread's nodes, innermost last.
+ *
+ * Frames are compared by stack pointer only within one stack. A signal
+ * handler on a sigaltstack runs on another stack, possibly at higher
+ * addresses: its frames and the interrupted ones are not comparable. So each
+ * node remembers whether it was pushed on the thread's own stack (`range`);
+ * alternate-stack nodes are always innermost while their handler runs, and
+ * once the thread is back on its own stack they are dead.
+ */
 export class ShadowStack {
   readonly nodes: RethookNode[] = [];
+  /** The thread's own stack, [lo, hi); null until known (then every frame counts as on it). */
+  range: [number, number] | null = null;
 
   get depth(): number {
     return this.nodes.length;
@@ -73,17 +86,39 @@ export class ShadowStack {
     return this.nodes[this.nodes.length - 1];
   }
 
+  onOwnStack(sp: number): boolean {
+    return !this.range || (sp >= this.range[0] && sp < this.range[1]);
+  }
+
+  push(n: RethookNode): void {
+    n.altStack = !this.onOwnStack(n.frame);
+    this.nodes.push(n);
+  }
+
+  /**
+   * Pop the top nodes that are dead for a thread now at stack pointer `sp`:
+   * those on an alternate stack once back on the own stack, and, on the same
+   * stack, those below `sp` (or at it, with `inclusive`).
+   */
+  private popDead(sp: number, inclusive: boolean): RethookNode[] {
+    const alt = !this.onOwnStack(sp);
+    const dead: RethookNode[] = [];
+    for (let t = this.top(); t; t = this.top()) {
+      if (t.altStack !== alt) {
+        if (alt) break; // the interrupted frames on the own stack are alive
+      } else if (!(t.frame < sp || (inclusive && t.frame === sp))) break;
+      dead.push(this.nodes.pop()!);
+    }
+    return dead;
+  }
+
   /**
    * At a function entry with stack pointer `sp`: the nodes whose frames can
    * no longer be live (longjmp went past them). With `tailCall` the frame at
    * `sp` itself is live: the tail-calling function's node shares it.
    */
   reapAtEntry(sp: number, tailCall: boolean): RethookNode[] {
-    const dead: RethookNode[] = [];
-    for (let t = this.top(); t && (t.frame < sp || (!tailCall && t.frame === sp)); t = this.top()) {
-      dead.push(this.nodes.pop()!);
-    }
-    return dead;
+    return this.popDead(sp, !tailCall);
   }
 
   /**
@@ -92,9 +127,8 @@ export class ShadowStack {
    * tail calls). The last returning node holds the real return address.
    */
   popReturn(frame: number): { unwound: RethookNode[]; returning: RethookNode[] } {
-    const unwound: RethookNode[] = [];
+    const unwound = this.popDead(frame, false);
     const returning: RethookNode[] = [];
-    for (let t = this.top(); t && t.frame < frame; t = this.top()) unwound.push(this.nodes.pop()!);
     for (let t = this.top(); t && t.frame === frame; t = this.top()) {
       returning.push(this.nodes.pop()!);
       if (!t.chained) break;
@@ -104,9 +138,7 @@ export class ShadowStack {
 
   /** Nodes at or below `sp` (an exception unwound them), innermost first. */
   popAtOrBelow(sp: number): RethookNode[] {
-    const dead: RethookNode[] = [];
-    for (let t = this.top(); t && t.frame <= sp; t = this.top()) dead.push(this.nodes.pop()!);
-    return dead;
+    return this.popDead(sp, true);
   }
 
   /** Everything, innermost first (thread exit, detach). */

@@ -322,6 +322,8 @@ export class Tracer implements ContextHost {
       }
       this.nat.resume(tid, 0);
     }
+    const th = this.threads.get(tid);
+    if (th && tid !== proc.pid && this.nat.loadRegs(tid)) th.stack.range = this.stackRangeOf(proc, Number(this.regs[arch.sp]));
     this.held.push({ tid, addr: 0, sig });
   }
 
@@ -629,6 +631,20 @@ export class Tracer implements ContextHost {
     }
   }
 
+  /**
+   * The mapping of a thread's own stack: [stack] for the main thread (sp < 0),
+   * else the mapping holding `sp`, taken where the thread is surely on its own
+   * stack (its first stop after clone or attach). [stack] grows: its range
+   * reaches 64 MiB below the mapping.
+   */
+  private stackRangeOf(proc: Proc, sp: number): [number, number] {
+    for (const m of readMaps(proc.pid)) {
+      const mine = sp < 0 ? m.path === '[stack]' : sp >= m.start && sp < m.end;
+      if (mine) return m.path === '[stack]' ? [m.end - 64 * 1024 * 1024, m.end] : [m.start, m.end];
+    }
+    return [0, Number.MAX_SAFE_INTEGER];
+  }
+
   private plantUnwinderHooks(proc: Proc, m: Module): void {
     for (const f of m.functions()) {
       if (UNWINDER_ENTRIES.includes(f.rawName)) this.plant(proc, null, f, false, (th) => this.beforeUnwind(th));
@@ -764,6 +780,8 @@ export class Tracer implements ContextHost {
       case StopKind.GroupStop:
         return void this.listen(tid);
       case StopKind.Interrupt:
+        // A new thread's first stop: it runs on its own stack now.
+        if (!th.stack.range && tid !== proc.pid && this.nat.loadRegs(tid)) th.stack.range = this.stackRangeOf(proc, Number(this.regs[arch.sp]));
         return void this.resume(tid, 0);
       case StopKind.Exited:
       case StopKind.Killed:
@@ -1007,7 +1025,8 @@ export class Tracer implements ContextHost {
         continue;
       }
       node.entryNs = process.hrtime.bigint();
-      stack.nodes.push(node);
+      if (!stack.range) stack.range = this.stackRangeOf(proc, tid === proc.pid ? -1 : sp);
+      stack.push(node);
       if (!tail) {
         if (retReg < 0) this.nat.writeU64(proc.pid, sp, tramp);
         else regs[retReg] = BigInt(tramp);

@@ -37,6 +37,7 @@ const PROGRAMS = {
   forker: ['forker.c'],
   execer: ['execer.c'],
   spinner: ['spinner.c', '-lpthread'],
+  signals: ['signals.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'] } : {}),

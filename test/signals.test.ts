@@ -1,0 +1,43 @@
+import * as fs from 'fs';
+import { Tracer } from '../lib';
+import { Captured, fixture, trace, untraced } from './helpers';
+
+describe.each(['O0', 'O2'])('signals (%s)', (v) => {
+  test.each(['nested', 'altstack', 'altstack-high'])(
+    'a hooked call in a signal handler (%s) while another is in flight on the thread',
+    async (mode) => {
+      const r = await trace(fixture('signals', v), ['outer_work', 'in_handler'], { args: [mode] });
+      expect(r.stdout).toBe(untraced(fixture('signals', v), [mode]).stdout);
+      expect(r.events).toEqual([
+        '> outer_work 1', '> in_handler 10', '< in_handler = 100', '< outer_work = 2',
+        '> outer_work 5', '> in_handler 10', '< in_handler = 100', '< outer_work = 6',
+      ]);
+    },
+  );
+
+  test('a handler that leaves by siglongjmp ends the interrupted hooked call as unwound', async () => {
+    const r = await trace(fixture('signals', v), ['outer_work', 'in_handler'], { args: ['siglongjmp'] });
+    expect(r.stdout).toBe('siglongjmp r=100 after=6\n');
+    expect(r.events).toEqual([
+      '> outer_work 1', '> in_handler 10', '< in_handler = 100', '< outer_work unwound(longjmp)',
+      '> outer_work 5', '> in_handler 10', '< in_handler = 100', '< outer_work = 6',
+    ]);
+  });
+});
+
+test('SIGSTOP stops the program (group-stop) until SIGCONT, as untraced', async () => {
+  const out = new Captured();
+  const t = await Tracer.spawn(fixture('signals'), ['stop'], { stdio: [0, out.fd, 2] });
+  const seen: bigint[] = [];
+  t.hook('in_handler', { onExit: (c) => void seen.push(c.retval) });
+  const done = t.run();
+  const state = () => fs.readFileSync(`/proc/${t.pid}/stat`, 'utf8').split(') ')[1][0];
+  for (let i = 0; i < 200 && state() !== 't' && state() !== 'T'; i++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 100));
+  expect(['t', 'T']).toContain(state()); // still stopped: the tracer did not resume it
+  expect(seen).toEqual([]);
+  process.kill(t.pid, 'SIGCONT');
+  expect((await done).code).toBe(0);
+  expect(seen).toEqual([40n]);
+  expect(out.text()).toBe('stopping\nresumed work=40\n');
+});
