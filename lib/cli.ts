@@ -21,6 +21,8 @@ Options:
       --args N            integer arguments shown per call in text (default 3)
       --max-active N      calls of one hook in flight at once (default 4096);
                           more are counted as missed
+      --backtrace         show each call's backtrace (trampolines replaced by the real
+                          return addresses; marked when it cannot be vouched for)
       --follow-fork       trace children made by fork/vfork too (events carry their pid);
                           without it they are released, cleaned of our breakpoints
   -h, --help              this help
@@ -35,6 +37,7 @@ const OPTIONS = {
   args: { type: 'string' },
   'max-active': { type: 'string' },
   'follow-fork': { type: 'boolean' },
+  backtrace: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -122,7 +125,8 @@ async function run(argv: string[]): Promise<number> {
     }
   }
   const sink = new Sink(fd);
-  const events: TraceEvents = format === 'json' ? new JsonFormat(sink) : new TextFormat(sink, nargs);
+  const bt = values.backtrace === true;
+  const events: TraceEvents = format === 'json' ? new JsonFormat(sink, bt) : new TextFormat(sink, nargs, bt);
 
   const tracer = attachPid !== null
     ? await Tracer.attach(attachPid, { maxActive, followForks: values['follow-fork'] === true })

@@ -10,7 +10,24 @@ export interface ContextHost {
   fpRetval(tid: number): number;
   setFpRetval(tid: number, value: number): void;
   resolveFunction(pid: number, target: string | number): { address: number; size: number };
-  backtrace(tid: number): string[];
+  backtrace(tid: number, fnAddr: number, returnAddress: number): Backtrace;
+}
+
+export interface BacktraceFrame {
+  address: number;
+  /** `module!function+0xoff`, or `module+0xoff`, or the bare address. */
+  symbol: string;
+}
+
+export interface Backtrace {
+  /** Innermost first: the hooked function, where it returns to, and on out. */
+  frames: BacktraceFrame[];
+  /**
+   * False when the trace cannot be vouched for: the frame-pointer chain broke
+   * before the outermost frame (code without frame pointers), or a trampoline
+   * on the stack had no call of ours to stand for.
+   */
+  reliable: boolean;
 }
 
 export class CallContext {
@@ -54,9 +71,9 @@ export class CallContext {
   }
 
   /** The thread's call stack, symbolized, with trampoline addresses replaced by the real ones. */
-  backtrace(): string[] {
+  backtrace(): Backtrace {
     this.check();
-    return this.host.backtrace(this.tid);
+    return this.host.backtrace(this.tid, this.address, this.returnAddress);
   }
 }
 

@@ -48,12 +48,18 @@ export function formatDuration(ns: bigint): string {
 }
 
 export class JsonFormat implements TraceEvents {
-  constructor(private readonly out: Sink) {}
+  constructor(private readonly out: Sink, private readonly backtraces = false) {}
   entry(c: EntryContext): void {
-    this.out.write(JSON.stringify({
+    const o: Record<string, unknown> = {
       type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: hex(c.address), depth: c.depth,
       args: c.args.map(hex),
-    }) + '\n');
+    };
+    if (this.backtraces) {
+      const bt = c.backtrace();
+      o.backtrace = bt.frames.slice(1).map((f) => f.symbol);
+      o.backtraceReliable = bt.reliable;
+    }
+    this.out.write(JSON.stringify(o) + '\n');
   }
   exit(c: ExitContext): void {
     const o: Record<string, unknown> = {
@@ -76,9 +82,10 @@ export class JsonFormat implements TraceEvents {
  * (`f(args) = ret <time>`); one with nested calls opens a block.
  */
 export class TextFormat implements TraceEvents {
-  /** Per thread: the entry line not printed yet (a leaf so far). */
+  /** Per thread: the entry line not printed yet (a leaf so far), and its backtrace suffix. */
   private pending = new Map<number, string>();
-  constructor(private readonly out: Sink, private readonly nargs: number) {}
+  private suffix = new Map<number, string>();
+  constructor(private readonly out: Sink, private readonly nargs: number, private readonly backtraces = false) {}
 
   private prefix(tid: number, depth: number): string {
     return `${String(tid).padStart(7)} ${'  '.repeat(depth)}`;
@@ -88,6 +95,10 @@ export class TextFormat implements TraceEvents {
     this.flushPending(c.tid);
     const args = c.args.slice(0, this.nargs).map(hex).join(', ');
     this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${c.function}(${args})`);
+    if (this.backtraces) {
+      const bt = c.backtrace();
+      this.suffix.set(c.tid, `  <- ${bt.frames.slice(1).map((f) => f.symbol).join(' <- ')}${bt.reliable ? '' : ' (unreliable)'}`);
+    }
   }
 
   exit(c: ExitContext): void {
@@ -96,7 +107,7 @@ export class TextFormat implements TraceEvents {
     const head = this.pending.get(c.tid);
     if (head !== undefined) {
       this.pending.delete(c.tid);
-      this.out.write(`${head} ${outcome} ${time}\n`);
+      this.out.write(`${head} ${outcome} ${time}${this.takeSuffix(c.tid)}\n`);
     } else {
       this.out.write(`${this.prefix(c.tid, c.depth)}} ${outcome} ${time} /* ${c.function} */\n`);
     }
@@ -115,6 +126,12 @@ export class TextFormat implements TraceEvents {
     const head = this.pending.get(tid);
     if (head === undefined) return;
     this.pending.delete(tid);
-    this.out.write(`${head} {\n`);
+    this.out.write(`${head} {${this.takeSuffix(tid)}\n`);
+  }
+
+  private takeSuffix(tid: number): string {
+    const s = this.suffix.get(tid) ?? '';
+    this.suffix.delete(tid);
+    return s;
   }
 }

@@ -75,6 +75,8 @@ export interface ArchInfo {
   args: number[];
   /** Register holding the return address at a function's entry, or -1 for [sp]. */
   returnAddressReg: number;
+  /** Frame-pointer register: [fp] = caller's fp, [fp + 8] = return address. */
+  framePointer: number;
   /** sp after return minus sp at entry. */
   returnPops: number;
   trapSiCode: number;

@@ -5,7 +5,7 @@
 // hit the breakpoint waits, and the event loop runs between stops.
 import * as fs from 'fs';
 import * as path from 'path';
-import { CallContext, ContextHost, EntryContext, ExitContext } from './context';
+import { Backtrace, CallContext, ContextHost, EntryContext, ExitContext } from './context';
 import { isElf } from './elf';
 import { RethookError } from './errors';
 import { Hook, HookHandlers, validateHandlers } from './hook';
@@ -388,14 +388,55 @@ export class Tracer implements ContextHost {
     this.drainSoon();
   }
 
-  /** Call stack of a stopped thread, trampolines replaced by real return addresses. */
-  backtrace(tid: number): string[] {
+  /**
+   * Call stack of a thread stopped in a handler: the function, its real return
+   * address, then the frame-pointer chain from the caller's frame, every
+   * trampoline replaced by the real return address it stands for
+   * (rethook_find_ret_addr).
+   */
+  backtrace(tid: number, fnAddr: number, returnAddress: number): Backtrace {
     const th = this.threads.get(tid);
-    if (!th) return [];
-    return th.stack.nodes
-      .slice()
-      .reverse()
-      .map((n) => `${n.fnName} <- ${this.symbolize(th.proc, n.realRet)}`);
+    if (!th || tid !== this.currentTid) throw new RethookError(`thread ${tid} is not stopped in a handler`);
+    const proc = th.proc;
+    const tramp = proc.pages.trampoline;
+    const outer = th.stack.nodes.filter((n) => !n.chained).reverse(); // innermost first
+    let next = 0;
+    const addrs = [fnAddr, returnAddress];
+    let reliable = true;
+    let fp = Number(this.regs[arch.framePointer]);
+    const sp = Number(this.regs[arch.sp]);
+    for (let prev = sp; addrs.length < 256; ) {
+      if (fp === 0) break; // the outermost frame (glibc's _start clears rbp)
+      if (fp <= prev || fp % 8 !== 0 || (th.stack.range && !th.stack.onOwnStack(fp))) {
+        reliable = false; // not a frame-pointer chain (or not one we can follow)
+        break;
+      }
+      const pair = this.nat.read(proc.pid, fp, 16);
+      if (!pair) {
+        reliable = false;
+        break;
+      }
+      let ret = Number(pair.readBigUInt64LE(8));
+      if (ret === tramp) {
+        const n = outer[next++];
+        if (!n) {
+          reliable = false;
+          break;
+        }
+        ret = n.realRet;
+      }
+      if (ret === 0) break;
+      if (![...proc.modules.values()].some((m) => m.contains(ret))) {
+        reliable = false;
+        break;
+      }
+      addrs.push(ret);
+      // main's caller (the C library's start code) keeps no frame pointer: main's frame is the last one to follow.
+      if (this.functionNameAt(proc, addrs[addrs.length - 2]) === 'main') break;
+      prev = fp;
+      fp = Number(pair.readBigUInt64LE(0));
+    }
+    return { frames: addrs.map((a) => ({ address: a, symbol: this.symbolize(proc, a) })), reliable };
   }
 
   // ---- ContextHost -------------------------------------------------------
@@ -538,6 +579,16 @@ export class Tracer implements ContextHost {
     const h = this.held.find((x) => this.threads.get(x.tid)?.proc === proc);
     if (h) return h.tid;
     return 0;
+  }
+
+  private functionNameAt(proc: Proc, addr: number): string | null {
+    for (const m of proc.modules.values()) {
+      if (!m.contains(addr)) continue;
+      let best: FunctionSymbol | null = null;
+      for (const f of m.functions()) if (f.address <= addr && (!best || f.address > best.address)) best = f;
+      return best && addr < best.address + Math.max(best.size, 1) ? best.name : null;
+    }
+    return null;
   }
 
   private symbolize(proc: Proc, addr: number): string {

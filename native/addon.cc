@@ -437,6 +437,7 @@ static Napi::Object ArchInfo(Napi::Env env) {
   for (int i = 0; i < kArch.nargs; i++) args.Set(i, kArch.reg_args[i]);
   o.Set("args", args);
   o.Set("returnAddressReg", kArch.reg_return_address);
+  o.Set("framePointer", kArch.reg_frame_pointer);
   o.Set("returnPops", kArch.return_pops);
   o.Set("trapSiCode", kArch.trap_si_code);
   o.Set("slotSize", double(kArch.slot_size));

@@ -38,6 +38,9 @@ struct ArchTable {
   // Where the return address is at a function's first instruction: in a
   // register (arm64: x30) or, when reg_return_address < 0, at [sp] (x86-64).
   int reg_return_address;
+  // Frame-pointer chain for backtraces: the register (rbp / x29); at [fp] the
+  // caller's fp, at [fp + 8] the return address.
+  int reg_frame_pointer;
   // sp after the return minus sp at entry: 8 on x86-64 (ret pops), 0 on arm64.
   int return_pops;
   // Register names in ArchRegs order, for diagnostics and the TS table.

@@ -28,6 +28,7 @@ const ArchTable kArch = {
     {RDI, RSI, RDX, RCX, R8, R9},
     6,
     -1,  // return address at [rsp]
+    RBP,
     8,   // ret pops it
     {"r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
      "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs",
