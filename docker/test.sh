@@ -15,8 +15,8 @@
 #
 # Environment:
 #   RETHOOK_CACHE          cache dir (default /var/cache/rethook)
-#   RETHOOK_NODE_VERSION   node-linux-* package version range (default 20)
-#   RETHOOK_NPM_VERSION    npm package version range (default 10, as bundled with Node 20)
+#   RETHOOK_NODE_VERSION   node-linux-* version: a major (default 20) or exact (20.20.2)
+#   RETHOOK_NPM_VERSION    npm version, likewise (default 10, the major bundled with Node 20)
 #   RETHOOK_DEBIAN_MIRROR  Debian mirror for debootstrap (default: read from apt sources)
 #   RETHOOK_TEST_CMD       command run in the container (default: npm ci && npm test;
 #                          jest arguments given to this script are appended)
@@ -67,7 +67,7 @@ if [ "$arch" != "$host_arch" ]; then
     elif [ -f "$vm" ]; then
       exec bash "$vm" "${@:2}"
     fi
-    die "arm64 on an x86-64 host needs docker/arm64-vm.sh (qemu-system-aarch64 VM), which does not exist yet. A docker container cannot do it: ptrace does not work under qemu-user emulation."
+    die "arm64 on an x86-64 host needs $vm (the qemu-system-aarch64 VM runner), which is missing. A docker container cannot do it: ptrace does not work under qemu-user emulation."
   fi
   die "running $arch tests on a $host_arch host is not supported"
 fi
@@ -180,11 +180,12 @@ ensure_base_image() {
   fi
   # The plain route first, in case a registry is reachable after all.
   if docker image inspect "debian:$suite" >/dev/null 2>&1 \
-     || timeout 120 docker pull "debian:$suite" >&2; then
+     || timeout 120 docker pull "debian:$suite" >/dev/null 2>&1; then
     log "base image: debian:$suite (the Dockerfile installs the toolchain with apt)"
     base=debian:$suite
     return
   fi
+  log "debian:$suite cannot be pulled (no registry): making $base_image"
   if [ ! -s "$tarball" ]; then
     [ "$(id -u)" = 0 ] || die "debootstrap needs root"
     command -v debootstrap >/dev/null || {
@@ -195,7 +196,7 @@ ensure_base_image() {
     [ -n "$mirror" ] || die "no Debian '$suite' source in /etc/apt/sources.list*; set RETHOOK_DEBIAN_MIRROR"
     local rootfs="$cache/rootfs-$suite-$arch"
     remove_rootfs "$rootfs"    # leftovers of an interrupted run
-    trap 'remove_rootfs "$rootfs"' EXIT
+    trap "remove_rootfs '$rootfs'" EXIT   # also on ^C or a failed step
     log "debootstrap $suite ($arch) from $mirror (log: $cache/debootstrap.log)"
     if ! debootstrap --arch="$arch" --variant=minbase \
            --include="$base_packages" \
@@ -220,18 +221,20 @@ ensure_base_image() {
 }
 
 # ------------------------------------------------------------- Node and npm
-# Print the path of a cached tarball of npm package $1 matching $2 (a file
-# glob), downloading it with `npm pack $1@$3` if none is cached.  The host's
-# npm config (registry, proxy CA) applies to the download.
+# Print the path of a cached tarball of npm package $1 at version $2 (a major
+# such as 20, or an exact version), downloading the newest match with
+# `npm pack` if none is cached.  The host's npm config (registry, proxy CA)
+# applies to the download.
 npm_tarball() {
-  local name=$1 glob=$2 range=$3 file
-  file=$(ls -1 "$cache"/dl/$glob 2>/dev/null | sort -V | tail -n 1 || true)
+  local name=$1 version=$2 file
+  file=$(ls -1 "$cache/dl/$name-$version.tgz" "$cache/dl/$name-$version".*.tgz 2>/dev/null \
+           | sort -V | tail -n 1 || true)
   if [ -z "$file" ]; then
-    log "npm pack $name@$range"
+    log "npm pack $name@$version"
     # --loglevel=error: npm pack otherwise lists every file of the package.
-    file=$cache/dl/$(cd "$cache/dl" && npm pack --loglevel=error "$name@$range" | tail -n 1)
+    file=$cache/dl/$(cd "$cache/dl" && npm pack --loglevel=error "$name@$version" | tail -n 1)
   fi
-  [ -s "$file" ] || die "could not get $name@$range"
+  [ -s "$file" ] || die "could not get $name@$version"
   printf '%s\n' "$file"
 }
 
@@ -240,8 +243,8 @@ npm_tarball() {
 # rebuild the image).
 stage_context() {
   local ctx=$1 node_tgz npm_tgz
-  node_tgz=$(npm_tarball "node-linux-$node_arch" "node-linux-$node_arch-$node_version.*.tgz" "$node_version")
-  npm_tgz=$(npm_tarball npm "npm-$npm_version.*.tgz" "$npm_version")
+  node_tgz=$(npm_tarball "node-linux-$node_arch" "$node_version")
+  npm_tgz=$(npm_tarball npm "$npm_version")
   log "node: ${node_tgz##*/}, npm: ${npm_tgz##*/}"
 
   # Unpacking ~100 MB takes a while on a busy machine: only when the tarballs

@@ -167,8 +167,15 @@ async function run(argv: string[]): Promise<number> {
     events.note({ type: 'missed', nmissed: hook.nmissed, maxActive },
       `${hook.nmissed} calls ran without a return hook: --max-active ${maxActive} calls were already in flight`);
   }
+  if (!status.detached) {
+    events.note({ type: 'process-exit', pid: status.pid, code: status.code, signal: status.signal }, '');
+  }
   events.flush();
   if (fd !== 2) fs.closeSync(fd);
+  // A program killed by a signal: say so, as a shell would (SIGINT and SIGPIPE are not news).
+  if (status.signal && status.signal !== 'SIGINT' && status.signal !== 'SIGPIPE') {
+    process.stderr.write(`rethook: process ${status.pid} was killed by ${status.signal}\n`);
+  }
   if (status.detached) return 0;
   if (status.signal) {
     const n = require('os').constants.signals[status.signal] as number;

@@ -115,7 +115,7 @@ export class TextFormat implements TraceEvents {
 
   note(_obj: Record<string, unknown>, text: string): void {
     for (const tid of [...this.pending.keys()]) this.flushPending(tid);
-    this.out.write(`rethook: ${text}\n`);
+    if (text) this.out.write(`rethook: ${text}\n`);
   }
 
   flush(): void {

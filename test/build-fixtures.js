@@ -61,9 +61,10 @@ function build() {
       execFileSync(cc, [...flags, '-g0', '-o', out, ...srcs, ...libs], { stdio: 'inherit' });
     }
   }
-  const lib = path.join(OUT, 'libplugin.so');
-  if (newer(lib, [path.join(SRC, 'dlopen_lib.c')]))
-    execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', lib, path.join(SRC, 'dlopen_lib.c')], { stdio: 'inherit' });
+  for (const [lib, src] of [['libplugin.so', 'dlopen_lib.c'], ['libffidemo.so', 'libffidemo.c']]) {
+    const out = path.join(OUT, lib);
+    if (newer(out, [path.join(SRC, src)])) execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', out, path.join(SRC, src)], { stdio: 'inherit' });
+  }
 }
 
 module.exports = { build, OUT, VARIANTS: Object.keys(VARIANTS) };

@@ -28,7 +28,7 @@ test('exits with the program exit code', () => {
 test('exits with 128+signal when a signal ends the program', () => {
   const r = cli(['trace', '-f', 'fail', '-o', '/dev/null', '--', fixture('crash')]);
   expect(r.status).toBe(128 + 6);
-  expect(r.stderr).toBe('about to abort\n');
+  expect(r.stderr).toMatch(/^about to abort\nrethook: process \d+ was killed by SIGABRT\n$/);
 });
 
 test('prints a call tree with arguments, return values and durations', () => {
@@ -63,8 +63,10 @@ test('writes one JSON object per event with stable field names', () => {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'events.json');
   const r = cli(['trace', '--format', 'json', '-o', out, '-f', 'add', '--', fixture('calls')]);
   expect(r.status).toBe(7);
-  const events = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
-  expect(events).toHaveLength(6);
+  const all = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  expect(all).toHaveLength(7);
+  expect(all[6]).toEqual({ type: 'process-exit', pid: all[0].pid, code: 7, signal: null });
+  const events = all.slice(0, 6);
   const [entry, exit] = events;
   expect(Object.keys(entry)).toEqual(['type', 'pid', 'tid', 'function', 'address', 'depth', 'args']);
   expect(entry).toMatchObject({ type: 'entry', function: 'add', depth: 0 });

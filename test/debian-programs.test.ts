@@ -1,0 +1,62 @@
+// Programs from Debian's packages, not written here, traced and checked
+// against what they produce untraced.
+import { spawnSync } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Tracer } from '../lib';
+import { Captured, scaled } from './helpers';
+
+const XZ = '/usr/bin/xz';
+const PYTHON = '/usr/bin/python3';
+
+test('xz compressing with two worker threads: same output, every worker call matched by its exit', async () => {
+  // Text that compresses a little, several of xz -1's 3 MiB blocks long (one per worker).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-'));
+  const input = path.join(dir, 'input');
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < scaled(80); i++) chunks.push(Buffer.from(crypto.createHash('sha512').update(String(i)).digest('hex').repeat(1000)));
+  fs.writeFileSync(input, Buffer.concat(chunks).subarray(0, scaled(8 * 1024 * 1024)));
+  const expected = spawnSync(XZ, ['-T2', '-1', '-c', input]).stdout;
+
+  const out = new Captured();
+  const t = await Tracer.spawn(XZ, ['-T2', '-1', '-c', input], { stdio: [0, out.fd, 2] });
+  const inFlight = new Map<number, number>();
+  const exitsByThread = new Map<number, number>();
+  let unmatched = 0;
+  t.hook('liblzma.so.5:lzma_crc64', {
+    onEntry: (c) => void inFlight.set(c.tid, (inFlight.get(c.tid) ?? 0) + 1),
+    onExit: (c) => {
+      if (c.unwound || !inFlight.get(c.tid)) unmatched++;
+      inFlight.set(c.tid, inFlight.get(c.tid)! - 1);
+      exitsByThread.set(c.tid, (exitsByThread.get(c.tid) ?? 0) + 1);
+    },
+  });
+  const status = await t.run();
+  fs.closeSync(out.fd);
+  expect(status.code).toBe(0);
+  expect(fs.readFileSync(out.file).equals(expected)).toBe(true);
+  expect(unmatched).toBe(0);
+  expect([...inFlight.values()].every((n) => n === 0)).toBe(true);
+  expect(exitsByThread.size).toBeGreaterThanOrEqual(2); // the worker threads
+  expect(exitsByThread.has(t.pid)).toBe(false);
+}, 120000);
+
+test('python3 loading sqlite3 with dlopen: hooks scoped to libsqlite3 are planted when it is loaded', async () => {
+  const script = "import sqlite3; c = sqlite3.connect(':memory:'); print(c.execute('select 6*7').fetchone()[0])";
+  const out = new Captured();
+  const t = await Tracer.spawn(PYTHON, ['-c', script], { stdio: [0, out.fd, 2] });
+  const sql: string[] = [];
+  const results: bigint[] = [];
+  t.hook('libsqlite3.so.0:sqlite3_prepare_v2', {
+    onEntry: (c) => void sql.push(c.readCString(c.args[1])),
+    onExit: (c) => void results.push(c.retval),
+  });
+  const status = await t.run();
+  expect(status.code).toBe(0);
+  expect(out.text()).toBe('42\n');
+  expect(sql).toContain('select 6*7');
+  expect(results.every((r) => r === 0n)).toBe(true); // SQLITE_OK
+  expect(results).toHaveLength(sql.length);
+});

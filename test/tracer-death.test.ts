@@ -1,0 +1,56 @@
+import { spawn } from 'child_process';
+import { once } from 'events';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CLI, fixture } from './helpers';
+
+function alive(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function until(cond: () => boolean, ms = 10000): Promise<void> {
+  for (const end = Date.now() + ms; !cond(); ) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('a program the CLI started dies with the tracer when the tracer is SIGKILLed', async () => {
+  const cli = spawn(process.execPath, [CLI, 'trace', '--format', 'json', '-f', 'tick', '--', fixture('spinner', 'O2')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let events = '';
+  cli.stderr!.on('data', (d) => (events += d));
+  await until(() => events.includes('"exit"'));
+  const pid = JSON.parse(events.split('\n')[0]).pid as number;
+  expect(alive(pid)).toBe(true);
+  cli.kill('SIGKILL');
+  await once(cli, 'exit');
+  await until(() => !alive(pid));
+});
+
+test('a program SIGKILLed mid-trace: the CLI exits 128+9, and every event from before is in the output', async () => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'events');
+  const cli = spawn(process.execPath, [CLI, 'trace', '--format', 'json', '-o', out, '-f', 'tick', '--', fixture('spinner', 'O2')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  cli.stderr!.on('data', (d) => (stderr += d));
+  await until(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('"exit"'));
+  const pid = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[0]).pid as number;
+  await new Promise((r) => setTimeout(r, 200));
+  process.kill(pid, 'SIGKILL');
+  const [code] = await once(cli, 'exit');
+  expect(code).toBe(137);
+  const events = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  expect(events[events.length - 1]).toEqual({ type: 'process-exit', pid, code: null, signal: 'SIGKILL' });
+  // Every entry has its exit: returned, or flushed as unwound when the threads died.
+  const open = new Map<number, number>();
+  for (const e of events.slice(0, -1)) {
+    open.set(e.tid, (open.get(e.tid) ?? 0) + (e.type === 'entry' ? 1 : -1));
+    if (e.type === 'exit' && e.unwound) expect(e.reason).toBe('thread-exit');
+  }
+  expect([...open.values()].every((n) => n === 0)).toBe(true);
+  expect(stderr).toBe(`rethook: process ${pid} was killed by SIGKILL\n`);
+});
