@@ -1,7 +1,7 @@
 import { cli, fixture, untraced } from './helpers';
 
 function jsonEvents(stderr: string): { type: string; pid: number; function: string; retval?: string }[] {
-  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((e) => e.type === 'entry' || e.type === 'exit');
 }
 
 describe.each(['O0', 'O2'])('fork and exec (%s)', (v) => {
