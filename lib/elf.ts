@@ -8,6 +8,8 @@ export interface ElfSymbol {
   /** Address as linked (add the module's load bias). */
   value: number;
   size: number;
+  /** STT_GNU_IFUNC: `value` is a resolver that returns the implementation. */
+  ifunc?: boolean;
 }
 
 export interface ElfFile {
@@ -94,7 +96,8 @@ export function parseElf(path: string, b: Buffer): ElfFile {
       if (!value) continue;
       const nameOff = strtab.offset + b.readUInt32LE(o);
       const end = b.indexOf(0, nameOff);
-      const sym = { name: b.toString('latin1', nameOff, end), value, size: u64(o + 16) };
+      const sym: ElfSymbol = { name: b.toString('latin1', nameOff, end), value, size: u64(o + 16) };
+      if (type === 10) sym.ifunc = true;
       (isFunc ? functions : objects).push(sym);
     }
   }

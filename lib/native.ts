@@ -60,6 +60,8 @@ export interface NativeTracer {
   restoreBreakpoints(pid: number, intoPid: number): boolean;
   copyBreakpoints(fromPid: number, toPid: number): void;
   injectSyscall(tid: number, pid: number, stub: number, writeStub: boolean, nr: number, args: (number | bigint)[]): bigint;
+  /** Call fn() in a stopped thread; it returns to returnTo (a trap of ours). */
+  callFunction(tid: number, pid: number, fn: number, returnTo: number): bigint;
   interrupt(tid: number): boolean;
   detach(tid: number, signal?: number): boolean;
   kill(pid: number, signal: number): boolean;

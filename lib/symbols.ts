@@ -11,6 +11,8 @@ export interface FunctionSymbol {
   address: number;
   size: number;
   module: Module;
+  /** An IFUNC: `address` is its resolver; the implementation is asked for at hook time. */
+  ifunc?: boolean;
 }
 
 export class Module {
@@ -41,6 +43,7 @@ export class Module {
       address: s.value + this.bias,
       size: s.size,
       module: this,
+      ifunc: s.ifunc,
     }));
     return this.fns;
   }

@@ -77,6 +77,8 @@ class Proc {
   readonly removed = new Set<number>();
   readonly threads = new Map<number, ThreadState>();
   rDebug = 0;
+  /** IFUNC resolver address -> implementation it picked (0: none). */
+  readonly ifuncs = new Map<number, number>();
   phase: 'find-r_brk' | 'exec-exit' | 'ready' = 'ready';
   /** A vfork child we do not follow: traced only until it execs, its breakpoints stepped over silently. */
   silent = false;
@@ -524,6 +526,11 @@ export class Tracer implements ContextHost {
   }
 
   private plant(proc: Proc, hook: Hook | null, fn: FunctionSymbol, strict: boolean, internal?: Site['internal']): boolean {
+    if (fn.ifunc) {
+      const impl = this.resolveIfunc(proc, fn, strict);
+      if (!impl) return false;
+      fn = impl;
+    }
     const existing = proc.sites.get(fn.address);
     if (existing) {
       // Several hooks on one function share its breakpoint, as kprobes aggregate.
@@ -558,6 +565,35 @@ export class Tracer implements ContextHost {
     proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal });
     if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
     return true;
+  }
+
+  /**
+   * An IFUNC symbol (strlen, memcpy, ...) names a resolver the dynamic linker
+   * calls once to pick an implementation for this CPU. Hooking the resolver
+   * would see no calls: ask it (a call injected into a stopped thread) and
+   * hook what it returns, under the symbol's name.
+   */
+  private resolveIfunc(proc: Proc, fn: FunctionSymbol, strict: boolean): FunctionSymbol | null {
+    const cached = proc.ifuncs.get(fn.address);
+    if (cached !== undefined) return cached ? { ...fn, address: cached, ifunc: false } : null;
+    const tid = this.stoppedTid(proc);
+    if (!tid || !proc.pages.trampoline) {
+      if (strict) throw new RethookError(`cannot hook ${fn.name}: it is an IFUNC, and resolving it needs the program stopped (hook it before run() or from a handler)`);
+      return null;
+    }
+    let impl = 0;
+    try {
+      impl = Number(this.nat.callFunction(tid, proc.pid, fn.address, proc.pages.trampoline));
+    } catch (e) {
+      if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver failed: ${(e as Error).message}`);
+    }
+    const ok = impl !== 0 && [...proc.modules.values()].some((m) => m.contains(impl));
+    proc.ifuncs.set(fn.address, ok ? impl : 0);
+    if (!ok) {
+      if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver returned no function`);
+      return null;
+    }
+    return { ...fn, address: impl, ifunc: false };
   }
 
   private unhook(hook: Hook): void {
@@ -622,6 +658,7 @@ export class Tracer implements ContextHost {
     proc.pages.reset();
     proc.sites.clear();
     proc.removed.clear();
+    proc.ifuncs.clear();
     proc.modules.clear(); // every object is new: loadedModules() plants pending patterns in each
     proc.startupDone = false;
     const mods = modulesFromMaps(readMaps(proc.pid), proc.modules);

@@ -85,6 +85,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
             InstanceMethod("restoreBreakpoints", &NativeTracer::RestoreBreakpoints),
             InstanceMethod("copyBreakpoints", &NativeTracer::CopyBreakpoints),
             InstanceMethod("injectSyscall", &NativeTracer::InjectSyscall),
+            InstanceMethod("callFunction", &NativeTracer::CallFunction),
             InstanceMethod("interrupt", &NativeTracer::Interrupt),
             InstanceMethod("detach", &NativeTracer::Detach),
             InstanceMethod("kill", &NativeTracer::Kill),
@@ -367,6 +368,17 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     std::string err;
     if (!inject_syscall(tid, &p->mem, to_ptr(info[2]), info[3].ToBoolean(),
                         info[4].As<Napi::Number>().Int32Value(), args, &result, &err))
+      throw Napi::Error::New(info.Env(), err);
+    return Napi::BigInt::New(info.Env(), result);
+  }
+
+  // callFunction(tid, pid, fn, returnTo) -> bigint
+  Napi::Value CallFunction(const Napi::CallbackInfo& info) {
+    int tid = info[0].As<Napi::Number>().Int32Value();
+    Process* p = proc(info[1]);
+    uint64_t result;
+    std::string err;
+    if (!inject_call(tid, &p->mem, to_ptr(info[2]), to_ptr(info[3]), &result, &err))
       throw Napi::Error::New(info.Env(), err);
     return Napi::BigInt::New(info.Env(), result);
   }

@@ -307,4 +307,50 @@ bool inject_syscall(int tid, Memory* mem, RemotePtr stub, bool write_stub, long 
   return true;
 }
 
+bool inject_call(int tid, Memory* mem, RemotePtr fn, RemotePtr return_to, uint64_t* result,
+                 std::string* err) {
+  ArchRegs saved;
+  if (!arch_get_regs(tid, &saved)) {
+    *err = std::string("cannot read registers: ") + strerror(errno);
+    return false;
+  }
+  RestoreOnExit restore(tid, mem, RemotePtr(), saved, {});
+  ArchRegs regs = saved;
+  // A fresh, aligned frame well below the thread's stack pointer (past any red zone).
+  uint64_t sp = (saved.words[kArch.reg_sp] - 1024) & ~uint64_t(15);
+  if (kArch.reg_return_address >= 0) {
+    regs.words[kArch.reg_return_address] = return_to.as_int();
+  } else {
+    sp -= 8;
+    uint64_t ret = return_to.as_int();
+    if (!mem->write(RemotePtr(sp), &ret, 8)) {
+      *err = "cannot write the return address of an injected call";
+      return false;
+    }
+  }
+  regs.words[kArch.reg_sp] = sp;
+  regs.words[kArch.reg_pc] = fn.as_int();
+  for (int i = 0; i < kArch.nargs; i++) regs.words[kArch.reg_args[i]] = 0;
+  arch_cancel_syscall_restart(&regs);
+  if (!arch_set_regs(tid, regs) || ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0) {
+    *err = std::string("cannot start an injected call: ") + strerror(errno);
+    return false;
+  }
+  for (;;) {
+    Stop s = wait_thread(tid, &regs);
+    if (s.kind == kExited || s.kind == kKilled) {
+      *err = "the thread died during an injected call";
+      return false;
+    }
+    if (s.kind == kTrap && s.addr == return_to) break;
+    if (s.kind == kSignal || s.kind == kTrap) {
+      *err = "the injected call raised signal " + std::to_string(s.a ? s.a : SIGTRAP);
+      return false;
+    }
+    ptrace(PTRACE_CONT, tid, nullptr, nullptr);
+  }
+  *result = regs.words[kArch.reg_retval];
+  return true;
+}
+
 }  // namespace rethook

@@ -79,4 +79,11 @@ Stop wait_thread(int tid, ArchRegs* regs);
 bool inject_syscall(int tid, Memory* mem, RemotePtr stub, bool write_stub, long nr,
                     const uint64_t args[6], uint64_t* result, std::string* err);
 
+// Call the function at `fn` (no arguments) in a stopped thread and return its
+// integer result; it returns to `return_to`, which must hold a breakpoint
+// trap (our trampoline). Every register is restored afterwards. Used to ask
+// an IFUNC resolver which implementation it picks.
+bool inject_call(int tid, Memory* mem, RemotePtr fn, RemotePtr return_to, uint64_t* result,
+                 std::string* err);
+
 }  // namespace rethook

@@ -61,3 +61,16 @@ test('keeps the Node event loop running while the program sits in a system call'
   expect(status.code).toBe(0);
   expect(ticks).toBeGreaterThanOrEqual(8);
 });
+
+test('hooks an IFUNC (strlen) by asking its resolver which implementation this CPU uses', async () => {
+  const seen: string[] = [];
+  const r = await trace(fixture('calls'), 'libc.so.6:strlen', {
+    nargs: 0,
+    handlers: { onEntry: (c) => void seen.push(c.readCString(c.args[0])) },
+  });
+  expect(seen).toContain('world');
+  const i = seen.indexOf('world');
+  expect(r.events[2 * i]).toBe('> strlen');
+  expect(r.events[2 * i + 1]).toBe('< strlen = 5');
+  expect(r.stdout).toBe('hello, world\nsum=33 scaled=10.00\n');
+});
