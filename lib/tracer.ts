@@ -285,6 +285,7 @@ export class Tracer implements ContextHost {
     }
     const th = this.held[0];
     if (!th) throw new RethookError(`cannot attach to process ${pid}: no thread stopped`);
+    this.refuseShadowStack(pid);
     // The image as it is now: objects mapped, the dynamic linker set up.
     const mods = modulesFromMaps(readMaps(pid), new Map());
     const exe = fs.realpathSync(`/proc/${pid}/exe`);
@@ -654,7 +655,24 @@ export class Tracer implements ContextHost {
   }
 
   /** A new image (after spawn or exec), stopped at its first instruction, single-threaded. */
+  /**
+   * A CET user shadow stack would fault on our rewritten return addresses
+   * (the kernel updates it for its own uretprobes; ptrace cannot): refuse.
+   */
+  private refuseShadowStack(pid: number): void {
+    let status = '';
+    try {
+      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      return;
+    }
+    const m = /^x86_Thread_features:\s*(.*)$/m.exec(status);
+    if (m && /\bshstk\b/.test(m[1]))
+      throw new RethookError(`process ${pid} runs with a CET shadow stack (x86_Thread_features: ${m[1].trim()}): hooking returns would crash it`);
+  }
+
   private startImage(proc: Proc, tid: number): void {
+    this.refuseShadowStack(proc.pid);
     proc.pages.reset();
     proc.sites.clear();
     proc.removed.clear();
