@@ -142,6 +142,7 @@ async function run(argv: string[]): Promise<number> {
     else tracer.kill();
     throw e;
   }
+  for (const r of hook.refused) events.note({ type: 'refused', message: r }, r);
   if (attachPid !== null) {
     // Attached: Ctrl-C and SIGTERM end tracing, never the process.
     const leave = () => void tracer.detach();

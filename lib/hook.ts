@@ -24,6 +24,8 @@ export class Hook implements RethookOwner {
   live = true;
   /** @internal */ readonly sites: HookSite[] = [];
   /** @internal */ readonly pending: Pattern[] = [];
+  /** Functions a glob matched that could not be hooked, one message each (name, address, reason, bytes). */
+  readonly refused: string[] = [];
   /** @internal */ unhookImpl: (h: Hook) => void = () => undefined;
 
   constructor(

@@ -346,17 +346,26 @@ export class Tracer implements ContextHost {
     const hook = new Hook(list.map(String), h, h.maxActive ?? this.defaultMaxActive);
     hook.unhookImpl = (hk) => this.unhook(hk);
     const proc = this.procs.get(this.pid)!;
-    const planted: { fn: FunctionSymbol }[] = [];
+    const planted: { fn: FunctionSymbol; strict: boolean }[] = [];
     const seen = new Set<number>();
     for (const p of list) {
       const fns = typeof p === 'number' ? [this.functionAt(proc, p)] : this.resolvePattern(proc, hook, p);
+      // A function named exactly must be hooked; one a glob happens to match may be refused and skipped.
+      const strict = typeof p === 'number' || !parsePattern(p).isGlob;
       for (const fn of fns) {
         if (seen.has(fn.address)) continue;
         seen.add(fn.address);
-        planted.push({ fn });
+        planted.push({ fn, strict });
       }
     }
-    for (const { fn } of planted) this.plant(proc, hook, fn, true);
+    for (const { fn, strict } of planted) {
+      try {
+        this.plant(proc, hook, fn, true);
+      } catch (e) {
+        if (strict || !(e instanceof RethookError)) throw e;
+        hook.refused.push(e.message);
+      }
+    }
     // Every pattern also applies to objects loaded later (dlopen) and to new images after exec.
     for (const p of list) if (typeof p === 'string') hook.pending.push(parsePattern(p));
     this.hooks.push(hook);
@@ -731,7 +740,14 @@ export class Tracer implements ContextHost {
       if (!hook.live) continue;
       for (const p of hook.pending) {
         for (const m of fresh) {
-          for (const fn of matchFunctions(p, m)) this.plant(proc, hook, fn, false);
+          for (const fn of matchFunctions(p, m)) {
+            try {
+              this.plant(proc, hook, fn, false);
+            } catch (e) {
+              if (!(e instanceof RethookError)) throw e;
+              hook.refused.push(e.message);
+            }
+          }
         }
       }
     }

@@ -92,3 +92,21 @@ async function waitForExit(pid: number): Promise<string> {
   }
   return 'timeout';
 }
+
+(process.arch === 'x64' ? describe : describe.skip)('an instruction the engine cannot step over', () => {
+  test('is refused at hook time with the function name and bytes', () => {
+    expectOneLineError(
+      cli(['trace', '-f', 'vexfirst', '--', fixture('vexfirst')]),
+      /^rethook: cannot hook vexfirst at 0x[0-9a-f]+: VEX\/EVEX\/XOP-encoded instruction \(bytes c5 f9 ef c0 b8 03 00 00\)$/,
+    );
+  });
+
+  test('in a glob is skipped with a note, and the rest is traced', () => {
+    const r = cli(['trace', '-f', 'vex*', '--', fixture('vexfirst')]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('3 4\n');
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^rethook: cannot hook vexfirst at 0x[0-9a-f]+: VEX/);
+    expect(lines[1]).toMatch(/^\s+\d+ vexsecond\(.*\) = 0x4 <[\d.]+ [mun]?s>$/);
+  });
+});

@@ -1,7 +1,9 @@
+import { spawn } from 'child_process';
+import { once } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cli, fixture, untraced, VARIANTS } from './helpers';
+import { cli, CLI as CLI_PATH, fixture, untraced, VARIANTS } from './helpers';
 
 describe.each(VARIANTS)('the traced program behaves as untraced (%s)', (v) => {
   test.each([
@@ -90,4 +92,12 @@ test('passes the program its arguments, and stdin through', () => {
   expect(r.stdout).toBe(String([0, 1, 2, 3, 4].reduce((s, i) => s + (i ^ 1), 0)) + '\n');
   const cat = cli(['trace', '-f', 'read', '-o', '/dev/null', '--', '/bin/cat'], { input: 'through stdin\n' });
   expect(cat.stdout).toBe('through stdin\n');
+});
+
+test('Ctrl-C reaches the program (same process group) and the CLI exits as it did: 128+SIGINT', async () => {
+  const child = spawn(process.execPath, [CLI_PATH, 'trace', '-f', 'nap', '-o', '/dev/null', '--', fixture('sleeper'), '5000'], { detached: true, stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500)); // the program is in its sleep, inside a hooked call
+  process.kill(-child.pid!, 'SIGINT'); // as the terminal does: to the whole foreground group
+  const [code] = await once(child, 'exit');
+  expect(code).toBe(130);
 });

@@ -36,7 +36,7 @@ test('detaching from an onExit handler with four recursive calls in flight puts 
 
 test('hooks added from a timer while the program runs take effect', async () => {
   const out = new Captured();
-  const t = await Tracer.spawn(fixture('sleeper'), ['long'], { stdio: [0, out.fd, 2] });
+  const t = await Tracer.spawn(fixture('sleeper'), ['400'], { stdio: [0, out.fd, 2] });
   const done = t.run();
   const events: string[] = [];
   await new Promise((r) => setTimeout(r, 50));
