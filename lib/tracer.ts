@@ -1017,7 +1017,7 @@ export class Tracer implements ContextHost {
     else {
       // Not enough nodes for the copies: the child gets its real return addresses back instead.
       for (const c of copies) (c.owner as Hook).pool.give(c);
-      if (!vfork) this.restoreReturnAddresses(child, parent.stack.nodes, pp.pages.trampoline);
+      if (!vfork) this.restoreReturnAddresses(child, child, parent.stack.nodes, pp.pages.trampoline);
     }
   }
 
@@ -1050,16 +1050,19 @@ export class Tracer implements ContextHost {
     }
     if (kind === StopKind.Interrupt) {
       this.nat.restoreBreakpoints(parent.proc.pid, child);
-      this.restoreReturnAddresses(child, parent.stack.nodes, parent.proc.pages.trampoline);
+      this.restoreReturnAddresses(child, child, parent.stack.nodes, parent.proc.pages.trampoline);
       this.nat.detach(child, 0);
     }
     this.nat.addThread(child, false);
     this.nat.dropProcess(child);
   }
 
-  /** Write the real return addresses of `nodes` back into process `pid`'s stack. */
-  private restoreReturnAddresses(pid: number, nodes: readonly RethookNode[], tramp: number): void {
-    if (arch.returnAddressReg >= 0) return; // arm64: see README's limits
+  /** Write the real return addresses of `nodes` (outermost first) back into stopped thread `tid` of process `pid`. */
+  private restoreReturnAddresses(pid: number, tid: number, nodes: readonly RethookNode[], tramp: number): void {
+    if (arch.returnAddressReg >= 0) {
+      if (nodes.length) this.restoreSavedReturns(pid, tid, nodes.slice().reverse(), tramp);
+      return;
+    }
     for (const n of nodes) {
       if (n.chained) continue;
       const cur = this.nat.readU64(pid, n.frame);
