@@ -23,6 +23,7 @@
 #   RETHOOK_TIMEOUT        seconds the container command may take (default 900):
 #                          a jest that never exits must not hang CI forever
 #   RETHOOK_TEST_*         passed on to the tests in the container (e.g. RETHOOK_TEST_SCALE)
+#   RETHOOK_REV            test this commit (git archive) instead of the work tree
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -287,8 +288,13 @@ stage_context() {
 # The checkout as git sees it: tracked and untracked files, minus what
 # .gitignore excludes (node_modules, build, dist, fixture binaries built on the
 # host) and minus files deleted in the work tree.  Uncommitted tests are included.
+# With RETHOOK_REV, exactly that commit instead.
 checkout_tar() {
   local out=$1
+  if [ -n "${RETHOOK_REV:-}" ]; then
+    git -C "$repo" archive --format=tar -o "$out" "$RETHOOK_REV"
+    return
+  fi
   (
     cd "$repo"
     git ls-files -z --cached --others --exclude-standard \
@@ -329,7 +335,7 @@ run_suite() {
   local src
   src=$(mktemp "$cache/checkout.XXXXXX.tar")
   checkout_tar "$src"
-  log "running in the container: $test_cmd"
+  log "running in the container on ${RETHOOK_REV:+commit $RETHOOK_REV of }$repo: $test_cmd"
   # RETHOOK_TEST_* settings of the caller reach the tests.
   local env_args=(-e CI=true) name
   for name in $(compgen -e | grep '^RETHOOK_TEST_' | grep -vx RETHOOK_TEST_CMD || true); do

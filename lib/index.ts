@@ -1,5 +1,6 @@
 // The public API. Only re-exports: each piece lives in its own file.
-export { Tracer, resolveProgram } from './tracer';
+export { Tracer } from './tracer';
+export { resolveProgram } from './program';
 export type { SpawnOptions, ExitStatus } from './tracer';
 export { Hook } from './hook';
 export type { HookHandlers, HookSite } from './hook';

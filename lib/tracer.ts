@@ -4,17 +4,18 @@
 // (see native/addon.cc), so handlers run synchronously while the thread that
 // hit the breakpoint waits, and the event loop runs between stops.
 import * as fs from 'fs';
-import * as path from 'path';
 import { Backtrace, CallContext, ContextHost, EntryContext, ExitContext } from './context';
-import { isElf } from './elf';
 import { RethookError } from './errors';
 import { Hook, HookHandlers, validateHandlers } from './hook';
 import { arch, Info, NativeTracer, StopKind } from './native';
-import { InjectedPages } from './pages';
 import { readMaps } from './procfs';
+import { walkBacktrace } from './backtrace';
+import { resolveProgram, signalName } from './program';
 import { RethookNode, ShadowStack, UnwindReason } from './rethook';
+import { rehijackAfterCatch, restoreReturnAddresses, unhijackForUnwind } from './return-slots';
+import { hex, Proc, Site, ThreadState } from './traced-process';
 import {
-  closeNames, FunctionSymbol, matchFunctions, Module, moduleMatches, modulesFromMaps, parsePattern, Pattern,
+  closeNames, FunctionSymbol, matchFunctions, Module, moduleMatches, modulesFromMaps, parsePattern,
 } from './symbols';
 
 const SIGTRAP = 5;
@@ -31,8 +32,6 @@ const UNWINDER_ENTRIES = ['_Unwind_RaiseException', '_Unwind_Resume', '_Unwind_R
 /** Where a catch begins (libstdc++): frames below are gone, the ones above are hooked again. */
 const CATCH_ENTRY = '__cxa_begin_catch';
 const EVENTS_PER_TURN = 4096;
-/** Most stack searched for a saved hijacked return address between two frames. */
-const MAX_FRAME_SCAN = 1 << 20;
 
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
@@ -53,72 +52,6 @@ export interface ExitStatus {
   signal: string | null;
   /** The tracer detached: the program went on untraced. */
   detached: boolean;
-}
-
-interface Site {
-  address: number;
-  fn: FunctionSymbol | null;
-  /** User hooks on this function, in the order they were added. */
-  hooks: Hook[];
-  internal?: (th: ThreadState, addr: number) => 'continue' | 'hold';
-}
-
-interface ThreadState {
-  tid: number;
-  proc: Proc;
-  stack: ShadowStack;
-}
-
-class Proc {
-  readonly pages: InjectedPages;
-  readonly modules = new Map<string, Module>();
-  readonly sites = new Map<number, Site>();
-  /** Breakpoints removed while threads ran: a trap already raised there is stale, not the program's. */
-  readonly removed = new Set<number>();
-  readonly threads = new Map<number, ThreadState>();
-  rDebug = 0;
-  /** IFUNC resolver address -> implementation it picked (0: none). */
-  readonly ifuncs = new Map<number, number>();
-  phase: 'find-r_brk' | 'exec-exit' | 'ready' = 'ready';
-  /** A vfork child we do not follow: traced only until it execs, its breakpoints stepped over silently. */
-  silent = false;
-  startupDone = false;
-  constructor(nat: NativeTracer, readonly pid: number) {
-    this.pages = new InjectedPages(nat, pid);
-  }
-}
-
-function signalName(n: number): string {
-  for (const [name, num] of Object.entries(require('os').constants.signals as Record<string, number>)) {
-    if (num === n) return name;
-  }
-  return `SIG${n}`;
-}
-
-function hex(n: number | bigint): string {
-  return '0x' + n.toString(16);
-}
-
-export function resolveProgram(file: string, envPath = process.env.PATH ?? ''): string {
-  if (typeof file !== 'string' || file === '') throw new TypeError('Expected the program to be a non-empty string');
-  const candidates = file.includes('/') ? [path.resolve(file)] : envPath.split(':').filter(Boolean).map((d) => path.join(d, file));
-  for (const c of candidates) {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(c);
-    } catch {
-      continue;
-    }
-    if (!st.isFile()) throw new RethookError(`${file} is not a regular file`);
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-    } catch {
-      throw new RethookError(`${file} is not executable`);
-    }
-    if (!isElf(c)) throw new RethookError(`${file} is not an ELF executable (scripts are not traced; name their interpreter)`);
-    return c;
-  }
-  throw new RethookError(`${file}: no such program`);
 }
 
 export class Tracer implements ContextHost {
@@ -285,7 +218,7 @@ export class Tracer implements ContextHost {
     }
     const th = this.held[0];
     if (!th) throw new RethookError(`cannot attach to process ${pid}: no thread stopped`);
-    this.refuseShadowStack(pid);
+    proc.refuseShadowStack();
     // The image as it is now: objects mapped, the dynamic linker set up.
     const mods = modulesFromMaps(readMaps(pid), new Map());
     const exe = fs.realpathSync(`/proc/${pid}/exe`);
@@ -326,7 +259,7 @@ export class Tracer implements ContextHost {
       this.nat.resume(tid, 0);
     }
     const th = this.threads.get(tid);
-    if (th && tid !== proc.pid && this.nat.loadRegs(tid)) th.stack.range = this.stackRangeOf(proc, Number(this.regs[arch.sp]));
+    if (th && tid !== proc.pid && this.nat.loadRegs(tid)) th.stack.range = proc.stackRange(Number(this.regs[arch.sp]));
     this.held.push({ tid, addr: 0, sig });
   }
 
@@ -349,7 +282,7 @@ export class Tracer implements ContextHost {
     const planted: { fn: FunctionSymbol; strict: boolean }[] = [];
     const seen = new Set<number>();
     for (const p of list) {
-      const fns = typeof p === 'number' ? [this.functionAt(proc, p)] : this.resolvePattern(proc, hook, p);
+      const fns = typeof p === 'number' ? [proc.functionAt(p)] : this.resolvePattern(proc, hook, p);
       // A function named exactly must be hooked; one a glob happens to match may be refused and skipped.
       const strict = typeof p === 'number' || !parsePattern(p).isGlob;
       for (const fn of fns) {
@@ -401,54 +334,13 @@ export class Tracer implements ContextHost {
   }
 
   /**
-   * Call stack of a thread stopped in a handler: the function, its real return
-   * address, then the frame-pointer chain from the caller's frame, every
-   * trampoline replaced by the real return address it stands for
-   * (rethook_find_ret_addr).
+   * Call stack of a thread stopped in a handler, trampolines replaced by the
+   * real return addresses (see backtrace.ts).
    */
   backtrace(tid: number, fnAddr: number, returnAddress: number): Backtrace {
     const th = this.threads.get(tid);
     if (!th || tid !== this.currentTid) throw new RethookError(`thread ${tid} is not stopped in a handler`);
-    const proc = th.proc;
-    const tramp = proc.pages.trampoline;
-    const outer = th.stack.nodes.filter((n) => !n.chained).reverse(); // innermost first
-    let next = 0;
-    const addrs = [fnAddr, returnAddress];
-    let reliable = true;
-    let fp = Number(this.regs[arch.framePointer]);
-    const sp = Number(this.regs[arch.sp]);
-    for (let prev = sp; addrs.length < 256; ) {
-      if (fp === 0) break; // the outermost frame (glibc's _start clears rbp)
-      if (fp <= prev || fp % 8 !== 0 || (th.stack.range && !th.stack.onOwnStack(fp))) {
-        reliable = false; // not a frame-pointer chain (or not one we can follow)
-        break;
-      }
-      const pair = this.nat.read(proc.pid, fp, 16);
-      if (!pair) {
-        reliable = false;
-        break;
-      }
-      let ret = Number(pair.readBigUInt64LE(8));
-      if (ret === tramp) {
-        const n = outer[next++];
-        if (!n) {
-          reliable = false;
-          break;
-        }
-        ret = n.realRet;
-      }
-      if (ret === 0) break;
-      if (![...proc.modules.values()].some((m) => m.contains(ret))) {
-        reliable = false;
-        break;
-      }
-      addrs.push(ret);
-      // main's caller (the C library's start code) keeps no frame pointer: main's frame is the last one to follow.
-      if (this.functionNameAt(proc, addrs[addrs.length - 2]) === 'main') break;
-      prev = fp;
-      fp = Number(pair.readBigUInt64LE(0));
-    }
-    return { frames: addrs.map((a) => ({ address: a, symbol: this.symbolize(proc, a) })), reliable };
+    return walkBacktrace(this.nat, this.regs, th, fnAddr, returnAddress);
   }
 
   // ---- ContextHost -------------------------------------------------------
@@ -501,22 +393,13 @@ export class Tracer implements ContextHost {
 
   resolveFunction(pid: number, target: string | number): { address: number; size: number } {
     const proc = this.procs.get(pid)!;
-    if (typeof target === 'number') return this.functionAt(proc, target);
+    if (typeof target === 'number') return proc.functionAt(target);
     const fns = this.resolvePattern(proc, null, target);
     if (fns.length !== 1) throw new RethookError(`'${target}' names ${fns.length} functions; redirect needs exactly one`);
     return fns[0];
   }
 
   // ---- symbols and planting ------------------------------------------------
-
-  private functionAt(proc: Proc, addr: number): FunctionSymbol {
-    for (const m of proc.modules.values()) {
-      if (!m.contains(addr)) continue;
-      const f = m.functions().find((s) => s.address === addr);
-      if (f) return f;
-    }
-    throw new RethookError(`${hex(addr)} is not the start of a known function`);
-  }
 
   private resolvePattern(proc: Proc, hook: Hook | null, text: string): FunctionSymbol[] {
     const p = parsePattern(text);
@@ -627,26 +510,6 @@ export class Tracer implements ContextHost {
     return 0;
   }
 
-  private functionNameAt(proc: Proc, addr: number): string | null {
-    for (const m of proc.modules.values()) {
-      if (!m.contains(addr)) continue;
-      let best: FunctionSymbol | null = null;
-      for (const f of m.functions()) if (f.address <= addr && (!best || f.address > best.address)) best = f;
-      return best && addr < best.address + Math.max(best.size, 1) ? best.name : null;
-    }
-    return null;
-  }
-
-  private symbolize(proc: Proc, addr: number): string {
-    for (const m of proc.modules.values()) {
-      if (!m.contains(addr)) continue;
-      let best: FunctionSymbol | null = null;
-      for (const f of m.functions()) if (f.address <= addr && (!best || f.address > best.address)) best = f;
-      return best ? `${m.name}!${best.name}+${hex(addr - best.address)}` : `${m.name}+${hex(addr - m.start)}`;
-    }
-    return hex(addr);
-  }
-
   // ---- processes and images ---------------------------------------------
 
   private addProcess(pid: number): Proc {
@@ -664,24 +527,8 @@ export class Tracer implements ContextHost {
   }
 
   /** A new image (after spawn or exec), stopped at its first instruction, single-threaded. */
-  /**
-   * A CET user shadow stack would fault on our rewritten return addresses
-   * (the kernel updates it for its own uretprobes; ptrace cannot): refuse.
-   */
-  private refuseShadowStack(pid: number): void {
-    let status = '';
-    try {
-      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    } catch {
-      return;
-    }
-    const m = /^x86_Thread_features:\s*(.*)$/m.exec(status);
-    if (m && /\bshstk\b/.test(m[1]))
-      throw new RethookError(`process ${pid} runs with a CET shadow stack (x86_Thread_features: ${m[1].trim()}): hooking returns would crash it`);
-  }
-
   private startImage(proc: Proc, tid: number): void {
-    this.refuseShadowStack(proc.pid);
+    proc.refuseShadowStack();
     proc.pages.reset();
     proc.sites.clear();
     proc.removed.clear();
@@ -753,20 +600,6 @@ export class Tracer implements ContextHost {
     }
   }
 
-  /**
-   * The mapping of a thread's own stack: [stack] for the main thread (sp < 0),
-   * else the mapping holding `sp`, taken where the thread is surely on its own
-   * stack (its first stop after clone or attach). [stack] grows: its range
-   * reaches 64 MiB below the mapping.
-   */
-  private stackRangeOf(proc: Proc, sp: number): [number, number] {
-    for (const m of readMaps(proc.pid)) {
-      const mine = sp < 0 ? m.path === '[stack]' : sp >= m.start && sp < m.end;
-      if (mine) return m.path === '[stack]' ? [m.end - 64 * 1024 * 1024, m.end] : [m.start, m.end];
-    }
-    return [0, Number.MAX_SAFE_INTEGER];
-  }
-
   private plantUnwinderHooks(proc: Proc, m: Module): void {
     for (const f of m.functions()) {
       if (UNWINDER_ENTRIES.includes(f.rawName)) this.plant(proc, null, f, false, (th) => this.beforeUnwind(th));
@@ -776,31 +609,15 @@ export class Tracer implements ContextHost {
 
   /** The unwinder is about to walk this thread's stack: put every real return address back. */
   private beforeUnwind(th: ThreadState): 'continue' {
-    if (arch.returnAddressReg >= 0) return 'continue';
-    const tramp = th.proc.pages.trampoline;
-    for (const n of th.stack.nodes) {
-      if (n.chained || n.restored) continue;
-      const cur = this.nat.readU64(th.proc.pid, n.frame);
-      if (cur !== null && Number(cur) === tramp) this.nat.writeU64(th.proc.pid, n.frame, n.realRet);
-      n.restored = true;
-    }
+    unhijackForUnwind(this.nat, th.proc.pid, th.stack.nodes, th.proc.pages.trampoline);
     return 'continue';
   }
 
   /** A catch begins: calls whose frames the exception removed ended; the rest are hooked again. */
   private atCatch(th: ThreadState): 'continue' {
-    const sp = Number(this.regs[arch.sp]);
-    const dead = th.stack.popAtOrBelow(sp);
+    const dead = th.stack.popAtOrBelow(Number(this.regs[arch.sp]));
     if (dead.length) this.finishUnwound(th, dead, 'exception');
-    if (this.status) return 'continue';
-    const tramp = th.proc.pages.trampoline;
-    for (const n of th.stack.nodes) {
-      if (!n.restored) continue;
-      n.restored = false;
-      if (n.chained) continue;
-      const cur = this.nat.readU64(th.proc.pid, n.frame);
-      if (cur !== null && Number(cur) === n.realRet) this.nat.writeU64(th.proc.pid, n.frame, tramp);
-    }
+    if (!this.status) rehijackAfterCatch(this.nat, th.proc.pid, th.stack.nodes, th.proc.pages.trampoline);
     return 'continue';
   }
 
@@ -903,7 +720,7 @@ export class Tracer implements ContextHost {
         return void this.listen(tid);
       case StopKind.Interrupt:
         // A new thread's first stop: it runs on its own stack now.
-        if (!th.stack.range && tid !== proc.pid && this.nat.loadRegs(tid)) th.stack.range = this.stackRangeOf(proc, Number(this.regs[arch.sp]));
+        if (!th.stack.range && tid !== proc.pid && this.nat.loadRegs(tid)) th.stack.range = proc.stackRange(Number(this.regs[arch.sp]));
         return void this.resume(tid, 0);
       case StopKind.Exited:
       case StopKind.Killed:
@@ -1017,7 +834,7 @@ export class Tracer implements ContextHost {
     else {
       // Not enough nodes for the copies: the child gets its real return addresses back instead.
       for (const c of copies) (c.owner as Hook).pool.give(c);
-      if (!vfork) this.restoreReturnAddresses(child, child, parent.stack.nodes, pp.pages.trampoline);
+      if (!vfork) restoreReturnAddresses(this.nat, this.regs, child, child, parent.stack.nodes, pp.pages.trampoline);
     }
   }
 
@@ -1050,24 +867,11 @@ export class Tracer implements ContextHost {
     }
     if (kind === StopKind.Interrupt) {
       this.nat.restoreBreakpoints(parent.proc.pid, child);
-      this.restoreReturnAddresses(child, child, parent.stack.nodes, parent.proc.pages.trampoline);
+      restoreReturnAddresses(this.nat, this.regs, child, child, parent.stack.nodes, parent.proc.pages.trampoline);
       this.nat.detach(child, 0);
     }
     this.nat.addThread(child, false);
     this.nat.dropProcess(child);
-  }
-
-  /** Write the real return addresses of `nodes` (outermost first) back into stopped thread `tid` of process `pid`. */
-  private restoreReturnAddresses(pid: number, tid: number, nodes: readonly RethookNode[], tramp: number): void {
-    if (arch.returnAddressReg >= 0) {
-      if (nodes.length) this.restoreSavedReturns(pid, tid, nodes.slice().reverse(), tramp);
-      return;
-    }
-    for (const n of nodes) {
-      if (n.chained) continue;
-      const cur = this.nat.readU64(pid, n.frame);
-      if (cur !== null && Number(cur) === tramp) this.nat.writeU64(pid, n.frame, n.realRet);
-    }
   }
 
   private onThreadGone(th: ThreadState, kind: StopKind, value: number): void {
@@ -1138,7 +942,7 @@ export class Tracer implements ContextHost {
       const onEntry = hook.handlers.onEntry;
       if (onEntry) {
         const ctx = new EntryContext(this, proc.pid, tid, node.fnName, addr, args, node.realRet, sp, node.depth);
-        keep = this.callHandler(hook, 'onEntry', node.fnName, () => onEntry(ctx)) !== false;
+        keep = this.callHandler('onEntry', node.fnName, () => onEntry(ctx)) !== false;
         ctx._live = false;
         if (this.status) return; // the handler detached or killed: the thread is no longer ours
         node.data = ctx.data;
@@ -1150,7 +954,7 @@ export class Tracer implements ContextHost {
         continue;
       }
       node.entryNs = process.hrtime.bigint();
-      if (!stack.range) stack.range = this.stackRangeOf(proc, tid === proc.pid ? -1 : sp);
+      if (!stack.range) stack.range = proc.stackRange(tid === proc.pid ? -1 : sp);
       stack.push(node);
       if (!tail) {
         if (retReg < 0) this.nat.writeU64(proc.pid, sp, tramp);
@@ -1196,7 +1000,7 @@ export class Tracer implements ContextHost {
         const ctx = new ExitContext(this, th.proc.pid, th.tid, node.fnName, node.fnAddr, node.args, node.realRet, node.frame,
           node.depth, regs[arch.retval], now - node.entryNs, false, null, arch.retval);
         ctx.data = node.data;
-        this.callHandler(hook, 'onExit', node.fnName, () => onExit(ctx));
+        this.callHandler('onExit', node.fnName, () => onExit(ctx));
         ctx._live = false;
       }
       hook.pool.give(node);
@@ -1220,7 +1024,7 @@ export class Tracer implements ContextHost {
         const ctx = new ExitContext(this, th.proc.pid, th.tid, node.fnName, node.fnAddr, node.args, node.realRet, node.frame,
           node.depth, 0n, now - node.entryNs, true, why, arch.retval);
         ctx.data = node.data;
-        this.callHandler(hook, 'onExit', node.fnName, () => onExit(ctx));
+        this.callHandler('onExit', node.fnName, () => onExit(ctx));
         ctx._live = false;
       }
       hook.pool.give(node);
@@ -1236,7 +1040,7 @@ export class Tracer implements ContextHost {
    * Run a user handler. A throw (or a rejected promise) stops tracing: the
    * tracer detaches cleanly and run() rejects with the handler's error.
    */
-  private callHandler<T>(hook: Hook, which: string, fn: string, call: () => T): T | undefined {
+  private callHandler<T>(which: string, fn: string, call: () => T): T | undefined {
     const fail = (e: unknown) => {
       const msg = e instanceof Error ? e.message : String(e);
       this.failure ??= new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`);
@@ -1329,49 +1133,14 @@ export class Tracer implements ContextHost {
     }
     for (const proc of this.procs.values()) {
       for (const th of proc.threads.values()) {
-        const nodes = th.stack.drain();
-        if (arch.returnAddressReg >= 0 && nodes.length) this.restoreSavedReturns(proc.pid, th.tid, nodes, proc.pages.trampoline);
-        for (const n of nodes) {
-          if (!n.chained && arch.returnAddressReg < 0) {
-            const cur = this.nat.readU64(proc.pid, n.frame);
-            if (cur !== null && Number(cur) === proc.pages.trampoline) this.nat.writeU64(proc.pid, n.frame, n.realRet);
-          }
-          (n.owner as Hook).pool.give(n);
-        }
+        const nodes = th.stack.drain(); // innermost first
+        restoreReturnAddresses(this.nat, this.regs, proc.pid, th.tid, nodes.slice().reverse(), proc.pages.trampoline);
+        for (const n of nodes) (n.owner as Hook).pool.give(n);
       }
       this.nat.restoreBreakpoints(proc.pid, proc.pid);
     }
     for (const th of this.threads.values()) this.nat.detach(th.tid, pending.get(th.tid) ?? 0);
     this.held = [];
-  }
-
-  /**
-   * Where the return address is a register at entry (arm64's x30), a hijacked
-   * one is in that register still, or wherever the function's prologue saved
-   * it: in its frame, between the next inner frame (or the thread's sp) and
-   * its own. Put the real ones back in stopped thread `tid` of `pid`; `nodes`
-   * innermost first. A copy signed by pointer authentication (paciasp) is not
-   * recognized: that call still returns into the trampoline.
-   */
-  private restoreSavedReturns(pid: number, tid: number, nodes: RethookNode[], trampoline: number): void {
-    if (!this.nat.loadRegs(tid)) return;
-    const tramp = BigInt(trampoline);
-    const reg = arch.returnAddressReg;
-    if (this.regs[reg] === tramp) {
-      this.regs[reg] = BigInt(nodes[0].realRet);
-      this.nat.storeRegs(tid);
-    }
-    let low = Number(this.regs[arch.sp]);
-    for (const n of nodes) {
-      if (!n.chained && n.frame > low) {
-        const len = Math.min(n.frame - low, MAX_FRAME_SCAN) & ~7;
-        const base = n.frame - len;
-        const words = this.nat.read(pid, base, len);
-        for (let off = 0; words && off + 8 <= len; off += 8)
-          if (words.readBigUInt64LE(off) === tramp) this.nat.writeU64(pid, base + off, n.realRet);
-      }
-      low = Math.max(low, n.frame);
-    }
   }
 
   private finish(status: ExitStatus | null, err?: Error): void {

@@ -1,0 +1,119 @@
+// What the tracer keeps about each traced process and thread: hook sites,
+// injected pages, loaded objects, shadow stacks; and lookups over them.
+import * as fs from 'fs';
+import { RethookError } from './errors';
+import type { Hook } from './hook';
+import { NativeTracer } from './native';
+import { InjectedPages } from './pages';
+import { readMaps } from './procfs';
+import { ShadowStack } from './rethook';
+import type { FunctionSymbol, Module } from './symbols';
+
+export function hex(n: number | bigint): string {
+  return '0x' + n.toString(16);
+}
+
+/** A breakpoint of ours: user hooks on a function, and/or an internal handler (r_brk, the unwinder). */
+export interface Site {
+  address: number;
+  fn: FunctionSymbol | null;
+  /** User hooks on this function, in the order they were added. */
+  hooks: Hook[];
+  internal?: (th: ThreadState, addr: number) => 'continue' | 'hold';
+}
+
+export interface ThreadState {
+  tid: number;
+  proc: Proc;
+  stack: ShadowStack;
+}
+
+export class Proc {
+  readonly pages: InjectedPages;
+  readonly modules = new Map<string, Module>();
+  readonly sites = new Map<number, Site>();
+  /** Breakpoints removed while threads ran: a trap already raised there is stale, not the program's. */
+  readonly removed = new Set<number>();
+  readonly threads = new Map<number, ThreadState>();
+  rDebug = 0;
+  /** IFUNC resolver address -> implementation it picked (0: none). */
+  readonly ifuncs = new Map<number, number>();
+  phase: 'find-r_brk' | 'exec-exit' | 'ready' = 'ready';
+  /** A vfork child we do not follow: traced only until it execs, its breakpoints stepped over silently. */
+  silent = false;
+  startupDone = false;
+  constructor(nat: NativeTracer, readonly pid: number) {
+    this.pages = new InjectedPages(nat, pid);
+  }
+
+  /** The function starting exactly at `addr`. */
+  functionAt(addr: number): FunctionSymbol {
+    for (const m of this.modules.values()) {
+      if (!m.contains(addr)) continue;
+      const f = m.functions().find((s) => s.address === addr);
+      if (f) return f;
+    }
+    throw new RethookError(`${hex(addr)} is not the start of a known function`);
+  }
+
+  /** The function containing `addr`, if its size is known. */
+  functionNameAt(addr: number): string | null {
+    for (const m of this.modules.values()) {
+      if (!m.contains(addr)) continue;
+      const best = nearestBelow(m, addr);
+      return best && addr < best.address + Math.max(best.size, 1) ? best.name : null;
+    }
+    return null;
+  }
+
+  /** `module!function+0xoff`, `module+0xoff`, or the bare address. */
+  symbolize(addr: number): string {
+    for (const m of this.modules.values()) {
+      if (!m.contains(addr)) continue;
+      const best = nearestBelow(m, addr);
+      return best ? `${m.name}!${best.name}+${hex(addr - best.address)}` : `${m.name}+${hex(addr - m.start)}`;
+    }
+    return hex(addr);
+  }
+
+  inSomeModule(addr: number): boolean {
+    for (const m of this.modules.values()) if (m.contains(addr)) return true;
+    return false;
+  }
+
+  /**
+   * The mapping of a thread's own stack: [stack] for the main thread (sp < 0),
+   * else the mapping holding `sp`, taken where the thread is surely on its own
+   * stack (its first stop after clone or attach). [stack] grows: its range
+   * reaches 64 MiB below the mapping.
+   */
+  stackRange(sp: number): [number, number] {
+    for (const m of readMaps(this.pid)) {
+      const mine = sp < 0 ? m.path === '[stack]' : sp >= m.start && sp < m.end;
+      if (mine) return m.path === '[stack]' ? [m.end - 64 * 1024 * 1024, m.end] : [m.start, m.end];
+    }
+    return [0, Number.MAX_SAFE_INTEGER];
+  }
+
+  /**
+   * A CET user shadow stack would fault on our rewritten return addresses
+   * (the kernel updates it for its own uretprobes; ptrace cannot): refuse.
+   */
+  refuseShadowStack(): void {
+    let status = '';
+    try {
+      status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    } catch {
+      return;
+    }
+    const m = /^x86_Thread_features:\s*(.*)$/m.exec(status);
+    if (m && /\bshstk\b/.test(m[1]))
+      throw new RethookError(`process ${this.pid} runs with a CET shadow stack (x86_Thread_features: ${m[1].trim()}): hooking returns would crash it`);
+  }
+}
+
+function nearestBelow(m: Module, addr: number): FunctionSymbol | null {
+  let best: FunctionSymbol | null = null;
+  for (const f of m.functions()) if (f.address <= addr && (!best || f.address > best.address)) best = f;
+  return best;
+}
