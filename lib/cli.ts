@@ -21,6 +21,8 @@ Options:
       --args N            integer arguments shown per call in text (default 3)
       --max-active N      calls of one hook in flight at once (default 4096);
                           more are counted as missed
+      --detach-on-exit    Ctrl-C detaches from a program rethook started (it goes on
+                          untraced, never sees the SIGINT) instead of ending it
       --backtrace         show each call's backtrace (trampolines replaced by the real
                           return addresses; marked when it cannot be vouched for)
       --follow-fork       trace children made by fork/vfork too (events carry their pid);
@@ -38,6 +40,7 @@ const OPTIONS = {
   'max-active': { type: 'string' },
   'follow-fork': { type: 'boolean' },
   backtrace: { type: 'boolean' },
+  'detach-on-exit': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -130,7 +133,11 @@ async function run(argv: string[]): Promise<number> {
 
   const tracer = attachPid !== null
     ? await Tracer.attach(attachPid, { maxActive, followForks: values['follow-fork'] === true })
-    : await Tracer.spawn(program[0], program.slice(1), { maxActive, followForks: values['follow-fork'] === true });
+    : await Tracer.spawn(program[0], program.slice(1), {
+        maxActive,
+        followForks: values['follow-fork'] === true,
+        detachOnInterrupt: values['detach-on-exit'] === true,
+      });
   let hook: Hook;
   try {
     hook = tracer.hook(patterns, {
@@ -148,6 +155,11 @@ async function run(argv: string[]): Promise<number> {
     const leave = () => void tracer.detach();
     process.on('SIGINT', leave);
     process.on('SIGTERM', leave);
+  } else if (values['detach-on-exit']) {
+    // Ctrl-C reaches the program too, where the tracer swallows it and
+    // detaches; a SIGINT sent to us alone detaches a moment later.
+    process.on('SIGINT', () => setTimeout(() => void tracer.detach(), 200));
+    process.on('SIGTERM', () => void tracer.detach());
   } else {
     // Ctrl-C reaches the program too (same process group): let it decide,
     // and end it on a second one. SIGTERM to us is passed on.

@@ -87,7 +87,7 @@ export interface ArchInfo {
   regNames: string[];
   syscallStub: Buffer;
   trampolineCode: Buffer;
-  syscalls: { mmap: number; munmap: number };
+  syscalls: { mmap: number; munmap: number; prctl: number };
 }
 
 interface Addon {

@@ -18,7 +18,8 @@ import {
   closeNames, FunctionSymbol, matchFunctions, Module, moduleMatches, modulesFromMaps, parsePattern,
 } from './symbols';
 
-const SIGTRAP = 5;
+const SIGINT = 2, SIGTRAP = 5;
+const PR_SET_PDEATHSIG = 1;
 const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4;
 const RT_CONSISTENT = 0;
 const R_DEBUG_BRK = 16, R_DEBUG_STATE = 24;
@@ -40,6 +41,11 @@ export interface SpawnOptions {
   maxActive?: number;
   /** Trace children made by fork/vfork as processes of their own (default: release them, cleaned). */
   followForks?: boolean;
+  /**
+   * A SIGINT to the program (Ctrl-C) is not delivered: the tracer detaches
+   * instead and the program goes on untraced (the CLI's --detach-on-exit).
+   */
+  detachOnInterrupt?: boolean;
   /** The program's stdin, stdout, stderr: 'inherit' (default) or a file descriptor of ours. */
   stdio?: readonly ('inherit' | number)[];
 }
@@ -80,6 +86,8 @@ export class Tracer implements ContextHost {
   /** The process the tracer started (or attached to). */
   readonly pid: number;
 
+  private detachOnInterrupt = false;
+
   private constructor(pid: number, nat: NativeTracer, maxActive: number, private readonly followForks: boolean) {
     this.pid = pid;
     this.nat = nat;
@@ -100,6 +108,7 @@ export class Tracer implements ContextHost {
     if (!Number.isInteger(maxActive) || maxActive < 1) throw new TypeError('Expected maxActive to be a positive integer');
     if (options.cwd !== undefined && typeof options.cwd !== 'string') throw new TypeError('Expected cwd to be a string');
     if (options.followForks !== undefined && typeof options.followForks !== 'boolean') throw new TypeError('Expected followForks to be a boolean');
+    if (options.detachOnInterrupt !== undefined && typeof options.detachOnInterrupt !== 'boolean') throw new TypeError('Expected detachOnInterrupt to be a boolean');
     const stdio = options.stdio ?? [];
     if (!Array.isArray(stdio) || stdio.length > 3 || stdio.some((f) => f !== 'inherit' && !(Number.isInteger(f) && (f as number) >= 0)))
       throw new TypeError("Expected stdio to be an array of up to 3 file descriptors or 'inherit'");
@@ -117,6 +126,7 @@ export class Tracer implements ContextHost {
     }
     tracer = new Tracer(pid, nat, maxActive, options.followForks === true);
     const t = tracer;
+    t.detachOnInterrupt = options.detachOnInterrupt === true;
     t.guardExit();
     const started = new Promise<void>((resolve, reject) => (t.startupWaiter = { resolve, reject }));
     const exited = new Promise<ExitStatus>((resolve, reject) => (t.exitWaiter = { resolve, reject }));
@@ -711,6 +721,11 @@ export class Tracer implements ContextHost {
         return void this.resume(tid, SIGTRAP); // the program's own trap
       }
       case StopKind.Signal:
+        if (info[Info.A] === SIGINT && this.detachOnInterrupt && proc.pid === this.pid) {
+          // Swallowed: detaching from a signal-delivery-stop without the signal drops it.
+          this.detachAll();
+          return this.finish({ pid: this.pid, code: null, signal: null, detached: true });
+        }
         return void this.resume(tid, info[Info.A]);
       case StopKind.Syscall:
         return this.onSyscallStop(th);
@@ -1138,6 +1153,16 @@ export class Tracer implements ContextHost {
         for (const n of nodes) (n.owner as Hook).pool.give(n);
       }
       this.nat.restoreBreakpoints(proc.pid, proc.pid);
+    }
+    // A program we started dies with us (PR_SET_PDEATHSIG) only while traced:
+    // detached, it must outlive us. That setting is its own: it clears it.
+    const main = this.procs.get(this.pid);
+    if (!this.attached && main?.pages.stub && this.threads.has(this.pid)) {
+      try {
+        this.nat.injectSyscall(this.pid, this.pid, main.pages.stub, false, arch.syscalls.prctl, [PR_SET_PDEATHSIG, 0]);
+      } catch {
+        /* it exits anyway */
+      }
     }
     for (const th of this.threads.values()) this.nat.detach(th.tid, pending.get(th.tid) ?? 0);
     this.held = [];

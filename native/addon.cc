@@ -2,6 +2,7 @@
 // typed in lib/native.ts. No policy here: TypeScript decides, this acts.
 #include <cxxabi.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <napi.h>
 #include <signal.h>
@@ -464,6 +465,7 @@ static Napi::Object ArchInfo(Napi::Env env) {
   auto nr = Napi::Object::New(env);
   nr.Set("mmap", kArch.nr_mmap);
   nr.Set("munmap", kArch.nr_munmap);
+  nr.Set("prctl", SYS_prctl);
   o.Set("syscalls", nr);
   return o;
 }

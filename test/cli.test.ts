@@ -101,3 +101,19 @@ test('Ctrl-C reaches the program (same process group) and the CLI exits as it di
   const [code] = await once(child, 'exit');
   expect(code).toBe(130);
 });
+
+test('with --detach-on-exit, Ctrl-C detaches: the program never sees the SIGINT and finishes untraced', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-'));
+  const out = fs.openSync(path.join(dir, 'out'), 'w');
+  const child = spawn(process.execPath, [CLI_PATH, 'trace', '--detach-on-exit', '-f', 'nap', '-o', '/dev/null', '--', fixture('sleeper'), '1500'], {
+    detached: true,
+    stdio: ['ignore', out, 'ignore'],
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  process.kill(-child.pid!, 'SIGINT');
+  const [code] = await once(child, 'exit');
+  expect(code).toBe(0);
+  // The program, detached mid-call, wakes up and returns through its restored return address.
+  for (let i = 0; i < 300 && !fs.readFileSync(path.join(dir, 'out'), 'utf8').includes('\n'); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(fs.readFileSync(path.join(dir, 'out'), 'utf8')).toBe('slept=1500\n');
+});
