@@ -62,6 +62,8 @@ export interface NativeTracer {
   injectSyscall(tid: number, pid: number, stub: number, writeStub: boolean, nr: number, args: (number | bigint)[]): bigint;
   /** Call fn() in a stopped thread; it returns to returnTo (a trap of ours). */
   callFunction(tid: number, pid: number, fn: number, returnTo: number): bigint;
+  /** A trap at addr is always ours (saves PTRACE_GETSIGINFO there). */
+  markTrampoline(addr: number): void;
   interrupt(tid: number): boolean;
   detach(tid: number, signal?: number): boolean;
   kill(pid: number, signal: number): boolean;

@@ -87,6 +87,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
             InstanceMethod("copyBreakpoints", &NativeTracer::CopyBreakpoints),
             InstanceMethod("injectSyscall", &NativeTracer::InjectSyscall),
             InstanceMethod("callFunction", &NativeTracer::CallFunction),
+            InstanceMethod("markTrampoline", &NativeTracer::MarkTrampoline),
             InstanceMethod("interrupt", &NativeTracer::Interrupt),
             InstanceMethod("detach", &NativeTracer::Detach),
             InstanceMethod("kill", &NativeTracer::Kill),
@@ -371,6 +372,12 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
                         info[4].As<Napi::Number>().Int32Value(), args, &result, &err))
       throw Napi::Error::New(info.Env(), err);
     return Napi::BigInt::New(info.Env(), result);
+  }
+
+  // markTrampoline(addr): a trap there is always ours.
+  Napi::Value MarkTrampoline(const Napi::CallbackInfo& info) {
+    set_unambiguous_trap(to_ptr(info[0]), true);
+    return info.Env().Undefined();
   }
 
   // callFunction(tid, pid, fn, returnTo) -> bigint

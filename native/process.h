@@ -64,6 +64,10 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
 // thread outlives a tracer that dies (the kernel detaches it).
 bool seize_thread(int tid, bool exit_kill, std::string* err);
 
+// Mark a trap address that no thread can reach but by trapping there (see
+// process.cc): the trampoline, breakpoints over instructions longer than the trap.
+void set_unambiguous_trap(RemotePtr addr, bool on);
+
 // Our ptrace options.
 long ptrace_options();
 
