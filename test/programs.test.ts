@@ -74,3 +74,14 @@ test('hooks an IFUNC (strlen) by asking its resolver which implementation this C
   expect(r.events[2 * i + 1]).toBe('< strlen = 5');
   expect(r.stdout).toBe('hello, world\nsum=33 scaled=10.00\n');
 });
+
+test('starts the program with the given arguments, environment and working directory', async () => {
+  const out = new Captured();
+  const t = await Tracer.spawn('/usr/bin/env', [], { stdio: [0, out.fd, 2], cwd: '/tmp', env: { RETHOOK_TEST: 'yes', PATH: '/usr/bin:/bin' } });
+  expect((await t.run()).code).toBe(0);
+  expect(out.text().split('\n').sort().filter(Boolean)).toEqual(['PATH=/usr/bin:/bin', 'RETHOOK_TEST=yes']);
+  const pwd = new Captured();
+  const p = await Tracer.spawn('pwd', [], { stdio: [0, pwd.fd, 2], cwd: '/tmp' });
+  expect((await p.run()).code).toBe(0);
+  expect(pwd.text()).toBe('/tmp\n');
+});
