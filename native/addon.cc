@@ -127,6 +127,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   }
 
   void CloseHandle() {
+    QuietStops(false);
     if (!sigchld_) return;
     uv_signal_stop(sigchld_);
     uv_close(reinterpret_cast<uv_handle_t*>(sigchld_),
@@ -214,20 +215,39 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   // that long, yielding the CPU in between: a tracee on this CPU then runs to
   // its next stop at once, and the stop is taken here without a signal and
   // an event-loop wake-up (see README, "How JS and the tracer hand off").
+  //
+  // While stops are being taken here, they send no SIGCHLD (SA_NOCLDSTOP):
+  // a signal, its handler and libuv's pipe cost about as much as a ptrace
+  // stop. Before going idle the notification is turned back on, and one last
+  // look closes the race with a stop that came in between.
   Napi::Value Wait(const Napi::CallbackInfo& info) {
     double spin_ns = info.Length() > 0 ? info[0].As<Napi::Number>().DoubleValue() : 0;
+    QuietStops(true);
     Stop s = wait_any(tids_, last_tid_, &regs_);
-    if (s.kind != kNone || spin_ns <= 0) return Report(info.Env(), s);
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (;;) {
-      sched_yield();
-      s = wait_any(tids_, last_tid_, &regs_);
-      if (s.kind != kNone) break;
-      clock_gettime(CLOCK_MONOTONIC, &b);
-      if ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec) > spin_ns) break;
+    if (s.kind != kNone) return Report(info.Env(), s);
+    if (spin_ns > 0) {
+      struct timespec a, b;
+      clock_gettime(CLOCK_MONOTONIC, &a);
+      for (;;) {
+        sched_yield();
+        s = wait_any(tids_, last_tid_, &regs_);
+        if (s.kind != kNone) return Report(info.Env(), s);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        if ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec) > spin_ns) break;
+      }
     }
-    return Report(info.Env(), s);
+    QuietStops(false);
+    return Report(info.Env(), wait_any(tids_, last_tid_, &regs_));
+  }
+
+  // Toggle SA_NOCLDSTOP on the process's SIGCHLD action (libuv's handler is kept).
+  void QuietStops(bool quiet) {
+    if (quiet == quiet_) return;
+    struct sigaction sa;
+    if (sigaction(SIGCHLD, nullptr, &sa) != 0) return;
+    if (quiet) sa.sa_flags |= SA_NOCLDSTOP;
+    else sa.sa_flags &= ~SA_NOCLDSTOP;
+    if (sigaction(SIGCHLD, &sa, nullptr) == 0) quiet_ = quiet;
   }
 
   Napi::Value WaitThread(const Napi::CallbackInfo& info) {
@@ -432,6 +452,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   std::unordered_map<int, std::unique_ptr<Process>> procs_;
   std::unordered_set<int> tids_;
   int last_tid_ = 0;
+  bool quiet_ = false;
 };
 
 static Napi::Value Demangle(const Napi::CallbackInfo& info) {

@@ -1,0 +1,247 @@
+"use strict";
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.main = main;
+// `rethook trace [options] -- PROGRAM [ARGS...]`
+const fs = __importStar(require("fs"));
+const util_1 = require("util");
+const errors_1 = require("./errors");
+const format_1 = require("./format");
+const tracer_1 = require("./tracer");
+const USAGE = `Usage: rethook trace [options] -- PROGRAM [ARGS...]
+       rethook trace [options] -p PID
+
+Trace the calls and returns of functions in PROGRAM.
+
+Options:
+  -f, --function PATTERN  function to hook (repeatable): a name, a glob ('sqlite3_*'),
+                          scoped to one object ('libz.so.1:crc32'), or a C++ name
+      --format text|json  an indented call tree (default) or one JSON object per line
+  -p, --pid PID           attach to a running process (all its threads); Ctrl-C or
+                          SIGTERM detaches, leaving it as if never traced, and exits 0
+  -o, --output FILE       where events go (default: stderr)
+      --args N            integer arguments shown per call in text (default 3)
+      --max-active N      calls of one hook in flight at once (default 4096);
+                          more are counted as missed
+      --detach-on-exit    Ctrl-C detaches from a program rethook started (it goes on
+                          untraced, never sees the SIGINT) instead of ending it
+      --backtrace         show each call's backtrace (trampolines replaced by the real
+                          return addresses; marked when it cannot be vouched for)
+      --follow-fork       trace children made by fork/vfork too (events carry their pid);
+                          without it they are released, cleaned of our breakpoints
+  -h, --help              this help
+  -V, --version           the version
+`;
+const OPTIONS = {
+    function: { type: 'string', short: 'f', multiple: true },
+    format: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    pid: { type: 'string', short: 'p' },
+    args: { type: 'string' },
+    'max-active': { type: 'string' },
+    'follow-fork': { type: 'boolean' },
+    backtrace: { type: 'boolean' },
+    'detach-on-exit': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'V' },
+};
+class UsageError extends Error {
+}
+/** Options end at `--` or at the first word that is not an option: the program and its own arguments follow. */
+function splitArgv(argv) {
+    const takesValue = new Set(['-f', '--function', '--format', '-o', '--output', '--args', '--max-active', '-p', '--pid']);
+    let i = 0;
+    while (i < argv.length) {
+        const a = argv[i];
+        if (a === '--')
+            return { ours: argv.slice(0, i), program: argv.slice(i + 1) };
+        if (!a.startsWith('-') || a === '-')
+            break;
+        i += takesValue.has(a) ? 2 : 1;
+    }
+    return { ours: argv.slice(0, i), program: argv.slice(i) };
+}
+function positiveInt(name, v, dflt) {
+    if (v === undefined)
+        return dflt;
+    if (!/^\d+$/.test(v) || Number(v) < 1)
+        throw new UsageError(`--${name} expects a positive integer, got '${v}'`);
+    return Number(v);
+}
+async function main(argv) {
+    let code;
+    try {
+        code = await run(argv);
+    }
+    catch (e) {
+        if (e instanceof UsageError) {
+            process.stderr.write(`rethook: ${e.message}\nTry 'rethook --help'.\n`);
+            code = 2;
+        }
+        else if (e instanceof errors_1.RethookError) {
+            process.stderr.write(`rethook: ${e.message}\n`);
+            code = 1;
+        }
+        else {
+            process.stderr.write(`rethook: internal error: ${e?.stack ?? e}\n`);
+            code = 70;
+        }
+    }
+    process.exitCode = code;
+    // Nothing of ours may keep the process alive now.
+    setImmediate(() => process.exit(code));
+}
+async function run(argv) {
+    const cmd = argv[0];
+    if (cmd === '-h' || cmd === '--help' || cmd === undefined) {
+        process.stdout.write(USAGE);
+        return cmd === undefined ? 2 : 0;
+    }
+    if (cmd === '-V' || cmd === '--version') {
+        process.stdout.write(require('../package.json').version + '\n');
+        return 0;
+    }
+    if (cmd !== 'trace')
+        throw new UsageError(`unknown command '${cmd}'`);
+    const { ours, program } = splitArgv(argv.slice(1));
+    let values;
+    try {
+        values = (0, util_1.parseArgs)({ args: ours, options: OPTIONS, allowPositionals: false, strict: true }).values;
+    }
+    catch (e) {
+        throw new UsageError(e.message.split('\n')[0]);
+    }
+    if (values.help) {
+        process.stdout.write(USAGE);
+        return 0;
+    }
+    const patterns = values.function ?? [];
+    if (patterns.length === 0)
+        throw new UsageError('nothing to trace: give at least one -f PATTERN');
+    const attachPid = values.pid === undefined ? null : positiveInt('pid', values.pid, 0);
+    if (attachPid !== null && program.length)
+        throw new UsageError('give either -p PID or a program, not both');
+    if (attachPid === null && program.length === 0)
+        throw new UsageError('no program given: rethook trace -f PATTERN -- PROGRAM [ARGS...]');
+    const format = values.format ?? 'text';
+    if (format !== 'text' && format !== 'json')
+        throw new UsageError(`--format expects text or json, got '${format}'`);
+    const nargs = positiveInt('args', values.args, 3);
+    const maxActive = positiveInt('max-active', values['max-active'], 4096);
+    let fd = 2;
+    if (values.output !== undefined) {
+        try {
+            fd = fs.openSync(values.output, 'w');
+        }
+        catch (e) {
+            throw new errors_1.RethookError(`cannot open ${values.output}: ${e.code}`);
+        }
+    }
+    const sink = new format_1.Sink(fd);
+    const bt = values.backtrace === true;
+    const events = format === 'json' ? new format_1.JsonFormat(sink, bt) : new format_1.TextFormat(sink, nargs, bt);
+    const tracer = attachPid !== null
+        ? await tracer_1.Tracer.attach(attachPid, { maxActive, followForks: values['follow-fork'] === true })
+        : await tracer_1.Tracer.spawn(program[0], program.slice(1), {
+            maxActive,
+            followForks: values['follow-fork'] === true,
+            detachOnInterrupt: values['detach-on-exit'] === true,
+        });
+    let hook;
+    try {
+        hook = tracer.hook(patterns, {
+            onEntry: (ctx) => events.entry(ctx),
+            onExit: (ctx) => events.exit(ctx),
+        });
+    }
+    catch (e) {
+        if (attachPid !== null)
+            await tracer.detach();
+        else
+            tracer.kill();
+        throw e;
+    }
+    for (const r of hook.refused)
+        events.note({ type: 'refused', message: r }, r);
+    if (attachPid !== null) {
+        // Attached: Ctrl-C and SIGTERM end tracing, never the process.
+        const leave = () => void tracer.detach();
+        process.on('SIGINT', leave);
+        process.on('SIGTERM', leave);
+    }
+    else if (values['detach-on-exit']) {
+        // Ctrl-C reaches the program too, where the tracer swallows it and
+        // detaches; a SIGINT sent to us alone detaches a moment later.
+        process.on('SIGINT', () => setTimeout(() => void tracer.detach(), 200));
+        process.on('SIGTERM', () => void tracer.detach());
+    }
+    else {
+        // Ctrl-C reaches the program too (same process group): let it decide,
+        // and end it on a second one. SIGTERM to us is passed on.
+        let interrupts = 0;
+        process.on('SIGINT', () => {
+            if (++interrupts > 1)
+                tracer.kill();
+        });
+        process.on('SIGTERM', () => process.kill(tracer.pid, 'SIGTERM'));
+    }
+    let status;
+    try {
+        status = await tracer.run();
+    }
+    finally {
+        events.flush();
+    }
+    if (hook.nmissed > 0) {
+        events.note({ type: 'missed', nmissed: hook.nmissed, maxActive }, `${hook.nmissed} calls ran without a return hook: --max-active ${maxActive} calls were already in flight`);
+    }
+    if (!status.detached) {
+        events.note({ type: 'process-exit', pid: status.pid, code: status.code, signal: status.signal }, '');
+    }
+    events.flush();
+    if (fd !== 2)
+        fs.closeSync(fd);
+    // A program killed by a signal: say so, as a shell would (SIGINT and SIGPIPE are not news).
+    if (status.signal && status.signal !== 'SIGINT' && status.signal !== 'SIGPIPE') {
+        process.stderr.write(`rethook: process ${status.pid} was killed by ${status.signal}\n`);
+    }
+    if (status.detached)
+        return 0;
+    if (status.signal) {
+        const n = require('os').constants.signals[status.signal];
+        return 128 + n;
+    }
+    return status.code ?? 0;
+}

@@ -1,0 +1,92 @@
+export declare const enum StopKind {
+    None = 0,
+    Exited = 1,
+    Killed = 2,
+    Trap = 3,
+    Signal = 4,
+    Event = 5,
+    GroupStop = 6,
+    Interrupt = 7,
+    Syscall = 8
+}
+/** Indices into NativeTracer.info after wait(). */
+export declare const enum Info {
+    Kind = 0,
+    Tid = 1,
+    A = 2,
+    Msg = 3,
+    Addr = 4,
+    SiCode = 5
+}
+export interface StepPlanInfo {
+    kind: 'emulate' | 'out-of-line' | 'refused';
+    length: number;
+    needsSlot: boolean;
+    reason: string;
+}
+export interface NativeTracer {
+    readonly regs: BigUint64Array;
+    readonly info: Float64Array;
+    /** stdio: file descriptors for the program's 0, 1, 2 (-1: inherit). */
+    spawn(path: string, argv: string[], envp: string[], cwd: string, stdio: number[]): number;
+    seize(tid: number, exitKill: boolean): void;
+    addProcess(pid: number): void;
+    dropProcess(pid: number): void;
+    addThread(tid: number, traced: boolean): void;
+    /** The next stop or None; with spinNs, keep asking that long, yielding the CPU in between. */
+    wait(spinNs?: number): StopKind;
+    waitThread(tid: number): StopKind;
+    loadRegs(tid: number): boolean;
+    storeRegs(tid: number): boolean;
+    resume(tid: number, signal: number, storeRegs?: boolean, untilSyscall?: boolean): boolean;
+    listen(tid: number): boolean;
+    continueFromBreakpoint(tid: number, pid: number, addr: number): boolean;
+    fpRetval(tid: number): bigint;
+    setFpRetval(tid: number, value: bigint): boolean;
+    read(pid: number, addr: number | bigint, len: number): Buffer | null;
+    write(pid: number, addr: number | bigint, data: Buffer): boolean;
+    readU64(pid: number, addr: number | bigint): bigint | null;
+    writeU64(pid: number, addr: number | bigint, value: bigint | number): boolean;
+    planBreakpoint(pid: number, addr: number): StepPlanInfo;
+    setBreakpoint(pid: number, addr: number, slot: number): void;
+    removeBreakpoint(pid: number, addr: number): boolean;
+    restoreBreakpoints(pid: number, intoPid: number): boolean;
+    copyBreakpoints(fromPid: number, toPid: number): void;
+    injectSyscall(tid: number, pid: number, stub: number, writeStub: boolean, nr: number, args: (number | bigint)[]): bigint;
+    /** Call fn() in a stopped thread; it returns to returnTo (a trap of ours). */
+    callFunction(tid: number, pid: number, fn: number, returnTo: number): bigint;
+    /** A trap at addr is always ours (saves PTRACE_GETSIGINFO there). */
+    markTrampoline(addr: number): void;
+    interrupt(tid: number): boolean;
+    detach(tid: number, signal?: number): boolean;
+    kill(pid: number, signal: number): boolean;
+    setActive(active: boolean): void;
+    close(): void;
+}
+export interface ArchInfo {
+    name: string;
+    pc: number;
+    sp: number;
+    retval: number;
+    args: number[];
+    /** Register holding the return address at a function's entry, or -1 for [sp]. */
+    returnAddressReg: number;
+    /** Frame-pointer register: [fp] = caller's fp, [fp + 8] = return address. */
+    framePointer: number;
+    /** sp after return minus sp at entry. */
+    returnPops: number;
+    trapSiCode: number;
+    slotSize: number;
+    slotReach: number;
+    regNames: string[];
+    syscallStub: Buffer;
+    trampolineCode: Buffer;
+    syscalls: {
+        mmap: number;
+        munmap: number;
+        prctl: number;
+    };
+}
+export declare const NativeTracer: new (wake: () => void) => NativeTracer;
+export declare const demangle: (names: string[]) => string[];
+export declare const arch: ArchInfo;
