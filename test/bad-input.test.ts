@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RethookError, Tracer } from '../lib';
-import { Captured, cli, fixture } from './helpers';
+import { Captured, cli, fixture, scratchDir } from './helpers';
 
 const NOTELF = path.join(__dirname, 'fixtures', 'notelf.sh');
 
@@ -18,7 +18,7 @@ function expectOneLineError(r: { stderr: string; status: number | null }, messag
 describe('the CLI refuses bad input with a one-line error', () => {
   test('a missing program', () => expectOneLineError(cli(['trace', '-f', 'x', '--', '/nonexistent/prog']), /^rethook: \/nonexistent\/prog: no such program$/));
   test('a program that is not executable', () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'prog');
+    const file = path.join(scratchDir(), 'prog');
     fs.copyFileSync(fixture('calls'), file);
     fs.chmodSync(file, 0o644);
     expectOneLineError(cli(['trace', '-f', 'x', '--', file]), /^rethook: \S+\/prog is not executable$/);

@@ -3,7 +3,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cli, CLI as CLI_PATH, fixture, untraced, VARIANTS } from './helpers';
+import { cli, CLI as CLI_PATH, fixture, scratchDir, untraced, VARIANTS } from './helpers';
 
 describe.each(VARIANTS)('the traced program behaves as untraced (%s)', (v) => {
   test.each([
@@ -16,7 +16,7 @@ describe.each(VARIANTS)('the traced program behaves as untraced (%s)', (v) => {
     ['cxxnames', 'geo::*'],
   ])('%s with -f %s: same stdout, stderr and exit status', (name, pattern) => {
     const plain = untraced(fixture(name, v));
-    const events = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'events');
+    const events = path.join(scratchDir(), 'events');
     const traced = cli(['trace', '-f', pattern, '-o', events, '--', fixture(name, v)]);
     expect(traced).toEqual(plain);
     expect(fs.readFileSync(events, 'utf8')).not.toBe('');
@@ -62,7 +62,7 @@ test('marks unwound calls in the call tree', () => {
 });
 
 test('writes one JSON object per event with stable field names', () => {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'events.json');
+  const out = path.join(scratchDir(), 'events.json');
   const r = cli(['trace', '--format', 'json', '-o', out, '-f', 'add', '--', fixture('calls')]);
   expect(r.status).toBe(7);
   const all = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
@@ -103,7 +103,7 @@ test('Ctrl-C reaches the program (same process group) and the CLI exits as it di
 });
 
 test('with --detach-on-exit, Ctrl-C detaches: the program never sees the SIGINT and finishes untraced', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-'));
+  const dir = scratchDir();
   const out = fs.openSync(path.join(dir, 'out'), 'w');
   const child = spawn(process.execPath, [CLI_PATH, 'trace', '--detach-on-exit', '-f', 'nap', '-o', '/dev/null', '--', fixture('sleeper'), '1500'], {
     detached: true,

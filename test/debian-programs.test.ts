@@ -6,14 +6,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Tracer } from '../lib';
-import { Captured, scaled } from './helpers';
+import { Captured, scaled, scratchDir } from './helpers';
 
 const XZ = '/usr/bin/xz';
 const PYTHON = '/usr/bin/python3';
 
 test('xz compressing with two worker threads: same output, every worker call matched by its exit', async () => {
   // Text that compresses a little, several of xz -1's 3 MiB blocks long (one per worker).
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-'));
+  const dir = scratchDir();
   const input = path.join(dir, 'input');
   const chunks: Buffer[] = [];
   for (let i = 0; i < scaled(80); i++) chunks.push(Buffer.from(crypto.createHash('sha512').update(String(i)).digest('hex').repeat(1000)));

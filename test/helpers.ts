@@ -32,9 +32,22 @@ export function cli(args: string[], opts: { input?: string } = {}): RunResult {
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal };
 }
 
+/** One temporary folder per test file, removed after its tests. */
+let scratch: string | null = null;
+export function scratchDir(): string {
+  if (!scratch) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-test-'));
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
+  }
+  return scratch;
+}
+
+let captures = 0;
+
 /** Capture the program's stdout in a temporary file. */
 export class Captured {
-  readonly file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'out');
+  readonly file = path.join(scratchDir(), `out-${captures++}`);
   readonly fd = fs.openSync(this.file, 'w+');
   text(): string {
     fs.closeSync(this.fd);

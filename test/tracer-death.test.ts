@@ -3,7 +3,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CLI, fixture } from './helpers';
+import { CLI, fixture, scratchDir } from './helpers';
 
 function alive(pid: number): boolean {
   try {
@@ -33,7 +33,7 @@ test('a program the CLI started dies with the tracer when the tracer is SIGKILLe
 });
 
 test('a program SIGKILLed mid-trace: the CLI exits 128+9, and every event from before is in the output', async () => {
-  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-')), 'events');
+  const out = path.join(scratchDir(), 'events');
   const cli = spawn(process.execPath, [CLI, 'trace', '--format', 'json', '-o', out, '-f', 'tick', '--', fixture('spinner', 'O2')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   cli.stderr!.on('data', (d) => (stderr += d));
