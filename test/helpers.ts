@@ -37,11 +37,16 @@ let scratch: string | null = null;
 export function scratchDir(): string {
   if (!scratch) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-test-'));
-    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
     scratch = dir;
   }
   return scratch;
 }
+
+// helpers is imported at the top of every test file: this runs after its tests.
+afterAll(() => {
+  if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+  scratch = null;
+});
 
 let captures = 0;
 
