@@ -493,7 +493,7 @@ export class Tracer implements ContextHost {
     const ok = impl !== 0 && [...proc.modules.values()].some((m) => m.contains(impl));
     proc.ifuncs.set(fn.address, ok ? impl : 0);
     if (!ok) {
-      if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver returned no function`);
+      if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver picked ${hex(impl)}, outside every loaded object (the vDSO?)`);
       return null;
     }
     return { ...fn, address: impl, ifunc: false };

@@ -531,7 +531,7 @@ class Tracer {
         proc.ifuncs.set(fn.address, ok ? impl : 0);
         if (!ok) {
             if (strict)
-                throw new errors_1.RethookError(`cannot hook ${fn.name}: its IFUNC resolver returned no function`);
+                throw new errors_1.RethookError(`cannot hook ${fn.name}: its IFUNC resolver picked ${(0, traced_process_1.hex)(impl)}, outside every loaded object (the vDSO?)`);
             return null;
         }
         return { ...fn, address: impl, ifunc: false };

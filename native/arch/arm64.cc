@@ -27,7 +27,7 @@ namespace rethook {
 // then the syscall number (NT_ARM_SYSTEM_CALL) and, unexposed, that number as
 // it was read (written back only when it changed).
 enum : int {
-  X0 = 0, X8 = 8, X16 = 16, X30 = 30, SP = 31, PC = 32, PSTATE = 33, SYSCALLNO = 34,
+  X0 = 0, X8 = 8, X16 = 16, X29 = 29, X30 = 30, SP = 31, PC = 32, PSTATE = 33, SYSCALLNO = 34,
   NREGS = 35, SYSCALLNO_READ = 35
 };
 static const size_t kPtRegsWords = 34;
@@ -47,6 +47,7 @@ const ArchTable kArch = {
     {0, 1, 2, 3, 4, 5, 6, 7},
     8,
     X30,  // return address in the link register at entry
+    X29,  // frame record: [x29] = caller's x29, [x29 + 8] = x30
     0,    // ret pops nothing
     {"x0",  "x1",  "x2",  "x3",  "x4",  "x5",  "x6",  "x7",  "x8",  "x9",  "x10", "x11",
      "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23",

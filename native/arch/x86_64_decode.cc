@@ -100,13 +100,34 @@ bool x86_decode(const uint8_t* code, size_t avail, X86Insn* out, std::string* wh
     if (!need(1)) { *why = "truncated instruction"; return false; }
   }
   uint8_t b = code[i];
-  if (b == 0xC4 || b == 0xC5 || b == 0x62 || (b == 0x8F && need(2) && (code[i + 1] & 0x38) != 0)) {
-    *why = "VEX/EVEX/XOP-encoded instruction";
+  if (b == 0x8F && need(2) && (code[i + 1] & 0x38) != 0) {
+    *why = "XOP-encoded instruction";
     return false;
+  }
+  int vex_map = 0;  // VEX/EVEX: the opcode map the prefix selects (1: 0F, 2: 0F38, 3: 0F3A)
+  if (b == 0xC5 || b == 0xC4 || b == 0x62) {
+    size_t plen = b == 0xC5 ? 2 : b == 0xC4 ? 3 : 4;
+    if (!need(plen + 2)) { *why = "truncated instruction"; return false; }
+    vex_map = b == 0xC5 ? 1 : (code[i + 1] & (b == 0x62 ? 0x07 : 0x1F));
+    if (vex_map < 1 || vex_map > 3) {
+      *why = "VEX/EVEX instruction of an unknown opcode map";
+      return false;
+    }
+    if (b == 0xC4) d.rex_w = code[i + 2] & 0x80;
+    i += plen;
   }
   Imm imm = NONE;
   bool modrm = false;
-  if (b == 0x0F) {
+  if (vex_map) {
+    // Every VEX/EVEX instruction has a ModRM; an imm8 in map 3, and in map 1
+    // for the shuffles, shifts by immediate and compares.
+    uint8_t op = code[i];
+    d.map = vex_map;
+    d.opcode_offset = i;
+    modrm = true;
+    imm = vex_map == 3 || (vex_map == 1 && ((op >= 0x70 && op <= 0x73) || op == 0xC2 || (op >= 0xC4 && op <= 0xC6))) ? I8 : NONE;
+    i++;
+  } else if (b == 0x0F) {
     i++;
     if (!need(1)) { *why = "truncated instruction"; return false; }
     uint8_t b2 = code[i];
@@ -134,7 +155,7 @@ bool x86_decode(const uint8_t* code, size_t avail, X86Insn* out, std::string* wh
     d.has_modrm = true;
     d.modrm = code[i++];
     uint8_t mod = d.modrm >> 6, rm = d.modrm & 7;
-    if (d.map == 0) imm = one_byte_imm(b, (d.modrm >> 3) & 7);
+    if (d.map == 0 && !vex_map) imm = one_byte_imm(b, (d.modrm >> 3) & 7);
     if (mod != 3) {
       if (rm == 4) {
         if (!need(1)) { *why = "truncated instruction"; return false; }
