@@ -60,3 +60,19 @@ test('python3 loading sqlite3 with dlopen: hooks scoped to libsqlite3 are plante
   expect(results.every((r) => r === 0n)).toBe(true); // SQLITE_OK
   expect(results).toHaveLength(sql.length);
 });
+
+test('ls with every function of the C library hooked prints exactly what it prints untraced', async () => {
+  const args = ['-la', '--time-style=+%s', '/usr/share/doc'];
+  const expected = spawnSync('/bin/ls', args, { encoding: 'utf8' }).stdout;
+  const out = new Captured();
+  const t = await Tracer.spawn('/bin/ls', args, { stdio: [0, out.fd, 2] });
+  let entries = 0;
+  let exits = 0;
+  const hook = t.hook('libc.so.6:*', { onEntry: () => void entries++, onExit: () => void exits++ });
+  expect(hook.functions.length).toBeGreaterThan(1500);
+  const status = await t.run();
+  expect(status.code).toBe(0);
+  expect(out.text()).toBe(expected);
+  expect(entries).toBeGreaterThan(1000);
+  expect(exits).toBe(entries); // ls ends by returning from main: every call has returned
+}, 120000);
