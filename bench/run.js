@@ -26,7 +26,7 @@ const pin = (cmd) => ['taskset', '-c', '0', ...cmd];
 function run(cmd) {
   return execFileSync(cmd[0], cmd.slice(1), { encoding: 'utf8' }).trim();
 }
-const node = (script, ...args) => [process.execPath, path.join(__dirname, script), ...args];
+const node = (script, ...args) => [process.execPath, '--expose-gc', path.join(__dirname, script), ...args];
 const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const rows = [];
@@ -44,9 +44,9 @@ for (const r of rows) {
 
 const million = Math.round(1000000 * scale);
 const mem = JSON.parse(run(pin(node('hooked-loop.js', path.join(BIN, 'loop'), String(million), 'stream'))));
-console.log(`\n${million} traced calls, every event formatted as JSON: tracer peak RSS ${mem.maxRssMB.toFixed(0)} MB (target < 150 MB), ${(mem.perCallNs / 1000).toFixed(1)} us per call`);
+console.log(`\n${million} traced calls, every event formatted as JSON: tracer peak RSS ${mem.maxRssMB.toFixed(0)} MB (target < 150 MB), heap after GC ${mem.heapAfterGcMB.toFixed(1)} MB, ${(mem.perCallNs / 1000).toFixed(1)} us per call`);
 const small = JSON.parse(run(pin(node('hooked-loop.js', path.join(BIN, 'loop'), String(Math.round(million / 10)), 'stream'))));
-console.log(`${Math.round(million / 10)} traced calls: peak RSS ${small.maxRssMB.toFixed(0)} MB (memory must not grow with the number of calls)`);
+console.log(`${Math.round(million / 10)} traced calls: peak RSS ${small.maxRssMB.toFixed(0)} MB, heap after GC ${small.heapAfterGcMB.toFixed(1)} MB (what is live must not grow with the number of calls)`);
 
 const plant = JSON.parse(run(node('plant.js', path.join(BIN, 'many'))));
 console.log(`\nplanting ${plant.hooks} hooks: ${plant.plantMs.toFixed(0)} ms (target < 500 ms)`);
