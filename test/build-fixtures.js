@@ -40,7 +40,7 @@ const PROGRAMS = {
   signals: ['signals.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
-  ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'] } : {}),
+  ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'] } : {}),
 };
 
 function newer(out, inputs) {

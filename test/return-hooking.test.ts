@@ -107,3 +107,14 @@ test.each(['O0', 'O2'])('runs a function whose first instruction is RIP-relative
   expect(r.events).toEqual(['> bump', '< bump = 101', '> bump', '< bump = 102', '> load_counter', '< load_counter = 102']);
   expect(r.stdout).toBe('bump=101,102 counter=102\n');
 });
+
+test.each(['O0', 'O2'])('emulates each usual first instruction: push, mov rsp->rbp, jmp, call, jcc both ways, ret, nop, endbr64 (%s)', async (v) => {
+  if (process.arch !== 'x64') return;
+  const r = await trace(fixture('emulated', v), '*first', { nargs: 0 });
+  expect(r.stdout).toBe('11 12 13 14 15 16 17 18\n');
+  expect(r.events.filter((e) => e.startsWith('<') && !e.startsWith('< retfirst'))).toEqual([
+    '< pushfirst = 11', '< movfirst = 12', '< jmpfirst = 13', '< callfirst = 14',
+    '< jccfirst = 15', '< jccfirst = 16', '< nopfirst = 17', '< endbrfirst = 18',
+  ]);
+  expect(r.events.filter((e) => e.startsWith('>'))).toHaveLength(9);
+});
