@@ -58,7 +58,10 @@ function readMaps(pid) {
 function findGap(maps, near, reach, size) {
     const sorted = [...maps].sort((a, b) => a.start - b.start);
     const lo = Math.max(0x10000, near - reach);
-    const hi = Math.min(0x7fff_ffff_f000, near + reach);
+    // The top of user space is the end of the highest user mapping (the stack:
+    // 2^47 on x86-64, 2^48 on arm64), never a kernel-half one ([vsyscall]).
+    const top = Math.max(0, ...sorted.filter((m) => m.start < 2 ** 63).map((m) => m.end));
+    const hi = Math.min(top, near + reach);
     let best = null;
     let prevEnd = 0x10000;
     const consider = (gapStart, gapEnd) => {
