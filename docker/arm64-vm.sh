@@ -23,8 +23,8 @@
 #
 # Environment: RETHOOK_CACHE, RETHOOK_TEST_SCALE (default 0.05, passed to the
 # tests), RETHOOK_VM_CPUS (2), RETHOOK_VM_MEM (MiB, 4096), RETHOOK_VM_TIMEOUT
-# (seconds, 5400), RETHOOK_VM_CPU (qemu -cpu, max,pauth-impdef=on,sve=off), RETHOOK_ARM64_NODE (Node version, 20.20.2),
-# RETHOOK_ARM64_NPM (npm version, 10.9.2), RETHOOK_DEBIAN_MIRROR (default: read
+# (seconds, 5400), RETHOOK_VM_CPU (qemu -cpu, max,pauth-impdef=on,sve=off),
+# RETHOOK_ARM64_NODE (Node version, 20.20.2), RETHOOK_ARM64_NPM (npm version, 10.9.2), RETHOOK_DEBIAN_MIRROR (default: read
 # from the host's apt sources).
 set -euo pipefail
 
@@ -155,7 +155,7 @@ EOF
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 mount -t proc proc /proc
-mount -t sysfs sysfs /sys
+mount -t sysfs sysfs /sys 2>/dev/null
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
@@ -253,8 +253,8 @@ write_run_script() {
     # node-gyp uses both vCPUs; the suite runs pinned to one: the tracer and
     # the programs it starts share it (a ptrace stop across vCPUs costs ~10x).
     # --forceExit: a handle left open by a test must not keep the VM up until
-    # the timeout.
-    body="npx node-gyp rebuild -j $CPUS && npx tsc -p . && taskset -c $((CPUS - 1)) npx jest --runInBand --forceExit$jest_args"
+    # the timeout. The progress reporter prints each test as it starts and ends.
+    body="npx node-gyp rebuild -j $CPUS && npx tsc -p . && taskset -c $((CPUS - 1)) npx jest --runInBand --forceExit --reporters=default --reporters=./docker/vm-progress-reporter.js$jest_args"
   fi
   cat >"$WORK/src/.vm/run.sh" <<EOF
 #!/bin/sh
