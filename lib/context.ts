@@ -10,7 +10,7 @@ export interface ContextHost {
   fpRetval(tid: number): number;
   setFpRetval(tid: number, value: number): void;
   resolveFunction(pid: number, target: string | number): { address: number; size: number };
-  backtrace(tid: number, fnAddr: number, returnAddress: number): Backtrace;
+  backtraceOf(tid: number, fnAddr: number, returnAddress: number): Backtrace;
 }
 
 export interface BacktraceFrame {
@@ -73,7 +73,7 @@ export class CallContext {
   /** The thread's call stack, symbolized, with trampoline addresses replaced by the real ones. */
   backtrace(): Backtrace {
     this.check();
-    return this.host.backtrace(this.tid, this.address, this.returnAddress);
+    return this.host.backtraceOf(this.tid, this.address, this.returnAddress);
   }
 }
 

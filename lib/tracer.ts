@@ -75,6 +75,8 @@ export class Tracer implements ContextHost {
   private held: { tid: number; addr: number; sig: number }[] = [];
   private currentTid = 0;
   private currentResumed = false;
+  /** The hooked call whose handler runs now: function address and real return address. */
+  private currentCall: [number, number] | null = null;
   private mainStatus: ExitStatus | null = null;
   /** Set while exit handlers of a return run: the real return address of that thread. */
   private currentReturnTo = 0;
@@ -347,7 +349,13 @@ export class Tracer implements ContextHost {
    * Call stack of a thread stopped in a handler, trampolines replaced by the
    * real return addresses (see backtrace.ts).
    */
-  backtrace(tid: number, fnAddr: number, returnAddress: number): Backtrace {
+  backtrace(tid: number): Backtrace {
+    if (!this.currentCall || tid !== this.currentTid) throw new RethookError(`thread ${tid} is not stopped in a handler`);
+    return this.backtraceOf(tid, this.currentCall[0], this.currentCall[1]);
+  }
+
+  /** @internal (ContextHost) */
+  backtraceOf(tid: number, fnAddr: number, returnAddress: number): Backtrace {
     const th = this.threads.get(tid);
     if (!th || tid !== this.currentTid) throw new RethookError(`thread ${tid} is not stopped in a handler`);
     return walkBacktrace(this.nat, this.regs, th, fnAddr, returnAddress);
@@ -684,6 +692,7 @@ export class Tracer implements ContextHost {
           this.failure ??= e instanceof Error ? e : new Error(String(e));
         }
         this.currentTid = 0;
+        this.currentCall = null;
         if (this.failure) {
           this.failed();
           return;
@@ -957,6 +966,7 @@ export class Tracer implements ContextHost {
       const onEntry = hook.handlers.onEntry;
       if (onEntry) {
         const ctx = new EntryContext(this, proc.pid, tid, node.fnName, addr, args, node.realRet, sp, node.depth);
+        this.currentCall = [ctx.address, ctx.returnAddress];
         keep = this.callHandler('onEntry', node.fnName, () => onEntry(ctx)) !== false;
         ctx._live = false;
         if (this.status) return; // the handler detached or killed: the thread is no longer ours
@@ -1014,6 +1024,7 @@ export class Tracer implements ContextHost {
       if (hook.live && onExit) {
         const ctx = new ExitContext(this, th.proc.pid, th.tid, node.fnName, node.fnAddr, node.args, node.realRet, node.frame,
           node.depth, regs[arch.retval], now - node.entryNs, false, null, arch.retval);
+        this.currentCall = [ctx.address, ctx.returnAddress];
         ctx.data = node.data;
         this.callHandler('onExit', node.fnName, () => onExit(ctx));
         ctx._live = false;
@@ -1038,6 +1049,7 @@ export class Tracer implements ContextHost {
         const why = reason === 'longjmp' && node.restored ? 'exception' : reason;
         const ctx = new ExitContext(this, th.proc.pid, th.tid, node.fnName, node.fnAddr, node.args, node.realRet, node.frame,
           node.depth, 0n, now - node.entryNs, true, why, arch.retval);
+        this.currentCall = [ctx.address, ctx.returnAddress];
         ctx.data = node.data;
         this.callHandler('onExit', node.fnName, () => onExit(ctx));
         ctx._live = false;

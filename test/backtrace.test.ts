@@ -1,4 +1,4 @@
-import { Backtrace } from '../lib';
+import { Backtrace, Tracer } from '../lib';
 import { cli, fixture, trace } from './helpers';
 
 test('a backtrace replaces trampolines with the real return addresses and is reliable with frame pointers', async () => {
@@ -30,4 +30,23 @@ test('the CLI shows backtraces with --backtrace', () => {
   const entry = JSON.parse(r.stderr.split('\n')[0]);
   expect(entry.backtrace[0]).toMatch(/^calls\.O0!main\+0x[0-9a-f]+$/);
   expect(entry.backtraceReliable).toBe(true);
+});
+
+test('tracer.backtrace(tid) gives the same stack from inside a handler, and refuses a thread not stopped in one', async () => {
+  const r0: { tracer: Tracer | null } = { tracer: null };
+  let same = false;
+  let pid = 0;
+  const r = await trace(fixture('recursion', 'O0'), 'fact', {
+    setup: (t) => {
+      pid = t.pid;
+      r0.tracer = t;
+    },
+    handlers: {
+      onEntry: (c) => {
+        if (c.args[0] === 2n) same = JSON.stringify(c.backtrace()) === JSON.stringify(r0.tracer!.backtrace(c.tid));
+      },
+    },
+  });
+  expect(same).toBe(true);
+  expect(() => r.tracer.backtrace(pid)).toThrow(`thread ${pid} is not stopped in a handler`);
 });
