@@ -128,6 +128,10 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
 
   void CloseHandle() {
     QuietStops(false);
+    if (active_) {
+      active_ = false;
+      g_active_tracers--;
+    }
     if (!sigchld_) return;
     uv_signal_stop(sigchld_);
     uv_close(reinterpret_cast<uv_handle_t*>(sigchld_),
@@ -240,9 +244,12 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     return Report(info.Env(), wait_any(tids_, last_tid_, &regs_));
   }
 
-  // Toggle SA_NOCLDSTOP on the process's SIGCHLD action (libuv's handler is kept).
+  // Toggle SA_NOCLDSTOP on the process's SIGCHLD action (libuv's handler is
+  // kept). Only while this is the one active tracer of the process: another
+  // one idle at that moment would miss the signal for its own tracee's stop.
   void QuietStops(bool quiet) {
     if (quiet == quiet_) return;
+    if (quiet && g_active_tracers != 1) return;
     struct sigaction sa;
     if (sigaction(SIGCHLD, nullptr, &sa) != 0) return;
     if (quiet) sa.sa_flags |= SA_NOCLDSTOP;
@@ -431,8 +438,14 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   }
 
   Napi::Value SetActive(const Napi::CallbackInfo& info) {
+    bool active = info[0].ToBoolean();
+    if (active != active_) {
+      active_ = active;
+      g_active_tracers += active ? 1 : -1;
+      if (!active) QuietStops(false);
+    }
     if (sigchld_) {
-      if (info[0].ToBoolean()) uv_ref(reinterpret_cast<uv_handle_t*>(sigchld_));
+      if (active) uv_ref(reinterpret_cast<uv_handle_t*>(sigchld_));
       else uv_unref(reinterpret_cast<uv_handle_t*>(sigchld_));
     }
     return info.Env().Undefined();
@@ -453,7 +466,11 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   std::unordered_set<int> tids_;
   int last_tid_ = 0;
   bool quiet_ = false;
+  bool active_ = false;
+  static int g_active_tracers;
 };
+
+int NativeTracer::g_active_tracers = 0;
 
 static Napi::Value Demangle(const Napi::CallbackInfo& info) {
   auto in = info[0].As<Napi::Array>();
