@@ -20,6 +20,7 @@ const VARIANTS = {
 /** name -> sources (first decides the compiler), extra flags, per-variant or not. */
 const PROGRAMS = {
   calls: ['calls.c'],
+  calls_static: ['calls.c', '-static'],
   recursion: ['recursion.c'],
   tailcall: ['tailcall.c'],
   longjmp: ['longjmp.c'],

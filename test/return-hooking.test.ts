@@ -118,3 +118,10 @@ test.each(['O0', 'O2'])('emulates each usual first instruction: push, mov rsp->r
   ]);
   expect(r.events.filter((e) => e.startsWith('>'))).toHaveLength(9);
 });
+
+test('traces a statically linked executable (no dynamic linker)', async () => {
+  const r = await trace(fixture('calls_static', 'O2'), 'add', { nargs: 2 });
+  expect(r.events).toEqual(['> add 0 10', '< add = 10', '> add 1 10', '< add = 11', '> add 2 10', '< add = 12']);
+  expect(r.stdout).toBe('hello, world\nsum=33 scaled=10.00\n');
+  expect(r.status.code).toBe(7);
+});
