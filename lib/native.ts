@@ -64,6 +64,8 @@ export interface NativeTracer {
   callFunction(tid: number, pid: number, fn: number, returnTo: number): bigint;
   /** A trap at addr is always ours (saves PTRACE_GETSIGINFO there). */
   markTrampoline(addr: number): void;
+  /** Wait for a detached child of ours that exited; true once it is gone. */
+  reap(pid: number): boolean;
   interrupt(tid: number): boolean;
   detach(tid: number, signal?: number): boolean;
   kill(pid: number, signal: number): boolean;

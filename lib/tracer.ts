@@ -4,7 +4,7 @@
 // (see native/addon.cc), so handlers run synchronously while the thread that
 // hit the breakpoint waits, and the event loop runs between stops.
 import * as fs from 'fs';
-import { Backtrace, CallContext, ContextHost, EntryContext, ExitContext } from './context';
+import { Backtrace, ContextHost, EntryContext, ExitContext } from './context';
 import { RethookError } from './errors';
 import { Hook, HookHandlers, validateHandlers } from './hook';
 import { arch, Info, NativeTracer, StopKind } from './native';
@@ -1186,6 +1186,7 @@ export class Tracer implements ContextHost {
     if (this.exitGuard) process.removeListener('exit', this.exitGuard);
     this.nat.setActive(false);
     this.nat.close();
+    if (this.status.detached && !this.attached) this.reapLater();
     if (this.startupWaiter) {
       this.startupWaiter.reject(err ?? new RethookError('tracing ended during startup'));
       this.startupWaiter = null;
@@ -1196,10 +1197,15 @@ export class Tracer implements ContextHost {
     else w?.resolve(this.status);
   }
 
+  /** A program we started and let go is still our child: wait for it when it exits (no zombie). */
+  private reapLater(): void {
+    const timer = setInterval(() => {
+      if (this.nat.reap(this.pid)) clearInterval(timer);
+    }, 200);
+    timer.unref();
+  }
+
   private checkUsable(): void {
     if (this.status) throw new RethookError('the traced program has exited or the tracer detached');
   }
-
-  // Handlers get contexts; CallContext is exported for typing.
-  static readonly CallContext = CallContext;
 }

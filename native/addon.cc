@@ -89,6 +89,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
             InstanceMethod("callFunction", &NativeTracer::CallFunction),
             InstanceMethod("markTrampoline", &NativeTracer::MarkTrampoline),
             InstanceMethod("interrupt", &NativeTracer::Interrupt),
+            InstanceMethod("reap", &NativeTracer::Reap),
             InstanceMethod("detach", &NativeTracer::Detach),
             InstanceMethod("kill", &NativeTracer::Kill),
             InstanceMethod("setActive", &NativeTracer::SetActive),
@@ -416,6 +417,15 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     if (!inject_call(tid, &p->mem, to_ptr(info[2]), to_ptr(info[3]), &result, &err))
       throw Napi::Error::New(info.Env(), err);
     return Napi::BigInt::New(info.Env(), result);
+  }
+
+  // reap(pid): a detached child of ours that has exited is waited for (no
+  // zombie left behind). True once it is gone.
+  Napi::Value Reap(const Napi::CallbackInfo& info) {
+    int pid = info[0].As<Napi::Number>().Int32Value();
+    int status;
+    int r = waitpid(pid, &status, WNOHANG | __WALL);
+    return Napi::Boolean::New(info.Env(), r == pid || (r < 0 && errno == ECHILD));
   }
 
   Napi::Value Interrupt(const Napi::CallbackInfo& info) {
