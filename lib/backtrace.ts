@@ -18,7 +18,8 @@ export function walkBacktrace(nat: NativeTracer, regs: BigUint64Array, th: Threa
   let reliable = true;
   let fp = Number(regs[arch.framePointer]);
   const sp = Number(regs[arch.sp]);
-  for (let prev = sp; addrs.length < 256; ) {
+  // prev starts just below sp: arm64 frame records sit at the bottom of their frame, so the first fp may equal sp.
+  for (let prev = sp - 1; addrs.length < 256; ) {
     if (fp === 0) break; // the outermost frame (glibc's _start clears rbp)
     if (fp <= prev || fp % 8 !== 0 || (th.stack.range && !th.stack.onOwnStack(fp))) {
       reliable = false; // not a frame-pointer chain (or not one we can follow)

@@ -94,9 +94,33 @@ test('passes the program its arguments, and stdin through', () => {
   expect(cat.stdout).toBe('through stdin\n');
 });
 
+/**
+ * Until the program the CLI started sleeps (in its hooked call): a fixed delay
+ * is too short where Node takes seconds to start (the arm64 VM).
+ */
+async function programAsleep(cliPid: number): Promise<void> {
+  for (let i = 0; i < 1500; i++) {
+    let kids: string[] = [];
+    try {
+      kids = fs.readFileSync(`/proc/${cliPid}/task/${cliPid}/children`, 'utf8').split(' ').filter(Boolean);
+    } catch {
+      break;
+    }
+    for (const k of kids) {
+      try {
+        if (fs.readFileSync(`/proc/${k}/stat`, 'utf8').split(') ')[1][0] === 'S') return;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+}
+
 test('Ctrl-C reaches the program (same process group) and the CLI exits as it did: 128+SIGINT', async () => {
   const child = spawn(process.execPath, [CLI_PATH, 'trace', '-f', 'nap', '-o', '/dev/null', '--', fixture('sleeper'), '5000'], { detached: true, stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 500)); // the program is in its sleep, inside a hooked call
+  await programAsleep(child.pid!); // the program is in its sleep, inside a hooked call
   process.kill(-child.pid!, 'SIGINT'); // as the terminal does: to the whole foreground group
   const [code] = await once(child, 'exit');
   expect(code).toBe(130);
@@ -109,7 +133,7 @@ test('with --detach-on-exit, Ctrl-C detaches: the program never sees the SIGINT 
     detached: true,
     stdio: ['ignore', out, 'ignore'],
   });
-  await new Promise((r) => setTimeout(r, 500));
+  await programAsleep(child.pid!);
   process.kill(-child.pid!, 'SIGINT');
   const [code] = await once(child, 'exit');
   expect(code).toBe(0);
