@@ -37,7 +37,7 @@ CPUS=${RETHOOK_VM_CPUS:-2}
 MEM=${RETHOOK_VM_MEM:-4096}
 TIMEOUT=${RETHOOK_VM_TIMEOUT:-5400}
 SUITE=bookworm
-PACKAGES=gcc,g++,make,libc6-dev,binutils,python3,linux-image-arm64,initramfs-tools,udev,kmod,procps,util-linux,ca-certificates
+PACKAGES=gcc,g++,make,libc6-dev,binutils,python3,xz-utils,linux-image-arm64,initramfs-tools,udev,kmod,procps,util-linux,ca-certificates
 # Changing anything that goes into the image changes this key: the image is rebuilt.
 IMAGE_KEY="v1 $SUITE $PACKAGES node=$NODE_VERSION npm=$NPM_VERSION"
 IMAGE=$CACHE/image
@@ -224,8 +224,10 @@ prepare_work() {
   # Tracked and untracked (not ignored) files: work in progress is tested too.
   (cd "$ROOT" && { git ls-files -z --cached --others --exclude-standard 2>/dev/null || find . -type f -print0; }) |
     (cd "$ROOT" && rsync -a --from0 --ignore-missing-args --files-from=- ./ "$WORK/src.new/")
-  # Keep node_modules and the npm cache across runs; replace the rest.
+  # Keep node_modules and the fixtures built in the VM (rebuilt when their
+  # sources are newer) across runs; replace the rest.
   rsync -a --delete --exclude /node_modules --exclude /.vm --exclude /build --exclude /dist \
+    --exclude /test/fixtures/bin \
     "$WORK/src.new/" "$WORK/src/"
   rm -rf "$WORK/src.new"
   local key
@@ -254,7 +256,7 @@ write_run_script() {
     # the programs it starts share it (a ptrace stop across vCPUs costs ~10x).
     # --forceExit: a handle left open by a test must not keep the VM up until
     # the timeout. The progress reporter prints each test as it starts and ends.
-    body="npx node-gyp rebuild -j $CPUS && npx tsc -p . && taskset -c $((CPUS - 1)) npx jest --runInBand --forceExit --reporters=default --reporters=./docker/vm-progress-reporter.js$jest_args"
+    body="npx node-gyp rebuild -j $CPUS && npx tsc -p . && taskset -c $((CPUS - 1)) npx jest$jest_args --runInBand --forceExit --reporters=default --reporters=./docker/vm-progress-reporter.js"
   fi
   cat >"$WORK/src/.vm/run.sh" <<EOF
 #!/bin/sh

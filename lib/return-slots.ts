@@ -51,13 +51,39 @@ function restoreSavedReturns(nat: NativeTracer, regs: BigUint64Array, pid: numbe
   }
 }
 
+/** arm64: where unhijackForUnwind found each node's saved return address (the catch puts the trampoline back there). */
+const savedAt = new WeakMap<RethookNode, number>();
+
 /**
- * Before an unwinder walks the stack (x86-64): the real return addresses go
- * back in every slot that holds the trampoline; the nodes stay, marked
- * restored, until the catch.
+ * Before an unwinder walks the stack: the real return addresses go back in
+ * every slot that holds the trampoline; the nodes stay, marked restored,
+ * until the catch. `regs`: the thread's registers (arm64: its link register
+ * and sp, from where the saved copies are searched as on detach).
  */
-export function unhijackForUnwind(nat: NativeTracer, pid: number, nodes: readonly RethookNode[], tramp: number): void {
-  if (arch.returnAddressReg >= 0) return; // arm64: not yet (see README)
+export function unhijackForUnwind(nat: NativeTracer, pid: number, nodes: readonly RethookNode[], tramp: number, regs: BigUint64Array): void {
+  if (arch.returnAddressReg >= 0) {
+    const reg = arch.returnAddressReg;
+    const t = BigInt(tramp);
+    if (nodes.length && regs[reg] === t) regs[reg] = BigInt(nodes[nodes.length - 1].realRet);
+    let low = Number(regs[arch.sp]);
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i];
+      if (!n.chained && !n.restored && n.frame > low) {
+        const len = Math.min(n.frame - low, MAX_FRAME_SCAN) & ~7;
+        const base = n.frame - len;
+        const words = nat.read(pid, base, len);
+        for (let off = len - 8; words && off >= 0; off -= 8) {
+          if (words.readBigUInt64LE(off) !== t) continue;
+          nat.writeU64(pid, base + off, n.realRet);
+          savedAt.set(n, base + off);
+          break; // the prologue's copy nearest the frame: one per call
+        }
+      }
+      if (!n.chained) n.restored = true;
+      low = Math.max(low, n.frame);
+    }
+    return;
+  }
   for (const n of nodes) {
     if (n.chained || n.restored) continue;
     const cur = nat.readU64(pid, n.frame);
@@ -71,7 +97,13 @@ export function rehijackAfterCatch(nat: NativeTracer, pid: number, nodes: readon
   for (const n of nodes) {
     if (!n.restored) continue;
     n.restored = false;
-    if (n.chained || arch.returnAddressReg >= 0) continue;
+    if (arch.returnAddressReg >= 0) {
+      const at = savedAt.get(n);
+      savedAt.delete(n);
+      if (at !== undefined && Number(nat.readU64(pid, at)) === n.realRet) nat.writeU64(pid, at, tramp);
+      continue;
+    }
+    if (n.chained) continue;
     const cur = nat.readU64(pid, n.frame);
     if (cur !== null && Number(cur) === n.realRet) nat.writeU64(pid, n.frame, tramp);
   }

@@ -627,7 +627,7 @@ export class Tracer implements ContextHost {
 
   /** The unwinder is about to walk this thread's stack: put every real return address back. */
   private beforeUnwind(th: ThreadState): 'continue' {
-    unhijackForUnwind(this.nat, th.proc.pid, th.stack.nodes, th.proc.pages.trampoline);
+    unhijackForUnwind(this.nat, th.proc.pid, th.stack.nodes, th.proc.pages.trampoline, this.regs);
     return 'continue';
   }
 
