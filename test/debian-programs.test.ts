@@ -18,10 +18,12 @@ test('xz compressing with two worker threads: same output, every worker call mat
   const chunks: Buffer[] = [];
   for (let i = 0; i < scaled(80); i++) chunks.push(Buffer.from(crypto.createHash('sha512').update(String(i)).digest('hex').repeat(1000)));
   fs.writeFileSync(input, Buffer.concat(chunks).subarray(0, scaled(8 * 1024 * 1024)));
-  const expected = spawnSync(XZ, ['-T2', '-1', '-c', input]).stdout;
+  // Four blocks whatever RETHOOK_TEST_SCALE made of the input: work for both workers.
+  const args = ['-T2', '-1', `--block-size=${Math.ceil(fs.statSync(input).size / 4)}`, '-c', input];
+  const expected = spawnSync(XZ, args).stdout;
 
   const out = new Captured();
-  const t = await Tracer.spawn(XZ, ['-T2', '-1', '-c', input], { stdio: [0, out.fd, 2] });
+  const t = await Tracer.spawn(XZ, args, { stdio: [0, out.fd, 2] });
   const inFlight = new Map<number, number>();
   const exitsByThread = new Map<number, number>();
   let unmatched = 0;
