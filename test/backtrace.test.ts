@@ -18,7 +18,8 @@ test('a backtrace replaces trampolines with the real return addresses and is rel
   expect(bt.reliable).toBe(true);
 });
 
-test('a backtrace through code without frame pointers is marked unreliable', async () => {
+// x86-64 only: GCC for arm64 keeps frame records in non-leaf functions even at -O2.
+(process.arch === 'x64' ? test : test.skip)('a backtrace through code without frame pointers is marked unreliable', async () => {
   const traces: Backtrace[] = [];
   await trace(fixture('recursion', 'O2'), 'fact', { handlers: { onExit: (c) => void (c.retval === 1n && traces.push(c.backtrace())) } });
   expect(traces[0].frames[0].symbol).toBe('recursion.O2!fact+0x0');
