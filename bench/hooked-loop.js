@@ -12,7 +12,7 @@ const fs = require('fs');
   let sink = 0n;
   if (mode === 'stream') {
     // The CLI's path: every event formatted and written (to /dev/null).
-    const { JsonFormat, Sink } = require('../dist/format');
+    const { JsonFormat, Sink } = require('../dist/cli/format');
     const f = new JsonFormat(new Sink(devnull));
     t.hook('tiny', { onEntry: (c) => f.entry(c), onExit: (c) => { f.exit(c); calls++; } });
   } else {

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 'use strict';
-require('../dist/cli').main(process.argv.slice(2));
+require('../dist/cli/main').main(process.argv.slice(2));

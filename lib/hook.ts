@@ -2,7 +2,7 @@
 // names, with its own node pool (maxActive, nmissed).
 import type { EntryContext, ExitContext } from './context';
 import { NodePool, RethookOwner } from './rethook';
-import type { Pattern } from './symbols';
+import type { Pattern } from './symbols/patterns';
 
 export interface HookHandlers {
   /** Runs at the function's first instruction. Return false to not hook this call's return. */

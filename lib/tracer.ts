@@ -8,15 +8,14 @@ import { Backtrace, ContextHost, EntryContext, ExitContext } from './context';
 import { RethookError } from './errors';
 import { Hook, HookHandlers, validateHandlers } from './hook';
 import { arch, Info, NativeTracer, StopKind } from './native';
-import { readMaps } from './procfs';
-import { walkBacktrace } from './backtrace';
-import { resolveProgram, signalName } from './program';
+import { readMaps } from './symbols/procfs';
+import { walkBacktrace } from './engine/backtrace';
+import { resolveProgram, signalName } from './symbols/program';
 import { RethookNode, ShadowStack, UnwindReason } from './rethook';
-import { rehijackAfterCatch, restoreReturnAddresses, unhijackForUnwind } from './return-slots';
-import { hex, Proc, Site, ThreadState } from './traced-process';
-import {
-  closeNames, FunctionSymbol, matchFunctions, Module, moduleMatches, modulesFromMaps, parsePattern,
-} from './symbols';
+import { rehijackAfterCatch, restoreReturnAddresses, unhijackForUnwind } from './arch/return-slots';
+import { hex, Proc, Site, ThreadState } from './tracee/process';
+import { FunctionSymbol, Module, modulesFromMaps } from './symbols/modules';
+import { closeNames, matchFunctions, moduleMatches, parsePattern } from './symbols/patterns';
 
 const SIGINT = 2, SIGTRAP = 5;
 const PR_SET_PDEATHSIG = 1;

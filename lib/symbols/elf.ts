@@ -1,7 +1,7 @@
 // Just enough ELF64 to find functions: header, program headers, and the
 // symbols of .symtab (or .dynsym when the file is stripped).
 import * as fs from 'fs';
-import { RethookError } from './errors';
+import { RethookError } from '../errors';
 
 export interface ElfSymbol {
   name: string;

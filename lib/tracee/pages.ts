@@ -2,9 +2,9 @@
 // out-of-line slots for displaced instructions. A region is mapped r-x by an
 // injected mmap, near the code it serves (slots branch back with a relative
 // jump), and written through /proc/PID/mem.
-import { arch, NativeTracer } from './native';
-import { findGap, readMaps } from './procfs';
-import { RethookError } from './errors';
+import { arch, NativeTracer } from '../native';
+import { findGap, readMaps } from '../symbols/procfs';
+import { RethookError } from '../errors';
 
 const REGION_SIZE = 64 * 1024;
 const TRAMPOLINE_OFFSET = 0;

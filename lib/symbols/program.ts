@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { isElf } from './elf';
-import { RethookError } from './errors';
+import { RethookError } from '../errors';
 
 export function signalName(n: number): string {
   for (const [name, num] of Object.entries(os.constants.signals as Record<string, number>)) {

@@ -1,7 +1,7 @@
 // Backtraces of a thread stopped in a handler (see Tracer.backtrace).
-import type { Backtrace } from './context';
-import { arch, NativeTracer } from './native';
-import type { ThreadState } from './traced-process';
+import type { Backtrace } from '../context';
+import { arch, NativeTracer } from '../native';
+import type { ThreadState } from '../tracee/process';
 
 /**
  * The function, its real return address, then the frame-pointer chain from

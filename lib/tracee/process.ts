@@ -1,13 +1,13 @@
 // What the tracer keeps about each traced process and thread: hook sites,
 // injected pages, loaded objects, shadow stacks; and lookups over them.
 import * as fs from 'fs';
-import { RethookError } from './errors';
-import type { Hook } from './hook';
-import { NativeTracer } from './native';
+import { RethookError } from '../errors';
+import type { Hook } from '../hook';
+import { NativeTracer } from '../native';
 import { InjectedPages } from './pages';
-import { readMaps } from './procfs';
-import { ShadowStack } from './rethook';
-import type { FunctionSymbol, Module } from './symbols';
+import { readMaps } from '../symbols/procfs';
+import { ShadowStack } from '../rethook';
+import type { FunctionSymbol, Module } from '../symbols/modules';
 
 export function hex(n: number | bigint): string {
   return '0x' + n.toString(16);

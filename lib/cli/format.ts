@@ -2,7 +2,7 @@
 // tracer) and JSON lines. Field names of the JSON events are stable: other
 // tools parse them.
 import * as fs from 'fs';
-import type { EntryContext, ExitContext } from './context';
+import type { EntryContext, ExitContext } from '../context';
 
 export interface TraceEvents {
   entry(ctx: EntryContext): void;

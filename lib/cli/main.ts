@@ -1,10 +1,10 @@
 // `rethook trace [options] -- PROGRAM [ARGS...]`
 import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { RethookError } from './errors';
+import { RethookError } from '../errors';
 import { JsonFormat, Sink, TextFormat, TraceEvents } from './format';
-import { Tracer, ExitStatus } from './tracer';
-import type { Hook } from './hook';
+import { Tracer, ExitStatus } from '../tracer';
+import type { Hook } from '../hook';
 
 const USAGE = `Usage: rethook trace [options] -- PROGRAM [ARGS...]
        rethook trace [options] -p PID

@@ -2,8 +2,8 @@
 // the trampoline again). On x86-64 a node's slot is [frame]; where the return
 // address is a register at entry (arm64's x30), it is that register or
 // wherever the prologue saved it.
-import { arch, NativeTracer } from './native';
-import type { RethookNode } from './rethook';
+import { arch, NativeTracer } from '../native';
+import type { RethookNode } from '../rethook';
 
 /** Most stack searched for a saved hijacked return address between two frames. */
 const MAX_FRAME_SCAN = 1 << 20;
