@@ -2,15 +2,39 @@
 // thread is stopped then, and its registers are the ones read and written.
 import type { UnwindReason } from './rethook';
 
-/** The tracer-side operations a context needs (implemented by Tracer). */
+/**
+ * The tracer-side operations a context needs, for the one stopped thread the
+ * context belongs to (engine/context-host.ts; never part of the public API).
+ * @internal
+ */
 export interface ContextHost {
-  readMemory(pid: number, addr: number | bigint, length: number): Buffer;
-  readCString(pid: number, addr: number | bigint, max?: number): string;
-  setRegister(index: number, value: bigint): void;
-  fpRetval(tid: number): number;
-  setFpRetval(tid: number, value: number): void;
-  resolveFunction(pid: number, target: string | number): { address: number; size: number };
-  backtraceOf(tid: number, fnAddr: number, returnAddress: number): Backtrace;
+  readMemory(addr: number | bigint, length: number): Buffer;
+  readCString(addr: number | bigint, max?: number): string;
+  setReturnValue(value: bigint): void;
+  fpRetval(): number;
+  setFpRetval(value: number): void;
+  resolveFunction(target: string | number): { address: number; size: number };
+  backtrace(fnAddr: number, returnAddress: number): Backtrace;
+}
+
+/** What a context says about its call. @internal */
+export interface CallInfo {
+  pid: number;
+  tid: number;
+  fn: string;
+  address: number;
+  args: readonly bigint[];
+  returnAddress: number;
+  stackPointer: number;
+  depth: number;
+}
+
+/** How a call ended, for an ExitContext. @internal */
+export interface ExitInfo {
+  retval: bigint;
+  durationNs: bigint;
+  unwound: boolean;
+  reason: UnwindReason | null;
 }
 
 export interface BacktraceFrame {
@@ -35,25 +59,30 @@ export class CallContext {
   data: unknown = undefined;
   /** @internal */ _live = true;
 
+  readonly pid: number;
+  readonly tid: number;
   /** Name of the hooked function (demangled for C++). */
   readonly function: string;
+  readonly address: number;
+  /** The first integer arguments (6 on x86-64, 8 on arm64), as at entry. */
+  readonly args: readonly bigint[];
+  /** Where the call returns to (the real address, never the trampoline). */
+  readonly returnAddress: number;
+  /** Stack pointer at the function's first instruction: identifies the frame. */
+  readonly stackPointer: number;
+  /** Nesting of hooked calls on this thread (0 = outermost). */
+  readonly depth: number;
 
-  constructor(
-    /** @internal */ protected readonly host: ContextHost,
-    readonly pid: number,
-    readonly tid: number,
-    fn: string,
-    readonly address: number,
-    /** The first integer arguments (6 on x86-64), as at entry. */
-    readonly args: readonly bigint[],
-    /** Where the call returns to (the real address, never the trampoline). */
-    readonly returnAddress: number,
-    /** Stack pointer at the function's first instruction: identifies the frame. */
-    readonly stackPointer: number,
-    /** Nesting of hooked calls on this thread (0 = outermost). */
-    readonly depth: number,
-  ) {
-    this.function = fn;
+  /** @internal */
+  constructor(/** @internal */ protected readonly host: ContextHost, call: CallInfo) {
+    this.pid = call.pid;
+    this.tid = call.tid;
+    this.function = call.fn;
+    this.address = call.address;
+    this.args = call.args;
+    this.returnAddress = call.returnAddress;
+    this.stackPointer = call.stackPointer;
+    this.depth = call.depth;
   }
 
   protected check(): void {
@@ -62,18 +91,18 @@ export class CallContext {
 
   readMemory(addr: number | bigint, length: number): Buffer {
     this.check();
-    return this.host.readMemory(this.pid, addr, length);
+    return this.host.readMemory(addr, length);
   }
 
   readCString(addr: number | bigint, max = 4096): string {
     this.check();
-    return this.host.readCString(this.pid, addr, max);
+    return this.host.readCString(addr, max);
   }
 
   /** The thread's call stack, symbolized, with trampoline addresses replaced by the real ones. */
   backtrace(): Backtrace {
     this.check();
-    return this.host.backtraceOf(this.tid, this.address, this.returnAddress);
+    return this.host.backtrace(this.address, this.returnAddress);
   }
 }
 
@@ -98,51 +127,46 @@ export class EntryContext extends CallContext {
    */
   redirect(target: string | number): void {
     this.check();
-    const fn = this.host.resolveFunction(this.pid, target);
+    const fn = this.host.resolveFunction(target);
     if (this.returnAddress >= fn.address && this.returnAddress < fn.address + Math.max(fn.size, 1)) return;
     this._action = { kind: 'redirect', address: fn.address };
   }
 }
 
 export class ExitContext extends CallContext {
-  constructor(
-    host: ContextHost,
-    pid: number,
-    tid: number,
-    fn: string,
-    address: number,
-    args: readonly bigint[],
-    returnAddress: number,
-    stackPointer: number,
-    depth: number,
-    /** Integer return value register (rax / x0); 0n when unwound. */
-    readonly retval: bigint,
-    readonly durationNs: bigint,
-    /** True when the function did not return: its frame was unwound. */
-    readonly unwound: boolean,
-    readonly reason: UnwindReason | null,
-    private readonly retvalIndex: number,
-  ) {
-    super(host, pid, tid, fn, address, args, returnAddress, stackPointer, depth);
+  /** Integer return value register (rax / x0); 0n when unwound. */
+  readonly retval: bigint;
+  readonly durationNs: bigint;
+  /** True when the function did not return: its frame was unwound. */
+  readonly unwound: boolean;
+  readonly reason: UnwindReason | null;
+
+  /** @internal */
+  constructor(host: ContextHost, call: CallInfo, exit: ExitInfo) {
+    super(host, call);
+    this.retval = exit.retval;
+    this.durationNs = exit.durationNs;
+    this.unwound = exit.unwound;
+    this.reason = exit.reason;
   }
 
   /** Floating-point return value (xmm0 / d0) as a double. */
   get fpRetval(): number {
     this.check();
-    return this.unwound ? 0 : this.host.fpRetval(this.tid);
+    return this.unwound ? 0 : this.host.fpRetval();
   }
 
   /** Replace the integer return value the caller sees. */
   setReturnValue(value: bigint | number): void {
     this.check();
     if (this.unwound) throw new Error('rethook: an unwound call has no return value to replace');
-    this.host.setRegister(this.retvalIndex, BigInt.asUintN(64, BigInt(value)));
+    this.host.setReturnValue(BigInt.asUintN(64, BigInt(value)));
   }
 
   /** Replace the floating-point return value the caller sees. */
   setFpReturnValue(value: number): void {
     this.check();
     if (this.unwound) throw new Error('rethook: an unwound call has no return value to replace');
-    this.host.setFpRetval(this.tid, value);
+    this.host.setFpRetval(value);
   }
 }

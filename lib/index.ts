@@ -1,7 +1,7 @@
 // The public API. Only re-exports: each piece lives in its own file.
 export { Tracer } from './tracer';
 export { resolveProgram } from './symbols/program';
-export type { SpawnOptions, ExitStatus } from './tracer';
+export type { SpawnOptions, AttachOptions, ExitStatus } from './tracer';
 export { Hook } from './hook';
 export type { HookHandlers, HookSite } from './hook';
 export { CallContext, EntryContext, ExitContext } from './context';

@@ -36,10 +36,16 @@ export interface NativeTracer {
   readonly info: Float64Array;
   /** stdio: file descriptors for the program's 0, 1, 2 (-1: inherit). */
   spawn(path: string, argv: string[], envp: string[], cwd: string, stdio: number[]): number;
+  /** Seize a thread and interrupt it; registers nothing (see addThread). */
   seize(tid: number, exitKill: boolean): void;
+  /** Per-process state: memory, breakpoint table, trap set. */
   addProcess(pid: number): void;
   dropProcess(pid: number): void;
-  addThread(tid: number, traced: boolean): void;
+  /** Wait for thread `tid` of process `pid` from now on. */
+  addThread(tid: number, pid: number): void;
+  removeThread(tid: number): void;
+  /** The process replaced its image: its memory is new, its breakpoints and traps are gone. */
+  execed(pid: number): void;
   /** The next stop or None; with spinNs, keep asking that long, yielding the CPU in between. */
   wait(spinNs?: number): StopKind;
   waitThread(tid: number): StopKind;
@@ -62,8 +68,8 @@ export interface NativeTracer {
   injectSyscall(tid: number, pid: number, stub: number, writeStub: boolean, nr: number, args: (number | bigint)[]): bigint;
   /** Call fn() in a stopped thread; it returns to returnTo (a trap of ours). */
   callFunction(tid: number, pid: number, fn: number, returnTo: number): bigint;
-  /** A trap at addr is always ours (saves PTRACE_GETSIGINFO there). */
-  markTrampoline(addr: number): void;
+  /** A trap at addr in process pid is always ours (saves PTRACE_GETSIGINFO there). */
+  markTrampoline(pid: number, addr: number): void;
   /** Wait for a detached child of ours that exited; true once it is gone. */
   reap(pid: number): boolean;
   interrupt(tid: number): boolean;
@@ -103,6 +109,27 @@ interface Addon {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const addon: Addon = require(path.join(__dirname, '..', 'build', 'Release', 'rethook.node'));
 
-export const NativeTracer = addon.NativeTracer;
+export const NativeTracer = withCurrentInterface(addon.NativeTracer);
+
+/**
+ * TEMPORARY: adapts an addon built before the thread-table interface
+ * (addThread(tid, traced), implicit exec handling, a global trap set).
+ */
+function withCurrentInterface(Ctor: Addon['NativeTracer']): Addon['NativeTracer'] {
+  if ('removeThread' in Ctor.prototype) return Ctor;
+  return class {
+    constructor(wake: () => void) {
+      const n = new Ctor(wake) as unknown as Record<string, (...a: unknown[]) => unknown>;
+      const addThread = n.addThread.bind(n);
+      const mark = n.markTrampoline.bind(n);
+      const set = (k: string, f: (...a: unknown[]) => unknown) => Object.defineProperty(n, k, { value: f });
+      set('addThread', (tid) => addThread(tid, true));
+      set('removeThread', (tid) => addThread(tid, false));
+      set('execed', () => undefined);
+      set('markTrampoline', (_pid, addr) => mark(addr));
+      return n as unknown as NativeTracer;
+    }
+  } as unknown as Addon['NativeTracer'];
+}
 export const demangle = addon.demangle;
 export const arch = addon.arch;

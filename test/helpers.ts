@@ -4,7 +4,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ExitStatus, HookHandlers, Tracer } from '../lib';
+import { ExitStatus, Hook, HookHandlers, Tracer } from '../lib';
 
 export const FIXTURES = path.join(__dirname, 'fixtures', 'bin');
 export const CLI = path.join(__dirname, '..', 'bin', 'rethook.js');
@@ -65,6 +65,7 @@ export interface Traced {
   status: ExitStatus;
   stdout: string;
   tracer: Tracer;
+  hook: Hook;
 }
 
 /**
@@ -82,7 +83,7 @@ export async function trace(
   const events: string[] = [];
   const nargs = opts.nargs ?? 1;
   const h = opts.handlers ?? {};
-  tracer.hook(patterns, {
+  const hook = tracer.hook(patterns, {
     maxActive: opts.maxActive,
     onEntry(ctx) {
       events.push(`> ${ctx.function} ${ctx.args.slice(0, nargs).join(' ')}`.trimEnd());
@@ -95,7 +96,7 @@ export async function trace(
   });
   opts.setup?.(tracer);
   const status = await tracer.run();
-  return { events, status, stdout: out.text(), tracer };
+  return { events, status, stdout: out.text(), tracer, hook };
 }
 
 /** Loop counts shrink under emulation (the arm64 VM sets RETHOOK_TEST_SCALE). */

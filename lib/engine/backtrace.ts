@@ -1,7 +1,8 @@
 // Backtraces of a thread stopped in a handler (see Tracer.backtrace).
 import type { Backtrace } from '../context';
-import { arch, NativeTracer } from '../native';
+import type { TraceeMemory } from '../tracee/memory';
 import type { ThreadState } from '../tracee/process';
+import type { Registers } from '../tracee/registers';
 
 /**
  * The function, its real return address, then the frame-pointer chain from
@@ -9,15 +10,15 @@ import type { ThreadState } from '../tracee/process';
  * trampoline replaced by the real return address it stands for (the kernel's
  * rethook_find_ret_addr). `regs` are the thread's registers.
  */
-export function walkBacktrace(nat: NativeTracer, regs: BigUint64Array, th: ThreadState, fnAddr: number, returnAddress: number): Backtrace {
+export function walkBacktrace(regs: Registers, mem: TraceeMemory, th: ThreadState, fnAddr: number, returnAddress: number): Backtrace {
   const proc = th.proc;
   const tramp = proc.pages.trampoline;
   const outer = th.stack.nodes.filter((n) => !n.chained).reverse(); // innermost first
   let next = 0;
   const addrs = [fnAddr, returnAddress];
   let reliable = true;
-  let fp = Number(regs[arch.framePointer]);
-  const sp = Number(regs[arch.sp]);
+  let fp = regs.framePointer;
+  const sp = regs.sp;
   // prev starts just below sp: arm64 frame records sit at the bottom of their frame, so the first fp may equal sp.
   for (let prev = sp - 1; addrs.length < 256; ) {
     if (fp === 0) break; // the outermost frame (glibc's _start clears rbp)
@@ -25,7 +26,7 @@ export function walkBacktrace(nat: NativeTracer, regs: BigUint64Array, th: Threa
       reliable = false; // not a frame-pointer chain (or not one we can follow)
       break;
     }
-    const pair = nat.read(proc.pid, fp, 16);
+    const pair = mem.read(fp, 16);
     if (!pair) {
       reliable = false;
       break;

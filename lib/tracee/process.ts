@@ -8,10 +8,9 @@ import { InjectedPages } from './pages';
 import { readMaps } from '../symbols/procfs';
 import { ShadowStack } from '../rethook';
 import type { FunctionSymbol, Module } from '../symbols/modules';
+import { hex, TraceeMemory } from './memory';
 
-export function hex(n: number | bigint): string {
-  return '0x' + n.toString(16);
-}
+export { hex };
 
 /** A breakpoint of ours: user hooks on a function, and/or an internal handler (r_brk, the unwinder). */
 export interface Site {
@@ -19,21 +18,29 @@ export interface Site {
   fn: FunctionSymbol | null;
   /** User hooks on this function, in the order they were added. */
   hooks: Hook[];
+  /**
+   * A breakpoint of the tracer's own (the dynamic linker's r_brk, the C++
+   * unwinder's entries). It runs before any user hook on the same function
+   * and may keep the thread stopped ('hold').
+   */
   internal?: (th: ThreadState, addr: number) => 'continue' | 'hold';
 }
 
+/** One traced thread: its process and its shadow stack of rethook nodes. */
 export interface ThreadState {
-  tid: number;
-  proc: Proc;
-  stack: ShadowStack;
+  readonly tid: number;
+  readonly proc: Proc;
+  readonly stack: ShadowStack;
 }
 
 export class Proc {
   readonly pages: InjectedPages;
+  readonly mem: TraceeMemory;
   readonly modules = new Map<string, Module>();
   readonly sites = new Map<number, Site>();
   /** Breakpoints removed while threads ran: a trap already raised there is stale, not the program's. */
   readonly removed = new Set<number>();
+  /** This process's threads; added and removed only by ThreadTable (threads.ts). */
   readonly threads = new Map<number, ThreadState>();
   rDebug = 0;
   /** IFUNC resolver address -> implementation it picked (0: none). */
@@ -44,6 +51,7 @@ export class Proc {
   startupDone = false;
   constructor(nat: NativeTracer, readonly pid: number) {
     this.pages = new InjectedPages(nat, pid);
+    this.mem = new TraceeMemory(nat, pid);
   }
 
   /** The function starting exactly at `addr`. */

@@ -1,0 +1,97 @@
+// arm64: the return address is the link register (x30) on entry, so the
+// hijack is a register write; `ret` pops nothing. Once the function's
+// prologue has saved x30 (a frame record, `stp x29, x30, ...`), the hijacked
+// copy is in its frame, somewhere between the next inner frame (or the
+// thread's sp) and its own entry sp: found by scanning those words. A copy
+// signed by pointer authentication (paciasp) is not recognized (README, Limits).
+import { arch } from '../native';
+import type { RethookNode } from '../rethook';
+import type { TraceeMemory } from '../tracee/memory';
+import type { Registers } from '../tracee/registers';
+import type { ReturnAbi } from './return-abi';
+
+const LR = arch.returnAddressReg;
+/** Most stack searched for a saved hijacked return address between two frames. */
+const MAX_FRAME_SCAN = 1 << 20;
+/** Where unhijackForUnwind found each node's saved copy (the catch puts the trampoline back there). */
+const savedAt = new WeakMap<RethookNode, number>();
+
+function linkRegister(regs: Registers): number {
+  return Number(regs.words[LR]);
+}
+
+function setLinkRegister(regs: Registers, v: number): void {
+  regs.words[LR] = BigInt(v);
+}
+
+/**
+ * For each node (`nodes` outermost first; visited innermost first) not
+ * entered by a tail call and `want`ed, the addresses
+ * of the words holding `tramp` in its frame, nearest the frame first: the
+ * stack between the next inner frame (innermost: `sp`) and the node's entry sp.
+ */
+function scanSavedCopies(mem: TraceeMemory, sp: number, nodes: readonly RethookNode[], tramp: number,
+  want: (n: RethookNode) => boolean, visit: (n: RethookNode, slots: number[]) => void): void {
+  const t = BigInt(tramp);
+  let low = sp;
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (!n.chained && want(n) && n.frame > low) {
+      const len = Math.min(n.frame - low, MAX_FRAME_SCAN) & ~7;
+      const base = n.frame - len;
+      const words = mem.read(base, len);
+      const slots: number[] = [];
+      for (let off = len - 8; words && off >= 0; off -= 8) if (words.readBigUInt64LE(off) === t) slots.push(base + off);
+      visit(n, slots);
+    }
+    low = Math.max(low, n.frame);
+  }
+}
+
+export const linkRegisterAbi: ReturnAbi = {
+  returnPops: 0,
+
+  returnAddress: (regs) => linkRegister(regs),
+
+  hijack(regs, _mem, tramp) {
+    setLinkRegister(regs, tramp);
+    return true;
+  },
+
+  resumeAt(regs, to) {
+    regs.pc = to;
+    setLinkRegister(regs, to);
+  },
+
+  restore(thread, mem, nodes, tramp) {
+    if (!nodes.length || !thread.load()) return;
+    const regs = thread.regs;
+    if (linkRegister(regs) === tramp) {
+      setLinkRegister(regs, nodes[nodes.length - 1].realRet);
+      thread.store();
+    }
+    scanSavedCopies(mem, regs.sp, nodes, tramp, () => true, (n, slots) => {
+      for (const a of slots) mem.writeWord(a, n.realRet);
+    });
+  },
+
+  unhijackForUnwind(regs, mem, nodes, tramp) {
+    if (nodes.length && linkRegister(regs) === tramp) setLinkRegister(regs, nodes[nodes.length - 1].realRet);
+    scanSavedCopies(mem, regs.sp, nodes, tramp, (n) => !n.restored, (n, slots) => {
+      if (!slots.length) return;
+      mem.writeWord(slots[0], n.realRet); // the prologue's copy nearest the frame: one per call
+      savedAt.set(n, slots[0]);
+    });
+    for (const n of nodes) if (!n.chained) n.restored = true;
+  },
+
+  rehijackAfterCatch(mem, nodes, tramp) {
+    for (const n of nodes) {
+      if (!n.restored) continue;
+      n.restored = false;
+      const at = savedAt.get(n);
+      savedAt.delete(n);
+      if (at !== undefined && mem.readWord(at) === n.realRet) mem.writeWord(at, tramp);
+    }
+  },
+};

@@ -1,0 +1,35 @@
+// Where a function's return address lives, and how rethook swaps it: the
+// user-space counterpart of the kernel's arch_rethook_prepare() and
+// arch_rethook_fixup_return(). Generic code (engine/) decides which nodes
+// return, unwind or are restored; a ReturnAbi only says where the addresses
+// are. Each architecture supplies one object (arch/x86_64.ts, arch/arm64.ts):
+//
+//   returnPops          sp after `ret` minus sp at the first instruction
+//   returnAddress       where the call will return to, read at the entry stop
+//   hijack              make it return into the trampoline instead (false if
+//                       that could not be written: the call goes unhooked,
+//                       as uprobes drops the return instance)
+//   resumeAt            the registers of a thread leaving the trampoline for
+//                       the real return address, as if it had returned there
+//   restore             put the real return addresses of a thread's nodes
+//                       back (detach, a fork child we do not follow)
+//   unhijackForUnwind   the same before an unwinder walks the stack, nodes kept
+//   rehijackAfterCatch  the trampoline back in the slots unhijackForUnwind
+//                       restored, for the calls a catch left alive
+import type { RethookNode } from '../rethook';
+import type { TraceeMemory } from '../tracee/memory';
+import type { Registers, StoppedThread } from '../tracee/registers';
+
+export interface ReturnAbi {
+  readonly returnPops: number;
+  /** At a function's first instruction (registers loaded). Null when unreadable. */
+  returnAddress(regs: Registers, mem: TraceeMemory): number | null;
+  /** At a function's first instruction: return into `tramp`. Registers are stored when the thread resumes. */
+  hijack(regs: Registers, mem: TraceeMemory, tramp: number): boolean;
+  resumeAt(regs: Registers, to: number): void;
+  /** `nodes` outermost first; `thread` is stopped and its registers not loaded. */
+  restore(thread: StoppedThread, mem: TraceeMemory, nodes: readonly RethookNode[], tramp: number): void;
+  /** `regs`: the thread's registers, loaded; `nodes` outermost first. Marks the nodes restored. */
+  unhijackForUnwind(regs: Registers, mem: TraceeMemory, nodes: readonly RethookNode[], tramp: number): void;
+  rehijackAfterCatch(mem: TraceeMemory, nodes: readonly RethookNode[], tramp: number): void;
+}

@@ -1,0 +1,41 @@
+// x86-64: the return address is the word at [sp] on entry; `ret` pops it.
+// A node's slot is therefore exactly [frame], for every call not entered by
+// a tail call (a chained node shares its caller's slot).
+import type { RethookNode } from '../rethook';
+import type { TraceeMemory } from '../tracee/memory';
+import type { ReturnAbi } from './return-abi';
+
+/** Put `to` in each node's slot that holds `from`; `mark` sets the node's restored flag. */
+function swapSlots(mem: TraceeMemory, nodes: readonly RethookNode[], from: (n: RethookNode) => number, to: (n: RethookNode) => number): void {
+  for (const n of nodes) {
+    if (n.chained) continue;
+    if (mem.readWord(n.frame) === from(n)) mem.writeWord(n.frame, to(n));
+  }
+}
+
+export const stackSlotAbi: ReturnAbi = {
+  returnPops: 8,
+
+  returnAddress: (regs, mem) => mem.readWord(regs.sp),
+
+  hijack: (regs, mem, tramp) => mem.writeWord(regs.sp, tramp),
+
+  resumeAt(regs, to) {
+    regs.pc = to;
+  },
+
+  restore(_thread, mem, nodes, tramp) {
+    swapSlots(mem, nodes, () => tramp, (n) => n.realRet);
+  },
+
+  unhijackForUnwind(_regs, mem, nodes, tramp) {
+    swapSlots(mem, nodes.filter((n) => !n.restored), () => tramp, (n) => n.realRet);
+    for (const n of nodes) if (!n.chained) n.restored = true;
+  },
+
+  rehijackAfterCatch(mem, nodes, tramp) {
+    const back = nodes.filter((n) => n.restored);
+    for (const n of back) n.restored = false;
+    swapSlots(mem, back, (n) => n.realRet, () => tramp);
+  },
+};

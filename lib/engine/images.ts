@@ -1,0 +1,156 @@
+// Images: what is mapped in a process and when it changes. A new image
+// (spawn, exec) is set up at its first instruction; the dynamic linker's
+// r_brk (found through _r_debug, exactly as debuggers do) tells of every
+// later change of the link map, after which new objects get slot pages near
+// them, the unwinder hooks and every pending pattern.
+import { returnAbi } from '../arch';
+import type { FunctionSymbol, Module } from '../symbols/modules';
+import { modulesFromMaps } from '../symbols/modules';
+import { readMaps } from '../symbols/procfs';
+import type { Proc, ThreadState } from '../tracee/process';
+import * as fs from 'fs';
+import { plant, plantPending } from './planting';
+import { finishUnwound } from './return-hooks';
+import type { Session } from './session';
+
+const RT_CONSISTENT = 0;
+/** Offsets in struct r_debug (64-bit): r_brk, r_state. */
+const R_DEBUG_BRK = 16, R_DEBUG_STATE = 24;
+/**
+ * Entries of the C++ unwinder (libgcc_s): before it walks a thread's stack,
+ * the real return addresses go back, or it finds no frame description for
+ * the trampoline and the program calls std::terminate.
+ */
+const UNWINDER_ENTRIES = ['_Unwind_RaiseException', '_Unwind_Resume', '_Unwind_Resume_or_Rethrow', '_Unwind_ForcedUnwind'];
+/** Where a catch begins (libstdc++): frames below are gone, the ones above are hooked again. */
+const CATCH_ENTRY = '__cxa_begin_catch';
+
+/**
+ * The objects mapped now, with the executable and the dynamic linker (the
+ * object other than the executable that defines _r_debug), whose _r_debug
+ * is remembered in proc.rDebug.
+ */
+function mappedImage(proc: Proc): { exe: Module; linker: Module | null; modules: Module[] } {
+  const modules = modulesFromMaps(readMaps(proc.pid), proc.modules);
+  const exePath = fs.realpathSync(`/proc/${proc.pid}/exe`);
+  const exe = modules.find((m) => m.path === exePath) ?? modules[0];
+  const linker = modules.find((m) => m.path !== exePath && m.object('_r_debug') !== null) ?? null;
+  if (linker) proc.rDebug = linker.object('_r_debug')!;
+  return { exe, linker, modules };
+}
+
+/** Break at r_brk from now on: the dynamic linker calls it around every change of the link map. */
+function hookLinkMap(s: Session, proc: Proc, brk: number): void {
+  const fn: FunctionSymbol = { name: '_dl_debug_state', rawName: '_dl_debug_state', address: brk, size: 0, module: null as unknown as Module };
+  plant(s, proc, null, fn, true, (th, addr) => onLinkMapChange(s, th, addr));
+}
+
+/** r_brk once the dynamic linker has set it, else 0. */
+function readRBrk(proc: Proc): number {
+  return proc.mem.readWord(proc.rDebug + R_DEBUG_BRK) ?? 0;
+}
+
+/** A new image (after spawn or exec), stopped at its first instruction, single-threaded. */
+export function startImage(s: Session, proc: Proc, tid: number): void {
+  proc.refuseShadowStack();
+  proc.pages.reset();
+  proc.sites.clear();
+  proc.removed.clear();
+  proc.ifuncs.clear();
+  proc.modules.clear(); // every object is new: loadedModules() plants pending patterns in each
+  proc.startupDone = false;
+  const { exe, linker } = mappedImage(proc);
+  proc.pages.mapRegion(tid, exe.start);
+  if (exe.elf.interp && linker) {
+    // The linker sets r_brk early in its own start-up: syscall-step until it has.
+    proc.phase = 'find-r_brk';
+    s.resume(tid, 0, false, true);
+  } else {
+    loadedModules(s, proc, tid);
+    if (startupComplete(s, proc, tid, 0) !== 'hold') s.resume(tid, 0);
+  }
+}
+
+/** An image already running (attach): objects mapped, the dynamic linker set up. */
+export function adoptRunningImage(s: Session, proc: Proc, tid: number): void {
+  proc.refuseShadowStack();
+  const { exe, linker } = mappedImage(proc);
+  proc.pages.mapRegion(tid, exe.start);
+  loadedModules(s, proc, tid);
+  const brk = linker ? readRBrk(proc) : 0;
+  if (brk) hookLinkMap(s, proc, brk);
+  proc.startupDone = true;
+}
+
+/** A syscall stop: exec has returned into the new image, or the linker may have set r_brk. */
+export function onSyscallStop(s: Session, th: ThreadState): void {
+  const proc = th.proc;
+  if (proc.phase === 'exec-exit') {
+    // execve has returned into the new image: its registers are final now.
+    proc.phase = 'ready';
+    return startImage(s, proc, th.tid);
+  }
+  if (proc.phase === 'find-r_brk') {
+    const brk = readRBrk(proc);
+    if (!brk) return void s.resume(th.tid, 0, false, true);
+    proc.phase = 'ready';
+    hookLinkMap(s, proc, brk);
+  }
+  s.resume(th.tid, 0);
+}
+
+/** The dynamic linker's r_brk: called around every change of the link map. */
+function onLinkMapChange(s: Session, th: ThreadState, addr: number): 'continue' | 'hold' {
+  const proc = th.proc;
+  const state = proc.mem.read(proc.rDebug + R_DEBUG_STATE, 4);
+  if (!state || state.readInt32LE(0) !== RT_CONSISTENT) return 'continue';
+  loadedModules(s, proc, th.tid);
+  if (!proc.startupDone) return startupComplete(s, proc, th.tid, addr);
+  return 'continue';
+}
+
+/**
+ * The program's libraries are all mapped, none of its code has run: spawn()
+ * resolves, with the thread held until run().
+ */
+function startupComplete(s: Session, proc: Proc, tid: number, addr: number): 'continue' | 'hold' {
+  proc.startupDone = true;
+  if (proc.pid !== s.pid || s.running) return 'continue';
+  s.held = [{ tid, addr, sig: 0 }];
+  const w = s.startupWaiter;
+  s.startupWaiter = null;
+  w?.resolve();
+  return 'hold';
+}
+
+/** Scan the maps for objects loaded since last time: slot pages near them, pending hooks planted. */
+function loadedModules(s: Session, proc: Proc, tid: number): void {
+  const mods = modulesFromMaps(readMaps(proc.pid), proc.modules);
+  const fresh = mods.filter((m) => proc.modules.get(m.path) !== m);
+  proc.modules.clear();
+  for (const m of mods) proc.modules.set(m.path, m);
+  for (const m of fresh) if (!proc.pages.hasRegionNear(m.start)) proc.pages.mapRegion(tid, m.start);
+  for (const m of fresh) plantUnwinderHooks(s, proc, m);
+  plantPending(s, proc, fresh);
+}
+
+function plantUnwinderHooks(s: Session, proc: Proc, m: Module): void {
+  for (const f of m.functions()) {
+    if (UNWINDER_ENTRIES.includes(f.rawName)) plant(s, proc, null, f, false, (th) => beforeUnwind(s, th));
+    else if (f.rawName === CATCH_ENTRY) plant(s, proc, null, f, false, (th) => atCatch(s, th));
+  }
+}
+
+/** The unwinder is about to walk this thread's stack: put every real return address back. */
+function beforeUnwind(s: Session, th: ThreadState): 'continue' {
+  returnAbi.unhijackForUnwind(s.regs, th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
+  return 'continue';
+}
+
+/** A catch begins: calls whose frames the exception removed ended; the rest are hooked again. */
+function atCatch(s: Session, th: ThreadState): 'continue' {
+  const dead = th.stack.popAtOrBelow(s.regs.sp);
+  if (dead.length) finishUnwound(s, th, dead, 'exception');
+  if (!s.status) returnAbi.rehijackAfterCatch(th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
+  return 'continue';
+}

@@ -1,0 +1,152 @@
+// Threads and processes coming and going: clone, fork and vfork (a child
+// followed as a process of its own, or cleaned and released), exec (a new
+// image, every node flushed), a thread's first stop, and a thread's end.
+import { returnAbi } from '../arch';
+import type { Hook } from '../hook';
+import { StopKind } from '../native';
+import type { RethookNode } from '../rethook';
+import { signalName } from '../symbols/program';
+import type { Proc, ThreadState } from '../tracee/process';
+import { stoppedThread } from '../tracee/registers';
+import { RethookError } from '../errors';
+import { flush } from './return-hooks';
+import type { Session } from './session';
+import { undoChanges } from './undo';
+
+const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4;
+
+export function onEvent(s: Session, th: ThreadState, event: number, msg: number): void {
+  const proc = th.proc;
+  switch (event) {
+    case PTRACE_EVENT_CLONE:
+      s.table.addThread(proc, msg);
+      break;
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+      if (s.options.followForks) adoptChild(s, th, msg, event === PTRACE_EVENT_VFORK);
+      else releaseChild(s, th, msg, event === PTRACE_EVENT_VFORK);
+      break;
+    case PTRACE_EVENT_EXEC:
+      return onExec(s, proc, th);
+  }
+  s.resume(th.tid, 0);
+}
+
+/** A thread's first stop after clone or attach: it runs on its own stack now. */
+export function onThreadStart(s: Session, th: ThreadState): void {
+  learnStack(s, th);
+  s.resume(th.tid, 0);
+}
+
+/** The thread's own stack, learnt where it surely runs on it (the main thread's is [stack]). */
+export function learnStack(s: Session, th: ThreadState): void {
+  if (!th.stack.range && th.tid !== th.proc.pid && s.nat.loadRegs(th.tid)) th.stack.range = th.proc.stackRange(s.regs.sp);
+}
+
+/** The process replaced its image: other threads are gone, and so is every hook site. */
+function onExec(s: Session, proc: Proc, th: ThreadState): void {
+  for (const other of [...proc.threads.values()]) {
+    if (other === th) continue;
+    flush(s, other, 'exec');
+    s.table.removeThread(other.tid);
+  }
+  flush(s, th, 'exec');
+  s.nat.execed(proc.pid);
+  if (proc.silent) {
+    // A vfork child we were only keeping safe: its new image has none of our breakpoints.
+    s.detachThread(th.tid, 0);
+    s.table.dropProcess(proc);
+    return;
+  }
+  for (const hook of s.hooks) {
+    const keep = hook.sites.filter((hs) => hs.pid !== proc.pid);
+    hook.sites.splice(0, hook.sites.length, ...keep);
+  }
+  proc.phase = 'exec-exit';
+  s.resume(th.tid, 0, false, true);
+}
+
+/** A child process made by fork/vfork, with copies of the parent's sites and pages (the memory has them too). */
+function childOf(s: Session, parent: Proc, child: number, keepHooks: boolean): Proc {
+  const cp = s.table.addProcess(child);
+  s.nat.copyBreakpoints(parent.pid, child);
+  cp.pages.copyFrom(parent.pages);
+  for (const [k, m] of parent.modules) cp.modules.set(k, m);
+  for (const [a, site] of parent.sites) {
+    cp.sites.set(a, { ...site, hooks: keepHooks ? [...site.hooks] : [] });
+    if (keepHooks) for (const h of site.hooks) h.sites.push({ pid: child, address: a, function: site.fn?.name ?? '' });
+  }
+  cp.rDebug = parent.rDebug;
+  cp.startupDone = true;
+  return cp;
+}
+
+/**
+ * Follow a child made by fork or vfork as a process of its own: it has our
+ * breakpoints, pages and, on the forking thread's stack, our hijacked return
+ * addresses, so it gets copies of our sites and of that thread's nodes.
+ */
+function adoptChild(s: Session, parent: ThreadState, child: number, vfork: boolean): void {
+  const cp = childOf(s, parent.proc, child, true);
+  const th = s.table.addThread(cp, child);
+  const copies: RethookNode[] = [];
+  for (const n of parent.stack.nodes) {
+    const c = (n.owner as Hook).pool.take(n.owner);
+    if (!c) break;
+    Object.assign(c, { ...n, args: n.args, data: n.data });
+    copies.push(c);
+  }
+  if (copies.length === parent.stack.nodes.length) {
+    th.stack.nodes.push(...copies);
+    return;
+  }
+  // Not enough nodes for the copies: the child gets its real return addresses back instead.
+  for (const c of copies) (c.owner as Hook).pool.give(c);
+  if (!vfork) undoReturnsInChild(s, parent, cp);
+}
+
+/** The child's copy of the forking thread's stack gets its real return addresses back. */
+function undoReturnsInChild(s: Session, parent: ThreadState, child: Proc): void {
+  returnAbi.restore(stoppedThread(s.nat, s.regs, child.pid), child.mem, parent.stack.nodes, parent.proc.pages.trampoline);
+}
+
+/**
+ * A child we do not follow. fork: it has our breakpoints and hijacked return
+ * addresses in its copy of memory; put the originals back before it runs an
+ * instruction, then let it go. vfork: it shares the parent's memory
+ * (breakpoints included) until it execs or exits; keep it traced until then,
+ * stepping over our breakpoints silently.
+ */
+function releaseChild(s: Session, parent: ThreadState, child: number, vfork: boolean): void {
+  const cp = childOf(s, parent.proc, child, false);
+  s.table.addThread(cp, child);
+  if (vfork) {
+    cp.silent = true;
+    return;
+  }
+  if (s.table.waitForStop(child, [StopKind.Interrupt]) !== null) {
+    undoChanges(s, parent.proc, cp, [{ tid: child, nodes: parent.stack.nodes }], false);
+    s.nat.detach(child, 0);
+  }
+  s.table.dropProcess(cp);
+}
+
+/** A thread exited or was killed; when it is a process's last, the process is done. */
+export function onThreadGone(s: Session, th: ThreadState, kind: StopKind, value: number): void {
+  const proc = th.proc;
+  flush(s, th, 'thread-exit');
+  s.table.removeThread(th.tid);
+  if (th.tid !== proc.pid) return;
+  for (const other of [...proc.threads.values()]) flush(s, other, 'thread-exit');
+  s.table.dropProcess(proc);
+  if (proc.pid === s.pid) {
+    s.mainStatus = kind === StopKind.Exited
+      ? { pid: proc.pid, code: value, signal: null, detached: false }
+      : { pid: proc.pid, code: null, signal: signalName(value), detached: false };
+    const w = s.startupWaiter;
+    s.startupWaiter = null;
+    w?.reject(new RethookError(`program exited during startup (${s.mainStatus.signal ?? `code ${s.mainStatus.code}`})`));
+  }
+  // Done when the program and every child followed are gone.
+  if (s.mainStatus && !s.table.allProcesses().some((p) => !p.silent)) s.finish(s.mainStatus);
+}

@@ -1,0 +1,184 @@
+// Planting: from patterns to breakpoints. A pattern resolves to functions in
+// the loaded objects; IFUNCs are asked which implementation they picked; each
+// function gets one breakpoint (a Site) shared by every hook on it, with an
+// out-of-line slot near it when its first instruction needs one.
+import { RethookError } from '../errors';
+import { Hook, HookHandlers } from '../hook';
+import { hex } from '../tracee/memory';
+import type { Proc, Site } from '../tracee/process';
+import type { FunctionSymbol, Module } from '../symbols/modules';
+import { closeNames, matchFunctions, moduleMatches, parsePattern } from '../symbols/patterns';
+import type { Session } from './session';
+
+/** Hook what `list` names in the main process; patterns also apply to objects loaded later. */
+export function addHook(s: Session, list: readonly (string | number)[], handlers: HookHandlers): Hook {
+  const hook = new Hook(list.map(String), handlers, handlers.maxActive ?? s.options.defaultMaxActive);
+  hook.unhookImpl = (hk) => unhook(s, hk);
+  const proc = s.table.process(s.pid)!;
+  const planted: { fn: FunctionSymbol; strict: boolean }[] = [];
+  const seen = new Set<number>();
+  for (const p of list) {
+    const fns = typeof p === 'number' ? [proc.functionAt(p)] : resolvePattern(proc, p, true);
+    // A function named exactly must be hooked; one a glob happens to match may be refused and skipped.
+    const strict = typeof p === 'number' || !parsePattern(p).isGlob;
+    for (const fn of fns) {
+      if (seen.has(fn.address)) continue;
+      seen.add(fn.address);
+      planted.push({ fn, strict });
+    }
+  }
+  for (const { fn, strict } of planted) {
+    try {
+      plant(s, proc, hook, fn, true);
+    } catch (e) {
+      if (strict || !(e instanceof RethookError)) throw e;
+      hook.refused.push(e.message);
+    }
+  }
+  // Every pattern also applies to objects loaded later (dlopen) and to new images after exec.
+  for (const p of list) if (typeof p === 'string') hook.pending.push(parsePattern(p));
+  s.hooks.push(hook);
+  return hook;
+}
+
+/** Plant the pending patterns of every live hook in objects just loaded; refusals are noted on the hook. */
+export function plantPending(s: Session, proc: Proc, fresh: readonly Module[]): void {
+  for (const hook of s.hooks) {
+    if (!hook.live) continue;
+    for (const p of hook.pending) {
+      for (const m of fresh) {
+        for (const fn of matchFunctions(p, m)) {
+          try {
+            plant(s, proc, hook, fn, false);
+          } catch (e) {
+            if (!(e instanceof RethookError)) throw e;
+            hook.refused.push(e.message);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The functions a pattern names in `proc`. None is an error, except for a
+ * pattern scoped to an object not loaded yet when `later` allows it (planted
+ * when that object is loaded).
+ */
+function resolvePattern(proc: Proc, text: string, later: boolean): FunctionSymbol[] {
+  const p = parsePattern(text);
+  const out: FunctionSymbol[] = [];
+  let moduleSeen = false;
+  for (const m of proc.modules.values()) {
+    if (!moduleMatches(p, m)) continue;
+    moduleSeen = true;
+    out.push(...matchFunctions(p, m));
+  }
+  if (out.length) return out;
+  if (p.module && !moduleSeen && later) return [];
+  const names: string[] = [];
+  for (const m of proc.modules.values()) if (moduleMatches(p, m)) for (const f of m.functions()) names.push(f.name);
+  const close = closeNames(text, names);
+  throw new RethookError(`no function matches '${text}'` + (close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : ''));
+}
+
+/** The one function a redirect target names. */
+export function resolveFunction(s: Session, proc: Proc, target: string | number): { address: number; size: number } {
+  if (typeof target === 'number') return proc.functionAt(target);
+  const fns = resolvePattern(proc, target, false);
+  if (fns.length !== 1) throw new RethookError(`'${target}' names ${fns.length} functions; redirect needs exactly one`);
+  return fns[0];
+}
+
+/**
+ * Put a breakpoint on `fn` for `hook` (null: internal only), or add the hook
+ * to the breakpoint already there (several hooks share one, as kprobes
+ * aggregate). Throws a RethookError naming the function when it cannot.
+ */
+export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSymbol, strict: boolean, internal?: Site['internal']): boolean {
+  if (fn.ifunc) {
+    const impl = resolveIfunc(s, proc, fn, strict);
+    if (!impl) return false;
+    fn = impl;
+  }
+  const existing = proc.sites.get(fn.address);
+  if (existing) {
+    if (hook && !existing.hooks.includes(hook)) {
+      existing.hooks.push(hook);
+      hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
+    }
+    if (internal) existing.internal = internal;
+    return true;
+  }
+  const plan = s.nat.planBreakpoint(proc.pid, fn.address);
+  if (plan.kind === 'refused') {
+    const bytes = proc.mem.read(fn.address, 8);
+    throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${plan.reason} (bytes ${bytes ? bytes.toString('hex').replace(/(..)/g, '$1 ').trim() : '?'})`);
+  }
+  const slot = plan.needsSlot ? slotNear(s, proc, fn) : 0;
+  try {
+    s.nat.setBreakpoint(proc.pid, fn.address, slot);
+  } catch (e) {
+    throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${(e as Error).message}`);
+  }
+  proc.removed.delete(fn.address);
+  proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal });
+  if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
+  return true;
+}
+
+/** An out-of-line slot within reach of `fn`, mapping a new region there if needed. */
+function slotNear(s: Session, proc: Proc, fn: FunctionSymbol): number {
+  let slot = proc.pages.takeSlot(fn.address);
+  if (slot) return slot;
+  const tid = s.stoppedTid(proc);
+  if (!tid) throw new RethookError(`cannot hook ${fn.name}: no out-of-line slot near it, and no stopped thread to map one`);
+  proc.pages.mapRegion(tid, fn.address);
+  slot = proc.pages.takeSlot(fn.address);
+  if (!slot) throw new RethookError(`cannot hook ${fn.name}: no out-of-line slot near it`);
+  return slot;
+}
+
+/**
+ * An IFUNC symbol (strlen, memcpy, ...) names a resolver the dynamic linker
+ * calls once to pick an implementation for this CPU. Hooking the resolver
+ * would see no calls: ask it (a call injected into a stopped thread) and
+ * hook what it returns, under the symbol's name.
+ */
+function resolveIfunc(s: Session, proc: Proc, fn: FunctionSymbol, strict: boolean): FunctionSymbol | null {
+  const cached = proc.ifuncs.get(fn.address);
+  if (cached !== undefined) return cached ? { ...fn, address: cached, ifunc: false } : null;
+  const tid = s.stoppedTid(proc);
+  if (!tid || !proc.pages.trampoline) {
+    if (strict) throw new RethookError(`cannot hook ${fn.name}: it is an IFUNC, and resolving it needs the program stopped (hook it before run() or from a handler)`);
+    return null;
+  }
+  let impl = 0;
+  try {
+    impl = Number(s.nat.callFunction(tid, proc.pid, fn.address, proc.pages.trampoline));
+  } catch (e) {
+    if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver failed: ${(e as Error).message}`);
+  }
+  const ok = impl !== 0 && proc.inSomeModule(impl);
+  proc.ifuncs.set(fn.address, ok ? impl : 0);
+  if (!ok) {
+    if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver picked ${hex(impl)}, outside every loaded object (the vDSO?)`);
+    return null;
+  }
+  return { ...fn, address: impl, ifunc: false };
+}
+
+/** Remove a hook's breakpoints (those no other hook or internal handler needs). */
+function unhook(s: Session, hook: Hook): void {
+  for (const hs of hook.sites) {
+    const proc = s.table.process(hs.pid);
+    const site = proc?.sites.get(hs.address);
+    if (!proc || !site || !site.hooks.includes(hook)) continue;
+    site.hooks = site.hooks.filter((h) => h !== hook);
+    if (site.hooks.length || site.internal) continue;
+    s.nat.removeBreakpoint(proc.pid, hs.address);
+    proc.sites.delete(hs.address);
+    proc.removed.add(hs.address);
+  }
+  hook.pending.length = 0;
+}

@@ -1,0 +1,189 @@
+// Return hooking proper, the engine's half of the kernel's rethook: at a
+// hooked function's entry, nodes are taken and pushed and the return is
+// hijacked; at the trampoline, the returning frame's nodes are popped and
+// their exit handlers run; frames found dead end as unwound. The decisions
+// about frames are ShadowStack's (rethook.ts); where return addresses live
+// is the ReturnAbi's (arch/); this file applies them and runs the handlers.
+import { returnAbi } from '../arch';
+import { CallInfo, EntryAction, EntryContext, ExitContext, ExitInfo } from '../context';
+import { RethookError } from '../errors';
+import type { Hook } from '../hook';
+import { RethookNode, UnwindReason } from '../rethook';
+import { hex } from '../tracee/memory';
+import type { Site, ThreadState } from '../tracee/process';
+import { contextHost } from './context-host';
+import type { Session } from './session';
+
+function callInfo(th: ThreadState, node: RethookNode): CallInfo {
+  return {
+    pid: th.proc.pid, tid: th.tid, fn: node.fnName, address: node.fnAddr, args: node.args,
+    returnAddress: node.realRet, stackPointer: node.frame, depth: node.depth,
+  };
+}
+
+/** A thread stopped on the breakpoint of `site` (a hooked function's first instruction). */
+export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): void {
+  const proc = th.proc;
+  if (proc.silent) return void s.step(th.tid, proc.pid, addr);
+  if (site.internal && site.internal(th, addr) === 'hold') return;
+  const regs = s.regs;
+  const sp = regs.sp;
+  const tramp = proc.pages.trampoline;
+  const ret = returnAbi.returnAddress(regs, proc.mem);
+  if (ret === null) throw new RethookError(`cannot read the return address of ${site.fn?.name} at sp ${hex(sp)} in thread ${th.tid}`);
+  const tailCall = ret === tramp;
+  const dead = th.stack.reapAtEntry(sp, tailCall);
+  if (dead.length) finishUnwound(s, th, dead, 'longjmp');
+  if (s.status) return;
+  const before = th.stack.depth;
+  const action = enterHooks(s, th, site, addr, sp, ret, tailCall);
+  if (action === null) return; // a handler detached or killed: the thread is no longer ours
+  const pushed = th.stack.depth > before;
+  // A call of ours returns through the trampoline; if it cannot be made to,
+  // the call goes unhooked (as uprobes drops the return instance).
+  if (action.kind !== 'skip' && pushed && !tailCall && !returnAbi.hijack(regs, proc.mem, tramp)) dropSince(th, before);
+  if (action.kind === 'skip') {
+    dropSince(th, before); // the call never happens
+    // Return to the caller at once; a caller entered by tail call returns through the trampoline.
+    regs.retval = action.retval;
+    regs.pc = ret;
+    regs.sp = sp + returnAbi.returnPops;
+    return void s.resume(th.tid, 0, true);
+  }
+  if (action.kind === 'redirect') {
+    regs.pc = action.address;
+    return void s.resume(th.tid, 0, true);
+  }
+  s.step(th.tid, proc.pid, addr);
+}
+
+/**
+ * Take a node for each hook of the site and run its onEntry; push the kept
+ * ones. Several hooks on one function share one hijacked return: every node
+ * after the first is chained to it, as a tail call's is. Returns the action
+ * the handlers asked for, or null when the session ended meanwhile.
+ */
+function enterHooks(s: Session, th: ThreadState, site: Site, addr: number, sp: number, ret: number, tailCall: boolean): EntryAction | null {
+  const stack = th.stack;
+  let chained = tailCall;
+  let action: EntryAction = { kind: 'continue' };
+  for (const hook of site.hooks) {
+    const outer = stack.top();
+    if (chained && (!outer || outer.frame !== sp)) {
+      // Our trampoline as a return address with no call of ours at this
+      // frame cannot be resolved: let this call run unhooked.
+      hook.pool.nmissed++;
+      continue;
+    }
+    const node = hook.pool.take(hook);
+    if (!node) continue;
+    node.frame = sp;
+    node.realRet = chained ? outer!.realRet : ret;
+    node.chained = chained;
+    node.fnName = site.fn!.name;
+    node.fnAddr = addr;
+    node.depth = stack.depth;
+    node.args = s.regs.args();
+    let keep = true;
+    const handler = hook.handlers.onEntry;
+    if (handler) {
+      const ctx = new EntryContext(contextHost(s, th), callInfo(th, node));
+      s.current.call = [ctx.address, ctx.returnAddress];
+      keep = callHandler(s, 'onEntry', node.fnName, () => handler(ctx)) !== false;
+      ctx._live = false;
+      if (s.status) return null;
+      node.data = ctx.data;
+      if (action.kind === 'continue') action = ctx._action;
+    }
+    if (!keep || action.kind === 'skip') {
+      hook.pool.give(node);
+      if (action.kind === 'skip') break;
+      continue;
+    }
+    node.entryNs = process.hrtime.bigint();
+    if (!stack.range) stack.range = th.proc.stackRange(th.tid === th.proc.pid ? -1 : sp);
+    stack.push(node);
+    chained = true;
+  }
+  return action;
+}
+
+/** Give back the nodes pushed since the stack had `depth` nodes. */
+function dropSince(th: ThreadState, depth: number): void {
+  while (th.stack.depth > depth) {
+    const n = th.stack.nodes.pop()!;
+    (n.owner as Hook).pool.give(n);
+  }
+}
+
+/** A thread stopped on the trampoline: a hooked call returned. */
+export function onReturn(s: Session, th: ThreadState): void {
+  const regs = s.regs;
+  const sp = regs.sp;
+  const { unwound, returning } = th.stack.popReturn(sp - returnAbi.returnPops);
+  if (unwound.length) finishUnwound(s, th, unwound, 'longjmp');
+  if (s.status) return;
+  if (returning.length === 0) {
+    throw new RethookError(`thread ${th.tid} returned into the trampoline at sp ${hex(sp)} with no call of ours in flight there`);
+  }
+  const realRet = returning[returning.length - 1].realRet;
+  s.current.returnTo = realRet;
+  const now = process.hrtime.bigint();
+  for (const node of returning) {
+    runExitHandler(s, th, node, { retval: regs.retval, durationNs: now - node.entryNs, unwound: false, reason: null });
+    (node.owner as Hook).pool.give(node);
+  }
+  s.current.returnTo = 0;
+  if (s.status) return;
+  returnAbi.resumeAt(regs, realRet);
+  s.resume(th.tid, 0, true);
+}
+
+function runExitHandler(s: Session, th: ThreadState, node: RethookNode, exit: ExitInfo): void {
+  const hook = node.owner as Hook;
+  const handler = hook.handlers.onExit;
+  if (!hook.live || !handler) return;
+  const ctx = new ExitContext(contextHost(s, th), callInfo(th, node), exit);
+  s.current.call = [ctx.address, ctx.returnAddress];
+  ctx.data = node.data;
+  callHandler(s, 'onExit', node.fnName, () => handler(ctx));
+  ctx._live = false;
+}
+
+/** Nodes whose frames went away without returning: onExit with unwound, then back to the pool. */
+export function finishUnwound(s: Session, th: ThreadState, nodes: RethookNode[], reason: UnwindReason): void {
+  const now = process.hrtime.bigint();
+  for (const node of nodes) {
+    if (reason !== 'detach' && !s.status) {
+      // A frame found dead while an unwinder had our return addresses put back went with an exception.
+      const why = reason === 'longjmp' && node.restored ? 'exception' : reason;
+      runExitHandler(s, th, node, { retval: 0n, durationNs: now - node.entryNs, unwound: true, reason: why });
+    }
+    (node.owner as Hook).pool.give(node);
+  }
+}
+
+/** Every call in flight on the thread ended without returning (thread exit, exec). */
+export function flush(s: Session, th: ThreadState, reason: UnwindReason): void {
+  const nodes = th.stack.drain();
+  if (nodes.length) finishUnwound(s, th, nodes, reason);
+}
+
+/**
+ * Run a user handler. A throw (or a rejected promise) stops tracing: the
+ * tracer detaches cleanly and run() rejects with the handler's error.
+ */
+function callHandler<T>(s: Session, which: string, fn: string, call: () => T): T | undefined {
+  const fail = (e: unknown) => {
+    const msg = e instanceof Error ? e.message : String(e);
+    s.fail(new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`));
+  };
+  try {
+    const r = call();
+    if (r && typeof (r as unknown as Promise<unknown>).then === 'function') (r as unknown as Promise<unknown>).then(undefined, fail);
+    return r;
+  } catch (e) {
+    fail(e);
+    return undefined;
+  }
+}

@@ -1,0 +1,189 @@
+// One tracing session: the state the engine modules share, each piece with
+// one owner, and the ways of letting a stopped thread go. Engine modules are
+// functions over a Session and the stop being handled (as uprobes works over
+// a task's utask); the public Tracer (tracer.ts) only holds one.
+import { RethookError } from '../errors';
+import type { Hook } from '../hook';
+import { NativeTracer } from '../native';
+import type { Proc } from '../tracee/process';
+import { Registers } from '../tracee/registers';
+import { ThreadTable } from '../tracee/threads';
+import { detachAll } from './detach';
+
+export interface ExitStatus {
+  pid: number;
+  /** Exit code, or null when a signal ended the program. */
+  code: number | null;
+  /** Name of the terminating signal (e.g. 'SIGSEGV'), or null. */
+  signal: string | null;
+  /** The tracer detached: the program went on untraced. */
+  detached: boolean;
+}
+
+export interface SessionOptions {
+  /** maxActive of hooks that do not set their own. */
+  defaultMaxActive: number;
+  followForks: boolean;
+  /** A SIGINT to the program detaches instead of being delivered. */
+  detachOnInterrupt: boolean;
+  /** Attached to a running process (else: started by us). */
+  attached: boolean;
+}
+
+/** A thread kept stopped until run(): at one of our breakpoints (addr) or elsewhere (addr 0), with a signal to deliver. */
+export interface HeldThread {
+  tid: number;
+  addr: number;
+  sig: number;
+}
+
+/** The stop being handled now (owned by stop-loop.ts; `resumed` set by Session's resume methods). */
+export interface CurrentStop {
+  tid: number;
+  /** The thread was let go: it is no longer stopped. */
+  resumed: boolean;
+  /** Address of the trap it stopped at, 0 when the stop was not a trap. */
+  trap: number;
+  /** The hooked call whose handler runs now: function address and real return address. */
+  call: [number, number] | null;
+  /** While exit handlers of a return run: where the thread returns to (detaching from a handler sends it there). */
+  returnTo: number;
+}
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+}
+
+export class Session {
+  readonly regs: Registers;
+  readonly info: Float64Array;
+  readonly table: ThreadTable;
+  /** Every hook, in the order added (planting.ts). */
+  readonly hooks: Hook[] = [];
+  readonly current: CurrentStop = { tid: 0, resumed: false, trap: 0, call: null, returnTo: 0 };
+  /** Threads kept stopped until run() (attach, startup). */
+  held: HeldThread[] = [];
+  running = false;
+  draining = false;
+  /** The first error that ends the session; handled once the current stop is done. */
+  failure: Error | null = null;
+  /** Set once, when the session ends. */
+  status: ExitStatus | null = null;
+  /** How the program we started (or attached to) ended, while followed children may still run. */
+  mainStatus: ExitStatus | null = null;
+  /** How long to keep polling for the next stop after handling one (README: "How JS and the tracer hand off"). */
+  readonly spinNs = Number(process.env.RETHOOK_SPIN_NS ?? 30000);
+  startupWaiter: Waiter<void> | null = null;
+  private exitWaiter: Waiter<ExitStatus> | null = null;
+  readonly exited: Promise<ExitStatus>;
+  private exitGuard: (() => void) | null = null;
+
+  constructor(readonly nat: NativeTracer, readonly pid: number, readonly options: SessionOptions) {
+    this.regs = new Registers(nat.regs);
+    this.info = nat.info;
+    this.table = new ThreadTable(nat);
+    this.exited = new Promise<ExitStatus>((resolve, reject) => (this.exitWaiter = { resolve, reject }));
+    this.exited.catch(() => undefined);
+    this.guardExit();
+  }
+
+  /**
+   * If Node exits while we trace (an uncaught exception, process.exit), an
+   * attached process is detached cleanly first and a spawned one is killed
+   * (PTRACE_O_EXITKILL would kill it anyway).
+   */
+  private guardExit(): void {
+    this.exitGuard = () => {
+      if (this.status) return;
+      try {
+        if (this.options.attached) detachAll(this);
+        else this.nat.kill(this.pid, 9);
+      } catch {
+        /* exiting anyway */
+      }
+    };
+    process.once('exit', this.exitGuard);
+  }
+
+  // ---- letting a stopped thread go (each marks the current stop resumed) ----
+
+  resume(tid: number, sig: number, storeRegs = false, untilSyscall = false): boolean {
+    if (tid === this.current.tid) this.current.resumed = true;
+    return this.nat.resume(tid, sig, storeRegs, untilSyscall);
+  }
+
+  /** Continue a thread stopped on our breakpoint at `addr`: the displaced instruction runs emulated or out of line. */
+  step(tid: number, pid: number, addr: number): boolean {
+    if (tid === this.current.tid) this.current.resumed = true;
+    return this.nat.continueFromBreakpoint(tid, pid, addr);
+  }
+
+  listen(tid: number): boolean {
+    if (tid === this.current.tid) this.current.resumed = true;
+    return this.nat.listen(tid);
+  }
+
+  /** Let go of a thread for good (it is removed from the table). */
+  detachThread(tid: number, sig: number): void {
+    if (tid === this.current.tid) this.current.resumed = true;
+    this.nat.detach(tid, sig);
+    this.table.removeThread(tid);
+  }
+
+  /** A thread of `proc` that is stopped now (the current stop's, or a held one), or 0. */
+  stoppedTid(proc: Proc): number {
+    const { tid, resumed } = this.current;
+    if (tid && !resumed && this.table.thread(tid)?.proc === proc) return tid;
+    const h = this.held.find((x) => this.table.thread(x.tid)?.proc === proc);
+    return h ? h.tid : 0;
+  }
+
+  // ---- ending ----------------------------------------------------------------
+
+  /** Record an error that ends the session; acted on at once unless a stop is being handled. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    if (!this.draining) this.failed();
+  }
+
+  /** Tracing failed: detach cleanly (or kill what we cannot leave damaged), report the error. */
+  failed(): void {
+    if (this.status) return;
+    try {
+      detachAll(this);
+    } catch {
+      this.nat.kill(this.pid, 9); // could not clean up: never leave a damaged program running
+    }
+    this.finish(null, this.failure ?? new RethookError('tracing failed'));
+  }
+
+  finish(status: ExitStatus | null, err?: Error): void {
+    if (this.status) return;
+    this.status = status ?? { pid: this.pid, code: null, signal: null, detached: true };
+    if (this.exitGuard) process.removeListener('exit', this.exitGuard);
+    this.nat.setActive(false);
+    this.nat.close();
+    if (this.status.detached && !this.options.attached) this.reapLater();
+    if (this.startupWaiter) {
+      this.startupWaiter.reject(err ?? new RethookError('tracing ended during startup'));
+      this.startupWaiter = null;
+    }
+    const w = this.exitWaiter;
+    this.exitWaiter = null;
+    if (err) w?.reject(err);
+    else w?.resolve(this.status);
+  }
+
+  /** A program we started and let go is still our child: wait for it when it exits (no zombie). */
+  private reapLater(): void {
+    const timer = setInterval(() => {
+      if (this.nat.reap(this.pid)) clearInterval(timer);
+    }, 200);
+    timer.unref();
+  }
+
+  checkUsable(): void {
+    if (this.status) throw new RethookError('the traced program has exited or the tracer detached');
+  }
+}

@@ -1,0 +1,28 @@
+// Tracer.attach: seize a running process and every thread of it.
+import * as fs from 'fs';
+import { seizeAll } from '../engine/attach';
+import { detachAll } from '../engine/detach';
+import { Session } from '../engine/session';
+import { drain } from '../engine/stop-loop';
+import { RethookError } from '../errors';
+import { NativeTracer } from '../native';
+import { validateAttach } from '../options';
+
+/** Resolves with every thread stopped (held until run()). */
+export async function attachSession(pid: number, options: unknown): Promise<Session> {
+  const o = validateAttach(pid, options);
+  if (!fs.existsSync(`/proc/${pid}`)) throw new RethookError(`no process ${pid}`);
+  if (pid === process.pid) throw new RethookError('a process cannot trace itself');
+  let session: Session | null = null;
+  const nat = new NativeTracer(() => session && drain(session));
+  const s = (session = new Session(nat, pid, { defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: false, attached: true }));
+  nat.setActive(true);
+  try {
+    seizeAll(s, pid);
+  } catch (e) {
+    detachAll(s);
+    s.finish({ pid, code: null, signal: null, detached: true });
+    throw e;
+  }
+  return s;
+}

@@ -1,0 +1,22 @@
+// Tracer.run: let the held threads go; resolves when the program exits (or the tracer detaches).
+import type { ExitStatus, Session } from '../engine/session';
+
+export function runSession(s: Session): Promise<ExitStatus> {
+  s.checkUsable();
+  if (s.running) return s.exited;
+  s.running = true;
+  const all = s.held;
+  s.held = [];
+  for (const h of all) {
+    const th = s.table.thread(h.tid);
+    if (!th) continue;
+    if (h.addr) {
+      // Held on one of our breakpoints (r_brk at startup): run the displaced instruction.
+      s.nat.loadRegs(h.tid);
+      s.step(h.tid, th.proc.pid, h.addr);
+    } else {
+      s.resume(h.tid, h.sig);
+    }
+  }
+  return s.exited;
+}
