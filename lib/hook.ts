@@ -1,7 +1,7 @@
 // A hook: handlers for the entries and returns of the functions a pattern
 // names, with its own node pool (maxActive, nmissed).
 import type { EntryContext, ExitContext } from './context';
-import { NodePool, RethookOwner } from './rethook';
+import { NodePool } from './rethook';
 import type { Pattern } from './symbols/patterns';
 
 export interface HookHandlers {
@@ -19,15 +19,17 @@ export interface HookSite {
   function: string;
 }
 
-export class Hook implements RethookOwner {
-  readonly pool: NodePool;
-  live = true;
+/** A hook (satisfies RethookOwner: it owns its node pool). */
+export class Hook {
+  /** @internal */ readonly pool: NodePool;
+  /** @internal */ live = true;
   /** @internal */ readonly sites: HookSite[] = [];
   /** @internal */ readonly pending: Pattern[] = [];
   /** Functions a glob matched that could not be hooked, one message each (name, address, reason, bytes). */
   readonly refused: string[] = [];
   /** @internal */ unhookImpl: (h: Hook) => void = () => undefined;
 
+  /** @internal */
   constructor(
     readonly patterns: readonly string[],
     /** @internal */ readonly handlers: HookHandlers,
