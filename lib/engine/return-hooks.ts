@@ -12,6 +12,7 @@ import { RethookNode, UnwindReason } from '../rethook';
 import { hex } from '../tracee/memory';
 import type { Site, ThreadState } from '../tracee/process';
 import { contextHost } from './context-host';
+import { fail } from './ending';
 import type { Session } from './session';
 
 function callInfo(th: ThreadState, node: RethookNode): CallInfo {
@@ -174,16 +175,16 @@ export function flush(s: Session, th: ThreadState, reason: UnwindReason): void {
  * tracer detaches cleanly and run() rejects with the handler's error.
  */
 function callHandler<T>(s: Session, which: string, fn: string, call: () => T): T | undefined {
-  const fail = (e: unknown) => {
+  const threw = (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
-    s.fail(new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`));
+    fail(s, new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`));
   };
   try {
     const r = call();
-    if (r && typeof (r as unknown as Promise<unknown>).then === 'function') (r as unknown as Promise<unknown>).then(undefined, fail);
+    if (r && typeof (r as unknown as Promise<unknown>).then === 'function') (r as unknown as Promise<unknown>).then(undefined, threw);
     return r;
   } catch (e) {
-    fail(e);
+    threw(e);
     return undefined;
   }
 }

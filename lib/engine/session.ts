@@ -8,7 +8,6 @@ import { NativeTracer } from '../native';
 import type { Proc } from '../tracee/process';
 import { Registers } from '../tracee/registers';
 import { ThreadTable } from '../tracee/threads';
-import { detachAll } from './detach';
 
 export interface ExitStatus {
   pid: number;
@@ -77,7 +76,8 @@ export class Session {
   startupWaiter: Waiter<void> | null = null;
   private exitWaiter: Waiter<ExitStatus> | null = null;
   readonly exited: Promise<ExitStatus>;
-  private exitGuard: (() => void) | null = null;
+  /** Runs if Node exits while we trace (set by ending.ts). */
+  exitGuard: (() => void) | null = null;
 
   constructor(readonly nat: NativeTracer, readonly pid: number, readonly options: SessionOptions) {
     this.regs = new Registers(nat.regs);
@@ -85,25 +85,6 @@ export class Session {
     this.table = new ThreadTable(nat);
     this.exited = new Promise<ExitStatus>((resolve, reject) => (this.exitWaiter = { resolve, reject }));
     this.exited.catch(() => undefined);
-    this.guardExit();
-  }
-
-  /**
-   * If Node exits while we trace (an uncaught exception, process.exit), an
-   * attached process is detached cleanly first and a spawned one is killed
-   * (PTRACE_O_EXITKILL would kill it anyway).
-   */
-  private guardExit(): void {
-    this.exitGuard = () => {
-      if (this.status) return;
-      try {
-        if (this.options.attached) detachAll(this);
-        else this.nat.kill(this.pid, 9);
-      } catch {
-        /* exiting anyway */
-      }
-    };
-    process.once('exit', this.exitGuard);
   }
 
   // ---- letting a stopped thread go (each marks the current stop resumed) ----
@@ -141,27 +122,11 @@ export class Session {
 
   // ---- ending ----------------------------------------------------------------
 
-  /** Record an error that ends the session; acted on at once unless a stop is being handled. */
-  fail(err: Error): void {
-    this.failure ??= err;
-    if (!this.draining) this.failed();
-  }
-
-  /** Tracing failed: detach cleanly (or kill what we cannot leave damaged), report the error. */
-  failed(): void {
-    if (this.status) return;
-    try {
-      detachAll(this);
-    } catch {
-      this.nat.kill(this.pid, 9); // could not clean up: never leave a damaged program running
-    }
-    this.finish(null, this.failure ?? new RethookError('tracing failed'));
-  }
-
   finish(status: ExitStatus | null, err?: Error): void {
     if (this.status) return;
     this.status = status ?? { pid: this.pid, code: null, signal: null, detached: true };
     if (this.exitGuard) process.removeListener('exit', this.exitGuard);
+    this.exitGuard = null;
     this.nat.setActive(false);
     this.nat.close();
     if (this.status.detached && !this.options.attached) this.reapLater();

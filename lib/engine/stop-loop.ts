@@ -11,10 +11,11 @@
 //
 // Every path ends with the thread resumed (Session.resume and friends) or
 // deliberately held. An error thrown while handling a stop is recorded and,
-// once the stop is done, ends the session (Session.failed: detach cleanly).
+// once the stop is done, ends the session (ending.ts: detach cleanly).
 import { arch, Info, StopKind } from '../native';
 import type { ThreadState } from '../tracee/process';
 import { detachAll } from './detach';
+import { failed } from './ending';
 import { onSyscallStop } from './images';
 import { onEvent, onThreadGone, onThreadStart } from './lifecycle';
 import { onEntry, onReturn } from './return-hooks';
@@ -41,7 +42,7 @@ export function drain(s: Session): void {
         s.failure ??= e instanceof Error ? e : new Error(String(e));
       }
       if (s.failure) {
-        s.failed(); // knows the current stop: detachAll treats it as stopped unless resumed
+        failed(s); // knows the current stop: detachAll treats it as stopped unless resumed
         return;
       }
       s.current.tid = 0;

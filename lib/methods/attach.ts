@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import { seizeAll } from '../engine/attach';
 import { detachAll } from '../engine/detach';
+import { guardExit } from '../engine/ending';
 import { Session } from '../engine/session';
 import { drain } from '../engine/stop-loop';
 import { RethookError } from '../errors';
@@ -16,6 +17,7 @@ export async function attachSession(pid: number, options: unknown): Promise<Sess
   let session: Session | null = null;
   const nat = new NativeTracer(() => session && drain(session));
   const s = (session = new Session(nat, pid, { defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: false, attached: true }));
+  guardExit(s);
   nat.setActive(true);
   try {
     seizeAll(s, pid);

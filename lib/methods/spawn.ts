@@ -1,5 +1,6 @@
 // Tracer.spawn: start a program under ptrace and set up its image.
 import { RethookError } from '../errors';
+import { guardExit } from '../engine/ending';
 import { startImage } from '../engine/images';
 import { Session } from '../engine/session';
 import { drain } from '../engine/stop-loop';
@@ -30,6 +31,7 @@ export async function spawnSession(file: string, args: readonly string[], option
     defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: o.detachOnInterrupt, attached: false,
   }));
   const started = new Promise<void>((resolve, reject) => (s.startupWaiter = { resolve, reject }));
+  guardExit(s);
   nat.setActive(true);
   try {
     const proc = s.table.addProcess(pid);
