@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RethookError, Tracer } from '../lib';
-import { Captured, cli, fixture, scratchDir } from './helpers';
+import { Captured, cli, fixture, scratchDir, waitForState } from './helpers';
 
 const NOTELF = path.join(__dirname, 'fixtures', 'notelf.sh');
 
@@ -77,20 +77,10 @@ describe('a handler that throws', () => {
   });
 });
 
-/** The program was our child: reap it once it exits untraced. */
+/** The program was our child: wait until it has exited untraced (a zombie we never reap). */
 async function waitForExit(pid: number): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    let st: string;
-    try {
-      st = require('fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1];
-    } catch {
-      return 'gone';
-    }
-    if (st[0] === 'Z') return 'exited';
-    if (i === 199) return st;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return 'timeout';
+  const st = await waitForState(pid, 'Z', 2000);
+  return st === 'Z' ? 'exited' : st === null ? 'gone' : st;
 }
 
 (process.arch === 'x64' ? describe : describe.skip)('an instruction the engine cannot step over', () => {

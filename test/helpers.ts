@@ -102,3 +102,31 @@ export async function trace(
 export function scaled(n: number): number {
   return Math.max(1, Math.round(n * Number(process.env.RETHOOK_TEST_SCALE ?? 1)));
 }
+
+/**
+ * The state letter of /proc/PID/stat (R, S, D, T, t, Z, ...), or null once
+ * the process is gone. The command name may contain spaces and parentheses:
+ * the state follows the last ") ".
+ */
+export function procState(pid: number): string | null {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  return stat.slice(stat.lastIndexOf(') ') + 2)[0] ?? null;
+}
+
+/**
+ * Poll until the process is in one of `states` (letters, e.g. 'tT'), or is
+ * gone, or `timeoutMs` passed. Resolves with the last state seen (null: gone).
+ */
+export async function waitForState(pid: number, states: string, timeoutMs = 10000): Promise<string | null> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const st = procState(pid);
+    if (st === null || states.includes(st) || Date.now() >= end) return st;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
