@@ -1,7 +1,6 @@
 import { execFileSync } from 'child_process';
-import * as fs from 'fs';
 import { Tracer } from '../lib';
-import { fixture, trace, VARIANTS } from './helpers';
+import { fixture, loadBias, trace, VARIANTS } from './helpers';
 
 describe.each(VARIANTS)('return hooking (%s)', (v) => {
   test('reports each call with its arguments and return value', async () => {
@@ -91,22 +90,6 @@ function returnSitesOf(file: string, caller: string, callee: string): number[] {
     if (call.test(insn.text)) sites.push(insns[i + 1].address);
   });
   return sites;
-}
-
-/** Runtime minus link-time addresses of `file` in process `pid`, from /proc/PID/maps and the program headers. */
-function loadBias(pid: number, file: string): number {
-  const real = fs.realpathSync(file);
-  const first = fs
-    .readFileSync(`/proc/${pid}/maps`, 'utf8')
-    .split('\n')
-    .map((l) => l.split(/\s+/))
-    .find((f) => f[5] === real && parseInt(f[2], 16) === 0);
-  expect(first).toBeDefined();
-  const loads = execFileSync('readelf', ['-lW', file], { encoding: 'utf8' })
-    .split('\n')
-    .filter((l) => /^\s*LOAD\s/.test(l))
-    .map((l) => parseInt(l.trim().split(/\s+/)[2], 16));
-  return parseInt(first![0].split('-')[0], 16) - Math.floor(Math.min(...loads) / 4096) * 4096;
 }
 
 test('the -O2 tailcall fixture really tail-calls (outer jumps to inner)', () => {
