@@ -2,18 +2,26 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RethookError, Tracer } from '../lib';
-import { Captured, cli, fixture, scratchDir } from './helpers';
+import { Captured, cli, fixture, RunResult, scratchDir, waitForState } from './helpers';
 
 const NOTELF = path.join(__dirname, 'fixtures', 'notelf.sh');
 
-/** One line, naming the problem, no stack trace. */
-function expectOneLineError(r: { stderr: string; status: number | null }, message: string | RegExp) {
-  expect(r.status).not.toBe(0);
-  const lines = r.stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
+/**
+ * The whole outcome of a refused command line: exit status `code`, nothing on
+ * stdout, on stderr exactly one line naming the problem (usage errors, exit
+ * status 2, add the one fixed hint line), and no stack trace.
+ */
+function expectOneLineError(r: RunResult, message: string | RegExp, code = 1) {
+  expect({ status: r.status, signal: r.signal, stdout: r.stdout }).toEqual({ status: code, signal: null, stdout: '' });
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr.endsWith('\n')).toBe(true);
+  const lines = r.stderr.slice(0, -1).split('\n');
   expect(lines[0]).toMatch(message);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(lines[0]).toMatch(/^rethook: /);
+  expect(lines.slice(1)).toEqual(code === 2 ? ["Try 'rethook --help'."] : []);
 }
+
+const expectUsageError = (r: RunResult, message: string | RegExp) => expectOneLineError(r, message, 2);
 
 describe('the CLI refuses bad input with a one-line error', () => {
   test('a missing program', () => expectOneLineError(cli(['trace', '-f', 'x', '--', '/nonexistent/prog']), /^rethook: \/nonexistent\/prog: no such program$/));
@@ -23,18 +31,17 @@ describe('the CLI refuses bad input with a one-line error', () => {
     fs.chmodSync(file, 0o644);
     expectOneLineError(cli(['trace', '-f', 'x', '--', file]), /^rethook: \S+\/prog is not executable$/);
   });
-  test('a file that is not ELF', () => expectOneLineError(cli(['trace', '-f', 'x', '--', NOTELF]), /is not an ELF executable/));
+  test('a file that is not ELF', () =>
+    expectOneLineError(cli(['trace', '-f', 'x', '--', NOTELF]), new RegExp(`^rethook: ${NOTELF.replace(/[.]/g, '\\.')} is not an ELF executable`)));
   test('a pattern that matches nothing, with close names', () =>
     expectOneLineError(cli(['trace', '-f', 'ad', '--', fixture('calls')]), /^rethook: no function matches 'ad' \(did you mean 'add'.*\?\)$/));
   test('a glob that matches nothing', () => expectOneLineError(cli(['trace', '-f', 'zz_*', '--', fixture('calls')]), /^rethook: no function matches 'zz_\*'$/));
-  test('an unknown option', () => {
-    const r = cli(['trace', '--frobnicate', '--', fixture('calls')]);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^rethook: Unknown option '--frobnicate'/);
-  });
-  test('no pattern', () => expectOneLineError({ ...cli(['trace', '--', fixture('calls')]), stderr: cli(['trace', '--', fixture('calls')]).stderr.split('\n')[0] }, /give at least one -f PATTERN/));
-  test('a bad --max-active', () => expect(cli(['trace', '--max-active', '0', '-f', 'add', '--', fixture('calls')]).stderr).toMatch(/--max-active expects a positive integer, got '0'/));
-  test('an unknown command', () => expect(cli(['frob']).status).toBe(2));
+  test('an unknown option', () => expectUsageError(cli(['trace', '--frobnicate', '--', fixture('calls')]), /^rethook: Unknown option '--frobnicate'$/));
+  test('no pattern', () => expectUsageError(cli(['trace', '--', fixture('calls')]), /^rethook: nothing to trace: give at least one -f PATTERN$/));
+  test('a bad --max-active', () =>
+    expectUsageError(cli(['trace', '--max-active', '0', '-f', 'add', '--', fixture('calls')]), /^rethook: --max-active expects a positive integer, got '0'$/));
+  test('an unknown command', () => expectUsageError(cli(['frob']), /^rethook: unknown command 'frob'$/));
+  test('a pid that does not exist', () => expectOneLineError(cli(['trace', '-p', '999999999', '-f', 'x']), /^rethook: no process 999999999$/));
 });
 
 describe('the API refuses bad input', () => {
@@ -77,20 +84,10 @@ describe('a handler that throws', () => {
   });
 });
 
-/** The program was our child: reap it once it exits untraced. */
+/** The program was our child: wait until it has exited untraced (a zombie we never reap). */
 async function waitForExit(pid: number): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    let st: string;
-    try {
-      st = require('fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1];
-    } catch {
-      return 'gone';
-    }
-    if (st[0] === 'Z') return 'exited';
-    if (i === 199) return st;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return 'timeout';
+  const st = await waitForState(pid, 'Z', 2000);
+  return st === 'Z' ? 'exited' : st === null ? 'gone' : st;
 }
 
 (process.arch === 'x64' ? describe : describe.skip)('an instruction the engine cannot step over', () => {

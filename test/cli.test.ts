@@ -3,7 +3,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cli, CLI as CLI_PATH, fixture, scratchDir, untraced, VARIANTS } from './helpers';
+import { cli, CLI as CLI_PATH, fixture, procState, scratchDir, untraced, VARIANTS } from './helpers';
 
 describe.each(VARIANTS)('the traced program behaves as untraced (%s)', (v) => {
   test.each([
@@ -106,13 +106,7 @@ async function programAsleep(cliPid: number): Promise<void> {
     } catch {
       break;
     }
-    for (const k of kids) {
-      try {
-        if (fs.readFileSync(`/proc/${k}/stat`, 'utf8').split(') ')[1][0] === 'S') return;
-      } catch {
-        // gone meanwhile
-      }
-    }
+    if (kids.some((k) => procState(Number(k)) === 'S')) return;
     await new Promise((r) => setTimeout(r, 20));
   }
   await new Promise((r) => setTimeout(r, 500));

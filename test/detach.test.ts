@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { Tracer } from '../lib';
-import { Captured, fixture } from './helpers';
+import { Captured, fixture, waitForState } from './helpers';
 
 /** The program was our child and runs on untraced: wait until it has written a line. */
 async function outputOf(out: Captured): Promise<string> {
@@ -38,11 +38,24 @@ test('hooks added from a timer while the program runs take effect', async () => 
   const out = new Captured();
   const t = await Tracer.spawn(fixture('sleeper'), ['400'], { stdio: [0, out.fd, 2] });
   const done = t.run();
+  const napEvents: string[] = [];
   const events: string[] = [];
-  await new Promise((r) => setTimeout(r, 50));
-  // nap is in flight now (sleeping): a hook planted now sees no entry of it, and must not break its return.
-  t.hook('nap', { onEntry: () => void events.push('> nap'), onExit: () => void events.push('< nap') });
+  // Wait until nap is in flight (asleep in usleep), then plant the hooks from a timer.
+  expect(await waitForState(t.pid, 'S', 20000)).toBe('S');
+  await new Promise<void>((resolve) =>
+    setTimeout(() => {
+      // nap is in flight: a hook planted now sees no entry of it, and must not break its return.
+      t.hook('nap', { onEntry: () => void napEvents.push('> nap'), onExit: () => void napEvents.push('< nap') });
+      // printf is called after nap returns: this hook must see that call, with its arguments and return value.
+      t.hook('printf', {
+        onEntry: (c) => void events.push(`> ${c.function} ${JSON.stringify(c.readCString(c.args[0]))} ${c.args[1]}`),
+        onExit: (c) => void events.push(`< ${c.function} = ${c.retval}`),
+      });
+      resolve();
+    }, 10),
+  );
   expect((await done).code).toBe(0);
-  expect(events).toEqual([]);
+  expect(napEvents).toEqual([]);
+  expect(events).toEqual(['> printf "slept=%d\\n" 400', `< printf = ${'slept=400\n'.length}`]);
   expect(out.text()).toBe('slept=400\n');
 });

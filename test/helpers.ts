@@ -1,6 +1,6 @@
 // Shared by the tests: fixture paths, untraced runs, and traced runs that
 // collect events and the program's output.
-import { spawnSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -102,4 +102,63 @@ export async function trace(
 /** Loop counts shrink under emulation (the arm64 VM sets RETHOOK_TEST_SCALE). */
 export function scaled(n: number): number {
   return Math.max(1, Math.round(n * Number(process.env.RETHOOK_TEST_SCALE ?? 1)));
+}
+
+/**
+ * The state letter of /proc/PID/stat (R, S, D, T, t, Z, ...), or null once
+ * the process is gone. The command name may contain spaces and parentheses:
+ * the state follows the last ") ".
+ */
+export function procState(pid: number): string | null {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  return stat.slice(stat.lastIndexOf(') ') + 2)[0] ?? null;
+}
+
+/**
+ * Poll until the process is in one of `states` (letters, e.g. 'tT'), or is
+ * gone, or `timeoutMs` passed. Resolves with the last state seen (null: gone).
+ */
+export async function waitForState(pid: number, states: string, timeoutMs = 10000): Promise<string | null> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const st = procState(pid);
+    if (st === null || states.includes(st) || Date.now() >= end) return st;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Runtime minus link-time addresses of `file` in process `pid`: from /proc/PID/maps and the program headers (readelf). */
+export function loadBias(pid: number, file: string): number {
+  const real = fs.realpathSync(file);
+  const first = fs
+    .readFileSync(`/proc/${pid}/maps`, 'utf8')
+    .split('\n')
+    .map((l) => l.split(/\s+/))
+    .find((f) => f[5] === real && parseInt(f[2], 16) === 0);
+  if (!first) throw new Error(`${real} is not mapped in process ${pid}`);
+  const loads = execFileSync('readelf', ['-lW', file], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => /^\s*LOAD\s/.test(l))
+    .map((l) => parseInt(l.trim().split(/\s+/)[2], 16));
+  return parseInt(first[0].split('-')[0], 16) - Math.floor(Math.min(...loads) / 4096) * 4096;
+}
+
+/** The link-time address of the first copy of `text` (NUL-terminated) in an allocated section of `file` (readelf -S). */
+export function linkedAddressOfString(file: string, text: string): number {
+  const bytes = fs.readFileSync(file);
+  const off = bytes.indexOf(Buffer.from(text + '\0', 'latin1'));
+  if (off < 0) throw new Error(`no "${text}" in ${file}`);
+  for (const line of execFileSync('readelf', ['-SW', file], { encoding: 'utf8' }).split('\n')) {
+    // [Nr] Name Type Address Off Size ...
+    const m = /\]\s+\S+\s+PROGBITS\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)/.exec(line);
+    if (!m) continue;
+    const [addr, secOff, size] = [m[1], m[2], m[3]].map((x) => parseInt(x, 16));
+    if (addr && off >= secOff && off < secOff + size) return addr + off - secOff;
+  }
+  throw new Error(`"${text}" is in no allocated section of ${file}`);
 }

@@ -1,9 +1,26 @@
-import { fixture, trace } from './helpers';
+import { fixture, linkedAddressOfString, loadBias, trace, untraced } from './helpers';
 
 test('onEntry can skip a call and return a given value at once', async () => {
-  const r = await trace(fixture('override'), 'check_password', { handlers: { onEntry: (c) => c.skip(1) } });
-  expect(r.events).toEqual([`> check_password ${r.events[0].split(' ')[2]}`]);
+  const file = fixture('override');
+  let guess = 0;
+  let read = '';
+  const r = await trace(file, 'check_password', {
+    handlers: {
+      onEntry: (c) => {
+        // The argument is main's "guess": its address in the binary, moved by the load bias.
+        guess = linkedAddressOfString(file, 'guess') + loadBias(c.pid, file);
+        read = c.readCString(c.args[0]);
+        c.skip(1);
+      },
+    },
+  });
+  expect(read).toBe('guess');
+  // Only the entry: a skipped call has no return to hook.
+  expect(r.events).toEqual([`> check_password ${guess}`]);
+  // "guess" is the wrong password: only the skip's 1 grants access.
+  expect(untraced(file).stdout).toBe('access=denied\ncompute=2\nratio=0.25\n');
   expect(r.stdout).toBe('access=granted\ncompute=2\nratio=0.25\n');
+  expect(r.status.code).toBe(0);
 });
 
 test.each(['O0', 'O2'])('onEntry can redirect a call to a replacement that calls the original (%s)', async (v) => {

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { Tracer } from '../lib';
 import { Captured, FIXTURES, fixture, trace } from './helpers';
@@ -23,10 +24,35 @@ test('plants a hook scoped to a library when dlopen loads it', async () => {
 });
 
 test('hooks a function of a shared library by name', async () => {
-  const r = await trace(fixture('calls'), 'libc.so.6:puts', { nargs: 0 });
-  expect(r.events).toEqual([]);
+  // Scoped to the C library: the fixture calls printf twice, then strlen once (itself, in greet).
+  const formats: string[] = [];
+  const modules = new Set<string>();
+  const r = await trace(fixture('calls'), 'libc.so.6:printf', {
+    nargs: 0,
+    handlers: {
+      onEntry: (c) => {
+        formats.push(c.readCString(c.args[0]));
+        // The hooked function lies in the C library's mapping (from /proc/PID/maps).
+        const m = fs.readFileSync(`/proc/${c.pid}/maps`, 'utf8').split('\n').map((l) => l.split(/\s+/)).find((f) => {
+          const [lo, hi] = (f[0] ?? '').split('-').map((x) => parseInt(x, 16));
+          return c.address >= lo && c.address < hi;
+        });
+        modules.add(path.basename(m?.[5] ?? '?'));
+      },
+    },
+  });
+  expect([...modules]).toEqual(['libc.so.6']);
+  expect(r.events).toEqual(['> printf', `< printf = ${'hello, world\n'.length}`, '> printf', `< printf = ${'sum=33 scaled=10.00\n'.length}`]);
+  expect(formats).toEqual(['hello, %.*s\n', 'sum=%d scaled=%.2f\n']);
+  expect(r.stdout).toBe('hello, world\nsum=33 scaled=10.00\n');
+  expect(r.status.code).toBe(7);
+  // Unscoped, the same calls.
   const p = await trace(fixture('calls'), 'printf', { nargs: 0 });
-  expect(p.events).toEqual(['> printf', '< printf = 13', '> printf', '< printf = 20']);
+  expect(p.events).toEqual(r.events);
+  // Scoped to a library the program never loads: the hook waits for it and sees none of the C library's calls.
+  const other = await trace(fixture('calls'), 'libnothere.so.1:printf', { nargs: 0 });
+  expect(other.events).toEqual([]);
+  expect(other.status.code).toBe(7);
 });
 
 test.each(['O0', 'O2'])('matches C++ functions by their demangled names (%s)', async (v) => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'child_process';
 import { Tracer } from '../lib';
-import { fixture, trace, VARIANTS } from './helpers';
+import { fixture, loadBias, trace, VARIANTS } from './helpers';
 
 describe.each(VARIANTS)('return hooking (%s)', (v) => {
   test('reports each call with its arguments and return value', async () => {
@@ -45,15 +45,52 @@ describe.each(VARIANTS)('return hooking (%s)', (v) => {
   });
 
   test('reports the real return address and a positive duration', async () => {
+    const file = fixture('calls', v);
     const rets: number[] = [];
+    const exitRets: number[] = [];
     const durations: bigint[] = [];
-    await trace(fixture('calls', v), 'add', {
-      handlers: { onEntry: (c) => void rets.push(c.returnAddress), onExit: (c) => void durations.push(c.durationNs) },
+    let bias: number | null = null;
+    await trace(file, 'add', {
+      handlers: {
+        onEntry: (c) => {
+          rets.push(c.returnAddress);
+          bias ??= loadBias(c.pid, file); // the program is stopped at add's entry: its maps are all there
+        },
+        onExit: (c) => {
+          exitRets.push(c.returnAddress);
+          durations.push(c.durationNs);
+        },
+      },
     });
-    expect(new Set(rets).size).toBe(1); // the same call site in main's loop
+    // The instruction after main's call of add, from the binary, moved by the load bias.
+    const sites = returnSitesOf(file, 'main', 'add').map((a) => a + bias!);
+    expect(sites).toHaveLength(1); // the same call site in main's loop
+    expect(rets).toEqual([sites[0], sites[0], sites[0]]);
+    expect(exitRets).toEqual(rets);
+    expect(new Set(rets).size).toBe(1);
+    expect(durations).toHaveLength(3);
     expect(durations.every((d) => d > 0n)).toBe(true);
   });
 });
+
+/** Addresses (as linked) of the instructions right after each call of `callee` in `caller`, from objdump. */
+function returnSitesOf(file: string, caller: string, callee: string): number[] {
+  const asm = execFileSync('objdump', ['-d', '--no-show-raw-insn', file], { encoding: 'utf8' });
+  const start = asm.indexOf(`<${caller}>:`);
+  expect(start).toBeGreaterThanOrEqual(0);
+  const insns = asm
+    .slice(start, asm.indexOf('\n\n', start))
+    .split('\n')
+    .map((l) => /^\s*([0-9a-f]+):\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ address: parseInt(m[1], 16), text: m[2] }));
+  const call = process.arch === 'arm64' ? new RegExp(`^bl\\s+[0-9a-f]+ <${callee}>`) : new RegExp(`^call[q]?\\s+[0-9a-f]+ <${callee}>`);
+  const sites: number[] = [];
+  insns.forEach((insn, i) => {
+    if (call.test(insn.text)) sites.push(insns[i + 1].address);
+  });
+  return sites;
+}
 
 test('the -O2 tailcall fixture really tail-calls (outer jumps to inner)', () => {
   const asm = execFileSync('objdump', ['-d', '--no-show-raw-insn', fixture('tailcall', 'O2')], { encoding: 'utf8' });
@@ -100,15 +137,16 @@ test('a call in flight when its hook is removed resumes correctly, without its o
   expect(r.status.code).toBe(0);
 });
 
-test.each(['O0', 'O2'])('runs a function whose first instruction is RIP-relative out of line (%s)', async (v) => {
-  if (process.arch !== 'x64') return;
+// x86-64 only: RIP-relative addressing and these first instructions are x86-64's (the fixtures are x86-64 assembly).
+const x86test = process.arch === 'x64' ? test : test.skip;
+
+x86test.each(['O0', 'O2'])('runs a function whose first instruction is RIP-relative out of line (%s)', async (v) => {
   const r = await trace(fixture('ripfirst', v), ['bump', 'load_counter'], { nargs: 0 });
   expect(r.events).toEqual(['> bump', '< bump = 101', '> bump', '< bump = 102', '> load_counter', '< load_counter = 102']);
   expect(r.stdout).toBe('bump=101,102 counter=102\n');
 });
 
-test.each(['O0', 'O2'])('emulates each usual first instruction: push, mov rsp->rbp, jmp, call, jcc both ways, ret, nop, endbr64 (%s)', async (v) => {
-  if (process.arch !== 'x64') return;
+x86test.each(['O0', 'O2'])('emulates each usual first instruction: push, mov rsp->rbp, jmp, call, jcc both ways, ret, nop, endbr64 (%s)', async (v) => {
   const r = await trace(fixture('emulated', v), '*first', { nargs: 0 });
   expect(r.stdout).toBe('11 12 13 14 15 16 17 18\n');
   expect(r.events.filter((e) => e.startsWith('<') && !e.startsWith('< retfirst'))).toEqual([

@@ -1,6 +1,5 @@
-import * as fs from 'fs';
 import { Tracer } from '../lib';
-import { Captured, fixture, trace, untraced } from './helpers';
+import { Captured, fixture, procState, trace, untraced, waitForState } from './helpers';
 
 describe.each(['O0', 'O2'])('signals (%s)', (v) => {
   test.each(['nested', 'altstack', 'altstack-high'])(
@@ -31,10 +30,9 @@ test('SIGSTOP stops the program (group-stop) until SIGCONT, as untraced', async 
   const seen: bigint[] = [];
   t.hook('in_handler', { onExit: (c) => void seen.push(c.retval) });
   const done = t.run();
-  const state = () => fs.readFileSync(`/proc/${t.pid}/stat`, 'utf8').split(') ')[1][0];
-  for (let i = 0; i < 200 && state() !== 't' && state() !== 'T'; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(['t', 'T']).toContain(await waitForState(t.pid, 'tT', 2000));
   await new Promise((r) => setTimeout(r, 100));
-  expect(['t', 'T']).toContain(state()); // still stopped: the tracer did not resume it
+  expect(['t', 'T']).toContain(procState(t.pid)); // still stopped: the tracer did not resume it
   expect(seen).toEqual([]);
   process.kill(t.pid, 'SIGCONT');
   expect((await done).code).toBe(0);

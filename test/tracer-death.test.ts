@@ -3,14 +3,11 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CLI, fixture, scratchDir } from './helpers';
+import { CLI, fixture, procState, scratchDir } from './helpers';
 
 function alive(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
-  } catch {
-    return false;
-  }
+  const st = procState(pid);
+  return st !== null && st !== 'Z';
 }
 
 async function until(cond: () => boolean, ms = 10000): Promise<void> {
