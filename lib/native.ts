@@ -34,13 +34,28 @@ export interface StepPlanInfo {
 export interface NativeTracer {
   readonly regs: BigUint64Array;
   readonly info: Float64Array;
-  /** stdio: file descriptors for the program's 0, 1, 2 (-1: inherit). */
+  /**
+   * Start a program seized, stopped after its execve. stdio: file descriptors
+   * for the program's 0, 1, 2 (-1: inherit). Registers nothing: the caller
+   * then calls addProcess(pid) and addThread(pid, pid).
+   */
   spawn(path: string, argv: string[], envp: string[], cwd: string, stdio: number[]): number;
+  /** Seize and interrupt a running thread. Registers nothing (the caller calls addThread). */
   seize(tid: number, exitKill: boolean): void;
+  /** Keep a process's memory, breakpoints and trap set (a known pid's memory is reopened). */
   addProcess(pid: number): void;
   dropProcess(pid: number): void;
-  addThread(tid: number, traced: boolean): void;
-  /** The next stop or None; with spinNs, keep asking that long, yielding the CPU in between. */
+  /** On PTRACE_EVENT_EXEC: reopen pid's memory, clear its breakpoint table and trap set. */
+  execed(pid: number): void;
+  /** Thread tid of process pid is waited for (its traps looked up in pid's trap set). */
+  addThread(tid: number, pid: number): void;
+  /** No longer waited for: after its exit was reported, or once detached. */
+  removeThread(tid: number): void;
+  /**
+   * The next stop or None; with spinNs, keep asking that long, yielding the CPU
+   * in between. No side effects: an exited thread stays registered (removeThread)
+   * and an exec is announced with execed().
+   */
   wait(spinNs?: number): StopKind;
   waitThread(tid: number): StopKind;
   loadRegs(tid: number): boolean;
@@ -58,15 +73,17 @@ export interface NativeTracer {
   setBreakpoint(pid: number, addr: number, slot: number): void;
   removeBreakpoint(pid: number, addr: number): boolean;
   restoreBreakpoints(pid: number, intoPid: number): boolean;
+  /** A fork child has our breakpoints: copy the breakpoint table and the trap set. */
   copyBreakpoints(fromPid: number, toPid: number): void;
   injectSyscall(tid: number, pid: number, stub: number, writeStub: boolean, nr: number, args: (number | bigint)[]): bigint;
   /** Call fn() in a stopped thread; it returns to returnTo (a trap of ours). */
   callFunction(tid: number, pid: number, fn: number, returnTo: number): bigint;
-  /** A trap at addr is always ours (saves PTRACE_GETSIGINFO there). */
-  markTrampoline(addr: number): void;
+  /** A trap at addr in process pid is always ours (saves PTRACE_GETSIGINFO there). */
+  markTrampoline(pid: number, addr: number): void;
   /** Wait for a detached child of ours that exited; true once it is gone. */
   reap(pid: number): boolean;
   interrupt(tid: number): boolean;
+  /** Detach; unregisters nothing (the caller calls removeThread). */
   detach(tid: number, signal?: number): boolean;
   kill(pid: number, signal: number): boolean;
   setActive(active: boolean): void;

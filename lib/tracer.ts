@@ -121,6 +121,8 @@ export class Tracer implements ContextHost {
     let pid: number;
     try {
       pid = nat.spawn(program, [file, ...args], envp, options.cwd ?? '', stdio.map((f) => (f === 'inherit' ? -1 : f)));
+      nat.addProcess(pid);
+      nat.addThread(pid, pid);
     } catch (e) {
       nat.close();
       throw new RethookError(`cannot execute ${file}: ${(e as Error).message}`);
@@ -201,7 +203,6 @@ export class Tracer implements ContextHost {
   /** Seize every thread (again, until no new one appears), then set up the image as it is. */
   private seizeAll(pid: number): void {
     this.nat.addProcess(pid);
-    this.nat.addThread(pid, false);
     const proc = new Proc(this.nat, pid);
     this.procs.set(pid, proc);
     const seized = new Set<number>();
@@ -223,7 +224,7 @@ export class Tracer implements ContextHost {
         }
         seized.add(tid);
         this.addThread(proc, tid);
-        this.nat.addThread(tid, true);
+        this.nat.addThread(tid, pid);
       }
       for (const tid of fresh) if (seized.has(tid)) this.holdAfterInterrupt(proc, tid);
     }
@@ -253,11 +254,11 @@ export class Tracer implements ContextHost {
   private holdAfterInterrupt(proc: Proc, tid: number): void {
     let sig = 0;
     for (;;) {
-      const kind = this.nat.waitThread(tid);
+      const kind = this.afterNativeStop(this.nat.waitThread(tid));
       if (kind === StopKind.Exited || kind === StopKind.Killed) {
         this.threads.delete(tid);
         proc.threads.delete(tid);
-        this.nat.addThread(tid, false);
+        this.nat.removeThread(tid);
         return;
       }
       if (kind === StopKind.Interrupt || kind === StopKind.GroupStop) break;
@@ -265,7 +266,7 @@ export class Tracer implements ContextHost {
       else if (kind === StopKind.Event && this.info[Info.A] === PTRACE_EVENT_CLONE) {
         const nt = this.info[Info.Msg];
         this.addThread(proc, nt);
-        this.nat.addThread(nt, true);
+        this.nat.addThread(nt, proc.pid);
       }
       this.nat.resume(tid, 0);
     }
@@ -681,7 +682,7 @@ export class Tracer implements ContextHost {
     this.draining = true;
     try {
       for (let n = 0; n < EVENTS_PER_TURN; n++) {
-        const kind = this.nat.wait(n === 0 ? 0 : this.spinNs);
+        const kind = this.afterNativeStop(this.nat.wait(n === 0 ? 0 : this.spinNs));
         if (kind === StopKind.None) return;
         this.currentTid = this.info[Info.Tid];
         this.currentResumed = false;
@@ -702,6 +703,19 @@ export class Tracer implements ContextHost {
     } finally {
       this.draining = false;
     }
+  }
+
+  /**
+   * The bookkeeping every reported stop needs in the addon (it no longer does
+   * it by itself): an exited thread is no longer waited for, and an exec gives
+   * the process a new address space (memory reopened, breakpoints and trap set
+   * emptied; the exec event is reported for the thread-group leader's tid).
+   */
+  private afterNativeStop(kind: StopKind): StopKind {
+    const tid = this.info[Info.Tid];
+    if (kind === StopKind.Exited || kind === StopKind.Killed) this.nat.removeThread(tid);
+    else if (kind === StopKind.Event && this.info[Info.A] === PTRACE_EVENT_EXEC && this.procs.has(tid)) this.nat.execed(tid);
+    return kind;
   }
 
   private dispatch(kind: StopKind): void {
@@ -777,7 +791,7 @@ export class Tracer implements ContextHost {
     switch (event) {
       case PTRACE_EVENT_CLONE:
         this.addThread(proc, msg);
-        this.nat.addThread(msg, true);
+        this.nat.addThread(msg, proc.pid);
         break;
       case PTRACE_EVENT_FORK:
       case PTRACE_EVENT_VFORK:
@@ -797,7 +811,7 @@ export class Tracer implements ContextHost {
       this.flush(other, 'exec');
       this.threads.delete(tid);
       proc.threads.delete(tid);
-      this.nat.addThread(tid, false);
+      this.nat.removeThread(tid);
     }
     this.flush(th, 'exec');
     if (proc.silent) {
@@ -818,7 +832,7 @@ export class Tracer implements ContextHost {
   private forgetProcess(proc: Proc): void {
     for (const tid of proc.threads.keys()) {
       this.threads.delete(tid);
-      this.nat.addThread(tid, false);
+      this.nat.removeThread(tid);
     }
     proc.threads.clear();
     this.procs.delete(proc.pid);
@@ -833,7 +847,7 @@ export class Tracer implements ContextHost {
   private adoptChild(parent: ThreadState, child: number, vfork: boolean): void {
     const pp = parent.proc;
     this.nat.addProcess(child);
-    this.nat.addThread(child, true);
+    this.nat.addThread(child, child);
     this.nat.copyBreakpoints(pp.pid, child);
     const cp = new Proc(this.nat, child);
     cp.pages.copyFrom(pp.pages);
@@ -868,7 +882,7 @@ export class Tracer implements ContextHost {
    */
   private releaseChild(parent: ThreadState, child: number, vfork: boolean): void {
     this.nat.addProcess(child);
-    this.nat.addThread(child, true);
+    this.nat.addThread(child, child);
     if (vfork) {
       // It shares the parent's memory (breakpoints included) until it execs or
       // exits: keep it traced until then, stepping over our breakpoints silently.
@@ -883,17 +897,17 @@ export class Tracer implements ContextHost {
       return;
     }
     // fork: put the originals back in the child's copy of memory before it runs an instruction.
-    let kind = this.nat.waitThread(child);
+    let kind = this.afterNativeStop(this.nat.waitThread(child));
     while (kind !== StopKind.Interrupt && kind !== StopKind.Exited && kind !== StopKind.Killed) {
       this.nat.resume(child, 0);
-      kind = this.nat.waitThread(child);
+      kind = this.afterNativeStop(this.nat.waitThread(child));
     }
     if (kind === StopKind.Interrupt) {
       this.nat.restoreBreakpoints(parent.proc.pid, child);
       restoreReturnAddresses(this.nat, this.regs, child, child, parent.stack.nodes, parent.proc.pages.trampoline);
       this.nat.detach(child, 0);
     }
-    this.nat.addThread(child, false);
+    this.nat.removeThread(child);
     this.nat.dropProcess(child);
   }
 
@@ -1113,7 +1127,7 @@ export class Tracer implements ContextHost {
     for (const th of this.threads.values()) if (!stopped.has(th.tid)) this.nat.interrupt(th.tid);
     for (const th of [...this.threads.values()]) {
       if (stopped.has(th.tid)) continue;
-      const kind = this.nat.waitThread(th.tid);
+      const kind = this.afterNativeStop(this.nat.waitThread(th.tid));
       if (kind === StopKind.Exited || kind === StopKind.Killed) {
         this.threads.delete(th.tid);
         th.proc.threads.delete(th.tid);
@@ -1130,12 +1144,12 @@ export class Tracer implements ContextHost {
       } else if (kind === StopKind.Event && this.info[Info.A] === PTRACE_EVENT_CLONE) {
         // A thread born meanwhile: it starts traced and stopped; detach it with the rest.
         const nt = this.info[Info.Msg];
-        this.nat.addThread(nt, true);
+        this.nat.addThread(nt, th.proc.pid);
         this.addThread(th.proc, nt);
-        let k = this.nat.waitThread(nt);
+        let k = this.afterNativeStop(this.nat.waitThread(nt));
         while (k !== StopKind.Interrupt && k !== StopKind.Exited && k !== StopKind.Killed) {
           this.resume(nt, 0);
-          k = this.nat.waitThread(nt);
+          k = this.afterNativeStop(this.nat.waitThread(nt));
         }
         if (k === StopKind.Interrupt) stopped.set(nt, 0);
       }
@@ -1175,7 +1189,10 @@ export class Tracer implements ContextHost {
         /* it exits anyway */
       }
     }
-    for (const th of this.threads.values()) this.nat.detach(th.tid, pending.get(th.tid) ?? 0);
+    for (const th of this.threads.values()) {
+      this.nat.detach(th.tid, pending.get(th.tid) ?? 0);
+      this.nat.removeThread(th.tid);
+    }
     this.held = [];
   }
 

@@ -50,7 +50,7 @@ export class InjectedPages {
       this.write(base + TRAMPOLINE_OFFSET, arch.trampolineCode);
       this.write(base + STUB_OFFSET, arch.syscallStub);
       this.trampoline = base + TRAMPOLINE_OFFSET;
-      this.nat.markTrampoline(this.trampoline);
+      this.nat.markTrampoline(this.pid, this.trampoline);
       this.stub = base + STUB_OFFSET;
     }
     this.regions.push(region);
