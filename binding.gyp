@@ -4,16 +4,28 @@
       "target_name": "rethook",
       "sources": [
         "native/addon.cc",
-        "native/process.cc",
-        "native/breakpoints.cc"
+        "native/addon_values.cc",
+        "native/session.cc",
+        "native/engine/breakpoints.cc",
+        "native/tracee/inject.cc",
+        "native/tracee/memory.cc",
+        "native/tracee/spawn.cc",
+        "native/tracee/stop_wait.cc",
+        "native/tracee/thread_control.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
-      "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=c++17"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [
-        ["target_arch=='x64'", { "sources": ["native/arch/x86_64.cc", "native/arch/x86_64_decode.cc"] }],
-        ["target_arch=='arm64'", { "sources": ["native/arch/arm64.cc"] }]
+        ["target_arch=='x64'", {
+          "defines": ["RETHOOK_ARCH_X86_64"],
+          "sources": ["native/arch/x86_64.cc", "native/arch/x86_64_decode.cc"]
+        }],
+        ["target_arch=='arm64'", {
+          "defines": ["RETHOOK_ARCH_ARM64"],
+          "sources": ["native/arch/arm64.cc", "native/arch/arm64_decode.cc"]
+        }]
       ]
     }
   ]

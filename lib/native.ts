@@ -34,19 +34,28 @@ export interface StepPlanInfo {
 export interface NativeTracer {
   readonly regs: BigUint64Array;
   readonly info: Float64Array;
-  /** stdio: file descriptors for the program's 0, 1, 2 (-1: inherit). */
+  /**
+   * Start a program seized, stopped after its execve. stdio: file descriptors
+   * for the program's 0, 1, 2 (-1: inherit). Registers nothing: the caller
+   * then calls addProcess(pid) and addThread(pid, pid).
+   */
   spawn(path: string, argv: string[], envp: string[], cwd: string, stdio: number[]): number;
-  /** Seize a thread and interrupt it; registers nothing (see addThread). */
+  /** Seize and interrupt a running thread. Registers nothing (the caller calls addThread). */
   seize(tid: number, exitKill: boolean): void;
-  /** Per-process state: memory, breakpoint table, trap set. */
+  /** Keep a process's memory, breakpoints and trap set (a known pid's memory is reopened). */
   addProcess(pid: number): void;
   dropProcess(pid: number): void;
-  /** Wait for thread `tid` of process `pid` from now on. */
-  addThread(tid: number, pid: number): void;
-  removeThread(tid: number): void;
-  /** The process replaced its image: its memory is new, its breakpoints and traps are gone. */
+  /** On PTRACE_EVENT_EXEC: reopen pid's memory, clear its breakpoint table and trap set. */
   execed(pid: number): void;
-  /** The next stop or None; with spinNs, keep asking that long, yielding the CPU in between. */
+  /** Thread tid of process pid is waited for (its traps looked up in pid's trap set). */
+  addThread(tid: number, pid: number): void;
+  /** No longer waited for: after its exit was reported, or once detached. */
+  removeThread(tid: number): void;
+  /**
+   * The next stop or None; with spinNs, keep asking that long, yielding the CPU
+   * in between. No side effects: an exited thread stays registered (removeThread)
+   * and an exec is announced with execed().
+   */
   wait(spinNs?: number): StopKind;
   waitThread(tid: number): StopKind;
   loadRegs(tid: number): boolean;
@@ -64,6 +73,7 @@ export interface NativeTracer {
   setBreakpoint(pid: number, addr: number, slot: number): void;
   removeBreakpoint(pid: number, addr: number): boolean;
   restoreBreakpoints(pid: number, intoPid: number): boolean;
+  /** A fork child has our breakpoints: copy the breakpoint table and the trap set. */
   copyBreakpoints(fromPid: number, toPid: number): void;
   injectSyscall(tid: number, pid: number, stub: number, writeStub: boolean, nr: number, args: (number | bigint)[]): bigint;
   /** Call fn() in a stopped thread; it returns to returnTo (a trap of ours). */
@@ -73,6 +83,7 @@ export interface NativeTracer {
   /** Wait for a detached child of ours that exited; true once it is gone. */
   reap(pid: number): boolean;
   interrupt(tid: number): boolean;
+  /** Detach; unregisters nothing (the caller calls removeThread). */
   detach(tid: number, signal?: number): boolean;
   kill(pid: number, signal: number): boolean;
   setActive(active: boolean): void;
@@ -109,27 +120,6 @@ interface Addon {
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const addon: Addon = require(path.join(__dirname, '..', 'build', 'Release', 'rethook.node'));
 
-export const NativeTracer = withCurrentInterface(addon.NativeTracer);
-
-/**
- * TEMPORARY: adapts an addon built before the thread-table interface
- * (addThread(tid, traced), implicit exec handling, a global trap set).
- */
-function withCurrentInterface(Ctor: Addon['NativeTracer']): Addon['NativeTracer'] {
-  if ('removeThread' in Ctor.prototype) return Ctor;
-  return class {
-    constructor(wake: () => void) {
-      const n = new Ctor(wake) as unknown as Record<string, (...a: unknown[]) => unknown>;
-      const addThread = n.addThread.bind(n);
-      const mark = n.markTrampoline.bind(n);
-      const set = (k: string, f: (...a: unknown[]) => unknown) => Object.defineProperty(n, k, { value: f });
-      set('addThread', (tid) => addThread(tid, true));
-      set('removeThread', (tid) => addThread(tid, false));
-      set('execed', () => undefined);
-      set('markTrampoline', (_pid, addr) => mark(addr));
-      return n as unknown as NativeTracer;
-    }
-  } as unknown as Addon['NativeTracer'];
-}
+export const NativeTracer = addon.NativeTracer;
 export const demangle = addon.demangle;
 export const arch = addon.arch;

@@ -1,18 +1,28 @@
-// The contract every architecture backend supplies (one .cc per architecture,
-// chosen by binding.gyp). Generic code (process.cc, breakpoints.cc, addon.cc)
+// The contract every architecture backend supplies. This header is the only
+// place that knows there are several architectures: binding.gyp compiles one
+// backend (x86_64.cc or arm64.cc, each with its pure decoder) and defines the
+// matching RETHOOK_ARCH_*; generic code (session, inject, stop_wait, addon)
 // includes only this header and never tests the architecture itself.
 //
-// An architecture must supply:
+// An architecture supplies:
+//   - a decoder header (x86_64_decode.h / arm64_decode.h, included below) in
+//     a namespace of its own, free of ptrace and <sys/user.h>, declaring
+//     `Emulation` (its typed record of what an emulated instruction does) and
+//     `Plan` = BasicStepPlan<Emulation> (step_plan.h). arch.h aliases that
+//     namespace as `arch_impl`, so StepPlan below is the backend's own type;
 //   - kArch: the data table below (breakpoint bytes, register layout, where the
-//     return address lives at a function's first instruction, syscall ABI);
-//   - ArchRegs: the register file as ptrace reads and writes it;
-//   - arch_get_regs / arch_set_regs;
+//     return address lives at a function's first instruction, syscall ABI),
+//     written with designated initializers;
+//   - ArchRegs' layout: the register file as ptrace reads and writes it;
+//   - arch_get_regs / arch_set_regs and the FP return value;
 //   - arch_plan_step_over: decide how a thread stopped on a breakpoint executes
 //     the displaced instruction without the breakpoint ever being lifted
 //     (emulate it in the register file, or run it out of line in a slot that
-//     jumps back), or refuse it with a reason;
+//     jumps back), or refuse it with a reason; arch_build_slot fills the slot;
 //   - arch_step_over: carry out such a plan on a stopped thread's registers;
-//   - arch_syscall_stub: the bytes "syscall; trap" used to inject system calls.
+//   - arch_syscall_stub / arch_prepare_syscall / arch_syscall_result: the bytes
+//     "syscall; trap" and the ABI used to inject system calls;
+//   - arch_trampoline_code: the trap our hijacked returns land on.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +30,27 @@
 #include <vector>
 
 #include "../remote_ptr.h"
+#include "step_plan.h"
+
+#if defined(RETHOOK_ARCH_X86_64)
+#if !defined(__x86_64__)
+#error "RETHOOK_ARCH_X86_64 set for a compiler that does not target x86-64"
+#endif
+#include "x86_64_decode.h"
+namespace rethook {
+namespace arch_impl = x86;
+}
+#elif defined(RETHOOK_ARCH_ARM64)
+#if !defined(__aarch64__)
+#error "RETHOOK_ARCH_ARM64 set for a compiler that does not target arm64"
+#endif
+#include "arm64_decode.h"
+namespace rethook {
+namespace arch_impl = arm64;
+}
+#else
+#error "binding.gyp defines RETHOOK_ARCH_X86_64 or RETHOOK_ARCH_ARM64"
+#endif
 
 namespace rethook {
 
@@ -78,19 +109,9 @@ uint64_t arch_syscall_result(const ArchRegs& regs);
 // stub + size - breakpoint_len + trap_pc_adjust.
 std::vector<uint8_t> arch_syscall_stub();
 
-// How a breakpoint's displaced instruction runs.
-enum class StepKind { Emulate, OutOfLine, Refused };
-
-struct StepPlan {
-  StepKind kind = StepKind::Refused;
-  size_t insn_len = 0;
-  int op = 0;          // arch-private emulation opcode
-  int64_t imm = 0;     // arch-private operand (target, register, ...)
-  int64_t imm2 = 0;
-  bool needs_slot = false;
-  std::vector<uint8_t> slot_code;  // filled once the slot address is known
-  std::string reason;              // why it was refused
-};
+// The backend's plan: the generic fields of BasicStepPlan plus its own typed
+// `emulation` record, which generic code carries but never reads.
+using StepPlan = arch_impl::Plan;
 
 // Decode the instruction at `addr` (its original bytes in `code`) and decide.
 StepPlan arch_plan_step_over(RemotePtr addr, const uint8_t* code, size_t len);

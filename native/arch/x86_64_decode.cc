@@ -1,7 +1,9 @@
-// x86-64 instruction length decoding (see x86_64_decode.h).
+// x86-64 instruction decoding and step-over planning (see x86_64_decode.h).
 #include "x86_64_decode.h"
 
-namespace rethook {
+#include <cstring>
+
+namespace rethook::x86 {
 
 namespace {
 
@@ -77,8 +79,8 @@ Imm two_byte_imm(uint8_t b) {
 
 }  // namespace
 
-bool x86_decode(const uint8_t* code, size_t avail, X86Insn* out, std::string* why) {
-  X86Insn d;
+bool decode(const uint8_t* code, size_t avail, Insn* out, std::string* why) {
+  Insn d;
   size_t i = 0;
   bool addr32 = false;
   auto need = [&](size_t n) { return i + n <= avail && i + n <= 15; };
@@ -195,4 +197,119 @@ bool x86_decode(const uint8_t* code, size_t avail, X86Insn* out, std::string* wh
   return true;
 }
 
-}  // namespace rethook
+
+bool condition_holds(int cc, uint64_t fl) {
+  bool cf = fl & 1, pf = fl & 4, zf = fl & 0x40, sf = fl & 0x80, of = fl & 0x800;
+  bool r;
+  switch (cc >> 1) {
+    case 0: r = of; break;
+    case 1: r = cf; break;
+    case 2: r = zf; break;
+    case 3: r = cf || zf; break;
+    case 4: r = sf; break;
+    case 5: r = pf; break;
+    case 6: r = sf != of; break;
+    default: r = zf || (sf != of); break;
+  }
+  return (cc & 1) ? !r : r;
+}
+
+Plan plan_step_over(RemotePtr addr, const uint8_t* code, size_t len) {
+  Plan plan;
+  Insn insn;
+  std::string why;
+  if (!decode(code, len, &insn, &why)) {
+    plan.reason = why;
+    return plan;
+  }
+  plan.insn_len = insn.length;
+  const uint8_t* op = code + insn.opcode_offset;
+  uint64_t next = addr.as_int() + insn.length;
+  Emulation& e = plan.emulation;
+  plan.kind = StepKind::Emulate;
+  // endbr64 / multi-byte nop / nop
+  if ((insn.map == 1 && op[0] == 0x1E && insn.modrm == 0xFA && code[0] == 0xF3) ||
+      (insn.map == 1 && op[0] == 0x1F) || (insn.map == 0 && op[0] == 0x90 && !insn.rex_b)) {
+    e.op = Op::Advance;
+    return plan;
+  }
+  if (insn.map == 0 && op[0] >= 0x50 && op[0] <= 0x57 && !insn.opsize16) {
+    e.op = Op::Push;
+    e.reg = (op[0] - 0x50) + (insn.rex_b ? 8 : 0);
+    return plan;
+  }
+  if (insn.map == 0 && insn.rex_w && insn.has_modrm && insn.modrm == 0xE5 && op[0] == 0x89) {
+    e.op = Op::MovRspRbp;  // mov %rsp,%rbp
+    return plan;
+  }
+  if (insn.map == 0 && insn.rex_w && insn.has_modrm && insn.modrm == 0xEC && op[0] == 0x8B) {
+    e.op = Op::MovRspRbp;  // mov %rsp,%rbp (other encoding)
+    return plan;
+  }
+  if (insn.map == 0 && (op[0] == 0xE9 || op[0] == 0xEB)) {
+    e.op = Op::Jmp;
+    e.target = next + insn.rel;
+    return plan;
+  }
+  if (insn.map == 0 && op[0] == 0xE8) {
+    e.op = Op::Call;
+    e.target = next + insn.rel;
+    return plan;
+  }
+  if ((insn.map == 0 && op[0] >= 0x70 && op[0] <= 0x7F) ||
+      (insn.map == 1 && op[0] >= 0x80 && op[0] <= 0x8F)) {
+    e.op = Op::Jcc;
+    e.target = next + insn.rel;
+    e.cond = op[0] & 0xF;
+    return plan;
+  }
+  if (insn.map == 0 && op[0] == 0xC3) {
+    e.op = Op::Ret;
+    return plan;
+  }
+  plan.emulation = Emulation{};
+  if (insn.has_rel) {  // loop, jrcxz, and other relative branches
+    plan.kind = StepKind::Refused;
+    plan.reason = "relative branch that is neither emulated nor relocatable";
+    return plan;
+  }
+  plan.kind = StepKind::OutOfLine;
+  plan.needs_slot = true;
+  return plan;
+}
+
+bool build_slot(Plan* plan, RemotePtr addr, const uint8_t* code, RemotePtr slot) {
+  Insn insn;
+  std::string why;
+  if (!decode(code, plan->insn_len, &insn, &why)) {
+    plan->reason = why;
+    return false;
+  }
+  std::vector<uint8_t> out(code, code + insn.length);
+  int64_t shift = int64_t(addr.as_int()) - int64_t(slot.as_int());
+  if (insn.rip_relative) {
+    int32_t disp;
+    memcpy(&disp, code + insn.disp_offset, 4);
+    int64_t nd = int64_t(disp) + shift;
+    if (nd != int32_t(nd)) {
+      plan->reason = "RIP-relative operand out of reach of the slot";
+      return false;
+    }
+    int32_t nd32 = int32_t(nd);
+    memcpy(&out[insn.disp_offset], &nd32, 4);
+  }
+  // jmp rel32 back to the instruction after the original one.
+  int64_t back = int64_t(addr.as_int() + insn.length) - int64_t(slot.as_int() + insn.length + 5);
+  if (back != int32_t(back)) {
+    plan->reason = "slot out of reach of the code";
+    return false;
+  }
+  int32_t back32 = int32_t(back);
+  out.push_back(0xE9);
+  out.resize(out.size() + 4);
+  memcpy(&out[out.size() - 4], &back32, 4);
+  plan->slot_code = out;
+  return true;
+}
+
+}  // namespace rethook::x86

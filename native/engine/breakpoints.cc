@@ -59,7 +59,6 @@ bool BreakpointTable::set(Memory* mem, RemotePtr addr, RemotePtr slot, std::stri
     *err = "cannot write the breakpoint";
     return false;
   }
-  if (bp.plan.insn_len > kArch.breakpoint_len) set_unambiguous_trap(addr, true);
   bps_.emplace(addr.as_int(), std::move(bp));
   return true;
 }

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "arch/arch.h"
-#include "process.h"
+#include "../arch/arch.h"
+#include "../tracee/memory.h"
 
 namespace rethook {
 
@@ -22,6 +22,7 @@ class BreakpointTable {
   // Decode the instruction at addr: what stepping over it would take.
   StepPlan plan(Memory* mem, RemotePtr addr, std::string* err) const;
   // Plant a breakpoint; `slot` must be a free slot when plan().needs_slot.
+  // Planting one that is there already succeeds and changes nothing.
   bool set(Memory* mem, RemotePtr addr, RemotePtr slot, std::string* err);
   // Put the original bytes back and forget the breakpoint.
   bool remove(Memory* mem, RemotePtr addr);

@@ -1,0 +1,24 @@
+// Getting threads under ptrace: starting a program seized, seizing a running
+// thread. Neither registers anything with a Session: the caller does.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace rethook {
+
+// Our ptrace options: exec, clone, fork and vfork events, syscall stops told
+// apart (TRACESYSGOOD), and the tracee killed when the tracer dies (EXITKILL).
+long ptrace_options();
+
+// Fork a child that stops itself, seize it with our options, and let it run
+// to the syscall-exit stop of its execve. stdio: descriptors for its 0, 1, 2
+// (-1: inherit). Returns the pid, or -1 with *err set.
+int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
+                 const std::vector<std::string>& envp, const std::string& cwd,
+                 const std::vector<int>& stdio, std::string* err);
+
+// Seize a running process's thread and interrupt it. Without exit_kill the
+// thread outlives a tracer that dies (the kernel detaches it).
+bool seize_thread(int tid, bool exit_kill, std::string* err);
+
+}  // namespace rethook
