@@ -341,9 +341,10 @@ run_suite() {
   for name in $(compgen -e | grep '^RETHOOK_TEST_' | grep -vx RETHOOK_TEST_CMD || true); do
     env_args+=(-e "$name")
   done
-  # SYS_PTRACE: process_vm_readv/writev on the tracee.  seccomp=unconfined:
-  # personality(ADDR_NO_RANDOMIZE) (disabling ASLR) is blocked by the default
-  # profile.  --init: a real PID 1 that reaps orphaned tracees and passes
+  # SYS_PTRACE: the attach tests seize processes that are not the tracer's
+  # children (Yama's ptrace_scope 1 asks for the capability then).
+  # seccomp=unconfined: the suite runs as it does on a host, with no syscall
+  # filter between the tracer, its injected syscalls and the tracee.  --init: a real PID 1 that reaps orphaned tracees and passes
   # signals on.  The checkout arrives as a tar on stdin: nothing in the host's
   # work tree is written (node_modules, build/ and dist/ stay in the container).
   set +e
