@@ -27,6 +27,7 @@ export interface CallInfo {
   returnAddress: number;
   stackPointer: number;
   depth: number;
+  inherited: boolean;
 }
 
 /** How a call ended, for an ExitContext. @internal */
@@ -72,6 +73,11 @@ export class CallContext {
   readonly stackPointer: number;
   /** Nesting of hooked calls on this thread (0 = outermost). */
   readonly depth: number;
+  /**
+   * The call was made in the parent before a fork and is in flight in this
+   * followed child too (its entry event has the parent's pid).
+   */
+  readonly inherited: boolean;
 
   /** @internal */
   constructor(/** @internal */ protected readonly host: ContextHost, call: CallInfo) {
@@ -83,6 +89,7 @@ export class CallContext {
     this.returnAddress = call.returnAddress;
     this.stackPointer = call.stackPointer;
     this.depth = call.depth;
+    this.inherited = call.inherited;
   }
 
   protected check(): void {

@@ -11,6 +11,14 @@ export interface HookHandlers {
   onExit?: (ctx: ExitContext) => void;
   /** Calls of this hook that may be in flight at once (all threads). */
   maxActive?: number;
+  /**
+   * How returns are caught: 'trampoline' (the return address is replaced),
+   * 'site' (a breakpoint at the return address, which stays untouched: for
+   * code that saves or inspects it), or 'auto' (default): 'site' for the
+   * functions known to need it (setjmp, vfork, getcontext, dlsym, dlopen,
+   * dladdr, the C++ unwinder's entries) and for Go programs, else 'trampoline'.
+   */
+  returnMode?: 'auto' | 'trampoline' | 'site';
 }
 
 export interface HookSite {
@@ -59,7 +67,7 @@ export class Hook {
   }
 }
 
-const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive']);
+const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode']);
 
 export function validateHandlers(h: unknown): HookHandlers {
   if (h === undefined) return {};
@@ -72,5 +80,7 @@ export function validateHandlers(h: unknown): HookHandlers {
   if (o.onExit !== undefined && typeof o.onExit !== 'function') throw new TypeError('Expected onExit to be a function');
   if (o.maxActive !== undefined && (!Number.isInteger(o.maxActive) || o.maxActive < 1))
     throw new TypeError('Expected maxActive to be a positive integer');
+  if (o.returnMode !== undefined && !['auto', 'trampoline', 'site'].includes(o.returnMode))
+    throw new TypeError("Expected returnMode to be 'auto', 'trampoline' or 'site'");
   return o;
 }

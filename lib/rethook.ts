@@ -10,6 +10,22 @@
 /** Why a node ended without its function returning through the trampoline. */
 export type UnwindReason = 'longjmp' | 'thread-exit' | 'exception' | 'exec' | 'detach';
 
+/**
+ * How a call's return is caught. 'trampoline': its return address is
+ * replaced by the trampoline's (the kernel's rethook). 'site': its return
+ * address is left alone and a breakpoint at that address (the instruction
+ * after the call) catches the return, taken only by the thread and frame
+ * that made the call (ltrace's way): for code that saves or inspects its
+ * return address (setjmp, vfork, dlsym, Go).
+ */
+export type ReturnMode = 'trampoline' | 'site';
+
+/**
+ * Whether a node's frame is known to be gone from the stack (its return
+ * slot overwritten: true), known to be intact (false), or unknown (null).
+ */
+export type FrameEvidence = (n: RethookNode) => boolean | null;
+
 export interface RethookOwner {
   readonly pool: NodePool;
   /** False once the hook is removed: its nodes still resume correctly, without handlers. */
@@ -34,6 +50,9 @@ export class RethookNode {
   restored = false;
   /** Pushed while the thread ran on another stack than its own (a sigaltstack handler). */
   altStack = false;
+  mode: ReturnMode = 'trampoline';
+  /** Copied into a followed fork child: the call was made in its parent. */
+  inherited = false;
 }
 
 /** A hook's nodes: at most maxActive calls in flight; the rest are counted as missed. */
@@ -57,6 +76,8 @@ export class NodePool {
   give(n: RethookNode): void {
     this.active--;
     n.restored = false;
+    n.inherited = false;
+    n.mode = 'trampoline';
     n.args = [];
     n.data = undefined;
     this.free.push(n);
@@ -113,26 +134,72 @@ export class ShadowStack {
   }
 
   /**
-   * At a function entry with stack pointer `sp`: the nodes whose frames can
-   * no longer be live (longjmp went past them). With `tailCall` the frame at
-   * `sp` itself is live: the tail-calling function's node shares it.
+   * At a function entry with stack pointer `sp`: the nodes proven dead
+   * (innermost first). A node below `sp` on the stack the thread is on is
+   * only a suspect: a longjmp may have gone past it, or the thread may run a
+   * coroutine on a stack inside a live frame above it (makecontext, fibers).
+   * It is proven dead when the new call reuses its frame (frame == sp, but
+   * for a tail call, whose caller shares the frame), when `gone` says its
+   * return slot was overwritten (null: unknown, the position alone decides),
+   * or when it was called by a proven-dead node (pushed later, frame below).
+   * Suspects stay until a return proves them dead (popReturn), the thread
+   * exits, or they return themselves.
    */
-  reapAtEntry(sp: number, tailCall: boolean): RethookNode[] {
-    return this.popDead(sp, !tailCall);
+  reapAtEntry(sp: number, tailCall: boolean, gone: FrameEvidence = () => null): RethookNode[] {
+    const alt = !this.onOwnStack(sp);
+    // The candidates by position: the run of top nodes popDead would take.
+    let first = this.nodes.length;
+    while (first > 0) {
+      const t = this.nodes[first - 1];
+      if (t.altStack !== alt) {
+        if (alt) break; // the interrupted frames on the own stack are alive
+      } else if (!(t.frame < sp || (!tailCall && t.frame === sp))) break;
+      first--;
+    }
+    const dead = new Set<RethookNode>();
+    let deadFrame = -1; // frames below a proven-dead caller's on its stack are its callees'
+    let deadAlt = false;
+    for (let i = first; i < this.nodes.length; i++) {
+      const n = this.nodes[i];
+      const reused = n.altStack === alt && n.frame === sp && !tailCall;
+      const callee = deadFrame >= 0 && n.altStack === deadAlt && n.frame < deadFrame;
+      if (reused || callee || (gone(n) ?? true)) {
+        dead.add(n);
+        if (deadFrame < 0 || n.altStack !== deadAlt || n.frame > deadFrame) (deadFrame = n.frame), (deadAlt = n.altStack);
+      }
+    }
+    if (!dead.size) return [];
+    const out = this.nodes.filter((n) => dead.has(n)).reverse();
+    this.nodes.splice(0, this.nodes.length, ...this.nodes.filter((n) => !dead.has(n)));
+    return out;
   }
 
   /**
-   * At a return into the trampoline of the frame `frame`: the unwound nodes
-   * below it, and the returning nodes (innermost first; more than one after
-   * tail calls). The last returning node holds the real return address.
+   * At a return of the frame `frame` (into the trampoline, or at a return
+   * site): the unwound nodes and the returning ones (innermost first; more
+   * than one after tail calls; the last holds the real return address).
+   * `mine` tells which nodes may be the returning one (the mode that caught
+   * the return). The returning node is the topmost match, even below calls
+   * of a suspended coroutine (frames above it, which stay); the nodes above
+   * it with frames below it were its callees and are unwound.
    */
-  popReturn(frame: number): { unwound: RethookNode[]; returning: RethookNode[] } {
+  popReturn(frame: number, mine: (n: RethookNode) => boolean = () => true): { unwound: RethookNode[]; returning: RethookNode[] } {
     const unwound = this.popDead(frame, false);
+    let i = this.nodes.length - 1;
+    while (i >= 0 && !(this.nodes[i].frame === frame && mine(this.nodes[i]))) i--;
+    if (i < 0) return { unwound, returning: [] };
+    const above = this.nodes.splice(i + 1);
+    const kept: RethookNode[] = [];
+    const callees: RethookNode[] = [];
+    const returningAlt = this.nodes[i].altStack;
+    for (const n of above) (n.altStack === returningAlt && n.frame < frame ? callees : kept).push(n);
+    unwound.push(...callees.reverse()); // popDead's were above these: innermost first throughout
     const returning: RethookNode[] = [];
-    for (let t = this.top(); t && t.frame === frame; t = this.top()) {
+    for (let t = this.top(); t && t.frame === frame && mine(t); t = this.top()) {
       returning.push(this.nodes.pop()!);
       if (!t.chained) break;
     }
+    this.nodes.push(...kept);
     return { unwound, returning };
   }
 

@@ -85,6 +85,10 @@ export const linkRegisterAbi: ReturnAbi = {
     for (const n of nodes) if (!n.chained) n.restored = true;
   },
 
+  // Where the prologue saved x30 is not known without decoding it: the
+  // node's position decides (README, Limits).
+  frameGone: () => null,
+
   rehijackAfterCatch(mem, nodes, tramp) {
     for (const n of nodes) {
       if (!n.restored) continue;

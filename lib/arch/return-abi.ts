@@ -16,6 +16,8 @@
 //   unhijackForUnwind   the same before an unwinder walks the stack, nodes kept
 //   rehijackAfterCatch  the trampoline back in the slots unhijackForUnwind
 //                       restored, for the calls a catch left alive
+//   frameGone           whether a call's return slot still holds what the
+//                       call left there (null where that cannot be told)
 import type { RethookNode } from '../rethook';
 import type { TraceeMemory } from '../tracee/memory';
 import type { Registers, StoppedThread } from '../tracee/registers';
@@ -32,4 +34,6 @@ export interface ReturnAbi {
   /** `regs`: the thread's registers, loaded; `nodes` outermost first. Marks the nodes restored. */
   unhijackForUnwind(regs: Registers, mem: TraceeMemory, nodes: readonly RethookNode[], tramp: number): void;
   rehijackAfterCatch(mem: TraceeMemory, nodes: readonly RethookNode[], tramp: number): void;
+  /** True when the node's return slot was overwritten (its frame is gone), false when intact, null when unknown. */
+  frameGone(mem: TraceeMemory, node: RethookNode, tramp: number): boolean | null;
 }

@@ -33,6 +33,11 @@ export const stackSlotAbi: ReturnAbi = {
     for (const n of nodes) if (!n.chained) n.restored = true;
   },
 
+  frameGone(mem, n, tramp) {
+    if (n.chained) return null; // its slot is its tail caller's
+    return mem.readWord(n.frame) !== (n.mode === 'site' ? n.realRet : tramp);
+  },
+
   rehijackAfterCatch(mem, nodes, tramp) {
     const back = nodes.filter((n) => n.restored);
     for (const n of back) n.restored = false;

@@ -67,6 +67,7 @@ export class JsonFormat implements TraceEvents {
       unwound: c.unwound, durationNs: Number(c.durationNs),
     };
     if (c.reason) o.reason = c.reason;
+    if (c.inherited) o.inherited = true;
     this.out.write(JSON.stringify(o) + '\n');
   }
   note(obj: Record<string, unknown>): void {

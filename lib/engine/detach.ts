@@ -59,7 +59,7 @@ function stopEveryThread(s: Session): { stopped: Map<number, number>; pending: M
     if (kind === StopKind.Trap) {
       const addr = info[Info.Addr];
       const proc = th.proc;
-      if (info[Info.SiCode] === arch.trapSiCode && (addr === proc.pages.trampoline || proc.sites.has(addr) || proc.removed.has(addr)))
+      if (info[Info.SiCode] === arch.trapSiCode && proc.isOurTrap(addr))
         stopped.set(th.tid, addr);
       else pending.set(th.tid, SIGTRAP);
     } else if (kind === StopKind.Signal) {

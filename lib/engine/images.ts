@@ -55,6 +55,8 @@ export function startImage(s: Session, proc: Proc, tid: number): void {
   proc.refuseShadowStack();
   proc.pages.reset();
   proc.sites.clear();
+  proc.returnSites.clear();
+  proc.slots.clear();
   proc.removed.clear();
   proc.ifuncs.clear();
   proc.modules.clear(); // every object is new: loadedModules() plants pending patterns in each

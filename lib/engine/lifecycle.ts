@@ -51,6 +51,7 @@ function onExec(s: Session, proc: Proc, th: ThreadState): void {
     s.table.removeThread(other.tid);
   }
   flush(s, th, 'exec');
+  th.stack.range = null; // a new stack: learnt again at the first hooked call
   s.nat.execed(proc.pid);
   if (proc.silent) {
     // A vfork child we were only keeping safe: its new image has none of our breakpoints.
@@ -76,6 +77,8 @@ function childOf(s: Session, parent: Proc, child: number, keepHooks: boolean): P
     cp.sites.set(a, { ...site, hooks: keepHooks ? [...site.hooks] : [] });
     if (keepHooks) for (const h of site.hooks) h.sites.push({ pid: child, address: a, function: site.fn?.name ?? '' });
   }
+  for (const [a, n] of parent.returnSites) cp.returnSites.set(a, n);
+  for (const [a, slot] of parent.slots) cp.slots.set(a, slot);
   cp.rDebug = parent.rDebug;
   cp.startupDone = true;
   return cp;
@@ -89,20 +92,31 @@ function childOf(s: Session, parent: Proc, child: number, keepHooks: boolean): P
 function adoptChild(s: Session, parent: ThreadState, child: number, vfork: boolean): void {
   const cp = childOf(s, parent.proc, child, true);
   const th = s.table.addThread(cp, child);
+  if (copyNodes(parent, th)) return;
+  // Not enough nodes for the copies: the child gets its real return addresses back instead.
+  if (!vfork) undoReturnsInChild(s, parent, cp);
+}
+
+/**
+ * The forking thread's calls in flight are in flight in the child too (its
+ * stack is a copy, or, after vfork, the same memory): copies of the nodes,
+ * marked inherited. False (and nothing copied) when the pools run short.
+ */
+function copyNodes(parent: ThreadState, th: ThreadState): boolean {
   const copies: RethookNode[] = [];
   for (const n of parent.stack.nodes) {
     const c = (n.owner as Hook).pool.take(n.owner);
     if (!c) break;
-    Object.assign(c, { ...n, args: n.args, data: n.data });
+    Object.assign(c, { ...n, args: n.args, data: n.data, inherited: true });
     copies.push(c);
   }
   if (copies.length === parent.stack.nodes.length) {
+    th.stack.range = parent.stack.range;
     th.stack.nodes.push(...copies);
-    return;
+    return true;
   }
-  // Not enough nodes for the copies: the child gets its real return addresses back instead.
   for (const c of copies) (c.owner as Hook).pool.give(c);
-  if (!vfork) undoReturnsInChild(s, parent, cp);
+  return false;
 }
 
 /** The child's copy of the forking thread's stack gets its real return addresses back. */
@@ -119,9 +133,12 @@ function undoReturnsInChild(s: Session, parent: ThreadState, child: Proc): void 
  */
 function releaseChild(s: Session, parent: ThreadState, child: number, vfork: boolean): void {
   const cp = childOf(s, parent.proc, child, false);
-  s.table.addThread(cp, child);
+  const th = s.table.addThread(cp, child);
   if (vfork) {
+    // Returning through a hijacked frame of the parent's (the same stack),
+    // the child must land where the parent would: it gets the nodes, silently.
     cp.silent = true;
+    copyNodes(parent, th);
     return;
   }
   if (s.table.waitForStop(child, [StopKind.Interrupt]) !== null) {

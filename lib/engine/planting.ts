@@ -8,7 +8,28 @@ import { hex } from '../tracee/memory';
 import type { Proc, Site } from '../tracee/process';
 import type { FunctionSymbol, Module } from '../symbols/modules';
 import { closeNames, matchFunctions, moduleMatches, parsePattern } from '../symbols/patterns';
+import { wantsReturnSite } from './return-sites';
 import type { Session } from './session';
+
+/**
+ * Code that is entered without a call, so [sp] / the link register holds no
+ * return address of its caller: hijacking it would overwrite argc (an ELF
+ * entry point), a PLT resolver's arguments or a signal frame. Never hooked,
+ * with each object's ELF entry point.
+ */
+const NOT_CALLED = new Set([
+  '_start', '__start', '_dl_start', '_dl_start_user', '_dl_start_final', '__restore_rt', '__default_rt_sa_restorer',
+  '__default_sa_restorer', '_dl_runtime_resolve', '_dl_runtime_resolve_xsave', '_dl_runtime_resolve_xsavec',
+  '_dl_runtime_resolve_fxsave', '_dl_runtime_profile', '_dl_runtime_profile_sse', '_dl_runtime_profile_avx',
+]);
+
+/** Why `fn` has no caller to return to, or null when it may be hooked. */
+function notCalled(fn: FunctionSymbol): string | null {
+  const m = fn.module as Module | null;
+  if (m && m.elf && fn.address === m.elf.entry + m.bias) return `it is the entry point of ${m.name}: it is jumped to, not called, and has no return address`;
+  if (NOT_CALLED.has(fn.rawName)) return 'it is entered without a call (no return address to hook)';
+  return null;
+}
 
 /** Hook what `list` names in the main process; patterns also apply to objects loaded later. */
 export function addHook(s: Session, list: readonly (string | number)[], handlers: HookHandlers): Hook {
@@ -101,6 +122,9 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
     if (!impl) return false;
     fn = impl;
   }
+  const why = hook ? notCalled(fn) : null;
+  if (why) throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${why}`);
+  const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, isGoModule(fn.module));
   const existing = proc.sites.get(fn.address);
   if (existing) {
     if (hook && !existing.hooks.includes(hook)) {
@@ -108,6 +132,7 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
       hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
     }
     if (internal) existing.internal = internal;
+    if (atSite) existing.returnAtSite = true;
     return true;
   }
   const plan = s.nat.planBreakpoint(proc.pid, fn.address);
@@ -115,28 +140,43 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
     const bytes = proc.mem.read(fn.address, 8);
     throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${plan.reason} (bytes ${bytes ? bytes.toString('hex').replace(/(..)/g, '$1 ').trim() : '?'})`);
   }
-  const slot = plan.needsSlot ? slotNear(s, proc, fn) : 0;
+  const slot = plan.needsSlot ? slotFor(s, proc, fn.address, fn.name) : 0;
   try {
     s.nat.setBreakpoint(proc.pid, fn.address, slot);
   } catch (e) {
     throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${(e as Error).message}`);
   }
   proc.removed.delete(fn.address);
-  proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal });
+  proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal, returnAtSite: atSite });
   if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
   return true;
 }
 
-/** An out-of-line slot within reach of `fn`, mapping a new region there if needed. */
-function slotNear(s: Session, proc: Proc, fn: FunctionSymbol): number {
-  let slot = proc.pages.takeSlot(fn.address);
-  if (slot) return slot;
-  const tid = s.stoppedTid(proc);
-  if (!tid) throw new RethookError(`cannot hook ${fn.name}: no out-of-line slot near it, and no stopped thread to map one`);
-  proc.pages.mapRegion(tid, fn.address);
-  slot = proc.pages.takeSlot(fn.address);
-  if (!slot) throw new RethookError(`cannot hook ${fn.name}: no out-of-line slot near it`);
+/**
+ * The out-of-line slot of the breakpoint at `addr`: the one it had if it was
+ * planted before (return sites come and go), else a new one within reach,
+ * mapping a new region there if needed. `what` names it in errors.
+ */
+export function slotFor(s: Session, proc: Proc, addr: number, what: string): number {
+  let slot = proc.slots.get(addr) ?? proc.pages.takeSlot(addr);
+  if (!slot) {
+    const tid = s.stoppedTid(proc);
+    if (!tid) throw new RethookError(`cannot hook ${what}: no out-of-line slot near it, and no stopped thread to map one`);
+    proc.pages.mapRegion(tid, addr);
+    slot = proc.pages.takeSlot(addr);
+    if (!slot) throw new RethookError(`cannot hook ${what}: no out-of-line slot near it`);
+  }
+  proc.slots.set(addr, slot);
   return slot;
+}
+
+/** Go programs walk their own stacks (GC, stack growth): a rewritten return address crashes them. */
+const goModules = new WeakMap<Module, boolean>();
+function isGoModule(m: Module | null): boolean {
+  if (!m || !m.elf) return false;
+  let go = goModules.get(m);
+  if (go === undefined) goModules.set(m, (go = m.functions().some((f) => f.rawName === 'runtime.goexit')));
+  return go;
 }
 
 /**
@@ -176,8 +216,9 @@ function unhook(s: Session, hook: Hook): void {
     if (!proc || !site || !site.hooks.includes(hook)) continue;
     site.hooks = site.hooks.filter((h) => h !== hook);
     if (site.hooks.length || site.internal) continue;
-    s.nat.removeBreakpoint(proc.pid, hs.address);
     proc.sites.delete(hs.address);
+    if (proc.returnSites.has(hs.address)) continue; // still a return site: its breakpoint stays
+    s.nat.removeBreakpoint(proc.pid, hs.address);
     proc.removed.add(hs.address);
   }
   hook.pending.length = 0;

@@ -8,17 +8,20 @@ import { returnAbi } from '../arch';
 import { CallInfo, EntryAction, EntryContext, ExitContext, ExitInfo } from '../context';
 import { RethookError } from '../errors';
 import type { Hook } from '../hook';
-import { RethookNode, UnwindReason } from '../rethook';
+import { RethookNode, ReturnMode, UnwindReason } from '../rethook';
 import { hex } from '../tracee/memory';
 import type { Site, ThreadState } from '../tracee/process';
 import { contextHost } from './context-host';
 import { fail } from './ending';
+import { holdReturnSite, releaseNode } from './return-sites';
 import type { Session } from './session';
+
+const SIGTRAP = 5;
 
 function callInfo(th: ThreadState, node: RethookNode): CallInfo {
   return {
     pid: th.proc.pid, tid: th.tid, fn: node.fnName, address: node.fnAddr, args: node.args,
-    returnAddress: node.realRet, stackPointer: node.frame, depth: node.depth,
+    returnAddress: node.realRet, stackPointer: node.frame, depth: node.depth, inherited: node.inherited,
   };
 }
 
@@ -32,19 +35,27 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
   const tramp = proc.pages.trampoline;
   const ret = returnAbi.returnAddress(regs, proc.mem);
   if (ret === null) throw new RethookError(`cannot read the return address of ${site.fn?.name} at sp ${hex(sp)} in thread ${th.tid}`);
-  const tailCall = ret === tramp;
-  const dead = th.stack.reapAtEntry(sp, tailCall);
+  const mode: ReturnMode = site.returnAtSite ? 'site' : 'trampoline';
+  // Entered by a tail call from a hooked function: its return is that one's
+  // (through the trampoline, or at the same return site from the same frame).
+  const top = th.stack.top();
+  const tailCall = ret === tramp || (top !== undefined && top.mode === 'site' && top.frame === sp && top.realRet === ret);
+  const dead = th.stack.reapAtEntry(sp, tailCall, (n) => returnAbi.frameGone(proc.mem, n, tramp));
   if (dead.length) finishUnwound(s, th, dead, 'longjmp');
   if (s.status) return;
   const before = th.stack.depth;
-  const action = enterHooks(s, th, site, addr, sp, ret, tailCall);
+  const action = enterHooks(s, th, site, addr, sp, ret, tailCall, mode);
   if (action === null) return; // a handler detached or killed: the thread is no longer ours
   const pushed = th.stack.depth > before;
-  // A call of ours returns through the trampoline; if it cannot be made to,
-  // the call goes unhooked (as uprobes drops the return instance).
-  if (action.kind !== 'skip' && pushed && !tailCall && !returnAbi.hijack(regs, proc.mem, tramp)) dropSince(th, before);
+  // A call of ours returns through the trampoline or at its return site; if
+  // neither can be set up, the call goes unhooked (as uprobes drops the
+  // return instance when the hijack fails).
+  if (action.kind !== 'skip' && pushed && !tailCall) {
+    const caught = mode === 'site' ? holdReturnSite(s, proc, ret) : returnAbi.hijack(regs, proc.mem, tramp);
+    if (!caught) giveBackSince(th, before);
+  }
   if (action.kind === 'skip') {
-    dropSince(th, before); // the call never happens
+    giveBackSince(th, before); // the call never happens (its return was not set up)
     // Return to the caller at once; a caller entered by tail call returns through the trampoline.
     regs.retval = action.retval;
     regs.pc = ret;
@@ -64,7 +75,7 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
  * after the first is chained to it, as a tail call's is. Returns the action
  * the handlers asked for, or null when the session ended meanwhile.
  */
-function enterHooks(s: Session, th: ThreadState, site: Site, addr: number, sp: number, ret: number, tailCall: boolean): EntryAction | null {
+function enterHooks(s: Session, th: ThreadState, site: Site, addr: number, sp: number, ret: number, tailCall: boolean, mode: ReturnMode): EntryAction | null {
   const stack = th.stack;
   let chained = tailCall;
   let action: EntryAction = { kind: 'continue' };
@@ -81,6 +92,7 @@ function enterHooks(s: Session, th: ThreadState, site: Site, addr: number, sp: n
     node.frame = sp;
     node.realRet = chained ? outer!.realRet : ret;
     node.chained = chained;
+    node.mode = chained ? outer!.mode : mode; // a chained node returns as its head does
     node.fnName = site.fn!.name;
     node.fnAddr = addr;
     node.depth = stack.depth;
@@ -109,8 +121,8 @@ function enterHooks(s: Session, th: ThreadState, site: Site, addr: number, sp: n
   return action;
 }
 
-/** Give back the nodes pushed since the stack had `depth` nodes. */
-function dropSince(th: ThreadState, depth: number): void {
+/** The nodes pushed since the stack had `depth` nodes go back, before their return was set up. */
+function giveBackSince(th: ThreadState, depth: number): void {
   while (th.stack.depth > depth) {
     const n = th.stack.nodes.pop()!;
     (n.owner as Hook).pool.give(n);
@@ -121,23 +133,31 @@ function dropSince(th: ThreadState, depth: number): void {
 export function onReturn(s: Session, th: ThreadState): void {
   const regs = s.regs;
   const sp = regs.sp;
-  const { unwound, returning } = th.stack.popReturn(sp - returnAbi.returnPops);
+  const { unwound, returning } = th.stack.popReturn(sp - returnAbi.returnPops, (n) => n.mode === 'trampoline');
   if (unwound.length) finishUnwound(s, th, unwound, 'longjmp');
   if (s.status) return;
   if (returning.length === 0) {
-    throw new RethookError(`thread ${th.tid} returned into the trampoline at sp ${hex(sp)} with no call of ours in flight there`);
+    // No call of ours explains it: the program itself ran into our page (a
+    // stray call or jump). It gets what executing a trap there gives it.
+    return void s.resume(th.tid, SIGTRAP);
   }
   const realRet = returning[returning.length - 1].realRet;
-  s.current.returnTo = realRet;
-  const now = process.hrtime.bigint();
-  for (const node of returning) {
-    runExitHandler(s, th, node, { retval: regs.retval, durationNs: now - node.entryNs, unwound: false, reason: null });
-    (node.owner as Hook).pool.give(node);
-  }
-  s.current.returnTo = 0;
+  if (th.proc.silent) for (const n of returning) releaseNode(s, th.proc, n); // a vfork child we only keep safe
+  else exitReturning(s, th, returning);
   if (s.status) return;
   returnAbi.resumeAt(regs, realRet);
   s.resume(th.tid, 0, true);
+}
+
+/** The exit handlers of the returning nodes (innermost first), then back to their pools. */
+export function exitReturning(s: Session, th: ThreadState, returning: RethookNode[]): void {
+  s.current.returnTo = returning[returning.length - 1].realRet; // where detaching from a handler sends the thread
+  const now = process.hrtime.bigint();
+  for (const node of returning) {
+    runExitHandler(s, th, node, { retval: s.regs.retval, durationNs: now - node.entryNs, unwound: false, reason: null });
+    releaseNode(s, th.proc, node);
+  }
+  s.current.returnTo = 0;
 }
 
 function runExitHandler(s: Session, th: ThreadState, node: RethookNode, exit: ExitInfo): void {
@@ -155,12 +175,12 @@ function runExitHandler(s: Session, th: ThreadState, node: RethookNode, exit: Ex
 export function finishUnwound(s: Session, th: ThreadState, nodes: RethookNode[], reason: UnwindReason): void {
   const now = process.hrtime.bigint();
   for (const node of nodes) {
-    if (reason !== 'detach' && !s.status) {
+    if (reason !== 'detach' && !s.status && !th.proc.silent) {
       // A frame found dead while an unwinder had our return addresses put back went with an exception.
       const why = reason === 'longjmp' && node.restored ? 'exception' : reason;
       runExitHandler(s, th, node, { retval: 0n, durationNs: now - node.entryNs, unwound: true, reason: why });
     }
-    (node.owner as Hook).pool.give(node);
+    releaseNode(s, th.proc, node);
   }
 }
 

@@ -19,6 +19,7 @@ import { failed } from './ending';
 import { onSyscallStop } from './images';
 import { onEvent, onThreadGone, onThreadStart } from './lifecycle';
 import { onEntry, onReturn } from './return-hooks';
+import { onReturnSite } from './return-sites';
 import type { Session } from './session';
 
 const SIGINT = 2, SIGTRAP = 5;
@@ -90,6 +91,7 @@ function onTrap(s: Session, th: ThreadState, addr: number, siCode: number): void
   const proc = th.proc;
   if (siCode !== arch.trapSiCode) return void s.resume(th.tid, SIGTRAP);
   if (addr === proc.pages.trampoline) return onReturn(s, th);
+  if (proc.returnSites.has(addr)) return onReturnSite(s, th, addr);
   const site = proc.sites.get(addr);
   if (site) return onEntry(s, th, site, addr);
   if (proc.removed.has(addr)) {

@@ -24,6 +24,8 @@ export interface Site {
    * and may keep the thread stopped ('hold').
    */
   internal?: (th: ThreadState, addr: number) => 'continue' | 'hold';
+  /** Returns of calls to this function are caught at their return site, not by the trampoline (see ReturnMode). */
+  returnAtSite?: boolean;
 }
 
 /** One traced thread: its process and its shadow stack of rethook nodes. */
@@ -38,6 +40,10 @@ export class Proc {
   readonly mem: TraceeMemory;
   readonly modules = new Map<string, Module>();
   readonly sites = new Map<number, Site>();
+  /** Return-site breakpoints (return-sites.ts): address -> calls in flight that return there. */
+  readonly returnSites = new Map<number, number>();
+  /** The out-of-line slot given to the breakpoint at an address, reused when it is planted again. */
+  readonly slots = new Map<number, number>();
   /** Breakpoints removed while threads ran: a trap already raised there is stale, not the program's. */
   readonly removed = new Set<number>();
   /** This process's threads; added and removed only by ThreadTable (threads.ts). */
@@ -52,6 +58,11 @@ export class Proc {
   constructor(nat: NativeTracer, readonly pid: number) {
     this.pages = new InjectedPages(nat, pid);
     this.mem = new TraceeMemory(nat, pid);
+  }
+
+  /** Whether a trap at `addr` is one of our breakpoints (entry, return site) or the trampoline. */
+  isOurTrap(addr: number): boolean {
+    return addr === this.pages.trampoline || this.sites.has(addr) || this.returnSites.has(addr) || this.removed.has(addr);
   }
 
   /** The function starting exactly at `addr`. */
