@@ -41,6 +41,11 @@ const PROGRAMS = {
   signals: ['signals.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
+  setjmp_twice: ['setjmp_twice.c'],
+  dlsym_next: ['dlsym_next.c', '-ldl'],
+  coroutine: ['coroutine.c'],
+  stray_call: ['stray_call.c'],
+  vfork_inflight: ['vfork_inflight.c'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'] } : {}),
 };
 

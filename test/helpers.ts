@@ -76,15 +76,16 @@ export interface Traced {
 export async function trace(
   file: string,
   patterns: string | string[],
-  opts: { args?: string[]; nargs?: number; handlers?: HookHandlers; setup?: (t: Tracer) => void; maxActive?: number } = {},
+  opts: { args?: string[]; nargs?: number; handlers?: HookHandlers; setup?: (t: Tracer) => void; maxActive?: number; returnMode?: HookHandlers['returnMode']; followForks?: boolean } = {},
 ): Promise<Traced> {
   const out = new Captured();
-  const tracer = await Tracer.spawn(file, opts.args ?? [], { stdio: ['inherit', out.fd, 'inherit'] });
+  const tracer = await Tracer.spawn(file, opts.args ?? [], { stdio: ['inherit', out.fd, 'inherit'], followForks: opts.followForks });
   const events: string[] = [];
   const nargs = opts.nargs ?? 1;
   const h = opts.handlers ?? {};
   const hook = tracer.hook(patterns, {
     maxActive: opts.maxActive,
+    returnMode: opts.returnMode,
     onEntry(ctx) {
       events.push(`> ${ctx.function} ${ctx.args.slice(0, nargs).join(' ')}`.trimEnd());
       return h.onEntry?.(ctx);

@@ -13,6 +13,8 @@ import type { ReturnAbi } from './return-abi';
 const LR = arch.returnAddressReg;
 /** Most stack searched for a saved hijacked return address between two frames. */
 const MAX_FRAME_SCAN = 1 << 20;
+/** How far below a suspect frame its saved x30 is looked for. */
+const FRAME_EVIDENCE_SCAN = 4096;
 /** Where unhijackForUnwind found each node's saved copy (the catch puts the trampoline back there). */
 const savedAt = new WeakMap<RethookNode, number>();
 
@@ -85,9 +87,18 @@ export const linkRegisterAbi: ReturnAbi = {
     for (const n of nodes) if (!n.chained) n.restored = true;
   },
 
-  // Where the prologue saved x30 is not known without decoding it: the
-  // node's position decides (README, Limits).
-  frameGone: () => null,
+  // A call still in flight below sp has its (hijacked) x30 saved in its own
+  // frame record, within the frame's lowest words: not found there, the
+  // frame was reused. A leaf never calls out, so is never such a candidate.
+  frameGone(mem, n, tramp) {
+    if (n.chained) return null;
+    const len = Math.min(FRAME_EVIDENCE_SCAN, n.frame) & ~7;
+    const words = mem.read(n.frame - len, len);
+    if (!words) return true;
+    const want = BigInt(n.mode === 'site' ? n.realRet : tramp);
+    for (let off = len - 8; off >= 0; off -= 8) if (words.readBigUInt64LE(off) === want) return false;
+    return true;
+  },
 
   rehijackAfterCatch(mem, nodes, tramp) {
     for (const n of nodes) {

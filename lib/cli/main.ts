@@ -27,6 +27,9 @@ Options:
                           return addresses; marked when it cannot be vouched for)
       --follow-fork       trace children made by fork/vfork too (events carry their pid);
                           without it they are released, cleaned of our breakpoints
+      --return-mode M     how returns are caught: auto (default: at the return site for
+                          setjmp, vfork, dlsym... and Go programs, else the trampoline),
+                          trampoline, or site (never touches return addresses)
   -h, --help              this help
   -V, --version           the version
 `;
@@ -41,6 +44,7 @@ const OPTIONS = {
   'follow-fork': { type: 'boolean' },
   backtrace: { type: 'boolean' },
   'detach-on-exit': { type: 'boolean' },
+  'return-mode': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
 } as const;
@@ -49,7 +53,7 @@ class UsageError extends Error {}
 
 /** Options end at `--` or at the first word that is not an option: the program and its own arguments follow. */
 function splitArgv(argv: string[]): { ours: string[]; program: string[] } {
-  const takesValue = new Set(['-f', '--function', '--format', '-o', '--output', '--args', '--max-active', '-p', '--pid']);
+  const takesValue = new Set(['-f', '--function', '--format', '-o', '--output', '--args', '--max-active', '-p', '--pid', '--return-mode']);
   let i = 0;
   while (i < argv.length) {
     const a = argv[i];
@@ -118,6 +122,9 @@ async function run(argv: string[]): Promise<number> {
   if (format !== 'text' && format !== 'json') throw new UsageError(`--format expects text or json, got '${format}'`);
   const nargs = positiveInt('args', values.args, 3);
   const maxActive = positiveInt('max-active', values['max-active'], 4096);
+  const returnMode = values['return-mode'] ?? 'auto';
+  if (returnMode !== 'auto' && returnMode !== 'trampoline' && returnMode !== 'site')
+    throw new UsageError(`--return-mode expects auto, trampoline or site, got '${returnMode}'`);
 
   let fd = 2;
   if (values.output !== undefined) {
@@ -141,6 +148,7 @@ async function run(argv: string[]): Promise<number> {
   let hook: Hook;
   try {
     hook = tracer.hook(patterns, {
+      returnMode,
       onEntry: (ctx) => events.entry(ctx),
       onExit: (ctx) => events.exit(ctx),
     });

@@ -63,6 +63,7 @@ function onExec(s: Session, proc: Proc, th: ThreadState): void {
     const keep = hook.sites.filter((hs) => hs.pid !== proc.pid);
     hook.sites.splice(0, hook.sites.length, ...keep);
   }
+  proc.sharesMemory = false; // a new address space of its own
   proc.phase = 'exec-exit';
   s.resume(th.tid, 0, false, true);
 }
@@ -91,6 +92,7 @@ function childOf(s: Session, parent: Proc, child: number, keepHooks: boolean): P
  */
 function adoptChild(s: Session, parent: ThreadState, child: number, vfork: boolean): void {
   const cp = childOf(s, parent.proc, child, true);
+  cp.sharesMemory = vfork;
   const th = s.table.addThread(cp, child);
   if (copyNodes(parent, th)) return;
   // Not enough nodes for the copies: the child gets its real return addresses back instead.
@@ -138,6 +140,7 @@ function releaseChild(s: Session, parent: ThreadState, child: number, vfork: boo
     // Returning through a hijacked frame of the parent's (the same stack),
     // the child must land where the parent would: it gets the nodes, silently.
     cp.silent = true;
+    cp.sharesMemory = true;
     copyNodes(parent, th);
     return;
   }

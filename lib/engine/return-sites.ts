@@ -57,7 +57,7 @@ export function releaseReturnSite(s: Session, proc: Proc, addr: number): void {
   const n = proc.returnSites.get(addr) ?? 0;
   if (n > 1) return void proc.returnSites.set(addr, n - 1);
   proc.returnSites.delete(addr);
-  if (n === 1 && !proc.sites.has(addr)) {
+  if (n === 1 && !proc.sites.has(addr) && !proc.sharesMemory) {
     s.nat.removeBreakpoint(proc.pid, addr);
     proc.removed.add(addr);
   }

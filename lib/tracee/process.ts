@@ -54,6 +54,8 @@ export class Proc {
   phase: 'find-r_brk' | 'exec-exit' | 'ready' = 'ready';
   /** A vfork child we do not follow: traced only until it execs, its breakpoints stepped over silently. */
   silent = false;
+  /** A vfork child shares its parent's memory until it execs or exits: breakpoints there are the parent's. */
+  sharesMemory = false;
   startupDone = false;
   constructor(nat: NativeTracer, readonly pid: number) {
     this.pages = new InjectedPages(nat, pid);
