@@ -203,6 +203,24 @@ export class ShadowStack {
     return { unwound, returning };
   }
 
+  /**
+   * Go: the topmost call returning to `addr` (and those chained to it);
+   * stack pointers say nothing once a goroutine's stack was copied. The
+   * calls above it were its callees, left by a panic: unwound.
+   */
+  popByReturnAddress(addr: number): { unwound: RethookNode[]; returning: RethookNode[] } {
+    let i = this.nodes.length - 1;
+    while (i >= 0 && this.nodes[i].realRet !== addr) i--;
+    if (i < 0) return { unwound: [], returning: [] };
+    const unwound = this.nodes.splice(i + 1).reverse();
+    const returning: RethookNode[] = [];
+    for (let t = this.top(); t && t.realRet === addr; t = this.top()) {
+      returning.push(this.nodes.pop()!);
+      if (!t.chained) break;
+    }
+    return { unwound, returning };
+  }
+
   /** Nodes at or below `sp` (an exception unwound them), innermost first. */
   popAtOrBelow(sp: number): RethookNode[] {
     return this.popDead(sp, true);

@@ -71,6 +71,22 @@ function build() {
     const out = path.join(OUT, lib);
     if (newer(out, [path.join(SRC, src)])) execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', out, path.join(SRC, src)], { stdio: 'inherit' });
   }
+  buildGo();
+}
+
+/** Go fixtures, built with Debian's golang-go when it is installed (.ci/run installs it). */
+function buildGo() {
+  const go = ['/usr/bin/go', '/usr/lib/go/bin/go'].find((g) => fs.existsSync(g));
+  if (!go) return;
+  const src = path.join(SRC, 'goroutines.go');
+  const out = path.join(OUT, 'goroutines.go');
+  if (!newer(out, [src])) return;
+  const cache = path.join(OUT, '.gocache');
+  execFileSync(go, ['build', '-o', out, src], {
+    stdio: 'inherit',
+    cwd: SRC,
+    env: { ...process.env, GOCACHE: cache, GOPATH: path.join(cache, 'path'), GO111MODULE: 'off', GOFLAGS: '', CGO_ENABLED: '0' },
+  });
 }
 
 module.exports = { build, OUT, VARIANTS: Object.keys(VARIANTS) };

@@ -11,6 +11,8 @@ import type { Registers } from '../tracee/registers';
 import type { ReturnAbi } from './return-abi';
 
 const LR = arch.returnAddressReg;
+/** Go's internal ABI keeps the current goroutine in x28. */
+const X28 = 28;
 /** Most stack searched for a saved hijacked return address between two frames. */
 const MAX_FRAME_SCAN = 1 << 20;
 /** How far below a suspect frame its saved x30 is looked for. */
@@ -64,6 +66,8 @@ export const linkRegisterAbi: ReturnAbi = {
     regs.pc = to;
     setLinkRegister(regs, to);
   },
+
+  goroutine: (regs) => regs.words[X28],
 
   restore(thread, mem, nodes, tramp) {
     if (!nodes.length || !thread.load()) return;

@@ -18,6 +18,8 @@
 //                       restored, for the calls a catch left alive
 //   frameGone           whether a call's return slot still holds what the
 //                       call left there (null where that cannot be told)
+//   goroutine           Go's current goroutine (g), kept in a register by
+//                       Go's internal ABI
 import type { RethookNode } from '../rethook';
 import type { TraceeMemory } from '../tracee/memory';
 import type { Registers, StoppedThread } from '../tracee/registers';
@@ -36,4 +38,5 @@ export interface ReturnAbi {
   rehijackAfterCatch(mem: TraceeMemory, nodes: readonly RethookNode[], tramp: number): void;
   /** True when the node's return slot was overwritten (its frame is gone), false when intact, null when unknown. */
   frameGone(mem: TraceeMemory, node: RethookNode, tramp: number): boolean | null;
+  goroutine(regs: Registers): bigint;
 }

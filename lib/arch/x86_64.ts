@@ -13,6 +13,9 @@ function swapSlots(mem: TraceeMemory, nodes: readonly RethookNode[], from: (n: R
   }
 }
 
+/** r14 in user_regs_struct order (r15, r14, ...): Go's ABIInternal keeps g there. */
+const R14 = 1;
+
 export const stackSlotAbi: ReturnAbi = {
   returnPops: 8,
 
@@ -23,6 +26,8 @@ export const stackSlotAbi: ReturnAbi = {
   resumeAt(regs, to) {
     regs.pc = to;
   },
+
+  goroutine: (regs) => regs.words[R14],
 
   restore(_thread, mem, nodes, tramp) {
     swapSlots(mem, nodes, () => tramp, (n) => n.realRet);

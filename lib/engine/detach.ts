@@ -26,6 +26,9 @@ export function detachAll(s: Session): void {
     }
     undoChanges(s, proc, proc, threads, true);
     for (const t of threads) for (const n of t.nodes) (n.owner as Hook).pool.give(n);
+    // Goroutines' calls are caught at return sites: the breakpoints are gone, nothing else to undo.
+    for (const st of proc.goroutines.values()) for (const n of st.drain()) (n.owner as Hook).pool.give(n);
+    proc.goroutines.clear();
   }
   for (const th of s.table.allThreads()) s.detachThread(th.tid, pending.get(th.tid) ?? 0);
   s.held = [];

@@ -133,6 +133,7 @@ function loadedModules(s: Session, proc: Proc, tid: number): void {
   for (const m of mods) proc.modules.set(m.path, m);
   for (const m of fresh) if (!proc.pages.hasRegionNear(m.start)) proc.pages.mapRegion(tid, m.start);
   for (const m of fresh) plantUnwinderHooks(s, proc, m);
+  for (const m of fresh) plantGoHooks(s, proc, m);
   plantPending(s, proc, fresh);
 }
 
@@ -140,6 +141,21 @@ function plantUnwinderHooks(s: Session, proc: Proc, m: Module): void {
   for (const f of m.functions()) {
     if (UNWINDER_ENTRIES.includes(f.rawName)) plant(s, proc, null, f, false, (th) => beforeUnwind(s, th));
     else if (f.rawName === CATCH_ENTRY) plant(s, proc, null, f, false, (th) => atCatch(s, th));
+  }
+}
+
+/**
+ * Go's runtime.morestack: the goroutine's stack is about to be copied to a
+ * larger one, after which the function that asked restarts from its entry.
+ * Noted so that entry is not taken for a new call.
+ */
+function plantGoHooks(s: Session, proc: Proc, m: Module): void {
+  for (const f of m.functions()) {
+    if (f.rawName !== 'runtime.morestack.abi0' && f.rawName !== 'runtime.morestack') continue;
+    plant(s, proc, null, f, false, () => {
+      proc.growing.add(returnAbi.goroutine(s.regs));
+      return 'continue';
+    });
   }
 }
 

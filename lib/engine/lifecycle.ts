@@ -9,7 +9,7 @@ import { signalName } from '../symbols/program';
 import type { Proc, ThreadState } from '../tracee/process';
 import { stoppedThread } from '../tracee/registers';
 import { RethookError } from '../errors';
-import { flush } from './return-hooks';
+import { flush, flushGoroutines } from './return-hooks';
 import type { Session } from './session';
 import { undoChanges } from './undo';
 
@@ -51,6 +51,7 @@ function onExec(s: Session, proc: Proc, th: ThreadState): void {
     s.table.removeThread(other.tid);
   }
   flush(s, th, 'exec');
+  flushGoroutines(s, th, 'exec');
   th.stack.range = null; // a new stack: learnt again at the first hooked call
   s.nat.execed(proc.pid);
   if (proc.silent) {
@@ -158,6 +159,7 @@ export function onThreadGone(s: Session, th: ThreadState, kind: StopKind, value:
   s.table.removeThread(th.tid);
   if (th.tid !== proc.pid) return;
   for (const other of [...proc.threads.values()]) flush(s, other, 'thread-exit');
+  flushGoroutines(s, th, 'thread-exit');
   s.table.dropProcess(proc);
   if (proc.pid === s.pid) {
     s.mainStatus = kind === StopKind.Exited

@@ -124,7 +124,8 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
   }
   const why = hook ? notCalled(fn) : null;
   if (why) throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${why}`);
-  const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, isGoModule(fn.module));
+  const goProgram = isGoModule(fn.module);
+  const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, goProgram);
   const existing = proc.sites.get(fn.address);
   if (existing) {
     if (hook && !existing.hooks.includes(hook)) {
@@ -133,6 +134,7 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
     }
     if (internal) existing.internal = internal;
     if (atSite) existing.returnAtSite = true;
+    if (hook && goProgram) existing.goroutines = true;
     return true;
   }
   const plan = s.nat.planBreakpoint(proc.pid, fn.address);
@@ -147,7 +149,7 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
     throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${(e as Error).message}`);
   }
   proc.removed.delete(fn.address);
-  proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal, returnAtSite: atSite });
+  proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal, returnAtSite: atSite, goroutines: hook !== null && goProgram });
   if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
   return true;
 }
@@ -175,7 +177,7 @@ const goModules = new WeakMap<Module, boolean>();
 function isGoModule(m: Module | null): boolean {
   if (!m || !m.elf) return false;
   let go = goModules.get(m);
-  if (go === undefined) goModules.set(m, (go = m.functions().some((f) => f.rawName === 'runtime.goexit')));
+  if (go === undefined) goModules.set(m, (go = m.functions().some((f) => f.rawName === 'runtime.main' || f.rawName.startsWith('runtime.goexit'))));
   return go;
 }
 

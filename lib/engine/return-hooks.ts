@@ -8,9 +8,9 @@ import { returnAbi } from '../arch';
 import { CallInfo, EntryAction, EntryContext, ExitContext, ExitInfo } from '../context';
 import { RethookError } from '../errors';
 import type { Hook } from '../hook';
-import { RethookNode, ReturnMode, UnwindReason } from '../rethook';
+import { RethookNode, ReturnMode, ShadowStack, UnwindReason } from '../rethook';
 import { hex } from '../tracee/memory';
-import type { Site, ThreadState } from '../tracee/process';
+import type { Proc, Site, ThreadState } from '../tracee/process';
 import { contextHost } from './context-host';
 import { fail } from './ending';
 import { holdReturnSite, releaseNode } from './return-sites';
@@ -30,32 +30,45 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
   const proc = th.proc;
   if (proc.silent) return void s.step(th.tid, proc.pid, addr);
   if (site.internal && site.internal(th, addr) === 'hold') return;
+  if (!site.hooks.length) return void s.step(th.tid, proc.pid, addr); // ours alone (r_brk, the unwinder, Go's morestack)
   const regs = s.regs;
   const sp = regs.sp;
   const tramp = proc.pages.trampoline;
   const ret = returnAbi.returnAddress(regs, proc.mem);
   if (ret === null) throw new RethookError(`cannot read the return address of ${site.fn?.name} at sp ${hex(sp)} in thread ${th.tid}`);
   const mode: ReturnMode = site.returnAtSite ? 'site' : 'trampoline';
+  // Go: calls are kept per goroutine (goroutines move between threads and
+  // their stacks are copied as they grow, so stack pointers say nothing).
+  const g = site.goroutines ? returnAbi.goroutine(regs) : 0n;
+  const stack = site.goroutines ? goroutineStack(proc, g) : th.stack;
+  const top = stack.top();
+  if (site.goroutines && proc.growing.delete(g) && top && top.fnAddr === addr && top.realRet === ret) {
+    // The same call entered again: the runtime grew the goroutine's stack
+    // (runtime.morestack) and restarts the function on the new one.
+    for (let i = stack.depth - 1; i >= 0 && stack.nodes[i].fnAddr === addr && stack.nodes[i].realRet === ret; i--) stack.nodes[i].frame = sp;
+    return void s.step(th.tid, proc.pid, addr);
+  }
   // Entered by a tail call from a hooked function: its return is that one's
   // (through the trampoline, or at the same return site from the same frame).
-  const top = th.stack.top();
   const tailCall = ret === tramp || (top !== undefined && top.mode === 'site' && top.frame === sp && top.realRet === ret);
-  const dead = th.stack.reapAtEntry(sp, tailCall, (n) => returnAbi.frameGone(proc.mem, n, tramp));
-  if (dead.length) finishUnwound(s, th, dead, 'longjmp');
-  if (s.status) return;
-  const before = th.stack.depth;
-  const action = enterHooks(s, th, site, addr, sp, ret, tailCall, mode);
+  if (!site.goroutines) {
+    const dead = stack.reapAtEntry(sp, tailCall, (n) => returnAbi.frameGone(proc.mem, n, tramp));
+    if (dead.length) finishUnwound(s, th, dead, 'longjmp');
+    if (s.status) return;
+  }
+  const before = stack.depth;
+  const action = enterHooks(s, th, stack, site, addr, sp, ret, tailCall, mode);
   if (action === null) return; // a handler detached or killed: the thread is no longer ours
-  const pushed = th.stack.depth > before;
+  const pushed = stack.depth > before;
   // A call of ours returns through the trampoline or at its return site; if
   // neither can be set up, the call goes unhooked (as uprobes drops the
   // return instance when the hijack fails).
   if (action.kind !== 'skip' && pushed && !tailCall) {
     const caught = mode === 'site' ? holdReturnSite(s, proc, ret) : returnAbi.hijack(regs, proc.mem, tramp);
-    if (!caught) giveBackSince(th, before);
+    if (!caught) giveBackSince(stack, before);
   }
   if (action.kind === 'skip') {
-    giveBackSince(th, before); // the call never happens (its return was not set up)
+    giveBackSince(stack, before); // the call never happens (its return was not set up)
     // Return to the caller at once; a caller entered by tail call returns through the trampoline.
     regs.retval = action.retval;
     regs.pc = ret;
@@ -75,8 +88,7 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
  * after the first is chained to it, as a tail call's is. Returns the action
  * the handlers asked for, or null when the session ended meanwhile.
  */
-function enterHooks(s: Session, th: ThreadState, site: Site, addr: number, sp: number, ret: number, tailCall: boolean, mode: ReturnMode): EntryAction | null {
-  const stack = th.stack;
+function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site, addr: number, sp: number, ret: number, tailCall: boolean, mode: ReturnMode): EntryAction | null {
   let chained = tailCall;
   let action: EntryAction = { kind: 'continue' };
   for (const hook of site.hooks) {
@@ -114,17 +126,24 @@ function enterHooks(s: Session, th: ThreadState, site: Site, addr: number, sp: n
       continue;
     }
     node.entryNs = process.hrtime.bigint();
-    if (!stack.range) stack.range = th.proc.stackRange(th.tid === th.proc.pid ? -1 : sp);
+    if (stack === th.stack && !stack.range) stack.range = th.proc.stackRange(th.tid === th.proc.pid ? -1 : sp);
     stack.push(node);
     chained = true;
   }
   return action;
 }
 
+/** The shadow stack of a goroutine of a Go program (its `g`, as the goroutine register holds it). */
+export function goroutineStack(proc: Proc, g: bigint): ShadowStack {
+  let st = proc.goroutines.get(g);
+  if (!st) proc.goroutines.set(g, (st = new ShadowStack()));
+  return st;
+}
+
 /** The nodes pushed since the stack had `depth` nodes go back, before their return was set up. */
-function giveBackSince(th: ThreadState, depth: number): void {
-  while (th.stack.depth > depth) {
-    const n = th.stack.nodes.pop()!;
+function giveBackSince(stack: ShadowStack, depth: number): void {
+  while (stack.depth > depth) {
+    const n = stack.nodes.pop()!;
     (n.owner as Hook).pool.give(n);
   }
 }
@@ -182,6 +201,15 @@ export function finishUnwound(s: Session, th: ThreadState, nodes: RethookNode[],
     }
     releaseNode(s, th.proc, node);
   }
+}
+
+/** Go: every goroutine's calls in flight ended with the process (or its image). */
+export function flushGoroutines(s: Session, th: ThreadState, reason: UnwindReason): void {
+  for (const st of th.proc.goroutines.values()) {
+    const nodes = st.drain();
+    if (nodes.length) finishUnwound(s, th, nodes, reason);
+  }
+  th.proc.goroutines.clear();
 }
 
 /** Every call in flight on the thread ended without returning (thread exit, exec). */

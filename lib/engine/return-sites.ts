@@ -7,10 +7,10 @@
 // line); only the thread and frame that made the call end it there.
 import { returnAbi } from '../arch';
 import type { Hook } from '../hook';
-import type { RethookNode } from '../rethook';
+import type { RethookNode, UnwindReason } from '../rethook';
 import type { Proc, ThreadState } from '../tracee/process';
 import { slotFor } from './planting';
-import { exitReturning, finishUnwound, onEntry } from './return-hooks';
+import { exitReturning, finishUnwound, goroutineStack, onEntry } from './return-hooks';
 import type { Session } from './session';
 
 /**
@@ -74,8 +74,14 @@ export function onReturnSite(s: Session, th: ThreadState, addr: number): void {
   const proc = th.proc;
   if (!proc.silent) {
     const frame = s.regs.sp - returnAbi.returnPops;
-    const { unwound, returning } = th.stack.popReturn(frame, (n) => n.mode === 'site' && n.realRet === addr);
-    if (unwound.length) finishUnwound(s, th, unwound, 'longjmp');
+    let { unwound, returning } = th.stack.popReturn(frame, (n) => n.mode === 'site' && n.realRet === addr);
+    let why: UnwindReason = 'longjmp';
+    if (!returning.length && proc.goroutines.size) {
+      // A Go program: the goroutine's own calls, whichever thread runs it now (a panic unwinds).
+      ({ unwound, returning } = goroutineStack(proc, returnAbi.goroutine(s.regs)).popByReturnAddress(addr));
+      why = 'exception';
+    }
+    if (unwound.length) finishUnwound(s, th, unwound, why);
     if (s.status) return;
     if (returning.length) exitReturning(s, th, returning);
     if (s.status) return;

@@ -26,6 +26,8 @@ export interface Site {
   internal?: (th: ThreadState, addr: number) => 'continue' | 'hold';
   /** Returns of calls to this function are caught at their return site, not by the trampoline (see ReturnMode). */
   returnAtSite?: boolean;
+  /** A function of a Go program: its calls are kept per goroutine (Proc.goroutines). */
+  goroutines?: boolean;
 }
 
 /** One traced thread: its process and its shadow stack of rethook nodes. */
@@ -42,6 +44,10 @@ export class Proc {
   readonly sites = new Map<number, Site>();
   /** Return-site breakpoints (return-sites.ts): address -> calls in flight that return there. */
   readonly returnSites = new Map<number, number>();
+  /** Go programs: the calls in flight of each goroutine, by its g (goroutines move between threads). */
+  readonly goroutines = new Map<bigint, ShadowStack>();
+  /** Go: goroutines whose stack the runtime is growing (their function restarts from its entry). */
+  readonly growing = new Set<bigint>();
   /** The out-of-line slot given to the breakpoint at an address, reused when it is planted again. */
   readonly slots = new Map<number, number>();
   /** Breakpoints removed while threads ran: a trap already raised there is stale, not the program's. */
