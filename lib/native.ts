@@ -72,6 +72,8 @@ export interface NativeTracer {
   planBreakpoint(pid: number, addr: number): StepPlanInfo;
   setBreakpoint(pid: number, addr: number, slot: number): void;
   removeBreakpoint(pid: number, addr: number): boolean;
+  /** The object holding the breakpoint was unmapped (dlclose): forget it, write nothing. */
+  forgetBreakpoint(pid: number, addr: number): void;
   restoreBreakpoints(pid: number, intoPid: number): boolean;
   /** A fork child has our breakpoints: copy the breakpoint table and the trap set. */
   copyBreakpoints(fromPid: number, toPid: number): void;

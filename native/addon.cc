@@ -83,6 +83,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
             InstanceMethod("planBreakpoint", &NativeTracer::PlanBreakpoint),
             InstanceMethod("setBreakpoint", &NativeTracer::SetBreakpoint),
             InstanceMethod("removeBreakpoint", &NativeTracer::RemoveBreakpoint),
+            InstanceMethod("forgetBreakpoint", &NativeTracer::ForgetBreakpoint),
             InstanceMethod("restoreBreakpoints", &NativeTracer::RestoreBreakpoints),
             InstanceMethod("copyBreakpoints", &NativeTracer::CopyBreakpoints),
             InstanceMethod("injectSyscall", &NativeTracer::InjectSyscall),
@@ -298,6 +299,12 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
 
   Napi::Value RemoveBreakpoint(const Napi::CallbackInfo& info) {
     return Bool(info, proc(info[0])->remove_breakpoint(to_ptr(info[1])));
+  }
+
+  // forgetBreakpoint(pid, addr): its object was unmapped; nothing is written.
+  Napi::Value ForgetBreakpoint(const Napi::CallbackInfo& info) {
+    proc(info[0])->forget_breakpoint(to_ptr(info[1]));
+    return info.Env().Undefined();
   }
 
   // restoreBreakpoints(pid, intoPid): write pid's original bytes into intoPid.

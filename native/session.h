@@ -37,6 +37,11 @@ class TracedProcess {
 
   bool set_breakpoint(RemotePtr addr, RemotePtr slot, std::string* err);
   bool remove_breakpoint(RemotePtr addr);
+  // The object holding the breakpoint was unmapped: forget it, write nothing.
+  void forget_breakpoint(RemotePtr addr) {
+    traps.unmark(addr);
+    breakpoints.forget(addr);
+  }
   // A trap at the trampoline is always ours.
   void mark_trampoline(RemotePtr addr) { traps.mark(addr); }
 

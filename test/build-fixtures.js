@@ -41,6 +41,7 @@ const PROGRAMS = {
   signals: ['signals.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
+  dlclose_main: ['dlclose_main.c', '-ldl'],
   setjmp_twice: ['setjmp_twice.c'],
   dlsym_next: ['dlsym_next.c', '-ldl'],
   coroutine: ['coroutine.c'],
@@ -67,9 +68,11 @@ function build() {
       execFileSync(cc, [...flags, '-g0', '-o', out, ...srcs, ...libs], { stdio: 'inherit' });
     }
   }
-  for (const [lib, src] of [['libplugin.so', 'dlopen_lib.c'], ['libffidemo.so', 'libffidemo.c']]) {
+  const libs = [['libplugin.so', 'dlopen_lib.c'], ['libffidemo.so', 'libffidemo.c'],
+    ['libreload_a.so', 'dlclose_lib.c', '-DNAME=a_work'], ['libreload_b.so', 'dlclose_lib.c', '-DNAME=b_work']];
+  for (const [lib, src, ...flags] of libs) {
     const out = path.join(OUT, lib);
-    if (newer(out, [path.join(SRC, src)])) execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', out, path.join(SRC, src)], { stdio: 'inherit' });
+    if (newer(out, [path.join(SRC, src), __filename])) execFileSync('gcc', ['-O2', '-shared', '-fPIC', ...flags, '-o', out, path.join(SRC, src)], { stdio: 'inherit' });
   }
   buildGo();
 }

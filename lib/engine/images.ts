@@ -125,16 +125,44 @@ function startupComplete(s: Session, proc: Proc, tid: number, addr: number): 'co
   return 'hold';
 }
 
-/** Scan the maps for objects loaded since last time: slot pages near them, pending hooks planted. */
+/**
+ * Scan the maps for objects loaded since last time (slot pages near them,
+ * pending hooks planted) and unloaded since (their breakpoints forgotten).
+ */
 function loadedModules(s: Session, proc: Proc, tid: number): void {
   const mods = modulesFromMaps(readMaps(proc.pid), proc.modules);
   const fresh = mods.filter((m) => proc.modules.get(m.path) !== m);
+  const gone = [...proc.modules.values()].filter((m) => !mods.includes(m));
+  for (const m of gone) forgetModule(s, proc, m);
   proc.modules.clear();
   for (const m of mods) proc.modules.set(m.path, m);
   for (const m of fresh) if (!proc.pages.hasRegionNear(m.start)) proc.pages.mapRegion(tid, m.start);
   for (const m of fresh) plantUnwinderHooks(s, proc, m);
   for (const m of fresh) plantGoHooks(s, proc, m);
   plantPending(s, proc, fresh);
+}
+
+/**
+ * An object was unmapped (dlclose): its breakpoints went with its code, and
+ * whatever is mapped there later is not ours. Forget them without writing
+ * anything (the original bytes would damage a library loaded at the same
+ * address); its patterns stay pending for whatever is loaded next.
+ */
+function forgetModule(s: Session, proc: Proc, m: Module): void {
+  const inside = (a: number) => a >= m.start && a < m.end;
+  for (const addr of [...proc.sites.keys(), ...proc.returnSites.keys()]) {
+    if (!inside(addr)) continue;
+    s.nat.forgetBreakpoint(proc.pid, addr);
+    proc.sites.delete(addr);
+    proc.returnSites.delete(addr);
+  }
+  for (const hook of s.hooks) {
+    const keep = hook.sites.filter((hs) => hs.pid !== proc.pid || !inside(hs.address));
+    hook.sites.splice(0, hook.sites.length, ...keep);
+  }
+  for (const a of [...proc.slots.keys()]) if (inside(a)) proc.slots.delete(a);
+  for (const a of [...proc.removed]) if (inside(a)) proc.removed.delete(a);
+  for (const [resolver, impl] of [...proc.ifuncs]) if (inside(resolver) || inside(impl)) proc.ifuncs.delete(resolver);
 }
 
 function plantUnwinderHooks(s: Session, proc: Proc, m: Module): void {

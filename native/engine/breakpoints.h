@@ -26,6 +26,9 @@ class BreakpointTable {
   bool set(Memory* mem, RemotePtr addr, RemotePtr slot, std::string* err);
   // Put the original bytes back and forget the breakpoint.
   bool remove(Memory* mem, RemotePtr addr);
+  // Forget the breakpoint without writing anything: the code it was in was
+  // unmapped (dlclose), and whatever is mapped there now is not ours.
+  void forget(RemotePtr addr) { bps_.erase(addr.as_int()); }
   // Put every original byte back in `mem` (another process's copy after fork,
   // or ours before detaching); the table is left as is.
   bool restore_all(Memory* mem) const;
