@@ -255,3 +255,63 @@ describe('NodePool', () => {
     expect([pool.active, pool.nmissed]).toEqual([0, 3]);
   });
 });
+
+describe('ShadowStack.reapAtEntry with evidence (frames ended only when proven gone)', () => {
+  const pushed: [string, number][] = [['main', 0x7009_0000], ['deep', 0x7008_0000], ['deeper', 0x7007_f000]];
+  // `intact`: the nodes whose return slot still holds what the call left there.
+  test.each<[string, number, string[], string[], string[]]>([
+    ['a suspect below sp whose slot is intact stays (a coroutine runs above it)', 0x7008_8000, ['deep', 'deeper'], [], ['main', 'deep', 'deeper']],
+    ['a suspect whose slot was overwritten is dead, and so are its callees below it', 0x7008_8000, ['deeper'], ['deeper', 'deep'], ['main']],
+    ['a frame reused by the new call is dead whatever its slot says, with its callees', 0x7008_0000, ['deep', 'deeper'], ['deeper', 'deep'], ['main']],
+    ['an overwritten callee dies alone: its caller with an intact slot stays', 0x7008_8000, ['deep'], ['deeper'], ['main', 'deep']],
+  ])('%s', (_name, sp, intact, dead, left) => {
+    const s = stack(pushed.map(([n, f]) => node(n, f)));
+    expect(names(s.reapAtEntry(sp, false, (n) => !intact.includes(n.fnName)))).toEqual(dead);
+    expect(names(s.nodes)).toEqual(left);
+  });
+});
+
+describe('ShadowStack.popReturn below a suspended coroutine', () => {
+  test('the returning frame is found under calls of a suspended coroutine, which stay', () => {
+    // run (low frame) switched to a coroutine whose stack is above it; the coroutine's step is suspended.
+    const s = stack([node('main', 0x7009_0000), node('run', 0x7008_0000), node('step', 0x7008_8000)]);
+    const r = s.popReturn(0x7008_0000);
+    expect(names(r.returning)).toEqual(['run']);
+    expect(names(r.unwound)).toEqual([]);
+    expect(names(s.nodes)).toEqual(['main', 'step']);
+  });
+
+  test('callees of the returning frame left above it (frames below it) are unwound, innermost first', () => {
+    const s = stack([node('run', 0x7008_0000), node('a', 0x7007_f000), node('co', 0x7008_8000), node('b', 0x7007_e000)]);
+    const r = s.popReturn(0x7008_0000);
+    expect(names(r.returning)).toEqual(['run']);
+    expect(names(r.unwound)).toEqual(['b', 'a']);
+    expect(names(s.nodes)).toEqual(['co']);
+  });
+
+  test('a return that no node explains leaves the stack as it was but for dead nodes below it', () => {
+    const s = stack([node('main', 0x7009_0000), node('f', 0x7008_0000)]);
+    const r = s.popReturn(0x7008_8000, (n) => n.fnName === 'nothing');
+    expect(names(r.returning)).toEqual([]);
+    expect(names(r.unwound)).toEqual(['f']);
+    expect(names(s.nodes)).toEqual(['main']);
+  });
+});
+
+describe('ShadowStack.popByReturnAddress (Go: stacks are copied, stack pointers say nothing)', () => {
+  test('the topmost call returning to the address returns; calls above it were left by a panic', () => {
+    const s = stack([node('a', 0x7009_0000, { realRet: 0x1000 }), node('b', 0x7008_0000, { realRet: 0x2000 }), node('c', 0x7007_0000, { realRet: 0x3000 })], null);
+    const r = s.popByReturnAddress(0x2000);
+    expect(names(r.returning)).toEqual(['b']);
+    expect(names(r.unwound)).toEqual(['c']);
+    expect(names(s.nodes)).toEqual(['a']);
+  });
+
+  test('recursive calls returning to the same address return innermost first, one per return', () => {
+    const s = stack([node('f1', 0x7009_0000, { realRet: 0x1000 }), node('f2', 0x7008_0000, { realRet: 0x2000 }), node('f3', 0x7007_0000, { realRet: 0x2000 })], null);
+    expect(names(s.popByReturnAddress(0x2000).returning)).toEqual(['f3']);
+    expect(names(s.popByReturnAddress(0x2000).returning)).toEqual(['f2']);
+    expect(names(s.popByReturnAddress(0x3000).returning)).toEqual([]);
+    expect(names(s.nodes)).toEqual(['f1']);
+  });
+});
