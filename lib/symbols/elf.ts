@@ -354,7 +354,8 @@ function parse(path: string, src: ByteSource): ElfFile {
       let size = u64OrBad(table, o + 16);
       // A function must lie in an executable segment (a damaged value would plant int3 in data or mid-nowhere);
       // an object in some segment.
-      const seg = (isFunc ? exec : segments).find((s) => value >= s.vaddr && value < s.vaddr + s.memsz);
+      // (An object may sit at a segment's very end: __TMC_END__, end markers.)
+      const seg = (isFunc ? exec : segments).find((s) => value >= s.vaddr && (value < s.vaddr + s.memsz || (!isFunc && value === s.vaddr + s.memsz)));
       if (!seg) {
         refusedSymbols++;
         continue;
