@@ -188,7 +188,7 @@ export function parseElfFrom(path: string, src: ByteSource): ElfFile {
 /** A range of the file, checked to lie inside it. */
 function region(src: ByteSource, offset: number, size: number, what: string, max = MAX_SECTION): Buffer {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset < 0 || size < 0 || offset + size > src.size)
-    throw new Damage(`${what} (offset ${offset}, size ${size}) lies outside the file (${src.size} bytes)`);
+    throw new Damage(`${what} out of bounds (offset ${offset}, size ${size}; the file has ${src.size} bytes)`);
   if (size > max) throw new Damage(`${what} is too large (${size} bytes)`);
   return src.read(offset, size);
 }
