@@ -23,17 +23,28 @@ function cliRaw(args: string[], timeout = 60000): RunResult & { ms: number } {
 }
 
 describe('mapped files are opened as mapped, read by their headers only, never blocking', () => {
-  test('a program that maps /dev/zero, a sparse 8 GiB file and a deleted file whose "(deleted)" path is a FIFO is traced promptly with bounded memory', async () => {
+  test('a program that maps /dev/zero, a sparse 8 GiB file and a deleted file whose "(deleted)" path is now a FIFO is traced promptly', () => {
+    // Through the CLI, killed outright if it hangs: a tracer blocked reading the FIFO ignores SIGTERM.
+    const dir = fs.mkdtempSync(path.join(scratchDir(), 'maps-'));
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, [CLI, 'trace', '-f', 'libplugin.so:plugin_twice', '--', bin('mapper'), LIBPLUGIN, dir, String(8 * 2 ** 30), 'fifo'], {
+      encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL',
+    });
+    expect({ status: r.status, signal: r.signal, stdout: r.stdout }).toEqual({ status: 0, signal: null, stdout: 'twice=42\n' });
+    expect(r.stderr).toMatch(/^\s*\d+ plugin_twice\(0x15, .*\) = 0x2a <.*>\n$/);
+    expect(Date.now() - t0).toBeLessThan(20000);
+  });
+
+  test('a sparse 8 GiB file is not read: tracing completes at once and peak memory stays bounded', async () => {
     const dir = fs.mkdtempSync(path.join(scratchDir(), 'maps-'));
     const rssBefore = process.resourceUsage().maxRSS;
     const t0 = Date.now();
     const r = await trace(bin('mapper'), 'libplugin.so:plugin_twice', { args: [LIBPLUGIN, dir, String(8 * 2 ** 30)] });
-    const ms = Date.now() - t0;
     expect(r.stdout).toBe('twice=42\n');
     expect(r.status).toMatchObject({ code: 0, signal: null });
     expect(r.events).toEqual(['> plugin_twice 21', '< plugin_twice = 42']);
-    expect(ms).toBeLessThan(20000);
-    // Neither file was read: the tracer's peak memory grew by far less than either (KiB).
+    expect(Date.now() - t0).toBeLessThan(20000);
+    // The tracer's peak memory grew by far less than the file (KiB).
     expect(process.resourceUsage().maxRSS - rssBefore).toBeLessThan(256 * 1024);
     expect(r.hook.warnings).toEqual([]);
   });
@@ -49,7 +60,7 @@ describe('mapped files are opened as mapped, read by their headers only, never b
   test.each([
     ['a space', 'dir with space'],
     ['a newline (maps shows it as \\012)', 'dir with\nnewline'],
-  ])('a library whose path holds %s is found, hooked, and named escaped in text output', (_what, dirName) => {
+  ])('a library whose path holds %s is found and hooked', (_what, dirName) => {
     const dir = path.join(scratchDir(), dirName);
     fs.mkdirSync(dir, { recursive: true });
     const lib = path.join(dir, 'libplugin.so');
