@@ -180,8 +180,8 @@ export function parseElfFrom(path: string, src: ByteSource): ElfFile {
   } catch (e) {
     if (e instanceof RethookError) throw e;
     if (e instanceof Damage) throw new RethookError(`${path}: damaged ELF file: ${e.message}`);
-    // Anything else (a RangeError from a check we missed) is damage too, never a crash.
-    throw new RethookError(`${path}: damaged ELF file: ${(e as Error)?.message ?? e}`);
+    // Anything else (a RangeError from a check we missed) is damage too, never a crash; the fuzz tests look for "unchecked".
+    throw new RethookError(`${path}: damaged ELF file (unchecked: ${(e as Error)?.name}): ${(e as Error)?.message ?? e}`);
   }
 }
 
