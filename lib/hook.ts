@@ -2,7 +2,8 @@
 // names, with its own node pool (maxActive, nmissed).
 import type { EntryContext, ExitContext } from './context';
 import { NodePool } from './rethook';
-import type { Pattern } from './symbols/patterns';
+import type { Module } from './symbols/modules';
+import { closeNames, Pattern } from './symbols/patterns';
 
 export interface HookHandlers {
   /** Runs at the function's first instruction. Return false to not hook this call's return. */
@@ -33,8 +34,17 @@ export class Hook {
   /** @internal */ live = true;
   /** @internal */ readonly sites: HookSite[] = [];
   /** @internal */ readonly pending: Pattern[] = [];
+  /** @internal */ readonly parsed: Pattern[] = [];
   /** Functions a glob matched that could not be hooked, one message each (name, address, reason, bytes). */
   readonly refused: string[] = [];
+  /**
+   * Objects loaded in the program that could not be read, or not entirely
+   * (a damaged ELF file): one line each naming the file, once per object.
+   * Tracing goes on with the other objects.
+   */
+  readonly warnings: string[] = [];
+  /** @internal */ private readonly objectsSeen = new Set<string>();
+  /** @internal */ private readonly damageSeen = new Set<string>();
   /** @internal */ unhookImpl: (h: Hook) => void = () => undefined;
 
   /** @internal */
@@ -49,6 +59,37 @@ export class Hook {
   /** Functions hooked so far. */
   get functions(): readonly HookSite[] {
     return this.sites;
+  }
+
+  /**
+   * The patterns of this hook that have matched no function so far (in any
+   * object loaded since it was added), with the reason: `no object named
+   * libzz.so.1 was ever loaded` (the object part of the pattern names no
+   * file and no soname seen) or `no function matched`.
+   */
+  get unmatched(): { pattern: string; reason: string }[] {
+    return this.parsed
+      .filter((p) => !p.matched)
+      .map((p) => {
+        if (p.moduleText && !p.moduleSeen) {
+          const close = closeNames(p.moduleText, this.objectsSeen);
+          return { pattern: p.text, reason: `no object named ${p.moduleText} was ever loaded` + (close.length ? ` (loaded: ${close.join(', ')})` : '') };
+        }
+        return { pattern: p.text, reason: p.moduleText ? `no function matched in ${p.moduleText}` : 'no function matched' };
+      });
+  }
+
+  /** @internal Objects looked at: names for "never loaded" hints, damage reported once per object. */
+  noteObjects(mods: Iterable<Module>): void {
+    for (const m of mods) {
+      this.objectsSeen.add(m.name);
+      if (m.soname) this.objectsSeen.add(m.soname);
+      const key = `${m.dev}:${m.inode}:${m.path}`;
+      if (m.damage && !this.damageSeen.has(key)) {
+        this.damageSeen.add(key);
+        this.warnings.push(m.damage);
+      }
+    }
   }
 
   /** Calls that ran unhooked because maxActive calls were already in flight. */

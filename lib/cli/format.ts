@@ -3,6 +3,7 @@
 // tools parse them.
 import * as fs from 'fs';
 import type { EntryContext, ExitContext } from '../context';
+import { escapeText } from '../symbols/text';
 
 export interface TraceEvents {
   entry(ctx: EntryContext): void;
@@ -95,28 +96,28 @@ export class TextFormat implements TraceEvents {
   entry(c: EntryContext): void {
     this.flushPending(c.tid);
     const args = c.args.slice(0, this.nargs).map(hex).join(', ');
-    this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${c.function}(${args})`);
+    this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${escapeText(c.function)}(${args})`);
     if (this.backtraces) {
       const bt = c.backtrace();
-      this.suffix.set(c.tid, `  <- ${bt.frames.slice(1).map((f) => f.symbol).join(' <- ')}${bt.reliable ? '' : ' (unreliable)'}`);
+      this.suffix.set(c.tid, `  <- ${bt.frames.slice(1).map((f) => escapeText(f.symbol)).join(' <- ')}${bt.reliable ? '' : ' (unreliable)'}`);
     }
   }
 
   exit(c: ExitContext): void {
-    const outcome = c.unwound ? `unwound (${c.reason})` : `= ${hex(c.retval)}`;
+    const outcome = c.unwound ? `unwound (${escapeText(String(c.reason))})` : `= ${hex(c.retval)}`;
     const time = `<${formatDuration(c.durationNs)}>`;
     const head = this.pending.get(c.tid);
     if (head !== undefined) {
       this.pending.delete(c.tid);
       this.out.write(`${head} ${outcome} ${time}${this.takeSuffix(c.tid)}\n`);
     } else {
-      this.out.write(`${this.prefix(c.tid, c.depth)}} ${outcome} ${time} /* ${c.function} */\n`);
+      this.out.write(`${this.prefix(c.tid, c.depth)}} ${outcome} ${time} /* ${escapeText(c.function)} */\n`);
     }
   }
 
   note(_obj: Record<string, unknown>, text: string): void {
     for (const tid of [...this.pending.keys()]) this.flushPending(tid);
-    if (text) this.out.write(`rethook: ${text}\n`);
+    if (text) this.out.write(`rethook: ${escapeText(text)}\n`);
   }
 
   flush(): void {

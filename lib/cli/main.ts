@@ -2,6 +2,8 @@
 import * as fs from 'fs';
 import { parseArgs } from 'util';
 import { RethookError } from '../errors';
+import { validatePattern } from '../symbols/patterns';
+import { escapeText } from '../symbols/text';
 import { JsonFormat, Sink, TextFormat, TraceEvents } from './format';
 import { Tracer, ExitStatus } from '../tracer';
 import type { Hook } from '../hook';
@@ -76,10 +78,10 @@ export async function main(argv: string[]): Promise<void> {
     code = await run(argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`rethook: ${e.message}\nTry 'rethook --help'.\n`);
+      process.stderr.write(`rethook: ${escapeText(e.message)}\nTry 'rethook --help'.\n`);
       code = 2;
     } else if (e instanceof RethookError) {
-      process.stderr.write(`rethook: ${e.message}\n`);
+      process.stderr.write(`rethook: ${escapeText(e.message)}\n`);
       code = 1;
     } else {
       process.stderr.write(`rethook: internal error: ${(e as Error)?.stack ?? e}\n`);
@@ -115,6 +117,14 @@ async function run(argv: string[]): Promise<number> {
   }
   const patterns = values.function ?? [];
   if (patterns.length === 0) throw new UsageError('nothing to trace: give at least one -f PATTERN');
+  // Every pattern is checked before anything starts.
+  for (const p of patterns) {
+    try {
+      validatePattern(p);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   const attachPid = values.pid === undefined ? null : positiveInt('pid', values.pid, 0);
   if (attachPid !== null && program.length) throw new UsageError('give either -p PID or a program, not both');
   if (attachPid === null && program.length === 0) throw new UsageError('no program given: rethook trace -f PATTERN -- PROGRAM [ARGS...]');
@@ -157,7 +167,13 @@ async function run(argv: string[]): Promise<number> {
     else tracer.kill();
     throw e;
   }
-  for (const r of hook.refused) events.note({ type: 'refused', message: r }, r);
+  // Refusals and damaged objects: those known now, then (at exit) those found as objects were loaded.
+  let refusedShown = 0, warningsShown = 0;
+  const showNotes = () => {
+    for (; refusedShown < hook.refused.length; refusedShown++) events.note({ type: 'refused', message: hook.refused[refusedShown] }, hook.refused[refusedShown]);
+    for (; warningsShown < hook.warnings.length; warningsShown++) events.note({ type: 'warning', message: hook.warnings[warningsShown] }, hook.warnings[warningsShown]);
+  };
+  showNotes();
   if (attachPid !== null) {
     // Attached: Ctrl-C and SIGTERM end tracing, never the process.
     const leave = () => void tracer.detach();
@@ -184,6 +200,7 @@ async function run(argv: string[]): Promise<number> {
   } finally {
     events.flush();
   }
+  showNotes();
   if (hook.nmissed > 0) {
     events.note({ type: 'missed', nmissed: hook.nmissed, maxActive },
       `${hook.nmissed} calls ran without a return hook: --max-active ${maxActive} calls were already in flight`);
@@ -193,6 +210,8 @@ async function run(argv: string[]): Promise<number> {
   }
   events.flush();
   if (fd !== 2) fs.closeSync(fd);
+  // Patterns that never matched anything, and why: one line each.
+  for (const u of hook.unmatched) process.stderr.write(`rethook: -f '${escapeText(u.pattern)}' never matched: ${escapeText(u.reason)}\n`);
   // A program killed by a signal: say so, as a shell would (SIGINT and SIGPIPE are not news).
   if (status.signal && status.signal !== 'SIGINT' && status.signal !== 'SIGPIPE') {
     process.stderr.write(`rethook: process ${status.pid} was killed by ${status.signal}\n`);

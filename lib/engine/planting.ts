@@ -7,7 +7,7 @@ import { Hook, HookHandlers } from '../hook';
 import { hex } from '../tracee/memory';
 import type { Proc, Site } from '../tracee/process';
 import type { FunctionSymbol, Module } from '../symbols/modules';
-import { closeNames, matchFunctions, moduleMatches, parsePattern } from '../symbols/patterns';
+import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern } from '../symbols/patterns';
 import { wantsReturnSite } from './return-sites';
 import type { Session } from './session';
 
@@ -36,12 +36,16 @@ export function addHook(s: Session, list: readonly (string | number)[], handlers
   const hook = new Hook(list.map(String), handlers, handlers.maxActive ?? s.options.defaultMaxActive);
   hook.unhookImpl = (hk) => unhook(s, hk);
   const proc = s.table.process(s.pid)!;
+  // Every pattern is parsed (and so checked) before anything is planted.
+  const items = list.map((p) => (typeof p === 'number' ? p : parsePattern(p)));
+  for (const p of items) if (typeof p !== 'number') hook.parsed.push(p);
+  hook.noteObjects(proc.modules.values());
   const planted: { fn: FunctionSymbol; strict: boolean }[] = [];
   const seen = new Set<number>();
-  for (const p of list) {
+  for (const p of items) {
     const fns = typeof p === 'number' ? [proc.functionAt(p)] : resolvePattern(proc, p, true);
     // A function named exactly must be hooked; one a glob happens to match may be refused and skipped.
-    const strict = typeof p === 'number' || !parsePattern(p).isGlob;
+    const strict = typeof p === 'number' || !p.isGlob;
     for (const fn of fns) {
       if (seen.has(fn.address)) continue;
       seen.add(fn.address);
@@ -57,7 +61,7 @@ export function addHook(s: Session, list: readonly (string | number)[], handlers
     }
   }
   // Every pattern also applies to objects loaded later (dlopen) and to new images after exec.
-  for (const p of list) if (typeof p === 'string') hook.pending.push(parsePattern(p));
+  hook.pending.push(...hook.parsed);
   s.hooks.push(hook);
   return hook;
 }
@@ -66,9 +70,14 @@ export function addHook(s: Session, list: readonly (string | number)[], handlers
 export function plantPending(s: Session, proc: Proc, fresh: readonly Module[]): void {
   for (const hook of s.hooks) {
     if (!hook.live) continue;
+    hook.noteObjects(fresh);
     for (const p of hook.pending) {
       for (const m of fresh) {
-        for (const fn of matchFunctions(p, m)) {
+        if (!moduleMatches(p, m)) continue;
+        p.moduleSeen = true;
+        const fns = matchFunctions(p, m);
+        if (fns.length) p.matched = true;
+        for (const fn of fns) {
           try {
             plant(s, proc, hook, fn, false);
           } catch (e) {
@@ -86,27 +95,28 @@ export function plantPending(s: Session, proc: Proc, fresh: readonly Module[]): 
  * pattern scoped to an object not loaded yet when `later` allows it (planted
  * when that object is loaded).
  */
-function resolvePattern(proc: Proc, text: string, later: boolean): FunctionSymbol[] {
-  const p = parsePattern(text);
+function resolvePattern(proc: Proc, p: Pattern, later: boolean): FunctionSymbol[] {
   const out: FunctionSymbol[] = [];
-  let moduleSeen = false;
   for (const m of proc.modules.values()) {
     if (!moduleMatches(p, m)) continue;
-    moduleSeen = true;
+    p.moduleSeen = true;
     out.push(...matchFunctions(p, m));
   }
-  if (out.length) return out;
-  if (p.module && !moduleSeen && later) return [];
+  if (out.length) {
+    p.matched = true;
+    return out;
+  }
+  if (p.module && !p.moduleSeen && later) return [];
   const names: string[] = [];
   for (const m of proc.modules.values()) if (moduleMatches(p, m)) for (const f of m.functions()) names.push(f.name);
-  const close = closeNames(text, names);
-  throw new RethookError(`no function matches '${text}'` + (close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : ''));
+  const close = closeNames(p.text, names);
+  throw new RethookError(`no function matches '${p.text}'` + (close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : ''));
 }
 
 /** The one function a redirect target names. */
 export function resolveFunction(s: Session, proc: Proc, target: string | number): { address: number; size: number } {
   if (typeof target === 'number') return proc.functionAt(target);
-  const fns = resolvePattern(proc, target, false);
+  const fns = resolvePattern(proc, parsePattern(target), false);
   if (fns.length !== 1) throw new RethookError(`'${target}' names ${fns.length} functions; redirect needs exactly one`);
   return fns[0];
 }

@@ -2,11 +2,13 @@
 import { addHook } from '../engine/planting';
 import type { Session } from '../engine/session';
 import { Hook, HookHandlers, validateHandlers } from '../hook';
+import { validatePattern } from '../symbols/patterns';
 
 export function hookFunctions(s: Session, pattern: unknown, handlers?: HookHandlers): Hook {
   const list = Array.isArray(pattern) ? pattern : [pattern];
   if (list.length === 0 || list.some((p) => typeof p !== 'string' && typeof p !== 'number'))
     throw new TypeError('Expected the pattern to be a string, a number or an array of them');
+  for (const p of list) if (typeof p === 'string') validatePattern(p); // a bad pattern is a TypeError naming it
   const h = validateHandlers(handlers);
   s.checkUsable();
   return addHook(s, list as (string | number)[], h);

@@ -1,7 +1,9 @@
 // Modules mapped into a tracee and function lookup by name, glob and scope.
 import * as path from 'path';
+import * as fs from 'fs';
 import { ElfFile, readElf } from './elf';
 import { Mapping } from './procfs';
+import { RethookError } from '../errors';
 import { demangle } from '../native';
 
 export interface FunctionSymbol {
@@ -17,6 +19,11 @@ export interface FunctionSymbol {
 
 export class Module {
   readonly name: string;
+  /** DT_SONAME (`libexiv2.so.27` for the file `libexiv2.so.0.27.6`), or null. */
+  readonly soname: string | null;
+  /** Device and inode of the file mapped (from the maps line). */
+  dev = 0;
+  inode = 0;
   private fns: FunctionSymbol[] | null = null;
   constructor(
     readonly path: string,
@@ -27,6 +34,12 @@ export class Module {
     readonly end: number,
   ) {
     this.name = path.startsWith('[') ? path : pathBasename(path);
+    this.soname = elf.soname;
+  }
+
+  /** Damage found in the object (a one-line message naming it), or null. */
+  get damage(): string | null {
+    return this.elf.damage;
   }
 
   functions(): FunctionSymbol[] {
@@ -67,34 +80,83 @@ function stripVersion(n: string): string {
   return at > 0 ? n.slice(0, at) : n;
 }
 
+/** An object that is not (or not entirely) a readable ELF file, for one-time reports. */
+export const EMPTY_ELF = (p: string, damage: string): ElfFile => ({
+  path: p, type: 'dyn', entry: 0, firstLoadVaddr: 0, interp: null, soname: null, segments: [], functions: [], objects: [], damage,
+});
+
+/**
+ * The ELF object a mapping shows, read through /proc/PID/map_files/START-END
+ * (the very file mapped, even in another mount namespace or deleted), else
+ * through /proc/PID/root/PATH checked to be the same device and inode.
+ * Only regular files are opened, never blocking (a FIFO or device at that
+ * path is never read); null for a file that is not ELF at all (data).
+ */
+export function readMappedElf(m: Mapping): ElfFile | null {
+  const display = m.path;
+  const tries: { file: string; check: boolean }[] = [];
+  if (m.pid) tries.push({ file: `/proc/${m.pid}/map_files/${m.start.toString(16)}-${m.end.toString(16)}`, check: false });
+  const plain = m.path.replace(/ \(deleted\)$/, '');
+  tries.push({ file: m.pid ? `/proc/${m.pid}/root${plain}` : plain, check: true });
+  let lastError: RethookError | null = null;
+  for (const t of tries) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(t.file); // follows the link: the file mapped itself
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) return null; // /dev/zero, a device: not an object
+    if (t.check && (st.ino !== m.inode || st.dev !== m.dev)) continue; // another file now lives at that path
+    try {
+      return readElf(t.file, { display, expect: t.check ? { dev: m.dev, ino: m.inode } : undefined, tolerant: true });
+    } catch (e) {
+      if (!(e instanceof RethookError)) throw e;
+      if (/ is not an ELF file$| is not a regular file$/.test(e.message)) return null;
+      lastError = e;
+      if (!/^cannot read /.test(e.message)) break;
+    }
+  }
+  if (lastError) throw lastError;
+  return null;
+}
+
 /** Group file-backed mappings into modules with their load bias. */
 export function modulesFromMaps(maps: Mapping[], known: Map<string, Module>): Module[] {
-  const byPath = new Map<string, Mapping[]>();
+  const byFile = new Map<string, Mapping[]>();
   for (const m of maps) {
     if (!m.path.startsWith('/') || m.inode === 0) continue;
-    let list = byPath.get(m.path);
-    if (!list) byPath.set(m.path, (list = []));
+    const key = `${m.dev}:${m.inode}:${m.path}`;
+    let list = byFile.get(key);
+    if (!list) byFile.set(key, (list = []));
     list.push(m);
   }
   const out: Module[] = [];
-  for (const [p, list] of byPath) {
+  for (const list of byFile.values()) {
+    const p = list[0].path;
     const start = Math.min(...list.map((m) => m.start));
     const end = Math.max(...list.map((m) => m.end));
     const prev = known.get(p);
-    if (prev && prev.start === start) {
+    if (prev && prev.start === start && prev.inode === list[0].inode && prev.dev === list[0].dev) {
       out.push(prev);
       continue;
     }
-    let elf: ElfFile;
+    const atZero = list.filter((m) => m.offset === 0);
+    const first = atZero.length ? atZero.reduce((a, b) => (a.start <= b.start ? a : b)) : list[0];
+    let elf: ElfFile | null;
     try {
-      elf = readElf(p);
-    } catch {
-      continue; // not an ELF file we can read (a data file mapped by the program)
+      elf = readMappedElf(first);
+    } catch (e) {
+      if (!(e instanceof RethookError)) throw e;
+      // Damaged beyond use: an object with no symbols, kept so the damage is reported once and patterns can say why.
+      elf = EMPTY_ELF(p, e.message);
     }
-    const first = list.filter((m) => m.offset === 0).map((m) => m.start);
-    const base = first.length ? Math.min(...first) : start;
-    const bias = elf.type === 'exec' ? 0 : base - elf.firstLoadVaddr;
-    out.push(new Module(p, elf, bias, start, end));
+    if (!elf) continue; // not an ELF file (a data file mapped by the program)
+    const bias = elf.type === 'exec' ? 0 : first.start - elf.firstLoadVaddr;
+    const mod = new Module(p, elf, bias, start, end);
+    mod.dev = list[0].dev;
+    mod.inode = list[0].inode;
+    out.push(mod);
   }
   return out;
 }

@@ -1,28 +1,58 @@
 // /proc/PID parsing: memory maps and the auxiliary vector.
 import * as fs from 'fs';
+import { decodeName } from './text';
 
 export interface Mapping {
   start: number;
   end: number;
   perms: string;
   offset: number;
+  /** The device of the file mapped (st_dev as Linux encodes it: what fs.Stats.dev says), 0 for none. */
+  dev: number;
   inode: number;
+  /** The path as the kernel shows it: `\012` in it decoded to a newline, ` (deleted)` kept. */
   path: string;
+  /** The process whose maps these are (to open the file mapped through /proc/PID/map_files). */
+  pid?: number;
+}
+
+/** major:minor as fs.Stats.dev gives a device (glibc's makedev). */
+export function encodeDev(major: number, minor: number): number {
+  return (major & 0xfff) * 0x100 + (minor & 0xff) + Math.floor(minor / 0x100) * 0x100000 + Math.floor(major / 0x1000) * 0x100000000000;
+}
+
+// start-end perms offset major:minor inode, then (padded) the path, which may hold spaces.
+const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) ([0-9a-f]+):([0-9a-f]+) (\d+)(?: +(.*))?$/;
+
+/** One line of /proc/PID/maps, or null. */
+export function parseMapsLine(line: string): Mapping | null {
+  const m = MAPS_LINE.exec(line);
+  if (!m) return null;
+  return {
+    start: parseInt(m[1], 16),
+    end: parseInt(m[2], 16),
+    perms: m[3],
+    offset: parseInt(m[4], 16),
+    dev: encodeDev(parseInt(m[5], 16), parseInt(m[6], 16)),
+    inode: Number(m[7]),
+    // The kernel shows a newline in a path as \012 (and nothing else escaped).
+    path: (m[8] ?? '').replace(/\\012/g, '\n'),
+  };
 }
 
 export function readMaps(pid: number): Mapping[] {
   const out: Mapping[] = [];
-  for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'latin1').split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) \S+ (\d+)\s*(.*)$/.exec(line);
-    if (!m) continue;
-    out.push({
-      start: parseInt(m[1], 16),
-      end: parseInt(m[2], 16),
-      perms: m[3],
-      offset: parseInt(m[4], 16),
-      inode: Number(m[5]),
-      path: m[6],
-    });
+  const raw = fs.readFileSync(`/proc/${pid}/maps`);
+  let start = 0;
+  while (start < raw.length) {
+    let end = raw.indexOf(10, start);
+    if (end < 0) end = raw.length;
+    const m = parseMapsLine(decodeName(raw, start, end));
+    if (m) {
+      m.pid = pid;
+      out.push(m);
+    }
+    start = end + 1;
   }
   return out;
 }

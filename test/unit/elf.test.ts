@@ -170,8 +170,6 @@ describe('readElf on damaged files', () => {
     ));
   test('a file that does not exist', () => expectRethookError(path.join(os.tmpdir(), 'rethook-no-such-file')));
 
-  // issue 8 item 14: the reader indexes past the end of a truncated file and throws a RangeError.
-  test.failing('a file cut right after its ELF header (program headers missing)', () => expectRethookError(damaged('cut-header', (b) => b.subarray(0, 64))));
-  // issue 8 item 14: the reader indexes past the end of a truncated file and throws a RangeError.
-  test.failing('a file cut in half (section headers missing)', () => expectRethookError(damaged('cut-half', (b) => b.subarray(0, b.length >> 1))));
+  test('a file cut right after its ELF header (program headers missing)', () => expectRethookError(damaged('cut-header', (b) => b.subarray(0, 64))));
+  test('a file cut in half (section headers missing)', () => expectRethookError(damaged('cut-half', (b) => b.subarray(0, b.length >> 1))));
 });

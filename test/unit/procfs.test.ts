@@ -7,7 +7,7 @@ const PAGE = 4096;
 const MiB = 0x100000;
 
 function map(start: number, end: number, path = ''): Mapping {
-  return { start, end, perms: 'r-xp', offset: 0, inode: path.startsWith('/') ? 1 : 0, path };
+  return { start, end, perms: 'r-xp', offset: 0, dev: 0, inode: path.startsWith('/') ? 1 : 0, path };
 }
 
 /** [r, r+size) overlaps no mapping. */
