@@ -94,7 +94,7 @@ async function run(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === '-V' || cmd === '--version') {
-    process.stdout.write(require('../package.json').version + '\n');
+    process.stdout.write(require('../../package.json').version + '\n');
     return 0;
   }
   if (cmd !== 'trace') throw new UsageError(`unknown command '${cmd}'`);

@@ -14,6 +14,14 @@ export function runSession(s: Session): Promise<ExitStatus> {
       // Held on one of our breakpoints (r_brk at startup): run the displaced instruction.
       s.nat.loadRegs(h.tid);
       s.step(h.tid, th.proc.pid, h.addr);
+    } else if (h.group) {
+      // Held at a group-stop: the process stays stopped (PTRACE_LISTEN) until
+      // it gets SIGCONT. If the stop was used meanwhile (an injection), the
+      // thread is made to report the group-stop again, then listened to.
+      if (h.sig || !s.listen(h.tid)) {
+        s.nat.interrupt(h.tid);
+        s.resume(h.tid, h.sig);
+      }
     } else {
       s.resume(h.tid, h.sig);
     }
