@@ -37,6 +37,15 @@ interface Pending {
  * of them held and the image adopted.
  */
 export async function seizeAll(s: Session, pid: number, slow?: (tids: number[]) => void): Promise<void> {
+  s.attaching = true;
+  try {
+    await seizeAndHold(s, pid, slow);
+  } finally {
+    s.attaching = false;
+  }
+}
+
+async function seizeAndHold(s: Session, pid: number, slow?: (tids: number[]) => void): Promise<void> {
   const proc = s.table.addProcess(pid);
   const seized = new Set<number>();
   const pending: Pending = { threads: new Map(), children: new Set() };

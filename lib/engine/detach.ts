@@ -98,7 +98,10 @@ function stopEveryThread(s: Session): { stopped: Map<number, number>; pending: M
       waiting.add(th.tid);
     }
   }
-  const deadline = Date.now() + STOP_DEADLINE_MS;
+  const start = Date.now();
+  const deadline = start + STOP_DEADLINE_MS;
+  const unstoppable: number[] = [];
+  let lookedAtStates = false;
   while (waiting.size) {
     let progress = false;
     for (const tid of [...waiting]) {
@@ -109,9 +112,18 @@ function stopEveryThread(s: Session): { stopped: Map<number, number>; pending: M
       took(s, tid, kind, stopped, pending, waiting);
     }
     if (!waiting.size || Date.now() > deadline) break;
+    if (!lookedAtStates && Date.now() - start > 50) {
+      // A thread in uninterruptible sleep (blocked in vfork) will not stop soon: not waited for.
+      lookedAtStates = true;
+      for (const tid of [...waiting]) {
+        if (threadState(tid) !== 'D') continue;
+        waiting.delete(tid);
+        unstoppable.push(tid);
+      }
+      continue;
+    }
     if (!progress) pause(1);
   }
-  const unstoppable: number[] = [];
   for (const tid of waiting) {
     if (threadGone(tid)) s.table.removeThread(tid);
     else unstoppable.push(tid);
@@ -219,14 +231,19 @@ function notStopped(s: Session, tid: number): StoppedThread {
   return { tid, regs: s.regs, load: () => false, store: () => false };
 }
 
-function threadGone(tid: number): boolean {
+/** The thread's state letter (/proc/TID/stat), '' when it is gone. */
+function threadState(tid: number): string {
   try {
     const stat = fs.readFileSync(`/proc/${tid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   } catch {
-    return true;
+    return '';
   }
+}
+
+function threadGone(tid: number): boolean {
+  const state = threadState(tid);
+  return state === '' || state === 'Z' || state === 'X';
 }
 
 /**

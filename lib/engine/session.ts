@@ -75,6 +75,8 @@ export class Session {
   held: HeldThread[] = [];
   running = false;
   draining = false;
+  /** attach.seizeAll() is taking the first stops itself: the stop loop keeps out. */
+  attaching = false;
   /** detachAll() is running: a failure meanwhile is only recorded. */
   detaching = false;
   /** Fork children released at their first stop, by pid (lifecycle.releaseChild, undo.cleanReleasedChild). */

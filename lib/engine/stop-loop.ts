@@ -38,7 +38,7 @@ const EVENTS_PER_TURN = 4096;
 
 /** Handle every stop that is waiting; yield to the event loop now and then. */
 export function drain(s: Session): void {
-  if (s.draining || s.status) return;
+  if (s.draining || s.attaching || s.status) return;
   s.draining = true;
   try {
     for (let n = 0; n < EVENTS_PER_TURN; n++) {
