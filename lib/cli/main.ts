@@ -179,12 +179,20 @@ async function run(argv: string[]): Promise<number> {
   const bt = values.backtrace === true;
   const events: TraceEvents = format === 'json' ? new JsonFormat(sink, bt) : new TextFormat(sink, nargs, bt);
 
-  const tracer = attachPid !== null ? await attachResponsively(attachPid, values['follow-fork'] === true, maxActive)
-    : await Tracer.spawn(program[0], program.slice(1), {
-        maxActive,
-        followForks: values['follow-fork'] === true,
-        detachOnInterrupt: values['detach-on-exit'] === true,
-      });
+  let tracer: Tracer;
+  try {
+    tracer = attachPid !== null ? await attachResponsively(attachPid, values['follow-fork'] === true, maxActive)
+      : await Tracer.spawn(program[0], program.slice(1), {
+          maxActive,
+          followForks: values['follow-fork'] === true,
+          detachOnInterrupt: values['detach-on-exit'] === true,
+        });
+  } catch (e) {
+    // The program ended during its startup (killed, say): that is its exit status, not an error of ours.
+    const status = (e as { status?: ExitStatus }).status;
+    if (!status) throw e;
+    return ended(status, events, fd);
+  }
   // Calls in flight per thread (entries whose exit is not written yet): on
   // detach they end in the output as unwound with reason 'detach'.
   const inflight = new Map<number, InFlight[]>();
@@ -205,6 +213,9 @@ async function run(argv: string[]): Promise<number> {
       },
     });
   } catch (e) {
+    const status = (e as { status?: ExitStatus }).status;
+    if (status) return ended(status, events, fd); // it ended before it could be hooked
+    if ((e as { dying?: boolean }).dying) return ended(await tracer.run(), events, fd); // it is ending now
     if (attachPid !== null) await tracer.detach();
     else tracer.kill();
     throw e;
@@ -258,6 +269,11 @@ async function run(argv: string[]): Promise<number> {
     events.note({ type: 'missed', nmissed: hook.nmissed, maxActive },
       `${hook.nmissed} calls ran without a return hook: --max-active ${maxActive} calls were already in flight`);
   }
+  return ended(status, events, fd);
+}
+
+/** The program's end, written and turned into our exit code. */
+function ended(status: ExitStatus, events: TraceEvents, fd: number): number {
   if (!status.detached) {
     events.note({ type: 'process-exit', pid: status.pid, code: status.code, signal: status.signal }, '');
   }

@@ -189,6 +189,11 @@ export class Session {
   }
 
   checkUsable(): void {
-    if (this.status) throw new RethookError('the traced program has exited or the tracer detached');
+    if (this.status) {
+      // How it ended comes with the error (the CLI reports a program that ended early as its exit).
+      const e = new RethookError('the traced program has exited or the tracer detached');
+      if (!this.status.detached) Object.assign(e, { status: this.status });
+      throw e;
+    }
   }
 }

@@ -134,7 +134,7 @@ function onSignal(s: Session, th: ThreadState, sig: number): void {
  * The thread's process is being killed (SIGKILL pending, exiting, a zombie,
  * or gone): what failed while handling its stop failed because of that.
  */
-function programDying(s: Session, tid: number): boolean {
+export function programDying(s: Session, tid: number): boolean {
   const pid = s.table.thread(tid)?.proc.pid ?? tid;
   for (const file of [`/proc/${pid}/task/${tid}/status`, `/proc/${pid}/status`]) {
     let text: string;

@@ -1,6 +1,7 @@
 // Tracer.hook: validate, then plant (engine/planting.ts).
 import { addHook } from '../engine/planting';
 import type { Session } from '../engine/session';
+import { programDying } from '../engine/stop-loop';
 import { Hook, HookHandlers, validateHandlers } from '../hook';
 
 export function hookFunctions(s: Session, pattern: unknown, handlers?: HookHandlers): Hook {
@@ -9,5 +10,11 @@ export function hookFunctions(s: Session, pattern: unknown, handlers?: HookHandl
     throw new TypeError('Expected the pattern to be a string, a number or an array of them');
   const h = validateHandlers(handlers);
   s.checkUsable();
-  return addHook(s, list as (string | number)[], h);
+  try {
+    return addHook(s, list as (string | number)[], h);
+  } catch (e) {
+    // Its memory went away under us: the program is being killed; its end follows (run()).
+    if (e instanceof Error && programDying(s, s.pid)) Object.assign(e, { dying: true });
+    throw e;
+  }
 }

@@ -3,7 +3,7 @@ import { RethookError } from '../errors';
 import { guardExit } from '../engine/ending';
 import { startImage } from '../engine/images';
 import { Session } from '../engine/session';
-import { drain } from '../engine/stop-loop';
+import { drain, programDying } from '../engine/stop-loop';
 import { NativeTracer } from '../native';
 import { validateSpawn } from '../options';
 import { resolveProgram } from '../symbols/program';
@@ -48,16 +48,24 @@ export async function spawnSession(file: string, args: readonly string[], option
     defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: o.detachOnInterrupt, attached: false,
   }));
   const started = new Promise<void>((resolve, reject) => (s.startupWaiter = { resolve, reject }));
+  started.catch(() => undefined); // awaited below, unless setting up failed first
   guardExit(s);
   nat.setActive(true);
   try {
     const proc = s.table.addProcess(pid);
     s.table.addThread(proc, pid);
-    startImage(s, proc, pid);
+    try {
+      startImage(s, proc, pid);
+    } catch (e) {
+      // Killed while we set it up: its end comes through the stop loop next.
+      if (!programDying(s, pid)) throw e;
+    }
     drain(s);
     await started;
   } catch (e) {
     killSession(s);
+    // The program ended before it ran its own code (killed, say): the error carries how.
+    if (s.mainStatus && e instanceof RethookError) Object.assign(e, { status: s.mainStatus });
     throw e;
   }
   return s;
