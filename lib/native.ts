@@ -39,7 +39,7 @@ export interface NativeTracer {
    * for the program's 0, 1, 2 (-1: inherit). Registers nothing: the caller
    * then calls addProcess(pid) and addThread(pid, pid).
    */
-  spawn(path: string, argv: string[], envp: string[], cwd: string, stdio: number[]): number;
+  spawn(path: string, argv: string[], envp: string[], cwd: string, stdio: number[], ignoredSignals?: bigint): number;
   /** Seize and interrupt a running thread. Registers nothing (the caller calls addThread). */
   seize(tid: number, exitKill: boolean): void;
   /** Keep a process's memory, breakpoints and trap set (a known pid's memory is reopened). */
@@ -57,7 +57,13 @@ export interface NativeTracer {
    * and an exec is announced with execed().
    */
   wait(spinNs?: number): StopKind;
-  waitThread(tid: number): StopKind;
+  /**
+   * Bounded wait for one thread: its next stop, or None when none came within
+   * timeoutMs (0: just look). An exit is left for wait() unless reapExits (default true).
+   */
+  waitThread(tid: number, timeoutMs: number, reapExits?: boolean): StopKind;
+  /** The thread is in a ptrace-stop now (whether or not its stop was taken). */
+  isStopped(tid: number): boolean;
   loadRegs(tid: number): boolean;
   storeRegs(tid: number): boolean;
   resume(tid: number, signal: number, storeRegs?: boolean, untilSyscall?: boolean): boolean;
@@ -82,8 +88,8 @@ export interface NativeTracer {
   callFunction(tid: number, pid: number, fn: number, returnTo: number): bigint;
   /** A trap at addr in process pid is always ours (saves PTRACE_GETSIGINFO there). */
   markTrampoline(pid: number, addr: number): void;
-  /** Wait for a detached child of ours that exited; true once it is gone. */
-  reap(pid: number): boolean;
+  /** Wait for a detached child of ours: -1 while it runs, -2 gone (status unknown), else its wait status. */
+  reap(pid: number): number;
   interrupt(tid: number): boolean;
   /** Detach; unregisters nothing (the caller calls removeThread). */
   detach(tid: number, signal?: number): boolean;
@@ -105,6 +111,8 @@ export interface ArchInfo {
   /** sp after return minus sp at entry. */
   returnPops: number;
   trapSiCode: number;
+  /** pc after a trap minus the trap's address (1 on x86-64, 0 on arm64). */
+  trapPcAdjust: number;
   slotSize: number;
   slotReach: number;
   regNames: string[];

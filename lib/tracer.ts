@@ -72,6 +72,15 @@ export class Tracer {
     detachSession(this.#session);
   }
 
+  /**
+   * After detach() from a program this tracer started (it is still a child of
+   * this process): resolves with how it ends. Call it before detaching. For an
+   * attached process, resolves with the detached status.
+   */
+  waitReleased(): Promise<ExitStatus> {
+    return this.#session.releasedExit();
+  }
+
   /** Kill the program (SIGKILL). */
   kill(): void {
     killSession(this.#session);

@@ -69,6 +69,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
             InstanceMethod("removeThread", &NativeTracer::RemoveThread),
             InstanceMethod("wait", &NativeTracer::Wait),
             InstanceMethod("waitThread", &NativeTracer::WaitThread),
+            InstanceMethod("isStopped", &NativeTracer::IsStopped),
             InstanceMethod("loadRegs", &NativeTracer::LoadRegs),
             InstanceMethod("storeRegs", &NativeTracer::StoreRegs),
             InstanceMethod("resume", &NativeTracer::Resume),
@@ -157,14 +158,15 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     return Napi::Number::New(env, s.kind);
   }
 
-  // spawn(path, argv, envp, cwd, stdio) -> pid. Registers nothing.
+  // spawn(path, argv, envp, cwd, stdio, ignoredSignals) -> pid. Registers nothing.
   Napi::Value Spawn(const Napi::CallbackInfo& info) {
     std::string err;
     std::vector<int> stdio;
     auto fds = info[4].As<Napi::Array>();
     for (uint32_t i = 0; i < fds.Length(); i++) stdio.push_back(to_int(fds.Get(i)));
     int pid = spawn_seized(info[0].As<Napi::String>(), to_strings(info[1]), to_strings(info[2]),
-                           info[3].As<Napi::String>(), stdio, &err);
+                           info[3].As<Napi::String>(), stdio,
+                           info.Length() > 5 ? to_u64(info[5]) : 0, &err);
     if (pid < 0) throw Napi::Error::New(info.Env(), err);
     return Napi::Number::New(info.Env(), pid);
   }
@@ -210,8 +212,15 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     return Report(info.Env(), session_.wait(spin_ns, &regs_));
   }
 
+  // waitThread(tid, timeoutMs, reapExits = true)
   Napi::Value WaitThread(const Napi::CallbackInfo& info) {
-    return Report(info.Env(), session_.wait_thread(to_int(info[0]), &regs_));
+    double timeout_ms = info.Length() > 1 ? info[1].As<Napi::Number>().DoubleValue() : 0;
+    bool reap_exits = info.Length() < 3 || info[2].ToBoolean();
+    return Report(info.Env(), session_.wait_thread(to_int(info[0]), &regs_, timeout_ms * 1e6, reap_exits));
+  }
+
+  Napi::Value IsStopped(const Napi::CallbackInfo& info) {
+    return Bool(info, thread_is_stopped(to_int(info[0])));
   }
 
   Napi::Value LoadRegs(const Napi::CallbackInfo& info) {
@@ -351,7 +360,10 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     return Napi::BigInt::New(info.Env(), result);
   }
 
-  Napi::Value Reap(const Napi::CallbackInfo& info) { return Bool(info, reap_child(to_int(info[0]))); }
+  // reap(pid) -> -1 still running, -2 gone (status unknown), else the wait status.
+  Napi::Value Reap(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), reap_child(to_int(info[0])));
+  }
 
   Napi::Value Interrupt(const Napi::CallbackInfo& info) {
     return Bool(info, interrupt_thread(to_int(info[0])));

@@ -36,6 +36,7 @@ Napi::Object ArchInfo(Napi::Env env) {
   o.Set("framePointer", kArch.reg_frame_pointer);
   o.Set("returnPops", kArch.return_pops);
   o.Set("trapSiCode", kArch.trap_si_code);
+  o.Set("trapPcAdjust", double(kArch.trap_pc_adjust));
   o.Set("slotSize", double(kArch.slot_size));
   o.Set("slotReach", double(kArch.slot_reach));
   auto names = Napi::Array::New(env, kArch.reg_names.size());

@@ -73,8 +73,10 @@ class Session final : public WaitTargets {
 
   // The next stop of a registered thread, or kNone (see StopWaiter::next).
   Stop wait(double spin_ns, ArchRegs* regs) { return waiter_.next(*this, spin_ns, regs); }
-  // Blocking wait for one thread, registered or not.
-  Stop wait_thread(int tid, ArchRegs* regs) { return waiter_.wait_thread(tid, traps_of(tid), regs); }
+  // Bounded wait for one thread, registered or not (see rethook::wait_thread).
+  Stop wait_thread(int tid, ArchRegs* regs, double timeout_ns, bool reap_exits) {
+    return waiter_.wait_thread(tid, traps_of(tid), regs, timeout_ns, reap_exits);
+  }
   void set_active(bool active) { waiter_.set_active(active); }
   void shutdown() { waiter_.shutdown(); }
 

@@ -38,6 +38,8 @@ const PROGRAMS = {
   forker: ['forker.c'],
   execer: ['execer.c'],
   spinner: ['spinner.c', '-lpthread'],
+  flood: ['flood.c'],
+  vforker: ['vforker.c'],
   signals: ['signals.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],

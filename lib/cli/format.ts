@@ -15,11 +15,17 @@ export interface TraceEvents {
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
-/** Buffered writes to a file descriptor: one syscall per batch of events, not per event. */
+/**
+ * Buffered writes to a file descriptor: one syscall per batch of events, not
+ * per event. When the reader goes away (EPIPE: `| head`), nothing more is
+ * written and `onClosed` runs, once.
+ */
 export class Sink {
   private buf: string[] = [];
   private size = 0;
   private scheduled = false;
+  closed = false;
+  onClosed: (() => void) | null = null;
   constructor(private readonly fd: number) {}
   write(s: string): void {
     this.buf.push(s);
@@ -36,7 +42,14 @@ export class Sink {
     const s = this.buf.join('');
     this.buf = [];
     this.size = 0;
-    fs.writeSync(this.fd, s);
+    if (this.closed) return;
+    try {
+      fs.writeSync(this.fd, s);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+      this.closed = true;
+      this.onClosed?.();
+    }
   }
 }
 

@@ -7,6 +7,51 @@ import { escapeText } from '../symbols/text';
 import { JsonFormat, Sink, TextFormat, TraceEvents } from './format';
 import { Tracer, ExitStatus } from '../tracer';
 import type { Hook } from '../hook';
+import type { ExitContext } from '../context';
+
+/** A call whose entry was written and whose exit was not yet. */
+interface InFlight {
+  pid: number;
+  tid: number;
+  function: string;
+  depth: number;
+  start: bigint;
+}
+
+/**
+ * Attach, staying responsive: a thread blocked in vfork stops only when its
+ * child execs or exits, so say so after a moment; Ctrl-C or SIGTERM while
+ * waiting gives up (nothing was changed in the process yet).
+ */
+async function attachResponsively(pid: number, followForks: boolean, maxActive: number): Promise<Tracer> {
+  const giveUp = () => {
+    process.stderr.write(`rethook: gave up attaching to process ${pid}\n`);
+    process.exit(1); // the exit guard lets go of every thread seized so far
+  };
+  process.on('SIGINT', giveUp);
+  process.on('SIGTERM', giveUp);
+  const note = setTimeout(() => process.stderr.write(`rethook: waiting for process ${pid} to stop: ${whyNotStopped(pid)}\n`), 500);
+  try {
+    return await Tracer.attach(pid, { maxActive, followForks });
+  } finally {
+    clearTimeout(note);
+    process.removeListener('SIGINT', giveUp);
+    process.removeListener('SIGTERM', giveUp);
+  }
+}
+
+/** Why threads of `pid` take long to stop (read from /proc). */
+function whyNotStopped(pid: number): string {
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const wchan = fs.readFileSync(`/proc/${pid}/task/${t}/wchan`, 'utf8');
+      if (/vfork|kernel_clone/.test(wchan)) return `thread ${t} is blocked in vfork until its child execs or exits (Ctrl-C gives up)`;
+    }
+  } catch {
+    /* gone meanwhile, or not readable */
+  }
+  return 'a thread is blocked in the kernel (Ctrl-C gives up)';
+}
 
 const USAGE = `Usage: rethook trace [options] -- PROGRAM [ARGS...]
        rethook trace [options] -p PID
@@ -73,6 +118,9 @@ function positiveInt(name: string, v: string | undefined, dflt: number): number 
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // A closed stdout or stderr (`| head`) is no reason to crash: what cannot be said is dropped.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   let code: number;
   try {
     code = await run(argv);
@@ -100,7 +148,7 @@ async function run(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === '-V' || cmd === '--version') {
-    process.stdout.write(require('../package.json').version + '\n');
+    process.stdout.write(require('../../package.json').version + '\n');
     return 0;
   }
   if (cmd !== 'trace') throw new UsageError(`unknown command '${cmd}'`);
@@ -148,21 +196,44 @@ async function run(argv: string[]): Promise<number> {
   const bt = values.backtrace === true;
   const events: TraceEvents = format === 'json' ? new JsonFormat(sink, bt) : new TextFormat(sink, nargs, bt);
 
-  const tracer = attachPid !== null
-    ? await Tracer.attach(attachPid, { maxActive, followForks: values['follow-fork'] === true })
-    : await Tracer.spawn(program[0], program.slice(1), {
-        maxActive,
-        followForks: values['follow-fork'] === true,
-        detachOnInterrupt: values['detach-on-exit'] === true,
-      });
+  let tracer: Tracer;
+  try {
+    tracer = attachPid !== null ? await attachResponsively(attachPid, values['follow-fork'] === true, maxActive)
+      : await Tracer.spawn(program[0], program.slice(1), {
+          maxActive,
+          followForks: values['follow-fork'] === true,
+          detachOnInterrupt: values['detach-on-exit'] === true,
+        });
+  } catch (e) {
+    // The program ended during its startup (killed, say): that is its exit status, not an error of ours.
+    const status = (e as { status?: ExitStatus }).status;
+    if (!status) throw e;
+    return ended(status, events, fd);
+  }
+  // Calls in flight per thread (entries whose exit is not written yet): on
+  // detach they end in the output as unwound with reason 'detach'.
+  const inflight = new Map<number, InFlight[]>();
   let hook: Hook;
   try {
     hook = tracer.hook(patterns, {
       returnMode,
-      onEntry: (ctx) => events.entry(ctx),
-      onExit: (ctx) => events.exit(ctx),
+      onEntry: (ctx) => {
+        events.entry(ctx);
+        let st = inflight.get(ctx.tid);
+        if (!st) inflight.set(ctx.tid, (st = []));
+        st.push({ pid: ctx.pid, tid: ctx.tid, function: ctx.function, depth: ctx.depth, start: process.hrtime.bigint() });
+      },
+      onExit: (ctx) => {
+        events.exit(ctx);
+        const st = inflight.get(ctx.tid);
+        while (st?.length && st[st.length - 1].depth >= ctx.depth) st.pop();
+        if (st && !st.length) inflight.delete(ctx.tid);
+      },
     });
   } catch (e) {
+    const status = (e as { status?: ExitStatus }).status;
+    if (status) return ended(status, events, fd); // it ended before it could be hooked
+    if ((e as { dying?: boolean }).dying) return ended(await tracer.run(), events, fd); // it is ending now
     if (attachPid !== null) await tracer.detach();
     else tracer.kill();
     throw e;
@@ -174,6 +245,14 @@ async function run(argv: string[]): Promise<number> {
     for (; warningsShown < hook.warnings.length; warningsShown++) events.note({ type: 'warning', message: hook.warnings[warningsShown] }, hook.warnings[warningsShown]);
   };
   showNotes();
+  // The output closed (`| head`): stop writing, let the program go untraced
+  // and run to its end; we exit with its status, saying nothing.
+  let released: Promise<ExitStatus> | null = null;
+  sink.onClosed = () => {
+    if (released) return;
+    released = tracer.waitReleased();
+    void tracer.detach();
+  };
   if (attachPid !== null) {
     // Attached: Ctrl-C and SIGTERM end tracing, never the process.
     const leave = () => void tracer.detach();
@@ -201,17 +280,32 @@ async function run(argv: string[]): Promise<number> {
     events.flush();
   }
   showNotes();
+  if (status.detached) {
+    const now = process.hrtime.bigint();
+    for (const st of inflight.values()) {
+      for (const c of st.reverse()) {
+        events.exit({ ...c, retval: 0n, fpRetval: 0, unwound: true, reason: 'detach', durationNs: now - c.start } as unknown as ExitContext);
+      }
+    }
+    inflight.clear();
+  }
+  if (released) status = await released;
   if (hook.nmissed > 0) {
     events.note({ type: 'missed', nmissed: hook.nmissed, maxActive },
       `${hook.nmissed} calls ran without a return hook: --max-active ${maxActive} calls were already in flight`);
   }
+  return ended(status, events, fd, hook);
+}
+
+/** The program's end, written and turned into our exit code. */
+function ended(status: ExitStatus, events: TraceEvents, fd: number, hook?: Hook): number {
   if (!status.detached) {
     events.note({ type: 'process-exit', pid: status.pid, code: status.code, signal: status.signal }, '');
   }
   events.flush();
   if (fd !== 2) fs.closeSync(fd);
   // Patterns that never matched anything, and why: one line each.
-  for (const u of hook.unmatched) process.stderr.write(`rethook: -f '${escapeText(u.pattern)}' never matched: ${escapeText(u.reason)}\n`);
+  for (const u of hook?.unmatched ?? []) process.stderr.write(`rethook: -f '${escapeText(u.pattern)}' never matched: ${escapeText(u.reason)}\n`);
   // A program killed by a signal: say so, as a shell would (SIGINT and SIGPIPE are not news).
   if (status.signal && status.signal !== 'SIGINT' && status.signal !== 'SIGPIPE') {
     process.stderr.write(`rethook: process ${status.pid} was killed by ${status.signal}\n`);

@@ -1,21 +1,54 @@
 // Attaching to a running process: seize every thread (again, until no new
 // one appears), hold each at its interrupt stop, then take the image as it is.
+//
+// Stops are taken with non-blocking waits: polled briefly, then from timers,
+// so the event loop (and Ctrl-C) keeps running while a thread cannot stop
+// yet. A thread blocked in vfork stops only when its child execs or exits;
+// until then the shared memory must not be touched (the child would meet our
+// breakpoints), so attaching completes at that moment. A process stopped by
+// SIGSTOP & co. reports group-stops: held as such, it is released with
+// PTRACE_LISTEN (run.ts) and stays stopped until someone sends SIGCONT.
 import * as fs from 'fs';
 import { RethookError } from '../errors';
 import { Info, StopKind } from '../native';
 import type { Proc } from '../tracee/process';
+import { pause } from './detach';
 import { adoptRunningImage } from './images';
 import { learnStack } from './lifecycle';
 import type { Session } from './session';
 
 const SIGTRAP = 5;
-const PTRACE_EVENT_CLONE = 3;
+const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3;
 /** Rounds of reading /proc/PID/task for threads born while we seize. */
 const MAX_SEIZE_ROUNDS = 100;
+/** Threads are polled without yielding to the event loop for this long; then from timers. */
+const SYNC_POLL_MS = 100;
+const POLL_INTERVAL_MS = 10;
 
-export function seizeAll(s: Session, pid: number): void {
+/** What attaching waits for: threads to stop, and children born meanwhile to let go. */
+interface Pending {
+  threads: Map<number, number>; // tid -> signal seen first (kept for later)
+  children: Set<number>;
+}
+
+/**
+ * Seize every thread and wait for each to stop (`slow` is told, once, when
+ * some take longer than a moment: blocked in vfork, say). Resolves with all
+ * of them held and the image adopted.
+ */
+export async function seizeAll(s: Session, pid: number, slow?: (tids: number[]) => void): Promise<void> {
+  s.attaching = true;
+  try {
+    await seizeAndHold(s, pid, slow);
+  } finally {
+    s.attaching = false;
+  }
+}
+
+async function seizeAndHold(s: Session, pid: number, slow?: (tids: number[]) => void): Promise<void> {
   const proc = s.table.addProcess(pid);
   const seized = new Set<number>();
+  const pending: Pending = { threads: new Map(), children: new Set() };
   for (let round = 0; round < MAX_SEIZE_ROUNDS; round++) {
     let tids: number[];
     try {
@@ -34,23 +67,70 @@ export function seizeAll(s: Session, pid: number): void {
       }
       seized.add(tid);
       s.table.addThread(proc, tid);
+      pending.threads.set(tid, 0);
     }
-    for (const tid of fresh) if (seized.has(tid)) holdAfterInterrupt(s, proc, tid);
+    pollStops(s, proc, pending, seized);
   }
+  const start = Date.now();
+  let told = false;
+  while (pending.threads.size || pending.children.size) {
+    if (pollStops(s, proc, pending, seized)) continue;
+    if (s.status) throw new RethookError(`attaching to process ${pid} was given up`);
+    const waited = Date.now() - start;
+    if (waited < SYNC_POLL_MS) {
+      pause(1);
+      continue;
+    }
+    if (!told && pending.threads.size) {
+      told = true;
+      slow?.([...pending.threads.keys()]);
+    }
+    await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+  }
+  if (!s.table.thread(pid) && !s.held.length) throw new RethookError(`no process ${pid}`);
   const first = s.held[0];
   if (!first) throw new RethookError(`cannot attach to process ${pid}: no thread stopped`);
   adoptRunningImage(s, proc, first.tid);
 }
 
-/** Wait for a seized thread's interrupt stop and hold it there, keeping any signal that came first for later. */
-function holdAfterInterrupt(s: Session, proc: Proc, tid: number): void {
-  let sig = 0;
-  const kind = s.table.waitForStop(tid, [StopKind.Interrupt, StopKind.GroupStop], (k, info) => {
-    if (k === StopKind.Signal || k === StopKind.Trap) sig = info[Info.A] || SIGTRAP;
-    else if (k === StopKind.Event && info[Info.A] === PTRACE_EVENT_CLONE) s.table.addThread(proc, info[Info.Msg]);
-  });
-  if (kind === null) return void s.table.removeThread(tid);
-  const th = s.table.thread(tid);
-  if (th) learnStack(s, th);
-  s.held.push({ tid, addr: 0, sig });
+/** Take every stop waiting among the pending threads and children; true when one came. */
+function pollStops(s: Session, proc: Proc, pending: Pending, seized: Set<number>): boolean {
+  let progress = false;
+  for (const [tid, sig] of [...pending.threads]) {
+    const kind = s.nat.waitThread(tid, 0);
+    if (kind === StopKind.None) continue;
+    progress = true;
+    const info = s.info;
+    if (kind === StopKind.Exited || kind === StopKind.Killed) {
+      pending.threads.delete(tid);
+      s.table.removeThread(tid);
+    } else if (kind === StopKind.Interrupt || kind === StopKind.GroupStop) {
+      pending.threads.delete(tid);
+      const th = s.table.thread(tid);
+      if (th) learnStack(s, th);
+      s.held.push({ tid, addr: 0, sig, group: kind === StopKind.GroupStop });
+    } else {
+      // A stop that came before the interrupt: keep its signal for later, or
+      // note the thread or child it announces; go on to the interrupt stop.
+      if (kind === StopKind.Signal || kind === StopKind.Trap) pending.threads.set(tid, info[Info.A] || SIGTRAP);
+      else if (kind === StopKind.Event && info[Info.A] === PTRACE_EVENT_CLONE) {
+        const nt = info[Info.Msg];
+        seized.add(nt);
+        s.table.addThread(proc, nt);
+        pending.threads.set(nt, 0);
+      } else if (kind === StopKind.Event && (info[Info.A] === PTRACE_EVENT_FORK || info[Info.A] === PTRACE_EVENT_VFORK)) {
+        // Nothing of ours is in its memory yet: it is let go at its first stop.
+        pending.children.add(info[Info.Msg]);
+      }
+      s.nat.resume(tid, 0);
+    }
+  }
+  for (const child of [...pending.children]) {
+    const kind = s.nat.waitThread(child, 0);
+    if (kind === StopKind.None) continue;
+    progress = true;
+    pending.children.delete(child);
+    if (kind !== StopKind.Exited && kind !== StopKind.Killed) s.nat.detach(child, 0);
+  }
+  return progress;
 }

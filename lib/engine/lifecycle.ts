@@ -145,11 +145,10 @@ function releaseChild(s: Session, parent: ThreadState, child: number, vfork: boo
     copyNodes(parent, th);
     return;
   }
-  if (s.table.waitForStop(child, [StopKind.Interrupt]) !== null) {
-    undoChanges(s, parent.proc, cp, [{ tid: child, nodes: parent.stack.nodes }], false);
-    s.nat.detach(child, 0);
-  }
-  s.table.dropProcess(cp);
+  // Cleaned at its first stop, which comes through the stop loop
+  // (undo.cleanReleasedChild): never waited for here. The forking thread's
+  // nodes may change before then: the child gets copies.
+  s.toClean.set(child, { parent: parent.proc, nodes: parent.stack.nodes.map((n) => ({ ...n }) as RethookNode) });
 }
 
 /** A thread exited or was killed; when it is a process's last, the process is done. */

@@ -3,8 +3,10 @@
 // functions over a Session and the stop being handled (as uprobes works over
 // a task's utask); the public Tracer (tracer.ts) only holds one.
 import { RethookError } from '../errors';
+import { signalName } from '../symbols/program';
 import type { Hook } from '../hook';
 import { NativeTracer } from '../native';
+import type { RethookNode } from '../rethook';
 import type { Proc } from '../tracee/process';
 import { Registers } from '../tracee/registers';
 import { ThreadTable } from '../tracee/threads';
@@ -34,6 +36,14 @@ export interface HeldThread {
   tid: number;
   addr: number;
   sig: number;
+  /** Held at a group-stop (the process was stopped by SIGSTOP & co.): released with LISTEN, so it stays stopped. */
+  group?: boolean;
+}
+
+/** A fork child we do not follow, waiting for its first stop to be cleaned (undo.ts): its parent and copies of the forking thread's nodes. */
+export interface ChildToClean {
+  parent: Proc;
+  nodes: RethookNode[];
 }
 
 /** The stop being handled now (owned by stop-loop.ts; `resumed` set by Session's resume methods). */
@@ -65,8 +75,16 @@ export class Session {
   held: HeldThread[] = [];
   running = false;
   draining = false;
+  /** attach.seizeAll() is taking the first stops itself: the stop loop keeps out. */
+  attaching = false;
+  /** detachAll() is running: a failure meanwhile is only recorded. */
+  detaching = false;
+  /** Fork children released at their first stop, by pid (lifecycle.releaseChild, undo.cleanReleasedChild). */
+  readonly toClean = new Map<number, ChildToClean>();
   /** The first error that ends the session; handled once the current stop is done. */
   failure: Error | null = null;
+  /** The failure is the engine's own (not a handler's throw): a program we started is ended, not left running. */
+  internalFailure = false;
   /** Set once, when the session ends. */
   status: ExitStatus | null = null;
   /** How the program we started (or attached to) ended, while followed children may still run. */
@@ -143,12 +161,39 @@ export class Session {
   /** A program we started and let go is still our child: wait for it when it exits (no zombie). */
   private reapLater(): void {
     const timer = setInterval(() => {
-      if (this.nat.reap(this.pid)) clearInterval(timer);
-    }, 200);
-    timer.unref();
+      const st = this.nat.reap(this.pid);
+      if (st === -1) return;
+      clearInterval(timer);
+      const w = this.releasedWaiter;
+      this.releasedWaiter = null;
+      if (st === -2) w?.resolve({ pid: this.pid, code: null, signal: null, detached: true });
+      else if ((st & 0x7f) === 0) w?.resolve({ pid: this.pid, code: (st >> 8) & 0xff, signal: null, detached: false });
+      else w?.resolve({ pid: this.pid, code: null, signal: signalName(st & 0x7f), detached: false });
+    }, this.releasedWaiter ? 20 : 200);
+    if (!this.releasedWaiter) timer.unref();
+  }
+
+  private releasedWaiter: Waiter<ExitStatus> | null = null;
+
+  /**
+   * After detaching from a program we started: resolves with how it ends
+   * (it is still our child). Call before detaching. Resolves at once with
+   * the session's status when it did not end detached.
+   */
+  releasedExit(): Promise<ExitStatus> {
+    if (this.status && !this.status.detached) return Promise.resolve(this.status);
+    if (this.options.attached) return Promise.resolve(this.status ?? { pid: this.pid, code: null, signal: null, detached: true });
+    const p = new Promise<ExitStatus>((resolve, reject) => (this.releasedWaiter = { resolve, reject }));
+    if (this.status) this.reapLater(); // already let go: look again, keeping Node alive meanwhile
+    return p;
   }
 
   checkUsable(): void {
-    if (this.status) throw new RethookError('the traced program has exited or the tracer detached');
+    if (this.status) {
+      // How it ended comes with the error (the CLI reports a program that ended early as its exit).
+      const e = new RethookError('the traced program has exited or the tracer detached');
+      if (!this.status.detached) Object.assign(e, { status: this.status });
+      throw e;
+    }
   }
 }

@@ -11,7 +11,14 @@
 //
 // Every path ends with the thread resumed (Session.resume and friends) or
 // deliberately held. An error thrown while handling a stop is recorded and,
-// once the stop is done, ends the session (ending.ts: detach cleanly).
+// once the stop is done, ends the session (ending.ts) with the stop still
+// known as the current one, so detaching treats its thread as stopped. An
+// error because the program is being killed (its memory or registers gone
+// mid-stop) is no error: its exit comes next and ends the session.
+//
+// RETHOOK_TEST_FAULT=entry (tests only) throws an internal error at the
+// first hooked entry, to prove that a failure during a stop never wedges.
+import * as fs from 'fs';
 import { arch, Info, StopKind } from '../native';
 import type { ThreadState } from '../tracee/process';
 import { detachAll } from './detach';
@@ -21,6 +28,10 @@ import { onEvent, onThreadGone, onThreadStart } from './lifecycle';
 import { onEntry, onReturn } from './return-hooks';
 import { onReturnSite } from './return-sites';
 import type { Session } from './session';
+import { cleanReleasedChild } from './undo';
+
+/** Test-only fault injection (see above); read once. */
+const TEST_FAULT = process.env.RETHOOK_TEST_FAULT ?? '';
 
 const SIGINT = 2, SIGTRAP = 5;
 /** Stops handled before yielding to the event loop (timers and I/O keep running under a flood). */
@@ -28,7 +39,7 @@ const EVENTS_PER_TURN = 4096;
 
 /** Handle every stop that is waiting; yield to the event loop now and then. */
 export function drain(s: Session): void {
-  if (s.draining || s.status) return;
+  if (s.draining || s.attaching || s.status) return;
   s.draining = true;
   try {
     for (let n = 0; n < EVENTS_PER_TURN; n++) {
@@ -40,7 +51,12 @@ export function drain(s: Session): void {
       try {
         dispatch(s, kind);
       } catch (e) {
-        s.failure ??= e instanceof Error ? e : new Error(String(e));
+        if (!s.failure && programDying(s, s.current.tid)) {
+          s.current.resumed = true; // it will not run again; its exit is reported next
+        } else if (!s.failure) {
+          s.failure = e instanceof Error ? e : new Error(String(e));
+          s.internalFailure = true;
+        }
       }
       if (s.failure) {
         failed(s); // knows the current stop: detachAll treats it as stopped unless resumed
@@ -68,6 +84,11 @@ function dispatch(s: Session, kind: StopKind): void {
     if (kind !== StopKind.Exited && kind !== StopKind.Killed) s.resume(tid, 0);
     return;
   }
+  if (s.toClean.has(th.proc.pid)) {
+    // A fork child we do not follow, at its first stop: cleaned and let go.
+    if (kind !== StopKind.Exited && kind !== StopKind.Killed) return cleanReleasedChild(s, th);
+    s.toClean.delete(th.proc.pid);
+  }
   switch (kind) {
     case StopKind.Trap:
       return onTrap(s, th, info[Info.Addr], info[Info.SiCode]);
@@ -93,6 +114,7 @@ function onTrap(s: Session, th: ThreadState, addr: number, siCode: number): void
   if (addr === proc.pages.trampoline) return onReturn(s, th);
   if (proc.returnSites.has(addr)) return onReturnSite(s, th, addr);
   const site = proc.sites.get(addr);
+  if (site && TEST_FAULT === 'entry' && site.hooks.length) throw new Error(`test fault at the entry of ${site.fn?.name}`);
   if (site) return onEntry(s, th, site, addr);
   if (proc.removed.has(addr)) {
     s.regs.pc = addr; // raised before the breakpoint went away: run the original instruction
@@ -108,4 +130,24 @@ function onSignal(s: Session, th: ThreadState, sig: number): void {
     return s.finish({ pid: s.pid, code: null, signal: null, detached: true });
   }
   s.resume(th.tid, sig);
+}
+
+/**
+ * The thread's process is being killed (SIGKILL pending, exiting, a zombie,
+ * or gone): what failed while handling its stop failed because of that.
+ */
+export function programDying(s: Session, tid: number): boolean {
+  const pid = s.table.thread(tid)?.proc.pid ?? tid;
+  for (const file of [`/proc/${pid}/task/${tid}/status`, `/proc/${pid}/status`]) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      return true;
+    }
+    const state = /^State:\s*(\S)/m.exec(text)?.[1];
+    if (state === 'Z' || state === 'X') return true;
+    for (const m of text.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)/gm)) if ((BigInt('0x' + m[1]) >> 8n) & 1n) return true;
+  }
+  return false;
 }

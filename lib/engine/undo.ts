@@ -10,7 +10,7 @@
 import { returnAbi } from '../arch';
 import { arch } from '../native';
 import type { RethookNode } from '../rethook';
-import type { Proc } from '../tracee/process';
+import type { Proc, ThreadState } from '../tracee/process';
 import { stoppedThread } from '../tracee/registers';
 import type { Session } from './session';
 
@@ -20,6 +20,21 @@ const PR_SET_PDEATHSIG = 1;
 export interface ThreadToClean {
   tid: number;
   nodes: readonly RethookNode[];
+}
+
+/**
+ * The first stop of a fork child we do not follow (lifecycle.releaseChild
+ * registered it in s.toClean): before it runs an instruction, its copies of
+ * our breakpoints and of the forking thread's hijacked return addresses are
+ * put back, and it is let go.
+ */
+export function cleanReleasedChild(s: Session, th: ThreadState): void {
+  const proc = th.proc;
+  const child = s.toClean.get(proc.pid);
+  s.toClean.delete(proc.pid);
+  if (child) undoChanges(s, proc, proc, [{ tid: th.tid, nodes: child.nodes }], false);
+  s.detachThread(th.tid, 0);
+  s.table.dropProcess(proc);
 }
 
 /**

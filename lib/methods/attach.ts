@@ -20,7 +20,7 @@ export async function attachSession(pid: number, options: unknown): Promise<Sess
   guardExit(s);
   nat.setActive(true);
   try {
-    seizeAll(s, pid);
+    await seizeAll(s, pid);
   } catch (e) {
     detachAll(s);
     s.finish({ pid, code: null, signal: null, detached: true });

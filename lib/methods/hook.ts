@@ -1,6 +1,7 @@
 // Tracer.hook: validate, then plant (engine/planting.ts).
 import { addHook } from '../engine/planting';
 import type { Session } from '../engine/session';
+import { programDying } from '../engine/stop-loop';
 import { Hook, HookHandlers, validateHandlers } from '../hook';
 import { validatePattern } from '../symbols/patterns';
 
@@ -11,5 +12,11 @@ export function hookFunctions(s: Session, pattern: unknown, handlers?: HookHandl
   for (const p of list) if (typeof p === 'string') validatePattern(p); // a bad pattern is a TypeError naming it
   const h = validateHandlers(handlers);
   s.checkUsable();
-  return addHook(s, list as (string | number)[], h);
+  try {
+    return addHook(s, list as (string | number)[], h);
+  } catch (e) {
+    // Its memory went away under us: the program is being killed; its end follows (run()).
+    if (e instanceof Error && programDying(s, s.pid)) Object.assign(e, { dying: true });
+    throw e;
+  }
 }

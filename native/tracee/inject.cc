@@ -65,6 +65,10 @@ bool InjectionScope::restore(std::string* err) {
 
 namespace {
 
+// An injected syscall (mmap, prctl) or IFUNC resolver takes microseconds; a
+// thread that does not come back within this is not waited for further.
+constexpr double kInjectionTimeoutNs = 5e9;
+
 // What a signal (or a trap not at the expected address) during an injection means.
 enum class StraySignal {
   Defer,  // the program's own: remember it, deliver it once the injection is undone
@@ -82,8 +86,13 @@ bool run_until_trap(int tid, const ArchRegs& start, RemotePtr trap_at, StraySign
     return false;
   }
   for (;;) {
-    // No trap set: the si_code of the traps here is never looked at.
-    Stop s = wait_thread(tid, nullptr, regs);
+    // No trap set: the si_code of the traps here is never looked at. A death
+    // is left for the stop loop to take (the thread's exit is reported there).
+    Stop s = wait_thread(tid, nullptr, regs, kInjectionTimeoutNs, false);
+    if (s.kind == kNone) {
+      *err = std::string("an injected ") + what + " did not finish in time";
+      return false;
+    }
     if (s.kind == kExited || s.kind == kKilled) {
       *err = std::string("the thread died during an injected ") + what;
       return false;

@@ -18,7 +18,7 @@ long ptrace_options() {
 
 int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
                  const std::vector<std::string>& envp, const std::string& cwd,
-                 const std::vector<int>& stdio, std::string* err) {
+                 const std::vector<int>& stdio, uint64_t ignored, std::string* err) {
   // Everything the child needs is prepared before fork: after it, the child
   // of a multi-threaded process may only call async-signal-safe functions.
   std::vector<char*> av, ev;
@@ -42,12 +42,16 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
     // Die with the tracer: a program the tracer started never outlives it.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
-    // Node ignores SIGPIPE and blocks some signals; the program must start as
-    // it would from a shell.
+    // Node ignores SIGPIPE and SIGXFSZ, handles others and blocks some; the
+    // program must start as it would from a shell: every signal default but
+    // those our own caller ignored (`ignored`, bit n-1 for signal n), which a
+    // shell's exec would have left ignored (nohup, trap '' HUP).
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++) sigaction(s, &sa, nullptr);
+    for (int s = 1; s < NSIG; s++) {
+      sa.sa_handler = s <= 64 && (ignored >> (s - 1)) & 1 ? SIG_IGN : SIG_DFL;
+      sigaction(s, &sa, nullptr);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

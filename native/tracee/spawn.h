@@ -1,6 +1,7 @@
 // Getting threads under ptrace: starting a program seized, seizing a running
 // thread. Neither registers anything with a Session: the caller does.
 #pragma once
+#include <stdint.h>
 #include <string>
 #include <vector>
 
@@ -12,10 +13,11 @@ long ptrace_options();
 
 // Fork a child that stops itself, seize it with our options, and let it run
 // to the syscall-exit stop of its execve. stdio: descriptors for its 0, 1, 2
-// (-1: inherit). Returns the pid, or -1 with *err set.
+// (-1: inherit). Every signal starts default but those in `ignored` (bit
+// n-1 for signal n), which start ignored. Returns the pid, or -1 with *err set.
 int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
                  const std::vector<std::string>& envp, const std::string& cwd,
-                 const std::vector<int>& stdio, std::string* err);
+                 const std::vector<int>& stdio, uint64_t ignored, std::string* err);
 
 // Seize a running process's thread and interrupt it. Without exit_kill the
 // thread outlives a tracer that dies (the kernel detaches it).

@@ -99,19 +99,56 @@ Stop wait_any(const WaitTargets& targets, int hint, ArchRegs* regs) {
   return found;
 }
 
-Stop wait_thread(int tid, const TrapSet* traps, ArchRegs* regs) {
-  int status;
+Stop wait_thread(int tid, const TrapSet* traps, ArchRegs* regs, double timeout_ns, bool reap_exits) {
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  long pause_ns = 0;
   for (;;) {
-    int r = waitpid(tid, &status, __WALL);
-    if (r == tid) return decode_status(tid, status, traps, regs);
-    if (r < 0 && errno != EINTR) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    // Peek first: an exit may have to stay for the stop loop (see above).
+    int r = waitid(P_PID, tid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {  // not a child of ours (any more): gone
       Stop s;
       s.tid = tid;
       s.kind = kKilled;
-      s.a = 0;
       return s;
     }
+    if (si.si_pid == tid) {
+      bool exited = si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
+      if (exited && !reap_exits) {
+        Stop s;
+        s.tid = tid;
+        s.kind = si.si_code == CLD_EXITED ? kExited : kKilled;
+        s.a = si.si_status;
+        return s;
+      }
+      int status;
+      if (waitpid(tid, &status, WNOHANG | __WALL) == tid) return decode_status(tid, status, traps, regs);
+      continue;
+    }
+    if (elapsed_more_than(start, timeout_ns)) {
+      Stop s;
+      s.tid = tid;
+      return s;
+    }
+    if (pause_ns == 0) {
+      sched_yield();
+      if (elapsed_more_than(start, 100000)) pause_ns = 20000;
+    } else {
+      struct timespec ts = {0, pause_ns};
+      nanosleep(&ts, nullptr);
+      if (pause_ns < 1000000) pause_ns *= 2;
+    }
   }
+}
+
+bool thread_is_stopped(int tid) {
+  unsigned long msg;
+  // Any ptrace request but PTRACE_INTERRUPT/KILL/LISTEN fails with ESRCH
+  // unless the tracee is in a ptrace-stop.
+  return ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg) == 0 || errno != ESRCH;
 }
 
 Stop StopWaiter::noted(const Stop& s) {
@@ -146,8 +183,9 @@ Stop StopWaiter::next(const WaitTargets& targets, double spin_ns, ArchRegs* regs
   return noted(wait_any(targets, last_tid_, regs));
 }
 
-Stop StopWaiter::wait_thread(int tid, const TrapSet* traps, ArchRegs* regs) {
-  return noted(rethook::wait_thread(tid, traps, regs));
+Stop StopWaiter::wait_thread(int tid, const TrapSet* traps, ArchRegs* regs, double timeout_ns,
+                             bool reap_exits) {
+  return noted(rethook::wait_thread(tid, traps, regs, timeout_ns, reap_exits));
 }
 
 void StopWaiter::set_active(bool active) {

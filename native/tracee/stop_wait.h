@@ -52,9 +52,14 @@ class WaitTargets {
 // libuv's). `hint` is asked first. Has no side effect on `targets`: an exited
 // thread stays listed until the caller removes it.
 Stop wait_any(const WaitTargets& targets, int hint, ArchRegs* regs);
-// Blocking wait for one thread (used by injections, detaching and forks).
-// `traps` may be null.
-Stop wait_thread(int tid, const TrapSet* traps, ArchRegs* regs);
+// Bounded wait for one thread (used by injections, detaching, attaching and
+// forks): its next stop, or kind kNone when none came within timeout_ns (0:
+// just look). Never blocks for longer: a thread that cannot stop (blocked in
+// vfork, a zombie leader) never hangs the tracer. An exit is reported but,
+// unless reap_exits, left for the stop loop to take. `traps` may be null.
+Stop wait_thread(int tid, const TrapSet* traps, ArchRegs* regs, double timeout_ns, bool reap_exits);
+// The thread is in a ptrace-stop now (whether or not its stop was taken).
+bool thread_is_stopped(int tid);
 
 // How one tracer waits for events (see README, "How JS and the tracer hand
 // off"): spinning before going idle, SIGCHLD's stop notifications turned off
@@ -68,8 +73,8 @@ class StopWaiter {
 
   // The next stop, or kNone. With spin_ns > 0, keep asking for that long.
   Stop next(const WaitTargets& targets, double spin_ns, ArchRegs* regs);
-  // Blocking wait for one thread; it becomes the one asked first.
-  Stop wait_thread(int tid, const TrapSet* traps, ArchRegs* regs);
+  // Bounded wait for one thread (rethook::wait_thread); it becomes the one asked first.
+  Stop wait_thread(int tid, const TrapSet* traps, ArchRegs* regs, double timeout_ns, bool reap_exits);
   // An active tracer has a traced program running; only an active one may
   // quiet SIGCHLD. Idempotent.
   void set_active(bool active);

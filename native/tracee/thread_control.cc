@@ -22,10 +22,11 @@ bool detach_thread(int tid, int sig) {
 
 bool kill_process(int pid, int sig) { return ::kill(pid, sig) == 0; }
 
-bool reap_child(int pid) {
+int reap_child(int pid) {
   int status;
   int r = waitpid(pid, &status, WNOHANG | __WALL);
-  return r == pid || (r < 0 && errno == ECHILD);
+  if (r == pid) return status;
+  return r < 0 && errno == ECHILD ? -2 : -1;
 }
 
 }  // namespace rethook

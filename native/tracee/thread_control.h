@@ -17,7 +17,8 @@ bool detach_thread(int tid, int sig);
 // kill(2).
 bool kill_process(int pid, int sig);
 // A detached child of ours that has exited is waited for (no zombie left
-// behind). True once it is gone.
-bool reap_child(int pid);
+// behind). Its wait status once it is gone; -1 while it runs, -2 when it
+// is gone and its status unknown.
+int reap_child(int pid);
 
 }  // namespace rethook
