@@ -187,9 +187,33 @@ function took(s: Session, tid: number, kind: StopKind, stopped: Map<number, numb
       }
       return;
     }
+    case StopKind.Interrupt:
+      if (trapPending(s, th)) {
+        // It executed a trap of ours just before our interrupt arrived: the
+        // SIGTRAP is pending and would kill it once detached. Let it report
+        // that trap (at once, no instruction runs) and take it as such.
+        s.nat.resume(tid, 0);
+        waiting.add(tid);
+        return;
+      }
+      stopped.set(tid, 0);
+      return;
     default:
-      stopped.set(tid, 0); // group-stop, interrupt, syscall stop
+      stopped.set(tid, 0); // group-stop, syscall stop
   }
+}
+
+/** Whether an interrupted thread sits just past a trap of ours with its SIGTRAP still pending. */
+function trapPending(s: Session, th: ThreadState): boolean {
+  let status: string;
+  try {
+    status = fs.readFileSync(`/proc/${th.proc.pid}/task/${th.tid}/status`, 'latin1');
+  } catch {
+    return false;
+  }
+  const m = /^SigPnd:\s*([0-9a-f]+)$/m.exec(status);
+  if (!m || (BigInt('0x' + m[1]) & (1n << BigInt(SIGTRAP - 1))) === 0n) return false;
+  return s.nat.loadRegs(th.tid) && isOurTrap(th.proc, s.regs.pc - arch.trapPcAdjust);
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
