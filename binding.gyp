@@ -4,6 +4,7 @@
       "target_name": "rethook",
       "sources": [
         "native/addon.cc",
+        "native/guardian/shared.cc",
         "native/addon_values.cc",
         "native/session.cc",
         "native/engine/breakpoints.cc",
@@ -27,6 +28,12 @@
           "sources": ["native/arch/arm64.cc", "native/arch/arm64_decode.cc"]
         }]
       ]
+    },
+    {
+      "target_name": "rethook-guardian",
+      "type": "executable",
+      "sources": ["native/guardian/guardian_main.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -124,6 +124,12 @@ export interface ArchInfo {
 interface Addon {
   NativeTracer: new (wake: () => void) => NativeTracer;
   demangle(names: string[]): string[];
+  /** A file mapped MAP_SHARED (created with `size` bytes): the guardian's mirror (lib/guardian/). */
+  mapSharedFile(path: string, size: number): ArrayBuffer;
+  /** Fork and exec the guardian (argv[0] its program) so that it learns of our death at once; its pid. */
+  startGuardian(argv: string[]): number;
+  /** True once our exited child `pid` was waited for. */
+  reapChild(pid: number): boolean;
   arch: ArchInfo;
 }
 
@@ -132,4 +138,7 @@ const addon: Addon = require(path.join(__dirname, '..', 'build', 'Release', 'ret
 
 export const NativeTracer = addon.NativeTracer;
 export const demangle = addon.demangle;
+export const mapSharedFile = addon.mapSharedFile;
+export const startGuardian = addon.startGuardian;
+export const reapChild = addon.reapChild;
 export const arch = addon.arch;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "addon_values.h"
+#include "guardian/shared.h"
 #include "session.h"
 #include "tracee/inject.h"
 #include "tracee/spawn.h"
@@ -409,6 +410,9 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTracer", NativeTracer::Init(env));
   exports.Set("demangle", Napi::Function::New(env, Demangle));
   exports.Set("arch", ArchInfo(env));
+  exports.Set("mapSharedFile", Napi::Function::New(env, MapSharedFile));
+  exports.Set("startGuardian", Napi::Function::New(env, StartGuardian));
+  exports.Set("reapChild", Napi::Function::New(env, ReapChild));
   return exports;
 }
 

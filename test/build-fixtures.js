@@ -45,6 +45,7 @@ const PROGRAMS = {
   dlopen_main: ['dlopen_main.c', '-ldl'],
   dlclose_main: ['dlclose_main.c', '-ldl'],
   exec_then_fork: ['exec_then_fork.c'],
+  slow_calls: ['slow_calls.c'],
   setjmp_twice: ['setjmp_twice.c'],
   dlsym_next: ['dlsym_next.c', '-ldl'],
   coroutine: ['coroutine.c'],

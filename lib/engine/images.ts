@@ -9,6 +9,7 @@ import { modulesFromMaps } from '../symbols/modules';
 import { readMaps } from '../symbols/procfs';
 import type { Proc, ThreadState } from '../tracee/process';
 import * as fs from 'fs';
+import { unguardBreakpoint } from './guardian';
 import { plant, plantPending } from './planting';
 import { finishUnwound } from './return-hooks';
 import type { Session } from './session';
@@ -153,6 +154,7 @@ function forgetModule(s: Session, proc: Proc, m: Module): void {
   for (const addr of [...proc.sites.keys(), ...proc.returnSites.keys()]) {
     if (!inside(addr)) continue;
     s.nat.forgetBreakpoint(proc.pid, addr);
+    unguardBreakpoint(s, proc, addr);
     proc.sites.delete(addr);
     proc.returnSites.delete(addr);
   }

@@ -54,6 +54,7 @@ function onExec(s: Session, proc: Proc, th: ThreadState): void {
   flushGoroutines(s, th, 'exec');
   th.stack.range = null; // a new stack: learnt again at the first hooked call
   s.nat.execed(proc.pid);
+  if (s.guardian && proc.pid === s.pid) s.guardian.mirror.clearBreakpoints();
   if (proc.silent) {
     // A vfork child we were only keeping safe: its new image has none of our breakpoints.
     s.detachThread(th.tid, 0);

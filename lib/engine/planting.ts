@@ -8,6 +8,7 @@ import { hex } from '../tracee/memory';
 import type { Proc, Site } from '../tracee/process';
 import type { FunctionSymbol, Module } from '../symbols/modules';
 import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern } from '../symbols/patterns';
+import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { wantsReturnSite } from './return-sites';
 import type { Session } from './session';
 
@@ -153,11 +154,13 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
     throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${plan.reason} (bytes ${bytes ? bytes.toString('hex').replace(/(..)/g, '$1 ').trim() : '?'})`);
   }
   const slot = plan.needsSlot ? slotFor(s, proc, fn.address, fn.name) : 0;
+  const original = bytesUnder(proc, fn.address);
   try {
     s.nat.setBreakpoint(proc.pid, fn.address, slot);
   } catch (e) {
     throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${(e as Error).message}`);
   }
+  guardBreakpoint(s, proc, fn.address, original);
   proc.removed.delete(fn.address);
   proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal, returnAtSite: atSite, goroutines: hook !== null && goProgram });
   if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
@@ -231,6 +234,7 @@ function unhook(s: Session, hook: Hook): void {
     proc.sites.delete(hs.address);
     if (proc.returnSites.has(hs.address)) continue; // still a return site: its breakpoint stays
     s.nat.removeBreakpoint(proc.pid, hs.address);
+    unguardBreakpoint(s, proc, hs.address);
     proc.removed.add(hs.address);
   }
   hook.pending.length = 0;

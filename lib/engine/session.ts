@@ -10,6 +10,7 @@ import type { RethookNode } from '../rethook';
 import type { Proc } from '../tracee/process';
 import { Registers } from '../tracee/registers';
 import { ThreadTable } from '../tracee/threads';
+import { Guardian, mirrorThread, releaseGuardian } from './guardian';
 
 export interface ExitStatus {
   pid: number;
@@ -94,6 +95,8 @@ export class Session {
   startupWaiter: Waiter<void> | null = null;
   private exitWaiter: Waiter<ExitStatus> | null = null;
   readonly exited: Promise<ExitStatus>;
+  /** An attached process's guardian (engine/guardian.ts), or null. */
+  guardian: Guardian | null = null;
   /** Runs if Node exits while we trace (set by ending.ts). */
   exitGuard: (() => void) | null = null;
 
@@ -108,12 +111,14 @@ export class Session {
   // ---- letting a stopped thread go (each marks the current stop resumed) ----
 
   resume(tid: number, sig: number, storeRegs = false, untilSyscall = false): boolean {
+    if (this.guardian) mirrorThread(this, tid); // before it runs: the guardian must know what it may meet
     if (tid === this.current.tid) this.current.resumed = true;
     return this.nat.resume(tid, sig, storeRegs, untilSyscall);
   }
 
   /** Continue a thread stopped on our breakpoint at `addr`: the displaced instruction runs emulated or out of line. */
   step(tid: number, pid: number, addr: number): boolean {
+    if (this.guardian) mirrorThread(this, tid);
     if (tid === this.current.tid) this.current.resumed = true;
     return this.nat.continueFromBreakpoint(tid, pid, addr);
   }
@@ -145,6 +150,8 @@ export class Session {
     this.status = status ?? { pid: this.pid, code: null, signal: null, detached: true };
     if (this.exitGuard) process.removeListener('exit', this.exitGuard);
     this.exitGuard = null;
+    if (this.guardian) releaseGuardian(this.guardian);
+    this.guardian = null;
     this.nat.setActive(false);
     this.nat.close();
     if (this.status.detached && !this.options.attached) this.reapLater();

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { seizeAll } from '../engine/attach';
 import { detachAll } from '../engine/detach';
 import { guardExit } from '../engine/ending';
+import { startGuardian } from '../engine/guardian';
 import { Session } from '../engine/session';
 import { drain } from '../engine/stop-loop';
 import { RethookError } from '../errors';
@@ -18,6 +19,7 @@ export async function attachSession(pid: number, options: unknown): Promise<Sess
   const nat = new NativeTracer(() => session && drain(session));
   const s = (session = new Session(nat, pid, { defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: false, attached: true }));
   guardExit(s);
+  s.guardian = startGuardian(pid);
   nat.setActive(true);
   try {
     await seizeAll(s, pid);
