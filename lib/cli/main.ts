@@ -24,20 +24,31 @@ interface InFlight {
  * waiting gives up (nothing was changed in the process yet).
  */
 async function attachResponsively(pid: number, followForks: boolean, maxActive: number): Promise<Tracer> {
-  const giveUp = () => {
+  // One listener from now to the end, so that no Ctrl-C ever falls between
+  // two of them: it gives up while attaching, is noted until the hooks are
+  // planted, then detaches (see `interruptAttached`).
+  process.on('SIGINT', () => onAttachedInterrupt());
+  process.on('SIGTERM', () => onAttachedInterrupt());
+  onAttachedInterrupt = () => {
     process.stderr.write(`rethook: gave up attaching to process ${pid}\n`);
     process.exit(1); // the exit guard lets go of every thread seized so far
   };
-  process.on('SIGINT', giveUp);
-  process.on('SIGTERM', giveUp);
   const note = setTimeout(() => process.stderr.write(`rethook: waiting for process ${pid} to stop: ${whyNotStopped(pid)}\n`), 500);
   try {
     return await Tracer.attach(pid, { maxActive, followForks });
   } finally {
     clearTimeout(note);
-    process.removeListener('SIGINT', giveUp);
-    process.removeListener('SIGTERM', giveUp);
+    onAttachedInterrupt = () => void (interruptedEarly = true);
   }
+}
+
+let onAttachedInterrupt: () => void = () => undefined;
+let interruptedEarly = false;
+
+/** Attached and hooked: from now on Ctrl-C and SIGTERM detach (at once, if one came meanwhile). */
+function interruptAttached(leave: () => void): void {
+  onAttachedInterrupt = leave;
+  if (interruptedEarly) leave();
 }
 
 /** Why threads of `pid` take long to stop (read from /proc). */
@@ -255,9 +266,7 @@ async function run(argv: string[]): Promise<number> {
   };
   if (attachPid !== null) {
     // Attached: Ctrl-C and SIGTERM end tracing, never the process.
-    const leave = () => void tracer.detach();
-    process.on('SIGINT', leave);
-    process.on('SIGTERM', leave);
+    interruptAttached(() => void tracer.detach());
   } else if (values['detach-on-exit']) {
     // Ctrl-C reaches the program too, where the tracer swallows it and
     // detaches; a SIGINT sent to us alone detaches a moment later.
