@@ -82,6 +82,7 @@ function childOf(s: Session, parent: Proc, child: number, keepHooks: boolean): P
   for (const [a, n] of parent.returnSites) cp.returnSites.set(a, n);
   for (const [a, slot] of parent.slots) cp.slots.set(a, slot);
   cp.rDebug = parent.rDebug;
+  cp.rDebugPtr = parent.rDebugPtr;
   cp.startupDone = true;
   return cp;
 }

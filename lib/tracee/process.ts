@@ -55,6 +55,8 @@ export class Proc {
   /** This process's threads; added and removed only by ThreadTable (threads.ts). */
   readonly threads = new Map<number, ThreadState>();
   rDebug = 0;
+  /** musl: where the address of its r_debug (`struct debug`) is kept (_dl_debug_addr), else 0. */
+  rDebugPtr = 0;
   /** IFUNC resolver address -> implementation it picked (0: none). */
   readonly ifuncs = new Map<number, number>();
   phase: 'find-r_brk' | 'exec-exit' | 'ready' = 'ready';
