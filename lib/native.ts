@@ -1,6 +1,8 @@
 // Types for the raw addon, 1:1 with native/addon.cc (as node-pty's native.d.ts).
 // Addresses cross as numbers (user-space addresses fit in 53 bits) or bigints.
 import * as path from 'path';
+import { explainAddonError } from './addon-error';
+import { RethookError } from './errors';
 
 export const enum StopKind {
   None = 0,
@@ -127,8 +129,24 @@ interface Addon {
   arch: ArchInfo;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const addon: Addon = require(path.join(__dirname, '..', 'build', 'Release', 'rethook.node'));
+/**
+ * The addon: built from source (build/Release, as contributors and source
+ * fallback builds have it) or the prebuilt binary for this platform
+ * (prebuilds/linux-<arch>/rethook.glibc.node, N-API: any Node >= 20), found
+ * by node-gyp-build. A failure is one line (RethookError EADDON) saying why:
+ * a missing system library with its Debian package, no binary for this
+ * platform, a C library too old.
+ */
+function loadAddon(): Addon {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('node-gyp-build')(path.join(__dirname, '..')) as Addon;
+  } catch (e) {
+    throw new RethookError(explainAddonError(e), 'EADDON', { cause: e });
+  }
+}
+
+const addon: Addon = loadAddon();
 
 export const NativeTracer = addon.NativeTracer;
 export const demangle = addon.demangle;

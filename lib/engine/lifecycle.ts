@@ -167,7 +167,7 @@ export function onThreadGone(s: Session, th: ThreadState, kind: StopKind, value:
       : { pid: proc.pid, code: null, signal: signalName(value), detached: false };
     const w = s.startupWaiter;
     s.startupWaiter = null;
-    w?.reject(new RethookError(`program exited during startup (${s.mainStatus.signal ?? `code ${s.mainStatus.code}`})`));
+    w?.reject(new RethookError(`program exited during startup (${s.mainStatus.signal ?? `code ${s.mainStatus.code}`})`, 'ESTARTUP'));
   }
   // Done when the program and every child followed are gone.
   if (s.mainStatus && !s.table.allProcesses().some((p) => !p.silent)) s.finish(s.mainStatus);

@@ -149,7 +149,7 @@ export class Session {
     this.nat.close();
     if (this.status.detached && !this.options.attached) this.reapLater();
     if (this.startupWaiter) {
-      this.startupWaiter.reject(err ?? new RethookError('tracing ended during startup'));
+      this.startupWaiter.reject(err ?? new RethookError('tracing ended during startup', 'ESTARTUP'));
       this.startupWaiter = null;
     }
     const w = this.exitWaiter;
@@ -191,7 +191,7 @@ export class Session {
   checkUsable(): void {
     if (this.status) {
       // How it ended comes with the error (the CLI reports a program that ended early as its exit).
-      const e = new RethookError('the traced program has exited or the tracer detached');
+      const e = new RethookError('the traced program has exited or the tracer detached', 'ESTATE');
       if (!this.status.detached) Object.assign(e, { status: this.status });
       throw e;
     }

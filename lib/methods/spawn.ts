@@ -1,5 +1,5 @@
 // Tracer.spawn: start a program under ptrace and set up its image.
-import { RethookError } from '../errors';
+import { ptraceCode, RethookError } from '../errors';
 import { guardExit } from '../engine/ending';
 import { startImage } from '../engine/images';
 import { Session } from '../engine/session';
@@ -42,7 +42,7 @@ export async function spawnSession(file: string, args: readonly string[], option
     pid = nat.spawn(program, [file, ...args], envp, o.cwd, o.stdio, callerIgnoredSignals());
   } catch (e) {
     nat.close();
-    throw new RethookError(`cannot execute ${file}: ${(e as Error).message}`);
+    throw new RethookError(`cannot execute ${file}: ${(e as Error).message}`, ptraceCode((e as Error).message, 'EEXEC'), { cause: e });
   }
   const s = (session = new Session(nat, pid, {
     defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: o.detachOnInterrupt, attached: false,

@@ -23,15 +23,15 @@ export function resolveProgram(file: string, envPath = process.env.PATH ?? ''): 
     } catch {
       continue;
     }
-    if (!st.isFile()) throw new RethookError(`${file} is not a regular file`);
+    if (!st.isFile()) throw new RethookError(`${file} is not a regular file`, 'EEXEC');
     try {
       fs.accessSync(c, fs.constants.X_OK);
     } catch {
-      throw new RethookError(`${file} is not executable`);
+      throw new RethookError(`${file} is not executable`, 'EEXEC');
     }
-    if (!isElf(c)) throw new RethookError(`${file} is not an ELF executable (scripts are not traced; name their interpreter)`);
+    if (!isElf(c)) throw new RethookError(`${file} is not an ELF executable (scripts are not traced; name their interpreter)`, 'EEXEC');
     return c;
   }
-  throw new RethookError(`${file}: no such program`);
+  throw new RethookError(`${file}: no such program`, 'EEXEC');
 }
 

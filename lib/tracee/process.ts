@@ -82,7 +82,7 @@ export class Proc {
       const f = m.functions().find((s) => s.address === addr);
       if (f) return f;
     }
-    throw new RethookError(`${hex(addr)} is not the start of a known function`);
+    throw new RethookError(`${hex(addr)} is not the start of a known function`, 'ENOSYMBOL');
   }
 
   /** The function containing `addr`, if its size is known. */
@@ -137,7 +137,7 @@ export class Proc {
     }
     const m = /^x86_Thread_features:\s*(.*)$/m.exec(status);
     if (m && /\bshstk\b/.test(m[1]))
-      throw new RethookError(`process ${this.pid} runs with a CET shadow stack (x86_Thread_features: ${m[1].trim()}): hooking returns would crash it`);
+      throw new RethookError(`process ${this.pid} runs with a CET shadow stack (x86_Thread_features: ${m[1].trim()}): hooking returns would crash it`, 'EHOOK');
   }
 }
 
