@@ -125,6 +125,8 @@ export interface ArchInfo {
 
 interface Addon {
   NativeTracer: new (wake: () => void) => NativeTracer;
+  /** A pipe, both ends close-on-exec: [readFd, writeFd]. */
+  pipe(): [number, number];
   demangle(names: string[]): string[];
   arch: ArchInfo;
 }
@@ -150,4 +152,5 @@ const addon: Addon = loadAddon();
 
 export const NativeTracer = addon.NativeTracer;
 export const demangle = addon.demangle;
+export const pipe = addon.pipe;
 export const arch = addon.arch;

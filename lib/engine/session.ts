@@ -15,8 +15,8 @@ export interface ExitStatus {
   pid: number;
   /** Exit code, or null when a signal ended the program. */
   code: number | null;
-  /** Name of the terminating signal (e.g. 'SIGSEGV'), or null. */
-  signal: string | null;
+  /** Name of the terminating signal (e.g. 'SIGSEGV'), or null. A real-time signal Node has no name for is `SIG<n>`. */
+  signal: NodeJS.Signals | null;
   /** The tracer detached: the program went on untraced. */
   detached: boolean;
 }

@@ -5,11 +5,11 @@ import * as path from 'path';
 import { isElf } from './elf';
 import { RethookError } from '../errors';
 
-export function signalName(n: number): string {
+export function signalName(n: number): NodeJS.Signals {
   for (const [name, num] of Object.entries(os.constants.signals as Record<string, number>)) {
-    if (num === n) return name;
+    if (num === n) return name as NodeJS.Signals;
   }
-  return `SIG${n}`;
+  return `SIG${n}` as NodeJS.Signals; // a real-time signal: Node has no name for it
 }
 
 /** The executable `file` names (a path, or a name looked up in PATH), checked to be one we can trace. */
