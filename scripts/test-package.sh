@@ -26,7 +26,7 @@ const txt = require('fs').readFileSync(process.argv[2], 'utf8');
 const [p] = JSON.parse(txt.slice(txt.startsWith('[') ? 0 : txt.lastIndexOf('\n[\n') + 1));
 const files = p.files.map((f) => f.path);
 const allowed = [/^package\.json$/, /^README\.md$/, /^LICENSE$/, /^bin\/rethook\.js$/, /^dist\/.*\.(js|d\.ts)$/, /^esm\/index\.(mjs|d\.mts)$/,
-  /^native\/.*\.(cc|h|c)$/, /^binding\.gyp$/, /^prebuilds\/linux-(x64|arm64)\/(rethook\.glibc\.node|SOURCES)$/, /^examples\/[^/]+\.c$/];
+  /^native\/.*\.(cc|h|c)$/, /^binding\.gyp$/, /^scripts\/install\.js$/, /^prebuilds\/linux-(x64|arm64)\/(rethook\.glibc\.node|SOURCES)$/, /^examples\/[^/]+\.c$/];
 const extra = files.filter((f) => !allowed.some((r) => r.test(f)));
 if (extra.length) throw new Error(`unexpected files in the tarball: ${extra.join(', ')}`);
 for (const need of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'esm/index.mjs', 'binding.gyp', 'native/addon.cc', 'examples/kvstore.c', `prebuilds/linux-${process.arch}/rethook.glibc.node`])
@@ -193,6 +193,11 @@ cat "$TMP/nolib.err"
 [ "$rc" = 1 ] && [ "$(wc -l <"$TMP/nolib.err")" = 1 ] &&
   grep -qx "rethook: the native addon needs the system library libnotthere.so.1, which is not installed: apt-get install libnotthere1 (Debian/Ubuntu), or your distribution's package providing libnotthere.so.1" "$TMP/nolib.err" ||
   fail "missing library: expected one line and exit code 1 (got $rc)"
+# At install time: the same line as a warning, and the install succeeds (no source build attempted).
+set +e; (cd node_modules/rethook && run RETHOOK_PREBUILD="$TMP/fake/addon" node scripts/install.js) >/dev/null 2>"$TMP/nolib-install.err"; rc=$?; set -e
+cat "$TMP/nolib-install.err"
+[ "$rc" = 0 ] && [ "$(wc -l <"$TMP/nolib-install.err")" = 1 ] && grep -q "^rethook: the native addon needs the system library libnotthere.so.1" "$TMP/nolib-install.err" ||
+  fail "install with a missing library: expected one warning line and success (got $rc)"
 cd "$ROOT"
 
 step "test:package passed"
