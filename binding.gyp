@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/guardian/shared.cc",
+        "native/guardian/standby.c",
         "native/addon_values.cc",
         "native/session.cc",
         "native/engine/breakpoints.cc",
@@ -28,12 +29,6 @@
           "sources": ["native/arch/arm64.cc", "native/arch/arm64_decode.cc"]
         }]
       ]
-    },
-    {
-      "target_name": "rethook-guardian",
-      "type": "executable",
-      "sources": ["native/guardian/guardian_main.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -5,7 +5,7 @@ import { RethookError } from '../errors';
 import { validatePattern } from '../symbols/patterns';
 import { escapeText } from '../symbols/text';
 import { JsonFormat, Sink, TextFormat, TraceEvents } from './format';
-import { Tracer, ExitStatus } from '../tracer';
+import type { Tracer, ExitStatus } from '../tracer';
 import type { Hook } from '../hook';
 import type { ExitContext } from '../context';
 
@@ -35,7 +35,7 @@ async function attachResponsively(pid: number, followForks: boolean, maxActive: 
   };
   const note = setTimeout(() => process.stderr.write(`rethook: waiting for process ${pid} to stop: ${whyNotStopped(pid)}\n`), 500);
   try {
-    return await Tracer.attach(pid, { maxActive, followForks });
+    return await tracerClass().attach(pid, { maxActive, followForks });
   } finally {
     clearTimeout(note);
     onAttachedInterrupt = () => void (interruptedEarly = true);
@@ -108,6 +108,11 @@ const OPTIONS = {
 } as const;
 
 class UsageError extends Error {}
+
+/** Loaded only to trace: --help, --version and usage errors never load the native addon. */
+function tracerClass(): typeof Tracer {
+  return (require('../tracer') as typeof import('../tracer')).Tracer;
+}
 
 /** Options end at `--` or at the first word that is not an option: the program and its own arguments follow. */
 function splitArgv(argv: string[]): { ours: string[]; program: string[] } {
@@ -200,7 +205,7 @@ async function run(argv: string[]): Promise<number> {
     try {
       fd = fs.openSync(values.output, 'w');
     } catch (e) {
-      throw new RethookError(`cannot open ${values.output}: ${(e as NodeJS.ErrnoException).code}`);
+      throw new RethookError(`cannot open ${values.output}: ${(e as NodeJS.ErrnoException).code}`, 'EOUTPUT');
     }
   }
   const sink = new Sink(fd);
@@ -210,7 +215,7 @@ async function run(argv: string[]): Promise<number> {
   let tracer: Tracer;
   try {
     tracer = attachPid !== null ? await attachResponsively(attachPid, values['follow-fork'] === true, maxActive)
-      : await Tracer.spawn(program[0], program.slice(1), {
+      : await tracerClass().spawn(program[0], program.slice(1), {
           maxActive,
           followForks: values['follow-fork'] === true,
           detachOnInterrupt: values['detach-on-exit'] === true,

@@ -2,7 +2,7 @@
 // detaching (SIGKILL: no JavaScript runs), the kernel lets the process go
 // with our breakpoints and hijacked return addresses in it, and it would die
 // at its next hooked call or return. A small guardian process, started at
-// attach (native/guardian/guardian_main.c), learns of that death in the same
+// attach (native/guardian/standby.c, in a child forked by the addon), learns of that death in the same
 // kernel step that lets the process go (its parent-death signal), seizes
 // every thread at once, and then (as Node, lib/guardian/main.ts) undoes
 // everything from the mirror the tracer keeps (guardian/mirror.ts) and
@@ -24,13 +24,12 @@ export interface Guardian {
 const ROOT = path.join(__dirname, '..', '..');
 /** The guardian's JavaScript half (tests load lib/ from source; the guardian always runs from dist/). */
 const GUARDIAN_SCRIPT = path.join(ROOT, 'dist', 'guardian', 'main.js');
-/** Its native half, built beside the addon. */
-const GUARDIAN_PROGRAM = path.join(ROOT, 'build', 'Release', 'rethook-guardian');
+
 
 /** Start the guardian of the attached process `pid`; null when it cannot run (tracing goes on unguarded). */
 export function startGuardian(pid: number): Guardian | null {
   if (process.env.RETHOOK_NO_GUARDIAN) return null;
-  if (!fs.existsSync(GUARDIAN_SCRIPT) || !fs.existsSync(GUARDIAN_PROGRAM)) return null;
+  if (!fs.existsSync(GUARDIAN_SCRIPT)) return null;
   const dir = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const file = path.join(dir, `rethook-guardian-${process.pid}-${pid}-${Date.now()}`);
   let mirror: Mirror;
@@ -41,7 +40,7 @@ export function startGuardian(pid: number): Guardian | null {
   }
   mirror.init(pid);
   try {
-    return { mirror, pid: startGuardianProcess([GUARDIAN_PROGRAM, String(pid), file, process.execPath, GUARDIAN_SCRIPT]) };
+    return { mirror, pid: startGuardianProcess(pid, file, process.execPath, GUARDIAN_SCRIPT) };
   } catch {
     fs.rm(file, { force: true }, () => undefined);
     return null;

@@ -16,8 +16,8 @@ export interface ExitStatus {
   pid: number;
   /** Exit code, or null when a signal ended the program. */
   code: number | null;
-  /** Name of the terminating signal (e.g. 'SIGSEGV'), or null. */
-  signal: string | null;
+  /** Name of the terminating signal (e.g. 'SIGSEGV'), or null. A real-time signal Node has no name for is `SIG<n>`. */
+  signal: NodeJS.Signals | null;
   /** The tracer detached: the program went on untraced. */
   detached: boolean;
 }
@@ -156,7 +156,7 @@ export class Session {
     this.nat.close();
     if (this.status.detached && !this.options.attached) this.reapLater();
     if (this.startupWaiter) {
-      this.startupWaiter.reject(err ?? new RethookError('tracing ended during startup'));
+      this.startupWaiter.reject(err ?? new RethookError('tracing ended during startup', 'ESTARTUP'));
       this.startupWaiter = null;
     }
     const w = this.exitWaiter;
@@ -198,7 +198,7 @@ export class Session {
   checkUsable(): void {
     if (this.status) {
       // How it ended comes with the error (the CLI reports a program that ended early as its exit).
-      const e = new RethookError('the traced program has exited or the tracer detached');
+      const e = new RethookError('the traced program has exited or the tracer detached', 'ESTATE');
       if (!this.status.detached) Object.assign(e, { status: this.status });
       throw e;
     }

@@ -1,5 +1,5 @@
 // The guardian's JavaScript half: its native half
-// (native/guardian/guardian_main.c) saw the tracer die, seized and
+// (native/guardian/standby.c) saw the tracer die, seized and
 // interrupted every thread of the process at once, and exec'd this with the
 // threads still attached. Put back every original byte and real return
 // address recorded in the mirror, move threads off our traps, let go.

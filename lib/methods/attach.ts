@@ -13,8 +13,8 @@ import { validateAttach } from '../options';
 /** Resolves with every thread stopped (held until run()). */
 export async function attachSession(pid: number, options: unknown): Promise<Session> {
   const o = validateAttach(pid, options);
-  if (!fs.existsSync(`/proc/${pid}`)) throw new RethookError(`no process ${pid}`);
-  if (pid === process.pid) throw new RethookError('a process cannot trace itself');
+  if (!fs.existsSync(`/proc/${pid}`)) throw new RethookError(`no process ${pid}`, 'ENOPROCESS');
+  if (pid === process.pid) throw new RethookError('a process cannot trace itself', 'ENOPROCESS');
   let session: Session | null = null;
   const nat = new NativeTracer(() => session && drain(session));
   const s = (session = new Session(nat, pid, { defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: false, attached: true }));

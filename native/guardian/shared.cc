@@ -1,5 +1,7 @@
 #include "shared.h"
 
+#include "standby.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,22 +39,19 @@ Napi::Value MapSharedFile(const Napi::CallbackInfo& info) {
 
 Napi::Value StartGuardian(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::vector<std::string> args;
-  auto a = info[0].As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); i++) args.push_back(a.Get(i).As<Napi::String>());
-  if (args.empty()) throw Napi::Error::New(env, "startGuardian: no program");
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
-  argv.push_back(nullptr);
-  // SIGUSR2 blocked across exec: the guardian takes its parent-death signal
-  // with sigtimedwait. Blocked here, in this thread, around the fork.
+  int pid = info[0].As<Napi::Number>().Int32Value();
+  std::string mirror = info[1].As<Napi::String>();
+  std::string node = info[2].As<Napi::String>();
+  std::string script = info[3].As<Napi::String>();
+  // SIGUSR2 blocked across fork and exec: the guardian takes its
+  // parent-death signal with sigtimedwait. Blocked here, in this thread.
   sigset_t usr2, old;
   sigemptyset(&usr2);
   sigaddset(&usr2, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &usr2, &old);
   pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
+  pid_t child = fork();
+  if (child == 0) {
     prctl(PR_SET_PDEATHSIG, SIGUSR2);
     if (getppid() != parent) raise(SIGUSR2);  // the tracer died already: act at once
     setsid();  // a Ctrl-C meant for the tracer is not for the guardian
@@ -63,12 +62,11 @@ Napi::Value StartGuardian(const Napi::CallbackInfo& info) {
       dup2(null, 2);
     }
     for (int fd = 3; fd < 1024; fd++) close(fd);
-    execv(argv[0], argv.data());
-    _exit(127);
+    guardian_standby(pid, mirror.c_str(), node.c_str(), script.c_str());
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) throw Napi::Error::New(env, std::string("fork: ") + strerror(errno));
-  return Napi::Number::New(env, pid);
+  if (child < 0) throw Napi::Error::New(env, std::string("fork: ") + strerror(errno));
+  return Napi::Number::New(env, child);
 }
 
 Napi::Value ReapChild(const Napi::CallbackInfo& info) {

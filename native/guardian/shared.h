@@ -10,10 +10,10 @@ namespace rethook {
 // and mapped MAP_SHARED; an ArrayBuffer over it, unmapped when collected.
 Napi::Value MapSharedFile(const Napi::CallbackInfo& info);
 
-// startGuardian([program, ...args]): fork and exec the guardian with SIGUSR2
-// blocked and as its parent-death signal (the tracer's death is noticed in
-// the same kernel step that lets its tracees go), in a session of its own,
-// with no file descriptors of ours. Returns its pid.
+// startGuardian(pid, mirror, node, script): fork the guardian (standby.h)
+// with SIGUSR2 blocked and as its parent-death signal (the tracer's death is
+// noticed in the same kernel step that lets its tracees go), in a session
+// of its own, with no file descriptors of ours. Returns its pid.
 Napi::Value StartGuardian(const Napi::CallbackInfo& info);
 
 // reapChild(pid): true once our exited child `pid` was waited for.
