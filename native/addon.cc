@@ -1,3 +1,6 @@
+// (Over 400 lines on purpose: one short method per native operation, so the
+// whole binding, as lib/native.ts types it, reads in one place.)
+//
 // The N-API surface, typed 1:1 in lib/native.ts: argument conversion and
 // calls into the session (session.h) and the tracee layer (tracee/*.h). No
 // ptrace here and no policy: TypeScript decides, the layers below act.

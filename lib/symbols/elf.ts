@@ -1,3 +1,6 @@
+// (Over 400 lines on purpose: every bounds check sits next to the parsing it
+// guards, so that no offset is read unchecked; split, they would drift apart.)
+//
 // Just enough ELF64 to find functions: the header, the program headers, the
 // dynamic segment (soname, and symbols when the section headers are damaged),
 // and the symbols of .symtab (or .dynsym when the file is stripped).
