@@ -15,6 +15,9 @@ export function contextHost(s: Session, th: ThreadState): ContextHost {
   };
   return {
     readMemory: (addr, length) => proc.mem.readExactly(addr, length),
+    read: (addr, length) => proc.mem.read(addr, length),
+    fpRegs: () => s.nat.fpArgs(tid),
+    intRegs: () => s.regs.args(),
     readCString: (addr, max) => proc.mem.readCString(addr, max),
     setReturnValue(value) {
       stopped();
