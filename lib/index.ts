@@ -8,3 +8,4 @@ export { CallContext, EntryContext, ExitContext } from './context';
 export type { Backtrace, BacktraceFrame } from './context';
 export { RethookError } from './errors';
 export type { UnwindReason } from './rethook';
+export type { CType, Param, Signature, TypedValue } from './types/model';

@@ -20,8 +20,7 @@ uint64_t num(const Napi::Value& v) {
 
 dwarf::DebugInfo& debug_info(std::unique_ptr<dwarf::DebugInfo>* slot) {
   if (!*slot) {
-    const char* dirs = getenv("RETHOOK_DEBUG_DIRS");
-    *slot = std::make_unique<dwarf::DebugInfo>(dirs ? dirs : "");
+    *slot = std::make_unique<dwarf::DebugInfo>(getenv("RETHOOK_DEBUG_DIRS"));
   }
   return **slot;
 }

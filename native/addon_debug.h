@@ -12,7 +12,8 @@
 
 namespace rethook {
 
-// The tracer's debug information, made at first use (RETHOOK_DEBUG_DIRS read then).
+// The tracer's debug information, made at first use: RETHOOK_DEBUG_DIRS (':'-separated
+// debug directories instead of /usr/lib/debug) is read then.
 dwarf::DebugInfo& debug_info(std::unique_ptr<dwarf::DebugInfo>* slot);
 // debugSignature(file, linkAddr) -> JSON string | null
 Napi::Value DebugSignature(dwarf::DebugInfo& d, const Napi::CallbackInfo& info);

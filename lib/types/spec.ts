@@ -50,7 +50,7 @@ function keywordInt(words: string[]): CType | null {
   const n = (base: string) => (unsigned ? `unsigned ${base}` : words.includes('signed') && base === 'char' ? 'signed char' : base);
   switch (key) {
     case '': return words.length ? int(unsigned ? 'unsigned int' : 'int', 4, !unsigned) : null;
-    case 'char': return { n: n('char'), k: 'int', s: 1, sg: !unsigned, c: true };
+    case 'char': return unsigned || words.includes('signed') ? int(n('char'), 1, !unsigned) : CHAR;
     case 'short': return int(n('short'), 2, !unsigned);
     case 'long': case 'long long': return int(n(key), 8, !unsigned);
     default: return null;

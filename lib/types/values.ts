@@ -115,7 +115,8 @@ function readString(r: CallRegisters, addr: bigint): { s: string; truncated: boo
 }
 
 const isString = (t: CType) => t.k === 'ptr' && !!t.to && t.to.k === 'int' && !!t.to.c && /\bchar$/.test(t.to.n);
-const looksLikeFlags = (name: string | null) => !!name && /^(flags?|.*_flags|mask|.*mask|prot)$/i.test(name);
+/** Parameters whose values are bits, shown in hex: flags, oflag, mask, prot. */
+const looksLikeFlags = (name: string | null) => !!name && /^(o?flags?|.*_flags?|.*mask|prot)$/i.test(name);
 
 /** The value of type `t` in the bytes `b` at `off` (null bytes: not available). */
 function decodeValue(b: Buffer | null, off: number, t: CType, name: string | null, r: CallRegisters, depth = 0): TypedValue {
@@ -130,7 +131,7 @@ function decodeValue(b: Buffer | null, off: number, t: CType, name: string | nul
     case 'int': {
       const v = readInt(b, off, size, t.sg !== false);
       if (t.c && size === 1) return { name, type, kind: 'char', value: Number(v), text: charText(Number(v) & 0xff) };
-      const fmt = t.fmt ?? (t.sg === false && looksLikeFlags(name) ? 'hex' : undefined);
+      const fmt = t.fmt ?? (looksLikeFlags(name) ? 'hex' : undefined);
       const u = BigInt.asUintN(size * 8, v);
       const text = fmt === 'hex' ? hex(u) : fmt === 'oct' ? '0' + u.toString(8) : v.toString();
       return { name, type, kind: 'int', value: asNumber(v), text };

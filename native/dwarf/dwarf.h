@@ -5,7 +5,7 @@
 // Debug information is found where Debian's -dbgsym packages and `objcopy
 // --only-keep-debug` put it: in the object itself (built with -g), by its
 // build-id under DIR/.build-id/xx/yyyy.debug for each debug directory
-// (/usr/lib/debug, and those the caller adds first), or by .gnu_debuglink next
+// (/usr/lib/debug, or those the caller gives instead), or by .gnu_debuglink next
 // to the object, in its .debug/ folder, or under a debug directory.
 //
 // No ptrace here: memory is read through a callback (the session's
@@ -56,8 +56,8 @@ struct ThreadView {
 
 class DebugInfo {
  public:
-  // extra_dirs: debug directories searched before /usr/lib/debug, ':'-separated.
-  explicit DebugInfo(const std::string& extra_dirs);
+  // dirs: the debug directories, ':'-separated; null: /usr/lib/debug.
+  explicit DebugInfo(const char* dirs);
   ~DebugInfo();
   DebugInfo(const DebugInfo&) = delete;
   DebugInfo& operator=(const DebugInfo&) = delete;

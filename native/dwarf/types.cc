@@ -203,7 +203,9 @@ void describe(std::string* out, Dwarf_Die* declared, int depth) {
         kind = "int";
         bool sg = enc == DW_ATE_signed || enc == DW_ATE_signed_char;
         extra = std::string(",\"sg\":") + (sg ? "true" : "false");
-        if ((enc == DW_ATE_signed_char || enc == DW_ATE_unsigned_char) && size == 1) extra += ",\"c\":true";
+        const char* bn = die_name(t);
+        if ((enc == DW_ATE_signed_char || enc == DW_ATE_unsigned_char) && size == 1 && bn && strcmp(bn, "char") == 0)
+          extra += ",\"c\":true";  // plain char: a character (signed/unsigned char are small integers)
       }
       break;
     }
@@ -306,6 +308,8 @@ std::string signature_json(Dwfl_Module* mod, uint64_t link_addr) {
   Dwarf_Addr dw_bias = 0;
   Dwarf_Die* cu = dwfl_module_addrdie(mod, link_addr + elf_bias, &dw_bias);
   if (!cu) return "";
+  // Assembly has no types to show (glibc's string functions are assembly).
+  if (dwarf_srclang(cu) == DW_LANG_Mips_Assembler) return "";
   Dwarf_Addr pc = link_addr + elf_bias - dw_bias;
   Dwarf_Die fn;
   if (!find_subprogram(cu, pc, &fn)) return "";

@@ -92,13 +92,11 @@ int on_frame(Dwfl_Frame* frame, void* arg) {
 
 }  // namespace
 
-DebugInfo::DebugInfo(const std::string& extra_dirs) {
+DebugInfo::DebugInfo(const char* dirs) {
   // "-": no CRC check of .gnu_debuglink files; then the object's own folder,
-  // its .debug/, the caller's directories, and /usr/lib/debug (build-id and
-  // debuglink lookups under each absolute directory).
-  debuginfo_path_ = "-:.debug";
-  if (!extra_dirs.empty()) debuginfo_path_ += ":" + extra_dirs;
-  debuginfo_path_ += ":/usr/lib/debug";
+  // its .debug/, and the debug directories (build-id and debuglink lookups
+  // under each absolute one): the caller's, else /usr/lib/debug.
+  debuginfo_path_ = "-:.debug:" + (dirs ? std::string(dirs) : std::string("/usr/lib/debug"));
   debuginfo_path_c_ = debuginfo_path_.data();
   offline_cb_ = std::make_unique<Dwfl_Callbacks>();
   memset(offline_cb_.get(), 0, sizeof(Dwfl_Callbacks));
