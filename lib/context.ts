@@ -46,15 +46,18 @@ export interface BacktraceFrame {
   address: number;
   /** `module!function+0xoff`, or `module+0xoff`, or the bare address. */
   symbol: string;
+  /** Source file and line (`kvstore.c:21`) when debug information has them. */
+  source?: string;
 }
 
 export interface Backtrace {
   /** Innermost first: the hooked function, where it returns to, and on out. */
   frames: BacktraceFrame[];
   /**
-   * False when the trace cannot be vouched for: the frame-pointer chain broke
-   * before the outermost frame (code without frame pointers), or a trampoline
-   * on the stack had no call of ours to stand for.
+   * False when the trace cannot be vouched for: the unwinder stopped before
+   * the outermost frame, a frame had no call frame information (or, without
+   * any, the frame-pointer chain broke), or a trampoline on the stack had no
+   * call of ours to stand for.
    */
   reliable: boolean;
 }

@@ -75,6 +75,7 @@ export class JsonFormat implements TraceEvents {
       const bt = c.backtrace();
       o.backtrace = bt.frames.slice(1).map((f) => f.symbol);
       o.backtraceReliable = bt.reliable;
+      if (bt.frames.some((f) => f.source)) o.backtraceSources = bt.frames.slice(1).map((f) => f.source ?? null);
     }
     this.out.write(JSON.stringify(o) + '\n');
   }
@@ -116,7 +117,7 @@ export class TextFormat implements TraceEvents {
     this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${escapeText(callName(c.function))}(${escapeText(argsText(c, this.nargs))})`);
     if (this.backtraces) {
       const bt = c.backtrace();
-      this.suffix.set(c.tid, `  <- ${bt.frames.slice(1).map((f) => escapeText(f.symbol)).join(' <- ')}${bt.reliable ? '' : ' (unreliable)'}`);
+      this.suffix.set(c.tid, `  <- ${bt.frames.slice(1).map((f) => escapeText(f.source ? `${f.symbol} (${f.source})` : f.symbol)).join(' <- ')}${bt.reliable ? '' : ' (unreliable)'}`);
     }
   }
 

@@ -4,7 +4,7 @@
 import type { ContextHost } from '../context';
 import { RethookError } from '../errors';
 import type { ThreadState } from '../tracee/process';
-import { walkBacktrace } from './backtrace';
+import { unwindBacktrace } from './backtrace';
 import { resolveFunction } from './planting';
 import type { Session } from './session';
 
@@ -37,7 +37,7 @@ export function contextHost(s: Session, th: ThreadState): ContextHost {
     resolveFunction: (target) => resolveFunction(s, proc, target),
     backtrace(fnAddr, returnAddress) {
       stopped();
-      return walkBacktrace(s.regs, proc.mem, th, fnAddr, returnAddress);
+      return unwindBacktrace(s, th, fnAddr, returnAddress);
     },
   };
 }
