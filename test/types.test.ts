@@ -137,3 +137,26 @@ test('debug information split into a separate file is found by build-id', () => 
   // Without the debug directory, the same program shows raw registers.
   expect(traced(['-f', 'lookup', '--', bin], '').lines[0]).toMatch(/^lookup\(0x[0-9a-f]+, 0x5, 0x[0-9a-f]+\) = 0x0$/);
 });
+
+test('a stripped program gets a hint, and -f ADDRESS hooks a function by its address (typed from a spec)', () => {
+  const bin = path.join(FIXTURES, 'types.stripped');
+  const r = traced(['-f', 'lookup', '--', bin]);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toBe("rethook: no function matches 'lookup'; types.stripped has no symbol table: only its exported functions can be hooked; install its debug symbols or hook by address (-f 0x1234, as objdump -d shows it)\n");
+  // The address objdump shows for lookup in the same program with its symbols (built alike).
+  const withSyms = path.join(scratchDir(), 'types.syms');
+  spawnSync('gcc', ['-O0', '-o', withSyms, path.join(__dirname, 'fixtures', 'types.c')]);
+  const nm = spawnSync('nm', [withSyms], { encoding: 'utf8' }).stdout;
+  const addr = /^([0-9a-f]+) T lookup$/m.exec(nm)![1].replace(/^0+/, '');
+  spawnSync('strip', ['-s', withSyms]);
+  const byAddr = traced(['-f', `0x${addr}(str key, int len) -> int`, '--', withSyms]);
+  expect(byAddr.lines).toEqual([`types.syms+0x${addr}(key="alpha", len=5) = 0`]);
+  const scoped = traced(['-f', `types.syms+0x${addr}`, '--', withSyms]);
+  expect(scoped.lines[0]).toMatch(new RegExp(`^types\\.syms\\+0x${addr}\\(0x[0-9a-f]+, 0x5, 0x[0-9a-f]+\\) = 0x0$`));
+});
+
+test('among aliases at one address, the public name is shown', async () => {
+  const names: string[] = [];
+  await trace(path.join(FIXTURES, 'types.g-O0'), 'close', { handlers: { onEntry: (c) => void names.push(c.backtrace().frames[0].symbol) } });
+  expect(names[0]).toMatch(/^libc\.so\.6!close\+0x0$/);
+});

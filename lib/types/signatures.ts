@@ -60,15 +60,25 @@ export function overlay(spec: Signature, base: Signature | null): Signature {
 
 /** Declarations by pattern (`lookup`, `kv_*`, `libfoo.so:f`), first match wins. */
 export class SpecTable {
-  private readonly entries: { pattern: Pattern; sig: Signature }[];
+  private readonly entries: { pattern: Pattern; sig: Signature; at: { module: Pattern | null; off: number } | null }[];
   constructor(decls: readonly Declaration[]) {
-    this.entries = decls.map((d) => ({ pattern: parsePattern(d.pattern), sig: d.sig }));
+    this.entries = decls.map((d) => {
+      // An address (`0x1139`, `libfoo.so+0x1139`): the function at that link-time address.
+      const a = /^(?:(.+)\+)?0x([0-9a-fA-F]+)$/.exec(d.pattern);
+      const at = a ? { module: a[1] ? parsePattern(`${a[1]}:x`) : null, off: parseInt(a[2], 16) } : null;
+      return { pattern: parsePattern(d.pattern), sig: d.sig, at };
+    });
   }
   get size(): number {
     return this.entries.length;
   }
   find(fn: FunctionSymbol): Signature | null {
     for (const e of this.entries) {
+      if (e.at) {
+        const m = fn.module as Module | null;
+        if (m && fn.address - m.bias === e.at.off && (!e.at.module || moduleMatches(e.at.module, m))) return e.sig;
+        continue;
+      }
       if (e.pattern.module && (!fn.module || !moduleMatches(e.pattern, fn.module))) continue;
       if (e.pattern.fn.test(fn.name) || e.pattern.fn.test(fn.rawName) || e.pattern.fn.test(fn.name.replace(/\(.*$/, ''))) return e.sig;
     }
