@@ -5,7 +5,7 @@ const { Tracer } = require('../dist');
 const fs = require('fs');
 
 (async () => {
-  const [file, n, mode] = process.argv.slice(2);
+  const [file, n, mode, fn] = process.argv.slice(2);
   const devnull = fs.openSync('/dev/null', 'w');
   const t = await Tracer.spawn(file, [n], { stdio: [0, devnull, 2] });
   let calls = 0;
@@ -27,7 +27,7 @@ const fs = require('fs');
       fn(c);
       formatNs += process.hrtime.bigint() - t0;
     };
-    t.hook('lookup', { onEntry: timed((c) => f.entry(c)), onExit: timed((c) => { f.exit(c); calls++; }) });
+    t.hook(fn || 'tiny', { onEntry: timed((c) => f.entry(c)), onExit: timed((c) => { f.exit(c); calls++; }) });
   } else {
     t.hook('tiny', { onExit: (c) => { sink ^= c.retval; calls++; } });
   }

@@ -108,13 +108,21 @@ export class TextFormat implements TraceEvents {
   private suffix = new Map<number, string>();
   constructor(private readonly out: Sink, private readonly nargs: number, private readonly backtraces = false) {}
 
+  /** A function's name as calls show it (C++ without its parameter list), escaped; kept per name. */
+  private names = new Map<string, string>();
+  private shownName(fn: string): string {
+    let n = this.names.get(fn);
+    if (n === undefined) this.names.set(fn, (n = escapeText(callName(fn))));
+    return n;
+  }
+
   private prefix(tid: number, depth: number): string {
     return `${String(tid).padStart(7)} ${'  '.repeat(depth)}`;
   }
 
   entry(c: EntryContext): void {
     this.flushPending(c.tid);
-    this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${escapeText(callName(c.function))}(${escapeText(argsText(c, this.nargs))})`);
+    this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${this.shownName(c.function)}(${escapeText(argsText(c, this.nargs))})`);
     if (this.backtraces) {
       const bt = c.backtrace();
       this.suffix.set(c.tid, `  <- ${bt.frames.slice(1).map((f) => escapeText(f.source ? `${f.symbol} (${f.source})` : f.symbol)).join(' <- ')}${bt.reliable ? '' : ' (unreliable)'}`);

@@ -49,8 +49,9 @@ export function returnValue(t: TypedCall, retval: bigint, host: ValueHost): Type
   const ret = t.sig?.ret;
   if (!ret) return null;
   let fp: Buffer | null | undefined;
+  const two = (ret.k === 'struct' || ret.k === 'union') && ret.s > 8;
   const regs: CallRegisters = {
-    ints: [retval, host.intRegs()[SECOND_RETURN_ARG] ?? 0n],
+    ints: two ? [retval, host.intRegs()[SECOND_RETURN_ARG] ?? 0n] : [retval],
     fp: () => (fp === undefined ? (fp = host.fpRegs()) : fp),
     sp: 0,
     read: host.read,

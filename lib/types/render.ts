@@ -95,6 +95,17 @@ export function returnJson(c: ExitLike): Record<string, unknown> | undefined {
  * `Parser::parse_factor`), so the arguments follow it once.
  */
 export function callName(fn: string): string {
+  let c = callNames.get(fn);
+  if (c === undefined) {
+    if (callNames.size > 4096) callNames.clear();
+    callNames.set(fn, (c = stripParams(fn)));
+  }
+  return c;
+}
+
+const callNames = new Map<string, string>();
+
+function stripParams(fn: string): string {
   let s = fn.replace(/(\s+(const|volatile|&|&&|noexcept))+$/, '');
   if (!s.endsWith(')')) return fn;
   let depth = 0;

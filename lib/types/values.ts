@@ -207,11 +207,39 @@ function locations(sig: Signature): { locs: Location[]; fp: boolean } {
   return l;
 }
 
+/**
+ * A scalar in one integer register, read from the register itself (the
+ * common case, without a buffer); null for anything else.
+ */
+function fromRegister(reg: bigint, t: CType, name: string | null, r: CallRegisters): TypedValue | null {
+  const size = t.s > 0 ? t.s : 8;
+  if (t.k === 'ptr') {
+    const p = BigInt.asUintN(64, reg);
+    if (!isString(t)) return { name, type: t.n, kind: 'ptr', value: asNumber(p), text: p === 0n ? 'NULL' : hex(p) };
+    if (p === 0n) return { name, type: t.n, kind: 'str', value: null, text: 'NULL' };
+    const s = readString(r, p);
+    if (!s) return { name, type: t.n, kind: 'str', value: asNumber(p), text: `${hex(p)} <unreadable>`, error: 'unreadable' };
+    const v: TypedValue = { name, type: t.n, kind: 'str', value: s.s, text: `"${escapeC(s.s, '"')}"${s.truncated ? '...' : ''}` };
+    if (s.truncated) v.truncated = true;
+    return v;
+  }
+  if (t.k === 'int' && !t.c && !t.fmt && size <= 8 && !looksLikeFlags(name)) {
+    const v = t.sg !== false ? BigInt.asIntN(size * 8, reg) : BigInt.asUintN(size * 8, reg);
+    return { name, type: t.n, kind: 'int', value: asNumber(v), text: v.toString() };
+  }
+  return null;
+}
+
 /** The arguments of a call at its function's first instruction. */
 export function readArgs(sig: Signature, r: CallRegisters): TypedValue[] {
   const { locs } = locations(sig);
   return sig.params.map((p, i) => {
-    const b = gather(locs[i], r);
+    const loc = locs[i];
+    if (loc.length === 1 && loc[0].src === 'int') {
+      const fast = fromRegister(r.ints[loc[0].reg] ?? 0n, p.type, p.name, r);
+      if (fast) return fast;
+    }
+    const b = gather(loc, r);
     // A struct passed by value whose bytes are in memory at a bad address: its address, marked.
     return decodeValue(b, 0, p.type, p.name, r);
   });
@@ -220,6 +248,10 @@ export function readArgs(sig: Signature, r: CallRegisters): TypedValue[] {
 /** The return value once the function returned (r.ints = [first, second] return registers). */
 export function readReturn(t: CType, r: CallRegisters): TypedValue {
   const loc = locateReturn(t);
+  if (loc.length === 1 && loc[0].src === 'int') {
+    const fast = fromRegister(r.ints[0], t, null, r);
+    if (fast) return fast;
+  }
   const v = decodeValue(loc.length ? gather(loc, r) : Buffer.alloc(0), 0, t, null, r);
   return v;
 }
