@@ -48,6 +48,12 @@ export function unwindBacktrace(s: Session, th: ThreadState, fnAddr: number, ret
     if (src) f.source = src;
     frames.unshift(f);
   }
+  if (!u.reliable) {
+    // An object the unwinder could not read (a path it cannot open): the
+    // frame-pointer chain may still vouch for the stack.
+    const fp = walkBacktrace(s.regs, proc.mem, th, fnAddr, returnAddress);
+    if (fp.reliable) return fp;
+  }
   return { frames, reliable: u.reliable };
 }
 

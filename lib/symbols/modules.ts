@@ -49,7 +49,7 @@ export class Module {
     // A `.cold` part of a function split by the compiler is entered by a jump,
     // never called: it has no return address to hook.
     const raw = this.elf.functions.filter((f) => !/\.cold(\.\d+)?$/.test(f.name));
-    const mangled = raw.filter((s) => s.name.startsWith('_Z')).map((s) => s.name);
+    const mangled = raw.filter((s) => s.name.startsWith('_Z') || s.name.startsWith('_R')).map((s) => s.name);
     const dm = new Map<string, string>();
     if (mangled.length) demangle(mangled).forEach((d, i) => dm.set(mangled[i], d));
     this.fns = raw.map((s) => ({
