@@ -7,6 +7,9 @@
         "native/guardian/shared.cc",
         "native/guardian/standby.c",
         "native/addon_values.cc",
+        "native/addon_debug.cc",
+        "native/dwarf/types.cc",
+        "native/dwarf/unwind.cc",
         "native/session.cc",
         "native/engine/breakpoints.cc",
         "native/tracee/inject.cc",
@@ -16,6 +19,7 @@
         "native/tracee/thread_control.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "libraries": ["-ldw", "-lelf", "-liberty"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=c++17"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],

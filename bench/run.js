@@ -13,6 +13,8 @@ fs.mkdirSync(BIN, { recursive: true });
 const cc = (out, ...args) => execFileSync('gcc', ['-O2', '-o', path.join(BIN, out), ...args], { stdio: 'inherit' });
 cc('bare-stop', path.join(__dirname, 'bare-stop.c'));
 cc('loop', path.join(__dirname, '..', 'test', 'fixtures', 'loop.c'));
+cc('typed-loop', '-g', path.join(__dirname, 'typed-loop.c'));
+cc('loop-g', '-g', path.join(__dirname, '..', 'test', 'fixtures', 'loop.c'));
 const many = path.join(BIN, 'many.c');
 let src = '#include <stdio.h>\n';
 for (let i = 0; i < 1000; i++) src += `__attribute__((noinline)) int f_${i}(int x) { return x + ${i}; }\n`;
@@ -47,6 +49,18 @@ const mem = JSON.parse(run(pin(node('hooked-loop.js', path.join(BIN, 'loop'), St
 console.log(`\n${million} traced calls, every event formatted as JSON: tracer peak RSS ${mem.maxRssMB.toFixed(0)} MB (target < 150 MB), heap after GC ${mem.heapAfterGcMB.toFixed(1)} MB, ${(mem.perCallNs / 1000).toFixed(1)} us per call`);
 const small = JSON.parse(run(pin(node('hooked-loop.js', path.join(BIN, 'loop'), String(Math.round(million / 10)), 'stream'))));
 console.log(`${Math.round(million / 10)} traced calls: peak RSS ${small.maxRssMB.toFixed(0)} MB, heap after GC ${small.heapAfterGcMB.toFixed(1)} MB (what is live must not grow with the number of calls)`);
+
+// Typed values (from DWARF: the programs are built with -g) read and rendered
+// as the CLI does, timed apart inside each call's handlers.
+console.log('');
+for (const [what, prog, fn] of [['the loop, tiny(x=5) = 4', 'loop-g', 'tiny'], ['a string argument, lookup(key="alpha", len=5) = 0', 'typed-loop', 'lookup']]) {
+  for (const mode of ['format-text', 'format-json']) {
+    const runs = [1, 2, 3].map(() => JSON.parse(run(pin(node('hooked-loop.js', path.join(BIN, prog), String(Math.round(20000 * scale)), mode, fn)))));
+    const share = median(runs.map((f) => f.formatNs / f.perCallNs));
+    const f = runs.find((r) => r.formatNs / r.perCallNs === share);
+    console.log(`formatting ${mode.slice(7).padEnd(4)} ${what}: ${(f.formatNs / 1000).toFixed(1)} us of ${(f.perCallNs / 1000).toFixed(1)} us per call = ${(100 * share).toFixed(1)}%${prog === 'loop-g' ? ' (target <= 10%)' : ' (one read of the string from the tracee included)'}`);
+  }
+}
 
 const plant = JSON.parse(run(node('plant.js', path.join(BIN, 'many'))));
 console.log(`\nplanting ${plant.hooks} hooks: ${plant.plantMs.toFixed(0)} ms (target < 500 ms)`);

@@ -37,7 +37,7 @@ CPUS=${RETHOOK_VM_CPUS:-2}
 MEM=${RETHOOK_VM_MEM:-4096}
 TIMEOUT=${RETHOOK_VM_TIMEOUT:-5400}
 SUITE=bookworm
-PACKAGES=gcc,g++,make,libc6-dev,binutils,python3,xz-utils,linux-image-arm64,initramfs-tools,udev,kmod,procps,util-linux,ca-certificates
+PACKAGES=gcc,g++,make,libc6-dev,libdw-dev,libiberty-dev,binutils,python3,xz-utils,linux-image-arm64,initramfs-tools,udev,kmod,procps,util-linux,ca-certificates
 # Changing anything that goes into the image changes this key: the image is rebuilt.
 IMAGE_KEY="v1 $SUITE $PACKAGES node=$NODE_VERSION npm=$NPM_VERSION"
 IMAGE=$CACHE/image

@@ -39,7 +39,7 @@ base_image=rethook-base:$suite
 # What goes into the base rootfs.  procps: ps/kill, to look inside a hung run
 # with `docker exec`.  Changing this list changes base_key, which rebuilds the
 # base (the key is a label on the image and part of the cached tarball's name).
-base_packages=g++,make,python3,ca-certificates,procps,xz-utils,binutils,util-linux,golang-go
+base_packages=g++,make,python3,ca-certificates,procps,xz-utils,binutils,util-linux,golang-go,libdw-dev,libiberty-dev
 test_image=rethook-test:$suite-node$node_version
 
 log() { printf '[test.sh] %s\n' "$*" >&2; }

@@ -1,13 +1,15 @@
 // What handlers see. A context is valid only while its handler runs: the
 // thread is stopped then, and its registers are the ones read and written.
 import type { UnwindReason } from './rethook';
+import { callValues, returnValue, ValueHost } from './types/calls';
+import type { Signature, TypedCall, TypedValue } from './types/model';
 
 /**
  * The tracer-side operations a context needs, for the one stopped thread the
  * context belongs to (engine/context-host.ts; never part of the public API).
  * @internal
  */
-export interface ContextHost {
+export interface ContextHost extends ValueHost {
   readMemory(addr: number | bigint, length: number): Buffer;
   readCString(addr: number | bigint, max?: number): string;
   setReturnValue(value: bigint): void;
@@ -28,6 +30,8 @@ export interface CallInfo {
   stackPointer: number;
   depth: number;
   inherited: boolean;
+  /** The call's signature and values, when one is known. */
+  typed?: TypedCall | null;
 }
 
 /** How a call ended, for an ExitContext. @internal */
@@ -42,15 +46,18 @@ export interface BacktraceFrame {
   address: number;
   /** `module!function+0xoff`, or `module+0xoff`, or the bare address. */
   symbol: string;
+  /** Source file and line (`kvstore.c:21`) when debug information has them. */
+  source?: string;
 }
 
 export interface Backtrace {
   /** Innermost first: the hooked function, where it returns to, and on out. */
   frames: BacktraceFrame[];
   /**
-   * False when the trace cannot be vouched for: the frame-pointer chain broke
-   * before the outermost frame (code without frame pointers), or a trampoline
-   * on the stack had no call of ours to stand for.
+   * False when the trace cannot be vouched for: the unwinder stopped before
+   * the outermost frame, a frame had no call frame information (or, without
+   * any, the frame-pointer chain broke), or a trampoline on the stack had no
+   * call of ours to stand for.
    */
   reliable: boolean;
 }
@@ -78,6 +85,7 @@ export class CallContext {
    * followed child too (its entry event has the parent's pid).
    */
   readonly inherited: boolean;
+  /** @internal */ protected readonly typed: TypedCall | null;
 
   /** @internal */
   constructor(/** @internal */ protected readonly host: ContextHost, call: CallInfo) {
@@ -90,6 +98,32 @@ export class CallContext {
     this.stackPointer = call.stackPointer;
     this.depth = call.depth;
     this.inherited = call.inherited;
+    this.typed = call.typed ?? null;
+  }
+
+  /**
+   * The arguments by name and type (from debug information, the built-in
+   * prototypes or the hook's spec), as many as the function has; null when
+   * no signature is known (then only `args` tells). Read at entry (strings
+   * too) the first time they are asked for, and kept for the exit.
+   */
+  get values(): TypedValue[] | null {
+    this.check();
+    if (!this.typed?.sig) return null;
+    return callValues(this.typed, this.args, this.stackPointer, this.host);
+  }
+
+  /** The signature the values are read by (its `source`: dwarf, prototype or spec), or null. */
+  get signature(): Signature | null {
+    return this.typed?.sig ?? null;
+  }
+
+  /** An argument's value by name (`ctx.arg('key')`) or position; undefined when there is none. */
+  arg(which: string | number): TypedValue['value'] {
+    const vs = this.values;
+    if (!vs) return undefined;
+    const v = typeof which === 'number' ? vs[which] : vs.find((x) => x.name === which);
+    return v?.value;
   }
 
   protected check(): void {
@@ -155,6 +189,17 @@ export class ExitContext extends CallContext {
     this.durationNs = exit.durationNs;
     this.unwound = exit.unwound;
     this.reason = exit.reason;
+  }
+
+  /**
+   * The return value by its type (`{ type: 'int', value: 0, text: '0' }`,
+   * a double from xmm0 / d0, a string read now); `kind: 'void'` for a void
+   * function; null when unwound or when its type is not known.
+   */
+  get returnValue(): TypedValue | null {
+    this.check();
+    if (this.unwound || !this.typed?.sig) return null;
+    return returnValue(this.typed, this.retval, this.host);
   }
 
   /** Floating-point return value (xmm0 / d0) as a double. */

@@ -2,7 +2,10 @@
 // names, with its own node pool (maxActive, nmissed).
 import type { EntryContext, ExitContext } from './context';
 import { NodePool } from './rethook';
-import type { Module } from './symbols/modules';
+import type { FunctionSymbol, Module } from './symbols/modules';
+import type { Signature } from './types/model';
+import { overlay, SpecTable } from './types/signatures';
+import { parsePrototypes, signatureFromOptions } from './types/spec';
 import { closeNames, Pattern } from './symbols/patterns';
 
 /** A context whose per-call `data` is typed: `tracer.hook<D>(...)`. */
@@ -23,6 +26,21 @@ export interface HookHandlers<D = unknown> {
    * dladdr, the C++ unwinder's entries) and for Go programs, else 'trampoline'.
    */
   returnMode?: 'auto' | 'trampoline' | 'site';
+  /**
+   * The argument types of every function this hook hooks, over what debug
+   * information or the built-in prototypes say: `['str', 'i32']`,
+   * `['const char *key', 'int len']`, `[{ name: 'key', type: 'str' }]`;
+   * `'...'` last for a variadic function.
+   */
+  args?: (string | { name?: string; type: string })[];
+  /** Their return type (`'i32'`, `'double'`, `'void'`); without it, the one known otherwise. */
+  ret?: string;
+  /**
+   * Declarations by function name, one per line, C-like
+   * (`int lookup(const char *key, int len);`) or short (`kv_*(str key) -> int`),
+   * as the CLI's --prototypes FILE. `args`/`ret` come first.
+   */
+  prototypes?: string;
 }
 
 export interface HookSite {
@@ -49,6 +67,10 @@ export class Hook {
   /** @internal */ private readonly objectsSeen = new Set<string>();
   /** @internal */ private readonly damageSeen = new Set<string>();
   /** @internal */ unhookImpl: (h: Hook) => void = () => undefined;
+  /** @internal The user's types: for every function (args/ret), by name (prototypes). */
+  private readonly spec: { all: Signature | null; table: SpecTable | null };
+  /** @internal Signatures by function address, as decided for this hook. */
+  private readonly sigs = new Map<number, Signature | null>();
 
   /** @internal */
   constructor(
@@ -57,6 +79,20 @@ export class Hook {
     maxActive: number,
   ) {
     this.pool = new NodePool(maxActive);
+    this.spec = parseTypeOptions(handlers);
+  }
+
+  /**
+   * @internal The signature of `fn` for this hook: its own spec over what
+   * `fallback` gives (debug information, built-in prototypes). Kept per function.
+   */
+  signatureFor(fn: FunctionSymbol, fallback: () => Signature | null): Signature | null {
+    let sig = this.sigs.get(fn.address);
+    if (sig !== undefined) return sig;
+    const mine = this.spec.all ?? this.spec.table?.find(fn) ?? null;
+    sig = mine ? overlay(mine, fallback()) : fallback();
+    this.sigs.set(fn.address, sig);
+    return sig;
   }
 
   /** Functions hooked so far. */
@@ -111,7 +147,15 @@ export class Hook {
   }
 }
 
-const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode']);
+const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode', 'args', 'ret', 'prototypes']);
+
+/** The hook's own types (a TypeError naming what cannot be read). */
+function parseTypeOptions(h: HookHandlers): { all: Signature | null; table: SpecTable | null } {
+  const all = h.args !== undefined || h.ret !== undefined ? signatureFromOptions(h.args, h.ret) : null;
+  if (h.prototypes !== undefined && typeof h.prototypes !== 'string') throw new TypeError('Expected prototypes to be a string of declarations');
+  const table = h.prototypes ? new SpecTable(parsePrototypes(h.prototypes)) : null;
+  return { all, table };
+}
 
 export function validateHandlers(h: unknown): HookHandlers {
   if (h === undefined) return {};
@@ -126,5 +170,6 @@ export function validateHandlers(h: unknown): HookHandlers {
     throw new TypeError('Expected maxActive to be a positive integer');
   if (o.returnMode !== undefined && !['auto', 'trampoline', 'site'].includes(o.returnMode))
     throw new TypeError("Expected returnMode to be 'auto', 'trampoline' or 'site'");
+  parseTypeOptions(o);
   return o;
 }

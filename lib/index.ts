@@ -10,3 +10,4 @@ export type { Backtrace, BacktraceFrame } from './context';
 export { RethookError } from './errors';
 export type { RethookErrorCode } from './errors';
 export type { UnwindReason } from './rethook';
+export type { CType, Param, Signature, TypedValue } from './types/model';

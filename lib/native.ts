@@ -98,6 +98,25 @@ export interface NativeTracer {
   kill(pid: number, signal: number): boolean;
   setActive(active: boolean): void;
   close(): void;
+  /** The floating-point argument registers xmm0-7 / v0-7 of a stopped thread (128 bytes), or null. */
+  fpArgs(tid: number): Buffer | null;
+  /**
+   * The signature of the function at link-time address `linkAddr` of the object
+   * at `file`, from its debug information (in it, or found by build-id or
+   * .gnu_debuglink): JSON (native/dwarf/types.cc), or null.
+   */
+  debugSignature(file: string, linkAddr: number): string | null;
+  /** "file.c:21" for a link-time address of `file`, or null. */
+  debugSourceLine(file: string, linkAddr: number): string | null;
+  /**
+   * Unwind thread tid (stopped; its registers loaded) by call frame
+   * information, from `pc`. A word read equal to `trampoline` stands for the
+   * next of `realReturns` (innermost first). `generation` changes whenever the
+   * process's objects changed.
+   */
+  unwind(pid: number, tid: number, pc: number, trampoline: number, realReturns: number[], generation: number, maxFrames: number):
+    { frames: [number, string | null, number, string | null, number][]; reliable: boolean; error: string | null };
+  forgetDebugProcess(pid: number): void;
 }
 
 export interface ArchInfo {

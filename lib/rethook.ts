@@ -7,6 +7,8 @@
 // instruction. A function returning through the trampoline arrives with
 // sp = frame + arch.returnPops.
 
+import type { TypedCall } from './types/model';
+
 /** Why a node ended without its function returning through the trampoline. */
 export type UnwindReason = 'longjmp' | 'thread-exit' | 'exception' | 'exec' | 'detach';
 
@@ -53,6 +55,8 @@ export class RethookNode {
   mode: ReturnMode = 'trampoline';
   /** Copied into a followed fork child: the call was made in its parent. */
   inherited = false;
+  /** The call's signature and values (lib/types), or null when none is known. */
+  typed: TypedCall | null = null;
 }
 
 /** A hook's nodes: at most maxActive calls in flight; the rest are counted as missed. */
@@ -77,6 +81,7 @@ export class NodePool {
     this.active--;
     n.restored = false;
     n.inherited = false;
+    n.typed = null;
     n.mode = 'trampoline';
     n.args = [];
     n.data = undefined;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "addon_debug.h"
 #include "addon_values.h"
 #include "guardian/shared.h"
 #include "session.h"
@@ -104,6 +105,11 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
             InstanceMethod("kill", &NativeTracer::Kill),
             InstanceMethod("setActive", &NativeTracer::SetActive),
             InstanceMethod("close", &NativeTracer::Close),
+            InstanceMethod("fpArgs", &NativeTracer::FpArgsM),
+            InstanceMethod("debugSignature", &NativeTracer::DebugSignatureM),
+            InstanceMethod("debugSourceLine", &NativeTracer::DebugSourceLineM),
+            InstanceMethod("unwind", &NativeTracer::UnwindM),
+            InstanceMethod("forgetDebugProcess", &NativeTracer::ForgetDebugProcess),
         });
   }
 
@@ -404,7 +410,18 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     return info.Env().Undefined();
   }
 
+  // Debug information and CFI unwinding (addon_debug.cc).
+  Napi::Value FpArgsM(const Napi::CallbackInfo& info) { return FpArgs(info); }
+  Napi::Value DebugSignatureM(const Napi::CallbackInfo& info) { return DebugSignature(debug_info(&debug_), info); }
+  Napi::Value DebugSourceLineM(const Napi::CallbackInfo& info) { return DebugSourceLine(debug_info(&debug_), info); }
+  Napi::Value UnwindM(const Napi::CallbackInfo& info) { return Unwind(debug_info(&debug_), session_, regs_, info); }
+  Napi::Value ForgetDebugProcess(const Napi::CallbackInfo& info) {
+    if (debug_) debug_->forget_process(to_int(info[0]));
+    return info.Env().Undefined();
+  }
+
   Napi::Env env_ = nullptr;
+  std::unique_ptr<dwarf::DebugInfo> debug_;
   Napi::FunctionReference wake_;
   Napi::Reference<Napi::ArrayBuffer> regs_buf_, info_buf_;
   ArchRegs regs_{};

@@ -1,6 +1,8 @@
 #include "addon_values.h"
 
 #include <cxxabi.h>
+#define HAVE_DECL_BASENAME 1  // libiberty.h would declare basename() again, unlike <cstring>
+#include <libiberty/demangle.h>
 #include <sys/syscall.h>
 
 #include <cstdlib>
@@ -10,11 +12,34 @@
 
 namespace rethook {
 
+namespace {
+
+// Rust: v0 (`_R...`) or legacy (`_ZN...17h<16 hex digits>E`, demangled without the hash).
+bool is_rust(const std::string& s) {
+  if (s.rfind("_R", 0) == 0) return true;
+  if (s.rfind("_ZN", 0) != 0 || s.size() < 24 || s.back() != 'E') return false;
+  size_t h = s.size() - 1 - 16;
+  if (s.compare(h - 3, 3, "17h") != 0) return false;
+  for (size_t i = h; i < s.size() - 1; i++)
+    if (!isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  return true;
+}
+
+}  // namespace
+
 Napi::Value Demangle(const Napi::CallbackInfo& info) {
   auto in = info[0].As<Napi::Array>();
   auto out = Napi::Array::New(info.Env(), in.Length());
   for (uint32_t i = 0; i < in.Length(); i++) {
     std::string s = in.Get(i).As<Napi::String>();
+    if (is_rust(s)) {
+      char* r = cplus_demangle(s.c_str(), DMGL_PARAMS | DMGL_ANSI | DMGL_RUST);
+      if (r) {
+        out.Set(i, Napi::String::New(info.Env(), r));
+        free(r);
+        continue;
+      }
+    }
     int status = 0;
     char* d = abi::__cxa_demangle(s.c_str(), nullptr, nullptr, &status);
     out.Set(i, status == 0 && d ? Napi::String::New(info.Env(), d) : Napi::String::New(info.Env(), s));

@@ -54,6 +54,42 @@ const PROGRAMS = {
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'] } : {}),
 };
 
+/**
+ * Programs with debug information (test/types.test.ts, backtraces): -g at
+ * -O0 and at -O2 without frame pointers; `types.split` has its debug
+ * information in a separate file under DEBUG_ROOT/.build-id/ (found by
+ * build-id, as Debian's -dbgsym packages install it); `types.stripped` has
+ * no symbol table at all.
+ */
+const TYPED = {
+  'types.g-O0': ['types.c', '-g', '-O0'],
+  'types.g-O2': ['types.c', '-g', '-O2', '-fomit-frame-pointer'],
+  'deep.g-O0': ['deep.c', '-g', '-O0'],
+  'deep.g-O2': ['deep.c', '-g', '-O2', '-fomit-frame-pointer'],
+};
+const DEBUG_ROOT = path.join(OUT, 'debug-root');
+
+function buildTyped() {
+  for (const [out, [src, ...flags]] of Object.entries(TYPED)) {
+    const o = path.join(OUT, out);
+    if (newer(o, [path.join(SRC, src), __filename])) execFileSync('gcc', [...flags, '-o', o, path.join(SRC, src)], { stdio: 'inherit' });
+  }
+  const split = path.join(OUT, 'types.split');
+  if (newer(split, [path.join(SRC, 'types.c'), __filename])) {
+    execFileSync('gcc', ['-g', '-O0', '-o', split, path.join(SRC, 'types.c')], { stdio: 'inherit' });
+    const id = /Build ID: ([0-9a-f]+)/.exec(execFileSync('readelf', ['-n', split], { encoding: 'utf8' }))[1];
+    const dir = path.join(DEBUG_ROOT, '.build-id', id.slice(0, 2));
+    fs.mkdirSync(dir, { recursive: true });
+    execFileSync('objcopy', ['--only-keep-debug', split, path.join(dir, `${id.slice(2)}.debug`)]);
+    execFileSync('strip', ['--strip-debug', split]);
+  }
+  const stripped = path.join(OUT, 'types.stripped');
+  if (newer(stripped, [path.join(SRC, 'types.c'), __filename])) {
+    execFileSync('gcc', ['-O0', '-o', stripped, path.join(SRC, 'types.c')], { stdio: 'inherit' });
+    execFileSync('strip', ['-s', stripped]);
+  }
+}
+
 function newer(out, inputs) {
   if (!fs.existsSync(out)) return true;
   const t = fs.statSync(out).mtimeMs;
@@ -78,6 +114,7 @@ function build() {
     const out = path.join(OUT, lib);
     if (newer(out, [path.join(SRC, src), __filename])) execFileSync('gcc', ['-O2', '-shared', '-fPIC', ...flags, '-o', out, path.join(SRC, src)], { stdio: 'inherit' });
   }
+  buildTyped();
   buildGo();
   buildMusl();
 }
@@ -126,5 +163,5 @@ function buildGo() {
   });
 }
 
-module.exports = { build, OUT, VARIANTS: Object.keys(VARIANTS), MUSL_GCC };
+module.exports = { build, OUT, DEBUG_ROOT, VARIANTS: Object.keys(VARIANTS), MUSL_GCC };
 if (require.main === module) build();

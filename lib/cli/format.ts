@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import type { EntryContext, ExitContext } from '../context';
 import { escapeText } from '../symbols/text';
+import { argsJson, argsText, callName, returnJson, returnText } from '../types/render';
 
 export interface TraceEvents {
   entry(ctx: EntryContext): void;
@@ -68,10 +69,13 @@ export class JsonFormat implements TraceEvents {
       type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: hex(c.address), depth: c.depth,
       args: c.args.map(hex),
     };
+    const argv = argsJson(c);
+    if (argv) o.argv = argv;
     if (this.backtraces) {
       const bt = c.backtrace();
       o.backtrace = bt.frames.slice(1).map((f) => f.symbol);
       o.backtraceReliable = bt.reliable;
+      if (bt.frames.some((f) => f.source)) o.backtraceSources = bt.frames.slice(1).map((f) => f.source ?? null);
     }
     this.out.write(JSON.stringify(o) + '\n');
   }
@@ -80,6 +84,8 @@ export class JsonFormat implements TraceEvents {
       type: 'exit', pid: c.pid, tid: c.tid, function: c.function, depth: c.depth, retval: hex(c.retval),
       unwound: c.unwound, durationNs: Number(c.durationNs),
     };
+    const ret = returnJson(c);
+    if (ret) o.ret = ret;
     if (c.reason) o.reason = c.reason;
     if (c.inherited) o.inherited = true;
     this.out.write(JSON.stringify(o) + '\n');
@@ -102,29 +108,36 @@ export class TextFormat implements TraceEvents {
   private suffix = new Map<number, string>();
   constructor(private readonly out: Sink, private readonly nargs: number, private readonly backtraces = false) {}
 
+  /** A function's name as calls show it (C++ without its parameter list), escaped; kept per name. */
+  private names = new Map<string, string>();
+  private shownName(fn: string): string {
+    let n = this.names.get(fn);
+    if (n === undefined) this.names.set(fn, (n = escapeText(callName(fn))));
+    return n;
+  }
+
   private prefix(tid: number, depth: number): string {
     return `${String(tid).padStart(7)} ${'  '.repeat(depth)}`;
   }
 
   entry(c: EntryContext): void {
     this.flushPending(c.tid);
-    const args = c.args.slice(0, this.nargs).map(hex).join(', ');
-    this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${escapeText(c.function)}(${args})`);
+    this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${this.shownName(c.function)}(${escapeText(argsText(c, this.nargs))})`);
     if (this.backtraces) {
       const bt = c.backtrace();
-      this.suffix.set(c.tid, `  <- ${bt.frames.slice(1).map((f) => escapeText(f.symbol)).join(' <- ')}${bt.reliable ? '' : ' (unreliable)'}`);
+      this.suffix.set(c.tid, `  <- ${bt.frames.slice(1).map((f) => escapeText(f.source ? `${f.symbol} (${f.source})` : f.symbol)).join(' <- ')}${bt.reliable ? '' : ' (unreliable)'}`);
     }
   }
 
   exit(c: ExitContext): void {
-    const outcome = c.unwound ? `unwound (${escapeText(String(c.reason))})` : `= ${hex(c.retval)}`;
+    const outcome = c.unwound ? `unwound (${escapeText(String(c.reason))})` : returnText(c);
     const time = `<${formatDuration(c.durationNs)}>`;
     const head = this.pending.get(c.tid);
     if (head !== undefined) {
       this.pending.delete(c.tid);
-      this.out.write(`${head} ${outcome} ${time}${this.takeSuffix(c.tid)}\n`);
+      this.out.write(`${head} ${outcome ? escapeText(outcome) + ' ' : ''}${time}${this.takeSuffix(c.tid)}\n`);
     } else {
-      this.out.write(`${this.prefix(c.tid, c.depth)}} ${outcome} ${time} /* ${escapeText(c.function)} */\n`);
+      this.out.write(`${this.prefix(c.tid, c.depth)}} ${outcome ? escapeText(outcome) + ' ' : ''}${time} /* ${escapeText(c.function)} */\n`);
     }
   }
 

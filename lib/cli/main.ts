@@ -5,6 +5,7 @@ import { RethookError } from '../errors';
 import { validatePattern } from '../symbols/patterns';
 import { escapeText } from '../symbols/text';
 import { JsonFormat, Sink, TextFormat, TraceEvents } from './format';
+import { parsePrototypes, splitFunctionSpec } from '../types/spec';
 import type { Tracer, ExitStatus } from '../tracer';
 import type { Hook } from '../hook';
 import type { ExitContext } from '../context';
@@ -71,7 +72,11 @@ Trace the calls and returns of functions in PROGRAM.
 
 Options:
   -f, --function PATTERN  function to hook (repeatable): a name, a glob ('sqlite3_*'),
-                          scoped to one object ('libz.so.1:crc32'), or a C++ name
+                          scoped to one object ('libz.so.1:crc32'), or a C++ name;
+                          with its types: 'lookup(str key, int len) -> int'; or an
+                          address as objdump shows it: 0x1139, 'libfoo.so+0x1139'
+      --prototypes FILE   C declarations of the functions' types, one per line
+                          ('int lookup(const char *key, int len);'); over debug info
       --format text|json  an indented call tree (default) or one JSON object per line
   -p, --pid PID           attach to a running process (all its threads); Ctrl-C or
                           SIGTERM detaches, leaving it as if never traced, and exits 0
@@ -94,6 +99,7 @@ Options:
 
 const OPTIONS = {
   function: { type: 'string', short: 'f', multiple: true },
+  prototypes: { type: 'string' },
   format: { type: 'string' },
   output: { type: 'string', short: 'o' },
   pid: { type: 'string', short: 'p' },
@@ -116,7 +122,7 @@ function tracerClass(): typeof Tracer {
 
 /** Options end at `--` or at the first word that is not an option: the program and its own arguments follow. */
 function splitArgv(argv: string[]): { ours: string[]; program: string[] } {
-  const takesValue = new Set(['-f', '--function', '--format', '-o', '--output', '--args', '--max-active', '-p', '--pid', '--return-mode']);
+  const takesValue = new Set(['-f', '--function', '--format', '-o', '--output', '--args', '--max-active', '-p', '--pid', '--return-mode', '--prototypes']);
   let i = 0;
   while (i < argv.length) {
     const a = argv[i];
@@ -179,15 +185,34 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const patterns = values.function ?? [];
-  if (patterns.length === 0) throw new UsageError('nothing to trace: give at least one -f PATTERN');
-  // Every pattern is checked before anything starts.
-  for (const p of patterns) {
+  const specs = values.function ?? [];
+  if (specs.length === 0) throw new UsageError('nothing to trace: give at least one -f PATTERN');
+  // Every pattern (and its types) is checked before anything starts.
+  const patterns: string[] = [];
+  const declared: string[] = [];
+  for (const p of specs) {
     try {
-      validatePattern(p);
+      const { pattern, decl } = splitFunctionSpec(p);
+      validatePattern(pattern);
+      patterns.push(pattern);
+      if (decl) declared.push(p.trim());
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+  }
+  if (values.prototypes !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(values.prototypes, 'utf8');
+    } catch (e) {
+      throw new RethookError(`cannot read ${values.prototypes}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    try {
+      parsePrototypes(text, 'spec', values.prototypes);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    declared.push(text);
   }
   const attachPid = values.pid === undefined ? null : positiveInt('pid', values.pid, 0);
   if (attachPid !== null && program.length) throw new UsageError('give either -p PID or a program, not both');
@@ -233,6 +258,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     hook = tracer.hook(patterns, {
       returnMode,
+      ...(declared.length ? { prototypes: declared.join('\n') } : {}),
       onEntry: (ctx) => {
         events.entry(ctx);
         let st = inflight.get(ctx.tid);

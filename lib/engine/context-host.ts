@@ -4,7 +4,7 @@
 import type { ContextHost } from '../context';
 import { RethookError } from '../errors';
 import type { ThreadState } from '../tracee/process';
-import { walkBacktrace } from './backtrace';
+import { unwindBacktrace } from './backtrace';
 import { resolveFunction } from './planting';
 import type { Session } from './session';
 
@@ -15,6 +15,9 @@ export function contextHost(s: Session, th: ThreadState): ContextHost {
   };
   return {
     readMemory: (addr, length) => proc.mem.readExactly(addr, length),
+    read: (addr, length) => proc.mem.read(addr, length),
+    fpRegs: () => s.nat.fpArgs(tid),
+    intRegs: () => s.regs.args(),
     readCString: (addr, max) => proc.mem.readCString(addr, max),
     setReturnValue(value) {
       stopped();
@@ -34,7 +37,7 @@ export function contextHost(s: Session, th: ThreadState): ContextHost {
     resolveFunction: (target) => resolveFunction(s, proc, target),
     backtrace(fnAddr, returnAddress) {
       stopped();
-      return walkBacktrace(s.regs, proc.mem, th, fnAddr, returnAddress);
+      return unwindBacktrace(s, th, fnAddr, returnAddress);
     },
   };
 }

@@ -2,11 +2,12 @@
 // the loaded objects; IFUNCs are asked which implementation they picked; each
 // function gets one breakpoint (a Site) shared by every hook on it, with an
 // out-of-line slot near it when its first instruction needs one.
+import * as fs from 'fs';
 import { RethookError } from '../errors';
 import { Hook, HookHandlers } from '../hook';
 import { hex } from '../tracee/memory';
 import type { Proc, Site } from '../tracee/process';
-import type { FunctionSymbol, Module } from '../symbols/modules';
+import { byPublicName, FunctionSymbol, Module } from '../symbols/modules';
 import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern } from '../symbols/patterns';
 import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { wantsReturnSite } from './return-sites';
@@ -38,15 +39,16 @@ export function addHook(s: Session, list: readonly (string | number)[], handlers
   hook.unhookImpl = (hk) => unhook(s, hk);
   const proc = s.table.process(s.pid)!;
   // Every pattern is parsed (and so checked) before anything is planted.
-  const items = list.map((p) => (typeof p === 'number' ? p : parsePattern(p)));
-  for (const p of items) if (typeof p !== 'number') hook.parsed.push(p);
+  const items = list.map((p) => (typeof p === 'number' ? p : addressPattern(proc, p) ?? parsePattern(p)));
+  for (const p of items) if (typeof p !== 'number' && 'fn' in p && 'isGlob' in p) hook.parsed.push(p);
   hook.noteObjects(proc.modules.values());
   const planted: { fn: FunctionSymbol; strict: boolean }[] = [];
   const seen = new Set<number>();
   for (const p of items) {
-    const fns = typeof p === 'number' ? [proc.functionAt(p)] : resolvePattern(proc, p, true);
+    // Aliases at one address are hooked once, under their public name (`free`, not `__libc_free`).
+    const fns = typeof p === 'number' ? [proc.functionAt(p)] : 'isGlob' in p ? byPublicName(resolvePattern(proc, p, true)) : [p];
     // A function named exactly must be hooked; one a glob happens to match may be refused and skipped.
-    const strict = typeof p === 'number' || !p.isGlob;
+    const strict = typeof p === 'number' || !('isGlob' in p) || !p.isGlob;
     for (const fn of fns) {
       if (seen.has(fn.address)) continue;
       seen.add(fn.address);
@@ -76,7 +78,7 @@ export function plantPending(s: Session, proc: Proc, fresh: readonly Module[]): 
       for (const m of fresh) {
         if (!moduleMatches(p, m)) continue;
         p.moduleSeen = true;
-        const fns = matchFunctions(p, m);
+        const fns = byPublicName(matchFunctions(p, m));
         if (fns.length) p.matched = true;
         for (const fn of fns) {
           try {
@@ -111,7 +113,54 @@ function resolvePattern(proc: Proc, p: Pattern, later: boolean): FunctionSymbol[
   const names: string[] = [];
   for (const m of proc.modules.values()) if (moduleMatches(p, m)) for (const f of m.functions()) names.push(f.name);
   const close = closeNames(p.text, names);
-  throw new RethookError(`no function matches '${p.text}'` + (close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : ''), 'ENOSYMBOL');
+  throw new RethookError(`no function matches '${p.text}'` + (close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : '') + strippedHint(proc, p), 'ENOSYMBOL');
+}
+
+/** For a pattern that may name a program's own function: the program has no symbol table, say so and what to do. */
+function strippedHint(proc: Proc, p: Pattern): string {
+  if (p.module) return '';
+  const exe = exeModule(proc);
+  if (!exe || exe.elf.symtab !== false) return '';
+  return `; ${exe.name} has no symbol table: only its exported functions can be hooked; install its debug symbols or hook by address (-f 0x1234, as objdump -d shows it)`;
+}
+
+/** The process's executable among its modules. */
+function exeModule(proc: Proc): Module | null {
+  let exe: string;
+  try {
+    exe = fs.realpathSync(`/proc/${proc.pid}/exe`);
+  } catch {
+    return null;
+  }
+  for (const m of proc.modules.values()) if (m.path === exe) return m;
+  return null;
+}
+
+/**
+ * An address pattern of the CLI: `0x1139` in the program, `libfoo.so+0x1139`
+ * in an object (link-time addresses, as objdump -d shows them). The function
+ * there, named `prog+0x1139` unless a symbol starts there; null when the text
+ * is no address pattern.
+ */
+function addressPattern(proc: Proc, text: string): FunctionSymbol | null {
+  const m = /^(?:(.+)\+)?0x([0-9a-fA-F]+)$/.exec(text);
+  if (!m) return null;
+  const off = parseInt(m[2], 16);
+  let mod: Module | null = null;
+  if (!m[1]) mod = exeModule(proc);
+  else {
+    const pat = parsePattern(`${m[1]}:x`);
+    mod = [...proc.modules.values()].find((x) => moduleMatches(pat, x)) ?? null;
+    if (!mod) throw new RethookError(`no object named ${m[1]} is loaded (for -f '${text}')`);
+  }
+  if (!mod) throw new RethookError(`cannot find the program's executable for -f '${text}'`);
+  const inExec = mod.elf.segments.some((seg) => seg.executable && off >= seg.vaddr && off < seg.vaddr + seg.memsz);
+  if (!inExec) throw new RethookError(`${text} is not in an executable segment of ${mod.name}`);
+  const address = off + mod.bias;
+  const known = mod.functions().find((f) => f.address === address);
+  if (known) return known;
+  const name = `${mod.name}+0x${off.toString(16)}`;
+  return { name, rawName: name, address, size: 0, module: mod };
 }
 
 /** The one function a redirect target names. */

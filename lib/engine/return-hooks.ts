@@ -11,6 +11,7 @@ import type { Hook } from '../hook';
 import { RethookNode, ReturnMode, ShadowStack, UnwindReason } from '../rethook';
 import { hex } from '../tracee/memory';
 import type { Proc, Site, ThreadState } from '../tracee/process';
+import { typedCallAt } from '../types/calls';
 import { contextHost } from './context-host';
 import { fail } from './ending';
 import { holdReturnSite, releaseNode } from './return-sites';
@@ -22,6 +23,7 @@ function callInfo(th: ThreadState, node: RethookNode): CallInfo {
   return {
     pid: th.proc.pid, tid: th.tid, fn: node.fnName, address: node.fnAddr, args: node.args,
     returnAddress: node.realRet, stackPointer: node.frame, depth: node.depth, inherited: node.inherited,
+    typed: node.typed,
   };
 }
 
@@ -109,6 +111,7 @@ function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site,
     node.fnAddr = addr;
     node.depth = stack.depth;
     node.args = s.regs.args();
+    node.typed = typedCallAt(s.nat, th.tid, site, hook);
     let keep = true;
     const handler = hook.handlers.onEntry;
     if (handler) {

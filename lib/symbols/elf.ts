@@ -46,6 +46,8 @@ export interface ElfFile {
   objects: ElfSymbol[];
   /** Damage that did not stop the reading (one line naming the file), or null. */
   damage: string | null;
+  /** It has a .symtab (local functions); false for a stripped object (only .dynsym). */
+  symtab?: boolean;
 }
 
 /** Limits on what one object may make us read and keep. */
@@ -380,6 +382,7 @@ function parse(path: string, src: ByteSource): ElfFile {
 
   // Section headers: .symtab, else .dynsym. Damage here is noted, and the dynamic segment used instead.
   let fromSections = false;
+  let hasSymtab = false;
   try {
     if (shoff > 0 || shnum > 0) {
       if (shoff <= 0) throw new Damage('the section header offset is out of range');
@@ -396,6 +399,7 @@ function parse(path: string, src: ByteSource): ElfFile {
         const o = i * shentsize;
         sections.push({ type: sh.readUInt32LE(o + 4), offset: u64OrBad(sh, o + 24), size: u64OrBad(sh, o + 32), link: sh.readUInt32LE(o + 40), entsize: u64OrBad(sh, o + 56) });
       }
+      hasSymtab = sections.some((s) => s.type === SHT_SYMTAB);
       const symtab = sections.find((s) => s.type === SHT_SYMTAB) ?? sections.find((s) => s.type === SHT_DYNSYM);
       if (symtab) {
         if (symtab.entsize < SYM_SIZE) throw new Damage(`its symbol table entry size is ${symtab.entsize}`);
@@ -444,6 +448,7 @@ function parse(path: string, src: ByteSource): ElfFile {
     functions,
     objects,
     damage,
+    symtab: hasSymtab,
   };
 }
 

@@ -25,6 +25,8 @@ export class Module {
   dev = 0;
   inode = 0;
   private fns: FunctionSymbol[] | null = null;
+  /** One function per address (its public name among aliases), sorted by address. */
+  private index: FunctionSymbol[] | null = null;
   constructor(
     readonly path: string,
     readonly elf: ElfFile,
@@ -47,7 +49,7 @@ export class Module {
     // A `.cold` part of a function split by the compiler is entered by a jump,
     // never called: it has no return address to hook.
     const raw = this.elf.functions.filter((f) => !/\.cold(\.\d+)?$/.test(f.name));
-    const mangled = raw.filter((s) => s.name.startsWith('_Z')).map((s) => s.name);
+    const mangled = raw.filter((s) => s.name.startsWith('_Z') || s.name.startsWith('_R')).map((s) => s.name);
     const dm = new Map<string, string>();
     if (mangled.length) demangle(mangled).forEach((d, i) => dm.set(mangled[i], d));
     this.fns = raw.map((s) => ({
@@ -61,6 +63,29 @@ export class Module {
     return this.fns;
   }
 
+  /**
+   * The function containing `addr` or starting below it (nearest), named by
+   * its public name among aliases (`free`, not `__libc_free`).
+   */
+  nearestBelow(addr: number): FunctionSymbol | null {
+    if (!this.index) {
+      const best = new Map<number, FunctionSymbol>();
+      for (const f of this.functions()) {
+        const b = best.get(f.address);
+        if (!b || aliasRank(f.name) < aliasRank(b.name) || (aliasRank(f.name) === aliasRank(b.name) && f.size > b.size)) best.set(f.address, f);
+      }
+      this.index = [...best.values()].sort((a, b) => a.address - b.address);
+    }
+    const ix = this.index;
+    let lo = 0, hi = ix.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ix[mid].address <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 ? ix[lo - 1] : null;
+  }
+
   object(name: string): number | null {
     const s = this.elf.objects.find((o) => o.name === name);
     return s ? s.value + this.bias : null;
@@ -69,6 +94,21 @@ export class Module {
   contains(addr: number): boolean {
     return addr >= this.start && addr < this.end;
   }
+}
+
+/**
+ * How public a name looks, for choosing among aliases at one address (lower
+ * first): fewer leading underscores (`close` before `__close` and
+ * `__libc_close`), then the shorter (`free` before `cfree`), then by name.
+ */
+export function aliasRank(name: string): number {
+  const under = /^_*/.exec(name)![0].length;
+  return under * 1e6 + Math.min(name.length, 999) * 1e3;
+}
+
+/** Functions in order of preference among aliases (stable otherwise). */
+export function byPublicName<T extends { name: string }>(fns: T[]): T[] {
+  return fns.map((f, i) => ({ f, i })).sort((a, b) => aliasRank(a.f.name) - aliasRank(b.f.name) || a.i - b.i).map((x) => x.f);
 }
 
 function pathBasename(p: string): string {

@@ -142,7 +142,5 @@ export class Proc {
 }
 
 function nearestBelow(m: Module, addr: number): FunctionSymbol | null {
-  let best: FunctionSymbol | null = null;
-  for (const f of m.functions()) if (f.address <= addr && (!best || f.address > best.address)) best = f;
-  return best;
+  return m.nearestBelow(addr);
 }

@@ -14,7 +14,8 @@
 //     return address lives at a function's first instruction, syscall ABI),
 //     written with designated initializers;
 //   - ArchRegs' layout: the register file as ptrace reads and writes it;
-//   - arch_get_regs / arch_set_regs and the FP return value;
+//   - arch_get_regs / arch_set_regs, the FP return value and FP argument registers;
+//   - arch_dwarf_regs: the register file in DWARF numbering (for CFI unwinding);
 //   - arch_plan_step_over: decide how a thread stopped on a breakpoint executes
 //     the displaced instruction without the breakpoint ever being lifted
 //     (emulate it in the register file, or run it out of line in a slot that
@@ -99,6 +100,13 @@ bool arch_set_regs(int tid, const ArchRegs& regs);
 // The floating-point return register (xmm0 / d0) as raw 64 bits.
 bool arch_get_fp_retval(int tid, uint64_t* out);
 bool arch_set_fp_retval(int tid, uint64_t value);
+// The floating-point argument registers xmm0-7 / v0-7, 16 bytes each, in order
+// (128 bytes): what a function's float and double arguments arrived in.
+bool arch_get_fp_args(int tid, uint8_t out[128]);
+// The registers as DWARF numbers them, for the CFI unwinder (native/dwarf):
+// out[i] is DWARF register i, for i < *count (x86-64: rax, rdx, rcx, rbx, rsi,
+// rdi, rbp, rsp, r8-r15; arm64: x0-x30, sp). The pc is regs' pc.
+void arch_dwarf_regs(const ArchRegs& regs, uint64_t out[33], unsigned* count);
 // Mark the registers so that resuming does not restart an interrupted syscall
 // (x86-64: orig_rax = -1).
 void arch_cancel_syscall_restart(ArchRegs* regs);

@@ -95,6 +95,20 @@ bool arch_get_fp_retval(int tid, uint64_t* out) {
   return true;
 }
 
+bool arch_get_fp_args(int tid, uint8_t out[128]) {
+  struct user_fpsimd_struct fp;
+  struct iovec iov = {&fp, sizeof fp};
+  if (ptrace(PTRACE_GETREGSET, tid, (void*)NT_PRFPREG, &iov) != 0) return false;
+  memcpy(out, &fp.vregs[0], 128);  // v0..v7, 16 bytes each
+  return true;
+}
+
+void arch_dwarf_regs(const ArchRegs& regs, uint64_t out[33], unsigned* count) {
+  // DWARF arm64 numbering: x0..x30 are 0..30, sp is 31.
+  for (int i = 0; i <= SP; i++) out[i] = regs.words[i];
+  *count = 32;
+}
+
 bool arch_set_fp_retval(int tid, uint64_t value) {
   struct user_fpsimd_struct fp;
   struct iovec iov = {&fp, sizeof fp};

@@ -66,6 +66,20 @@ bool arch_set_fp_retval(int tid, uint64_t value) {
   return ptrace(PTRACE_SETFPREGS, tid, nullptr, &fp) == 0;
 }
 
+bool arch_get_fp_args(int tid, uint8_t out[128]) {
+  user_fpregs_struct fp;
+  if (ptrace(PTRACE_GETFPREGS, tid, nullptr, &fp) != 0) return false;
+  memcpy(out, &fp.xmm_space[0], 128);  // xmm0..xmm7, 16 bytes each
+  return true;
+}
+
+void arch_dwarf_regs(const ArchRegs& regs, uint64_t out[33], unsigned* count) {
+  // DWARF x86-64 numbering: rax rdx rcx rbx rsi rdi rbp rsp r8..r15.
+  static const int order[16] = {RAX, RDX, RCX, RBX, RSI, RDI, RBP, RSP, R8, R9, R10, R11, R12, R13, R14, R15};
+  for (int i = 0; i < 16; i++) out[i] = regs.words[order[i]];
+  *count = 16;
+}
+
 void arch_cancel_syscall_restart(ArchRegs* regs) { regs->words[ORIG_RAX] = ~0ULL; }
 
 void arch_prepare_syscall(ArchRegs* regs, RemotePtr pc, long nr, const uint64_t a[6]) {

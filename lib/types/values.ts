@@ -1,0 +1,257 @@
+// Typed values of a call: the bytes of each argument or return value taken
+// from where the calling convention put them (abi.ts), then read as their
+// type. Never throws for the program's data: a pointer that cannot be read
+// becomes its address with `error: 'unreadable'`.
+import { Location, locateArgs, locateReturn, usesFp } from './abi';
+import type { CType, Signature, TypedValue } from './model';
+import { decodeName } from '../symbols/text';
+
+/** A stopped thread's registers and memory, as a call's values need them. */
+export interface CallRegisters {
+  /** Integer registers in calling-convention order (args at entry; [ret0, ret1] at return). */
+  ints: readonly bigint[];
+  /** xmm0-7 / v0-7, 16 bytes each, read only when needed. */
+  fp(): Buffer | null;
+  /** The stack pointer at the function's first instruction (stack arguments). */
+  sp: number;
+  read(addr: number | bigint, len: number): Buffer | null;
+}
+
+/** Bytes of a string read at most (the text shows `"..."...` past them). */
+export const STRING_MAX = 64;
+
+const hex = (v: bigint | number) => '0x' + v.toString(16);
+
+/** The bytes a location holds, or null when they cannot be read. */
+function gather(loc: Location, r: CallRegisters): Buffer | null {
+  const parts: Buffer[] = [];
+  for (const p of loc) {
+    if (p.src === 'int') {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(r.ints[p.reg] ?? 0n);
+      parts.push(b.subarray(0, p.bytes));
+    } else if (p.src === 'fp') {
+      const fp = r.fp();
+      if (!fp) return null;
+      parts.push(fp.subarray(p.reg * 16, p.reg * 16 + p.bytes));
+    } else if (p.src === 'stack') {
+      const b = r.read(r.sp + p.offset, p.bytes);
+      if (!b) return null;
+      parts.push(b);
+    } else if (p.src === 'byref') {
+      const b = r.read(r.ints[p.reg] ?? 0n, p.bytes);
+      if (!b) return null;
+      parts.push(b);
+    } else return null;
+  }
+  return Buffer.concat(parts);
+}
+
+function readInt(b: Buffer, off: number, size: number, signed: boolean): bigint {
+  switch (size) {
+    case 1: return BigInt(signed ? b.readInt8(off) : b.readUInt8(off));
+    case 2: return BigInt(signed ? b.readInt16LE(off) : b.readUInt16LE(off));
+    case 4: return BigInt(signed ? b.readInt32LE(off) : b.readUInt32LE(off));
+    default: return signed ? b.readBigInt64LE(off) : b.readBigUInt64LE(off);
+  }
+}
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const asNumber = (v: bigint): number | bigint => (v <= SAFE && v >= -SAFE ? Number(v) : v);
+
+/** A double as people write it: `1.5`, `2.0`, `-0.25`, `1e+300`, `nan`, `inf`. */
+export function formatDouble(d: number): string {
+  if (Number.isNaN(d)) return 'nan';
+  if (!Number.isFinite(d)) return d > 0 ? 'inf' : '-inf';
+  const s = String(d);
+  return /[.eE]/.test(s) ? s : s + '.0';
+}
+
+/** C-style escapes for a string or character read from the tracee. */
+function escapeC(s: string, quote: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '\\' || ch === quote) out += '\\' + ch;
+    else if (c === 10) out += '\\n';
+    else if (c === 9) out += '\\t';
+    else if (c === 13) out += '\\r';
+    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) out += '\\x' + c.toString(16).padStart(2, '0');
+    else if (c >= 0xdc80 && c <= 0xdcff) out += '\\x' + (c - 0xdc00).toString(16); // a byte that was not UTF-8
+    else if ((c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) out += '\\u' + c.toString(16);
+    else out += ch;
+  }
+  return out;
+}
+
+/** A character as C writes it: 'a', '\\n', '\\0', '\\x80'. */
+function charText(n: number): string {
+  const named: Record<number, string> = { 0: '\\0', 9: '\\t', 10: '\\n', 13: '\\r', 0x27: "\\'", 0x5c: '\\\\' };
+  if (named[n]) return `'${named[n]}'`;
+  return n >= 0x20 && n < 0x7f ? `'${String.fromCharCode(n)}'` : `'\\x${n.toString(16).padStart(2, '0')}'`;
+}
+
+/** Bytes as UTF-8, undecodable bytes kept as U+DC80+byte (as names are: symbols/text.ts). */
+function decode(b: Buffer): string {
+  const s = b.toString('utf8');
+  return s.includes('\ufffd') ? decodeName(b, 0, b.length) : s;
+}
+
+/** A NUL-terminated string of at most STRING_MAX bytes; null when its first byte cannot be read. */
+function readString(r: CallRegisters, addr: bigint): { s: string; truncated: boolean } | null {
+  const first = Math.min(STRING_MAX + 1, 4096 - Number(addr & 4095n));
+  let b = r.read(addr, first);
+  if (!b) return null;
+  let z = b.indexOf(0);
+  if (z < 0 && first < STRING_MAX + 1) {
+    const rest = r.read(addr + BigInt(first), STRING_MAX + 1 - first);
+    if (rest) {
+      b = Buffer.concat([b, rest]);
+      z = b.indexOf(0);
+    }
+  }
+  if (z >= 0 && z <= STRING_MAX) return { s: decode(b.subarray(0, z)), truncated: false };
+  return { s: decode(b.subarray(0, Math.min(b.length, STRING_MAX))), truncated: true };
+}
+
+const isString = (t: CType) => t.k === 'ptr' && !!t.to && t.to.k === 'int' && !!t.to.c && /\bchar$/.test(t.to.n);
+/** Parameters whose values are bits, shown in hex: flags, oflag, mask, prot. */
+const looksLikeFlags = (name: string | null) => !!name && /^(o?flags?|.*_flags?|.*mask|prot)$/i.test(name);
+
+/** The value of type `t` in the bytes `b` at `off` (null bytes: not available). */
+function decodeValue(b: Buffer | null, off: number, t: CType, name: string | null, r: CallRegisters, depth = 0): TypedValue {
+  const type = t.n;
+  const size = t.s > 0 ? t.s : 8;
+  if (t.k === 'void') return { name, type, kind: 'void', value: undefined, text: '' };
+  if (!b || off + Math.min(size, t.k === 'struct' || t.k === 'union' ? 0 : size) > b.length) {
+    const agg = t.k === 'struct' || t.k === 'union';
+    return { name, type, kind: agg ? 'struct' : 'other', value: null, text: agg ? '{...}' : '?' };
+  }
+  switch (t.k) {
+    case 'int': {
+      const v = readInt(b, off, size, t.sg !== false);
+      if (t.c && size === 1) return { name, type, kind: 'char', value: Number(v), text: charText(Number(v) & 0xff) };
+      const fmt = t.fmt ?? (looksLikeFlags(name) ? 'hex' : undefined);
+      const u = BigInt.asUintN(size * 8, v);
+      const text = fmt === 'hex' ? hex(u) : fmt === 'oct' ? '0' + u.toString(8) : v.toString();
+      return { name, type, kind: 'int', value: asNumber(v), text };
+    }
+    case 'bool': {
+      const v = b[off] !== 0;
+      return { name, type, kind: 'bool', value: v, text: String(v) };
+    }
+    case 'enum': {
+      const v = readInt(b, off, size, t.sg === true);
+      const n = Number(v);
+      const exact = t.e?.find((e) => e[1] === n);
+      if (exact) return { name, type, kind: 'enum', value: exact[0], text: exact[0] };
+      // Flags: a combination of enumerators that are powers of two.
+      const bits = (t.e ?? []).filter((e) => e[1] > 0 && (e[1] & (e[1] - 1)) === 0 && (n & e[1]) === e[1]);
+      if (n > 0 && bits.reduce((a, e) => a | e[1], 0) === n) {
+        const text = bits.map((e) => e[0]).join('|');
+        return { name, type, kind: 'enum', value: text, text };
+      }
+      return { name, type, kind: 'enum', value: n, text: String(n) };
+    }
+    case 'float': {
+      if (size !== 4 && size !== 8) return { name, type, kind: 'float', value: null, text: '?' };
+      const d = size === 4 ? b.readFloatLE(off) : b.readDoubleLE(off);
+      return { name, type, kind: 'float', value: d, text: formatDouble(d) };
+    }
+    case 'ptr': {
+      const p = b.readBigUInt64LE(off);
+      if (isString(t)) {
+        if (p === 0n) return { name, type, kind: 'str', value: null, text: 'NULL' };
+        const s = readString(r, p);
+        if (!s) return { name, type, kind: 'str', value: asNumber(p), text: `${hex(p)} <unreadable>`, error: 'unreadable' };
+        const v: TypedValue = { name, type, kind: 'str', value: s.s, text: `"${escapeC(s.s, '"')}"${s.truncated ? '...' : ''}` };
+        if (s.truncated) v.truncated = true;
+        return v;
+      }
+      return { name, type, kind: 'ptr', value: asNumber(p), text: p === 0n ? 'NULL' : hex(p) };
+    }
+    case 'struct':
+    case 'union': {
+      if (!t.m || depth > 0) return { name, type, kind: 'struct', value: null, text: '{...}' };
+      const value: { [k: string]: unknown } = {};
+      const shown: string[] = [];
+      for (const m of t.m) {
+        const mv = decodeValue(b, off + m.o, m.t, m.n, r, depth + 1);
+        const key = m.n ?? `@${m.o}`;
+        value[key] = mv.value;
+        if (shown.length < 4) shown.push(`${key}=${mv.text}`);
+      }
+      const more = t.m.length > 4 ? ', ...' : '';
+      return { name, type, kind: 'struct', value, text: `{${shown.join(', ')}${more}}` };
+    }
+    default: {
+      const v = size <= 8 ? b.readBigUInt64LE(off) : 0n;
+      return { name, type, kind: 'other', value: asNumber(v), text: size <= 8 ? hex(v) : '?' };
+    }
+  }
+}
+
+/** Where a signature's arguments are, computed once per signature. */
+const argLocations = new WeakMap<Signature, { locs: Location[]; fp: boolean }>();
+
+export function argsNeedFp(sig: Signature): boolean {
+  return locations(sig).fp;
+}
+
+function locations(sig: Signature): { locs: Location[]; fp: boolean } {
+  let l = argLocations.get(sig);
+  if (!l) {
+    const locs = locateArgs(sig);
+    argLocations.set(sig, (l = { locs, fp: usesFp(locs) }));
+  }
+  return l;
+}
+
+/**
+ * A scalar in one integer register, read from the register itself (the
+ * common case, without a buffer); null for anything else.
+ */
+function fromRegister(reg: bigint, t: CType, name: string | null, r: CallRegisters): TypedValue | null {
+  const size = t.s > 0 ? t.s : 8;
+  if (t.k === 'ptr') {
+    const p = BigInt.asUintN(64, reg);
+    if (!isString(t)) return { name, type: t.n, kind: 'ptr', value: asNumber(p), text: p === 0n ? 'NULL' : hex(p) };
+    if (p === 0n) return { name, type: t.n, kind: 'str', value: null, text: 'NULL' };
+    const s = readString(r, p);
+    if (!s) return { name, type: t.n, kind: 'str', value: asNumber(p), text: `${hex(p)} <unreadable>`, error: 'unreadable' };
+    const v: TypedValue = { name, type: t.n, kind: 'str', value: s.s, text: `"${escapeC(s.s, '"')}"${s.truncated ? '...' : ''}` };
+    if (s.truncated) v.truncated = true;
+    return v;
+  }
+  if (t.k === 'int' && !t.c && !t.fmt && size <= 8 && !looksLikeFlags(name)) {
+    const v = t.sg !== false ? BigInt.asIntN(size * 8, reg) : BigInt.asUintN(size * 8, reg);
+    return { name, type: t.n, kind: 'int', value: asNumber(v), text: v.toString() };
+  }
+  return null;
+}
+
+/** The arguments of a call at its function's first instruction. */
+export function readArgs(sig: Signature, r: CallRegisters): TypedValue[] {
+  const { locs } = locations(sig);
+  return sig.params.map((p, i) => {
+    const loc = locs[i];
+    if (loc.length === 1 && loc[0].src === 'int') {
+      const fast = fromRegister(r.ints[loc[0].reg] ?? 0n, p.type, p.name, r);
+      if (fast) return fast;
+    }
+    const b = gather(loc, r);
+    // A struct passed by value whose bytes are in memory at a bad address: its address, marked.
+    return decodeValue(b, 0, p.type, p.name, r);
+  });
+}
+
+/** The return value once the function returned (r.ints = [first, second] return registers). */
+export function readReturn(t: CType, r: CallRegisters): TypedValue {
+  const loc = locateReturn(t);
+  if (loc.length === 1 && loc[0].src === 'int') {
+    const fast = fromRegister(r.ints[0], t, null, r);
+    if (fast) return fast;
+  }
+  const v = decodeValue(loc.length ? gather(loc, r) : Buffer.alloc(0), 0, t, null, r);
+  return v;
+}
