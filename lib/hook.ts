@@ -43,6 +43,8 @@ export class Hook {
    * Tracing goes on with the other objects.
    */
   readonly warnings: string[] = [];
+  /** Calls that ran without a return hook (see nmissed), per function name. */
+  readonly nmissedByFunction = new Map<string, number>();
   /** @internal */ private readonly objectsSeen = new Set<string>();
   /** @internal */ private readonly damageSeen = new Set<string>();
   /** @internal */ unhookImpl: (h: Hook) => void = () => undefined;
@@ -54,6 +56,11 @@ export class Hook {
     maxActive: number,
   ) {
     this.pool = new NodePool(maxActive);
+  }
+
+  /** @internal */
+  countMissed(fn: string): void {
+    this.nmissedByFunction.set(fn, (this.nmissedByFunction.get(fn) ?? 0) + 1);
   }
 
   /** Functions hooked so far. */

@@ -1,10 +1,12 @@
 // The public API. Only re-exports: each piece lives in its own file.
 export { Tracer } from './tracer';
 export { resolveProgram } from './symbols/program';
-export type { SpawnOptions, AttachOptions, ExitStatus } from './tracer';
+export type { SpawnOptions, AttachOptions, ExitStatus, ProcessEvent } from './tracer';
 export { Hook } from './hook';
 export type { HookHandlers, HookSite } from './hook';
 export { CallContext, EntryContext, ExitContext } from './context';
 export type { Backtrace, BacktraceFrame } from './context';
 export { RethookError } from './errors';
 export type { UnwindReason } from './rethook';
+export { Summary } from './views/summary';
+export type { SummaryRow, SummaryOptions, SortKey } from './views/summary';

@@ -98,10 +98,14 @@ function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site,
       // Our trampoline as a return address with no call of ours at this
       // frame cannot be resolved: let this call run unhooked.
       hook.pool.nmissed++;
+      hook.countMissed(site.fn!.name);
       continue;
     }
     const node = hook.pool.take(hook);
-    if (!node) continue;
+    if (!node) {
+      hook.countMissed(site.fn!.name);
+      continue;
+    }
     node.frame = sp;
     node.realRet = chained ? outer!.realRet : ret;
     node.chained = chained;

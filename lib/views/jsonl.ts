@@ -9,8 +9,14 @@ function plain(e: object): object {
   return rest;
 }
 
+/** Notes that mark processes coming and going (the tree's markers). */
+export function isMarker(e: NoteEvent): boolean {
+  return e.type === 'fork' || e.type === 'exec' || (e.type === 'process-exit' && 'ts' in e);
+}
+
 export class JsonView implements View {
-  constructor(private readonly out: Sink) {}
+  /** markers: write fork, exec and child process-exit notes too (records do; `--format json` keeps to its events as before). */
+  constructor(private readonly out: Sink, private readonly markers = true) {}
   entry(e: EntryEvent): void {
     this.out.write(JSON.stringify(plain(e)) + '\n');
   }
@@ -18,6 +24,7 @@ export class JsonView implements View {
     this.out.write(JSON.stringify(plain(e)) + '\n');
   }
   note(e: NoteEvent): void {
+    if (!this.markers && isMarker(e)) return;
     this.out.write(JSON.stringify(e) + '\n');
   }
   end(_info: EndInfo): void {
