@@ -56,7 +56,7 @@ test('calls: no colors with NO_COLOR, with --color=never, or in a file; --color=
   expect(onTerminal(['-c', ...CALLS], { NO_COLOR: '1' })).not.toContain(ESC);
 });
 
-test('forker: with --follow-fork the tree marks the fork and the child's exit (status 5)', () => {
+test('forker: with --follow-fork the tree marks the fork and the exit of the child (status 5)', () => {
   const file = path.join(scratchDir(), 'fork.txt');
   onTerminal(['--follow-fork', '-o', file, '-f', 'work', '-f', 'spawn_child', '--', fixture('forker')]);
   const text = fs.readFileSync(file, 'utf8');
