@@ -4,6 +4,8 @@
       "target_name": "rethook",
       "sources": [
         "native/addon.cc",
+        "native/guardian/shared.cc",
+        "native/guardian/standby.c",
         "native/addon_values.cc",
         "native/session.cc",
         "native/engine/breakpoints.cc",

@@ -5,11 +5,14 @@ import { NodePool } from './rethook';
 import type { Module } from './symbols/modules';
 import { closeNames, Pattern } from './symbols/patterns';
 
-export interface HookHandlers {
+/** A context whose per-call `data` is typed: `tracer.hook<D>(...)`. */
+export type WithData<C, D> = C & { data: D | undefined };
+
+export interface HookHandlers<D = unknown> {
   /** Runs at the function's first instruction. Return false to not hook this call's return. */
-  onEntry?: (ctx: EntryContext) => boolean | void;
+  onEntry?: (ctx: WithData<EntryContext, D>) => boolean | void;
   /** Runs when the call returns (or, with ctx.unwound, when its frame was unwound). */
-  onExit?: (ctx: ExitContext) => void;
+  onExit?: (ctx: WithData<ExitContext, D>) => void;
   /** Calls of this hook that may be in flight at once (all threads). */
   maxActive?: number;
   /**

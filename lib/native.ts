@@ -1,6 +1,8 @@
 // Types for the raw addon, 1:1 with native/addon.cc (as node-pty's native.d.ts).
 // Addresses cross as numbers (user-space addresses fit in 53 bits) or bigints.
 import * as path from 'path';
+import { explainAddonError } from './addon-error';
+import { RethookError } from './errors';
 
 export const enum StopKind {
   None = 0,
@@ -123,13 +125,41 @@ export interface ArchInfo {
 
 interface Addon {
   NativeTracer: new (wake: () => void) => NativeTracer;
+  /** A pipe, both ends close-on-exec: [readFd, writeFd]. */
+  pipe(): [number, number];
   demangle(names: string[]): string[];
+  /** A file mapped MAP_SHARED (created with `size` bytes): the guardian's mirror (lib/guardian/). */
+  mapSharedFile(path: string, size: number): ArrayBuffer;
+  /** Fork the guardian of `pid` (native/guardian/standby.c), which learns of our death at once; its pid. */
+  startGuardian(pid: number, mirror: string, node: string, script: string): number;
+  /** True once our exited child `pid` was waited for. */
+  reapChild(pid: number): boolean;
   arch: ArchInfo;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const addon: Addon = require(path.join(__dirname, '..', 'build', 'Release', 'rethook.node'));
+/**
+ * The addon: built from source (build/Release, as contributors and source
+ * fallback builds have it) or the prebuilt binary for this platform
+ * (prebuilds/linux-<arch>/rethook.glibc.node, N-API: any Node >= 20), found
+ * by node-gyp-build. A failure is one line (RethookError EADDON) saying why:
+ * a missing system library with its Debian package, no binary for this
+ * platform, a C library too old.
+ */
+function loadAddon(): Addon {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('node-gyp-build')(path.join(__dirname, '..')) as Addon;
+  } catch (e) {
+    throw new RethookError(explainAddonError(e), 'EADDON', { cause: e });
+  }
+}
+
+const addon: Addon = loadAddon();
 
 export const NativeTracer = addon.NativeTracer;
 export const demangle = addon.demangle;
+export const mapSharedFile = addon.mapSharedFile;
+export const startGuardian = addon.startGuardian;
+export const reapChild = addon.reapChild;
+export const pipe = addon.pipe;
 export const arch = addon.arch;

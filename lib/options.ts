@@ -17,9 +17,17 @@ export interface SpawnOptions {
    * instead and the program goes on untraced (the CLI's --detach-on-exit).
    */
   detachOnInterrupt?: boolean;
-  /** The program's stdin, stdout, stderr: 'inherit' (default) or a file descriptor of ours. */
-  stdio?: readonly ('inherit' | number)[];
+  /**
+   * The program's stdin, stdout, stderr, as child_process.spawn takes them:
+   * one value for all three or an array of up to three (missing ones
+   * 'inherit'). 'inherit' (default): ours. 'ignore': /dev/null. 'pipe': a
+   * pipe to tracer.stdin, tracer.stdout or tracer.stderr. A number: that
+   * file descriptor of ours.
+   */
+  stdio?: StdioOption | readonly StdioOption[];
 }
+
+export type StdioOption = 'inherit' | 'ignore' | 'pipe' | number;
 
 export type AttachOptions = Pick<SpawnOptions, 'maxActive' | 'followForks'>;
 
@@ -40,8 +48,8 @@ export interface ValidSpawnOptions {
   maxActive: number;
   followForks: boolean;
   detachOnInterrupt: boolean;
-  /** -1: inherit. */
-  stdio: number[];
+  /** Always three: 'inherit', 'ignore', 'pipe' or a file descriptor. */
+  stdio: StdioOption[];
 }
 
 export function validateSpawn(args: unknown, options: unknown): ValidSpawnOptions {
@@ -52,16 +60,19 @@ export function validateSpawn(args: unknown, options: unknown): ValidSpawnOption
   if (o.cwd !== undefined && typeof o.cwd !== 'string') throw new TypeError('Expected cwd to be a string');
   const followForks = checkBoolean(o.followForks, 'followForks');
   const detachOnInterrupt = checkBoolean(o.detachOnInterrupt, 'detachOnInterrupt');
-  const stdio = o.stdio ?? [];
-  if (!Array.isArray(stdio) || stdio.length > 3 || stdio.some((f) => f !== 'inherit' && !(Number.isInteger(f) && (f as number) >= 0)))
-    throw new TypeError("Expected stdio to be an array of up to 3 file descriptors or 'inherit'");
+  const raw: unknown = o.stdio ?? [];
+  const stdio: unknown[] = Array.isArray(raw) ? [...raw] : [raw, raw, raw];
+  const valid = (f: unknown) => f === 'inherit' || f === 'ignore' || f === 'pipe' || (Number.isInteger(f) && (f as number) >= 0);
+  if (stdio.length > 3 || stdio.some((f) => f !== undefined && f !== null && !valid(f)))
+    throw new TypeError("Expected stdio to be 'inherit', 'ignore', 'pipe' or a file descriptor, or an array of up to 3 of them");
+  while (stdio.length < 3) stdio.push('inherit');
   return {
     env: o.env ?? process.env,
     cwd: o.cwd ?? '',
     maxActive,
     followForks,
     detachOnInterrupt,
-    stdio: stdio.map((f) => (f === 'inherit' ? -1 : f)),
+    stdio: stdio.map((f) => (f ?? 'inherit') as StdioOption),
   };
 }
 

@@ -6,7 +6,9 @@
 // and the event loop runs between stops.
 import type { Backtrace } from './context';
 import type { ExitStatus, ProcessEvent, Session } from './engine/session';
+import type { Readable, Writable } from 'stream';
 import type { Hook, HookHandlers } from './hook';
+import { eventStream, EventsOptions, TraceEventStream } from './methods/events';
 import { attachSession } from './methods/attach';
 import { backtraceOf } from './methods/backtrace';
 import { detachSession } from './methods/detach';
@@ -17,16 +19,27 @@ import { spawnSession } from './methods/spawn';
 import type { AttachOptions, SpawnOptions } from './options';
 
 export type { ExitStatus, ProcessEvent } from './engine/session';
-export type { AttachOptions, SpawnOptions } from './options';
+export type { AttachOptions, SpawnOptions, StdioOption } from './options';
+export type { EntryEvent, EventsOptions, ExitEvent, ProcessExitEvent, TraceEvent, TraceEventStream } from './methods/events';
 
 export class Tracer {
   readonly #session: Session;
+  #running: Promise<ExitStatus> | null = null;
   /** The process the tracer started (or attached to). */
   readonly pid: number;
+  /** The program's stdin, when spawned with stdio 'pipe' for it (else null). */
+  readonly stdin: Writable | null;
+  /** The program's stdout, when spawned with stdio 'pipe' for it (else null). */
+  readonly stdout: Readable | null;
+  /** The program's stderr, when spawned with stdio 'pipe' for it (else null). */
+  readonly stderr: Readable | null;
 
-  private constructor(session: Session) {
+  private constructor(session: Session, stdio?: { stdin: Writable | null; stdout: Readable | null; stderr: Readable | null }) {
     this.#session = session;
     this.pid = session.pid;
+    this.stdin = stdio?.stdin ?? null;
+    this.stdout = stdio?.stdout ?? null;
+    this.stderr = stdio?.stderr ?? null;
   }
 
   /**
@@ -35,7 +48,8 @@ export class Tracer {
    * library constructors) has run: hook() now, then run().
    */
   static async spawn(file: string, args: readonly string[] = [], options: SpawnOptions = {}): Promise<Tracer> {
-    return new Tracer(await spawnSession(file, args, options));
+    const { session, stdio } = await spawnSession(file, args, options);
+    return new Tracer(session, stdio);
   }
 
   /**
@@ -55,13 +69,26 @@ export class Tracer {
    * to one object (`libz.so.1:crc32`), a demangled C++ name, or an address.
    * Patterns scoped to an object not loaded yet are planted when it is.
    */
-  hook(pattern: string | number | readonly (string | number)[], handlers?: HookHandlers): Hook {
-    return hookFunctions(this.#session, pattern, handlers);
+  hook<D = unknown>(pattern: string | number | readonly (string | number)[], handlers?: HookHandlers<D>): Hook {
+    return hookFunctions(this.#session, pattern, handlers as HookHandlers | undefined);
+  }
+
+  /**
+   * Hook `pattern` and get its calls as events through an async iterator:
+   * `for await (const ev of tracer.events('kv_*'))`. Entry and exit events
+   * are plain objects (valid after their handler, unlike contexts); the last
+   * is `{ type: 'process-exit', ...ExitStatus }`. The loop's first step lets
+   * the program run (as run()); breaking out unhooks. `.hook` is the hook.
+   */
+  events(pattern: string | number | readonly (string | number)[], options: EventsOptions = {}): TraceEventStream {
+    return eventStream((h) => this.hook(pattern, h), () => this.#running ?? this.run(), options);
   }
 
   /** Let the program run; resolves when it exits (or the tracer detaches). */
   run(): Promise<ExitStatus> {
-    return runSession(this.#session);
+    const p = runSession(this.#session);
+    this.#running ??= p;
+    return p;
   }
 
   /**

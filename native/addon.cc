@@ -2,13 +2,18 @@
 // calls into the session (session.h) and the tracee layer (tracee/*.h). No
 // ptrace here and no policy: TypeScript decides, the layers below act.
 #include <napi.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <string>
 #include <vector>
 
 #include "addon_values.h"
+#include "guardian/shared.h"
 #include "session.h"
 #include "tracee/inject.h"
 #include "tracee/spawn.h"
@@ -405,10 +410,25 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   Session session_;
 };
 
+// pipe() -> [readFd, writeFd], both close-on-exec: a spawned program's end is
+// dup2'ed onto its 0, 1 or 2 (which spawn makes inheritable), ours stays ours.
+static Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw Napi::Error::New(info.Env(), std::string("pipe: ") + strerror(errno));
+  auto a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, Napi::Number::New(info.Env(), fds[0]));
+  a.Set(1u, Napi::Number::New(info.Env(), fds[1]));
+  return a;
+}
+
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("NativeTracer", NativeTracer::Init(env));
   exports.Set("demangle", Napi::Function::New(env, Demangle));
   exports.Set("arch", ArchInfo(env));
+  exports.Set("mapSharedFile", Napi::Function::New(env, MapSharedFile));
+  exports.Set("startGuardian", Napi::Function::New(env, StartGuardian));
+  exports.Set("reapChild", Napi::Function::New(env, ReapChild));
   return exports;
 }
 

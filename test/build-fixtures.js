@@ -46,6 +46,7 @@ const PROGRAMS = {
   dlopen_main: ['dlopen_main.c', '-ldl'],
   dlclose_main: ['dlclose_main.c', '-ldl'],
   exec_then_fork: ['exec_then_fork.c'],
+  slow_calls: ['slow_calls.c'],
   setjmp_twice: ['setjmp_twice.c'],
   dlsym_next: ['dlsym_next.c', '-ldl'],
   coroutine: ['coroutine.c'],
@@ -79,6 +80,36 @@ function build() {
     if (newer(out, [path.join(SRC, src), __filename])) execFileSync('gcc', ['-O2', '-shared', '-fPIC', ...flags, '-o', out, path.join(SRC, src)], { stdio: 'inherit' });
   }
   buildGo();
+  buildMusl();
+}
+
+/**
+ * musl fixtures (Alpine's C library), built with Debian's musl-tools when it is
+ * installed (.ci/run installs it): dynamically (musl's libc.so is also its
+ * dynamic linker) and statically, at -O0 and -O2.
+ */
+const MUSL = {
+  calls: ['calls.c'],
+  recursion: ['recursion.c'],
+  longjmp: ['longjmp.c'],
+  threads: ['threads.c'],
+  override: ['override.c'],
+  dlopen_main: ['dlopen_main.c'],
+};
+const MUSL_GCC = '/usr/bin/musl-gcc';
+
+function buildMusl() {
+  if (!fs.existsSync(MUSL_GCC)) return;
+  for (const [name, srcs] of Object.entries(MUSL)) {
+    const files = srcs.map((s) => path.join(SRC, s));
+    for (const [v, flags] of [['dyn', ['-O0']], ['dyn-O2', ['-O2']], ['static', ['-O0', '-static']], ['static-O2', ['-O2', '-static']]]) {
+      const out = path.join(OUT, `${name}.musl-${v}`);
+      if (newer(out, [...files, __filename])) execFileSync(MUSL_GCC, [...flags, '-g0', '-o', out, ...files], { stdio: 'inherit' });
+    }
+  }
+  const lib = path.join(OUT, 'libplugin-musl.so');
+  const src = path.join(SRC, 'dlopen_lib.c');
+  if (newer(lib, [src, __filename])) execFileSync(MUSL_GCC, ['-O2', '-shared', '-fPIC', '-o', lib, src], { stdio: 'inherit' });
 }
 
 /** Go fixtures, built with Debian's golang-go when it is installed (.ci/run installs it). */
@@ -96,5 +127,5 @@ function buildGo() {
   });
 }
 
-module.exports = { build, OUT, VARIANTS: Object.keys(VARIANTS) };
+module.exports = { build, OUT, VARIANTS: Object.keys(VARIANTS), MUSL_GCC };
 if (require.main === module) build();

@@ -163,3 +163,5 @@ export function linkedAddressOfString(file: string, text: string): number {
   }
   throw new Error(`"${text}" is in no allocated section of ${file}`);
 }
+
+export { timeBound } from './time-bound';

@@ -6,6 +6,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
 import { CLI, fixture, scratchDir } from './helpers';
+import { timeBound } from './time-bound';
 
 const FLOOD = fixture('flood');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,7 +71,7 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
       const lines = jsonLines(fs.readFileSync(out, 'utf8'));
       expect(lines[lines.length - 1]).toEqual({ type: 'process-exit', pid, code: null, signal: 'SIGKILL' });
     }
-    expect(Math.max(...times)).toBeLessThan(5000);
+    expect(Math.max(...times)).toBeLessThan(timeBound(5000));
   }, 120000);
 
   test('an internal error during a stop of a program we started: one line, the program ended, a prompt non-zero exit', async () => {
@@ -82,7 +83,7 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
     const pid = await childOf(cli.pid!);
     const r = await exitOf(cli, 10000);
     expect(r.code).toBe(1);
-    expect(r.ms).toBeLessThan(5000);
+    expect(r.ms).toBeLessThan(timeBound(5000));
     expect(err).toBe(`rethook: internal error while handling a stop: test fault at the entry of step; the program (pid ${pid}) was killed\n`);
     expect(fs.existsSync(`/proc/${pid}`)).toBe(false); // killed and reaped
   });
@@ -124,7 +125,9 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
       const prog = spawn(FLOOD, ['0'], { stdio: 'ignore' });
       await sleep(50);
       const cli = spawn(process.execPath, [CLI, 'trace', '-p', String(prog.pid), '-f', 'step', '--format', 'json', '-o', '/dev/null'], { stdio: 'ignore' });
-      await sleep(800);
+      // Attached and flooding (a loaded machine may take a while to get there), then Ctrl-C.
+      for (const end = Date.now() + timeBound(20000); tracerPid(prog.pid!) !== cli.pid && Date.now() < end; ) await sleep(20);
+      await sleep(300);
       cli.kill('SIGINT');
       const r = await exitOf(cli, 10000);
       expect(r.code).toBe(0);
@@ -181,7 +184,7 @@ describe('item 4: attach edge cases', () => {
       expect(err).toBe(`rethook: waiting for process ${child.pid} to stop: thread ${child.pid} is blocked in vfork until its child execs or exits (Ctrl-C gives up)\n`);
       cli.kill('SIGINT');
       const r = await exitOf(cli, 10000);
-      expect(r.ms).toBeLessThan(1000);
+      expect(r.ms).toBeLessThan(timeBound(1000));
       expect(r.code).toBe(1);
       const [code] = await once(child, 'exit');
       expect(code).toBe(0);

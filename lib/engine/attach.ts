@@ -9,7 +9,7 @@
 // SIGSTOP & co. reports group-stops: held as such, it is released with
 // PTRACE_LISTEN (run.ts) and stays stopped until someone sends SIGCONT.
 import * as fs from 'fs';
-import { RethookError } from '../errors';
+import { ptraceCode, RethookError } from '../errors';
 import { Info, StopKind } from '../native';
 import type { Proc } from '../tracee/process';
 import { pause } from './detach';
@@ -54,7 +54,7 @@ async function seizeAndHold(s: Session, pid: number, slow?: (tids: number[]) => 
     try {
       tids = fs.readdirSync(`/proc/${pid}/task`).map(Number);
     } catch {
-      throw new RethookError(`no process ${pid}`);
+      throw new RethookError(`no process ${pid}`, 'ENOPROCESS');
     }
     const fresh = tids.filter((t) => !seized.has(t));
     if (!fresh.length) break;
@@ -62,7 +62,7 @@ async function seizeAndHold(s: Session, pid: number, slow?: (tids: number[]) => 
       try {
         s.nat.seize(tid, false);
       } catch (e) {
-        if (seized.size === 0) throw new RethookError(`cannot attach to process ${pid}: ${(e as Error).message}`);
+        if (seized.size === 0) throw new RethookError(`cannot attach to process ${pid}: ${(e as Error).message}`, ptraceCode((e as Error).message, 'ENOPROCESS'), { cause: e });
         continue; // the thread just exited
       }
       seized.add(tid);
@@ -75,7 +75,7 @@ async function seizeAndHold(s: Session, pid: number, slow?: (tids: number[]) => 
   let told = false;
   while (pending.threads.size || pending.children.size) {
     if (pollStops(s, proc, pending, seized)) continue;
-    if (s.status) throw new RethookError(`attaching to process ${pid} was given up`);
+    if (s.status) throw new RethookError(`attaching to process ${pid} was given up`, 'ENOPROCESS');
     const waited = Date.now() - start;
     if (waited < SYNC_POLL_MS) {
       pause(1);
@@ -87,9 +87,9 @@ async function seizeAndHold(s: Session, pid: number, slow?: (tids: number[]) => 
     }
     await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
   }
-  if (!s.table.thread(pid) && !s.held.length) throw new RethookError(`no process ${pid}`);
+  if (!s.table.thread(pid) && !s.held.length) throw new RethookError(`no process ${pid}`, 'ENOPROCESS');
   const first = s.held[0];
-  if (!first) throw new RethookError(`cannot attach to process ${pid}: no thread stopped`);
+  if (!first) throw new RethookError(`cannot attach to process ${pid}: no thread stopped`, 'ENOPROCESS');
   adoptRunningImage(s, proc, first.tid);
 }
 

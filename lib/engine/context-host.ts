@@ -11,7 +11,7 @@ import type { Session } from './session';
 export function contextHost(s: Session, th: ThreadState): ContextHost {
   const { proc, tid } = th;
   const stopped = () => {
-    if (s.current.tid !== tid || s.status) throw new RethookError(`thread ${tid} is not stopped in a handler`);
+    if (s.current.tid !== tid || s.status) throw new RethookError(`thread ${tid} is not stopped in a handler`, 'ESTATE');
   };
   return {
     readMemory: (addr, length) => proc.mem.readExactly(addr, length),

@@ -22,7 +22,7 @@ export function fail(s: Session, err: Error): void {
  */
 export function failed(s: Session): void {
   if (s.status) return;
-  const cause = s.failure ?? new RethookError('tracing failed');
+  const cause = s.failure ?? new RethookError('tracing failed', 'EINTERNAL');
   const internal = s.internalFailure && !(cause instanceof RethookError && /handler for .* threw/.test(cause.message));
   let err: Error = cause;
   if (internal && !s.options.attached) {
@@ -48,7 +48,9 @@ function firstLine(e: unknown): string {
 /** The one line reported for an internal error. */
 function oneLine(e: Error, outcome: string): RethookError {
   const msg = firstLine(e);
-  return new RethookError(e instanceof RethookError ? `${msg}; ${outcome}` : `internal error while handling a stop: ${msg}; ${outcome}`);
+  return e instanceof RethookError
+    ? new RethookError(`${msg}; ${outcome}`, e.code, { cause: e.cause ?? e })
+    : new RethookError(`internal error while handling a stop: ${msg}; ${outcome}`, 'EINTERNAL', { cause: e });
 }
 
 /**

@@ -9,6 +9,7 @@ import { modulesFromMaps } from '../symbols/modules';
 import { readMaps } from '../symbols/procfs';
 import type { Proc, ThreadState } from '../tracee/process';
 import * as fs from 'fs';
+import { unguardBreakpoint } from './guardian';
 import { plant, plantPending } from './planting';
 import { finishUnwound } from './return-hooks';
 import type { Session } from './session';
@@ -29,14 +30,31 @@ const CATCH_ENTRY = '__cxa_begin_catch';
  * The objects mapped now, with the executable and the dynamic linker (the
  * object other than the executable that defines _r_debug), whose _r_debug
  * is remembered in proc.rDebug.
+ *
+ * musl's dynamic linker (its libc.so) has no _r_debug: its `struct debug`
+ * (laid out as r_debug) is static, pointed to by `_dl_debug_addr`, and its
+ * r_brk is set only just before the program's entry. It exports the
+ * breakpoint function itself, `_dl_debug_state`: that is hooked from the
+ * first instruction (proc.rDebugPtr set, proc.rDebug read through it at each
+ * hit, once the linker has relocated itself).
  */
-function mappedImage(proc: Proc): { exe: Module; linker: Module | null; modules: Module[] } {
+function mappedImage(proc: Proc): { exe: Module; linker: Module | null; modules: Module[]; muslBrk: number } {
   const modules = modulesFromMaps(readMaps(proc.pid), proc.modules);
   const exePath = fs.realpathSync(`/proc/${proc.pid}/exe`);
   const exe = modules.find((m) => m.path === exePath) ?? modules[0];
-  const linker = modules.find((m) => m.path !== exePath && m.object('_r_debug') !== null) ?? null;
+  let linker = modules.find((m) => m.path !== exePath && m.object('_r_debug') !== null) ?? null;
+  let muslBrk = 0;
+  proc.rDebugPtr = 0;
   if (linker) proc.rDebug = linker.object('_r_debug')!;
-  return { exe, linker, modules };
+  else {
+    linker = modules.find((m) => m.path !== exePath && m.object('_dl_debug_addr') !== null) ?? null;
+    const brk = linker?.functions().find((f) => f.rawName === '_dl_debug_state');
+    if (linker && brk) {
+      proc.rDebugPtr = linker.object('_dl_debug_addr')!;
+      muslBrk = brk.address;
+    } else linker = null;
+  }
+  return { exe, linker, modules, muslBrk };
 }
 
 /** Break at r_brk from now on: the dynamic linker calls it around every change of the link map. */
@@ -47,7 +65,8 @@ function hookLinkMap(s: Session, proc: Proc, brk: number): void {
 
 /** r_brk once the dynamic linker has set it, else 0. */
 function readRBrk(proc: Proc): number {
-  return proc.mem.readWord(proc.rDebug + R_DEBUG_BRK) ?? 0;
+  if (proc.rDebugPtr) proc.rDebug = proc.mem.readWord(proc.rDebugPtr) ?? 0;
+  return proc.rDebug ? proc.mem.readWord(proc.rDebug + R_DEBUG_BRK) ?? 0 : 0;
 }
 
 /** A new image (after spawn or exec), stopped at its first instruction, single-threaded. */
@@ -61,9 +80,13 @@ export function startImage(s: Session, proc: Proc, tid: number): void {
   proc.ifuncs.clear();
   proc.modules.clear(); // every object is new: loadedModules() plants pending patterns in each
   proc.startupDone = false;
-  const { exe, linker } = mappedImage(proc);
+  const { exe, linker, muslBrk } = mappedImage(proc);
   proc.pages.mapRegion(tid, exe.start);
-  if (exe.elf.interp && linker) {
+  if (exe.elf.interp && muslBrk) {
+    // musl: its r_brk is known from the start; the first hit is startup's end.
+    hookLinkMap(s, proc, muslBrk);
+    s.resume(tid, 0);
+  } else if (exe.elf.interp && linker) {
     // The linker sets r_brk early in its own start-up: syscall-step until it has.
     proc.phase = 'find-r_brk';
     s.resume(tid, 0, false, true);
@@ -104,6 +127,7 @@ export function onSyscallStop(s: Session, th: ThreadState): void {
 /** The dynamic linker's r_brk: called around every change of the link map. */
 function onLinkMapChange(s: Session, th: ThreadState, addr: number): 'continue' | 'hold' {
   const proc = th.proc;
+  if (proc.rDebugPtr) proc.rDebug = proc.mem.readWord(proc.rDebugPtr) ?? 0; // musl: relocated by now
   const state = proc.mem.read(proc.rDebug + R_DEBUG_STATE, 4);
   if (!state || state.readInt32LE(0) !== RT_CONSISTENT) return 'continue';
   loadedModules(s, proc, th.tid);
@@ -153,6 +177,7 @@ function forgetModule(s: Session, proc: Proc, m: Module): void {
   for (const addr of [...proc.sites.keys(), ...proc.returnSites.keys()]) {
     if (!inside(addr)) continue;
     s.nat.forgetBreakpoint(proc.pid, addr);
+    unguardBreakpoint(s, proc, addr);
     proc.sites.delete(addr);
     proc.returnSites.delete(addr);
   }

@@ -54,6 +54,7 @@ function onExec(s: Session, proc: Proc, th: ThreadState): void {
   flushGoroutines(s, th, 'exec');
   th.stack.range = null; // a new stack: learnt again at the first hooked call
   s.nat.execed(proc.pid);
+  if (s.guardian && proc.pid === s.pid) s.guardian.mirror.clearBreakpoints();
   if (proc.silent) {
     // A vfork child we were only keeping safe: its new image has none of our breakpoints.
     s.detachThread(th.tid, 0);
@@ -83,6 +84,7 @@ function childOf(s: Session, parent: Proc, child: number, keepHooks: boolean): P
   for (const [a, n] of parent.returnSites) cp.returnSites.set(a, n);
   for (const [a, slot] of parent.slots) cp.slots.set(a, slot);
   cp.rDebug = parent.rDebug;
+  cp.rDebugPtr = parent.rDebugPtr;
   cp.startupDone = true;
   return cp;
 }
@@ -172,7 +174,7 @@ export function onThreadGone(s: Session, th: ThreadState, kind: StopKind, value:
       : { pid: proc.pid, code: null, signal: signalName(value), detached: false };
     const w = s.startupWaiter;
     s.startupWaiter = null;
-    w?.reject(new RethookError(`program exited during startup (${s.mainStatus.signal ?? `code ${s.mainStatus.code}`})`));
+    w?.reject(new RethookError(`program exited during startup (${s.mainStatus.signal ?? `code ${s.mainStatus.code}`})`, 'ESTARTUP'));
   }
   // Done when the program and every child followed are gone.
   if (s.mainStatus && !s.table.allProcesses().some((p) => !p.silent)) s.finish(s.mainStatus);

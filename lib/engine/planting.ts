@@ -8,6 +8,7 @@ import { hex } from '../tracee/memory';
 import type { Proc, Site } from '../tracee/process';
 import type { FunctionSymbol, Module } from '../symbols/modules';
 import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern } from '../symbols/patterns';
+import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { wantsReturnSite } from './return-sites';
 import type { Session } from './session';
 
@@ -110,14 +111,14 @@ function resolvePattern(proc: Proc, p: Pattern, later: boolean): FunctionSymbol[
   const names: string[] = [];
   for (const m of proc.modules.values()) if (moduleMatches(p, m)) for (const f of m.functions()) names.push(f.name);
   const close = closeNames(p.text, names);
-  throw new RethookError(`no function matches '${p.text}'` + (close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : ''));
+  throw new RethookError(`no function matches '${p.text}'` + (close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : ''), 'ENOSYMBOL');
 }
 
 /** The one function a redirect target names. */
 export function resolveFunction(s: Session, proc: Proc, target: string | number): { address: number; size: number } {
   if (typeof target === 'number') return proc.functionAt(target);
   const fns = resolvePattern(proc, parsePattern(target), false);
-  if (fns.length !== 1) throw new RethookError(`'${target}' names ${fns.length} functions; redirect needs exactly one`);
+  if (fns.length !== 1) throw new RethookError(`'${target}' names ${fns.length} functions; redirect needs exactly one`, 'ENOSYMBOL');
   return fns[0];
 }
 
@@ -133,7 +134,7 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
     fn = impl;
   }
   const why = hook ? notCalled(fn) : null;
-  if (why) throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${why}`);
+  if (why) throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${why}`, 'EHOOK');
   const goProgram = isGoModule(fn.module);
   const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, goProgram);
   const existing = proc.sites.get(fn.address);
@@ -150,14 +151,16 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
   const plan = s.nat.planBreakpoint(proc.pid, fn.address);
   if (plan.kind === 'refused') {
     const bytes = proc.mem.read(fn.address, 8);
-    throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${plan.reason} (bytes ${bytes ? bytes.toString('hex').replace(/(..)/g, '$1 ').trim() : '?'})`);
+    throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${plan.reason} (bytes ${bytes ? bytes.toString('hex').replace(/(..)/g, '$1 ').trim() : '?'})`, 'EHOOK');
   }
   const slot = plan.needsSlot ? slotFor(s, proc, fn.address, fn.name) : 0;
+  const original = bytesUnder(proc, fn.address);
   try {
     s.nat.setBreakpoint(proc.pid, fn.address, slot);
   } catch (e) {
-    throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${(e as Error).message}`);
+    throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${(e as Error).message}`, 'EHOOK');
   }
+  guardBreakpoint(s, proc, fn.address, original);
   proc.removed.delete(fn.address);
   proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal, returnAtSite: atSite, goroutines: hook !== null && goProgram });
   if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
@@ -173,10 +176,10 @@ export function slotFor(s: Session, proc: Proc, addr: number, what: string): num
   let slot = proc.slots.get(addr) ?? proc.pages.takeSlot(addr);
   if (!slot) {
     const tid = s.stoppedTid(proc);
-    if (!tid) throw new RethookError(`cannot hook ${what}: no out-of-line slot near it, and no stopped thread to map one`);
+    if (!tid) throw new RethookError(`cannot hook ${what}: no out-of-line slot near it, and no stopped thread to map one`, 'EHOOK');
     proc.pages.mapRegion(tid, addr);
     slot = proc.pages.takeSlot(addr);
-    if (!slot) throw new RethookError(`cannot hook ${what}: no out-of-line slot near it`);
+    if (!slot) throw new RethookError(`cannot hook ${what}: no out-of-line slot near it`, 'EHOOK');
   }
   proc.slots.set(addr, slot);
   return slot;
@@ -202,19 +205,19 @@ function resolveIfunc(s: Session, proc: Proc, fn: FunctionSymbol, strict: boolea
   if (cached !== undefined) return cached ? { ...fn, address: cached, ifunc: false } : null;
   const tid = s.stoppedTid(proc);
   if (!tid || !proc.pages.trampoline) {
-    if (strict) throw new RethookError(`cannot hook ${fn.name}: it is an IFUNC, and resolving it needs the program stopped (hook it before run() or from a handler)`);
+    if (strict) throw new RethookError(`cannot hook ${fn.name}: it is an IFUNC, and resolving it needs the program stopped (hook it before run() or from a handler)`, 'EHOOK');
     return null;
   }
   let impl = 0;
   try {
     impl = Number(s.nat.callFunction(tid, proc.pid, fn.address, proc.pages.trampoline));
   } catch (e) {
-    if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver failed: ${(e as Error).message}`);
+    if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver failed: ${(e as Error).message}`, 'EHOOK');
   }
   const ok = impl !== 0 && proc.inSomeModule(impl);
   proc.ifuncs.set(fn.address, ok ? impl : 0);
   if (!ok) {
-    if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver picked ${hex(impl)}, outside every loaded object (the vDSO?)`);
+    if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver picked ${hex(impl)}, outside every loaded object (the vDSO?)`, 'EHOOK');
     return null;
   }
   return { ...fn, address: impl, ifunc: false };
@@ -231,6 +234,7 @@ function unhook(s: Session, hook: Hook): void {
     proc.sites.delete(hs.address);
     if (proc.returnSites.has(hs.address)) continue; // still a return site: its breakpoint stays
     s.nat.removeBreakpoint(proc.pid, hs.address);
+    unguardBreakpoint(s, proc, hs.address);
     proc.removed.add(hs.address);
   }
   hook.pending.length = 0;

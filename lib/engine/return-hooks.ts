@@ -35,7 +35,7 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
   const sp = regs.sp;
   const tramp = proc.pages.trampoline;
   const ret = returnAbi.returnAddress(regs, proc.mem);
-  if (ret === null) throw new RethookError(`cannot read the return address of ${site.fn?.name} at sp ${hex(sp)} in thread ${th.tid}`);
+  if (ret === null) throw new RethookError(`cannot read the return address of ${site.fn?.name} at sp ${hex(sp)} in thread ${th.tid}`, 'EMEMORY');
   const mode: ReturnMode = site.returnAtSite ? 'site' : 'trampoline';
   // Go: calls are kept per goroutine (goroutines move between threads and
   // their stacks are copied as they grow, so stack pointers say nothing).
@@ -231,7 +231,7 @@ export function flush(s: Session, th: ThreadState, reason: UnwindReason): void {
 function callHandler<T>(s: Session, which: string, fn: string, call: () => T): T | undefined {
   const threw = (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
-    fail(s, new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`));
+    fail(s, new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`, 'EHANDLER', { cause: e }));
   };
   try {
     const r = call();

@@ -9,6 +9,7 @@ import { returnAbi } from '../arch';
 import type { Hook } from '../hook';
 import type { RethookNode, UnwindReason } from '../rethook';
 import type { Proc, ThreadState } from '../tracee/process';
+import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { slotFor } from './planting';
 import { exitReturning, finishUnwound, goroutineStack, onEntry } from './return-hooks';
 import type { Session } from './session';
@@ -42,7 +43,9 @@ export function holdReturnSite(s: Session, proc: Proc, addr: number): boolean {
     if (plan.kind === 'refused') return false;
     try {
       const slot = plan.needsSlot ? slotFor(s, proc, addr, `the return site ${addr.toString(16)}`) : 0;
+      const original = bytesUnder(proc, addr);
       s.nat.setBreakpoint(proc.pid, addr, slot);
+      guardBreakpoint(s, proc, addr, original);
     } catch {
       return false;
     }
@@ -59,6 +62,7 @@ export function releaseReturnSite(s: Session, proc: Proc, addr: number): void {
   proc.returnSites.delete(addr);
   if (n === 1 && !proc.sites.has(addr) && !proc.sharesMemory) {
     s.nat.removeBreakpoint(proc.pid, addr);
+    unguardBreakpoint(s, proc, addr);
     proc.removed.add(addr);
   }
 }

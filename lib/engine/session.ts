@@ -10,13 +10,14 @@ import type { RethookNode } from '../rethook';
 import type { Proc } from '../tracee/process';
 import { Registers } from '../tracee/registers';
 import { ThreadTable } from '../tracee/threads';
+import { Guardian, mirrorThread, releaseGuardian } from './guardian';
 
 export interface ExitStatus {
   pid: number;
   /** Exit code, or null when a signal ended the program. */
   code: number | null;
-  /** Name of the terminating signal (e.g. 'SIGSEGV'), or null. */
-  signal: string | null;
+  /** Name of the terminating signal (e.g. 'SIGSEGV'), or null. A real-time signal Node has no name for is `SIG<n>`. */
+  signal: NodeJS.Signals | null;
   /** The tracer detached: the program went on untraced. */
   detached: boolean;
 }
@@ -102,6 +103,8 @@ export class Session {
   readonly exited: Promise<ExitStatus>;
   /** Told of forks followed, execs and process exits (Tracer.onProcess). */
   processListener: ((e: ProcessEvent) => void) | null = null;
+  /** An attached process's guardian (engine/guardian.ts), or null. */
+  guardian: Guardian | null = null;
   /** Runs if Node exits while we trace (set by ending.ts). */
   exitGuard: (() => void) | null = null;
 
@@ -116,12 +119,14 @@ export class Session {
   // ---- letting a stopped thread go (each marks the current stop resumed) ----
 
   resume(tid: number, sig: number, storeRegs = false, untilSyscall = false): boolean {
+    if (this.guardian) mirrorThread(this, tid); // before it runs: the guardian must know what it may meet
     if (tid === this.current.tid) this.current.resumed = true;
     return this.nat.resume(tid, sig, storeRegs, untilSyscall);
   }
 
   /** Continue a thread stopped on our breakpoint at `addr`: the displaced instruction runs emulated or out of line. */
   step(tid: number, pid: number, addr: number): boolean {
+    if (this.guardian) mirrorThread(this, tid);
     if (tid === this.current.tid) this.current.resumed = true;
     return this.nat.continueFromBreakpoint(tid, pid, addr);
   }
@@ -153,11 +158,13 @@ export class Session {
     this.status = status ?? { pid: this.pid, code: null, signal: null, detached: true };
     if (this.exitGuard) process.removeListener('exit', this.exitGuard);
     this.exitGuard = null;
+    if (this.guardian) releaseGuardian(this.guardian);
+    this.guardian = null;
     this.nat.setActive(false);
     this.nat.close();
     if (this.status.detached && !this.options.attached) this.reapLater();
     if (this.startupWaiter) {
-      this.startupWaiter.reject(err ?? new RethookError('tracing ended during startup'));
+      this.startupWaiter.reject(err ?? new RethookError('tracing ended during startup', 'ESTARTUP'));
       this.startupWaiter = null;
     }
     const w = this.exitWaiter;
@@ -199,7 +206,7 @@ export class Session {
   checkUsable(): void {
     if (this.status) {
       // How it ended comes with the error (the CLI reports a program that ended early as its exit).
-      const e = new RethookError('the traced program has exited or the tracer detached');
+      const e = new RethookError('the traced program has exited or the tracer detached', 'ESTATE');
       if (!this.status.detached) Object.assign(e, { status: this.status });
       throw e;
     }

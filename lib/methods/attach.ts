@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { seizeAll } from '../engine/attach';
 import { detachAll } from '../engine/detach';
 import { guardExit } from '../engine/ending';
+import { startGuardian } from '../engine/guardian';
 import { Session } from '../engine/session';
 import { drain } from '../engine/stop-loop';
 import { RethookError } from '../errors';
@@ -12,12 +13,13 @@ import { validateAttach } from '../options';
 /** Resolves with every thread stopped (held until run()). */
 export async function attachSession(pid: number, options: unknown): Promise<Session> {
   const o = validateAttach(pid, options);
-  if (!fs.existsSync(`/proc/${pid}`)) throw new RethookError(`no process ${pid}`);
-  if (pid === process.pid) throw new RethookError('a process cannot trace itself');
+  if (!fs.existsSync(`/proc/${pid}`)) throw new RethookError(`no process ${pid}`, 'ENOPROCESS');
+  if (pid === process.pid) throw new RethookError('a process cannot trace itself', 'ENOPROCESS');
   let session: Session | null = null;
   const nat = new NativeTracer(() => session && drain(session));
   const s = (session = new Session(nat, pid, { defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: false, attached: true }));
   guardExit(s);
+  s.guardian = startGuardian(pid);
   nat.setActive(true);
   try {
     await seizeAll(s, pid);

@@ -123,7 +123,7 @@ export function readElf(path: string, opts: ReadOptions = {}): ElfFile {
   try {
     fd = openNonBlocking(path);
   } catch (e) {
-    throw new RethookError(`cannot read ${display}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new RethookError(`cannot read ${display}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'EELF');
   }
   try {
     return readElfFd(fd, { ...opts, display });
@@ -135,15 +135,15 @@ export function readElf(path: string, opts: ReadOptions = {}): ElfFile {
 /** Read the ELF object open at `fd` (see readElf). */
 export function readElfFd(fd: number, opts: ReadOptions = {}): ElfFile {
   const elf = readTolerant(fd, opts.display ?? `fd ${fd}`, opts.expect);
-  if (elf.damage && !opts.tolerant) throw new RethookError(elf.damage);
+  if (elf.damage && !opts.tolerant) throw new RethookError(elf.damage, 'EELF');
   return elf;
 }
 
 function readTolerant(fd: number, display: string, expect?: { dev: number; ino: number }): ElfFile {
   const st = fs.fstatSync(fd);
-  if (!st.isFile()) throw new RethookError(`${display} is not a regular file`);
+  if (!st.isFile()) throw new RethookError(`${display} is not a regular file`, 'EELF');
   if (expect && (st.ino !== expect.ino || st.dev !== expect.dev))
-    throw new RethookError(`${display} is not the file mapped (device or inode differ)`);
+    throw new RethookError(`${display} is not the file mapped (device or inode differ)`, 'EELF');
   const key = `${st.dev}:${st.ino}`;
   const hit = cache.get(key);
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.elf.path === display ? hit.elf : { ...hit.elf, path: display };
@@ -170,7 +170,7 @@ export function isElf(path: string): boolean {
 /** Parse an ELF file held in memory (the fuzz tests use this); options as readElf's. */
 export function parseElf(path: string, b: Buffer, opts: { tolerant?: boolean } = {}): ElfFile {
   const elf = parseElfFrom(path, new BufferSource(b));
-  if (elf.damage && !opts.tolerant) throw new RethookError(elf.damage);
+  if (elf.damage && !opts.tolerant) throw new RethookError(elf.damage, 'EELF');
   return elf;
 }
 
@@ -179,9 +179,9 @@ export function parseElfFrom(path: string, src: ByteSource): ElfFile {
     return parse(path, src);
   } catch (e) {
     if (e instanceof RethookError) throw e;
-    if (e instanceof Damage) throw new RethookError(`${path}: damaged ELF file: ${e.message}`);
+    if (e instanceof Damage) throw new RethookError(`${path}: damaged ELF file: ${e.message}`, 'EELF');
     // Anything else (a RangeError from a check we missed) is damage too, never a crash; the fuzz tests look for "unchecked".
-    throw new RethookError(`${path}: damaged ELF file (unchecked: ${(e as Error)?.name}): ${(e as Error)?.message ?? e}`);
+    throw new RethookError(`${path}: damaged ELF file (unchecked: ${(e as Error)?.name}): ${(e as Error)?.message ?? e}`, 'EELF');
   }
 }
 
@@ -246,12 +246,12 @@ class StringTable {
 interface Section { type: number; offset: number; size: number; link: number; entsize: number }
 
 function parse(path: string, src: ByteSource): ElfFile {
-  if (src.size < 64) throw new RethookError(`${path} is not an ELF file`);
+  if (src.size < 64) throw new RethookError(`${path} is not an ELF file`, 'EELF');
   const h = src.read(0, 64);
-  if (h.toString('latin1', 0, 4) !== ELF_MAGIC) throw new RethookError(`${path} is not an ELF file`);
-  if (h[4] !== 2 || h[5] !== 1) throw new RethookError(`${path} is not a 64-bit little-endian ELF file`);
+  if (h.toString('latin1', 0, 4) !== ELF_MAGIC) throw new RethookError(`${path} is not an ELF file`, 'EELF');
+  if (h[4] !== 2 || h[5] !== 1) throw new RethookError(`${path} is not a 64-bit little-endian ELF file`, 'EELF');
   const etype = h.readUInt16LE(16);
-  if (etype !== 2 && etype !== 3) throw new RethookError(`${path} is not an executable or shared object`);
+  if (etype !== 2 && etype !== 3) throw new RethookError(`${path} is not an executable or shared object`, 'EELF');
   const entry = u64OrBad(h, 24);
   const phoff = u64(h, 32, 'the program header offset');
   const shoff = u64OrBad(h, 40);

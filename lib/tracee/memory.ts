@@ -32,7 +32,7 @@ export class TraceeMemory {
   /** `length` bytes or a RethookError naming the address. */
   readExactly(addr: number | bigint, length: number): Buffer {
     const b = this.read(addr, length);
-    if (!b) throw new RethookError(`cannot read ${length} bytes at ${hex(addr)} in process ${this.pid}`);
+    if (!b) throw new RethookError(`cannot read ${length} bytes at ${hex(addr)} in process ${this.pid}`, 'EMEMORY');
     return b;
   }
 
@@ -46,7 +46,7 @@ export class TraceeMemory {
       const chunk = Math.min(max - total, 4096 - Number(a & 4095n));
       const b = this.read(a, chunk);
       if (!b) {
-        if (total === 0) throw new RethookError(`cannot read a string at ${hex(addr)} in process ${this.pid}`);
+        if (total === 0) throw new RethookError(`cannot read a string at ${hex(addr)} in process ${this.pid}`, 'EMEMORY');
         break;
       }
       const z = b.indexOf(0);

@@ -39,12 +39,12 @@ export class InjectedPages {
    */
   mapRegion(tid: number, near: number): void {
     const gap = findGap(readMaps(this.pid), near, arch.slotReach - REGION_SIZE, REGION_SIZE);
-    if (gap === null) throw new RethookError(`no free address space near 0x${near.toString(16)} for out-of-line slots`);
+    if (gap === null) throw new RethookError(`no free address space near 0x${near.toString(16)} for out-of-line slots`, 'EHOOK');
     const first = this.regions.length === 0;
     const args = [gap, REGION_SIZE, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0];
     const res = this.nat.injectSyscall(tid, this.pid, first ? 0 : this.stub, first, arch.syscalls.mmap, args);
     const base = Number(BigInt.asIntN(64, res));
-    if (base < 0 && base > -4096) throw new RethookError(`cannot map pages in process ${this.pid}: errno ${-base}`);
+    if (base < 0 && base > -4096) throw new RethookError(`cannot map pages in process ${this.pid}: errno ${-base}`, 'EMEMORY');
     const region: Region = { base, next: FIRST_SLOT };
     if (first) {
       this.write(base + TRAMPOLINE_OFFSET, arch.trampolineCode);
@@ -87,6 +87,6 @@ export class InjectedPages {
   }
 
   private write(addr: number, code: Buffer): void {
-    if (!this.nat.write(this.pid, addr, code)) throw new RethookError(`cannot write injected code in process ${this.pid}`);
+    if (!this.nat.write(this.pid, addr, code)) throw new RethookError(`cannot write injected code in process ${this.pid}`, 'EMEMORY');
   }
 }

@@ -55,6 +55,8 @@ export class Proc {
   /** This process's threads; added and removed only by ThreadTable (threads.ts). */
   readonly threads = new Map<number, ThreadState>();
   rDebug = 0;
+  /** musl: where the address of its r_debug (`struct debug`) is kept (_dl_debug_addr), else 0. */
+  rDebugPtr = 0;
   /** IFUNC resolver address -> implementation it picked (0: none). */
   readonly ifuncs = new Map<number, number>();
   phase: 'find-r_brk' | 'exec-exit' | 'ready' = 'ready';
@@ -80,7 +82,7 @@ export class Proc {
       const f = m.functions().find((s) => s.address === addr);
       if (f) return f;
     }
-    throw new RethookError(`${hex(addr)} is not the start of a known function`);
+    throw new RethookError(`${hex(addr)} is not the start of a known function`, 'ENOSYMBOL');
   }
 
   /** The function containing `addr`, if its size is known. */
@@ -135,7 +137,7 @@ export class Proc {
     }
     const m = /^x86_Thread_features:\s*(.*)$/m.exec(status);
     if (m && /\bshstk\b/.test(m[1]))
-      throw new RethookError(`process ${this.pid} runs with a CET shadow stack (x86_Thread_features: ${m[1].trim()}): hooking returns would crash it`);
+      throw new RethookError(`process ${this.pid} runs with a CET shadow stack (x86_Thread_features: ${m[1].trim()}): hooking returns would crash it`, 'EHOOK');
   }
 }
 

@@ -6,8 +6,7 @@ import { RethookError } from '../../errors';
 import type { EntryContext, ExitContext } from '../../context';
 import type { Hook } from '../../hook';
 import { escapeText } from '../../symbols/text';
-import { ExitStatus, Tracer } from '../../tracer';
-import { calibrate } from '../../views/calibrate';
+import type { ExitStatus, Tracer } from '../../tracer';
 import { EndInfo, EntryEvent, ExitEvent, formatDuration, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
 import { loadedModules, RECORD_VERSION } from '../../views/record';
 import type { HookingArgs, Parsed, ViewingArgs } from '../args';
@@ -29,20 +28,36 @@ interface InFlight {
  * waiting gives up (nothing was changed in the process yet).
  */
 async function attachResponsively(pid: number, followForks: boolean, maxActive: number): Promise<Tracer> {
-  const giveUp = () => {
+  // One listener from now to the end, so that no Ctrl-C ever falls between
+  // two of them: it gives up while attaching, is noted until the hooks are
+  // planted, then detaches (see `interruptAttached`).
+  process.on('SIGINT', () => onAttachedInterrupt());
+  process.on('SIGTERM', () => onAttachedInterrupt());
+  onAttachedInterrupt = () => {
     process.stderr.write(`rethook: gave up attaching to process ${pid}\n`);
     process.exit(1); // the exit guard lets go of every thread seized so far
   };
-  process.on('SIGINT', giveUp);
-  process.on('SIGTERM', giveUp);
   const note = setTimeout(() => process.stderr.write(`rethook: waiting for process ${pid} to stop: ${whyNotStopped(pid)}\n`), 500);
   try {
-    return await Tracer.attach(pid, { maxActive, followForks });
+    return await tracerClass().attach(pid, { maxActive, followForks });
   } finally {
     clearTimeout(note);
-    process.removeListener('SIGINT', giveUp);
-    process.removeListener('SIGTERM', giveUp);
+    onAttachedInterrupt = () => void (interruptedEarly = true);
   }
+}
+
+let onAttachedInterrupt: () => void = () => undefined;
+let interruptedEarly = false;
+
+/** Attached and hooked: from now on Ctrl-C and SIGTERM detach (at once, if one came meanwhile). */
+function interruptAttached(leave: () => void): void {
+  onAttachedInterrupt = leave;
+  if (interruptedEarly) leave();
+}
+
+/** Loaded only to trace: --help, --version and usage errors never load the native addon. */
+function tracerClass(): typeof Tracer {
+  return (require('../../tracer') as typeof import('../../tracer')).Tracer;
 }
 
 /** Why threads of `pid` take long to stop (read from /proc). */
@@ -100,7 +115,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const fd = openOutput(outName);
   // The tracer's round trip, for the views that add durations up (and for records).
   const wantsOverhead = recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || v!.format === 'folded'));
-  const calibration = wantsOverhead ? await calibrate() : null;
+  const calibration = wantsOverhead ? await (require('../../views/calibrate') as typeof import('../../views/calibrate')).calibrate() : null;
   const run: RunInfo = { command: h.program, pid: 0, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: calibration?.overheadNs ?? null };
 
   let sink: Sink;
@@ -124,7 +139,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   let tracer: Tracer;
   try {
     tracer = h.attachPid !== null ? await attachResponsively(h.attachPid, h.followForks, h.maxActive)
-      : await Tracer.spawn(h.program[0], h.program.slice(1), {
+      : await tracerClass().spawn(h.program[0], h.program.slice(1), {
           maxActive: h.maxActive,
           followForks: h.followForks,
           detachOnInterrupt: h.detachOnExit,
@@ -207,9 +222,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   };
   if (h.attachPid !== null) {
     // Attached: Ctrl-C and SIGTERM end tracing, never the process.
-    const leave = () => void tracer.detach();
-    process.on('SIGINT', leave);
-    process.on('SIGTERM', leave);
+    interruptAttached(() => void tracer.detach());
   } else if (h.detachOnExit) {
     // Ctrl-C reaches the program too, where the tracer swallows it and
     // detaches; a SIGINT sent to us alone detaches a moment later.

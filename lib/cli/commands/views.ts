@@ -17,7 +17,7 @@ export function openOutput(name: string | undefined): number {
   try {
     return fs.openSync(name, 'w');
   } catch (e) {
-    throw new RethookError(`cannot open ${name}: ${(e as NodeJS.ErrnoException).code}`);
+    throw new RethookError(`cannot open ${name}: ${(e as NodeJS.ErrnoException).code}`, 'EOUTPUT');
   }
 }
 

@@ -1,0 +1,89 @@
+// Standing guard over an attached process. If the tracer dies without
+// detaching (SIGKILL: no JavaScript runs), the kernel lets the process go
+// with our breakpoints and hijacked return addresses in it, and it would die
+// at its next hooked call or return. A small guardian process, started at
+// attach (native/guardian/standby.c, in a child forked by the addon), learns of that death in the same
+// kernel step that lets the process go (its parent-death signal), seizes
+// every thread at once, and then (as Node, lib/guardian/main.ts) undoes
+// everything from the mirror the tracer keeps (guardian/mirror.ts) and
+// detaches. A clean end releases it.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { arch, reapChild, startGuardian as startGuardianProcess } from '../native';
+import type { Proc } from '../tracee/process';
+import { Mirror, MirrorState } from '../guardian/mirror';
+import type { Session } from './session';
+
+export interface Guardian {
+  readonly mirror: Mirror;
+  readonly pid: number;
+}
+
+/** The package's root: lib/engine or dist/engine are two levels below it. */
+const ROOT = path.join(__dirname, '..', '..');
+/** The guardian's JavaScript half (tests load lib/ from source; the guardian always runs from dist/). */
+const GUARDIAN_SCRIPT = path.join(ROOT, 'dist', 'guardian', 'main.js');
+
+
+/** Start the guardian of the attached process `pid`; null when it cannot run (tracing goes on unguarded). */
+export function startGuardian(pid: number): Guardian | null {
+  if (process.env.RETHOOK_NO_GUARDIAN) return null;
+  if (!fs.existsSync(GUARDIAN_SCRIPT)) return null;
+  const dir = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const file = path.join(dir, `rethook-guardian-${process.pid}-${pid}-${Date.now()}`);
+  let mirror: Mirror;
+  try {
+    mirror = new Mirror(file);
+  } catch {
+    return null;
+  }
+  mirror.init(pid);
+  try {
+    return { mirror, pid: startGuardianProcess(pid, file, process.execPath, GUARDIAN_SCRIPT) };
+  } catch {
+    fs.rm(file, { force: true }, () => undefined);
+    return null;
+  }
+}
+
+/** The tracer lets go cleanly: the guardian leaves, its mirror is removed. */
+export function releaseGuardian(g: Guardian): void {
+  g.mirror.state = MirrorState.Released;
+  try {
+    process.kill(g.pid, 'SIGTERM');
+  } catch {
+    /* gone already */
+  }
+  fs.rm(g.mirror.path, { force: true }, () => undefined);
+  // It is our child: wait for it (no zombie left behind).
+  const timer = setInterval(() => {
+    if (reapChild(g.pid)) clearInterval(timer);
+  }, 100);
+  timer.unref();
+}
+
+/** A breakpoint written at `addr` in `proc` over `original` (read just before). */
+export function guardBreakpoint(s: Session, proc: Proc, addr: number, original: Buffer | null): void {
+  if (!s.guardian || proc.pid !== s.pid || !original) return;
+  s.guardian.mirror.trampoline = proc.pages.trampoline;
+  s.guardian.mirror.addBreakpoint(addr, original.readUInt32LE(0));
+}
+
+export function unguardBreakpoint(s: Session, proc: Proc, addr: number): void {
+  if (s.guardian && proc.pid === s.pid) s.guardian.mirror.removeBreakpoint(addr);
+}
+
+/** The original bytes a breakpoint at `addr` is about to replace (4 bytes: the longest trap, arm64's brk). */
+export function bytesUnder(proc: Proc, addr: number): Buffer | null {
+  return proc.mem.read(addr, Math.max(4, arch.trampolineCode.length));
+}
+
+/** After a stop: the stopped thread's calls in flight, as they are now. */
+export function mirrorThread(s: Session, tid: number): void {
+  const g = s.guardian;
+  if (!g) return;
+  const th = s.table.thread(tid);
+  if (!th) return g.mirror.dropThread(tid);
+  if (th.proc.pid === s.pid) g.mirror.setThread(tid, th.stack.nodes);
+}

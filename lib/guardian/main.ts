@@ -1,0 +1,90 @@
+// The guardian's JavaScript half: its native half
+// (native/guardian/standby.c) saw the tracer die, seized and
+// interrupted every thread of the process at once, and exec'd this with the
+// threads still attached. Put back every original byte and real return
+// address recorded in the mirror, move threads off our traps, let go.
+import * as fs from 'fs';
+import { returnAbi } from '../arch';
+import { arch, Info, NativeTracer, StopKind } from '../native';
+import type { RethookNode } from '../rethook';
+import { TraceeMemory } from '../tracee/memory';
+import { Registers, stoppedThread } from '../tracee/registers';
+import { Mirror, MirroredNode, MirrorState } from './mirror';
+
+const SIGTRAP = 5;
+const STOP_DEADLINE_MS = 2000;
+
+// argv: MIRROR TIDS (the threads the native half seized, comma-separated).
+const [file, tidList] = process.argv.slice(2);
+const mirror = new Mirror(file);
+
+const logFile = process.env.RETHOOK_GUARDIAN_LOG;
+function log(msg: string): void {
+  if (logFile) fs.appendFileSync(logFile, `${Date.now() % 100000} ${msg}\n`);
+}
+
+function undo(pid: number, seized: number[]): void {
+  log(`rescue ${pid}: seized ${seized.join(',')}`);
+  const nat = new NativeTracer(() => undefined);
+  const regs = new Registers(nat.regs);
+  const mem = new TraceeMemory(nat, pid);
+  nat.addProcess(pid);
+  const tramp = mirror.trampoline;
+  const bps = mirror.breakpoints();
+  const ours = (a: number) => a === tramp || bps.some((b) => b.address === a);
+  // Every thread stopped, each with the signal it must still get.
+  const pending = new Map<number, number>();
+  const stopped: number[] = [];
+  for (const tid of seized) {
+    nat.addThread(tid, pid);
+    const end = Date.now() + STOP_DEADLINE_MS;
+    for (;;) {
+      const kind = nat.waitThread(tid, Math.max(1, end - Date.now()));
+      if (kind === StopKind.None || kind === StopKind.Exited || kind === StopKind.Killed) break;
+      if (kind === StopKind.Trap && ours(nat.info[Info.Addr])) {
+        stopped.push(tid); // a hooked call or return it reached before we came: moved off below
+        break;
+      }
+      if (kind === StopKind.Signal || kind === StopKind.Trap) {
+        pending.set(tid, nat.info[Info.A] || SIGTRAP);
+        nat.resume(tid, 0); // the interrupt comes next
+        continue;
+      }
+      stopped.push(tid);
+      break;
+    }
+  }
+  for (const b of bps) {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32LE(b.original >>> 0);
+    nat.write(pid, b.address, bytes.subarray(0, arch.trampolineCode.length));
+  }
+  const threads = mirror.threads();
+  log(`stopped ${stopped.join(',')} pending ${[...pending].join(';')} bps ${bps.length} tramp ${tramp.toString(16)} threads ${[...threads].map(([t, n]) => `${t}:${n.map((x) => x.frame.toString(16) + '/' + x.realRet.toString(16)).join(' ')}`).join(' | ')}`);
+  for (const tid of stopped) {
+    const nodes = (threads.get(tid) ?? []) as unknown as RethookNode[];
+    if (nat.loadRegs(tid)) {
+      const at = regs.pc - arch.trapPcAdjust;
+      if (at === tramp) {
+        // Returning through the trampoline: on to the real return address.
+        const frame = regs.sp - returnAbi.returnPops;
+        const n = [...nodes].reverse().find((x: MirroredNode) => x.mode === 'trampoline' && x.frame === frame);
+        if (n) returnAbi.resumeAt(regs, n.realRet);
+      } else if (bps.some((b) => b.address === at)) {
+        regs.pc = at; // the original instruction is back
+      }
+      nat.storeRegs(tid);
+    }
+    returnAbi.restore(stoppedThread(nat, regs, tid), mem, nodes, tramp);
+  }
+  for (const tid of stopped) nat.detach(tid, pending.get(tid) ?? 0);
+  for (const [tid, sig] of pending) if (!stopped.includes(tid)) nat.detach(tid, sig);
+}
+
+log(`start valid=${mirror.valid} state=${mirror.state} tids=${tidList}`);
+try {
+  if (mirror.valid && mirror.state === MirrorState.Tracing) undo(mirror.pid, tidList ? tidList.split(',').map(Number) : []);
+} finally {
+  fs.rmSync(file, { force: true });
+}
+process.exit(0);

@@ -1,0 +1,167 @@
+// The guardian's mirror: a file mapped shared by the tracer and the guardian
+// process, holding what the guardian needs to undo rethook's changes in an
+// attached process if the tracer dies without detaching (SIGKILL): the
+// breakpoints with their original bytes, and each thread's calls in flight
+// (where their real return addresses go). The tracer writes it as it goes;
+// the guardian only reads it. Addresses are stored as doubles (exact below 2^53).
+//
+//   header     16 words: magic, version, pid, trampoline, state, ...
+//   breakpoints open-addressed table of BP_CAPACITY (address, original bytes as u32)
+//   threads    THREAD_SLOTS slots: tid, count, then NODES_PER_THREAD x (frame, realRet, chained, site)
+import { mapSharedFile } from '../native';
+
+const MAGIC = 0x52455448; // 'RETH'
+const VERSION = 1;
+const HEADER = 16;
+export const BP_CAPACITY = 1 << 14;
+export const THREAD_SLOTS = 256;
+export const NODES_PER_THREAD = 128;
+const NODE_WORDS = 4;
+const THREAD_WORDS = 2 + NODES_PER_THREAD * NODE_WORDS;
+const BP_BASE = HEADER;
+const THREAD_BASE = BP_BASE + BP_CAPACITY * 2;
+export const MIRROR_BYTES = (THREAD_BASE + THREAD_SLOTS * THREAD_WORDS) * 8;
+const EMPTY = 0, TOMBSTONE = -1;
+
+/** The tracer is tracing (the guardian stands by), or let go cleanly (the guardian leaves). */
+export const enum MirrorState {
+  Tracing = 1,
+  Released = 2,
+}
+
+export interface MirroredNode {
+  frame: number;
+  realRet: number;
+  chained: boolean;
+  mode: 'trampoline' | 'site';
+}
+
+export class Mirror {
+  private readonly w: Float64Array;
+  private readonly slots = new Map<number, number>();
+
+  constructor(readonly path: string) {
+    this.w = new Float64Array(mapSharedFile(path, MIRROR_BYTES));
+  }
+
+  /** The tracer's side: a fresh mirror for process `pid`. */
+  init(pid: number): void {
+    this.w.fill(0);
+    this.w[0] = MAGIC;
+    this.w[1] = VERSION;
+    this.w[2] = pid;
+    this.w[4] = MirrorState.Tracing;
+  }
+
+  get valid(): boolean {
+    return this.w[0] === MAGIC && this.w[1] === VERSION;
+  }
+  get pid(): number {
+    return this.w[2];
+  }
+  get trampoline(): number {
+    return this.w[3];
+  }
+  set trampoline(a: number) {
+    this.w[3] = a;
+  }
+  get state(): MirrorState {
+    return this.w[4];
+  }
+  set state(s: MirrorState) {
+    this.w[4] = s;
+  }
+
+  // ---- breakpoints ------------------------------------------------------
+
+  private find(addr: number): number {
+    let i = (addr * 2654435761) % BP_CAPACITY;
+    let tomb = -1;
+    for (let n = 0; n < BP_CAPACITY; n++, i = (i + 1) % BP_CAPACITY) {
+      const a = this.w[BP_BASE + 2 * i];
+      if (a === addr) return i;
+      if (a === EMPTY) return tomb >= 0 ? tomb : i;
+      if (a === TOMBSTONE && tomb < 0) tomb = i;
+    }
+    return tomb;
+  }
+
+  /** A breakpoint was written at `addr` over `original` (its first bytes, little-endian). */
+  addBreakpoint(addr: number, original: number): void {
+    const i = this.find(addr);
+    if (i < 0) return; // full: the guardian will not know this one
+    this.w[BP_BASE + 2 * i + 1] = original;
+    this.w[BP_BASE + 2 * i] = addr;
+  }
+
+  removeBreakpoint(addr: number): void {
+    const i = this.find(addr);
+    if (i >= 0 && this.w[BP_BASE + 2 * i] === addr) this.w[BP_BASE + 2 * i] = TOMBSTONE;
+  }
+
+  clearBreakpoints(): void {
+    this.w.fill(0, BP_BASE, THREAD_BASE);
+  }
+
+  breakpoints(): { address: number; original: number }[] {
+    const out: { address: number; original: number }[] = [];
+    for (let i = 0; i < BP_CAPACITY; i++) {
+      const a = this.w[BP_BASE + 2 * i];
+      if (a > 0) out.push({ address: a, original: this.w[BP_BASE + 2 * i + 1] });
+    }
+    return out;
+  }
+
+  // ---- threads ----------------------------------------------------------
+
+  /** Write a thread's calls in flight (outermost first); the deepest beyond the slot's size are left out. */
+  setThread(tid: number, nodes: readonly MirroredNode[]): void {
+    let slot = this.slots.get(tid);
+    if (slot === undefined) {
+      slot = this.freeSlot();
+      if (slot < 0) return;
+      this.slots.set(tid, slot);
+      this.w[THREAD_BASE + slot * THREAD_WORDS] = tid;
+    }
+    const base = THREAD_BASE + slot * THREAD_WORDS;
+    const n = Math.min(nodes.length, NODES_PER_THREAD);
+    this.w[base + 1] = 0; // invalid while being written
+    for (let i = 0; i < n; i++) {
+      const o = base + 2 + i * NODE_WORDS;
+      this.w[o] = nodes[i].frame;
+      this.w[o + 1] = nodes[i].realRet;
+      this.w[o + 2] = nodes[i].chained ? 1 : 0;
+      this.w[o + 3] = nodes[i].mode === 'site' ? 1 : 0;
+    }
+    this.w[base + 1] = n;
+  }
+
+  dropThread(tid: number): void {
+    const slot = this.slots.get(tid);
+    if (slot === undefined) return;
+    this.slots.delete(tid);
+    this.w.fill(0, THREAD_BASE + slot * THREAD_WORDS, THREAD_BASE + (slot + 1) * THREAD_WORDS);
+  }
+
+  private freeSlot(): number {
+    for (let s = 0; s < THREAD_SLOTS; s++) if (this.w[THREAD_BASE + s * THREAD_WORDS] === 0) return s;
+    return -1;
+  }
+
+  /** The guardian's side: every thread's mirrored calls. */
+  threads(): Map<number, MirroredNode[]> {
+    const out = new Map<number, MirroredNode[]>();
+    for (let s = 0; s < THREAD_SLOTS; s++) {
+      const base = THREAD_BASE + s * THREAD_WORDS;
+      const tid = this.w[base];
+      if (!tid) continue;
+      const nodes: MirroredNode[] = [];
+      for (let i = 0; i < this.w[base + 1]; i++) {
+        const o = base + 2 + i * NODE_WORDS;
+        nodes.push({ frame: this.w[o], realRet: this.w[o + 1], chained: this.w[o + 2] === 1, mode: this.w[o + 3] === 1 ? 'site' : 'trampoline' });
+      }
+      out.set(tid, nodes);
+    }
+    return out;
+  }
+}

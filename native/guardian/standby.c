@@ -1,0 +1,100 @@
+// See standby.h. Everything here is a system call or plain memory work:
+// this runs in a child forked from a multi-threaded process (Node), where
+// only async-signal-safe functions may be called until exec.
+#define _GNU_SOURCE
+#include "standby.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+// Mirror header word holding the state (lib/guardian/mirror.ts): 1 = tracing.
+enum { STATE_WORD = 4, STATE_TRACING = 1, MAX_THREADS = 4096 };
+
+static int still_tracing(const char* mirror) {
+  int fd = open(mirror, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  double state = 0;
+  ssize_t n = pread(fd, &state, sizeof state, STATE_WORD * sizeof(double));
+  close(fd);
+  return n == (ssize_t)sizeof state && state == STATE_TRACING;
+}
+
+// Decimal of a non-negative int into out; returns the length.
+static int put_int(char* out, int v) {
+  char tmp[16];
+  int n = 0;
+  do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) > 0);
+  for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  return n;
+}
+
+// Seize and interrupt every thread of pid (again, for threads born
+// meanwhile), listing their tids comma-separated in out.
+static void seize_all(int pid, char* out, size_t cap) {
+  static int seized[MAX_THREADS];
+  int n = 0;
+  char dir[32] = "/proc/";
+  int len = 6 + put_int(dir + 6, pid);
+  memcpy(dir + len, "/task", 6);
+  for (int round = 0; round < 10; round++) {
+    int before = n;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) break;
+    char buf[4096];
+    long got;
+    while ((got = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+      for (long off = 0; off < got;) {
+        struct dirent64* e = (struct dirent64*)(buf + off);
+        off += e->d_reclen;
+        int tid = 0;
+        for (const char* c = e->d_name; *c >= '0' && *c <= '9'; c++) tid = tid * 10 + (*c - '0');
+        if (tid <= 0 || n >= MAX_THREADS) continue;
+        int known = 0;
+        for (int i = 0; i < n; i++) known |= seized[i] == tid;
+        if (known) continue;
+        if (ptrace(PTRACE_SEIZE, tid, NULL, (void*)(long)(PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD)) != 0) continue;
+        ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
+        seized[n++] = tid;
+      }
+    }
+    close(fd);
+    if (n == before) break;
+  }
+  size_t o = 0;
+  for (int i = 0; i < n && o + 16 < cap; i++) {
+    if (i) out[o++] = ',';
+    o += (size_t)put_int(out + o, seized[i]);
+  }
+  out[o] = 0;
+}
+
+void guardian_standby(int pid, const char* mirror, const char* node, const char* script) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR2);
+  struct timespec tick = {0, 250 * 1000 * 1000};
+  for (;;) {
+    int sig = sigtimedwait(&set, NULL, &tick);
+    if (sig < 0 && errno != EAGAIN && errno != EINTR) _exit(1);
+    if (!still_tracing(mirror)) _exit(0);
+    if (sig != SIGUSR2) continue;
+    // The tracer is gone: stop the process now; Node undoes the rest.
+    static char tids[MAX_THREADS * 12];
+    seize_all(pid, tids, sizeof tids);
+    // A multi-threaded parent reparents us thread by thread, each time with
+    // our parent-death signal: no more of them, and none left pending.
+    prctl(PR_SET_PDEATHSIG, 0);
+    signal(SIGUSR2, SIG_IGN);
+    char* argv[] = {(char*)node, (char*)script, (char*)mirror, tids, NULL};
+    execv(node, argv);
+    _exit(1);  // the threads are let go when we exit
+  }
+}

@@ -1,0 +1,54 @@
+// The guardian: when the tracer of an attached process is SIGKILLed (no
+// JavaScript runs, nothing is detached), a guardian process takes over the
+// moment it dies and puts back every original byte and real return address.
+import { ChildProcess, spawn } from 'child_process';
+import { once } from 'events';
+import { CLI, fixture } from './helpers';
+
+/** Collects a child's stream; `until` resolves once the text so far satisfies `want`. */
+function collect(child: ChildProcess, stream: 'stdout' | 'stderr') {
+  let text = '';
+  const waiters: [(t: string) => boolean, () => void][] = [];
+  child[stream]!.on('data', (d) => {
+    text += d;
+    for (const w of waiters.splice(0)) if (w[0](text)) w[1]();
+      else waiters.push(w);
+  });
+  return {
+    get text() {
+      return text;
+    },
+    until: (want: (t: string) => boolean) => new Promise<void>((resolve) => (want(text) ? resolve() : waiters.push([want, resolve]))),
+  };
+}
+
+/** Attach the CLI to a program with a hooked call in flight, SIGKILL the CLI, then let the program finish. */
+async function killTracer(env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+  const prog = spawn(fixture('slow_calls', 'O2'), [], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(prog, 'exit');
+  const out = collect(prog, 'stdout');
+  await out.until((t) => t.includes('ready\n'));
+  const cli = spawn(process.execPath, [CLI, 'trace', '--format', 'json', '-p', String(prog.pid), '-f', 'slow'], {
+    stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
+  });
+  // Two entries seen: a call is in flight with its return address ours.
+  await collect(cli, 'stderr').until((t) => t.split('"type":"entry"').length > 2);
+  cli.kill('SIGKILL');
+  await once(cli, 'exit');
+  await new Promise((r) => setTimeout(r, 300)); // the program's call in flight returns meanwhile
+  prog.kill('SIGUSR1');
+  const [code, signal] = await exited;
+  return { code, signal, out: out.text };
+}
+
+test("an attached program survives its tracer's SIGKILL with a call in flight: the guardian undoes everything", async () => {
+  for (let i = 0; i < 3; i++) {
+    const r = await killTracer({});
+    expect(r).toEqual({ code: 0, signal: null, out: 'ready\ndone right after calls\n' });
+  }
+}, 60000);
+
+test('without the guardian the same program dies of SIGTRAP at its return into the trampoline', async () => {
+  const r = await killTracer({ RETHOOK_NO_GUARDIAN: '1' });
+  expect(r).toEqual({ code: null, signal: 'SIGTRAP', out: 'ready\n' });
+}, 60000);
