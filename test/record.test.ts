@@ -37,13 +37,13 @@ describe('recursion: record, then report, replay and dump', () => {
     const live = cli(['trace', '-f', 'fact', '--args', '1', '--', fixture('recursion')]);
     const replay = cli(['replay', '--args', '1', file]);
     expect(replay.status).toBe(0);
-    expect(masked(replay.stderr)).toEqual(masked(live.stderr));
-    expect(masked(replay.stderr)).toHaveLength(9);
+    expect(masked(replay.stdout)).toEqual(masked(live.stderr));
+    expect(masked(replay.stdout)).toHaveLength(9);
   });
 
   test('report gives the live summary (same rows and calls)', () => {
     const live = JSON.parse(cli(['trace', '-c', '--format', 'json', '-f', 'fact', '--', fixture('recursion')]).stderr.trim().split('\n').pop()!);
-    const rep = JSON.parse(cli(['report', '--format', 'json', file]).stderr);
+    const rep = JSON.parse(cli(['report', '--format', 'json', file]).stdout);
     const shape = (rows: Ev[]) => rows.map((r) => [r.function, r.calls, r.unwound, r.nmissed]);
     expect(shape(rep.rows)).toEqual(shape(live.rows));
     expect(rep.overheadNs).toBeGreaterThan(0);
@@ -53,12 +53,12 @@ describe('recursion: record, then report, replay and dump', () => {
     const out = path.join(scratchDir(), 'live.jsonl');
     cli(['trace', '--format', 'json', '-o', out, '-f', 'fact', '--', fixture('recursion')]);
     const live = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const dumped = cli(['dump', file]).stderr.trim().split('\n').map((l) => JSON.parse(l));
+    const dumped = cli(['dump', file]).stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(plain(dumped)).toEqual(plain(live));
     const chromeOut = path.join(scratchDir(), 'live.json');
     cli(['trace', '--format', 'chrome', '-o', chromeOut, '-f', 'fact', '--', fixture('recursion')]);
     const shape = (t: Ev) => t.traceEvents.filter((e: Ev) => e.ph === 'X').map((e: Ev) => [e.name, e.args.args[0], e.args.retval]);
-    expect(shape(JSON.parse(cli(['dump', '--chrome', file]).stderr))).toEqual(shape(JSON.parse(fs.readFileSync(chromeOut, 'utf8'))));
+    expect(shape(JSON.parse(cli(['dump', '--chrome', file]).stdout))).toEqual(shape(JSON.parse(fs.readFileSync(chromeOut, 'utf8'))));
   });
 
   test('a record cut in the middle of a line is shown up to the cut, and says it was cut', () => {
@@ -70,13 +70,12 @@ describe('recursion: record, then report, replay and dump', () => {
     fs.writeFileSync(cut, keep);
     const rep = cli(['report', '--format', 'json', cut]);
     expect(rep.status).toBe(0);
-    const lastLine = rep.stderr.trim().split('\n');
-    expect(lastLine[1]).toMatch(/^rethook: \S+cut\.rethook was cut short \(the tracer did not finish recording\): shown up to its last complete event, 7 events, [\d.]+ [mun]?s into the run; 3 calls were in flight there$/);
-    const summary = JSON.parse(lastLine[0]);
+    expect(rep.stderr).toMatch(/^rethook: \S+cut\.rethook was cut short \(the tracer did not finish recording\): shown up to its last complete event, 7 events, [\d.]+ [mun]?s into the run; 3 calls were in flight there\n$/);
+    const summary = JSON.parse(rep.stdout);
     expect(summary.cut).toBe(true);
     expect(summary.rows).toEqual([expect.objectContaining({ function: 'fact', calls: 2 })]);
     const replay = cli(['replay', '--args', '1', cut]);
-    expect(masked(replay.stderr).slice(0, 6)).toEqual(['fact(0x5) {', '  fact(0x4) {', '    fact(0x3) {', '      fact(0x2) {', '        fact(0x1) = 0x1 <T>', '      } = 0x2 <T> /* fact */']);
+    expect(masked(replay.stdout).slice(0, 6)).toEqual(['fact(0x5) {', '  fact(0x4) {', '    fact(0x3) {', '      fact(0x2) {', '        fact(0x1) = 0x1 <T>', '      } = 0x2 <T> /* fact */']);
     expect(replay.stderr).toMatch(/was cut short/);
     const chromeFile = path.join(scratchDir(), 'cut.json');
     expect(cli(['dump', '--chrome', '-o', chromeFile, cut]).stderr).toMatch(/^rethook: \S+ was cut short .*\n$/);
@@ -103,7 +102,8 @@ test('flood: a recording tracer SIGKILLed mid-run leaves a record reported up to
   await new Promise((r) => rec.on('exit', r));
   const r = cli(['report', '--format', 'json', file]);
   expect(r.status).toBe(0);
-  const [summary, cutLine] = r.stderr.trim().split('\n');
+  const summary = r.stdout;
+  const cutLine = r.stderr;
   expect(cutLine).toMatch(/was cut short/);
   const events = Number(/, (\d+) events,/.exec(cutLine)![1]);
   const rows = JSON.parse(summary).rows;

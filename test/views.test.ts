@@ -22,7 +22,7 @@ function recordRun(name: string, args: string[], prog: string[]): { file: string
   const header = JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]);
   const dump = cli(['dump', file]);
   expect(dump.status).toBe(0);
-  return { file, events: dump.stderr.trim().split('\n').map((l) => JSON.parse(l)), overheadNs: header.overheadNs };
+  return { file, events: dump.stdout.trim().split('\n').map((l) => JSON.parse(l)), overheadNs: header.overheadNs };
 }
 
 const exits = (evs: Ev[]) => evs.filter((e) => e.type === 'exit');
@@ -61,7 +61,7 @@ describe('calltree: a known call tree', () => {
   test('summary rows equal the counts and sums of the JSON events of the same run', () => {
     const r = cli(['report', '--format', 'json', run.file]);
     expect(r.status).toBe(0);
-    const { rows, overheadNs } = JSON.parse(r.stderr);
+    const { rows, overheadNs } = JSON.parse(r.stdout);
     expect(overheadNs).toBe(run.overheadNs);
     const t = (e: Ev) => Math.max(0, e.durationNs - overheadNs);
     const ex = exits(run.events);
@@ -92,12 +92,12 @@ describe('calltree: a known call tree', () => {
     expect(rows.find((x: Ev) => x.function === 'middle').selfNs).toBe(expectedSelf);
     // Sorted by total, largest first; --sort calls puts inner first.
     expect(rows.map((x: Ev) => x.totalNs)).toEqual([...rows.map((x: Ev) => x.totalNs)].sort((a, b) => b - a));
-    expect(JSON.parse(cli(['report', '--format', 'json', '--sort', 'calls', run.file]).stderr).rows[0].function).toBe('inner');
+    expect(JSON.parse(cli(['report', '--format', 'json', '--sort', 'calls', run.file]).stdout).rows[0].function).toBe('inner');
   });
 
   test('the text summary says what the durations include and has one row per function', () => {
     const r = cli(['report', run.file]);
-    const out = r.stderr.split('\n');
+    const out = r.stdout.split('\n');
     expect(out[0]).toMatch(/^rethook: 13 calls traced, 0 missed, in [\d.]+ m?s; process \d+ exited with 0$/);
     expect(out[1]).toMatch(/^rethook: durations less the tracer's round trip \([\d.]+ [mun]?s per call, measured at start-up\)$/);
     expect(out[2].split(/\s+/).filter(Boolean)).toEqual(['calls', 'total', 'self', 'avg', 'min', 'max', 'p50', 'p99', 'unwound', 'missed', 'function']);
@@ -107,7 +107,7 @@ describe('calltree: a known call tree', () => {
 
   test('histogram bucket counts sum to the calls, in log2 buckets that cover every duration', () => {
     const r = cli(['report', '--format', 'json', '--hist', '*', run.file]);
-    const { histograms } = JSON.parse(r.stderr);
+    const { histograms } = JSON.parse(r.stdout);
     const ex = exits(run.events);
     expect(histograms.map((h: Ev) => h.function)).toEqual(['inner', 'middle', 'other', 'outer', 'slow']);
     for (const h of histograms) {
@@ -118,7 +118,7 @@ describe('calltree: a known call tree', () => {
       for (let i = 1; i < h.buckets.length; i++) expect(h.buckets[i].low).toBe(h.buckets[i - 1].high);
     }
     // As text, bpftrace's way: "[low, high)  count |@@@|", and percentiles.
-    const text = cli(['report', '--hist', 'inner', run.file]).stderr;
+    const text = cli(['report', '--hist', 'inner', run.file]).stdout;
     const rowsOf = text.split('\n').filter((l) => /^\[/.test(l));
     expect(rowsOf.map((l) => Number(/\)\s+(\d+) \|/.exec(l)![1])).reduce((a, b) => a + b, 0)).toBe(7);
     expect(text).toMatch(/^@inner: 7 calls, durations in ns; durations less the tracer's round trip/m);
@@ -147,22 +147,22 @@ describe('calltree: a known call tree', () => {
 
   test('--caller rebases the tree: the caller is its root', () => {
     const r = cli(['replay', '--caller', 'other', run.file]);
-    const tree = r.stderr.trimEnd().split('\n').map((l) => l.replace(/<[\d.]+ [mun]?s>/, '<T>').replace(/^\s*\d+ /, '').replace(/\(0x[^)]*\)/, '()'));
+    const tree = r.stdout.trimEnd().split('\n').map((l) => l.replace(/<[\d.]+ [mun]?s>/, '<T>').replace(/^\s*\d+ /, '').replace(/\(0x[^)]*\)/, '()'));
     expect(tree).toEqual(['other() {', '  inner() = 0x12 <T>', '} = 0x12 <T> /* other */']);
   });
 
   test('-r starts each line with the seconds since the start, increasing; -t with the time of day', () => {
-    const r = cli(['replay', '-r', run.file]).stderr.trimEnd().split('\n');
+    const r = cli(['replay', '-r', run.file]).stdout.trimEnd().split('\n');
     const secs = r.map((l) => Number(/^\s*(\d+\.\d{6}) /.exec(l)![1]));
     for (let i = 1; i < secs.length; i++) expect(secs[i]).toBeGreaterThanOrEqual(secs[i - 1]);
     expect(secs[0]).toBeLessThan(10);
-    const t = cli(['replay', '-t', run.file]).stderr.trimEnd().split('\n');
+    const t = cli(['replay', '-t', run.file]).stdout.trimEnd().split('\n');
     for (const l of t) expect(l).toMatch(/^\d\d:\d\d:\d\d\.\d{6}\s+\d+ /);
   });
 
   test('Chrome output is valid JSON whose events nest per thread and match the JSON events one to one', () => {
     const r = cli(['dump', '--chrome', run.file]);
-    const trace = JSON.parse(r.stderr);
+    const trace = JSON.parse(r.stdout);
     const xs = trace.traceEvents.filter((e: Ev) => e.ph === 'X');
     const ex = exits(run.events);
     expect(xs).toHaveLength(ex.length);
@@ -184,10 +184,10 @@ describe('calltree: a known call tree', () => {
 
   test('folded stacks: one line per distinct stack, weights adding up to the self times', () => {
     const r = cli(['dump', '--folded', run.file]);
-    const folded = Object.fromEntries(r.stderr.trim().split('\n').map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+    const folded = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
     expect(Object.keys(folded).sort()).toEqual(['other', 'other;inner', 'outer', 'outer;middle', 'outer;middle;inner', 'outer;middle;slow'].filter((k) => folded[k] !== undefined).sort());
     expect(folded['outer;middle;slow']).toBeGreaterThan(150e6);
-    const report = JSON.parse(cli(['report', '--format', 'json', run.file]).stderr).rows;
+    const report = JSON.parse(cli(['report', '--format', 'json', run.file]).stdout).rows;
     const self = report.reduce((a: number, x: Ev) => a + x.selfNs, 0);
     expect(Object.values(folded).reduce((a, b) => a + b, 0)).toBeCloseTo(self, -2);
   });
@@ -220,15 +220,15 @@ test('threads: --tid shows one thread; Chrome tracks per thread nest; --per-thre
   expect(lines(one).filter((e) => e.type === 'entry')).toEqual([]);
   const rec = recordRun('threads', ['-f', 'work'], [fixture('threads'), '3', '20']);
   const tid = entries(rec.events)[0].tid;
-  const only = cli(['dump', '--tid', String(tid), rec.file]).stderr.trim().split('\n').map((l) => JSON.parse(l));
+  const only = cli(['dump', '--tid', String(tid), rec.file]).stdout.trim().split('\n').map((l) => JSON.parse(l));
   expect(only.filter((e) => e.type === 'entry' || e.type === 'exit').every((e) => e.tid === tid)).toBe(true);
   expect(entries(only)).toHaveLength(20);
-  const chrome = JSON.parse(cli(['dump', '--chrome', rec.file]).stderr);
+  const chrome = JSON.parse(cli(['dump', '--chrome', rec.file]).stdout);
   const xs = chrome.traceEvents.filter((e: Ev) => e.ph === 'X');
   expect(xs).toHaveLength(60);
   checkNesting(xs);
   expect(chrome.traceEvents.filter((e: Ev) => e.name === 'thread_name')).toHaveLength(3);
-  const per = JSON.parse(cli(['report', '--format', 'json', '--per-thread', rec.file]).stderr).rows;
+  const per = JSON.parse(cli(['report', '--format', 'json', '--per-thread', rec.file]).stdout).rows;
   expect(per.map((x: Ev) => x.calls)).toEqual([20, 20, 20]);
   expect(new Set(per.map((x: Ev) => x.tid)).size).toBe(3);
 });

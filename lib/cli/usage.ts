@@ -19,7 +19,8 @@ const HOOKING = `  -f, --function PATTERN  function to hook (repeatable): a name
 const VIEWING = `      --format F          text: an indented call tree (default); json: one object per
                           event; chrome: Chrome trace event format (Perfetto UI,
                           chrome://tracing); folded: folded stacks for flame graphs
-  -o, --output FILE       where the output goes (default: stderr)
+  -o, --output FILE       where the output goes (default: stderr for trace, stdout
+                          for report, replay and dump)
       --args N            integer arguments shown per call in text (default 3)
   -t, --absolute-time     text: each line starts with the time of day (microseconds)
   -r, --relative-time     text: each line starts with the seconds since the start

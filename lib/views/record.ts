@@ -34,19 +34,21 @@ export interface RecordEnd extends NoteEvent {
   status: { pid: number; code: number | null; signal: string | null; detached: boolean } | null;
 }
 
-/** Executable file mappings of a process, from /proc/PID/maps (the objects loaded now). */
+/** Objects with executable code mapped in a process, from /proc/PID/maps: path and load address (its first mapping). */
 export function loadedModules(pid: number): { pid: number; path: string; start: string }[] {
-  const seen = new Map<string, string>();
+  const first = new Map<string, string>();
+  const code = new Set<string>();
   try {
     for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
       const m = /^([0-9a-f]+)-[0-9a-f]+ (\S+) [0-9a-f]+ \S+ (\d+)\s+(\/.*)$/.exec(line);
       if (!m || m[3] === '0') continue;
-      if (!seen.has(m[4])) seen.set(m[4], '0x' + m[1]);
+      if (!first.has(m[4])) first.set(m[4], '0x' + m[1]);
+      if (m[2].includes('x')) code.add(m[4]);
     }
   } catch {
     /* gone, or not readable: no modules known */
   }
-  return [...seen].map(([p, start]) => ({ pid, path: p, start }));
+  return [...first].filter(([p]) => code.has(p)).map(([p, start]) => ({ pid, path: p, start }));
 }
 
 export interface ReadRecord {

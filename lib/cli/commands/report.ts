@@ -12,8 +12,8 @@ export function reportCommand(p: Parsed): number {
   const v = p.viewing as ViewingArgs;
   const file = p.file as string;
   // Replay shows the tree unless another view is asked for; report the summary; dump JSON lines.
-  if (p.cmd === 'replay' && !v.summary) v.summary = false;
-  const fd = openOutput(v.output);
+  // The views of a record go to stdout (`rethook dump --chrome run.rethook > trace.json`), or -o FILE.
+  const fd = v.output === undefined ? 1 : openOutput(v.output);
   const run: RunInfo = { command: [], pid: 0, startTs: 0, startWallNs: 0, overheadNs: null };
   let built: ReturnType<typeof buildViews> | null = null;
   let calls = 0, lastTs = 0;
@@ -52,7 +52,7 @@ export function reportCommand(p: Parsed): number {
     (built as ReturnType<typeof buildViews>).sink.flush();
   }
   built!.view.end({ endTs: lastTs, nmissed: new Map(Object.entries(end?.nmissed ?? {})), cut: rec.cut, status: exitStatus });
-  if (fd !== 2) fs.closeSync(fd);
+  if (fd > 2) fs.closeSync(fd);
   if (rec.cut) {
     process.stderr.write(`rethook: ${file} was cut short (the tracer did not finish recording): shown up to its last complete event, ` +
       `${rec.events} events, ${formatDuration(Math.max(0, lastTs - run.startTs))} into the run; ${open} calls were in flight there\n`);
