@@ -32,6 +32,8 @@ export interface CallInfo {
   inherited: boolean;
   /** The call's signature and values, when one is known. */
   typed?: TypedCall | null;
+  /** Monotonic ns when the entry stop was taken. */
+  entryTs: bigint;
 }
 
 /** How a call ended, for an ExitContext. @internal */
@@ -40,6 +42,8 @@ export interface ExitInfo {
   durationNs: bigint;
   unwound: boolean;
   reason: UnwindReason | null;
+  /** Monotonic ns when the return (or unwinding) was seen. */
+  timestampNs: bigint;
 }
 
 export interface BacktraceFrame {
@@ -154,6 +158,17 @@ export type EntryAction =
 
 export class EntryContext extends CallContext {
   /** @internal */ _action: EntryAction = { kind: 'continue' };
+  /**
+   * When the call was entered: CLOCK_MONOTONIC in ns (process.hrtime.bigint()),
+   * taken as the tracer took the entry stop, before any onEntry handler ran.
+   */
+  readonly timestampNs: bigint;
+
+  /** @internal */
+  constructor(host: ContextHost, call: CallInfo) {
+    super(host, call);
+    this.timestampNs = call.entryTs;
+  }
 
   /** Do not run the function: return `retval` to its caller at once (no onExit). */
   skip(retval: bigint | number = 0n): void {
@@ -177,14 +192,25 @@ export class EntryContext extends CallContext {
 export class ExitContext extends CallContext {
   /** Integer return value register (rax / x0); 0n when unwound. */
   readonly retval: bigint;
+  /**
+   * From the moment the call was let go (after its onEntry handlers) to the
+   * moment its return was seen: it includes the tracer's round trip (a
+   * resume, and the stop at the return), some microseconds.
+   */
   readonly durationNs: bigint;
   /** True when the function did not return: its frame was unwound. */
   readonly unwound: boolean;
   readonly reason: UnwindReason | null;
+  /** When the return (or the unwinding) was seen: CLOCK_MONOTONIC in ns, as EntryContext.timestampNs. */
+  readonly timestampNs: bigint;
+  /** The timestampNs of this call's entry. */
+  readonly entryTimestampNs: bigint;
 
   /** @internal */
   constructor(host: ContextHost, call: CallInfo, exit: ExitInfo) {
     super(host, call);
+    this.timestampNs = exit.timestampNs;
+    this.entryTimestampNs = call.entryTs;
     this.retval = exit.retval;
     this.durationNs = exit.durationNs;
     this.unwound = exit.unwound;

@@ -64,6 +64,8 @@ export class Hook {
    * Tracing goes on with the other objects.
    */
   readonly warnings: string[] = [];
+  /** Calls that ran without a return hook (see nmissed), per function name. */
+  readonly nmissedByFunction = new Map<string, number>();
   /** @internal */ private readonly objectsSeen = new Set<string>();
   /** @internal */ private readonly damageSeen = new Set<string>();
   /** @internal */ unhookImpl: (h: Hook) => void = () => undefined;
@@ -93,6 +95,11 @@ export class Hook {
     sig = mine ? overlay(mine, fallback()) : fallback();
     this.sigs.set(fn.address, sig);
     return sig;
+  }
+
+  /** @internal */
+  countMissed(fn: string): void {
+    this.nmissedByFunction.set(fn, (this.nmissedByFunction.get(fn) ?? 0) + 1);
   }
 
   /** Functions hooked so far. */

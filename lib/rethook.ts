@@ -45,6 +45,8 @@ export class RethookNode {
   fnName = '';
   fnAddr = 0;
   entryNs = 0n;
+  /** Monotonic time (ns) the entry stop was taken, before any onEntry handler ran. */
+  entryTs = 0n;
   args: bigint[] = [];
   data: unknown = undefined;
   depth = 0;

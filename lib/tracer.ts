@@ -5,7 +5,7 @@
 // handlers run synchronously while the thread that hit the breakpoint waits,
 // and the event loop runs between stops.
 import type { Backtrace } from './context';
-import type { ExitStatus, Session } from './engine/session';
+import type { ExitStatus, ProcessEvent, Session } from './engine/session';
 import type { Readable, Writable } from 'stream';
 import type { Hook, HookHandlers } from './hook';
 import { eventStream, EventsOptions, TraceEventStream } from './methods/events';
@@ -18,7 +18,7 @@ import { runSession } from './methods/run';
 import { spawnSession } from './methods/spawn';
 import type { AttachOptions, SpawnOptions } from './options';
 
-export type { ExitStatus } from './engine/session';
+export type { ExitStatus, ProcessEvent } from './engine/session';
 export type { AttachOptions, SpawnOptions, StdioOption } from './options';
 export type { EntryEvent, EventsOptions, ExitEvent, ProcessExitEvent, TraceEvent, TraceEventStream } from './methods/events';
 
@@ -106,6 +106,15 @@ export class Tracer {
    */
   waitReleased(): Promise<ExitStatus> {
     return this.#session.releasedExit();
+  }
+
+  /**
+   * Be told when a followed fork child appears, a process execs, or a
+   * process of the session ends (timestampNs: CLOCK_MONOTONIC ns, as contexts).
+   * One listener; null removes it. Runs while the process is stopped.
+   */
+  onProcess(listener: ((e: ProcessEvent) => void) | null): void {
+    this.#session.processListener = listener;
   }
 
   /** Kill the program (SIGKILL). */

@@ -25,6 +25,7 @@ const PROGRAMS = {
   tailcall: ['tailcall.c'],
   longjmp: ['longjmp.c'],
   nested: ['nested.c'],
+  calltree: ['calltree.c'],
   inflight: ['inflight.c'],
   override: ['override.c'],
   selftrap: ['selftrap.c'],

@@ -70,12 +70,12 @@ test('writes one JSON object per event with stable field names', () => {
   expect(all[6]).toEqual({ type: 'process-exit', pid: all[0].pid, code: 7, signal: null });
   const events = all.slice(0, 6);
   const [entry, exit] = events;
-  expect(Object.keys(entry)).toEqual(['type', 'pid', 'tid', 'function', 'address', 'depth', 'args']);
+  expect(Object.keys(entry)).toEqual(['type', 'pid', 'tid', 'function', 'address', 'depth', 'args', 'ts']);
   expect(entry).toMatchObject({ type: 'entry', function: 'add', depth: 0 });
   expect(entry.args.slice(0, 2)).toEqual(['0x0', '0xa']);
   expect(entry.address).toMatch(/^0x[0-9a-f]+$/);
   expect(entry.pid).toBe(entry.tid);
-  expect(Object.keys(exit)).toEqual(['type', 'pid', 'tid', 'function', 'depth', 'retval', 'unwound', 'durationNs']);
+  expect(Object.keys(exit)).toEqual(['type', 'pid', 'tid', 'function', 'depth', 'retval', 'unwound', 'durationNs', 'ts']);
   expect(exit).toMatchObject({ type: 'exit', function: 'add', depth: 0, retval: '0xa', unwound: false });
   expect(exit.durationNs).toBeGreaterThan(0);
   expect(events.map((e) => e.retval ?? e.args[0])).toEqual(['0x0', '0xa', '0x1', '0xb', '0x2', '0xc']);

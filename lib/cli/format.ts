@@ -1,25 +1,102 @@
-// Output formats of the CLI: an indented call tree (like a function-graph
-// tracer) and JSON lines. Field names of the JSON events are stable: other
-// tools parse them.
+// How the CLI writes: the sink (buffered to files and pipes, at once to a
+// terminal), and how a call's arguments and return value are rendered.
 import * as fs from 'fs';
+import * as tty from 'tty';
 import type { EntryContext, ExitContext } from '../context';
-import { escapeText } from '../symbols/text';
-import { argsJson, argsText, callName, returnJson, returnText } from '../types/render';
+import { argsJson, argsText as typedArgsText, callName, returnJson, returnText } from '../types/render';
+import type { EntryEvent, ExitEvent } from '../views/events';
 
-export interface TraceEvents {
-  entry(ctx: EntryContext): void;
-  exit(ctx: ExitContext): void;
-  /** A line about the run itself (missed calls, exit status). */
-  note(obj: Record<string, unknown>, text: string): void;
-  flush(): void;
-}
+export { formatDuration } from '../views/events';
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
+// ---- a call's arguments and return value: the one place they are rendered ----
+
+/** A call's arguments as its entry event carries them (JSON `args`). */
+export function renderArgs(ctx: EntryContext): string[] {
+  return ctx.args.map(hex);
+}
+
+/** A call's return value as its exit event carries it (JSON `retval`). */
+export function renderRet(ctx: ExitContext): string {
+  return hex(ctx.retval);
+}
+
+/** Rendered text kept on a live event (not written to JSON: records carry `argv` / `ret` instead). */
+const TEXT = Symbol('text');
+type WithText = { [TEXT]?: string };
+
 /**
- * Buffered writes to a file descriptor: one syscall per batch of events, not
- * per event. When the reader goes away (EPIPE: `| head`), nothing more is
- * written and `onClosed` runs, once.
+ * Typed fields of a call's entry event (`argv`, next to the raw `args`) when
+ * its signature is known, and its text as the tree shows it.
+ */
+export function typeEntry(ctx: EntryContext, e: EntryEvent): void {
+  const argv = argsJson(ctx);
+  if (argv) (e as unknown as Record<string, unknown>).argv = argv;
+  (e as WithText)[TEXT] = typedArgsText(ctx, 8);
+}
+
+/** Typed `ret` of an exit event, and its text (`= 0`, `= "x"`, '' for void). */
+export function typeExit(ctx: ExitContext, e: ExitEvent): void {
+  const ret = returnJson(ctx);
+  if (ret) (e as unknown as Record<string, unknown>).ret = ret;
+  (e as WithText)[TEXT] = returnText(ctx);
+}
+
+/** A function's name as a call line shows it (C++ without its parameter list: the arguments follow). */
+export function callLabel(fn: string): string {
+  return callName(fn);
+}
+
+/** A typed value from a record (`argv` / `ret` entries) as text. */
+function recordValue(v: { name?: string; type?: string; value?: unknown; error?: string }): string {
+  const val = v.value;
+  let text: string;
+  if (v.error) text = `${String(val)} <${v.error}>`;
+  else if (typeof val === 'string' && /char\s*\*/.test(v.type ?? '')) text = JSON.stringify(val);
+  else if (val !== null && typeof val === 'object') text = '{...}';
+  else text = String(val);
+  return v.name ? `${v.name}=${text}` : text;
+}
+
+/** The arguments as the text tree shows them (live: as rendered at the call; replayed: from the record). */
+export function argsText(e: EntryEvent, nargs: number): string {
+  const live = (e as WithText)[TEXT];
+  if (live !== undefined && (e as unknown as { argv?: unknown }).argv) return live;
+  const argv = (e as unknown as { argv?: { name?: string; type?: string; value?: unknown; error?: string }[] }).argv;
+  if (argv) return argv.map(recordValue).join(', ');
+  return e.args.slice(0, nargs).join(', ');
+}
+
+/** The return value as the text tree shows it: `= value`, or '' for a void function. */
+export function retText(e: ExitEvent): string {
+  const live = (e as WithText)[TEXT];
+  if (live !== undefined) return live;
+  const ret = (e as unknown as { ret?: { type?: string; value?: unknown; error?: string } }).ret;
+  if (ret) return ret.type === 'void' ? '' : `= ${recordValue(ret)}`;
+  return `= ${e.retval}`;
+}
+
+// ---- the sink ----------------------------------------------------------------
+
+/** True when `fd` is a terminal that the program's own stdout or stderr (ours, inherited) also writes to. */
+export function sharesTerminal(fd: number): boolean {
+  if (!tty.isatty(fd)) return false;
+  try {
+    const dev = fs.fstatSync(fd).rdev;
+    return [1, 2].some((o) => tty.isatty(o) && fs.fstatSync(o).rdev === dev);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes to a file descriptor. Buffered (one syscall per batch of events,
+ * not per event) unless `sync`: then each write goes out at once, while the
+ * program is still stopped at the event, so the trace and the program's own
+ * output appear on a shared terminal in the order they happened. When the
+ * reader goes away (EPIPE: `| head`), nothing more is written and `onClosed`
+ * runs, once.
  */
 export class Sink {
   private buf: string[] = [];
@@ -27,8 +104,12 @@ export class Sink {
   private scheduled = false;
   closed = false;
   onClosed: (() => void) | null = null;
-  constructor(private readonly fd: number) {}
+  constructor(readonly fd: number, readonly sync = false) {}
   write(s: string): void {
+    if (this.sync) {
+      this.out(s);
+      return;
+    }
     this.buf.push(s);
     this.size += s.length;
     if (this.size > 1 << 16) this.flush();
@@ -43,123 +124,23 @@ export class Sink {
     const s = this.buf.join('');
     this.buf = [];
     this.size = 0;
+    this.out(s);
+  }
+  private out(s: string): void {
     if (this.closed) return;
-    try {
-      fs.writeSync(this.fd, s);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
-      this.closed = true;
-      this.onClosed?.();
+    let data = Buffer.from(s);
+    for (let tries = 0; data.length; ) {
+      try {
+        const n = fs.writeSync(this.fd, data);
+        data = data.subarray(n);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' && ++tries < 100000) continue; // a non-blocking terminal or pipe that is full
+        if (code !== 'EPIPE') throw e;
+        this.closed = true;
+        this.onClosed?.();
+        return;
+      }
     }
-  }
-}
-
-export function formatDuration(ns: bigint): string {
-  const n = Number(ns);
-  if (n < 1e3) return `${n} ns`;
-  if (n < 1e6) return `${(n / 1e3).toFixed(1)} us`;
-  if (n < 1e9) return `${(n / 1e6).toFixed(1)} ms`;
-  return `${(n / 1e9).toFixed(2)} s`;
-}
-
-export class JsonFormat implements TraceEvents {
-  constructor(private readonly out: Sink, private readonly backtraces = false) {}
-  entry(c: EntryContext): void {
-    const o: Record<string, unknown> = {
-      type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: hex(c.address), depth: c.depth,
-      args: c.args.map(hex),
-    };
-    const argv = argsJson(c);
-    if (argv) o.argv = argv;
-    if (this.backtraces) {
-      const bt = c.backtrace();
-      o.backtrace = bt.frames.slice(1).map((f) => f.symbol);
-      o.backtraceReliable = bt.reliable;
-      if (bt.frames.some((f) => f.source)) o.backtraceSources = bt.frames.slice(1).map((f) => f.source ?? null);
-    }
-    this.out.write(JSON.stringify(o) + '\n');
-  }
-  exit(c: ExitContext): void {
-    const o: Record<string, unknown> = {
-      type: 'exit', pid: c.pid, tid: c.tid, function: c.function, depth: c.depth, retval: hex(c.retval),
-      unwound: c.unwound, durationNs: Number(c.durationNs),
-    };
-    const ret = returnJson(c);
-    if (ret) o.ret = ret;
-    if (c.reason) o.reason = c.reason;
-    if (c.inherited) o.inherited = true;
-    this.out.write(JSON.stringify(o) + '\n');
-  }
-  note(obj: Record<string, unknown>): void {
-    this.out.write(JSON.stringify(obj) + '\n');
-  }
-  flush(): void {
-    this.out.flush();
-  }
-}
-
-/**
- * The call tree. A call with no hooked call inside it takes one line
- * (`f(args) = ret <time>`); one with nested calls opens a block.
- */
-export class TextFormat implements TraceEvents {
-  /** Per thread: the entry line not printed yet (a leaf so far), and its backtrace suffix. */
-  private pending = new Map<number, string>();
-  private suffix = new Map<number, string>();
-  constructor(private readonly out: Sink, private readonly nargs: number, private readonly backtraces = false) {}
-
-  /** A function's name as calls show it (C++ without its parameter list), escaped; kept per name. */
-  private names = new Map<string, string>();
-  private shownName(fn: string): string {
-    let n = this.names.get(fn);
-    if (n === undefined) this.names.set(fn, (n = escapeText(callName(fn))));
-    return n;
-  }
-
-  private prefix(tid: number, depth: number): string {
-    return `${String(tid).padStart(7)} ${'  '.repeat(depth)}`;
-  }
-
-  entry(c: EntryContext): void {
-    this.flushPending(c.tid);
-    this.pending.set(c.tid, `${this.prefix(c.tid, c.depth)}${this.shownName(c.function)}(${escapeText(argsText(c, this.nargs))})`);
-    if (this.backtraces) {
-      const bt = c.backtrace();
-      this.suffix.set(c.tid, `  <- ${bt.frames.slice(1).map((f) => escapeText(f.source ? `${f.symbol} (${f.source})` : f.symbol)).join(' <- ')}${bt.reliable ? '' : ' (unreliable)'}`);
-    }
-  }
-
-  exit(c: ExitContext): void {
-    const outcome = c.unwound ? `unwound (${escapeText(String(c.reason))})` : returnText(c);
-    const time = `<${formatDuration(c.durationNs)}>`;
-    const head = this.pending.get(c.tid);
-    if (head !== undefined) {
-      this.pending.delete(c.tid);
-      this.out.write(`${head} ${outcome ? escapeText(outcome) + ' ' : ''}${time}${this.takeSuffix(c.tid)}\n`);
-    } else {
-      this.out.write(`${this.prefix(c.tid, c.depth)}} ${outcome ? escapeText(outcome) + ' ' : ''}${time} /* ${escapeText(c.function)} */\n`);
-    }
-  }
-
-  note(_obj: Record<string, unknown>, text: string): void {
-    for (const tid of [...this.pending.keys()]) this.flushPending(tid);
-    if (text) this.out.write(`rethook: ${escapeText(text)}\n`);
-  }
-
-  flush(): void {
-    this.out.flush();
-  }
-
-  private flushPending(tid: number): void {
-    const head = this.pending.get(tid);
-    if (head === undefined) return;
-    this.pending.delete(tid);
-    this.out.write(`${head} {${this.takeSuffix(tid)}\n`);
-  }
-
-  private takeSuffix(tid: number): string {
-    const s = this.suffix.get(tid) ?? '';
-    this.suffix.delete(tid);
-    return s;
   }
 }

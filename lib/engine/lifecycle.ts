@@ -67,6 +67,7 @@ function onExec(s: Session, proc: Proc, th: ThreadState): void {
   }
   proc.sharesMemory = false; // a new address space of its own
   proc.phase = 'exec-exit';
+  s.processListener?.({ type: 'exec', pid: proc.pid, timestampNs: process.hrtime.bigint() });
   s.resume(th.tid, 0, false, true);
 }
 
@@ -96,6 +97,7 @@ function childOf(s: Session, parent: Proc, child: number, keepHooks: boolean): P
 function adoptChild(s: Session, parent: ThreadState, child: number, vfork: boolean): void {
   const cp = childOf(s, parent.proc, child, true);
   cp.sharesMemory = vfork;
+  s.processListener?.({ type: 'fork', pid: child, parent: parent.proc.pid, timestampNs: process.hrtime.bigint() });
   const th = s.table.addThread(cp, child);
   if (copyNodes(parent, th)) return;
   // Not enough nodes for the copies: the child gets its real return addresses back instead.
@@ -162,6 +164,10 @@ export function onThreadGone(s: Session, th: ThreadState, kind: StopKind, value:
   for (const other of [...proc.threads.values()]) flush(s, other, 'thread-exit');
   flushGoroutines(s, th, 'thread-exit');
   s.table.dropProcess(proc);
+  if (!proc.silent) {
+    const killed = kind !== StopKind.Exited;
+    s.processListener?.({ type: 'exit', pid: proc.pid, code: killed ? null : value, signal: killed ? signalName(value) : null, timestampNs: process.hrtime.bigint() });
+  }
   if (proc.pid === s.pid) {
     s.mainStatus = kind === StopKind.Exited
       ? { pid: proc.pid, code: value, signal: null, detached: false }

@@ -22,7 +22,7 @@ const SIGTRAP = 5;
 function callInfo(th: ThreadState, node: RethookNode): CallInfo {
   return {
     pid: th.proc.pid, tid: th.tid, fn: node.fnName, address: node.fnAddr, args: node.args,
-    returnAddress: node.realRet, stackPointer: node.frame, depth: node.depth, inherited: node.inherited,
+    returnAddress: node.realRet, stackPointer: node.frame, depth: node.depth, inherited: node.inherited, entryTs: node.entryTs,
     typed: node.typed,
   };
 }
@@ -93,16 +93,21 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
 function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site, addr: number, sp: number, ret: number, tailCall: boolean, mode: ReturnMode): EntryAction | null {
   let chained = tailCall;
   let action: EntryAction = { kind: 'continue' };
+  const ts = process.hrtime.bigint(); // the entry's timestamp, before any handler runs
   for (const hook of site.hooks) {
     const outer = stack.top();
     if (chained && (!outer || outer.frame !== sp)) {
       // Our trampoline as a return address with no call of ours at this
       // frame cannot be resolved: let this call run unhooked.
       hook.pool.nmissed++;
+      hook.countMissed(site.fn!.name);
       continue;
     }
     const node = hook.pool.take(hook);
-    if (!node) continue;
+    if (!node) {
+      hook.countMissed(site.fn!.name);
+      continue;
+    }
     node.frame = sp;
     node.realRet = chained ? outer!.realRet : ret;
     node.chained = chained;
@@ -112,6 +117,7 @@ function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site,
     node.depth = stack.depth;
     node.args = s.regs.args();
     node.typed = typedCallAt(s.nat, th.tid, site, hook);
+    node.entryTs = ts;
     let keep = true;
     const handler = hook.handlers.onEntry;
     if (handler) {
@@ -176,7 +182,7 @@ export function exitReturning(s: Session, th: ThreadState, returning: RethookNod
   s.current.returnTo = returning[returning.length - 1].realRet; // where detaching from a handler sends the thread
   const now = process.hrtime.bigint();
   for (const node of returning) {
-    runExitHandler(s, th, node, { retval: s.regs.retval, durationNs: now - node.entryNs, unwound: false, reason: null });
+    runExitHandler(s, th, node, { retval: s.regs.retval, durationNs: now - node.entryNs, unwound: false, reason: null, timestampNs: now });
     releaseNode(s, th.proc, node);
   }
   s.current.returnTo = 0;
@@ -200,7 +206,7 @@ export function finishUnwound(s: Session, th: ThreadState, nodes: RethookNode[],
     if (reason !== 'detach' && !s.status && !th.proc.silent) {
       // A frame found dead while an unwinder had our return addresses put back went with an exception.
       const why = reason === 'longjmp' && node.restored ? 'exception' : reason;
-      runExitHandler(s, th, node, { retval: 0n, durationNs: now - node.entryNs, unwound: true, reason: why });
+      runExitHandler(s, th, node, { retval: 0n, durationNs: now - node.entryNs, unwound: true, reason: why, timestampNs: now });
     }
     releaseNode(s, th.proc, node);
   }

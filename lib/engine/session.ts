@@ -22,6 +22,12 @@ export interface ExitStatus {
   detached: boolean;
 }
 
+/** A process of the session came (a followed fork), changed its image, or ended. */
+export type ProcessEvent =
+  | { type: 'fork'; pid: number; parent: number; timestampNs: bigint }
+  | { type: 'exec'; pid: number; timestampNs: bigint }
+  | { type: 'exit'; pid: number; code: number | null; signal: string | null; timestampNs: bigint };
+
 export interface SessionOptions {
   /** maxActive of hooks that do not set their own. */
   defaultMaxActive: number;
@@ -95,6 +101,8 @@ export class Session {
   startupWaiter: Waiter<void> | null = null;
   private exitWaiter: Waiter<ExitStatus> | null = null;
   readonly exited: Promise<ExitStatus>;
+  /** Told of forks followed, execs and process exits (Tracer.onProcess). */
+  processListener: ((e: ProcessEvent) => void) | null = null;
   /** An attached process's guardian (engine/guardian.ts), or null. */
   guardian: Guardian | null = null;
   /** Runs if Node exits while we trace (set by ending.ts). */

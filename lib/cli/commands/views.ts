@@ -1,0 +1,63 @@
+// The views a command writes, chosen from its options, behind the filters.
+import * as fs from 'fs';
+import { RethookError } from '../../errors';
+import { ChromeView, FoldedView } from '../../views/chrome';
+import { colorEnabled, palette } from '../../views/colors';
+import { formatDuration, RunInfo, View } from '../../views/events';
+import { Filter, hasFilters } from '../../views/filters';
+import { JsonView } from '../../views/jsonl';
+import { SummaryView } from '../../views/report';
+import { TreeView } from '../../views/tree';
+import type { ViewingArgs } from '../args';
+import { sharesTerminal, Sink } from '../format';
+
+/** The output file (created), or stderr. */
+export function openOutput(name: string | undefined): number {
+  if (name === undefined) return 2;
+  try {
+    return fs.openSync(name, 'w');
+  } catch (e) {
+    throw new RethookError(`cannot open ${name}: ${(e as NodeJS.ErrnoException).code}`, 'EOUTPUT');
+  }
+}
+
+/** The short line at the end of a run: calls traced, missed, how long, how it ended. */
+export function endOfRunLine(calls: number, missed: number, ns: number,
+  status: { pid: number; code: number | null; signal: string | null; detached: boolean } | null): string {
+  const how = !status ? '' : status.detached ? `; detached from process ${status.pid}`
+    : status.signal ? `; process ${status.pid} killed by ${status.signal}` : `; process ${status.pid} exited with ${status.code}`;
+  return `rethook: ${calls} calls traced, ${missed} missed, in ${formatDuration(Math.round(ns))}${how}`;
+}
+
+export interface Built {
+  sink: Sink;
+  /** Where events go: the filters, then the views. */
+  view: View;
+  /** The text tree, when it is one of the views. */
+  tree: TreeView | null;
+}
+
+export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: boolean; headline: () => string }): Built {
+  const aggregate = v.summary || v.hist.length > 0;
+  // On a terminal the program writes to too, the tree is written event by event (see tree.ts).
+  const sink = new Sink(fd, o.live && !aggregate && v.format === 'text' && sharesTerminal(fd));
+  const colors = palette(colorEnabled(v.color, fd));
+  let view: View;
+  let tree: TreeView | null = null;
+  if (aggregate) {
+    view = new SummaryView(sink, {
+      summary: v.summary, hist: v.hist, sort: v.sort, perThread: v.perThread, json: v.format === 'json', colors,
+      overheadNs: v.rawDurations ? null : run.overheadNs, headline: o.headline,
+    });
+  } else if (v.format === 'json') {
+    view = new JsonView(sink, !o.live);
+  } else if (v.format === 'chrome') {
+    view = new ChromeView(sink, run);
+  } else if (v.format === 'folded') {
+    view = new FoldedView(sink, v.rawDurations ? null : run.overheadNs);
+  } else {
+    view = tree = new TreeView(sink, { nargs: v.nargs, backtraces: true, colors, time: v.time, run, slowNs: v.slowNs });
+  }
+  if (hasFilters(v.filters)) view = new Filter(v.filters, view);
+  return { sink, view, tree };
+}

@@ -1,0 +1,155 @@
+// The tracer's round trip, measured at start-up. Every duration rethook
+// measures runs from the moment the tracer lets a call go (after its entry
+// stop) to the moment it sees the return: it includes a resume, the stop at
+// the return and the tracer waking up to it. To know how much, we trace a
+// program whose hooked function does nothing (`ret`): a tiny static ELF
+// written here (no compiler needed), calling it CALLS times. The median of
+// those durations is the overhead; summaries subtract it from each duration.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Tracer } from '../tracer';
+
+const CALLS = 200;
+const BASE = 0x400000;
+const HEADERS = 64 + 56;
+
+/** Machine code: call f CALLS times, exit(0); f: ret. Returns [code, offset of f]. */
+function code(arch: string, n: number): [Buffer, number] | null {
+  if (arch === 'x64') {
+    const c = Buffer.from([
+      0xb9, n & 0xff, (n >> 8) & 0xff, 0, 0, // mov ecx, n
+      0x51, //                         loop: push rcx
+      0xe8, 14, 0, 0, 0, //             call f
+      0x59, //                         pop rcx
+      0xff, 0xc9, //                   dec ecx
+      0x75, 0xf5, //                   jnz loop
+      0xb8, 60, 0, 0, 0, //            mov eax, SYS_exit
+      0x31, 0xff, //                   xor edi, edi
+      0x0f, 0x05, //                   syscall
+      0xc3, //                         f: ret
+    ]);
+    return [c, 25];
+  }
+  if (arch === 'arm64') {
+    const words = [
+      0xd2800000 | (n << 5) | 19, // mov x19, #n
+      0x94000006, //                loop: bl f
+      0xf1000673, //                subs x19, x19, #1
+      0x54ffffc1, //                b.ne loop
+      0xd2800000 | (93 << 5) | 8, // mov x8, #SYS_exit
+      0xd2800000, //                mov x0, #0
+      0xd4000001, //                svc #0
+      0xd65f03c0, //                f: ret
+    ];
+    const c = Buffer.alloc(words.length * 4);
+    words.forEach((w, i) => c.writeUInt32LE(w >>> 0, i * 4));
+    return [c, 28];
+  }
+  return null;
+}
+
+export const CALIBRATION_FUNCTION = 'rethook_calibrate_empty';
+
+/** A static ELF executable: one loadable segment holding `text`, and a symbol table naming f. */
+function elf(machine: number, text: Buffer, fOffset: number, fSize: number): Buffer {
+  const align8 = (n: number) => (n + 7) & ~7;
+  const strtab = Buffer.from(`\0${CALIBRATION_FUNCTION}\0`);
+  const shstrtab = Buffer.from('\0.text\0.symtab\0.strtab\0.shstrtab\0');
+  const symOff = align8(HEADERS + text.length);
+  const strOff = symOff + 48;
+  const shstrOff = strOff + strtab.length;
+  const shOff = align8(shstrOff + shstrtab.length);
+  const b = Buffer.alloc(shOff + 5 * 64);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0);
+  b.writeUInt16LE(2, 16); // ET_EXEC
+  b.writeUInt16LE(machine, 18);
+  b.writeUInt32LE(1, 20);
+  b.writeBigUInt64LE(BigInt(BASE + HEADERS), 24); // entry
+  b.writeBigUInt64LE(64n, 32); // phoff
+  b.writeBigUInt64LE(BigInt(shOff), 40); // shoff
+  b.writeUInt16LE(64, 52); // ehsize
+  b.writeUInt16LE(56, 54); // phentsize
+  b.writeUInt16LE(1, 56); // phnum
+  b.writeUInt16LE(64, 58); // shentsize
+  b.writeUInt16LE(5, 60); // shnum
+  b.writeUInt16LE(4, 62); // shstrndx
+  const ph = 64;
+  const loaded = HEADERS + text.length;
+  b.writeUInt32LE(1, ph); // PT_LOAD
+  b.writeUInt32LE(5, ph + 4); // R X
+  b.writeBigUInt64LE(BigInt(BASE), ph + 16);
+  b.writeBigUInt64LE(BigInt(BASE), ph + 24);
+  b.writeBigUInt64LE(BigInt(loaded), ph + 32);
+  b.writeBigUInt64LE(BigInt(loaded), ph + 40);
+  b.writeBigUInt64LE(0x1000n, ph + 48);
+  text.copy(b, HEADERS);
+  // The symbol: [0] null, [1] f (GLOBAL FUNC in .text).
+  b.writeUInt32LE(1, symOff + 24);
+  b.writeUInt8(0x12, symOff + 24 + 4);
+  b.writeUInt16LE(1, symOff + 24 + 6);
+  b.writeBigUInt64LE(BigInt(BASE + HEADERS + fOffset), symOff + 24 + 8);
+  b.writeBigUInt64LE(BigInt(fSize), symOff + 24 + 16);
+  strtab.copy(b, strOff);
+  shstrtab.copy(b, shstrOff);
+  const sh = (i: number, name: number, type: number, flags: number, addr: number, off: number, size: number, link: number, info: number, align: number, entsize: number) => {
+    const o = shOff + i * 64;
+    b.writeUInt32LE(name, o);
+    b.writeUInt32LE(type, o + 4);
+    b.writeBigUInt64LE(BigInt(flags), o + 8);
+    b.writeBigUInt64LE(BigInt(addr), o + 16);
+    b.writeBigUInt64LE(BigInt(off), o + 24);
+    b.writeBigUInt64LE(BigInt(size), o + 32);
+    b.writeUInt32LE(link, o + 40);
+    b.writeUInt32LE(info, o + 44);
+    b.writeBigUInt64LE(BigInt(align), o + 48);
+    b.writeBigUInt64LE(BigInt(entsize), o + 56);
+  };
+  sh(1, 1, 1, 6, BASE + HEADERS, HEADERS, text.length, 0, 0, 4, 0); // .text
+  sh(2, 7, 2, 0, 0, symOff, 48, 3, 1, 8, 24); // .symtab
+  sh(3, 15, 3, 0, 0, strOff, strtab.length, 0, 0, 1, 0); // .strtab
+  sh(4, 23, 3, 0, 0, shstrOff, shstrtab.length, 0, 0, 1, 0); // .shstrtab
+  return b;
+}
+
+export interface Calibration {
+  /** The median round trip, ns. */
+  overheadNs: number;
+  /** All measured durations, sorted (ns). */
+  samples: number[];
+}
+
+/** Measure the tracer's round trip; null when it cannot be measured here (another architecture, no temporary directory...). */
+export async function calibrate(calls = CALLS): Promise<Calibration | null> {
+  const c = code(process.arch, calls);
+  if (!c) return null;
+  const [text, fOffset] = c;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-calibrate-'));
+  const file = path.join(dir, 'empty-calls');
+  try {
+    fs.writeFileSync(file, elf(process.arch === 'x64' ? 62 : 183, text, fOffset, process.arch === 'x64' ? 1 : 4), { mode: 0o755 });
+    const devnull = fs.openSync('/dev/null', 'r+');
+    const samples: number[] = [];
+    try {
+      const t = await Tracer.spawn(file, [], { stdio: [devnull, devnull, devnull], env: {} });
+      try {
+        t.hook(CALIBRATION_FUNCTION, { onExit: (ctx) => void samples.push(Number(ctx.durationNs)) });
+      } catch (e) {
+        t.kill();
+        await t.run().catch(() => undefined);
+        throw e;
+      }
+      const st = await t.run();
+      if (st.code !== 0 || samples.length !== calls) return null;
+    } finally {
+      fs.closeSync(devnull);
+    }
+    samples.sort((a, b) => a - b);
+    return { overheadNs: samples[Math.floor(samples.length / 2)], samples };
+  } catch (e) {
+    if (process.env.RETHOOK_DEBUG_CALIBRATE) console.error(e);
+    return null;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

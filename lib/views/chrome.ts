@@ -1,0 +1,124 @@
+// Trace viewers. Chrome's trace event format (Perfetto UI, chrome://tracing):
+// one complete event ("ph":"X") per call on its process and thread track,
+// process and thread names as metadata events, arguments and return values
+// as event args, unwound calls marked. Folded stacks (`a;b;c self-ns`) for
+// flame graphs (flamegraph.pl, speedscope, inferno).
+import * as path from 'path';
+import type { Sink } from '../cli/format';
+import { callTime, EndInfo, EntryEvent, ExitEvent, NoteEvent, RunInfo, View } from './events';
+
+/** Per thread, the calls in flight (matched to their exits by depth and name). */
+class Stacks<T extends { depth: number; function: string }> {
+  private readonly m = new Map<number, T[]>();
+  push(tid: number, f: T): void {
+    let st = this.m.get(tid);
+    if (!st) this.m.set(tid, (st = []));
+    while (st.length && st[st.length - 1].depth >= f.depth) st.pop();
+    st.push(f);
+  }
+  /** The call this exit ends (popped), or null when its entry was never seen. */
+  pop(tid: number, e: { depth: number; function: string }): T | null {
+    const st = this.m.get(tid);
+    if (!st) return null;
+    while (st.length && st[st.length - 1].depth > e.depth) st.pop();
+    const top = st[st.length - 1];
+    if (!top || top.depth !== e.depth || top.function !== e.function) return null;
+    return st.pop()!;
+  }
+  peek(tid: number): T[] {
+    return this.m.get(tid) ?? [];
+  }
+  all(): [number, T[]][] {
+    return [...this.m.entries()];
+  }
+}
+
+const us = (ns: number) => Math.round(ns) / 1000;
+
+export class ChromeView implements View {
+  private readonly stacks = new Stacks<EntryEvent>();
+  private readonly named = new Set<string>();
+  private first = true;
+
+  constructor(private readonly out: Sink, private readonly run: RunInfo) {
+    this.out.write('{"traceEvents":[\n');
+  }
+
+  private emit(o: object): void {
+    this.out.write((this.first ? '' : ',\n') + JSON.stringify(o));
+    this.first = false;
+  }
+
+  private names(pid: number, tid: number): void {
+    if (!this.named.has(`p${pid}`)) {
+      this.named.add(`p${pid}`);
+      const prog = pid === this.run.pid && this.run.command.length ? path.basename(this.run.command[0]) : 'process';
+      this.emit({ name: 'process_name', ph: 'M', pid, tid: pid, args: { name: `${prog} ${pid}` } });
+    }
+    if (!this.named.has(`t${tid}`)) {
+      this.named.add(`t${tid}`);
+      this.emit({ name: 'thread_name', ph: 'M', pid, tid, args: { name: tid === pid ? `main thread ${tid}` : `thread ${tid}` } });
+    }
+  }
+
+  entry(e: EntryEvent): void {
+    this.names(e.pid, e.tid);
+    this.stacks.push(e.tid, e);
+  }
+
+  private complete(name: string, pid: number, tid: number, start: number, end: number, args: Record<string, unknown>, unwound: boolean): void {
+    this.emit({ name, cat: unwound ? 'call,unwound' : 'call', ph: 'X', ts: us(start - this.run.startTs), dur: us(Math.max(0, end - start)), pid, tid, args });
+  }
+
+  exit(e: ExitEvent): void {
+    this.names(e.pid, e.tid);
+    const entry = this.stacks.pop(e.tid, e);
+    const args: Record<string, unknown> = entry ? { args: entry.args } : { inherited: true };
+    if (e.unwound) Object.assign(args, { unwound: true, reason: e.reason });
+    else args.retval = e.retval;
+    args.durationNs = e.durationNs;
+    this.complete(e.function, e.pid, e.tid, entry ? entry.ts : e.ts - e.durationNs, e.ts, args, e.unwound);
+  }
+
+  note(e: NoteEvent): void {
+    if ((e.type === 'fork' || e.type === 'exec' || e.type === 'process-exit') && typeof e.pid === 'number') {
+      const ts = typeof e.ts === 'number' ? e.ts : null;
+      if (ts !== null) this.emit({ name: e.type, ph: 'i', s: 'p', ts: us(ts - this.run.startTs), pid: e.pid, tid: e.pid, args: e });
+    }
+  }
+
+  end(info: EndInfo): void {
+    // Calls still in flight where the events end (a record cut short): closed at the last timestamp, marked.
+    for (const [tid, st] of this.stacks.all()) {
+      for (const c of st.reverse()) this.complete(c.function, c.pid, tid, c.ts, info.endTs, { args: c.args, cut: true }, true);
+    }
+    this.out.write(`\n],"displayTimeUnit":"ns","otherData":${JSON.stringify({
+      tool: 'rethook', command: this.run.command.join(' '), pid: this.run.pid, cut: info.cut, overheadNs: this.run.overheadNs,
+    })}}\n`);
+    this.out.flush();
+  }
+}
+
+/** Folded stacks: `outer;inner self-time-ns`, one line per distinct stack, for flame graphs. */
+export class FoldedView implements View {
+  private readonly stacks = new Stacks<{ depth: number; function: string; children: number }>();
+  private readonly weights = new Map<string, number>();
+  constructor(private readonly out: Sink, private readonly overheadNs: number | null) {}
+  entry(e: EntryEvent): void {
+    this.stacks.push(e.tid, { depth: e.depth, function: e.function, children: 0 });
+  }
+  exit(e: ExitEvent): void {
+    const dur = callTime(e.durationNs, this.overheadNs);
+    const f = this.stacks.pop(e.tid, e);
+    const outer = this.stacks.peek(e.tid);
+    const key = [...(f ? outer.map((o) => o.function) : []), e.function].map((n) => n.replace(/[;\n]/g, '_')).join(';');
+    this.weights.set(key, (this.weights.get(key) ?? 0) + Math.max(0, dur - (f?.children ?? 0)));
+    if (f && outer.length) outer[outer.length - 1].children += dur;
+  }
+  note(): void {}
+  end(): void {
+    const lines = [...this.weights.entries()].filter(([, w]) => w > 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    this.out.write(lines.map(([k, w]) => `${k} ${Math.round(w)}\n`).join(''));
+    this.out.flush();
+  }
+}

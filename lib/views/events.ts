@@ -1,0 +1,130 @@
+// The events every view consumes, live or replayed from a record: the JSON
+// lines of `--format json`, as objects. Field names are stable (other tools
+// parse them); new ones are only ever added.
+
+export interface EntryEvent {
+  type: 'entry';
+  pid: number;
+  tid: number;
+  function: string;
+  address: string;
+  /** Hooked calls nested on this thread (0 = outermost). */
+  depth: number;
+  /** The first integer arguments, as hex strings. */
+  args: string[];
+  backtrace?: string[];
+  backtraceReliable?: boolean;
+  inherited?: boolean;
+  /** CLOCK_MONOTONIC ns when the entry stop was taken. */
+  ts: number;
+}
+
+export interface ExitEvent {
+  type: 'exit';
+  pid: number;
+  tid: number;
+  function: string;
+  depth: number;
+  retval: string;
+  unwound: boolean;
+  /** As measured: it includes the tracer's round trip (see overheadNs). */
+  durationNs: number;
+  reason?: string;
+  inherited?: boolean;
+  /** CLOCK_MONOTONIC ns when the return (or unwinding) was seen. */
+  ts: number;
+}
+
+/** Anything else: process-exit, missed, refused, warning, fork, exec... */
+export interface NoteEvent {
+  type: string;
+  [k: string]: unknown;
+}
+
+export type TraceEvent = EntryEvent | ExitEvent | NoteEvent;
+
+/** What the views know at the end of a run (live or replayed). */
+export interface RunInfo {
+  /** The program's command line (empty when attached). */
+  command: string[];
+  /** The process traced first. */
+  pid: number;
+  /** Monotonic and wall-clock time (ns) at the start, to show -t / -r times. */
+  startTs: number;
+  startWallNs: number;
+  /**
+   * The tracer's round trip measured at start-up and subtracted from every
+   * duration in summaries, histograms and folded stacks; null: not measured
+   * (durations shown as measured, and said so).
+   */
+  overheadNs: number | null;
+}
+
+export interface EndInfo {
+  /** Last timestamp seen (ns). */
+  endTs: number;
+  /** Calls that ran without a return hook, per function ('' when unknown). */
+  nmissed: Map<string, number>;
+  /** The record was cut (the tracer was killed while recording): events end early. */
+  cut: boolean;
+  /** How the program ended, when known. */
+  status: { pid: number; code: number | null; signal: string | null; detached: boolean } | null;
+}
+
+/** A consumer of events: a view, a filter, or several views at once. */
+export interface View {
+  entry(e: EntryEvent): void;
+  exit(e: ExitEvent): void;
+  /** A line about the run itself; `text` is what the text views print ('' for nothing). */
+  note(e: NoteEvent, text: string): void;
+  end(info: EndInfo): void;
+}
+
+/** Several views fed the same events. */
+export class Tee implements View {
+  constructor(readonly views: View[]) {}
+  entry(e: EntryEvent): void {
+    for (const v of this.views) v.entry(e);
+  }
+  exit(e: ExitEvent): void {
+    for (const v of this.views) v.exit(e);
+  }
+  note(e: NoteEvent, text: string): void {
+    for (const v of this.views) v.note(e, text);
+  }
+  end(info: EndInfo): void {
+    for (const v of this.views) v.end(info);
+  }
+}
+
+/** A duration as summaries show it: the measured one less the tracer's round trip, never below 0. */
+export function callTime(durationNs: number, overheadNs: number | null): number {
+  return overheadNs ? Math.max(0, durationNs - overheadNs) : durationNs;
+}
+
+const UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** '10us', '1.5ms', '2s', '300' (ns) -> ns, or null when it is none of these. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h)?$/.exec(text.trim());
+  if (!m) return null;
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ns']);
+}
+
+export function formatDuration(ns: bigint | number): string {
+  const n = Number(ns);
+  if (n < 1e3) return `${n} ns`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} us`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} ms`;
+  return `${(n / 1e9).toFixed(2)} s`;
+}
+
+/** Monotonic ns now (the clock of every ts). */
+export function monotonicNs(): number {
+  return Number(process.hrtime.bigint());
+}
+
+/** Wall-clock ns now, to pair with monotonicNs() taken at the same moment. */
+export function wallNs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1e6);
+}

@@ -1,0 +1,33 @@
+// JSON lines: one object per event, as the events are (events.ts).
+import type { Sink } from '../cli/format';
+import type { EndInfo, EntryEvent, ExitEvent, NoteEvent, View } from './events';
+
+/** The event without what a filter added for the tree. */
+function plain(e: object): object {
+  if (!('shownDepth' in e)) return e;
+  const { shownDepth: _, ...rest } = e as { shownDepth?: number };
+  return rest;
+}
+
+/** Notes that mark processes coming and going (the tree's markers). */
+export function isMarker(e: NoteEvent): boolean {
+  return e.type === 'fork' || e.type === 'exec' || (e.type === 'process-exit' && 'ts' in e);
+}
+
+export class JsonView implements View {
+  /** markers: write fork, exec and child process-exit notes too (records do; `--format json` keeps to its events as before). */
+  constructor(private readonly out: Sink, private readonly markers = true) {}
+  entry(e: EntryEvent): void {
+    this.out.write(JSON.stringify(plain(e)) + '\n');
+  }
+  exit(e: ExitEvent): void {
+    this.out.write(JSON.stringify(plain(e)) + '\n');
+  }
+  note(e: NoteEvent): void {
+    if (!this.markers && isMarker(e)) return;
+    this.out.write(JSON.stringify(e) + '\n');
+  }
+  end(_info: EndInfo): void {
+    this.out.flush();
+  }
+}

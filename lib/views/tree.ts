@@ -1,0 +1,135 @@
+// The call tree, as a function-graph tracer prints it. A call with no hooked
+// call inside it takes one line (`f(args) = ret <time>`); one with nested calls
+// opens a block closed by `} = ret <time> /* f */`.
+//
+// To a file or a pipe, a leaf's entry waits for its exit (per thread) so that
+// it can take one line. On a terminal the program also writes to, each event
+// is written as it happens (the program is stopped meanwhile), so the lines
+// keep their order relative to the program's own output: an entry is written
+// at once without its line end, and its exit completes the line when nothing
+// else was written in between (as ltrace does).
+import { argsText, callLabel, retText, Sink } from '../cli/format';
+import { escapeText } from '../symbols/text';
+import type { Palette } from './colors';
+import { EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, RunInfo, View } from './events';
+
+export type TimeColumn = 'none' | 'absolute' | 'relative';
+
+export interface TreeOptions {
+  nargs: number;
+  backtraces: boolean;
+  colors: Palette;
+  /** -t: wall-clock time of day; -r: seconds since the start. */
+  time: TimeColumn;
+  run: RunInfo;
+  /** Durations at least this long are highlighted (with colors). */
+  slowNs: number;
+}
+
+/** An event with the depth a filter shows it at (--caller rebases the tree). */
+export type Shown<T> = T & { shownDepth?: number };
+
+export class TreeView implements View {
+  /** Buffered mode, per thread: the entry line not written yet (a leaf so far), with its backtrace suffix. */
+  private pending = new Map<number, { head: string; suffix: string; depth: number }>();
+  /** Terminal mode: the entry written without its line end, if it is the last thing written. */
+  private open: { tid: number; depth: number; suffix: string } | null = null;
+
+  constructor(private readonly out: Sink, private readonly o: TreeOptions) {}
+
+  private timeCol(ts: number): string {
+    if (this.o.time === 'none') return '';
+    if (this.o.time === 'relative') return this.o.colors.dim(((ts - this.o.run.startTs) / 1e9).toFixed(6).padStart(12)) + ' ';
+    const wall = this.o.run.startWallNs + (ts - this.o.run.startTs);
+    const d = new Date(Math.floor(wall / 1e6));
+    const p2 = (n: number) => String(n).padStart(2, '0');
+    const us = String(Math.floor((wall % 1e9) / 1e3)).padStart(6, '0');
+    return this.o.colors.dim(`${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${us}`) + ' ';
+  }
+
+  private prefix(ts: number, tid: number, depth: number): string {
+    return `${this.timeCol(ts)}${String(tid).padStart(7)} ${'  '.repeat(depth)}`;
+  }
+
+  entry(e: Shown<EntryEvent>): void {
+    const depth = e.shownDepth ?? e.depth;
+    const c = this.o.colors;
+    const head = `${this.prefix(e.ts, e.tid, depth)}${c.fn(escapeText(callLabel(e.function)))}(${argsText(e, this.o.nargs)})`;
+    let suffix = '';
+    if (this.o.backtraces && e.backtrace) {
+      suffix = `  <- ${e.backtrace.map((f) => escapeText(f)).join(' <- ')}${e.backtraceReliable === false ? ' (unreliable)' : ''}`;
+    }
+    if (this.out.sync) {
+      this.closeOpen();
+      this.out.write(head);
+      this.open = { tid: e.tid, depth, suffix };
+      return;
+    }
+    this.flushPending(e.tid);
+    this.pending.set(e.tid, { head, suffix, depth });
+  }
+
+  exit(e: Shown<ExitEvent>): void {
+    const depth = e.shownDepth ?? e.depth;
+    const c = this.o.colors;
+    const outcome = e.unwound ? c.unwound(`unwound (${escapeText(String(e.reason))})`) : c.ret(retText(e));
+    const t = `<${formatDuration(e.durationNs)}>`;
+    const time = e.durationNs >= this.o.slowNs ? c.slow(t) : t;
+    if (this.out.sync) {
+      if (this.open && this.open.tid === e.tid && this.open.depth === depth) {
+        this.out.write(` ${outcome ? outcome + " " : ""}${time}${this.open.suffix}\n`);
+        this.open = null;
+        return;
+      }
+      this.closeOpen();
+    } else {
+      const p = this.pending.get(e.tid);
+      if (p !== undefined && p.depth === depth) {
+        this.pending.delete(e.tid);
+        this.out.write(`${p.head} ${outcome ? outcome + " " : ""}${time}${p.suffix}\n`);
+        return;
+      }
+      this.flushPending(e.tid);
+    }
+    this.out.write(`${this.prefix(e.ts, e.tid, depth)}} ${outcome ? outcome + " " : ""}${time} /* ${c.fn(escapeText(e.function))} */\n`);
+  }
+
+  note(e: NoteEvent, text: string): void {
+    this.flushAll();
+    const c = this.o.colors;
+    if (e.type === 'fork' || e.type === 'exec' || (e.type === 'process-exit' && e.pid !== this.o.run.pid)) {
+      // Markers in the tree: a process of the run came, changed its image, or went.
+      const ts = typeof e.ts === 'number' ? e.ts : this.o.run.startTs;
+      const what = e.type === 'fork' ? `process ${e.pid} forked from ${e.parent}`
+        : e.type === 'exec' ? `process ${e.pid} executed ${escapeText(String(e.file ?? 'a new image'))}`
+        : `process ${e.pid} ${e.signal ? `killed by ${e.signal}` : `exited with ${e.code}`}`;
+      this.out.write(`${this.timeCol(ts)}${String(e.pid).padStart(7)} ${c.marker(`=== ${what} ===`)}\n`);
+      return;
+    }
+    if (text) this.out.write(`rethook: ${escapeText(text)}\n`);
+  }
+
+  /** Lines written by others (the end-of-run line, the summary) go after what is pending. */
+  flushAll(): void {
+    this.closeOpen();
+    for (const tid of [...this.pending.keys()]) this.flushPending(tid);
+  }
+
+  end(_info: EndInfo): void {
+    this.flushAll();
+    this.out.flush();
+  }
+
+  private closeOpen(): void {
+    if (!this.open) return;
+    this.out.write(` {${this.open.suffix}\n`);
+    this.open = null;
+  }
+
+  private flushPending(tid: number): void {
+    const p = this.pending.get(tid);
+    if (p === undefined) return;
+    this.pending.delete(tid);
+    this.out.write(`${p.head} {${p.suffix}\n`);
+  }
+}

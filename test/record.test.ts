@@ -1,0 +1,114 @@
+// Record once, look many ways: report, replay and dump of a record give what
+// the live run gives; a record cut short is shown up to the cut, and says so.
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { cli, CLI, fixture, scratchDir } from './helpers';
+
+type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A tree with times, tids and addresses masked: what two runs of a deterministic program share. */
+const masked = (text: string) => text.trimEnd().split('\n').map((l) => l.replace(/<[\d.]+ [mun]?s>/, '<T>').replace(/^\s*\d+ /, '').replace(/0x[0-9a-f]{8,}/g, 'ADDR'));
+/** JSON events with what differs between runs masked. */
+const plain = (evs: Ev[]) => evs.map((e) => {
+  const { ts: _ts, durationNs: _d, pid: _p, tid: _t, address: _a, ...rest } = e;
+  return { ...rest, args: rest.args?.slice(0, 1) };
+});
+
+describe('recursion: record, then report, replay and dump', () => {
+  const file = path.join(scratchDir(), 'fact.rethook');
+  let recorded: ReturnType<typeof cli>;
+  beforeAll(() => {
+    recorded = cli(['record', '-o', file, '-f', 'fact', '--', fixture('recursion')]);
+  });
+
+  test('record runs the program as untraced, quietly, and writes a header line with the command, pid, modules and format version', () => {
+    expect(recorded).toEqual({ stdout: 'fact(5)=120\n', stderr: '', status: 0, signal: null });
+    const all = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const [header] = all;
+    expect(header).toMatchObject({ type: 'rethook-record', version: 1, command: [fixture('recursion')], attached: false, arch: process.arch, patterns: ['fact'] });
+    expect(header.pid).toBeGreaterThan(0);
+    expect(header.modules.map((m: Ev) => path.basename(m.path))).toEqual(expect.arrayContaining(['recursion.O0', expect.stringMatching(/^libc[.-]/)]));
+    expect(all[all.length - 1]).toMatchObject({ type: 'end', pids: [header.pid], calls: 5, nmissed: {}, status: { pid: header.pid, code: 0, signal: null, detached: false } });
+    expect(all[all.length - 1].functions).toEqual([expect.objectContaining({ function: 'fact', pid: header.pid })]);
+  });
+
+  test('replay shows the tree the live trace shows', () => {
+    const live = cli(['trace', '-f', 'fact', '--args', '1', '--', fixture('recursion')]);
+    const replay = cli(['replay', '--args', '1', file]);
+    expect(replay.status).toBe(0);
+    expect(masked(replay.stdout)).toEqual(masked(live.stderr));
+    expect(masked(replay.stdout)).toHaveLength(9);
+  });
+
+  test('report gives the live summary (same rows and calls)', () => {
+    const live = JSON.parse(cli(['trace', '-c', '--format', 'json', '-f', 'fact', '--', fixture('recursion')]).stderr.trim().split('\n').pop()!);
+    const rep = JSON.parse(cli(['report', '--format', 'json', file]).stdout);
+    const shape = (rows: Ev[]) => rows.map((r) => [r.function, r.calls, r.unwound, r.nmissed]);
+    expect(shape(rep.rows)).toEqual(shape(live.rows));
+    expect(rep.overheadNs).toBeGreaterThan(0);
+  });
+
+  test('dump gives the live JSON events, and --chrome the live Chrome trace', () => {
+    const out = path.join(scratchDir(), 'live.jsonl');
+    cli(['trace', '--format', 'json', '-o', out, '-f', 'fact', '--', fixture('recursion')]);
+    const live = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const dumped = cli(['dump', file]).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(plain(dumped)).toEqual(plain(live));
+    const chromeOut = path.join(scratchDir(), 'live.json');
+    cli(['trace', '--format', 'chrome', '-o', chromeOut, '-f', 'fact', '--', fixture('recursion')]);
+    const shape = (t: Ev) => t.traceEvents.filter((e: Ev) => e.ph === 'X').map((e: Ev) => [e.name, e.args.args[0], e.args.retval]);
+    expect(shape(JSON.parse(cli(['dump', '--chrome', file]).stdout))).toEqual(shape(JSON.parse(fs.readFileSync(chromeOut, 'utf8'))));
+  });
+
+  test('a record cut in the middle of a line is shown up to the cut, and says it was cut', () => {
+    const text = fs.readFileSync(file, 'utf8');
+    const lines = text.split('\n');
+    // Header, entries of fact(5..1), the exits of fact(1) and fact(2), then half of fact(3)'s exit.
+    const keep = lines.slice(0, 8).join('\n') + '\n' + lines[8].slice(0, 20);
+    const cut = path.join(scratchDir(), 'cut.rethook');
+    fs.writeFileSync(cut, keep);
+    const rep = cli(['report', '--format', 'json', cut]);
+    expect(rep.status).toBe(0);
+    expect(rep.stderr).toMatch(/^rethook: \S+cut\.rethook was cut short \(the tracer did not finish recording\): shown up to its last complete event, 7 events, [\d.]+ [mun]?s into the run; 3 calls were in flight there\n$/);
+    const summary = JSON.parse(rep.stdout);
+    expect(summary.cut).toBe(true);
+    expect(summary.rows).toEqual([expect.objectContaining({ function: 'fact', calls: 2 })]);
+    const replay = cli(['replay', '--args', '1', cut]);
+    expect(masked(replay.stdout).slice(0, 6)).toEqual(['fact(0x5) {', '  fact(0x4) {', '    fact(0x3) {', '      fact(0x2) {', '        fact(0x1) = 0x1 <T>', '      } = 0x2 <T> /* fact */']);
+    expect(replay.stderr).toMatch(/was cut short/);
+    const chromeFile = path.join(scratchDir(), 'cut.json');
+    expect(cli(['dump', '--chrome', '-o', chromeFile, cut]).stderr).toMatch(/^rethook: \S+ was cut short .*\n$/);
+    const chrome = JSON.parse(fs.readFileSync(chromeFile, 'utf8'));
+    const xs = chrome.traceEvents.filter((e: Ev) => e.ph === 'X');
+    expect(xs.map((x: Ev) => [x.args.args[0], x.args.cut ?? false])).toEqual([['0x1', false], ['0x2', false], ['0x3', true], ['0x4', true], ['0x5', true]]);
+    expect(chrome.otherData.cut).toBe(true);
+  });
+
+  test('a file that is no record is a one-line error', () => {
+    const r = cli(['report', fixture('recursion')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^rethook: \S+ is not a rethook record \(its first line is no header\)\n$/);
+    expect(cli(['report']).status).toBe(2);
+  });
+});
+
+test('flood: a recording tracer SIGKILLed mid-run leaves a record reported up to the cut', async () => {
+  const file = path.join(scratchDir(), 'killed.rethook');
+  const rec = spawn(process.execPath, [CLI, 'record', '-o', file, '-f', 'step', '--', fixture('flood'), '0'], { stdio: 'ignore' });
+  // Until events are being written.
+  for (let i = 0; i < 400 && !(fs.existsSync(file) && fs.statSync(file).size > 200000); i++) await new Promise((r) => setTimeout(r, 25));
+  rec.kill('SIGKILL');
+  await new Promise((r) => rec.on('exit', r));
+  const r = cli(['report', '--format', 'json', file]);
+  expect(r.status).toBe(0);
+  const summary = r.stdout;
+  const cutLine = r.stderr;
+  expect(cutLine).toMatch(/was cut short/);
+  const events = Number(/, (\d+) events,/.exec(cutLine)![1]);
+  const rows = JSON.parse(summary).rows;
+  expect(rows[0].function).toBe('step');
+  // Every complete entry/exit pair before the cut is a call in the summary.
+  expect(rows[0].calls).toBeGreaterThan(100);
+  expect(rows[0].calls).toBeGreaterThanOrEqual(Math.floor(events / 2) - 1);
+});
