@@ -3,8 +3,8 @@ import type { ExitStatus, HeldThread, Session } from '../engine/session';
 import { programDying } from '../engine/stop-loop';
 
 export function runSession(s: Session): Promise<ExitStatus> {
-  s.checkUsable();
-  if (s.running) return s.exited;
+  // Running already, or over: how it ends (or ended).
+  if (s.running || s.status) return s.exited;
   s.running = true;
   const all = s.held;
   s.held = [];

@@ -72,7 +72,7 @@ export class TreeView implements View {
   exit(e: Shown<ExitEvent>): void {
     const depth = e.shownDepth ?? e.depth;
     const c = this.o.colors;
-    const outcome = e.unwound ? c.unwound(`unwound (${escapeText(String(e.reason))})`) : c.ret(retText(e));
+    const outcome = e.unwound ? c.unwound(`unwound (${escapeText(String(e.reason))})`) : colorRet(retText(e), c.ret);
     const t = `<${formatDuration(e.durationNs)}>`;
     const time = e.durationNs >= this.o.slowNs ? c.slow(t) : t;
     if (this.out.sync) {
@@ -132,4 +132,10 @@ export class TreeView implements View {
     this.pending.delete(tid);
     this.out.write(`${p.head} {${p.suffix}\n`);
   }
+}
+
+/** `= value` with the value colored; '' (a void function) stays ''. */
+function colorRet(text: string, paint: (s: string) => string): string {
+  if (!text) return '';
+  return text.startsWith('= ') ? `= ${paint(text.slice(2))}` : paint(text);
 }
