@@ -62,7 +62,7 @@ app_programs() { # app_programs DIR: the CLI and the CJS, ESM and TypeScript pro
   local dir=$1
   cd "$dir"
   [ "$(run npx --no-install rethook --version)" = "$VERSION" ] || fail "rethook --version"
-  run npx --no-install rethook --help | grep -q '^Usage: rethook trace' || fail "rethook --help"
+  run npx --no-install rethook --help | grep -q '^Usage: rethook' || fail "rethook --help"
   set +e; run npx --no-install rethook trace >/dev/null 2>"$TMP/usage.err"; rc=$?; set -e
   [ "$rc" = 2 ] && grep -q "^rethook: nothing to trace" "$TMP/usage.err" || fail "usage error (rc $rc): $(cat "$TMP/usage.err")"
 
