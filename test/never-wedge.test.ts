@@ -18,7 +18,7 @@ function jsonLines(text: string): Record<string, unknown>[] {
 
 /** The pid of the program the CLI started (its only child). */
 async function childOf(pid: number): Promise<number> {
-  for (let i = 0; i < 500; i++) {
+  for (const end = Date.now() + timeBound(2500); Date.now() < end; ) {
     try {
       const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
       if (kids) return Number(kids.split(' ')[0]);
@@ -32,7 +32,7 @@ async function childOf(pid: number): Promise<number> {
 
 async function exitOf(p: ChildProcess, limitMs: number): Promise<{ code: number | null; signal: string | null; ms: number }> {
   const t0 = Date.now();
-  const timer = setTimeout(() => p.kill('SIGKILL'), limitMs);
+  const timer = setTimeout(() => p.kill('SIGKILL'), timeBound(limitMs));
   const [code, signal] = await once(p, 'exit');
   clearTimeout(timer);
   return { code, signal, ms: Date.now() - t0 };
