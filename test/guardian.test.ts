@@ -33,6 +33,9 @@ async function killTracer(env: NodeJS.ProcessEnv): Promise<{ code: number | null
   });
   // Two entries seen: a call is in flight with its return address ours.
   await collect(cli, 'stderr').until((t) => t.split('"type":"entry"').length > 2);
+  // Into the call's 50 ms sleep: the thread is not stopped at one of our traps
+  // (a thread that is, at the tracer's death, gets its SIGTRAP from the kernel: README).
+  await new Promise((r) => setTimeout(r, 15));
   cli.kill('SIGKILL');
   await once(cli, 'exit');
   await new Promise((r) => setTimeout(r, 300)); // the program's call in flight returns meanwhile
