@@ -164,5 +164,5 @@ function buildGo() {
   });
 }
 
-module.exports = { build, OUT, DEBUG_ROOT, VARIANTS: Object.keys(VARIANTS), MUSL_GCC };
+module.exports = { build, newer, OUT, DEBUG_ROOT, VARIANTS: Object.keys(VARIANTS), MUSL_GCC };
 if (require.main === module) build();

@@ -5,6 +5,7 @@
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const { newer } = require('./build-fixtures');
 
 const SRC = path.join(__dirname, 'fixtures', 'hostile');
 const OUT = path.join(__dirname, 'fixtures', 'bin', 'hostile');
@@ -16,12 +17,6 @@ const EVIL = {
   evil_c1: 'cone\xc2\x9b2J',
   evil_bad: 'bad\xffbyte',
 };
-
-function newer(out, inputs) {
-  if (!fs.existsSync(out)) return true;
-  const t = fs.statSync(out).mtimeMs;
-  return inputs.some((i) => fs.statSync(i).mtimeMs > t);
-}
 
 function build() {
   fs.mkdirSync(OUT, { recursive: true });
