@@ -8,6 +8,7 @@
         "native/guardian/standby.c",
         "native/addon_values.cc",
         "native/addon_debug.cc",
+        "native/addon_fast.cc",
         "native/dwarf/types.cc",
         "native/dwarf/unwind.cc",
         "native/session.cc",
@@ -26,11 +27,12 @@
       "conditions": [
         ["target_arch=='x64'", {
           "defines": ["RETHOOK_ARCH_X86_64"],
-          "sources": ["native/arch/x86_64.cc", "native/arch/x86_64_decode.cc"]
+          "sources": ["native/arch/x86_64.cc", "native/arch/x86_64_decode.cc", "native/fast/fast_x86_64.cc", "native/fast/recorder_x86_64.S"],
+          "libraries": ["-lZydis"]
         }],
         ["target_arch=='arm64'", {
           "defines": ["RETHOOK_ARCH_ARM64"],
-          "sources": ["native/arch/arm64.cc", "native/arch/arm64_decode.cc"]
+          "sources": ["native/arch/arm64.cc", "native/arch/arm64_decode.cc", "native/fast/fast_arm64.cc", "native/fast/recorder_arm64.S"]
         }]
       ]
     }

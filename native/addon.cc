@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "addon_debug.h"
+#include "addon_fast.h"
 #include "addon_values.h"
 #include "guardian/shared.h"
 #include "session.h"
@@ -449,6 +450,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("mapSharedFile", Napi::Function::New(env, MapSharedFile));
   exports.Set("startGuardian", Napi::Function::New(env, StartGuardian));
   exports.Set("reapChild", Napi::Function::New(env, ReapChild));
+  exports.Set("fast", FastExports(env));
   return exports;
 }
 

@@ -1,0 +1,111 @@
+// Fast mode's part of the binding (typed in lib/native.ts as FastAddon):
+// the recorder blob, the planner and the clock pair. Marshalling only.
+#include "addon_fast.h"
+
+#include <time.h>
+
+#include "fast/planner.h"
+#include "fast/recorder.h"
+
+namespace rethook {
+
+namespace {
+
+uint64_t cycles() {
+#if defined(__x86_64__)
+  uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t(hi) << 32) | lo;
+#elif defined(__aarch64__)
+  uint64_t v;
+  asm volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
+  return v;
+#endif
+}
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+uint64_t to_u64(const Napi::Value& v) {
+  if (v.IsBigInt()) {
+    bool lossless;
+    return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  return uint64_t(v.As<Napi::Number>().DoubleValue());
+}
+
+// plan(fn, code, stub, entry, site) -> { at, patch, stub, moved } | { refused }
+Napi::Value Plan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto code = info[1].As<Napi::Buffer<uint8_t>>();
+  FastPlan p = fast_plan(RemotePtr(to_u64(info[0])), code.Data(), code.Length(), RemotePtr(to_u64(info[2])),
+                         RemotePtr(to_u64(info[3])), uint32_t(info[4].As<Napi::Number>().Uint32Value()));
+  auto out = Napi::Object::New(env);
+  if (!p.ok) {
+    out.Set("refused", p.reason);
+    return out;
+  }
+  out.Set("at", Napi::Number::New(env, double(p.at)));
+  out.Set("patch", Napi::Buffer<uint8_t>::Copy(env, p.patch.data(), p.patch.size()));
+  out.Set("stub", Napi::Buffer<uint8_t>::Copy(env, p.stub.data(), p.stub.size()));
+  auto moved = Napi::Array::New(env, p.moved.size());
+  for (size_t i = 0; i < p.moved.size(); i++) {
+    auto pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::Number::New(env, p.moved[i].first));
+    pair.Set(1u, Napi::Number::New(env, p.moved[i].second));
+    moved.Set(uint32_t(i), pair);
+  }
+  out.Set("moved", moved);
+  return out;
+}
+
+// clock() -> [cycles, CLOCK_MONOTONIC ns], taken back to back: the recorder's
+// clock is the same counter (constant and shared by every CPU), so pairs
+// taken here convert its readings to the monotonic clock.
+Napi::Value Clock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t a = monotonic_ns(), c = cycles(), b = monotonic_ns();
+  auto out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::BigInt::New(env, c));
+  out.Set(1u, Napi::BigInt::New(env, a + (b - a) / 2));
+  return out;
+}
+
+Napi::Object Layout(Napi::Env env) {
+  auto o = Napi::Object::New(env);
+#define RH(name) o.Set(#name, Napi::Number::New(env, double(RH_##name)))
+  RH(H_ENABLED); RH(H_CONSUMER); RH(H_TRACER_PID); RH(H_THREADS); RH(H_THREAD_MASK); RH(H_SITES); RH(H_POOLS);
+  RH(H_MISSED_BUSY); RH(H_MISSED_NOTHREAD); RH(H_DROPPED); RH(H_NOMATCH); RH(HEADER_SIZE);
+  RH(T_KEY); RH(T_BLOCK); RH(T_SLOT_SIZE); RH(P_ACTIVE); RH(P_MAX); RH(P_NMISSED); RH(POOL_SIZE);
+  RH(B_BUSY); RH(B_DEPTH); RH(B_HEAD); RH(B_TAIL); RH(B_RING); RH(B_RING_MASK); RH(B_NODES_MAX); RH(B_TID);
+  RH(B_MISSED_DEPTH); RH(B_DROPPED); RH(B_NODES); RH(N_SP); RH(N_RET); RH(N_SITE); RH(N_TSC); RH(NODE_SIZE);
+  RH(R_KIND); RH(R_TSC); RH(R_SP); RH(R_RET); RH(R_REGS); RH(R_FP); RH(R_DEPTH); RH(RECORD_SIZE);
+  RH(KIND_ENTRY); RH(KIND_EXIT); RH(KIND_UNWOUND);
+#undef RH
+  o.Set("MAGIC", Napi::BigInt::New(env, uint64_t(RH_MAGIC)));
+  return o;
+}
+
+}  // namespace
+
+Napi::Object FastExports(Napi::Env env) {
+  const FastRecorder& r = fast_recorder();
+  auto rec = Napi::Object::New(env);
+  rec.Set("code", Napi::Buffer<uint8_t>::Copy(env, r.code, r.size));
+  rec.Set("entry", Napi::Number::New(env, double(r.entry)));
+  rec.Set("ret", Napi::Number::New(env, double(r.ret)));
+  rec.Set("arenaWord", Napi::Number::New(env, double(r.arena_word)));
+  rec.Set("flagsWord", Napi::Number::New(env, double(r.flags_word)));
+  auto o = Napi::Object::New(env);
+  o.Set("recorder", rec);
+  o.Set("stubMaxSize", Napi::Number::New(env, double(fast_stub_max_size())));
+  o.Set("layout", Layout(env));
+  o.Set("plan", Napi::Function::New(env, Plan));
+  o.Set("clock", Napi::Function::New(env, Clock));
+  return o;
+}
+
+}  // namespace rethook

@@ -1,0 +1,52 @@
+// What each architecture supplies for fast mode (recorder.h says how the
+// pieces meet). One implementation per architecture, fast_<arch>.cc, chosen by
+// binding.gyp as the step-over backends are; generic code (addon_fast.cc)
+// includes only this header.
+//
+//   fast_recorder(): the recorder blob (recorder_<arch>.S, between two labels)
+//     and the offsets of its entry, its return, and its two data words.
+//   fast_plan(): decide whether a function can be patched and build its patch
+//     and its stub. The function's whole code is given (its symbol's size):
+//     the planner decodes all of it, with a real disassembler where
+//     instructions have variable length, and refuses, with a reason, a
+//     function too short for the patch, one with a branch anywhere in it into
+//     the displaced bytes (other than to the function's first byte), displaced
+//     instructions it cannot relocate (or that do not fit relocated), or a
+//     return among them. Landing pads (endbr64, bti) stay where they are: the
+//     patch goes after them (`at`).
+//   `moved` maps each displaced instruction's offset from the function's
+//   address to the offset in the stub of its relocated copy: a thread stopped
+//   in the middle of the displaced bytes when the patch is made is moved
+//   there (its call then runs unhooked, correctly).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../remote_ptr.h"
+
+namespace rethook {
+
+struct FastRecorder {
+  const uint8_t* code;
+  size_t size;
+  size_t entry, ret, arena_word, flags_word;
+};
+
+struct FastPlan {
+  bool ok = false;
+  std::string reason;          // why not, when !ok: "too short (3 bytes)", "a branch at +0x1c goes into the patched bytes", ...
+  size_t at = 0;               // the patch's offset from the function's address (after a landing pad)
+  std::vector<uint8_t> patch;  // the bytes written there (the displaced instructions' length, padded)
+  std::vector<uint8_t> stub;   // the stub's bytes, for the address given
+  std::vector<std::pair<uint32_t, uint32_t>> moved;
+};
+
+const FastRecorder& fast_recorder();
+// The most bytes a stub can take (the tracer reserves that much per function).
+size_t fast_stub_max_size();
+FastPlan fast_plan(RemotePtr fn, const uint8_t* code, size_t len, RemotePtr stub, RemotePtr recorder_entry,
+                   uint32_t site);
+
+}  // namespace rethook

@@ -1,0 +1,144 @@
+// Fast mode: calls recorded inside the tracee, with no trap per call.
+//
+// Three pieces meet here, and this header is their contract:
+//
+//   - the ARENA: one shared memory object (a memfd the tracee creates by an
+//     injected memfd_create and maps MAP_SHARED; the tracer maps the same
+//     object through /proc/PID/fd/N, then the tracee's descriptor is closed).
+//     TypeScript (lib/fast/) lays it out and owns every allocation in it:
+//     the thread table, thread blocks, node stacks, rings, sites and pools.
+//     The recorder only follows the pointers it finds there.
+//   - the RECORDER: position-independent machine code with no libc, no
+//     relocations and no writable data of its own, one copy per process,
+//     in a page we map r-x. One implementation per architecture
+//     (recorder_x86_64.S / recorder_arm64.S), assembled into the addon's
+//     .rodata-like section between two labels; the addon hands its bytes and
+//     the offsets below to TypeScript, which writes them into the tracee.
+//   - STUBS, one per patched function, near it (a relative branch reaches):
+//     the function's first instruction(s) become a branch to its stub; the
+//     stub calls the recorder's entry with the function's site index, then
+//     runs the displaced instructions, relocated, and branches back after
+//     them. Built by the architecture's planner (fast_<arch>.cc) from the
+//     function's bytes, which it decodes whole to refuse what it cannot patch.
+//
+// The recorder's ENTRY (per call of a patched function), in this order:
+//   1. arena = the blob's arena word; if !enabled: run the function unhooked.
+//   2. block = the thread table's entry for the thread pointer (fs base on
+//      x86-64, read with rdfsbase when the blob's flags say so, else fs:[0],
+//      which glibc and musl keep equal to it; tpidr_el0 on arm64); none:
+//      missed_nothread++, unhooked.
+//   3. block.busy set (a signal handler interrupted the recorder on this
+//      thread): missed_busy++, unhooked. Else busy = 1 until the end.
+//   4. frame = sp at the function's first instruction; ret = its return
+//      address. If ret is the recorder's return address, the call is a TAIL
+//      CALL from a hooked function: its return is that call's; the top node
+//      must have node.sp == frame (else unhooked, missed_busy++) and
+//      ret = that node's ret; the return is not hijacked again.
+//      Otherwise a top node with node.sp == frame is a dead frame reused: it
+//      is popped and reported UNWOUND first.
+//   5. pool = pools[sites[site]]: atomically active++ ; if it was >= max:
+//      active--, nmissed++ (atomic), unhooked. depth == nodes_max: same
+//      with block.missed_depth++.
+//   6. The ENTRY record goes into the ring (waiting for room, see below),
+//      then the node {sp = frame, ret, site, tsc} is pushed, then (unless a
+//      tail call) the return address is replaced by the recorder's return.
+//   7. busy = 0; every register as it was; on to the displaced instructions.
+//
+// The recorder's RETURN (a hooked function returned into it): with
+// frame = sp after the return minus return_pops (8 on x86-64, 0 on arm64):
+//   - top nodes with node.sp < frame are dead (a longjmp or an exception went
+//     past them): popped, pools released, each reported UNWOUND;
+//   - then every top node with node.sp == frame (one, or more after tail
+//     calls, innermost first) is popped, released and reported EXIT with the
+//     return registers; the last popped node's ret is where execution resumes;
+//   - no node with node.sp == frame: nomatch++ and a trap (the tracer, if any,
+//     decides; lib/fast treats it as trap mode treats a stray trampoline hit).
+//   The return registers (rax, rdx, xmm0, xmm1 / x0-x7, v0-v7) and every other
+//   register are as the function left them; busy is not consulted here.
+//
+// A FULL RING (head - tail == mask + 1): if consumer == 0, or the tracer pid
+// is gone (kill(pid, 0) fails with ESRCH; then consumer = 0), the record is
+// dropped and counted (block.dropped, arena dropped); else the thread yields
+// (sched_yield) and looks again. Nothing is dropped while a tracer drains.
+//
+// Records are written before head moves (a release store); the tracer reads
+// head (acquire), the records, then stores tail. Threads never share a ring.
+//
+// Everything below is u64 little-endian at byte offsets; "address" means an
+// address in the tracee (the tracer adds its own mapping's offset).
+#pragma once
+
+// ---- the arena header (at the arena's base) --------------------------------
+#define RH_MAGIC 0x3130746b6f6f6872ULL /* "rhookt01" */
+#define RH_H_MAGIC 0
+#define RH_H_ENABLED 8            /* 0: hook no new call (detached); returns still resolve */
+#define RH_H_CONSUMER 16          /* 1 while a tracer drains the rings */
+#define RH_H_TRACER_PID 24        /* looked at with kill(pid, 0) when a ring is full */
+#define RH_H_THREADS 32           /* address of the thread table */
+#define RH_H_THREAD_MASK 40       /* its slots - 1 (a power of two) */
+#define RH_H_SITES 48             /* address of the site table: u64 pool index per site */
+#define RH_H_POOLS 56             /* address of the pool table */
+#define RH_H_MISSED_BUSY 64       /* entries unhooked: the thread was inside the recorder */
+#define RH_H_MISSED_NOTHREAD 72   /* entries unhooked: the thread has no block */
+#define RH_H_DROPPED 80           /* records dropped: a full ring and no tracer */
+#define RH_H_NOMATCH 88           /* returns with no node (trapped) */
+#define RH_HEADER_SIZE 4096
+
+// ---- the thread table: slots of {key, block} -------------------------------
+// key = the thread pointer; 0 = empty (ends a probe), 1 = deleted (skipped).
+// Probe from RH_THREAD_HASH(key) & mask, then +1, at most mask + 1 slots.
+#define RH_T_KEY 0
+#define RH_T_BLOCK 8
+#define RH_T_SLOT_SIZE 16
+#define RH_THREAD_HASH(key) (((key) >> 6) ^ ((key) >> 18))
+
+// ---- a pool (one per hook): 32 bytes ---------------------------------------
+#define RH_P_ACTIVE 0   /* calls in flight (atomic) */
+#define RH_P_MAX 8      /* maxActive */
+#define RH_P_NMISSED 16 /* calls unhooked because active reached max (atomic) */
+#define RH_POOL_SIZE 32
+
+// ---- a thread block ----------------------------------------------------------
+#define RH_B_BUSY 0
+#define RH_B_DEPTH 8         /* nodes on the stack */
+#define RH_B_HEAD 16         /* records written (the thread's) */
+#define RH_B_TAIL 24         /* records consumed (the tracer's) */
+#define RH_B_RING 32         /* address of the ring */
+#define RH_B_RING_MASK 40    /* records in the ring - 1 (a power of two) */
+#define RH_B_NODES_MAX 48
+#define RH_B_TID 56          /* for the tracer; the recorder never reads it */
+#define RH_B_MISSED_DEPTH 64 /* entries unhooked: the node stack was full */
+#define RH_B_DROPPED 72      /* records dropped here (full ring, no tracer) */
+#define RH_B_NODES 128       /* the node stack, bottom first */
+// A node: 32 bytes.
+#define RH_N_SP 0   /* the frame: sp at the function's first instruction */
+#define RH_N_RET 8  /* the real return address */
+#define RH_N_SITE 16
+#define RH_N_TSC 24 /* the entry's clock */
+#define RH_NODE_SIZE 32
+
+// ---- a record in a ring: 128 bytes -------------------------------------------
+#define RH_R_KIND 0   /* kind | site << 32 */
+#define RH_R_TSC 8    /* the clock (rdtsc / cntvct_el0) */
+#define RH_R_SP 16    /* the frame */
+#define RH_R_RET 24   /* the real return address */
+#define RH_R_REGS 32  /* 8 words. ENTRY: the integer argument registers (x86-64:
+                         rdi rsi rdx rcx r8 r9, 0, 0; arm64: x0-x7). EXIT:
+                         the return registers (rax rdx / x0 x1), then 0s. */
+#define RH_R_FP 96    /* EXIT: xmm0 / d0's low 64 bits; ENTRY: xmm0 / d0 */
+#define RH_R_DEPTH 104 /* nodes below this call's */
+#define RH_RECORD_SIZE 128
+#define RH_KIND_ENTRY 1
+#define RH_KIND_EXIT 2
+#define RH_KIND_UNWOUND 3
+
+// ---- the recorder blob ---------------------------------------------------------
+// The addon exports its bytes and these offsets (fast.recorder in lib/native.ts):
+//   entry:  where stubs call (its calling convention is the architecture's:
+//           see recorder_<arch>.S's top comment and the planner);
+//   ret:    the address hijacked returns come back to;
+//   arena:  a u64 the tracer writes: the arena's address;
+//   flags:  a u64 the tracer writes: bit 0 = rdfsbase is usable (x86-64).
+// The blob is mapped read-execute; the tracer writes the two words through
+// /proc/PID/mem before any stub can run.
+#define RH_FLAG_FSGSBASE 1ULL
