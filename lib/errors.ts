@@ -23,6 +23,8 @@ export type RethookErrorCode =
   | 'EMEMORY'
   /** The call needs a thread stopped in a handler, or a tracer still tracing. */
   | 'ESTATE'
+  /** A fast-mode context was asked for what needs the thread stopped at the call (it ran already). */
+  | 'EFASTMODE'
   /** The program ended during its startup, before it could be hooked. */
   | 'ESTARTUP'
   /** An error of rethook's own while a stop was handled (the program was killed or detached from). */

@@ -27,6 +27,16 @@ export interface HookHandlers<D = unknown> {
    */
   returnMode?: 'auto' | 'trampoline' | 'site';
   /**
+   * How calls are caught. 'trap' (default): a breakpoint at the entry and at
+   * the return, handlers run while the thread is stopped, and may change the
+   * call. 'fast': the function's entry is patched to call a recorder inside
+   * the process, which records the call and its return with no stop;
+   * handlers run shortly after, in batches, and only observe (see
+   * FastEntryContext). A function fast mode cannot patch is hooked in trap
+   * mode, and `fellBack` says why.
+   */
+  mode?: 'trap' | 'fast';
+  /**
    * The argument types of every function this hook hooks, over what debug
    * information or the built-in prototypes say: `['str', 'i32']`,
    * `['const char *key', 'int len']`, `[{ name: 'key', type: 'str' }]`;
@@ -64,6 +74,8 @@ export class Hook {
    * Tracing goes on with the other objects.
    */
   readonly warnings: string[] = [];
+  /** Functions this hook wanted in fast mode that are hooked in trap mode instead: `name: why`. */
+  readonly fellBack: string[] = [];
   /** Calls that ran without a return hook (see nmissed), per function name. */
   readonly nmissedByFunction = new Map<string, number>();
   /** @internal */ private readonly objectsSeen = new Set<string>();
@@ -154,7 +166,7 @@ export class Hook {
   }
 }
 
-const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode', 'args', 'ret', 'prototypes']);
+const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode', 'mode', 'args', 'ret', 'prototypes']);
 
 /** The hook's own types (a TypeError naming what cannot be read). */
 function parseTypeOptions(h: HookHandlers): { all: Signature | null; table: SpecTable | null } {
@@ -177,6 +189,7 @@ export function validateHandlers(h: unknown): HookHandlers {
     throw new TypeError('Expected maxActive to be a positive integer');
   if (o.returnMode !== undefined && !['auto', 'trampoline', 'site'].includes(o.returnMode))
     throw new TypeError("Expected returnMode to be 'auto', 'trampoline' or 'site'");
+  if (o.mode !== undefined && o.mode !== 'trap' && o.mode !== 'fast') throw new TypeError("Expected mode to be 'trap' or 'fast'");
   parseTypeOptions(o);
   return o;
 }

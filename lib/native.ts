@@ -72,6 +72,8 @@ export interface NativeTracer {
   listen(tid: number): boolean;
   continueFromBreakpoint(tid: number, pid: number, addr: number): boolean;
   fpRetval(tid: number): bigint;
+  /** The thread pointer (fs base / tpidr_el0) of a stopped thread, or null. */
+  threadPointer(tid: number): bigint | null;
   setFpRetval(tid: number, value: bigint): boolean;
   read(pid: number, addr: number | bigint, len: number): Buffer | null;
   write(pid: number, addr: number | bigint, data: Buffer): boolean;
@@ -139,7 +141,34 @@ export interface ArchInfo {
   regNames: string[];
   syscallStub: Buffer;
   trampolineCode: Buffer;
-  syscalls: { mmap: number; munmap: number; prctl: number };
+  syscalls: { mmap: number; munmap: number; prctl: number; memfd_create: number; close: number };
+}
+
+/** Offsets of native/fast/recorder.h, by their names there without RH_. */
+export type FastLayout = Record<
+  | 'H_ENABLED' | 'H_CONSUMER' | 'H_TRACER_PID' | 'H_THREADS' | 'H_THREAD_MASK' | 'H_SITES' | 'H_POOLS'
+  | 'H_MISSED_BUSY' | 'H_MISSED_NOTHREAD' | 'H_DROPPED' | 'H_NOMATCH' | 'HEADER_SIZE'
+  | 'T_KEY' | 'T_BLOCK' | 'T_SLOT_SIZE' | 'P_ACTIVE' | 'P_MAX' | 'P_NMISSED' | 'POOL_SIZE'
+  | 'B_BUSY' | 'B_DEPTH' | 'B_HEAD' | 'B_TAIL' | 'B_RING' | 'B_RING_MASK' | 'B_NODES_MAX' | 'B_TID'
+  | 'B_MISSED_DEPTH' | 'B_DROPPED' | 'B_NODES' | 'N_SP' | 'N_RET' | 'N_SITE' | 'N_TSC' | 'NODE_SIZE'
+  | 'R_KIND' | 'R_TSC' | 'R_SP' | 'R_RET' | 'R_REGS' | 'R_FP' | 'R_DEPTH' | 'RECORD_SIZE'
+  | 'KIND_ENTRY' | 'KIND_EXIT' | 'KIND_UNWOUND', number> & { MAGIC: bigint };
+
+/** A function's patch and stub (native/fast/planner.h), or why it cannot be patched. */
+export type FastPlan =
+  | { refused: string }
+  | { at: number; patch: Buffer; stub: Buffer; moved: [number, number][] };
+
+/** Fast mode's part of the addon (native/addon_fast.cc). */
+export interface FastAddon {
+  /** The recorder blob and the offsets in it of its entry, its return and its two data words. */
+  recorder: { code: Buffer; entry: number; ret: number; arenaWord: number; flagsWord: number; flags: number };
+  stubMaxSize: number;
+  layout: FastLayout;
+  /** Plan the patch of the function at `fn` (its whole code given) with its stub at `stub`. */
+  plan(fn: number, code: Buffer, stub: number, recorderEntry: number, site: number): FastPlan;
+  /** [cycle counter, CLOCK_MONOTONIC ns] taken together. */
+  clock(): [bigint, bigint];
 }
 
 interface Addon {
@@ -154,6 +183,7 @@ interface Addon {
   /** True once our exited child `pid` was waited for. */
   reapChild(pid: number): boolean;
   arch: ArchInfo;
+  fast: FastAddon;
 }
 
 /**
@@ -182,3 +212,4 @@ export const startGuardian = addon.startGuardian;
 export const reapChild = addon.reapChild;
 export const pipe = addon.pipe;
 export const arch = addon.arch;
+export const fast = addon.fast;

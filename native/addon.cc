@@ -87,6 +87,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
             InstanceMethod("continueFromBreakpoint", &NativeTracer::ContinueFromBreakpoint),
             InstanceMethod("fpRetval", &NativeTracer::FpRetval),
             InstanceMethod("setFpRetval", &NativeTracer::SetFpRetval),
+            InstanceMethod("threadPointer", &NativeTracer::ThreadPointer),
             InstanceMethod("read", &NativeTracer::Read),
             InstanceMethod("write", &NativeTracer::Write),
             InstanceMethod("readU64", &NativeTracer::ReadU64),
@@ -268,6 +269,12 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   Napi::Value FpRetval(const Napi::CallbackInfo& info) {
     uint64_t v = 0;
     arch_get_fp_retval(to_int(info[0]), &v);
+    return Napi::BigInt::New(info.Env(), v);
+  }
+
+  Napi::Value ThreadPointer(const Napi::CallbackInfo& info) {
+    uint64_t v = 0;
+    if (!arch_thread_pointer(to_int(info[0]), &v)) return info.Env().Null();
     return Napi::BigInt::New(info.Env(), v);
   }
 

@@ -75,6 +75,8 @@ Napi::Object ArchInfo(Napi::Env env) {
   nr.Set("mmap", kArch.nr_mmap);
   nr.Set("munmap", kArch.nr_munmap);
   nr.Set("prctl", SYS_prctl);
+  nr.Set("memfd_create", SYS_memfd_create);
+  nr.Set("close", SYS_close);
   o.Set("syscalls", nr);
   return o;
 }

@@ -26,6 +26,7 @@ const HOOKING = {
   backtrace: { type: 'boolean' },
   'detach-on-exit': { type: 'boolean' },
   'return-mode': { type: 'string' },
+  mode: { type: 'string' },
   prototypes: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -136,6 +137,8 @@ export interface HookingArgs {
   backtrace: boolean;
   detachOnExit: boolean;
   returnMode: 'auto' | 'trampoline' | 'site';
+  /** trap, fast, or auto: fast unless an option needs the thread stopped at the call (--backtrace). */
+  mode: 'trap' | 'fast' | 'auto';
   /** C declarations of the hooked functions' types (from -f specs and --prototypes), or undefined. */
   prototypes: string | undefined;
 }
@@ -204,7 +207,11 @@ function hookingArgs(v: Values, rest: string[]): HookingArgs {
   const returnMode = (v['return-mode'] as string | undefined) ?? 'auto';
   if (returnMode !== 'auto' && returnMode !== 'trampoline' && returnMode !== 'site')
     throw new UsageError(`--return-mode expects auto, trampoline or site, got '${returnMode}'`);
+  const mode = (v.mode as string | undefined) ?? 'trap';
+  if (mode !== 'trap' && mode !== 'fast' && mode !== 'auto') throw new UsageError(`--mode expects trap, fast or auto, got '${mode}'`);
+  if (mode === 'fast' && v.backtrace === true) throw new UsageError('--backtrace needs --mode trap (a backtrace is taken with the thread stopped at the call)');
   return {
+    mode,
     patterns,
     attachPid,
     program: rest,

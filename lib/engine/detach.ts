@@ -20,6 +20,8 @@ import type { StoppedThread } from '../tracee/registers';
 import * as fs from 'fs';
 import type { Session } from './session';
 import { ThreadToClean, undoChanges } from './undo';
+import { drainFast } from '../fast/drain';
+import { fastNodesOf, undoFast } from '../fast/undo';
 
 const SIGTRAP = 5;
 const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4;
@@ -29,6 +31,11 @@ const STOP_DEADLINE_MS = 2000;
 /** Let go of every thread, every change undone (calls in flight end without their exit handlers). */
 export function detachAll(s: Session): void {
   if (s.detaching) return;
+  try {
+    drainFast(s); // what fast mode recorded until now is delivered first
+  } catch {
+    /* a handler's throw is recorded (s.failure); leaving goes on */
+  }
   s.detaching = true;
   try {
     const { stopped, pending, unstoppable } = stopEveryThread(s);
@@ -53,6 +60,9 @@ export function detachAll(s: Session): void {
       const child = s.toClean.get(proc.pid);
       if (child) for (const t of threads) if (t.tid === proc.pid) t.nodes = child.nodes;
       undoChanges(s, proc, proc, threads, true);
+      const fastThreads = [...proc.threads.values()].map((th) => ({ tid: th.tid, nodes: fastNodesOf(proc, th.tid), stopped: stopped.has(th.tid) }));
+      if (child?.fastNodes) for (const t of fastThreads) if (t.tid === proc.pid) t.nodes = child.fastNodes;
+      undoFast(s, child ? child.parent : proc, proc, fastThreads, true);
       // Goroutines' calls are caught at return sites: the breakpoints go with the rest, nothing else to undo.
       for (const st of proc.goroutines.values()) dropped.push(st.drain());
       proc.goroutines.clear();

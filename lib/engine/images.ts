@@ -22,9 +22,9 @@ const R_DEBUG_BRK = 16, R_DEBUG_STATE = 24;
  * the real return addresses go back, or it finds no frame description for
  * the trampoline and the program calls std::terminate.
  */
-const UNWINDER_ENTRIES = ['_Unwind_RaiseException', '_Unwind_Resume', '_Unwind_Resume_or_Rethrow', '_Unwind_ForcedUnwind'];
+export const UNWINDER_ENTRIES = ['_Unwind_RaiseException', '_Unwind_Resume', '_Unwind_Resume_or_Rethrow', '_Unwind_ForcedUnwind'];
 /** Where a catch begins (libstdc++): frames below are gone, the ones above are hooked again. */
-const CATCH_ENTRY = '__cxa_begin_catch';
+export const CATCH_ENTRY = '__cxa_begin_catch';
 
 /**
  * The objects mapped now, with the executable and the dynamic linker (the

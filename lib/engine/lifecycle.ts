@@ -12,6 +12,8 @@ import { RethookError } from '../errors';
 import { flush, flushGoroutines } from './return-hooks';
 import type { Session } from './session';
 import { undoChanges } from './undo';
+import { fastExec, fastThreadGone, fastThreadStart } from '../fast/threads';
+import { fastNodesOf, undoFast } from '../fast/undo';
 
 const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4;
 
@@ -35,6 +37,7 @@ export function onEvent(s: Session, th: ThreadState, event: number, msg: number)
 /** A thread's first stop after clone or attach: it runs on its own stack now. */
 export function onThreadStart(s: Session, th: ThreadState): void {
   learnStack(s, th);
+  fastThreadStart(s, th);
   s.resume(th.tid, 0);
 }
 
@@ -45,6 +48,7 @@ export function learnStack(s: Session, th: ThreadState): void {
 
 /** The process replaced its image: other threads are gone, and so is every hook site. */
 function onExec(s: Session, proc: Proc, th: ThreadState): void {
+  fastExec(s, proc);
   for (const other of [...proc.threads.values()]) {
     if (other === th) continue;
     flush(s, other, 'exec');
@@ -99,6 +103,9 @@ function adoptChild(s: Session, parent: ThreadState, child: number, vfork: boole
   cp.sharesMemory = vfork;
   s.processListener?.({ type: 'fork', pid: child, parent: parent.proc.pid, timestampNs: process.hrtime.bigint() });
   const th = s.table.addThread(cp, child);
+  // Fast mode does not follow into the child: its copy of the patches and of
+  // the forking thread's hijacked returns is undone (vfork: shared, left alone).
+  if (!vfork) undoFast(s, parent.proc, cp, [{ tid: child, nodes: fastNodesOf(parent.proc, parent.tid), stopped: false }], false);
   if (copyNodes(parent, th)) return;
   // Not enough nodes for the copies: the child gets its real return addresses back instead.
   if (!vfork) undoReturnsInChild(s, parent, cp);
@@ -152,16 +159,20 @@ function releaseChild(s: Session, parent: ThreadState, child: number, vfork: boo
   // Cleaned at its first stop, which comes through the stop loop
   // (undo.cleanReleasedChild): never waited for here. The forking thread's
   // nodes may change before then: the child gets copies.
-  s.toClean.set(child, { parent: parent.proc, nodes: parent.stack.nodes.map((n) => ({ ...n }) as RethookNode) });
+  s.toClean.set(child, { parent: parent.proc, nodes: parent.stack.nodes.map((n) => ({ ...n }) as RethookNode), fastNodes: fastNodesOf(parent.proc, parent.tid) });
 }
 
 /** A thread exited or was killed; when it is a process's last, the process is done. */
 export function onThreadGone(s: Session, th: ThreadState, kind: StopKind, value: number): void {
   const proc = th.proc;
+  fastThreadGone(s, th);
   flush(s, th, 'thread-exit');
   s.table.removeThread(th.tid);
   if (th.tid !== proc.pid) return;
-  for (const other of [...proc.threads.values()]) flush(s, other, 'thread-exit');
+  for (const other of [...proc.threads.values()]) {
+    fastThreadGone(s, other);
+    flush(s, other, 'thread-exit');
+  }
   flushGoroutines(s, th, 'thread-exit');
   s.table.dropProcess(proc);
   if (!proc.silent) {

@@ -11,6 +11,8 @@ import { byPublicName, FunctionSymbol, Module } from '../symbols/modules';
 import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern } from '../symbols/patterns';
 import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { wantsReturnSite } from './return-sites';
+import { plantFast, unplantFast } from '../fast/patch';
+import { startDraining } from '../fast/drain';
 import type { Session } from './session';
 
 /**
@@ -57,7 +59,7 @@ export function addHook(s: Session, list: readonly (string | number)[], handlers
   }
   for (const { fn, strict } of planted) {
     try {
-      plant(s, proc, hook, fn, true);
+      plant(s, proc, hook, fn, true, undefined, false);
     } catch (e) {
       if (strict || !(e instanceof RethookError)) throw e;
       hook.refused.push(e.message);
@@ -82,7 +84,7 @@ export function plantPending(s: Session, proc: Proc, fresh: readonly Module[]): 
         if (fns.length) p.matched = true;
         for (const fn of fns) {
           try {
-            plant(s, proc, hook, fn, false);
+            plant(s, proc, hook, fn, false, undefined, true);
           } catch (e) {
             if (!(e instanceof RethookError)) throw e;
             hook.refused.push(e.message);
@@ -176,7 +178,7 @@ export function resolveFunction(s: Session, proc: Proc, target: string | number)
  * to the breakpoint already there (several hooks share one, as kprobes
  * aggregate). Throws a RethookError naming the function when it cannot.
  */
-export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSymbol, strict: boolean, internal?: Site['internal']): boolean {
+export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSymbol, strict: boolean, internal?: Site['internal'], fresh = false): boolean {
   if (fn.ifunc) {
     const impl = resolveIfunc(s, proc, fn, strict);
     if (!impl) return false;
@@ -186,6 +188,17 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
   if (why) throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${why}`, 'EHOOK');
   const goProgram = isGoModule(fn.module);
   const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, goProgram);
+  if (hook && hook.handlers.mode === 'fast') {
+    const r = plantFast(s, proc, hook, fn, fresh, atSite || goProgram ? 'its returns are caught at the return site (it saves or inspects its return address, or is Go code)' : null);
+    if (r === true) {
+      startDraining(s);
+      return true;
+    }
+    hook.fellBack.push(`${fn.name}: ${r}`);
+  }
+  if (proc.fast?.byAddress.has(fn.address)) {
+    throw new RethookError(`cannot hook ${fn.name} in trap mode: another hook has it in fast mode`, 'EHOOK');
+  }
   const existing = proc.sites.get(fn.address);
   if (existing) {
     if (hook && !existing.hooks.includes(hook)) {
@@ -276,6 +289,11 @@ function resolveIfunc(s: Session, proc: Proc, fn: FunctionSymbol, strict: boolea
 function unhook(s: Session, hook: Hook): void {
   for (const hs of hook.sites) {
     const proc = s.table.process(hs.pid);
+    const fastSite = proc?.fast?.byAddress.get(hs.address);
+    if (proc && fastSite) {
+      unplantFast(proc, fastSite, hook);
+      continue;
+    }
     const site = proc?.sites.get(hs.address);
     if (!proc || !site || !site.hooks.includes(hook)) continue;
     site.hooks = site.hooks.filter((h) => h !== hook);

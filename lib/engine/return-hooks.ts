@@ -231,7 +231,7 @@ export function flush(s: Session, th: ThreadState, reason: UnwindReason): void {
  * Run a user handler. A throw (or a rejected promise) stops tracing: the
  * tracer detaches cleanly and run() rejects with the handler's error.
  */
-function callHandler<T>(s: Session, which: string, fn: string, call: () => T): T | undefined {
+export function callHandler<T>(s: Session, which: string, fn: string, call: () => T): T | undefined {
   const threw = (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
     fail(s, new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`, 'EHANDLER', { cause: e }));

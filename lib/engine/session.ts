@@ -51,6 +51,8 @@ export interface HeldThread {
 export interface ChildToClean {
   parent: Proc;
   nodes: RethookNode[];
+  /** Fast mode: the forking thread's calls in flight (their hijacked returns are in the child's copy too). */
+  fastNodes?: readonly RethookNode[];
 }
 
 /** The stop being handled now (owned by stop-loop.ts; `resumed` set by Session's resume methods). */

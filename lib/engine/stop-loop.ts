@@ -29,6 +29,7 @@ import { onEntry, onReturn } from './return-hooks';
 import { onReturnSite } from './return-sites';
 import type { Session } from './session';
 import { cleanReleasedChild } from './undo';
+import { fastBeforeStop } from '../fast/threads';
 
 /** Test-only fault injection (see above); read once. */
 const TEST_FAULT = process.env.RETHOOK_TEST_FAULT ?? '';
@@ -89,6 +90,8 @@ function dispatch(s: Session, kind: StopKind): void {
     if (kind !== StopKind.Exited && kind !== StopKind.Killed) return cleanReleasedChild(s, th);
     s.toClean.delete(th.proc.pid);
   }
+  if (th.proc.fast) fastBeforeStop(s, th);
+  if (s.status) return;
   switch (kind) {
     case StopKind.Trap:
       return onTrap(s, th, info[Info.Addr], info[Info.SiCode]);

@@ -68,6 +68,23 @@ export class InjectedPages {
     return 0;
   }
 
+  /**
+   * `size` bytes (16-aligned) within reach of `addr` (fast mode's stubs and
+   * recorder), or 0 when every region near it is full or none exists.
+   */
+  takeBytes(addr: number, size: number): number {
+    const len = (size + 15) & ~15;
+    for (const r of this.regions) {
+      r.next = (r.next + 15) & ~15;
+      if (this.reaches(r, addr) && r.next + len <= REGION_SIZE) {
+        const at = r.base + r.next;
+        r.next += len;
+        return at;
+      }
+    }
+    return 0;
+  }
+
   /** A forked child has the same pages at the same addresses. */
   copyFrom(other: InjectedPages): void {
     this.regions = other.regions.map((r) => ({ ...r }));

@@ -8,6 +8,7 @@ import { InjectedPages } from './pages';
 import { readMaps } from '../symbols/procfs';
 import { ShadowStack } from '../rethook';
 import type { FunctionSymbol, Module } from '../symbols/modules';
+import type { FastProc } from '../fast/fast-proc';
 import { hex, TraceeMemory } from './memory';
 
 export { hex };
@@ -65,6 +66,8 @@ export class Proc {
   /** A vfork child shares its parent's memory until it execs or exits: breakpoints there are the parent's. */
   sharesMemory = false;
   startupDone = false;
+  /** Fast mode's arena, recorder and patched functions here (lib/fast), once set up. */
+  fast: FastProc | null = null;
   constructor(nat: NativeTracer, readonly pid: number) {
     this.pages = new InjectedPages(nat, pid);
     this.mem = new TraceeMemory(nat, pid);

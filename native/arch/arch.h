@@ -97,6 +97,9 @@ struct ArchRegs {
 
 bool arch_get_regs(int tid, ArchRegs* regs);
 bool arch_set_regs(int tid, const ArchRegs& regs);
+// The thread pointer (fs base / tpidr_el0) of a stopped thread: how fast
+// mode's recorder finds the thread's block (native/fast/recorder.h).
+bool arch_thread_pointer(int tid, uint64_t* out);
 // The floating-point return register (xmm0 / d0) as raw 64 bits.
 bool arch_get_fp_retval(int tid, uint64_t* out);
 bool arch_set_fp_retval(int tid, uint64_t value);

@@ -73,6 +73,14 @@ bool arch_get_regs(int tid, ArchRegs* regs) {
   return true;
 }
 
+bool arch_thread_pointer(int tid, uint64_t* out) {
+  uint64_t tls[2] = {0, 0};  // tpidr_el0 (and tpidr2_el0 on newer kernels)
+  struct iovec iov = {tls, sizeof tls};
+  if (ptrace(PTRACE_GETREGSET, tid, (void*)NT_ARM_TLS, &iov) != 0) return false;
+  *out = tls[0];
+  return true;
+}
+
 bool arch_set_regs(int tid, const ArchRegs& regs) {
   uint64_t w[kPtRegsWords];
   memcpy(w, regs.words, sizeof w);

@@ -59,6 +59,13 @@ bool arch_get_fp_retval(int tid, uint64_t* out) {
   return true;
 }
 
+bool arch_thread_pointer(int tid, uint64_t* out) {
+  user_regs_struct r;
+  if (ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return false;
+  *out = r.fs_base;
+  return true;
+}
+
 bool arch_set_fp_retval(int tid, uint64_t value) {
   user_fpregs_struct fp;
   if (ptrace(PTRACE_GETFPREGS, tid, nullptr, &fp) != 0) return false;

@@ -44,6 +44,9 @@ struct FastPlan {
 };
 
 const FastRecorder& fast_recorder();
+// The flags word the recorder needs on this machine (recorder.h: RH_FLAG_*),
+// as the kernel we run on says (the tracee runs on the same one).
+uint64_t fast_recorder_flags();
 // The most bytes a stub can take (the tracer reserves that much per function).
 size_t fast_stub_max_size();
 FastPlan fast_plan(RemotePtr fn, const uint8_t* code, size_t len, RemotePtr stub, RemotePtr recorder_entry,

@@ -117,7 +117,9 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const outName = recording ? (h.output ?? 'run.rethook') : v!.output;
   const fd = openOutput(outName);
   // The tracer's round trip, for the views that add durations up (and for records).
-  const wantsOverhead = recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || v!.format === 'folded'));
+  // Fast mode's durations are the calls' own: nothing to subtract.
+  const fastMode = h.mode === 'fast' || (h.mode === 'auto' && !h.backtrace);
+  const wantsOverhead = !fastMode && (recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || v!.format === 'folded')));
   const calibration = wantsOverhead ? await (require('../../views/calibrate') as typeof import('../../views/calibrate')).calibrate() : null;
   const run: RunInfo = { command: h.program, pid: 0, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: calibration?.overheadNs ?? null };
 
@@ -186,6 +188,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   try {
     hook = hookRef = tracer.hook(h.patterns, {
       returnMode: h.returnMode,
+      mode: fastMode ? 'fast' : 'trap',
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       onEntry: (ctx) => {
         calls++;
@@ -210,8 +213,12 @@ export async function traceCommand(p: Parsed): Promise<number> {
     throw e;
   }
   // Refusals and damaged objects: those known now, then (at exit) those found as objects were loaded.
-  let refusedShown = 0, warningsShown = 0;
+  let refusedShown = 0, warningsShown = 0, fellBackShown = 0;
   const showNotes = () => {
+    for (; fellBackShown < hook.fellBack.length; fellBackShown++) {
+      const m = `in trap mode, not fast: ${hook.fellBack[fellBackShown]}`;
+      note({ type: 'fallback', message: m }, m);
+    }
     for (; refusedShown < hook.refused.length; refusedShown++) note({ type: 'refused', message: hook.refused[refusedShown] }, hook.refused[refusedShown]);
     for (; warningsShown < hook.warnings.length; warningsShown++) note({ type: 'warning', message: hook.warnings[warningsShown] }, hook.warnings[warningsShown]);
   };

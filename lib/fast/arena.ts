@@ -1,0 +1,210 @@
+// A process's fast-mode arena as the tracer sees it: the shared memory the
+// recorder writes (native/fast/recorder.h is the layout's contract), mapped
+// here too. TypeScript owns every allocation in it: this class lays it out,
+// hands out pools, sites and thread blocks, and reads what the recorder wrote.
+//
+//   0                header
+//   THREADS          the thread table: THREAD_SLOTS slots {key, block}
+//   POOLS            one pool per hook: {active, max, nmissed}
+//   SITES            one word per patched function: its pool's index
+//   BLOCKS           thread blocks, BLOCK_STRIDE apart: header, node stack, ring
+//
+// The memfd is sparse: only the pages threads touch cost memory.
+import { fast } from '../native';
+
+const L = fast.layout;
+
+export const ARENA_SIZE = 128 * 1024 * 1024;
+const THREAD_SLOTS = 1024;
+const THREADS = L.HEADER_SIZE;
+const POOLS = THREADS + THREAD_SLOTS * L.T_SLOT_SIZE;
+const MAX_POOLS = 1024;
+const SITES = 64 * 1024;
+export const MAX_SITES = 64 * 1024;
+const BLOCKS = SITES + MAX_SITES * 8;
+/** Node stack depth per thread (deeper calls run unhooked, counted in missed_depth). */
+const NODES_MAX = 1024;
+/** Records per ring: 4096 × 128 bytes = 512 KiB per thread. */
+const RING_RECORDS = 4096;
+const RING_OFFSET = 64 * 1024;
+const BLOCK_STRIDE = RING_OFFSET + RING_RECORDS * L.RECORD_SIZE;
+const MAX_BLOCKS = Math.floor((ARENA_SIZE - BLOCKS) / BLOCK_STRIDE);
+const EMPTY = 0n, DELETED = 1n;
+
+/** One thread's block, as the tracer tracks it. */
+export interface ThreadBlock {
+  tid: number;
+  /** The thread pointer it is registered under (its table key). */
+  key: bigint;
+  /** Offset in the arena. */
+  offset: number;
+  index: number;
+}
+
+export class FastArena {
+  readonly words: BigUint64Array;
+  /** The same memory as 32-bit halves: reading records without making bigints. */
+  readonly halves: Uint32Array;
+  private readonly freeBlocks: number[] = [];
+  private pools = 0;
+  readonly blocks = new Map<number, ThreadBlock>();
+
+  /**
+   * `base`: the arena's address in the tracee; `memory`: our mapping of it.
+   * A fresh arena is laid out; `inherit` (a fork child's copy) keeps what is there.
+   */
+  constructor(readonly base: number, readonly memory: ArrayBuffer, tracerPid: number) {
+    this.words = new BigUint64Array(memory);
+    this.halves = new Uint32Array(memory);
+    for (let i = MAX_BLOCKS - 1; i >= 0; i--) this.freeBlocks.push(i);
+    this.set(L.H_TRACER_PID, BigInt(tracerPid));
+    this.set(L.H_THREADS, BigInt(base + THREADS));
+    this.set(L.H_THREAD_MASK, BigInt(THREAD_SLOTS - 1));
+    this.set(L.H_SITES, BigInt(base + SITES));
+    this.set(L.H_POOLS, BigInt(base + POOLS));
+    this.set(L.H_CONSUMER, 1n);
+    this.set(L.H_ENABLED, 1n);
+    this.set(0, fast.layout.MAGIC);
+  }
+
+  get(off: number): bigint {
+    return Atomics.load(this.words, off / 8);
+  }
+
+  set(off: number, v: bigint): void {
+    Atomics.store(this.words, off / 8, v);
+  }
+
+  /** A u64 that fits a number (addresses, counts). */
+  num(off: number): number {
+    return this.halves[off / 4 + 1] * 0x100000000 + this.halves[off / 4];
+  }
+
+  /** A pool for a hook (maxActive); its index. */
+  newPool(maxActive: number): number {
+    if (this.pools >= MAX_POOLS) throw new Error('too many fast-mode hooks in one process');
+    const i = this.pools++;
+    this.set(POOLS + i * L.POOL_SIZE + L.P_MAX, BigInt(maxActive));
+    return i;
+  }
+
+  poolMissed(pool: number): number {
+    return this.num(POOLS + pool * L.POOL_SIZE + L.P_NMISSED);
+  }
+
+  /** Site `index` draws its nodes from `pool`. */
+  setSite(index: number, pool: number): void {
+    this.set(SITES + index * 8, BigInt(pool));
+  }
+
+  /** Whether the recorder hooks new calls; cleared on detach (returns in flight still resolve). */
+  set enabled(on: boolean) {
+    this.set(L.H_ENABLED, on ? 1n : 0n);
+  }
+
+  /** Whether a tracer drains the rings (cleared on detach: a full ring then drops instead of waiting). */
+  set consumer(on: boolean) {
+    this.set(L.H_CONSUMER, on ? 1n : 0n);
+  }
+
+  /**
+   * Give thread `tid`, whose thread pointer is `key`, a block. A block
+   * already registered under that key (a dead thread whose stack and TLS
+   * the new one reuses) is the caller's to retire first (`blockByKey`).
+   */
+  register(tid: number, key: bigint): ThreadBlock | null {
+    if (key === EMPTY || key === DELETED) return null;
+    const index = this.freeBlocks.pop();
+    if (index === undefined) return null;
+    const offset = BLOCKS + index * BLOCK_STRIDE;
+    const b: ThreadBlock = { tid, key, offset, index };
+    // A clean block: zero its header and stack bounds (the ring is overwritten before it is read).
+    this.words.fill(0n, offset / 8, (offset + L.B_NODES) / 8);
+    this.set(offset + L.B_RING, BigInt(this.base + offset + RING_OFFSET));
+    this.set(offset + L.B_RING_MASK, BigInt(RING_RECORDS - 1));
+    this.set(offset + L.B_NODES_MAX, BigInt(NODES_MAX));
+    this.set(offset + L.B_TID, BigInt(tid));
+    const slot = this.findSlot(key, true);
+    if (slot < 0) {
+      this.freeBlocks.push(index);
+      return null;
+    }
+    this.set(slot + L.T_BLOCK, BigInt(this.base + offset));
+    this.set(slot + L.T_KEY, key); // last: the recorder finds a complete block or none
+    this.blocks.set(tid, b);
+    return b;
+  }
+
+  /** The block registered under thread pointer `key`, if any. */
+  blockByKey(key: bigint): ThreadBlock | undefined {
+    for (const b of this.blocks.values()) if (b.key === key) return b;
+    return undefined;
+  }
+
+  /** The thread is gone (or detached): its key leaves the table, its block is free again. */
+  retire(b: ThreadBlock): void {
+    const slot = this.findSlot(b.key, false);
+    if (slot >= 0) this.set(slot + L.T_KEY, DELETED);
+    this.blocks.delete(b.tid);
+    this.freeBlocks.push(b.index);
+  }
+
+  /** The slot holding `key`, or (with `insert`) the first free one on its probe; -1 if none. */
+  private findSlot(key: bigint, insert: boolean): number {
+    const mask = BigInt(THREAD_SLOTS - 1);
+    let i = Number(((key >> 6n) ^ (key >> 18n)) & mask);
+    let free = -1;
+    for (let n = 0; n < THREAD_SLOTS; n++, i = (i + 1) & (THREAD_SLOTS - 1)) {
+      const off = THREADS + i * L.T_SLOT_SIZE;
+      const k = this.get(off + L.T_KEY);
+      if (k === key) return off;
+      if (k === DELETED && free < 0) free = off;
+      if (k === EMPTY) return insert ? (free >= 0 ? free : off) : -1;
+    }
+    return insert ? free : -1;
+  }
+
+  /** Records written and not yet consumed in a block's ring: [tail, head). */
+  pending(b: ThreadBlock): [number, number] {
+    return [this.num(b.offset + L.B_TAIL), this.num(b.offset + L.B_HEAD)];
+  }
+
+  /** Offset of record number `n` of a block's ring. */
+  record(b: ThreadBlock, n: number): number {
+    return b.offset + RING_OFFSET + (n & (RING_RECORDS - 1)) * L.RECORD_SIZE;
+  }
+
+  consumed(b: ThreadBlock, tail: number): void {
+    this.set(b.offset + L.B_TAIL, BigInt(tail));
+  }
+
+  /** A block's node stack, bottom first: each node's frame, real return address and site. */
+  nodes(b: ThreadBlock): { sp: number; ret: number; site: number }[] {
+    const depth = this.num(b.offset + L.B_DEPTH);
+    const out = [];
+    for (let i = 0; i < Math.min(depth, NODES_MAX); i++) {
+      const n = b.offset + L.B_NODES + i * L.NODE_SIZE;
+      out.push({ sp: this.num(n + L.N_SP), ret: this.num(n + L.N_RET), site: this.num(n + L.N_SITE) });
+    }
+    return out;
+  }
+
+  /** Empty a block's node stack (its calls ended with the thread): each node's pool gets it back. */
+  dropNodes(b: ThreadBlock): void {
+    for (const n of this.nodes(b)) {
+      const pool = Number(this.get(SITES + n.site * 8));
+      Atomics.sub(this.words, (POOLS + pool * L.POOL_SIZE + L.P_ACTIVE) / 8, 1n);
+    }
+    this.set(b.offset + L.B_DEPTH, 0n);
+  }
+
+  /** Calls run unhooked and records dropped, over the whole arena. */
+  counters(): { missedBusy: number; missedNoThread: number; dropped: number; nomatch: number } {
+    return {
+      missedBusy: this.num(L.H_MISSED_BUSY),
+      missedNoThread: this.num(L.H_MISSED_NOTHREAD),
+      dropped: this.num(L.H_DROPPED),
+      nomatch: this.num(L.H_NOMATCH),
+    };
+  }
+}

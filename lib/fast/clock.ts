@@ -1,0 +1,51 @@
+// The recorder's clock (the cycle counter: rdtsc / cntvct_el0, one counter
+// for every CPU and process on the machine) converted to CLOCK_MONOTONIC ns,
+// from pairs of readings the addon takes back to back. The rate is measured
+// over a 20 ms window at first and refined as time passes.
+import { fast } from '../native';
+
+const FIRST_WINDOW_NS = 20_000_000n;
+
+export class Clock {
+  private static instance: Clock | null = null;
+  private c0: bigint;
+  private t0: bigint;
+  /** ns per cycle, as a float (its error is what the last window allows). */
+  private rate = 1;
+
+  static shared(): Clock {
+    return (Clock.instance ??= new Clock());
+  }
+
+  private constructor() {
+    [this.c0, this.t0] = fast.clock();
+    let c = this.c0, t = this.t0;
+    while (t - this.t0 < FIRST_WINDOW_NS) [c, t] = fast.clock();
+    this.rate = Number(t - this.t0) / Number(c - this.c0 || 1n);
+  }
+
+  /** Take a new pair: the longer the window, the better the rate. */
+  refine(): void {
+    const [c, t] = fast.clock();
+    if (t - this.t0 > FIRST_WINDOW_NS) this.rate = Number(t - this.t0) / Number(c - this.c0 || 1n);
+  }
+
+  /** Cycles (hi, lo halves) to monotonic ns. */
+  ns(hi: number, lo: number): bigint {
+    const d = (hi - this.hi0) * 0x100000000 + (lo - this.lo0);
+    return this.t0 + BigInt(Math.round(d * this.rate));
+  }
+
+  /** A duration in ns between two readings. */
+  between(hi0: number, lo0: number, hi1: number, lo1: number): bigint {
+    return BigInt(Math.max(0, Math.round(((hi1 - hi0) * 0x100000000 + (lo1 - lo0)) * this.rate)));
+  }
+
+  private get hi0(): number {
+    return Number(this.c0 >> 32n);
+  }
+
+  private get lo0(): number {
+    return Number(this.c0 & 0xffffffffn);
+  }
+}

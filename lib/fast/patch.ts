@@ -1,0 +1,108 @@
+// Patching a function for fast mode: its stub near it, the planner's patch
+// over its first instruction(s) (after a landing pad), and threads stopped in
+// the middle of the displaced bytes moved to their copies in the stub. A
+// function that cannot be patched is said why, and the caller hooks it in
+// trap mode instead.
+import type { Hook } from '../hook';
+import { fast } from '../native';
+import type { FunctionSymbol, Module } from '../symbols/modules';
+import { hex } from '../tracee/memory';
+import type { Proc } from '../tracee/process';
+import type { Session } from '../engine/session';
+import { CATCH_ENTRY, UNWINDER_ENTRIES } from '../engine/images';
+import { MAX_SITES } from './arena';
+import { fastProcOf, FastSite } from './fast-proc';
+
+/** The pool every unhooked site points at: maxActive 0, so the recorder lets its calls run unhooked. */
+export const OFF_POOL = 0;
+
+/** The dynamic linker runs before any thread has a thread pointer: the recorder could not find its thread. */
+const DYNAMIC_LINKER = /\/ld-linux[^/]*\.so|\/ld-musl[^/]*\.so|\/ld\.so(\.\d+)?$/;
+
+/**
+ * Hook `fn` for `hook` in fast mode. `fresh`: its object was just loaded (no
+ * thread can be running its code yet). Returns true, or why not (the caller
+ * falls back to trap mode).
+ */
+export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol, fresh: boolean, why: string | null): true | string {
+  if (why) return why;
+  const have = proc.fast?.byAddress.get(fn.address);
+  if (have) {
+    if (!have.hooks.includes(hook)) have.hooks.push(hook);
+    if (have.patched && proc.fast!.arena && have.hooks.length === 1) proc.fast!.arena.setSite(have.index, proc.fast!.poolOf(hook));
+    hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
+    return true;
+  }
+  if (proc.sites.has(fn.address)) return 'it already has a breakpoint of trap mode';
+  if (UNWINDER_ENTRIES.includes(fn.rawName) || fn.rawName === CATCH_ENTRY) return 'rethook itself stops there (exceptions)';
+  if (proc.sharesMemory || proc.silent) return 'the process shares its memory with another (vfork)';
+  if (!fn.size) return 'its size is unknown (fast mode decodes the whole function)';
+  const mod = fn.module as Module | null;
+  if (mod && DYNAMIC_LINKER.test(mod.path)) return 'it is in the dynamic linker, which runs before threads have a thread pointer';
+  if (s.running && !fresh) return 'the program is running (fast mode patches before run() and in objects as they are loaded)';
+  const tid = s.stoppedTid(proc);
+  if (!tid) return 'no thread of the process is stopped to set fast mode up';
+  const fp = fastProcOf(s, proc, tid);
+  if (fp.sites.length >= MAX_SITES) return 'too many functions in fast mode';
+  if (fp.sites.length === 0) fp.arena.newPool(0); // OFF_POOL
+  let stub = proc.pages.takeBytes(fn.address, fast.stubMaxSize);
+  if (!stub) {
+    proc.pages.mapRegion(tid, fn.address);
+    stub = proc.pages.takeBytes(fn.address, fast.stubMaxSize);
+    if (!stub) return 'no free address space near it for its stub';
+  }
+  const code = proc.mem.read(fn.address, fn.size);
+  if (!code) return `its code at ${hex(fn.address)} cannot be read`;
+  const index = fp.sites.length;
+  const plan = fast.plan(fn.address, code, stub, fp.recorderEntry, index);
+  if ('refused' in plan) return plan.refused;
+  const at = fn.address + plan.at;
+  const original = code.subarray(plan.at, plan.at + plan.patch.length);
+  if (!proc.mem.write(stub, plan.stub)) return `its stub at ${hex(stub)} cannot be written`;
+  fp.arena.setSite(index, fp.poolOf(hook));
+  moveThreadsOut(s, proc, at, plan.patch.length, stub, plan.moved, fn.address);
+  if (!proc.mem.write(at, plan.patch)) return `its code at ${hex(at)} cannot be written`;
+  const site: FastSite = { index, fn, hooks: [hook], at, original: Buffer.from(original), stub, patched: true };
+  fp.sites.push(site);
+  fp.byAddress.set(fn.address, site);
+  hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
+  return true;
+}
+
+/**
+ * Threads held stopped inside the bytes about to be replaced (not at their
+ * first one, where the patch itself will run) continue from the copies of
+ * those instructions in the stub: their call runs unhooked, correctly.
+ */
+function moveThreadsOut(s: Session, proc: Proc, at: number, len: number, stub: number, moved: [number, number][], fnAddr: number): void {
+  const saved = Array.from(s.regs.words);
+  try {
+    for (const h of s.held) {
+      if (s.table.thread(h.tid)?.proc !== proc || !s.nat.loadRegs(h.tid)) continue;
+      const pc = s.regs.pc;
+      if (pc <= at || pc >= at + len) continue;
+      const m = moved.find(([fnOff]) => fnAddr + fnOff === pc);
+      if (!m) continue; // not at an instruction boundary: it cannot be there
+      s.regs.pc = stub + m[1];
+      s.nat.storeRegs(h.tid);
+    }
+  } finally {
+    s.regs.words.set(saved);
+  }
+}
+
+/** Stop hooking `hook`'s calls of the site (the patch stays: unpatching could tear it under a running thread). */
+export function unplantFast(proc: Proc, site: FastSite, hook: Hook): void {
+  site.hooks = site.hooks.filter((h) => h !== hook);
+  const fp = proc.fast!;
+  fp.arena.setSite(site.index, site.hooks.length ? fp.poolOf(site.hooks[0]) : OFF_POOL);
+}
+
+/** Every patch of the process undone (all its threads stopped): original bytes back. */
+export function unpatchAll(proc: Proc, into: Proc = proc): void {
+  const fp = proc.fast;
+  if (!fp) return;
+  // A fork child's copy has every patch made before it was forked, whatever the parent did since.
+  for (const site of fp.sites) if (site.patched || into !== proc) into.mem.write(site.at, site.original);
+  if (into === proc) for (const site of fp.sites) site.patched = false;
+}
