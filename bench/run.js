@@ -64,3 +64,38 @@ for (const [what, prog, fn] of [['the loop, tiny(x=5) = 4', 'loop-g', 'tiny'], [
 
 const plant = JSON.parse(run(node('plant.js', path.join(BIN, 'many'))));
 console.log(`\nplanting ${plant.hooks} hooks: ${plant.plantMs.toFixed(0)} ms (target < 500 ms)`);
+
+// ---- fast mode -------------------------------------------------------------
+// In-process recording: per call, against the untraced loop and uftrace's
+// dynamic patching (uftrace record -P) measured in the same run.
+cc('hundred-ns', path.join(__dirname, 'hundred-ns.c'));
+cc('threads', '-lpthread', path.join(__dirname, '..', 'test', 'fixtures', 'threads.c'));
+const wallNs = (cmd) => {
+  const t0 = process.hrtime.bigint();
+  execFileSync(cmd[0], cmd.slice(1), { stdio: 'ignore' });
+  return Number(process.hrtime.bigint() - t0);
+};
+const fastN = Math.round(2000000 * scale);
+const bareNs = median([1, 2, 3].map(() => wallNs([path.join(BIN, 'loop'), String(fastN)]))) / fastN;
+const fastRuns = [1, 2, 3].map(() => JSON.parse(run(node('fast-loop.js', 'loop', path.join(BIN, 'loop'), String(fastN)))));
+const fastNs = median(fastRuns.map((r) => r.wallNsPerCall));
+console.log(`\nfast mode, ${fastN} calls of tiny(), every exit delivered to a handler: ${fastNs.toFixed(0)} ns per call, untraced ${bareNs.toFixed(1)} ns: ${(fastNs / bareNs).toFixed(0)}x the untraced loop, +${(fastNs - bareNs).toFixed(0)} ns per call (target <= 500 ns)`);
+let uftrace = null;
+try {
+  execFileSync('uftrace', ['--version'], { stdio: 'ignore' });
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'uftrace-'));
+  uftrace = median([1, 2, 3].map(() => wallNs(['uftrace', 'record', '-P', 'tiny', '-d', path.join(dir, 'data'), path.join(BIN, 'loop'), String(fastN)]))) / fastN;
+  fs.rmSync(dir, { recursive: true, force: true });
+} catch {
+  /* not installed */
+}
+console.log(uftrace === null ? 'uftrace record -P: not installed (apt-get install uftrace) - not measured' : `uftrace record -P tiny, same loop: ${uftrace.toFixed(0)} ns per call = ${(fastNs / uftrace).toFixed(2)}x rethook's fast mode cost over uftrace's`);
+const durN = Math.round(200000 * scale);
+const untracedMean = median([1, 2, 3].map(() => Number(run([path.join(BIN, 'hundred-ns'), String(durN)]).split(' ')[0])));
+const durRuns = [1, 2, 3].map(() => JSON.parse(run(node('fast-loop.js', 'duration', path.join(BIN, 'hundred-ns'), String(durN)))));
+const reported = median(durRuns.map((r) => r.meanDurationNs));
+console.log(`a ~100 ns function (work100): untraced it takes ${untracedMean.toFixed(0)} ns; fast mode reports ${reported.toFixed(0)} ns = ${(reported / untracedMean).toFixed(2)}x (target within 2x; trap mode reports the tracer's round trip, tens of us)`);
+const thr = JSON.parse(run(node('fast-loop.js', 'threads', path.join(BIN, 'threads'), '8', String(Math.round(1000000 * scale)))));
+console.log(`8 threads x ${Math.round(1000000 * scale)} calls in fast mode: ${thr.exits} of ${thr.calls} exits delivered, ${thr.nmissed} missed (target: none lost), ${(thr.wallNsPerCall).toFixed(0)} ns per call`);
+const fastPlant = JSON.parse(run(node('fast-loop.js', 'plant', path.join(BIN, 'many'))));
+console.log(`patching ${fastPlant.hooks} functions in fast mode: ${fastPlant.plantMs.toFixed(0)} ms (target < 500 ms), ${fastPlant.fellBack} left in trap mode`);

@@ -53,6 +53,23 @@ export interface HookHandlers<D = unknown> {
   prototypes?: string;
 }
 
+/**
+ * What a fast-mode handler sees: the call as recorded, shortly after it
+ * happened. What needs the thread stopped at the call (skip, redirect,
+ * replacing the return value, reading memory or the stack then) is not there.
+ */
+export type FastEntryContext = Omit<EntryContext, 'skip' | 'redirect' | 'readMemory' | 'readCString' | 'backtrace'>;
+export type FastExitContext = Omit<ExitContext, 'setReturnValue' | 'setFpReturnValue' | 'readMemory' | 'readCString' | 'backtrace'>;
+
+/** Handlers of a fast-mode hook: observe only, run in batches shortly after the calls. */
+export interface FastHookHandlers<D = unknown> extends Omit<HookHandlers<D>, 'onEntry' | 'onExit' | 'mode'> {
+  mode: 'fast';
+  /** Runs for each recorded entry (its return value is ignored: the call went on already). */
+  onEntry?: (ctx: WithData<FastEntryContext, D>) => void;
+  /** Runs for each recorded return (or frame unwound). */
+  onExit?: (ctx: WithData<FastExitContext, D>) => void;
+}
+
 export interface HookSite {
   pid: number;
   address: number;

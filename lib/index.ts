@@ -4,7 +4,7 @@ export { resolveProgram } from './symbols/program';
 export type { SpawnOptions, AttachOptions, ExitStatus, ProcessEvent, StdioOption } from './tracer';
 export type { EntryEvent, EventsOptions, ExitEvent, ProcessExitEvent, TraceEvent, TraceEventStream } from './tracer';
 export { Hook } from './hook';
-export type { HookHandlers, HookSite, WithData } from './hook';
+export type { FastEntryContext, FastExitContext, FastHookHandlers, HookHandlers, HookSite, WithData } from './hook';
 export { CallContext, EntryContext, ExitContext } from './context';
 export type { Backtrace, BacktraceFrame } from './context';
 export { RethookError } from './errors';

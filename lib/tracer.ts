@@ -7,7 +7,7 @@
 import type { Backtrace } from './context';
 import type { ExitStatus, ProcessEvent, Session } from './engine/session';
 import type { Readable, Writable } from 'stream';
-import type { Hook, HookHandlers } from './hook';
+import type { FastHookHandlers, Hook, HookHandlers } from './hook';
 import { eventStream, EventsOptions, TraceEventStream } from './methods/events';
 import { attachSession } from './methods/attach';
 import { backtraceOf } from './methods/backtrace';
@@ -69,7 +69,9 @@ export class Tracer {
    * to one object (`libz.so.1:crc32`), a demangled C++ name, or an address.
    * Patterns scoped to an object not loaded yet are planted when it is.
    */
-  hook<D = unknown>(pattern: string | number | readonly (string | number)[], handlers?: HookHandlers<D>): Hook {
+  hook<D = unknown>(pattern: string | number | readonly (string | number)[], handlers: FastHookHandlers<D>): Hook;
+  hook<D = unknown>(pattern: string | number | readonly (string | number)[], handlers?: HookHandlers<D>): Hook;
+  hook<D = unknown>(pattern: string | number | readonly (string | number)[], handlers?: HookHandlers<D> | FastHookHandlers<D>): Hook {
     return hookFunctions(this.#session, pattern, handlers as HookHandlers | undefined);
   }
 

@@ -52,7 +52,9 @@ const PROGRAMS = {
   coroutine: ['coroutine.c'],
   stray_call: ['stray_call.c'],
   vfork_inflight: ['vfork_inflight.c'],
-  ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'] } : {}),
+  ring_flood: ['ring_flood.c'],
+  busy_threads: ['busy_threads.c', '-lpthread'],
+  ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'], patch_window: ['patch_window_main.c', 'patch_window.S'] } : {}),
 };
 
 /**

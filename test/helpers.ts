@@ -11,6 +11,10 @@ export const CLI = path.join(__dirname, '..', 'bin', 'rethook.js');
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 export const VARIANTS: string[] = require('./build-fixtures').VARIANTS;
 
+/** The two ways calls are caught: files that run in both say describe.each(MODES). */
+export const MODES = ['trap', 'fast'] as const;
+export type Mode = (typeof MODES)[number];
+
 export function fixture(name: string, variant = 'O0'): string {
   return path.join(FIXTURES, `${name}.${variant}`);
 }
@@ -76,7 +80,7 @@ export interface Traced {
 export async function trace(
   file: string,
   patterns: string | string[],
-  opts: { args?: string[]; nargs?: number; handlers?: HookHandlers; setup?: (t: Tracer) => void; maxActive?: number; returnMode?: HookHandlers['returnMode']; followForks?: boolean } = {},
+  opts: { args?: string[]; nargs?: number; handlers?: HookHandlers; setup?: (t: Tracer) => void; maxActive?: number; returnMode?: HookHandlers['returnMode']; followForks?: boolean; mode?: Mode } = {},
 ): Promise<Traced> {
   const out = new Captured();
   const tracer = await Tracer.spawn(file, opts.args ?? [], { stdio: ['inherit', out.fd, 'inherit'], followForks: opts.followForks });
@@ -86,6 +90,7 @@ export async function trace(
   const hook = tracer.hook(patterns, {
     maxActive: opts.maxActive,
     returnMode: opts.returnMode,
+    mode: opts.mode,
     onEntry(ctx) {
       events.push(`> ${ctx.function} ${ctx.args.slice(0, nargs).join(' ')}`.trimEnd());
       return h.onEntry?.(ctx);
@@ -95,8 +100,11 @@ export async function trace(
       h.onExit?.(ctx);
     },
   });
+  // Fast mode must really be fast mode: a function left in trap mode fails the test.
+  if (opts.mode === 'fast' && hook.fellBack.length) throw new Error(`not in fast mode: ${hook.fellBack.join('; ')}`);
   opts.setup?.(tracer);
   const status = await tracer.run();
+  if (opts.mode === 'fast' && hook.fellBack.length) throw new Error(`not in fast mode: ${hook.fellBack.join('; ')}`);
   return { events, status, stdout: out.text(), tracer, hook };
 }
 

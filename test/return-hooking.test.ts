@@ -1,17 +1,19 @@
 import { execFileSync } from 'child_process';
 import { Tracer } from '../lib';
-import { fixture, loadBias, trace, VARIANTS } from './helpers';
+import { fixture, loadBias, MODES, trace, VARIANTS } from './helpers';
 
-describe.each(VARIANTS)('return hooking (%s)', (v) => {
+const CASES = MODES.flatMap((mode) => VARIANTS.map((v) => [mode, v] as const));
+
+describe.each(CASES)('return hooking (%s mode, %s)', (mode, v) => {
   test('reports each call with its arguments and return value', async () => {
-    const r = await trace(fixture('calls', v), 'add', { nargs: 2 });
+    const r = await trace(fixture('calls', v), 'add', { nargs: 2, mode });
     expect(r.events).toEqual(['> add 0 10', '< add = 10', '> add 1 10', '< add = 11', '> add 2 10', '< add = 12']);
     expect(r.status).toEqual({ pid: r.tracer.pid, code: 7, signal: null, detached: false });
     expect(r.stdout).toBe('hello, world\nsum=33 scaled=10.00\n');
   });
 
   test('gives every level of a recursion its own return value, innermost first', async () => {
-    const r = await trace(fixture('recursion', v), 'fact');
+    const r = await trace(fixture('recursion', v), 'fact', { mode });
     expect(r.events).toEqual([
       '> fact 5', '> fact 4', '> fact 3', '> fact 2', '> fact 1',
       '< fact = 1', '< fact = 2', '< fact = 6', '< fact = 24', '< fact = 120',
@@ -20,13 +22,13 @@ describe.each(VARIANTS)('return hooking (%s)', (v) => {
   });
 
   test('runs both exit handlers, innermost first, on the one return of a tail call', async () => {
-    const r = await trace(fixture('tailcall', v), ['outer', 'inner']);
+    const r = await trace(fixture('tailcall', v), ['outer', 'inner'], { mode });
     expect(r.events).toEqual(['> outer 2', '> inner 3', '< inner = 9', '< outer = 9']);
     expect(r.stdout).toBe('outer=9\n');
   });
 
   test('reports frames skipped by longjmp as unwound, innermost first', async () => {
-    const r = await trace(fixture('longjmp', v), ['deep', 'deeper', 'after']);
+    const r = await trace(fixture('longjmp', v), ['deep', 'deeper', 'after'], { mode });
     expect(r.events).toEqual([
       '> deep 41', '> deeper 42', '< deeper unwound(longjmp)', '< deep unwound(longjmp)', '> after 42', '< after = 84',
     ]);
@@ -36,6 +38,7 @@ describe.each(VARIANTS)('return hooking (%s)', (v) => {
   test('hands ctx.data from onEntry to onExit of the same call', async () => {
     const seen: string[] = [];
     await trace(fixture('recursion', v), 'fact', {
+      mode,
       handlers: {
         onEntry: (c) => void (c.data = `n=${c.args[0]}`),
         onExit: (c) => void seen.push(`${c.data}:${c.retval}`),
@@ -51,11 +54,10 @@ describe.each(VARIANTS)('return hooking (%s)', (v) => {
     const durations: bigint[] = [];
     let bias: number | null = null;
     await trace(file, 'add', {
+      mode,
+      setup: (t) => void (bias = loadBias(t.pid, file)), // stopped before its first instruction: the program is mapped
       handlers: {
-        onEntry: (c) => {
-          rets.push(c.returnAddress);
-          bias ??= loadBias(c.pid, file); // the program is stopped at add's entry: its maps are all there
-        },
+        onEntry: (c) => void rets.push(c.returnAddress),
         onExit: (c) => {
           exitRets.push(c.returnAddress);
           durations.push(c.durationNs);

@@ -13,6 +13,7 @@ import { unguardBreakpoint } from './guardian';
 import { plant, plantPending } from './planting';
 import { finishUnwound } from './return-hooks';
 import type { Session } from './session';
+import { fastAtCatch, fastBeforeUnwind } from '../fast/exceptions';
 
 const RT_CONSISTENT = 0;
 /** Offsets in struct r_debug (64-bit): r_brk, r_state. */
@@ -181,6 +182,12 @@ function forgetModule(s: Session, proc: Proc, m: Module): void {
     proc.sites.delete(addr);
     proc.returnSites.delete(addr);
   }
+  // Fast mode's patches went with the code too; their stubs stay (a thread may be in one).
+  for (const site of proc.fast?.sites ?? []) {
+    if (!inside(site.fn.address)) continue;
+    site.patched = false;
+    proc.fast!.byAddress.delete(site.fn.address);
+  }
   for (const hook of s.hooks) {
     const keep = hook.sites.filter((hs) => hs.pid !== proc.pid || !inside(hs.address));
     hook.sites.splice(0, hook.sites.length, ...keep);
@@ -215,6 +222,7 @@ function plantGoHooks(s: Session, proc: Proc, m: Module): void {
 /** The unwinder is about to walk this thread's stack: put every real return address back. */
 function beforeUnwind(s: Session, th: ThreadState): 'continue' {
   returnAbi.unhijackForUnwind(s.regs, th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
+  fastBeforeUnwind(s, th);
   return 'continue';
 }
 
@@ -223,5 +231,6 @@ function atCatch(s: Session, th: ThreadState): 'continue' {
   const dead = th.stack.popAtOrBelow(s.regs.sp);
   if (dead.length) finishUnwound(s, th, dead, 'exception');
   if (!s.status) returnAbi.rehijackAfterCatch(th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
+  if (!s.status) fastAtCatch(s, th);
   return 'continue';
 }

@@ -191,11 +191,16 @@ export class FastArena {
 
   /** Empty a block's node stack (its calls ended with the thread): each node's pool gets it back. */
   dropNodes(b: ThreadBlock): void {
-    for (const n of this.nodes(b)) {
+    this.popNodes(b, 0);
+  }
+
+  /** Keep the `keep` bottom nodes of a stopped thread's stack (the others' frames are gone); their pools get them back. */
+  popNodes(b: ThreadBlock, keep: number): void {
+    for (const n of this.nodes(b).slice(keep)) {
       const pool = Number(this.get(SITES + n.site * 8));
       Atomics.sub(this.words, (POOLS + pool * L.POOL_SIZE + L.P_ACTIVE) / 8, 1n);
     }
-    this.set(b.offset + L.B_DEPTH, 0n);
+    this.set(b.offset + L.B_DEPTH, BigInt(keep));
   }
 
   /** Calls run unhooked and records dropped, over the whole arena. */

@@ -121,6 +121,27 @@ function deliver(s: Session, fp: FastProc, tid: number, off: number): void {
   }
 }
 
+/** Calls whose frames an exception removed (innermost first): unwound with reason 'exception'. */
+export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly { sp: number; site: number }[], reason: 'exception'): void {
+  const stack = fp.inFlight.get(tid) ?? [];
+  const now = process.hrtime.bigint();
+  for (const d of dead) {
+    const i = stack.findIndex((c) => c.sp === d.sp && c.site.index === d.site);
+    if (i < 0) continue;
+    const call = stack.splice(i, 1)[0];
+    for (const hook of call.site.hooks) {
+      const handler = hook.handlers.onExit;
+      if (!hook.live || !handler || s.status) continue;
+      const ctx = new ExitContext(fastHost(s, fp.proc, null), callInfo(fp, tid, call, hook), {
+        retval: 0n, durationNs: now - call.entryNs, unwound: true, reason, timestampNs: now,
+      });
+      ctx.data = call.data.get(hook);
+      callHandler(s, 'onExit', call.site.fn.name, () => handler(ctx as never));
+      ctx._live = false;
+    }
+  }
+}
+
 /** Calls still in flight on a thread that is gone (or a process that execs): unwound with `reason`. */
 export function endInFlight(s: Session, fp: FastProc, tid: number, reason: 'thread-exit' | 'exec'): void {
   const stack = fp.inFlight.get(tid);

@@ -7,6 +7,7 @@ import { RethookError } from '../errors';
 import type { Hook } from '../hook';
 import { arch, fast, mapSharedFile } from '../native';
 import type { FunctionSymbol } from '../symbols/modules';
+import type { RethookNode } from '../rethook';
 import type { Proc } from '../tracee/process';
 import type { TypedCall } from '../types/model';
 import type { Session } from '../engine/session';
@@ -51,6 +52,8 @@ export class FastProc {
   readonly inFlight = new Map<number, PendingCall[]>();
   /** Threads of the process not registered yet (their thread pointer was 0 or unknown). */
   readonly unregistered = new Set<number>();
+  /** Per thread, while an exception unwinds: its nodes as the return ABI marked them (restored or not). */
+  readonly unwinding = new Map<number, RethookNode[]>();
   /** What each hook's pool had missed when last read (hook.pool.nmissed gets the difference). */
   readonly missedSeen = new Map<Hook, number>();
 

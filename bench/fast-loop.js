@@ -1,0 +1,41 @@
+// One fast-mode measurement in its own process (as hooked-loop.js for trap
+// mode). Prints JSON.
+//   loop FILE N          tiny() hooked, every exit delivered to a handler: wall ns per call
+//   duration FILE N      work100() hooked: mean reported durationNs, and the program's own mean
+//   threads FILE T N     T threads x N calls of work(): exits delivered (none may be lost)
+//   plant FILE           hooking f_0..f_999 in fast mode: ms
+'use strict';
+const { Tracer } = require('../dist');
+const fs = require('fs');
+
+(async () => {
+  const [what, file, a, b] = process.argv.slice(2);
+  const devnull = fs.openSync('/dev/null', 'w');
+  if (what === 'plant') {
+    const t = await Tracer.spawn(file, [], { stdio: [0, devnull, 2] });
+    const start = process.hrtime.bigint();
+    const h = t.hook('f_*', { mode: 'fast', onExit: () => undefined });
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    await t.run();
+    console.log(JSON.stringify({ hooks: h.functions.length, fellBack: h.fellBack.length, plantMs: ms }));
+    return;
+  }
+  const args = what === 'threads' ? [a, b] : [a];
+  let out = '';
+  const t = await Tracer.spawn(file, args, { stdio: [0, 'pipe', 2] });
+  t.stdout.on('data', (d) => (out += d));
+  let exits = 0, durations = 0n;
+  const fn = what === 'loop' ? 'tiny' : what === 'duration' ? 'work100' : 'work';
+  const h = t.hook(fn, { mode: 'fast', onExit: (c) => { exits++; durations += c.durationNs; } });
+  if (h.fellBack.length) throw new Error(h.fellBack.join('; '));
+  const start = process.hrtime.bigint();
+  const st = await t.run();
+  const ns = Number(process.hrtime.bigint() - start);
+  await new Promise((r) => setImmediate(r));
+  if (st.code !== 0) throw new Error(`bad run: ${JSON.stringify(st)}`);
+  const calls = what === 'threads' ? Number(a) * Number(b) : Number(a);
+  console.log(JSON.stringify({ calls, exits, wallNsPerCall: ns / calls, meanDurationNs: Number(durations) / Math.max(exits, 1), programSays: out.trim(), nmissed: h.nmissed }));
+})().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});

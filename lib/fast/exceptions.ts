@@ -1,0 +1,54 @@
+// C++ exceptions in fast mode, as trap mode handles them (engine/images.ts):
+// before an unwinder walks the stack, the frames the recorder hijacked get
+// their real return addresses back (else it finds no frame description for
+// the recorder's address and the program terminates); when a catch begins,
+// the calls whose frames the exception removed end as unwound, and the rest
+// are hijacked again. The thread is stopped at a breakpoint of ours, so it is
+// not inside the recorder: its node stack can be changed here.
+import { returnAbi } from '../arch';
+import type { RethookNode } from '../rethook';
+import type { ThreadState } from '../tracee/process';
+import type { Session } from '../engine/session';
+import { drainFast, endCalls } from './drain';
+import type { FastProc } from './fast-proc';
+
+/** The thread's nodes as return ABIs take them (outermost first), kept across one exception (they carry its state). */
+function nodesFor(fp: FastProc, tid: number): RethookNode[] {
+  const b = fp.arena.blocks.get(tid);
+  if (!b) return [];
+  const raw = fp.arena.nodes(b);
+  const kept = fp.unwinding.get(tid) ?? [];
+  const out = raw.map((n, i) => {
+    const old = kept[i];
+    if (old && old.frame === n.sp && old.realRet === n.ret) return old;
+    return { frame: n.sp, realRet: n.ret, chained: i > 0 && raw[i - 1].sp === n.sp, restored: false, mode: 'trampoline' } as RethookNode;
+  });
+  fp.unwinding.set(tid, out);
+  return out;
+}
+
+export function fastBeforeUnwind(s: Session, th: ThreadState): void {
+  const fp = th.proc.fast;
+  if (!fp) return;
+  returnAbi.unhijackForUnwind(s.regs, th.proc.mem, nodesFor(fp, th.tid), fp.recorderReturn);
+}
+
+export function fastAtCatch(s: Session, th: ThreadState): void {
+  const fp = th.proc.fast;
+  const b = fp?.arena.blocks.get(th.tid);
+  if (!fp || !b) return;
+  drainFast(s, { proc: th.proc, tid: th.tid });
+  if (s.status) return;
+  const sp = s.regs.sp;
+  const raw = fp.arena.nodes(b);
+  let keep = raw.length;
+  while (keep > 0 && raw[keep - 1].sp <= sp) keep--;
+  const dead = raw.slice(keep).reverse(); // innermost first
+  if (dead.length) {
+    fp.arena.popNodes(b, keep);
+    endCalls(s, fp, th.tid, dead, 'exception');
+  }
+  const nodes = nodesFor(fp, th.tid);
+  if (!s.status) returnAbi.rehijackAfterCatch(th.proc.mem, nodes, fp.recorderReturn);
+  fp.unwinding.delete(th.tid);
+}
