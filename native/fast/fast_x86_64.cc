@@ -1,0 +1,238 @@
+// Fast mode on x86-64: the recorder blob (recorder_x86_64.S) and the planner
+// that patches a function's first instructions (planner.h, recorder.h).
+//
+// A stub for site S at address STUB, for a patch at F+at (after endbr64):
+//    +0  68 S32              push imm32 S      (the recorder reads it as a u32)
+//    +5  FF 15 disp32        call [rip+P]      (the recorder's entry; [rsp] = +11)
+//   +11  48 8D 64 24 08      lea rsp,[rsp+8]   (drops S, flags kept)
+//   +16  the displaced instructions, relocated
+//        E9 rel32            jmp F+at+displaced
+//        CC padding to 8 bytes, then P: .quad entry, then a call's two quads
+// The patch at F+at is E9 rel32 (to STUB) padded with CC to the displaced
+// instructions' length.
+#include <Zydis/Zydis.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "planner.h"
+
+extern "C" {
+extern const uint8_t rethook_recorder_x86_64_start[];
+extern const uint8_t rethook_recorder_x86_64_end[];
+extern const uint64_t rethook_recorder_x86_64_offsets[4];  // entry, ret, arena, flags
+}
+
+namespace rethook {
+
+namespace {
+
+constexpr size_t kStubMax = 128;
+constexpr size_t kJmpRel32 = 5;
+constexpr size_t kStubHeader = 16;
+constexpr uint8_t kEndbr64[4] = {0xF3, 0x0F, 0x1E, 0xFA};
+
+struct Insn {
+  size_t off;  // from the function's address
+  ZydisDecodedInstruction d;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+};
+
+std::string hex(uint64_t v) {
+  char b[24];
+  snprintf(b, sizeof b, "0x%llx", (unsigned long long)v);
+  return b;
+}
+
+FastPlan refused(std::string why) {
+  FastPlan p;
+  p.reason = std::move(why);
+  return p;
+}
+
+bool fits_rel32(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
+
+void put32(std::vector<uint8_t>& b, size_t at, int32_t v) { memcpy(&b[at], &v, 4); }
+void emit32(std::vector<uint8_t>& b, int32_t v) { b.resize(b.size() + 4), put32(b, b.size() - 4, v); }
+void emit64(std::vector<uint8_t>& b, uint64_t v) { b.resize(b.size() + 8), memcpy(&b[b.size() - 8], &v, 8); }
+
+// The target of a relative branch (jmp, jcc, call, loop, jrcxz, xbegin).
+bool branch_target(const Insn& i, uint64_t fn, uint64_t* target) {
+  for (const auto& imm : i.d.raw.imm) {
+    if (imm.is_relative) {
+      *target = fn + i.off + i.d.length + uint64_t(imm.value.s);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool rip_relative(const Insn& i) {
+  for (int k = 0; k < i.d.operand_count; k++)
+    if (i.ops[k].type == ZYDIS_OPERAND_TYPE_MEMORY && i.ops[k].mem.base == ZYDIS_REGISTER_RIP) return true;
+  return false;
+}
+
+// Why a displaced instruction cannot run from the stub, or "".
+std::string unmovable(const Insn& i) {
+  switch (i.d.mnemonic) {
+    case ZYDIS_MNEMONIC_RET: case ZYDIS_MNEMONIC_IRET: case ZYDIS_MNEMONIC_IRETD: case ZYDIS_MNEMONIC_IRETQ:
+      return "a return";
+    case ZYDIS_MNEMONIC_INT3: case ZYDIS_MNEMONIC_INT1: case ZYDIS_MNEMONIC_INT: case ZYDIS_MNEMONIC_UD0:
+    case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
+      return "a trap";
+    case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE: case ZYDIS_MNEMONIC_JRCXZ:
+    case ZYDIS_MNEMONIC_JECXZ: case ZYDIS_MNEMONIC_JCXZ:
+      return "a loop or jrcxz";
+    default:
+      break;
+  }
+  bool rel = false;
+  for (const auto& imm : i.d.raw.imm) rel |= bool(imm.is_relative);
+  auto cat = i.d.meta.category;
+  if (cat == ZYDIS_CATEGORY_RET) return "a return";
+  if (cat == ZYDIS_CATEGORY_UNCOND_BR || cat == ZYDIS_CATEGORY_CALL) {
+    if (!rel) return "an indirect branch";
+    if (i.d.operand_width != 64) return "a 16-bit branch";
+    return "";
+  }
+  if (cat == ZYDIS_CATEGORY_COND_BR) return i.d.operand_width == 64 ? "" : "a 16-bit branch";
+  if (rel) return "a relative operand";  // xbegin
+  return "";
+}
+
+// The relocated copy's length (the layout is decided before emitting).
+size_t relocated_size(const Insn& i) {
+  uint64_t t;
+  if (!branch_target(i, 0, &t)) return i.d.length;
+  if (i.d.meta.category == ZYDIS_CATEGORY_COND_BR) return 6;  // 0F 8x rel32
+  if (i.d.meta.category == ZYDIS_CATEGORY_CALL) return 12;    // push [rip+ra] ; jmp [rip+target]
+  return 5;                                                   // E9 rel32
+}
+
+}  // namespace
+
+const FastRecorder& fast_recorder() {
+  static const FastRecorder r = {
+      rethook_recorder_x86_64_start,
+      size_t(rethook_recorder_x86_64_end - rethook_recorder_x86_64_start),
+      rethook_recorder_x86_64_offsets[0],
+      rethook_recorder_x86_64_offsets[1],
+      rethook_recorder_x86_64_offsets[2],
+      rethook_recorder_x86_64_offsets[3],
+  };
+  return r;
+}
+
+size_t fast_stub_max_size() { return kStubMax; }
+
+FastPlan fast_plan(RemotePtr fn_ptr, const uint8_t* code, size_t len, RemotePtr stub_ptr, RemotePtr entry_ptr,
+                   uint32_t site) {
+  const uint64_t fn = fn_ptr.as_int(), stub = stub_ptr.as_int();
+  const size_t at = len >= 4 && memcmp(code, kEndbr64, 4) == 0 ? 4 : 0;
+  if (len < at + kJmpRel32) return refused("too short (" + std::to_string(len) + " bytes)");
+
+  // Decode the whole function: every branch in it is checked against the window.
+  ZydisDecoder dec;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  std::vector<Insn> all;
+  for (size_t off = 0; off < len;) {
+    Insn i;
+    i.off = off;
+    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code + off, len - off, &i.d, i.ops)))
+      return refused("undecodable bytes at +" + hex(off));
+    off += i.d.length;
+    all.push_back(i);
+  }
+
+  // The displaced instructions: from `at`, until the jmp fits.
+  size_t first = 0, end = 0;
+  while (first < all.size() && all[first].off < at) first++;
+  if (first == all.size() || all[first].off != at) return refused("no instruction at +" + hex(at));
+  size_t last = first;
+  while (all[last].off + all[last].d.length < at + kJmpRel32) last++;
+  end = all[last].off + all[last].d.length;
+
+  for (const Insn& i : all) {
+    uint64_t t;
+    if (branch_target(i, fn, &t) && t > fn + at && t < fn + end)
+      return refused("a branch at +" + hex(i.off) + " goes into the patched bytes");
+  }
+
+  FastPlan p;
+  p.at = at;
+  p.stub = {0x68};
+  emit32(p.stub, int32_t(site));
+  p.stub.insert(p.stub.end(), {0xFF, 0x15});
+  size_t entry_disp = p.stub.size();
+  emit32(p.stub, 0);
+  p.stub.insert(p.stub.end(), {0x48, 0x8D, 0x64, 0x24, 0x08});
+
+  // Layout first: the quads after the code are addressed rip-relative.
+  size_t code_end = kStubHeader;
+  for (size_t k = first; k <= last; k++) code_end += relocated_size(all[k]);
+  code_end += kJmpRel32;
+  size_t quads = code_end + ((8 - (stub + code_end) % 8) % 8);
+  size_t call_quads = quads + 8;  // a call's return address and target
+
+  for (size_t k = first; k <= last; k++) {
+    const Insn& i = all[k];
+    if (std::string why = unmovable(i); !why.empty())
+      return refused(why + " at +" + hex(i.off) + " is among the patched bytes");
+    size_t here = p.stub.size();
+    uint64_t ip_next = stub + here + relocated_size(i);  // the copy's next instruction
+    p.moved.emplace_back(uint32_t(i.off), uint32_t(here));
+    uint64_t t;
+    if (branch_target(i, fn, &t)) {
+      int64_t rel = int64_t(t - ip_next);
+      if (i.d.meta.category == ZYDIS_CATEGORY_CALL) {
+        // Pushes the call's genuine return address (the window's end: a
+        // 5-byte call is always the last displaced instruction), so that
+        // nothing sees the stub as its caller.
+        p.stub.insert(p.stub.end(), {0xFF, 0x35});
+        emit32(p.stub, int32_t(call_quads - (here + 6)));
+        p.stub.insert(p.stub.end(), {0xFF, 0x25});
+        emit32(p.stub, int32_t(call_quads + 8 - (here + 12)));
+        continue;
+      }
+      if (!fits_rel32(rel)) return refused("the branch at +" + hex(i.off) + " is out of the stub's reach");
+      if (i.d.meta.category == ZYDIS_CATEGORY_COND_BR)
+        p.stub.insert(p.stub.end(), {0x0F, uint8_t(0x80 | (i.d.opcode & 0x0F))});
+      else
+        p.stub.push_back(0xE9);
+      emit32(p.stub, int32_t(rel));
+      continue;
+    }
+    p.stub.insert(p.stub.end(), code + i.off, code + i.off + i.d.length);
+    if (rip_relative(i)) {
+      if (i.d.raw.disp.size != 32) return refused("a rip-relative operand without disp32 at +" + hex(i.off));
+      int64_t disp = int64_t(fn + i.off + i.d.length + uint64_t(i.d.raw.disp.value) - ip_next);
+      if (!fits_rel32(disp)) return refused("the rip-relative operand at +" + hex(i.off) + " is out of the stub's reach");
+      put32(p.stub, here + i.d.raw.disp.offset, int32_t(disp));
+    }
+  }
+
+  int64_t back = int64_t(fn + end - (stub + p.stub.size() + kJmpRel32));
+  int64_t there = int64_t(stub - (fn + at + kJmpRel32));
+  if (!fits_rel32(back) || !fits_rel32(there)) return refused("the stub is out of the function's reach");
+  p.stub.push_back(0xE9);
+  emit32(p.stub, int32_t(back));
+  p.stub.resize(quads, 0xCC);
+  put32(p.stub, entry_disp, int32_t(quads - (entry_disp + 4)));
+  emit64(p.stub, entry_ptr.as_int());
+  const Insn& l = all[last];
+  uint64_t call_target;
+  if (l.d.meta.category == ZYDIS_CATEGORY_CALL && branch_target(l, fn, &call_target)) {
+    emit64(p.stub, fn + end);
+    emit64(p.stub, call_target);
+  }
+  if (p.stub.size() > kStubMax) return refused("the stub would take " + std::to_string(p.stub.size()) + " bytes");
+
+  p.patch = {0xE9};
+  emit32(p.patch, int32_t(there));
+  p.patch.resize(end - at, 0xCC);
+  p.ok = true;
+  return p;
+}
+
+}  // namespace rethook
