@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import { once } from 'events';
 import { RethookError, Tracer } from '../lib';
-import { CLI, fixture } from './helpers';
+import { CLI, fixture, MODES } from './helpers';
 
 /** Start the spinner untraced and wait until it runs. */
 async function startSpinner(): Promise<{ child: ChildProcess; output: () => string }> {
@@ -19,12 +19,13 @@ async function finish(child: ChildProcess): Promise<number | null> {
   return code as number | null;
 }
 
-test('attaches to a running process and all its threads, and detaches with calls in flight on both, leaving it unharmed', async () => {
+test.each(MODES)('attaches to a running process and all its threads, and detaches with calls in flight on both, leaving it unharmed (%s mode)', async (mode) => {
   const { child, output } = await startSpinner();
   const t = await Tracer.attach(child.pid!);
   const perThread = new Map<number, number>();
   let bad = 0;
   t.hook('tick', {
+    mode,
     onEntry: (c) => void (c.data = c.args[0] + 1n),
     onExit: (c) => {
       if (c.retval !== c.data) bad++;
@@ -42,9 +43,9 @@ test('attaches to a running process and all its threads, and detaches with calls
   expect(output()).toBe('ready\ndone 1\n');
 });
 
-test('the CLI attaches with -p and detaches on SIGINT, exiting 0', async () => {
+test.each(MODES)('the CLI attaches with -p and detaches on SIGINT, exiting 0 (%s mode)', async (mode) => {
   const { child, output } = await startSpinner();
-  const cli = spawn(process.execPath, [CLI, 'trace', '-p', String(child.pid), '-f', 'tick', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const cli = spawn(process.execPath, [CLI, 'trace', '--mode', mode, '-p', String(child.pid), '-f', 'tick', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let events = '';
   cli.stderr!.on('data', (d) => (events += d));
   while (!events.includes('"exit"')) await new Promise((r) => setTimeout(r, 10));

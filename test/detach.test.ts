@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { Tracer } from '../lib';
-import { Captured, fixture, waitForState } from './helpers';
+import { Captured, fixture, MODES, waitForState } from './helpers';
 
 /** The program was our child and runs on untraced: wait until it has written a line. */
 async function outputOf(out: Captured): Promise<string> {
@@ -12,11 +12,11 @@ async function outputOf(out: Captured): Promise<string> {
   return fs.readFileSync(out.file, 'utf8');
 }
 
-test('detaching from a timer while a hooked call sits in a system call leaves the program unharmed', async () => {
+test.each(MODES)('detaching from a timer while a hooked call sits in a system call leaves the program unharmed (%s mode)', async (mode) => {
   const out = new Captured();
   const t = await Tracer.spawn(fixture('sleeper'), [], { stdio: [0, out.fd, 2] });
   const events: string[] = [];
-  t.hook('nap', { onEntry: () => void events.push('> nap'), onExit: () => void events.push('< nap') });
+  t.hook('nap', { mode, onEntry: () => void events.push('> nap'), onExit: () => void events.push('< nap') });
   const done = t.run();
   setTimeout(() => void t.detach(), 100);
   expect(await done).toEqual({ pid: t.pid, code: null, signal: null, detached: true });
@@ -24,11 +24,11 @@ test('detaching from a timer while a hooked call sits in a system call leaves th
   expect(await outputOf(out)).toBe('slept=300\n');
 });
 
-test('detaching from an onExit handler with four recursive calls in flight puts every return address back', async () => {
+test.each(MODES)('detaching from an onExit handler with four recursive calls in flight puts every return address back (%s mode)', async (mode) => {
   const out = new Captured();
   const t = await Tracer.spawn(fixture('recursion'), [], { stdio: [0, out.fd, 2] });
   const exits: bigint[] = [];
-  t.hook('fact', { onExit: (c) => { exits.push(c.retval); void t.detach(); } });
+  t.hook('fact', { mode, onExit: (c) => { exits.push(c.retval); void t.detach(); } });
   expect((await t.run()).detached).toBe(true);
   expect(exits).toEqual([1n]);
   expect(await outputOf(out)).toBe('fact(5)=120\n');

@@ -1,8 +1,10 @@
-import { fixture, trace, untraced, VARIANTS } from './helpers';
+import { fixture, MODES, trace, untraced, VARIANTS } from './helpers';
 
-describe.each(VARIANTS)('C++ exceptions through hooked frames (%s)', (v) => {
+const CASES = MODES.flatMap((mode) => VARIANTS.map((v) => [mode, v] as const));
+
+describe.each(CASES)('C++ exceptions through hooked frames (%s mode, %s)', (mode, v) => {
   test('are caught exactly where they are untraced, and the frames they remove end as unwound', async () => {
-    const r = await trace(fixture('exceptions', v), ['catcher', 'middle', 'thrower', 'rethrower']);
+    const r = await trace(fixture('exceptions', v), ['catcher', 'middle', 'thrower', 'rethrower'], { mode });
     expect(r.stdout).toBe(untraced(fixture('exceptions', v)).stdout);
     expect(r.status.code).toBe(0);
     const strip = (e: string) => e.replace('(int)', '');
@@ -17,8 +19,8 @@ describe.each(VARIANTS)('C++ exceptions through hooked frames (%s)', (v) => {
   });
 });
 
-test('pthread_cancel unwinds through a hooked call: cleanup runs and the call ends as thread-exit', async () => {
-  const r = await trace(fixture('cancel', 'O2'), 'blocked');
+test.each(MODES)('pthread_cancel unwinds through a hooked call: cleanup runs and the call ends as thread-exit (%s mode)', async (mode) => {
+  const r = await trace(fixture('cancel', 'O2'), 'blocked', { mode });
   expect(r.stdout).toBe('cleanup ran\ncanceled=1\n');
   expect(r.events).toEqual(['> blocked 7', '< blocked unwound(thread-exit)']);
 });

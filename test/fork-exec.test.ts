@@ -1,13 +1,15 @@
-import { cli, fixture, untraced } from './helpers';
+import { cli, fixture, MODES, untraced } from './helpers';
 
 function jsonEvents(stderr: string): { type: string; pid: number; function: string; retval?: string }[] {
   return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((e) => e.type === 'entry' || e.type === 'exit');
 }
 
-describe.each(['O0', 'O2'])('fork and exec (%s)', (v) => {
+const CASES = MODES.flatMap((mode) => ['O0', 'O2'].map((v) => [mode, v] as const));
+
+describe.each(CASES)('fork and exec (%s mode, %s)', (mode, v) => {
   test('without --follow-fork a child forked inside a hooked call is released cleaned and runs unharmed', () => {
     const plain = untraced(fixture('forker', v));
-    const r = cli(['trace', '--format', 'json', '-f', 'work', '-f', 'spawn_child', '--', fixture('forker', v)]);
+    const r = cli(['trace', '--mode', mode, '--format', 'json', '-f', 'work', '-f', 'spawn_child', '--', fixture('forker', v)]);
     expect(r.stdout).toBe(plain.stdout);
     expect(r.status).toBe(plain.status);
     const ev = jsonEvents(r.stderr);
@@ -18,7 +20,7 @@ describe.each(['O0', 'O2'])('fork and exec (%s)', (v) => {
   });
 
   test('with --follow-fork the child is traced as its own process, its copy of the call in flight included', () => {
-    const r = cli(['trace', '--follow-fork', '--format', 'json', '-f', 'work', '-f', 'spawn_child', '--', fixture('forker', v)]);
+    const r = cli(['trace', '--mode', mode, '--follow-fork', '--format', 'json', '-f', 'work', '-f', 'spawn_child', '--', fixture('forker', v)]);
     expect(r.stdout).toBe(untraced(fixture('forker', v)).stdout);
     const ev = jsonEvents(r.stderr);
     const parent = ev[0].pid;
@@ -30,7 +32,7 @@ describe.each(['O0', 'O2'])('fork and exec (%s)', (v) => {
 
   test('after exec the new image is hooked again by name; a vfork child is released at its exec', () => {
     const plain = untraced(fixture('execer', v));
-    const r = cli(['trace', '--format', 'json', '-f', 'work', '--', fixture('execer', v)]);
+    const r = cli(['trace', '--mode', mode, '--format', 'json', '-f', 'work', '--', fixture('execer', v)]);
     expect(r.stdout).toBe(plain.stdout);
     expect(r.status).toBe(0);
     const ev = jsonEvents(r.stderr);
@@ -39,7 +41,7 @@ describe.each(['O0', 'O2'])('fork and exec (%s)', (v) => {
   });
 
   test('with --follow-fork a vfork child is traced through its exec', () => {
-    const r = cli(['trace', '--follow-fork', '--format', 'json', '-f', 'work', '--', fixture('execer', v)]);
+    const r = cli(['trace', '--mode', mode, '--follow-fork', '--format', 'json', '-f', 'work', '--', fixture('execer', v)]);
     expect(r.stdout).toBe(untraced(fixture('execer', v)).stdout);
     const ev = jsonEvents(r.stderr).filter((e) => e.type === 'exit');
     expect(ev.map((e) => e.retval)).toEqual(['0x2', '0xb', '0x15']);

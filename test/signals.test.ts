@@ -1,11 +1,13 @@
 import { Tracer } from '../lib';
-import { Captured, fixture, procState, trace, untraced, waitForState } from './helpers';
+import { Captured, fixture, MODES, procState, trace, untraced, waitForState } from './helpers';
 
-describe.each(['O0', 'O2'])('signals (%s)', (v) => {
+const CASES = MODES.flatMap((mode) => ['O0', 'O2'].map((v) => [mode, v] as const));
+
+describe.each(CASES)('signals (%s mode, %s)', (mode, v) => {
   test.each(['nested', 'altstack', 'altstack-high'])(
     'a hooked call in a signal handler (%s) while another is in flight on the thread',
-    async (mode) => {
-      const r = await trace(fixture('signals', v), ['outer_work', 'in_handler'], { args: [mode] });
+    async (which) => {
+      const r = await trace(fixture('signals', v), ['outer_work', 'in_handler'], { args: [which], mode });
       expect(r.stdout).toBe(untraced(fixture('signals', v), [mode]).stdout);
       expect(r.events).toEqual([
         '> outer_work 1', '> in_handler 10', '< in_handler = 100', '< outer_work = 2',
@@ -15,7 +17,7 @@ describe.each(['O0', 'O2'])('signals (%s)', (v) => {
   );
 
   test('a handler that leaves by siglongjmp ends the interrupted hooked call as unwound', async () => {
-    const r = await trace(fixture('signals', v), ['outer_work', 'in_handler'], { args: ['siglongjmp'] });
+    const r = await trace(fixture('signals', v), ['outer_work', 'in_handler'], { args: ['siglongjmp'], mode });
     expect(r.stdout).toBe('siglongjmp r=100 after=6\n');
     expect(r.events).toEqual([
       '> outer_work 1', '> in_handler 10', '< in_handler = 100', '< outer_work unwound(longjmp)',
@@ -24,11 +26,11 @@ describe.each(['O0', 'O2'])('signals (%s)', (v) => {
   });
 });
 
-test('SIGSTOP stops the program (group-stop) until SIGCONT, as untraced', async () => {
+test.each(MODES)('SIGSTOP stops the program (group-stop) until SIGCONT, as untraced (%s mode)', async (mode) => {
   const out = new Captured();
   const t = await Tracer.spawn(fixture('signals'), ['stop'], { stdio: [0, out.fd, 2] });
   const seen: bigint[] = [];
-  t.hook('in_handler', { onExit: (c) => void seen.push(c.retval) });
+  t.hook('in_handler', { mode, onExit: (c) => void seen.push(c.retval) });
   const done = t.run();
   expect(['t', 'T']).toContain(await waitForState(t.pid, 'tT', 2000));
   await new Promise((r) => setTimeout(r, 100));

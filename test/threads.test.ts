@@ -1,5 +1,7 @@
 import { Tracer } from '../lib';
-import { Captured, fixture, scaled, trace } from './helpers';
+import { Captured, fixture, MODES, scaled, trace } from './helpers';
+
+describe.each(MODES)('threads (%s mode)', (mode) => {
 
 test('8 threads x 100,000 hooked calls: every entry matched by exactly one exit with its own return value', async () => {
   const per = scaled(100000);
@@ -9,6 +11,7 @@ test('8 threads x 100,000 hooked calls: every entry matched by exactly one exit 
   const counts = new Map<number, number>();
   let mismatches = 0;
   t.hook('work', {
+    mode,
     onEntry(c) {
       if (inFlight.has(c.tid)) mismatches++; // work() does not nest: one call in flight per thread
       inFlight.set(c.tid, c.args[0] * 1000000n + c.args[1]);
@@ -30,7 +33,8 @@ test('8 threads x 100,000 hooked calls: every entry matched by exactly one exit 
 }, 300000);
 
 test('a thread that exits inside a hooked call has the call flushed as unwound (thread-exit)', async () => {
-  const r = await trace(fixture('thread_exit'), 'quit_inside');
+  const r = await trace(fixture('thread_exit'), 'quit_inside', { mode });
   expect(r.events).toEqual(['> quit_inside 5', '< quit_inside unwound(thread-exit)']);
   expect(r.stdout).toBe('joined=5\n');
+});
 });

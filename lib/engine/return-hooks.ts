@@ -16,6 +16,7 @@ import { contextHost } from './context-host';
 import { fail } from './ending';
 import { holdReturnSite, releaseNode } from './return-sites';
 import type { Session } from './session';
+import { fastReapDead } from '../fast/exceptions';
 
 const SIGTRAP = 5;
 
@@ -53,6 +54,7 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
   // Entered by a tail call from a hooked function: its return is that one's
   // (through the trampoline, or at the same return site from the same frame).
   const tailCall = ret === tramp || (top !== undefined && top.mode === 'site' && top.frame === sp && top.realRet === ret);
+  if (proc.fast) fastReapDead(s, th, sp);
   if (!site.goroutines) {
     const dead = stack.reapAtEntry(sp, tailCall, (n) => returnAbi.frameGone(proc.mem, n, tramp));
     if (dead.length) finishUnwound(s, th, dead, 'longjmp');
@@ -161,6 +163,7 @@ function giveBackSince(stack: ShadowStack, depth: number): void {
 export function onReturn(s: Session, th: ThreadState): void {
   const regs = s.regs;
   const sp = regs.sp;
+  if (th.proc.fast) fastReapDead(s, th, sp - returnAbi.returnPops - 1);
   const { unwound, returning } = th.stack.popReturn(sp - returnAbi.returnPops, (n) => n.mode === 'trampoline');
   if (unwound.length) finishUnwound(s, th, unwound, 'longjmp');
   if (s.status) return;

@@ -121,8 +121,8 @@ function deliver(s: Session, fp: FastProc, tid: number, off: number): void {
   }
 }
 
-/** Calls whose frames an exception removed (innermost first): unwound with reason 'exception'. */
-export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly { sp: number; site: number }[], reason: 'exception'): void {
+/** Calls whose frames an exception or a longjmp removed (innermost first): unwound with `reason`. */
+export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly { sp: number; site: number }[], reason: 'exception' | 'longjmp'): void {
   const stack = fp.inFlight.get(tid) ?? [];
   const now = process.hrtime.bigint();
   for (const d of dead) {

@@ -27,6 +27,36 @@ function nodesFor(fp: FastProc, tid: number): RethookNode[] {
   return out;
 }
 
+/**
+ * A trap-mode stop of `th` (a function fast mode could not patch) at stack
+ * pointer `sp`: the recorder's calls at or below it whose return slot no
+ * longer holds the recorder's address are gone (a longjmp went past them):
+ * they end as unwound now, before this call's events, as trap mode's own
+ * nodes do. The thread is stopped at our breakpoint, not in the recorder.
+ */
+export function fastReapDead(s: Session, th: ThreadState, sp: number): void {
+  const fp = th.proc.fast;
+  const b = fp?.arena.blocks.get(th.tid);
+  if (!fp || !b) return;
+  const raw = fp.arena.nodes(b);
+  // The candidates: the top nodes at or below sp. The outermost of them
+  // proven gone is dead, and so is every node above it (its callees).
+  let first = raw.length;
+  while (first > 0 && raw[first - 1].sp <= sp) first--;
+  let keep = raw.length;
+  for (let i = first; i < raw.length; i++) {
+    const n = raw[i];
+    const probe = { frame: n.sp, realRet: n.ret, chained: i > 0 && raw[i - 1].sp === n.sp, mode: 'trampoline' } as RethookNode;
+    if (returnAbi.frameGone(th.proc.mem, probe, fp.recorderReturn) !== false) {
+      keep = i;
+      break;
+    }
+  }
+  if (keep === raw.length) return;
+  fp.arena.popNodes(b, keep);
+  endCalls(s, fp, th.tid, raw.slice(keep).reverse(), 'longjmp');
+}
+
 export function fastBeforeUnwind(s: Session, th: ThreadState): void {
   const fp = th.proc.fast;
   if (!fp) return;

@@ -11,11 +11,13 @@
 // The patch at F+at is E9 rel32 (to STUB) padded with CC to the displaced
 // instructions' length.
 #include <Zydis/Zydis.h>
+#include <sys/auxv.h>
 
 #include <cstdio>
 #include <cstring>
 
 #include "planner.h"
+#include "recorder.h"
 
 extern "C" {
 extern const uint8_t rethook_recorder_x86_64_start[];
@@ -122,6 +124,13 @@ const FastRecorder& fast_recorder() {
       rethook_recorder_x86_64_offsets[3],
   };
   return r;
+}
+
+// rdfsbase works in user space when the kernel enabled FSGSBASE (Linux 5.9+
+// on CPUs that have it), as AT_HWCAP2 says; else the recorder reads fs:[0].
+uint64_t fast_recorder_flags() {
+  constexpr unsigned long kHwcap2Fsgsbase = 1ul << 1;
+  return (getauxval(AT_HWCAP2) & kHwcap2Fsgsbase) ? RH_FLAG_FSGSBASE : 0;
 }
 
 size_t fast_stub_max_size() { return kStubMax; }

@@ -286,7 +286,9 @@ rethook_recorder_x86_64_start:
 	rdfsbase rax
 	jmp 2f
 1:	mov rax, qword ptr fs:[0]
-2:	mov rdx, rax
+2:	test rax, rax			// no thread pointer yet (the dynamic linker's
+	jz 5f				// start): no block; 0 would match an empty slot
+	mov rdx, rax
 	shr rdx, 6
 	mov rcx, rax
 	shr rcx, 18
