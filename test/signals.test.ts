@@ -8,7 +8,7 @@ describe.each(CASES)('signals (%s mode, %s)', (mode, v) => {
     'a hooked call in a signal handler (%s) while another is in flight on the thread',
     async (which) => {
       const r = await trace(fixture('signals', v), ['outer_work', 'in_handler'], { args: [which], mode });
-      expect(r.stdout).toBe(untraced(fixture('signals', v), [mode]).stdout);
+      expect(r.stdout).toBe(untraced(fixture('signals', v), [which]).stdout);
       expect(r.events).toEqual([
         '> outer_work 1', '> in_handler 10', '< in_handler = 100', '< outer_work = 2',
         '> outer_work 5', '> in_handler 10', '< in_handler = 100', '< outer_work = 6',

@@ -13,7 +13,8 @@ import { flush, flushGoroutines } from './return-hooks';
 import type { Session } from './session';
 import { undoChanges } from './undo';
 import { fastExec, fastThreadGone, fastThreadStart } from '../fast/threads';
-import { fastNodesOf, undoFast } from '../fast/undo';
+import { fastNodesOf } from '../fast/undo';
+import { adoptFastChild, lendToVforkChild, noteFastChild, vforkChildDone } from '../fast/fork';
 
 const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4;
 
@@ -37,7 +38,8 @@ export function onEvent(s: Session, th: ThreadState, event: number, msg: number)
 /** A thread's first stop after clone or attach: it runs on its own stack now. */
 export function onThreadStart(s: Session, th: ThreadState): void {
   learnStack(s, th);
-  fastThreadStart(s, th);
+  if (th.proc.fastInherit) adoptFastChild(s, th.proc, th.tid);
+  else fastThreadStart(s, th);
   s.resume(th.tid, 0);
 }
 
@@ -48,6 +50,7 @@ export function learnStack(s: Session, th: ThreadState): void {
 
 /** The process replaced its image: other threads are gone, and so is every hook site. */
 function onExec(s: Session, proc: Proc, th: ThreadState): void {
+  if (proc.sharesMemory) vforkChildDone(s, proc, 'exec');
   fastExec(s, proc);
   for (const other of [...proc.threads.values()]) {
     if (other === th) continue;
@@ -103,9 +106,9 @@ function adoptChild(s: Session, parent: ThreadState, child: number, vfork: boole
   cp.sharesMemory = vfork;
   s.processListener?.({ type: 'fork', pid: child, parent: parent.proc.pid, timestampNs: process.hrtime.bigint() });
   const th = s.table.addThread(cp, child);
-  // Fast mode does not follow into the child: its copy of the patches and of
-  // the forking thread's hijacked returns is undone (vfork: shared, left alone).
-  if (!vfork) undoFast(s, parent.proc, cp, [{ tid: child, nodes: fastNodesOf(parent.proc, parent.tid), stopped: false }], false);
+  // Fast mode: the child gets an arena of its own at its first stop (a vfork child runs on its parent's).
+  if (vfork) lendToVforkChild(parent.proc, parent.tid, child, true);
+  else noteFastChild(parent.proc, parent.tid, cp);
   if (copyNodes(parent, th)) return;
   // Not enough nodes for the copies: the child gets its real return addresses back instead.
   if (!vfork) undoReturnsInChild(s, parent, cp);
@@ -153,6 +156,7 @@ function releaseChild(s: Session, parent: ThreadState, child: number, vfork: boo
     // the child must land where the parent would: it gets the nodes, silently.
     cp.silent = true;
     cp.sharesMemory = true;
+    lendToVforkChild(parent.proc, parent.tid, child, false);
     copyNodes(parent, th);
     return;
   }
@@ -165,6 +169,7 @@ function releaseChild(s: Session, parent: ThreadState, child: number, vfork: boo
 /** A thread exited or was killed; when it is a process's last, the process is done. */
 export function onThreadGone(s: Session, th: ThreadState, kind: StopKind, value: number): void {
   const proc = th.proc;
+  if (proc.sharesMemory && th.tid === proc.pid) vforkChildDone(s, proc, 'thread-exit');
   fastThreadGone(s, th);
   flush(s, th, 'thread-exit');
   s.table.removeThread(th.tid);

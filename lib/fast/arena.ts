@@ -179,14 +179,39 @@ export class FastArena {
   }
 
   /** A block's node stack, bottom first: each node's frame, real return address and site. */
-  nodes(b: ThreadBlock): { sp: number; ret: number; site: number }[] {
+  nodes(b: ThreadBlock): { sp: number; ret: number; site: number; tsc: bigint }[] {
     const depth = this.num(b.offset + L.B_DEPTH);
     const out = [];
     for (let i = 0; i < Math.min(depth, NODES_MAX); i++) {
       const n = b.offset + L.B_NODES + i * L.NODE_SIZE;
-      out.push({ sp: this.num(n + L.N_SP), ret: this.num(n + L.N_RET), site: this.num(n + L.N_SITE) });
+      out.push({ sp: this.num(n + L.N_SP), ret: this.num(n + L.N_RET), site: this.num(n + L.N_SITE), tsc: this.get(n + L.N_TSC) });
     }
     return out;
+  }
+
+  /**
+   * A followed fork child's new arena: the parent's pools (maxActive) and
+   * sites, as the recorder's copy in the child (same patches, same stubs)
+   * expects them; `sites` is how many the parent has.
+   */
+  adoptLayout(parent: FastArena, sites: number): void {
+    for (let i = 0; i < parent.pools; i++) this.set(POOLS + i * L.POOL_SIZE + L.P_MAX, parent.get(POOLS + i * L.POOL_SIZE + L.P_MAX));
+    this.pools = parent.pools;
+    for (let i = 0; i < sites; i++) this.set(SITES + i * 8, parent.get(SITES + i * 8));
+  }
+
+  /** Copies of calls in flight (a fork child's, from its parent's forking thread), bottom first. */
+  pushNodes(b: ThreadBlock, nodes: readonly { sp: number; ret: number; site: number; tsc: bigint }[]): void {
+    nodes.forEach((n, i) => {
+      const off = b.offset + L.B_NODES + i * L.NODE_SIZE;
+      this.set(off + L.N_SP, BigInt(n.sp));
+      this.set(off + L.N_RET, BigInt(n.ret));
+      this.set(off + L.N_SITE, BigInt(n.site));
+      this.set(off + L.N_TSC, n.tsc);
+      const pool = Number(this.get(SITES + n.site * 8));
+      Atomics.add(this.words, (POOLS + pool * L.POOL_SIZE + L.P_ACTIVE) / 8, 1n);
+    });
+    this.set(b.offset + L.B_DEPTH, BigInt(nodes.length));
   }
 
   /** Empty a block's node stack (its calls ended with the thread): each node's pool gets it back. */

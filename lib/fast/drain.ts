@@ -24,6 +24,18 @@ const TAIL_EVERY = 256;
 
 /** Deliver every record waiting in every process (or only `proc`'s, or only one thread's). Returns how many. */
 export function drainFast(s: Session, only?: { proc: Proc; tid?: number }): number {
+  // A handler may detach (which drains first) or hook: records being delivered are not delivered again.
+  if (delivering.has(s)) return 0;
+  delivering.add(s);
+  try {
+    return drainAll(s, only);
+  } finally {
+    delivering.delete(s);
+  }
+}
+const delivering = new WeakSet<Session>();
+
+function drainAll(s: Session, only?: { proc: Proc; tid?: number }): number {
   let n = 0;
   for (const proc of only ? [only.proc] : s.table.allProcesses()) {
     const fp = proc.fast;
@@ -43,7 +55,9 @@ function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
   const [first, head] = a.pending(b);
   let tail = first;
   while (tail < head && !s.status) {
-    deliver(s, fp, b.tid, a.record(b, tail));
+    const lent = fp.lent.get(b.tid);
+    if (!lent) deliver(s, fp, fp.proc.pid, b.tid, a.record(b, tail));
+    else if (!lent.drop) deliver(s, fp, lent.pid, lent.pid, a.record(b, tail));
     tail++;
     if (tail % TAIL_EVERY === 0) a.consumed(b, tail);
   }
@@ -63,7 +77,7 @@ function noteMissed(fp: FastProc): void {
   }
 }
 
-function deliver(s: Session, fp: FastProc, tid: number, off: number): void {
+function deliver(s: Session, fp: FastProc, pid: number, tid: number, off: number): void {
   const a = fp.arena;
   const h = a.halves;
   const kind = h[off / 4 + L.R_KIND / 4];
@@ -78,7 +92,7 @@ function deliver(s: Session, fp: FastProc, tid: number, off: number): void {
     for (let i = 0; i < NARGS; i++) args.push(a.words[(off + L.R_REGS) / 8 + i]);
     const call: PendingCall = {
       site, sp, depth: a.num(off + L.R_DEPTH), entryTsc: [tscHi, tscLo], entryNs: fp.clock.ns(tscHi, tscLo),
-      args, realRet: a.num(off + L.R_RET), data: new Map(), typed: new Map(), ctx: new Map(),
+      args, realRet: a.num(off + L.R_RET), data: new Map(), typed: new Map(), ctx: new Map(), pid,
     };
     stack.push(call);
     const fpWord = a.words[(off + L.R_FP) / 8];
@@ -164,8 +178,8 @@ export function endInFlight(s: Session, fp: FastProc, tid: number, reason: 'thre
 
 function callInfo(fp: FastProc, tid: number, call: PendingCall, hook: Hook): CallInfo {
   return {
-    pid: fp.proc.pid, tid, fn: call.site.fn.name, address: call.site.fn.address, args: call.args,
-    returnAddress: call.realRet, stackPointer: call.sp, depth: call.depth, inherited: false, entryTs: call.entryNs,
+    pid: call.pid, tid, fn: call.site.fn.name, address: call.site.fn.address, args: call.args,
+    returnAddress: call.realRet, stackPointer: call.sp, depth: call.depth, inherited: call.inherited ?? false, entryTs: call.entryNs,
     typed: call.typed.get(hook) ?? null,
   };
 }

@@ -15,7 +15,7 @@ import { ARENA_SIZE, FastArena, ThreadBlock } from './arena';
 import { Clock } from './clock';
 
 const MFD_CLOEXEC = 1;
-const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_FIXED = 0x10;
 
 /** A patched function. */
 export interface FastSite {
@@ -42,6 +42,17 @@ export interface PendingCall {
   data: Map<Hook, unknown>;
   typed: Map<Hook, TypedCall | null>;
   ctx: Map<Hook, EntryContext>;
+  /** Copied into a followed fork child: the call was made in its parent. */
+  inherited?: boolean;
+  /** The process that made the call (a vfork child runs on its parent's block). */
+  pid: number;
+}
+
+/** A followed fork child, until its first stop: what its fast mode starts from (lib/fast/fork.ts). */
+export interface FastInheritance {
+  parent: FastProc;
+  nodes: { sp: number; ret: number; site: number; tsc: bigint }[];
+  calls: PendingCall[];
 }
 
 export class FastProc {
@@ -54,6 +65,13 @@ export class FastProc {
   readonly unregistered = new Set<number>();
   /** Per thread, while an exception unwinds: its nodes as the return ABI marked them (restored or not). */
   readonly unwinding = new Map<number, RethookNode[]>();
+  /**
+   * Blocks lent to a vfork child: it runs with its parent's thread pointer,
+   * so on the forking thread's block, until it execs or exits. Its records
+   * there are its own (pid = tid = the child's), or dropped when it is not
+   * followed.
+   */
+  readonly lent = new Map<number, { pid: number; drop: boolean }>();
   /** What each hook's pool had missed when last read (hook.pool.nmissed gets the difference). */
   readonly missedSeen = new Map<Hook, number>();
 
@@ -96,43 +114,52 @@ export class FastProc {
 }
 
 /**
- * The process's fast mode, set up now if it is not: a memfd created by an
- * injected memfd_create, mapped MAP_SHARED by an injected mmap and by us
- * through /proc/PID/fd/N, its descriptor then closed in the tracee (the
- * program's descriptors stay as they were); the recorder written into one of
- * our pages. Needs a stopped thread of the process.
+ * The process's fast mode, set up now if it is not: the recorder written
+ * into one of our pages, and the arena (mapArena). Needs a stopped thread.
  */
 export function fastProcOf(s: Session, proc: Proc, tid: number): FastProc {
   if (proc.fast) return proc.fast;
   if (!proc.pages.stub) proc.pages.mapRegion(tid, proc.modules.values().next().value?.start ?? 0);
-  const inject = (nr: number, args: (number | bigint)[]): number => {
-    const r = Number(BigInt.asIntN(64, s.nat.injectSyscall(tid, proc.pid, proc.pages.stub, false, nr, args)));
-    if (r < 0 && r > -4096) throw new RethookError(`fast mode: a system call injected in process ${proc.pid} failed (errno ${-r})`, 'EMEMORY');
-    return r;
-  };
   const code = fast.recorder.code;
   const name = Buffer.from('rethook-fast\0');
-  const blob = proc.pages.takeBytes(proc.pages.stub, code.length + name.length) || (proc.pages.mapRegion(tid, proc.pages.stub), proc.pages.takeBytes(proc.pages.stub, code.length + name.length));
+  const size = code.length + name.length;
+  const blob = proc.pages.takeBytes(proc.pages.stub, size) || (proc.pages.mapRegion(tid, proc.pages.stub), proc.pages.takeBytes(proc.pages.stub, size));
   if (!blob) throw new RethookError(`fast mode: no room for the recorder in process ${proc.pid}`, 'EMEMORY');
-  const nameAt = blob + code.length;
-  if (!proc.mem.write(nameAt, name)) throw new RethookError(`fast mode: cannot write in process ${proc.pid}`, 'EMEMORY');
-  const fd = inject(arch.syscalls.memfd_create, [nameAt, MFD_CLOEXEC]);
-  let memory: ArrayBuffer;
-  let base: number;
-  try {
-    memory = mapSharedFile(`/proc/${proc.pid}/fd/${fd}`, ARENA_SIZE);
-    base = inject(arch.syscalls.mmap, [0, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0]);
-  } finally {
-    inject(arch.syscalls.close, [fd]);
-  }
-  const arena = new FastArena(base, memory, process.pid);
+  if (!proc.mem.write(blob + code.length, name)) throw new RethookError(`fast mode: cannot write in process ${proc.pid}`, 'EMEMORY');
+  const arena = mapArena(s, proc, tid, blob + code.length, 0);
   // The blob, then its two data words: the arena, and the flags this machine's recorder needs.
   const words = Buffer.from(code);
-  words.writeBigUInt64LE(BigInt(base), fast.recorder.arenaWord);
+  words.writeBigUInt64LE(BigInt(arena.base), fast.recorder.arenaWord);
   words.writeBigUInt64LE(BigInt(fast.recorder.flags), fast.recorder.flagsWord);
   if (!proc.mem.write(blob, words)) throw new RethookError(`fast mode: cannot write the recorder in process ${proc.pid}`, 'EMEMORY');
   proc.fast = new FastProc(proc, arena, blob, Clock.shared());
   for (const t of proc.threads.keys()) if (s.nat.isStopped(t)) proc.fast.registerThread(s, t);
   else proc.fast.unregistered.add(t);
   return proc.fast;
+}
+
+/**
+ * A new arena for `proc`: a memfd created by an injected memfd_create (its
+ * name at `nameAt` in the tracee), mapped MAP_SHARED by an injected mmap
+ * (at `at`, replacing what is there, or anywhere when 0) and by us through
+ * /proc/PID/fd/N; its descriptor is then closed in the tracee, so the
+ * program's descriptors stay as they were.
+ */
+export function mapArena(s: Session, proc: Proc, tid: number, nameAt: number, at: number): FastArena {
+  const inject = (nr: number, args: (number | bigint)[]): number => {
+    const r = Number(BigInt.asIntN(64, s.nat.injectSyscall(tid, proc.pid, proc.pages.stub, false, nr, args)));
+    if (r < 0 && r > -4096) throw new RethookError(`fast mode: a system call injected in process ${proc.pid} failed (errno ${-r})`, 'EMEMORY');
+    return r;
+  };
+  const fd = inject(arch.syscalls.memfd_create, [nameAt, MFD_CLOEXEC]);
+  let memory: ArrayBuffer;
+  let base: number;
+  try {
+    memory = mapSharedFile(`/proc/${proc.pid}/fd/${fd}`, ARENA_SIZE);
+    base = inject(arch.syscalls.mmap, [at, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0]);
+  } finally {
+    inject(arch.syscalls.close, [fd]);
+  }
+  if (at && base !== at) throw new RethookError(`fast mode: the arena could not be mapped at its address in process ${proc.pid}`, 'EMEMORY');
+  return new FastArena(base, memory, process.pid);
 }
