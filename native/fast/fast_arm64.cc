@@ -23,23 +23,31 @@
 // THE STUB (site S, recorder entry E; bracketed parts only for PAC):
 //   [autiasp]
 //   stp  x16, x17, [sp, #-32]!    the function's x16/x17 kept too: cheap,
-//   str  x30, [sp, #16]           and a few callees do read them
+//   str  x30, [sp, #16]           and hand-written callees may read them
 //   movz x16, #S_lo ; movk x16, #S_hi, lsl #16
 //   ldr  x17, =E ; blr x17        the recorder (recorder_arm64.S's contract)
 //   ldr  x30, [sp, #16]           the return address, hijacked or not
 //   ldp  x16, x17, [sp], #32      sp is the function's entry sp again
 //   [paciasp]
 //   <the displaced instruction, relocated>
-//   b    F + at + 4               (omitted after an unconditional b)
+//   b    F + at + 4               (omitted when the relocation ends in its own branches)
 //   .quad E                       (8-aligned)
 // Every register is as it was at the function's entry when the relocated
-// instruction runs (the relocations below keep x16/x17 too).
+// instruction runs (the relocations below keep x16/x17 too). The stub and
+// the recorder use up to 192 bytes of the thread's stack below sp.
+// `moved` has one pair: (at, the relocated copy's offset in the stub), past
+// the stub's paciasp (a thread stopped at F + at has run F's already).
 //
-// NO WHOLE-FUNCTION SCAN beyond one check: the patch is a single
-// instruction, so no branch can land inside it. A branch to F + at itself
-// would run the stub again for one call (a loop whose head is the patched
-// instruction): refused when at > 0; when at == 0 a branch to F is taken for
-// a (self) tail call, as planner.h allows.
+// THE WHOLE FUNCTION is scanned for one thing only. Instructions have one
+// length, so no decoding can go out of step, and the patch is a single
+// instruction, so no branch can land inside it: the x86-64 worry (a branch
+// into the middle of the displaced bytes) cannot arise. What can is a
+// branch to F + at itself, a loop whose head is the patched instruction: it
+// would run the stub, and record an entry, once per iteration. Refused when
+// at > 0. When at == 0 a branch to F is taken for a (self) tail call, as
+// planner.h allows; a loop back to a function's first instruction then
+// records nested entries (one per iteration, depth capped by nodes_max) that
+// all return together, correctly but oddly.
 #include <cstdio>
 #include <cstring>
 
@@ -199,6 +207,8 @@ bool relocate(Builder* s, uint32_t insn, uint64_t pc, bool* ends, std::string* r
 
 }  // namespace
 
+// The nomatch trap (a `brk #0`: arm64.cc's breakpoint) is at the label
+// rethook_recorder_arm64_nomatch, offset 16: FastRecorder has no field for it.
 const FastRecorder& fast_recorder() {
   static const FastRecorder r = {
       rethook_recorder_arm64_start,
