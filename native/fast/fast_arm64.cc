@@ -221,6 +221,9 @@ const FastRecorder& fast_recorder() {
   return r;
 }
 
+// The recorder reads tpidr_el0 and cntvct_el0 whatever the kernel: no flags.
+uint64_t fast_recorder_flags() { return 0; }
+
 size_t fast_stub_max_size() { return kStubMax; }
 
 FastPlan fast_plan(RemotePtr fn, const uint8_t* code, size_t len, RemotePtr stub, RemotePtr recorder_entry,
