@@ -28,7 +28,7 @@
         ["target_arch=='x64'", {
           "defines": ["RETHOOK_ARCH_X86_64"],
           "sources": ["native/arch/x86_64.cc", "native/arch/x86_64_decode.cc", "native/fast/fast_x86_64.cc", "native/fast/recorder_x86_64.S"],
-          "libraries": ["-lZydis"]
+          "libraries": ["-ldl"]
         }],
         ["target_arch=='arm64'", {
           "defines": ["RETHOOK_ARCH_ARM64"],

@@ -11,6 +11,7 @@
 // The patch at F+at is E9 rel32 (to STUB) padded with CC to the displaced
 // instructions' length.
 #include <Zydis/Zydis.h>
+#include <dlfcn.h>
 #include <sys/auxv.h>
 
 #include <cstdio>
@@ -39,6 +40,29 @@ struct Insn {
   ZydisDecodedInstruction d;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
 };
+
+// Zydis is loaded when fast mode first plans a function, not linked: the
+// addon (and trap mode) loads on machines without it, and fast mode then
+// says what to install. Only its decoder is used.
+struct ZydisApi {
+  decltype(&ZydisDecoderInit) init = nullptr;
+  decltype(&ZydisDecoderDecodeFull) decode = nullptr;
+};
+
+const ZydisApi* zydis() {
+  static const ZydisApi api = [] {
+    ZydisApi z;
+    for (const char* name : {"libZydis.so.4.0", "libZydis.so.4", "libZydis.so"}) {
+      void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      if (!h) continue;
+      z.init = reinterpret_cast<decltype(z.init)>(dlsym(h, "ZydisDecoderInit"));
+      z.decode = reinterpret_cast<decltype(z.decode)>(dlsym(h, "ZydisDecoderDecodeFull"));
+      if (z.init && z.decode) break;
+    }
+    return z;
+  }();
+  return api.init && api.decode ? &api : nullptr;
+}
 
 std::string hex(uint64_t v) {
   char b[24];
@@ -142,13 +166,15 @@ FastPlan fast_plan(RemotePtr fn_ptr, const uint8_t* code, size_t len, RemotePtr 
   if (len < at + kJmpRel32) return refused("too short (" + std::to_string(len) + " bytes)");
 
   // Decode the whole function: every branch in it is checked against the window.
+  const ZydisApi* zy = zydis();
+  if (!zy) return refused("fast mode decodes functions with Zydis, which is not installed (Debian: apt-get install libzydis4.0)");
   ZydisDecoder dec;
-  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  zy->init(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   std::vector<Insn> all;
   for (size_t off = 0; off < len;) {
     Insn i;
     i.off = off;
-    if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code + off, len - off, &i.d, i.ops)))
+    if (!ZYAN_SUCCESS(zy->decode(&dec, code + off, len - off, &i.d, i.ops)))
       return refused("undecodable bytes at +" + hex(off));
     off += i.d.length;
     all.push_back(i);

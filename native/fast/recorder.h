@@ -34,8 +34,11 @@
 //      CALL from a hooked function: its return is that call's; the top node
 //      must have node.sp == frame (else unhooked, missed_busy++) and
 //      ret = that node's ret; the return is not hijacked again.
-//      Otherwise a top node with node.sp == frame is a dead frame reused: it
-//      is popped and reported UNWOUND first.
+//      Otherwise a node with node.sp == frame is a dead frame reused (a
+//      longjmp or an exception left it): it is popped and reported UNWOUND
+//      first, with the nodes above it when all of those are below the frame
+//      (its callees); nodes below the frame with no such node under them
+//      stay (a coroutine's, or an alternate stack's: their frames may live).
 //   5. pool = pools[sites[site]]: atomically active++ ; if it was >= max:
 //      active--, nmissed++ (atomic), unhooked. depth == nodes_max: same
 //      with block.missed_depth++.
@@ -52,9 +55,11 @@
 //     calls, innermost first) is popped, released and reported EXIT with the
 //     return registers; the last popped node's ret is where execution resumes;
 //   - no node with node.sp == frame: nomatch++ and a trap (the tracer, if any,
-//     decides; lib/fast treats it as trap mode treats a stray trampoline hit).
+//     decides; lib/fast treats it as trap mode treats a stray trampoline hit):
+//     int3 at blob+0 on x86-64, brk #0 at blob+16 on arm64.
 //   The return registers (rax, rdx, xmm0, xmm1 / x0-x7, v0-v7) and every other
-//   register are as the function left them; busy is not consulted here.
+//   register are as the function left them. busy is set while the return path
+//   works (a signal handler's calls meanwhile run unhooked) and cleared after.
 //
 // A FULL RING (head - tail == mask + 1): if consumer == 0, or the tracer pid
 // is gone (kill(pid, 0) fails with ESRCH; then consumer = 0), the record is
