@@ -152,7 +152,7 @@ export type FastLayout = Record<
   | 'B_BUSY' | 'B_DEPTH' | 'B_HEAD' | 'B_TAIL' | 'B_RING' | 'B_RING_MASK' | 'B_NODES_MAX' | 'B_TID'
   | 'B_MISSED_DEPTH' | 'B_DROPPED' | 'B_NODES' | 'N_SP' | 'N_RET' | 'N_SITE' | 'N_TSC' | 'NODE_SIZE'
   | 'R_KIND' | 'R_TSC' | 'R_SP' | 'R_RET' | 'R_REGS' | 'R_FP' | 'R_DEPTH' | 'RECORD_SIZE'
-  | 'KIND_ENTRY' | 'KIND_EXIT' | 'KIND_UNWOUND', number> & { MAGIC: bigint };
+  | 'KIND_ENTRY' | 'KIND_EXIT' | 'KIND_UNWOUND' | 'KIND_STRING' | 'STRING_MAX' | 'H_PID' | 'SITE_CAPTURE_SHIFT', number> & { MAGIC: bigint };
 
 /** A function's patch and stub (native/fast/planner.h), or why it cannot be patched. */
 export type FastPlan =

@@ -43,8 +43,11 @@
 //      active--, nmissed++ (atomic), unhooked. depth == nodes_max: same
 //      with block.missed_depth++.
 //   6. The ENTRY record goes into the ring (waiting for room, see below),
-//      then the node {sp = frame, ret, site, tsc} is pushed, then (unless a
-//      tail call) the return address is replaced by the recorder's return.
+//      followed by one STRING record per argument the site captures (the
+//      site word's capture mask, below) whose register is not 0; head moves
+//      once, after all of them. Then the node {sp = frame, ret, site, tsc} is
+//      pushed, then (unless a tail call) the return address is replaced by
+//      the recorder's return.
 //   7. busy = 0; every register as it was; on to the displaced instructions.
 //
 // The recorder's RETURN (a hooked function returned into it): with
@@ -81,12 +84,13 @@
 #define RH_H_TRACER_PID 24        /* looked at with kill(pid, 0) when a ring is full */
 #define RH_H_THREADS 32           /* address of the thread table */
 #define RH_H_THREAD_MASK 40       /* its slots - 1 (a power of two) */
-#define RH_H_SITES 48             /* address of the site table: u64 pool index per site */
+#define RH_H_SITES 48             /* address of the site table: one u64 per site (below) */
 #define RH_H_POOLS 56             /* address of the pool table */
 #define RH_H_MISSED_BUSY 64       /* entries unhooked: the thread was inside the recorder */
 #define RH_H_MISSED_NOTHREAD 72   /* entries unhooked: the thread has no block */
 #define RH_H_DROPPED 80           /* records dropped: a full ring and no tracer */
 #define RH_H_NOMATCH 88           /* returns with no node (trapped) */
+#define RH_H_PID 96               /* the tracee's pid: process_vm_readv reads captured strings through it */
 #define RH_HEADER_SIZE 4096
 
 // ---- the thread table: slots of {key, block} -------------------------------
@@ -136,6 +140,21 @@
 #define RH_KIND_ENTRY 1
 #define RH_KIND_EXIT 2
 #define RH_KIND_UNWOUND 3
+// A STRING record: the C string an integer argument register pointed to at
+// the entry, read with process_vm_readv(pid, ...) (a bad pointer reads 0
+// bytes, never faults): R_TSC = the argument's index, R_SP = the pointer,
+// R_RET = the bytes read (0..RH_STRING_MAX; the string may be cut there, or
+// where its pages end), the bytes at R_REGS. It follows its ENTRY record.
+// The reads go page by page: no more than up to the end of the pointer's page
+// first, then (no NUL read yet, room left) the rest from the next page.
+#define RH_KIND_STRING 4
+#define RH_STRING_MAX 96
+
+// ---- the site table: one u64 per site ------------------------------------------
+// bits 0-31: the pool's index; bits 32-39: the capture mask (bit i: integer
+// argument register i holds a C string to capture at the entry).
+#define RH_SITE_POOL_MASK 0xffffffffULL
+#define RH_SITE_CAPTURE_SHIFT 32
 
 // ---- the recorder blob ---------------------------------------------------------
 // The addon exports its bytes and these offsets (fast.recorder in lib/native.ts):
