@@ -25,7 +25,8 @@ export interface CallInfo {
   tid: number;
   fn: string;
   address: number;
-  args: readonly bigint[];
+  /** The integer argument registers, or a function giving them (made when first asked for: fast mode). */
+  args: readonly bigint[] | (() => readonly bigint[]);
   returnAddress: number;
   stackPointer: number;
   depth: number;
@@ -76,8 +77,7 @@ export class CallContext {
   /** Name of the hooked function (demangled for C++). */
   readonly function: string;
   readonly address: number;
-  /** The first integer arguments (6 on x86-64, 8 on arm64), as at entry. */
-  readonly args: readonly bigint[];
+  /** @internal */ private argsOrMaker: readonly bigint[] | (() => readonly bigint[]);
   /** Where the call returns to (the real address, never the trampoline). */
   readonly returnAddress: number;
   /** Stack pointer at the function's first instruction: identifies the frame. */
@@ -97,12 +97,18 @@ export class CallContext {
     this.tid = call.tid;
     this.function = call.fn;
     this.address = call.address;
-    this.args = call.args;
+    this.argsOrMaker = call.args;
     this.returnAddress = call.returnAddress;
     this.stackPointer = call.stackPointer;
     this.depth = call.depth;
     this.inherited = call.inherited;
     this.typed = call.typed ?? null;
+  }
+
+  /** The first integer arguments (6 on x86-64, 8 on arm64), as at entry. */
+  get args(): readonly bigint[] {
+    const a = this.argsOrMaker;
+    return typeof a === 'function' ? (this.argsOrMaker = a()) : a;
   }
 
   /**

@@ -37,6 +37,15 @@ export interface HookHandlers<D = unknown> {
    */
   mode?: 'trap' | 'fast';
   /**
+   * Fast mode: C strings to copy at the call (up to 96 bytes each, read
+   * safely: a bad pointer reads nothing), so that values show what they were
+   * then: `strings: [0]` for the first integer argument register, or 'auto'
+   * for every argument whose type (debug information, prototypes, spec) is a
+   * C string. Each costs a system call at the call. Without it, fast mode
+   * reads strings when the handler runs.
+   */
+  capture?: { strings: number[] | 'auto' };
+  /**
    * The argument types of every function this hook hooks, over what debug
    * information or the built-in prototypes say: `['str', 'i32']`,
    * `['const char *key', 'int len']`, `[{ name: 'key', type: 'str' }]`;
@@ -183,7 +192,7 @@ export class Hook {
   }
 }
 
-const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode', 'mode', 'args', 'ret', 'prototypes']);
+const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode', 'mode', 'capture', 'args', 'ret', 'prototypes']);
 
 /** The hook's own types (a TypeError naming what cannot be read). */
 function parseTypeOptions(h: HookHandlers): { all: Signature | null; table: SpecTable | null } {
@@ -207,6 +216,11 @@ export function validateHandlers(h: unknown): HookHandlers {
   if (o.returnMode !== undefined && !['auto', 'trampoline', 'site'].includes(o.returnMode))
     throw new TypeError("Expected returnMode to be 'auto', 'trampoline' or 'site'");
   if (o.mode !== undefined && o.mode !== 'trap' && o.mode !== 'fast') throw new TypeError("Expected mode to be 'trap' or 'fast'");
+  if (o.capture !== undefined) {
+    const st = (o.capture as { strings?: unknown } | null)?.strings;
+    const ok = st === 'auto' || (Array.isArray(st) && st.every((i) => Number.isInteger(i) && i >= 0 && i < 8));
+    if (!ok) throw new TypeError("Expected capture to be { strings: 'auto' } or { strings: [argument indexes 0-7] }");
+  }
   parseTypeOptions(o);
   return o;
 }

@@ -14,7 +14,7 @@ import { fast } from '../native';
 
 const L = fast.layout;
 
-export const ARENA_SIZE = 128 * 1024 * 1024;
+export const ARENA_SIZE = 512 * 1024 * 1024;
 const THREAD_SLOTS = 1024;
 const THREADS = L.HEADER_SIZE;
 const POOLS = THREADS + THREAD_SLOTS * L.T_SLOT_SIZE;
@@ -24,8 +24,8 @@ export const MAX_SITES = 64 * 1024;
 const BLOCKS = SITES + MAX_SITES * 8;
 /** Node stack depth per thread (deeper calls run unhooked, counted in missed_depth). */
 const NODES_MAX = 1024;
-/** Records per ring: 4096 × 128 bytes = 512 KiB per thread. */
-const RING_RECORDS = 4096;
+/** Records per ring: 16384 × 128 bytes = 2 MiB per thread (touched as used). */
+const RING_RECORDS = 16384;
 const RING_OFFSET = 64 * 1024;
 const BLOCK_STRIDE = RING_OFFSET + RING_RECORDS * L.RECORD_SIZE;
 const MAX_BLOCKS = Math.floor((ARENA_SIZE - BLOCKS) / BLOCK_STRIDE);
@@ -53,11 +53,12 @@ export class FastArena {
    * `base`: the arena's address in the tracee; `memory`: our mapping of it.
    * A fresh arena is laid out; `inherit` (a fork child's copy) keeps what is there.
    */
-  constructor(readonly base: number, readonly memory: ArrayBuffer, tracerPid: number) {
+  constructor(readonly base: number, readonly memory: ArrayBuffer, tracerPid: number, traceePid: number) {
     this.words = new BigUint64Array(memory);
     this.halves = new Uint32Array(memory);
     for (let i = MAX_BLOCKS - 1; i >= 0; i--) this.freeBlocks.push(i);
     this.set(L.H_TRACER_PID, BigInt(tracerPid));
+    this.set(L.H_PID, BigInt(traceePid));
     this.set(L.H_THREADS, BigInt(base + THREADS));
     this.set(L.H_THREAD_MASK, BigInt(THREAD_SLOTS - 1));
     this.set(L.H_SITES, BigInt(base + SITES));
@@ -92,9 +93,9 @@ export class FastArena {
     return this.num(POOLS + pool * L.POOL_SIZE + L.P_NMISSED);
   }
 
-  /** Site `index` draws its nodes from `pool`. */
-  setSite(index: number, pool: number): void {
-    this.set(SITES + index * 8, BigInt(pool));
+  /** Site `index` draws its nodes from `pool`, and captures the C strings of the argument registers in `capture` (a bit mask). */
+  setSite(index: number, pool: number, capture = 0): void {
+    this.set(SITES + index * 8, BigInt(pool) | (BigInt(capture) << BigInt(L.SITE_CAPTURE_SHIFT)));
   }
 
   /** Whether the recorder hooks new calls; cleared on detach (returns in flight still resolve). */
@@ -208,7 +209,7 @@ export class FastArena {
       this.set(off + L.N_RET, BigInt(n.ret));
       this.set(off + L.N_SITE, BigInt(n.site));
       this.set(off + L.N_TSC, n.tsc);
-      const pool = Number(this.get(SITES + n.site * 8));
+      const pool = Number(this.get(SITES + n.site * 8) & 0xffffffffn);
       Atomics.add(this.words, (POOLS + pool * L.POOL_SIZE + L.P_ACTIVE) / 8, 1n);
     });
     this.set(b.offset + L.B_DEPTH, BigInt(nodes.length));
@@ -222,7 +223,7 @@ export class FastArena {
   /** Keep the `keep` bottom nodes of a stopped thread's stack (the others' frames are gone); their pools get them back. */
   popNodes(b: ThreadBlock, keep: number): void {
     for (const n of this.nodes(b).slice(keep)) {
-      const pool = Number(this.get(SITES + n.site * 8));
+      const pool = Number(this.get(SITES + n.site * 8) & 0xffffffffn);
       Atomics.sub(this.words, (POOLS + pool * L.POOL_SIZE + L.P_ACTIVE) / 8, 1n);
     }
     this.set(b.offset + L.B_DEPTH, BigInt(keep));

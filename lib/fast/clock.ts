@@ -12,6 +12,9 @@ export class Clock {
   private t0: bigint;
   /** ns per cycle, as a float (its error is what the last window allows). */
   private rate = 1;
+  /** c0 in halves, to convert readings without bigints. */
+  private readonly hi0: number;
+  private readonly lo0: number;
 
   static shared(): Clock {
     return (Clock.instance ??= new Clock());
@@ -22,6 +25,8 @@ export class Clock {
     let c = this.c0, t = this.t0;
     while (t - this.t0 < FIRST_WINDOW_NS) [c, t] = fast.clock();
     this.rate = Number(t - this.t0) / Number(c - this.c0 || 1n);
+    this.hi0 = Number(this.c0 >> 32n);
+    this.lo0 = Number(this.c0 & 0xffffffffn);
   }
 
   /** Take a new pair: the longer the window, the better the rate. */
@@ -39,13 +44,5 @@ export class Clock {
   /** A duration in ns between two readings. */
   between(hi0: number, lo0: number, hi1: number, lo1: number): bigint {
     return BigInt(Math.max(0, Math.round(((hi1 - hi0) * 0x100000000 + (lo1 - lo0)) * this.rate)));
-  }
-
-  private get hi0(): number {
-    return Number(this.c0 >> 32n);
-  }
-
-  private get lo0(): number {
-    return Number(this.c0 & 0xffffffffn);
   }
 }

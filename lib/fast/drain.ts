@@ -10,11 +10,13 @@ import type { Hook } from '../hook';
 import { arch, fast } from '../native';
 import type { Proc } from '../tracee/process';
 import type { TypedCall } from '../types/model';
+import type { UnwindReason } from '../rethook';
+import { argsNeedFp } from '../types/values';
 import { defaultSignature } from '../types/signatures';
 import { fail } from '../engine/ending';
 import { callHandler } from '../engine/return-hooks';
 import type { Session } from '../engine/session';
-import type { ThreadBlock } from './arena';
+import type { FastArena, ThreadBlock } from './arena';
 import type { FastProc, FastSite, PendingCall } from './fast-proc';
 
 const L = fast.layout;
@@ -54,12 +56,19 @@ function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
   const a = fp.arena;
   const [first, head] = a.pending(b);
   let tail = first;
+  let stored = first;
   while (tail < head && !s.status) {
+    const off = a.record(b, tail++);
+    // The STRING records after an ENTRY are its captured strings.
+    let strings: Map<bigint, Buffer> | undefined;
+    for (let o = a.record(b, tail); tail < head && a.halves[o / 4] === L.KIND_STRING; o = a.record(b, ++tail)) {
+      const len = Math.min(a.num(o + L.R_RET), L.STRING_MAX);
+      (strings ??= new Map()).set(a.words[(o + L.R_SP) / 8], Buffer.from(a.memory.slice(o + L.R_REGS, o + L.R_REGS + len)));
+    }
     const lent = fp.lent.get(b.tid);
-    if (!lent) deliver(s, fp, fp.proc.pid, b.tid, a.record(b, tail));
-    else if (!lent.drop) deliver(s, fp, lent.pid, lent.pid, a.record(b, tail));
-    tail++;
-    if (tail % TAIL_EVERY === 0) a.consumed(b, tail);
+    if (!lent) deliver(s, fp, fp.proc.pid, b.tid, off, strings);
+    else if (!lent.drop) deliver(s, fp, lent.pid, lent.pid, off, strings);
+    if (tail - stored >= TAIL_EVERY) a.consumed(b, (stored = tail));
   }
   a.consumed(b, tail);
   return tail - first;
@@ -77,33 +86,35 @@ function noteMissed(fp: FastProc): void {
   }
 }
 
-function deliver(s: Session, fp: FastProc, pid: number, tid: number, off: number): void {
+function deliver(s: Session, fp: FastProc, pid: number, tid: number, off: number, strings?: Map<bigint, Buffer>): void {
   const a = fp.arena;
   const h = a.halves;
-  const kind = h[off / 4 + L.R_KIND / 4];
-  const site = fp.sites[h[off / 4 + L.R_KIND / 4 + 1]];
+  const kind = h[off / 4];
+  const site = fp.sites[h[off / 4 + 1]];
   if (!site) return;
   const tscHi = h[(off + L.R_TSC) / 4 + 1], tscLo = h[(off + L.R_TSC) / 4];
   const sp = a.num(off + L.R_SP);
   let stack = fp.inFlight.get(tid);
   if (!stack) fp.inFlight.set(tid, (stack = []));
+  const regs = (off + L.R_REGS) / 8;
   if (kind === L.KIND_ENTRY) {
-    const args: bigint[] = [];
-    for (let i = 0; i < NARGS; i++) args.push(a.words[(off + L.R_REGS) / 8 + i]);
+    const argHalves: number[] = new Array(NARGS * 2);
+    for (let i = 0; i < NARGS * 2; i++) argHalves[i] = h[regs * 2 + i];
+    const hooks = site.hooks;
     const call: PendingCall = {
-      site, sp, depth: a.num(off + L.R_DEPTH), entryTsc: [tscHi, tscLo], entryNs: fp.clock.ns(tscHi, tscLo),
-      args, realRet: a.num(off + L.R_RET), data: new Map(), typed: new Map(), ctx: new Map(), pid,
+      site, hooks, sp, depth: a.num(off + L.R_DEPTH), tscHi, tscLo, entryNs: fp.clock.ns(tscHi, tscLo),
+      argHalves, args: null, realRet: a.num(off + L.R_RET), data: new Array(hooks.length), typed: new Array(hooks.length), pid, strings,
     };
     stack.push(call);
-    const fpWord = a.words[(off + L.R_FP) / 8];
-    for (const hook of site.hooks) {
-      call.typed.set(hook, typedCall(s, site, hook, fpWord));
+    for (let k = 0; k < hooks.length; k++) {
+      const hook = hooks[k];
+      call.typed[k] = typedCall(s, site, hook, a, (off + L.R_FP) / 8);
       const handler = hook.handlers.onEntry;
       if (!hook.live || !handler) continue;
-      const ctx = new EntryContext(fastHost(s, fp.proc, null), callInfo(fp, tid, call, hook));
+      const ctx = new EntryContext(new FastHost(fp.proc, null, strings), callInfo(tid, call, k));
       callHandler(s, 'onEntry', site.fn.name, () => handler(ctx as never));
       ctx._live = false;
-      call.data.set(hook, ctx.data);
+      call.data[k] = ctx.data;
       if (s.status) return;
     }
     return;
@@ -112,23 +123,24 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, off: number
   let i = stack.length - 1;
   while (i >= 0 && !(stack[i].sp === sp && stack[i].site === site)) i--;
   if (i < 0) return; // its entry was not delivered (the thread was registered during the call)
-  const call = stack.splice(i, 1)[0];
+  const call = i === stack.length - 1 ? stack.pop()! : stack.splice(i, 1)[0];
   const unwound = kind === L.KIND_UNWOUND;
-  const retval = unwound ? 0n : a.words[(off + L.R_REGS) / 8];
-  const fpRet = a.words[(off + L.R_FP) / 8];
+  const retval = unwound ? 0n : a.words[regs];
   const exit = {
     retval,
-    durationNs: fp.clock.between(call.entryTsc[0], call.entryTsc[1], tscHi, tscLo),
+    durationNs: fp.clock.between(call.tscHi, call.tscLo, tscHi, tscLo),
     unwound,
     reason: unwound ? ('longjmp' as const) : null,
     timestampNs: fp.clock.ns(tscHi, tscLo),
   };
-  const second = a.words[(off + L.R_REGS) / 8 + 1];
-  for (const hook of site.hooks) {
+  // The exit record's registers are read from the ring when asked for: its slot is not reused while the handlers run.
+  const host = new FastHost(fp.proc, unwound ? null : { arena: a, regs, fp: (off + L.R_FP) / 8 }, call.strings);
+  for (let k = 0; k < call.hooks.length; k++) {
+    const hook = call.hooks[k];
     const handler = hook.handlers.onExit;
     if (!hook.live || !handler) continue;
-    const ctx = new ExitContext(fastHost(s, fp.proc, { fpRet, retval, second }), callInfo(fp, tid, call, hook), exit);
-    ctx.data = call.data.get(hook);
+    const ctx = new ExitContext(host, callInfo(tid, call, k), exit);
+    ctx.data = call.data[k];
     callHandler(s, 'onExit', site.fn.name, () => handler(ctx as never));
     ctx._live = false;
     if (s.status) return;
@@ -138,21 +150,9 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, off: number
 /** Calls whose frames an exception or a longjmp removed (innermost first): unwound with `reason`. */
 export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly { sp: number; site: number }[], reason: 'exception' | 'longjmp'): void {
   const stack = fp.inFlight.get(tid) ?? [];
-  const now = process.hrtime.bigint();
   for (const d of dead) {
     const i = stack.findIndex((c) => c.sp === d.sp && c.site.index === d.site);
-    if (i < 0) continue;
-    const call = stack.splice(i, 1)[0];
-    for (const hook of call.site.hooks) {
-      const handler = hook.handlers.onExit;
-      if (!hook.live || !handler || s.status) continue;
-      const ctx = new ExitContext(fastHost(s, fp.proc, null), callInfo(fp, tid, call, hook), {
-        retval: 0n, durationNs: now - call.entryNs, unwound: true, reason, timestampNs: now,
-      });
-      ctx.data = call.data.get(hook);
-      callHandler(s, 'onExit', call.site.fn.name, () => handler(ctx as never));
-      ctx._live = false;
-    }
+    if (i >= 0) endCall(s, fp, tid, stack.splice(i, 1)[0], reason);
   }
 }
 
@@ -160,75 +160,119 @@ export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly {
 export function endInFlight(s: Session, fp: FastProc, tid: number, reason: 'thread-exit' | 'exec'): void {
   const stack = fp.inFlight.get(tid);
   fp.inFlight.delete(tid);
-  if (!stack) return;
+  if (stack) for (const call of stack.reverse()) endCall(s, fp, tid, call, reason);
+}
+
+function endCall(s: Session, fp: FastProc, tid: number, call: PendingCall, reason: UnwindReason): void {
   const now = process.hrtime.bigint();
-  for (const call of stack.reverse()) {
-    for (const hook of call.site.hooks) {
-      const handler = hook.handlers.onExit;
-      if (!hook.live || !handler || s.status) continue;
-      const ctx = new ExitContext(fastHost(s, fp.proc, null), callInfo(fp, tid, call, hook), {
-        retval: 0n, durationNs: now - call.entryNs, unwound: true, reason, timestampNs: now,
-      });
-      ctx.data = call.data.get(hook);
-      callHandler(s, 'onExit', call.site.fn.name, () => handler(ctx as never));
-      ctx._live = false;
-    }
+  const host = new FastHost(fp.proc, null, call.strings);
+  for (let k = 0; k < call.hooks.length; k++) {
+    const hook = call.hooks[k];
+    const handler = hook.handlers.onExit;
+    if (!hook.live || !handler || s.status) continue;
+    const ctx = new ExitContext(host, callInfo(tid, call, k), { retval: 0n, durationNs: now - call.entryNs, unwound: true, reason, timestampNs: now });
+    ctx.data = call.data[k];
+    callHandler(s, 'onExit', call.site.fn.name, () => handler(ctx as never));
+    ctx._live = false;
   }
 }
 
-function callInfo(fp: FastProc, tid: number, call: PendingCall, hook: Hook): CallInfo {
+function argsOf(halves: number[]): bigint[] {
+  const out: bigint[] = new Array(halves.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = (BigInt(halves[2 * i + 1]) << 32n) | BigInt(halves[2 * i]);
+  return out;
+}
+
+function callInfo(tid: number, call: PendingCall, k: number): CallInfo {
   return {
-    pid: call.pid, tid, fn: call.site.fn.name, address: call.site.fn.address, args: call.args,
+    pid: call.pid, tid, fn: call.site.fn.name, address: call.site.fn.address, args: () => (call.args ??= argsOf(call.argHalves)),
     returnAddress: call.realRet, stackPointer: call.sp, depth: call.depth, inherited: call.inherited ?? false, entryTs: call.entryNs,
-    typed: call.typed.get(hook) ?? null,
+    typed: call.typed[k] ?? null,
   };
 }
 
-/** The call's signature, as trap mode finds it (the hook's spec, debug information, prototypes). */
-const siteSignatures = new WeakMap<FastSite, ReturnType<typeof defaultSignature>>();
-function typedCall(s: Session, site: FastSite, hook: Hook, fpWord: bigint): TypedCall | null {
-  const sig = hook.signatureFor(site.fn, () => {
-    let base = siteSignatures.get(site);
-    if (base === undefined) siteSignatures.set(site, (base = defaultSignature(s.nat, site.fn)));
-    return base;
-  });
+/** The call's signature, as trap mode finds it (the hook's spec, debug information, prototypes): looked up once per site and hook. */
+function typedCall(s: Session, site: FastSite, hook: Hook, a: FastArena, fpWord: number): TypedCall | null {
+  let sig = site.sigs.get(hook);
+  if (sig === undefined) {
+    sig = hook.signatureFor(site.fn, () => defaultSignature(s.nat, site.fn));
+    site.sigs.set(hook, sig);
+  }
   if (!sig) return null;
+  if (!argsNeedFp(sig)) return { sig };
   const fpRegs = Buffer.alloc(128);
-  fpRegs.writeBigUInt64LE(fpWord, 0);
+  fpRegs.writeBigUInt64LE(a.words[fpWord], 0); // the first floating-point argument (xmm0 / d0): what the record holds
   return { sig, fp: fpRegs };
 }
 
+const no = (what: string): never => {
+  throw new RethookError(`${what} is not available in fast mode (the call has already happened): hook it with mode 'trap'`, 'EFASTMODE');
+};
+
 /**
- * What a fast-mode context can do: its values come from the record; memory
- * (a string argument's bytes) is read from the running process when the
- * handler runs. Changing the call, or reading the stack of a thread that is
- * no longer there, is not possible: those throw.
+ * What a fast-mode context can do: its values come from the record (a
+ * string copied at the call included); other memory is read from the
+ * running process when the handler runs. Changing the call, or reading the
+ * stack of a thread that is no longer there, is not possible: those throw.
  */
-function fastHost(s: Session, proc: Proc, exit: { fpRet: bigint; retval: bigint; second: bigint } | null): ContextHost {
-  const no = (what: string) => (): never => {
-    throw new RethookError(`${what} is not available in fast mode (the call has already happened): hook it with mode 'trap'`, 'EFASTMODE');
-  };
-  return {
-    read: (addr, length) => proc.mem.read(addr, length),
-    readMemory: no('readMemory'),
-    readCString: no('readCString'),
-    fpRegs: () => {
-      if (!exit) return null;
-      const b = Buffer.alloc(128);
-      b.writeBigUInt64LE(exit.fpRet, 0);
-      return b;
-    },
-    intRegs: () => (exit ? [exit.retval, exit.second] : []),
-    setReturnValue: no('setReturnValue'),
-    fpRetval: () => {
-      const b = Buffer.alloc(8);
-      b.writeBigUInt64LE(exit?.fpRet ?? 0n);
-      return b.readDoubleLE(0);
-    },
-    setFpRetval: no('setFpReturnValue'),
-    resolveFunction: no('redirect'),
-    backtrace: no('backtrace'),
-  };
+class FastHost implements ContextHost {
+  constructor(
+    private readonly proc: Proc,
+    private readonly exit: { arena: FastArena; regs: number; fp: number } | null,
+    private readonly strings: Map<bigint, Buffer> | undefined,
+  ) {}
+
+  read(addr: number | bigint, length: number): Buffer | null {
+    if (this.strings) {
+      const at = BigInt(addr);
+      for (const [p, bytes] of this.strings) {
+        if (at === p && bytes.length === 0) return null;
+        if (at >= p && at < p + BigInt(bytes.length)) return bytes.subarray(Number(at - p), Number(at - p) + length);
+      }
+    }
+    return this.proc.mem.read(addr, length);
+  }
+
+  fpRegs(): Buffer | null {
+    if (!this.exit) return null;
+    const b = Buffer.alloc(128);
+    b.writeBigUInt64LE(this.exit.arena.words[this.exit.fp], 0);
+    return b;
+  }
+
+  intRegs(): readonly bigint[] {
+    const e = this.exit;
+    return e ? [e.arena.words[e.regs], e.arena.words[e.regs + 1]] : [];
+  }
+
+  fpRetval(): number {
+    const e = this.exit;
+    return e ? new Float64Array(e.arena.memory, e.fp * 8, 1)[0] : 0;
+  }
+
+  readMemory(): Buffer {
+    return no('readMemory');
+  }
+
+  readCString(): string {
+    return no('readCString');
+  }
+
+  setReturnValue(): void {
+    no('setReturnValue');
+  }
+
+  setFpRetval(): void {
+    no('setFpReturnValue');
+  }
+
+  resolveFunction(): { address: number; size: number } {
+    return no('redirect');
+  }
+
+  backtrace(): never {
+    return no('backtrace');
+  }
 }
 
 /** The drain loop: every millisecond while idle, at once again while records keep coming. */
@@ -249,7 +293,9 @@ export function startDraining(s: Session): void {
     if (n) idle = 0;
     else idle++;
     if (idle % 1000 === 1) for (const p of s.table.allProcesses()) p.fast?.clock.refine();
-    if (n) setImmediate(tick);
+    // While records flow, look again at once (a few empty looks too: a thread
+    // that waited for room runs again soon); idle, every millisecond.
+    if (idle < 64) setImmediate(tick);
     else setTimeout(tick, 1).unref();
   };
   setTimeout(tick, 1).unref();

@@ -2,14 +2,13 @@
 // with a stopped thread, its patched functions (sites), and its threads'
 // blocks. The recorder blob and the arena stay mapped for the process's life:
 // a thread may be inside them when we leave, and must finish correctly.
-import type { EntryContext } from '../context';
 import { RethookError } from '../errors';
 import type { Hook } from '../hook';
 import { arch, fast, mapSharedFile } from '../native';
 import type { FunctionSymbol } from '../symbols/modules';
 import type { RethookNode } from '../rethook';
 import type { Proc } from '../tracee/process';
-import type { TypedCall } from '../types/model';
+import type { Signature, TypedCall } from '../types/model';
 import type { Session } from '../engine/session';
 import { ARENA_SIZE, FastArena, ThreadBlock } from './arena';
 import { Clock } from './clock';
@@ -21,6 +20,7 @@ const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_FIXED = 0x10;
 export interface FastSite {
   index: number;
   fn: FunctionSymbol;
+  /** Replaced, never changed in place: a call keeps the array it was entered with. */
   hooks: Hook[];
   /** Where the patch is (after a landing pad) and what it replaced. */
   at: number;
@@ -28,24 +28,35 @@ export interface FastSite {
   stub: number;
   /** Patched now (false once unpatched). */
   patched: boolean;
+  /** Argument registers whose C strings the recorder copies at the call (a bit mask). */
+  capture: number;
+  /** Each hook's signature for this function, once looked up. */
+  sigs: Map<Hook, Signature | null>;
 }
 
-/** A call whose entry was delivered and whose end was not yet: a handler's data per hook. */
+/** A call whose entry was delivered and whose end was not yet. */
 export interface PendingCall {
   site: FastSite;
+  /** The site's hooks when the call was entered; per hook (same index): its data and typed call. */
+  hooks: Hook[];
+  data: unknown[];
+  typed: (TypedCall | null)[];
   sp: number;
   depth: number;
-  entryTsc: [number, number];
+  /** The entry's cycle counter, in halves. */
+  tscHi: number;
+  tscLo: number;
   entryNs: bigint;
-  args: bigint[];
+  /** The argument registers as 32-bit halves (low, high), made bigints only when asked for. */
+  argHalves: number[];
+  args: bigint[] | null;
   realRet: number;
-  data: Map<Hook, unknown>;
-  typed: Map<Hook, TypedCall | null>;
-  ctx: Map<Hook, EntryContext>;
-  /** Copied into a followed fork child: the call was made in its parent. */
-  inherited?: boolean;
   /** The process that made the call (a vfork child runs on its parent's block). */
   pid: number;
+  /** Copied into a followed fork child: the call was made in its parent. */
+  inherited?: boolean;
+  /** C strings copied at the call (STRING records), by their address. */
+  strings?: Map<bigint, Buffer>;
 }
 
 /** A followed fork child, until its first stop: what its fast mode starts from (lib/fast/fork.ts). */
@@ -161,5 +172,5 @@ export function mapArena(s: Session, proc: Proc, tid: number, nameAt: number, at
     inject(arch.syscalls.close, [fd]);
   }
   if (at && base !== at) throw new RethookError(`fast mode: the arena could not be mapped at its address in process ${proc.pid}`, 'EMEMORY');
-  return new FastArena(base, memory, process.pid);
+  return new FastArena(base, memory, process.pid, proc.pid);
 }

@@ -19,7 +19,7 @@ export function noteFastChild(parent: Proc, forkingTid: number, child: Proc): vo
   child.fastInherit = {
     parent: fp,
     nodes: b ? fp.arena.nodes(b) : [],
-    calls: (fp.inFlight.get(forkingTid) ?? []).map((c) => ({ ...c, data: new Map(c.data), inherited: true })),
+    calls: (fp.inFlight.get(forkingTid) ?? []).map((c) => ({ ...c, data: c.data.slice(), inherited: true })),
   };
 }
 
@@ -34,7 +34,7 @@ export function adoptFastChild(s: Session, child: Proc, tid: number): void {
   const fp = new FastProc(child, arena, parent.recorder, parent.clock);
   for (const [hook, pool] of parent.pools) fp.pools.set(hook, pool);
   for (const site of parent.sites) {
-    const copy = { ...site, hooks: [...site.hooks] };
+    const copy = { ...site, hooks: [...site.hooks], sigs: new Map(site.sigs) };
     fp.sites.push(copy);
     if (parent.byAddress.get(site.fn.address) === site) fp.byAddress.set(site.fn.address, copy);
     for (const h of copy.hooks) h.sites.push({ pid: child.pid, address: site.fn.address, function: site.fn.name });

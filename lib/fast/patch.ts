@@ -10,6 +10,8 @@ import { hex } from '../tracee/memory';
 import type { Proc } from '../tracee/process';
 import type { Session } from '../engine/session';
 import { CATCH_ENTRY, UNWINDER_ENTRIES } from '../engine/images';
+import { defaultSignature } from '../types/signatures';
+import { stringRegisters } from '../types/values';
 import { MAX_SITES } from './arena';
 import { fastProcOf, FastSite } from './fast-proc';
 
@@ -28,8 +30,9 @@ export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol
   if (why) return why;
   const have = proc.fast?.byAddress.get(fn.address);
   if (have) {
-    if (!have.hooks.includes(hook)) have.hooks.push(hook);
-    if (have.patched && proc.fast!.arena && have.hooks.length === 1) proc.fast!.arena.setSite(have.index, proc.fast!.poolOf(hook));
+    if (!have.hooks.includes(hook)) have.hooks = [...have.hooks, hook]; // a new array: calls in flight keep theirs
+    have.capture |= captureMask(s, hook, fn);
+    proc.fast!.arena.setSite(have.index, proc.fast!.poolOf(have.hooks[0]), have.capture);
     hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
     return true;
   }
@@ -59,10 +62,11 @@ export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol
   const at = fn.address + plan.at;
   const original = code.subarray(plan.at, plan.at + plan.patch.length);
   if (!proc.mem.write(stub, plan.stub)) return `its stub at ${hex(stub)} cannot be written`;
-  fp.arena.setSite(index, fp.poolOf(hook));
+  const capture = captureMask(s, hook, fn);
+  fp.arena.setSite(index, fp.poolOf(hook), capture);
   moveThreadsOut(s, proc, at, plan.patch.length, stub, plan.moved, fn.address);
   if (!proc.mem.write(at, plan.patch)) return `its code at ${hex(at)} cannot be written`;
-  const site: FastSite = { index, fn, hooks: [hook], at, original: Buffer.from(original), stub, patched: true };
+  const site: FastSite = { index, fn, hooks: [hook], at, original: Buffer.from(original), stub, patched: true, capture, sigs: new Map() };
   fp.sites.push(site);
   fp.byAddress.set(fn.address, site);
   hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
@@ -91,11 +95,23 @@ function moveThreadsOut(s: Session, proc: Proc, at: number, len: number, stub: n
   }
 }
 
+/** The argument registers whose C strings `hook` wants copied at the call (capture.strings), as a bit mask. */
+function captureMask(s: Session, hook: Hook, fn: FunctionSymbol): number {
+  const want = hook.handlers.capture?.strings;
+  if (!want) return 0;
+  let regs = want as number[];
+  if (want === 'auto') {
+    const sig = hook.signatureFor(fn, () => defaultSignature(s.nat, fn));
+    regs = sig ? stringRegisters(sig) : [];
+  }
+  return regs.reduce((m, r) => (r < 8 ? m | (1 << r) : m), 0);
+}
+
 /** Stop hooking `hook`'s calls of the site (the patch stays: unpatching could tear it under a running thread). */
 export function unplantFast(proc: Proc, site: FastSite, hook: Hook): void {
   site.hooks = site.hooks.filter((h) => h !== hook);
   const fp = proc.fast!;
-  fp.arena.setSite(site.index, site.hooks.length ? fp.poolOf(site.hooks[0]) : OFF_POOL);
+  fp.arena.setSite(site.index, site.hooks.length ? fp.poolOf(site.hooks[0]) : OFF_POOL, site.hooks.length ? site.capture : 0);
 }
 
 /** Every patch of the process undone (all its threads stopped): original bytes back. */

@@ -194,6 +194,17 @@ function decodeValue(b: Buffer | null, off: number, t: CType, name: string | nul
 /** Where a signature's arguments are, computed once per signature. */
 const argLocations = new WeakMap<Signature, { locs: Location[]; fp: boolean }>();
 
+/** The integer argument registers that hold C strings (fast mode captures those at the call). */
+export function stringRegisters(sig: Signature): number[] {
+  const { locs } = locations(sig);
+  const out: number[] = [];
+  sig.params.forEach((p, i) => {
+    const loc = locs[i];
+    if (loc && loc.length === 1 && loc[0].src === 'int' && isString(p.type)) out.push(loc[0].reg);
+  });
+  return out;
+}
+
 export function argsNeedFp(sig: Signature): boolean {
   return locations(sig).fp;
 }

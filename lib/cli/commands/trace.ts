@@ -189,6 +189,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
     hook = hookRef = tracer.hook(h.patterns, {
       returnMode: h.returnMode,
       mode: fastMode ? 'fast' : 'trap',
+      // Fast mode copies C string arguments at the call: the output shows what the call saw.
+      ...(fastMode ? { capture: { strings: 'auto' as const } } : {}),
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       onEntry: (ctx) => {
         calls++;
