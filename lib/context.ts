@@ -34,7 +34,8 @@ export interface CallInfo {
   /** The call's signature and values, when one is known. */
   typed?: TypedCall | null;
   /** Monotonic ns when the entry stop was taken. */
-  entryTs: bigint;
+  /** Or a function giving it (made when first asked for: fast mode). */
+  entryTs: bigint | (() => bigint);
 }
 
 /** How a call ended, for an ExitContext. @internal */
@@ -44,7 +45,8 @@ export interface ExitInfo {
   unwound: boolean;
   reason: UnwindReason | null;
   /** Monotonic ns when the return (or unwinding) was seen. */
-  timestampNs: bigint;
+  /** Or a function giving it (fast mode). */
+  timestampNs: bigint | (() => bigint);
 }
 
 export interface BacktraceFrame {
@@ -164,16 +166,22 @@ export type EntryAction =
 
 export class EntryContext extends CallContext {
   /** @internal */ _action: EntryAction = { kind: 'continue' };
-  /**
-   * When the call was entered: CLOCK_MONOTONIC in ns (process.hrtime.bigint()),
-   * taken as the tracer took the entry stop, before any onEntry handler ran.
-   */
-  readonly timestampNs: bigint;
+  /** @internal */ private ts: bigint | (() => bigint);
 
   /** @internal */
   constructor(host: ContextHost, call: CallInfo) {
     super(host, call);
-    this.timestampNs = call.entryTs;
+    this.ts = call.entryTs;
+  }
+
+  /**
+   * When the call was entered: CLOCK_MONOTONIC in ns (process.hrtime.bigint()),
+   * taken as the tracer took the entry stop, before any onEntry handler ran
+   * (fast mode: from the cycle counter the recorder read at the call).
+   */
+  get timestampNs(): bigint {
+    const t = this.ts;
+    return typeof t === 'function' ? (this.ts = t()) : t;
   }
 
   /** Do not run the function: return `retval` to its caller at once (no onExit). */
@@ -207,20 +215,30 @@ export class ExitContext extends CallContext {
   /** True when the function did not return: its frame was unwound. */
   readonly unwound: boolean;
   readonly reason: UnwindReason | null;
-  /** When the return (or the unwinding) was seen: CLOCK_MONOTONIC in ns, as EntryContext.timestampNs. */
-  readonly timestampNs: bigint;
-  /** The timestampNs of this call's entry. */
-  readonly entryTimestampNs: bigint;
+  /** @internal */ private ts: bigint | (() => bigint);
+  /** @internal */ private entryTs: bigint | (() => bigint);
 
   /** @internal */
   constructor(host: ContextHost, call: CallInfo, exit: ExitInfo) {
     super(host, call);
-    this.timestampNs = exit.timestampNs;
-    this.entryTimestampNs = call.entryTs;
+    this.ts = exit.timestampNs;
+    this.entryTs = call.entryTs;
     this.retval = exit.retval;
     this.durationNs = exit.durationNs;
     this.unwound = exit.unwound;
     this.reason = exit.reason;
+  }
+
+  /** When the return (or the unwinding) was seen: CLOCK_MONOTONIC in ns, as EntryContext.timestampNs. */
+  get timestampNs(): bigint {
+    const t = this.ts;
+    return typeof t === 'function' ? (this.ts = t()) : t;
+  }
+
+  /** The timestampNs of this call's entry. */
+  get entryTimestampNs(): bigint {
+    const t = this.entryTs;
+    return typeof t === 'function' ? (this.entryTs = t()) : t;
   }
 
   /**

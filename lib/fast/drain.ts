@@ -57,6 +57,13 @@ function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
   const [first, head] = a.pending(b);
   let tail = first;
   let stored = first;
+  // A vfork child's records on its parent's block are its own (or dropped when it is not followed).
+  const lent = fp.lent.get(b.tid);
+  if (lent?.drop) tail = head;
+  const pid = lent ? lent.pid : fp.proc.pid;
+  const tid = lent ? lent.pid : b.tid;
+  let stack = fp.inFlight.get(tid);
+  if (!stack) fp.inFlight.set(tid, (stack = []));
   while (tail < head && !s.status) {
     const off = a.record(b, tail++);
     // The STRING records after an ENTRY are its captured strings.
@@ -65,9 +72,7 @@ function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
       const len = Math.min(a.num(o + L.R_RET), L.STRING_MAX);
       (strings ??= new Map()).set(a.words[(o + L.R_SP) / 8], Buffer.from(a.memory.slice(o + L.R_REGS, o + L.R_REGS + len)));
     }
-    const lent = fp.lent.get(b.tid);
-    if (!lent) deliver(s, fp, fp.proc.pid, b.tid, off, strings);
-    else if (!lent.drop) deliver(s, fp, lent.pid, lent.pid, off, strings);
+    deliver(s, fp, pid, tid, stack, off, strings);
     if (tail - stored >= TAIL_EVERY) a.consumed(b, (stored = tail));
   }
   a.consumed(b, tail);
@@ -86,7 +91,7 @@ function noteMissed(fp: FastProc): void {
   }
 }
 
-function deliver(s: Session, fp: FastProc, pid: number, tid: number, off: number, strings?: Map<bigint, Buffer>): void {
+function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: PendingCall[], off: number, strings?: Map<bigint, Buffer>): void {
   const a = fp.arena;
   const h = a.halves;
   const kind = h[off / 4];
@@ -94,15 +99,13 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, off: number
   if (!site) return;
   const tscHi = h[(off + L.R_TSC) / 4 + 1], tscLo = h[(off + L.R_TSC) / 4];
   const sp = a.num(off + L.R_SP);
-  let stack = fp.inFlight.get(tid);
-  if (!stack) fp.inFlight.set(tid, (stack = []));
   const regs = (off + L.R_REGS) / 8;
   if (kind === L.KIND_ENTRY) {
     const argHalves: number[] = new Array(NARGS * 2);
     for (let i = 0; i < NARGS * 2; i++) argHalves[i] = h[regs * 2 + i];
     const hooks = site.hooks;
     const call: PendingCall = {
-      site, hooks, sp, depth: a.num(off + L.R_DEPTH), tscHi, tscLo, entryNs: fp.clock.ns(tscHi, tscLo),
+      site, hooks, sp, depth: a.num(off + L.R_DEPTH), tscHi, tscLo, clock: fp.clock,
       argHalves, args: null, realRet: a.num(off + L.R_RET), data: new Array(hooks.length), typed: new Array(hooks.length), pid, strings,
     };
     stack.push(call);
@@ -131,7 +134,7 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, off: number
     durationNs: fp.clock.between(call.tscHi, call.tscLo, tscHi, tscLo),
     unwound,
     reason: unwound ? ('longjmp' as const) : null,
-    timestampNs: fp.clock.ns(tscHi, tscLo),
+    timestampNs: () => fp.clock.ns(tscHi, tscLo),
   };
   // The exit record's registers are read from the ring when asked for: its slot is not reused while the handlers run.
   const host = new FastHost(fp.proc, unwound ? null : { arena: a, regs, fp: (off + L.R_FP) / 8 }, call.strings);
@@ -170,11 +173,15 @@ function endCall(s: Session, fp: FastProc, tid: number, call: PendingCall, reaso
     const hook = call.hooks[k];
     const handler = hook.handlers.onExit;
     if (!hook.live || !handler || s.status) continue;
-    const ctx = new ExitContext(host, callInfo(tid, call, k), { retval: 0n, durationNs: now - call.entryNs, unwound: true, reason, timestampNs: now });
+    const ctx = new ExitContext(host, callInfo(tid, call, k), { retval: 0n, durationNs: now - entryNsOf(call), unwound: true, reason, timestampNs: now });
     ctx.data = call.data[k];
     callHandler(s, 'onExit', call.site.fn.name, () => handler(ctx as never));
     ctx._live = false;
   }
+}
+
+function entryNsOf(call: PendingCall): bigint {
+  return call.clock.ns(call.tscHi, call.tscLo);
 }
 
 function argsOf(halves: number[]): bigint[] {
@@ -186,7 +193,7 @@ function argsOf(halves: number[]): bigint[] {
 function callInfo(tid: number, call: PendingCall, k: number): CallInfo {
   return {
     pid: call.pid, tid, fn: call.site.fn.name, address: call.site.fn.address, args: () => (call.args ??= argsOf(call.argHalves)),
-    returnAddress: call.realRet, stackPointer: call.sp, depth: call.depth, inherited: call.inherited ?? false, entryTs: call.entryNs,
+    returnAddress: call.realRet, stackPointer: call.sp, depth: call.depth, inherited: call.inherited ?? false, entryTs: () => entryNsOf(call),
     typed: call.typed[k] ?? null,
   };
 }

@@ -46,7 +46,8 @@ export interface PendingCall {
   /** The entry's cycle counter, in halves. */
   tscHi: number;
   tscLo: number;
-  entryNs: bigint;
+  /** Converts the entry's cycle counter to ns when asked. */
+  clock: Clock;
   /** The argument registers as 32-bit halves (low, high), made bigints only when asked for. */
   argHalves: number[];
   args: bigint[] | null;
