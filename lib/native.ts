@@ -162,7 +162,7 @@ export type FastPlan =
 /** Fast mode's part of the addon (native/addon_fast.cc). */
 export interface FastAddon {
   /** The recorder blob and the offsets in it of its entry, its return and its two data words. */
-  recorder: { code: Buffer; entry: number; ret: number; arenaWord: number; flagsWord: number; flags: number };
+  recorder: { code: Buffer; entry: number; ret: number; arenaWord: number; flagsWord: number; flags: number; nomatch: number };
   stubMaxSize: number;
   layout: FastLayout;
   /** Plan the patch of the function at `fn` (its whole code given) with its stub at `stub`. */

@@ -101,6 +101,7 @@ Napi::Object FastExports(Napi::Env env) {
   rec.Set("arenaWord", Napi::Number::New(env, double(r.arena_word)));
   rec.Set("flagsWord", Napi::Number::New(env, double(r.flags_word)));
   rec.Set("flags", Napi::Number::New(env, double(fast_recorder_flags())));
+  rec.Set("nomatch", Napi::Number::New(env, double(r.nomatch)));
   auto o = Napi::Object::New(env);
   o.Set("recorder", rec);
   o.Set("stubMaxSize", Napi::Number::New(env, double(fast_stub_max_size())));

@@ -30,6 +30,7 @@ import { onReturnSite } from './return-sites';
 import type { Session } from './session';
 import { cleanReleasedChild } from './undo';
 import { fastBeforeStop } from '../fast/threads';
+import { onRecorderTrap } from '../fast/nomatch';
 
 /** Test-only fault injection (see above); read once. */
 const TEST_FAULT = process.env.RETHOOK_TEST_FAULT ?? '';
@@ -115,6 +116,7 @@ function onTrap(s: Session, th: ThreadState, addr: number, siCode: number): void
   const proc = th.proc;
   if (siCode !== arch.trapSiCode) return void s.resume(th.tid, SIGTRAP);
   if (addr === proc.pages.trampoline) return onReturn(s, th);
+  if (proc.fast && addr === proc.fast.nomatchTrap) return onRecorderTrap(s, th);
   if (proc.returnSites.has(addr)) return onReturnSite(s, th, addr);
   const site = proc.sites.get(addr);
   if (site && TEST_FAULT === 'entry' && site.hooks.length) throw new Error(`test fault at the entry of ${site.fn?.name}`);

@@ -215,6 +215,21 @@ export class FastArena {
     this.set(b.offset + L.B_DEPTH, BigInt(nodes.length));
   }
 
+  /** Put nodes back on top of a stopped thread's stack (they were kept while a call below them returned). */
+  pushNodesOnTop(b: ThreadBlock, nodes: readonly { sp: number; ret: number; site: number; tsc: bigint }[]): void {
+    const depth = this.num(b.offset + L.B_DEPTH);
+    nodes.forEach((n, i) => {
+      const off = b.offset + L.B_NODES + (depth + i) * L.NODE_SIZE;
+      this.set(off + L.N_SP, BigInt(n.sp));
+      this.set(off + L.N_RET, BigInt(n.ret));
+      this.set(off + L.N_SITE, BigInt(n.site));
+      this.set(off + L.N_TSC, n.tsc);
+      const pool = Number(this.get(SITES + n.site * 8) & 0xffffffffn);
+      Atomics.add(this.words, (POOLS + pool * L.POOL_SIZE + L.P_ACTIVE) / 8, 1n);
+    });
+    this.set(b.offset + L.B_DEPTH, BigInt(depth + nodes.length));
+  }
+
   /** Empty a block's node stack (its calls ended with the thread): each node's pool gets it back. */
   dropNodes(b: ThreadBlock): void {
     this.popNodes(b, 0);

@@ -159,6 +159,27 @@ export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly {
   }
 }
 
+/** Calls that returned while the thread was stopped at the recorder's trap (innermost first): their exits, with `retval`. */
+export function returnCalls(s: Session, fp: FastProc, tid: number, nodes: readonly { sp: number; site: number }[], retval: bigint): void {
+  const stack = fp.inFlight.get(tid) ?? [];
+  const now = process.hrtime.bigint();
+  for (const n of nodes) {
+    const i = stack.findIndex((c) => c.sp === n.sp && c.site.index === n.site);
+    if (i < 0) continue;
+    const call = stack.splice(i, 1)[0];
+    const host = new FastHost(fp.proc, null, call.strings);
+    for (let k = 0; k < call.hooks.length; k++) {
+      const hook = call.hooks[k];
+      const handler = hook.handlers.onExit;
+      if (!hook.live || !handler || s.status) continue;
+      const ctx = new ExitContext(host, callInfo(tid, call, k), { retval, durationNs: now - entryNsOf(call), unwound: false, reason: null, timestampNs: now });
+      ctx.data = call.data[k];
+      callHandler(s, 'onExit', call.site.fn.name, () => handler(ctx as never));
+      ctx._live = false;
+    }
+  }
+}
+
 /** Calls still in flight on a thread that is gone (or a process that execs): unwound with `reason`. */
 export function endInFlight(s: Session, fp: FastProc, tid: number, reason: 'thread-exit' | 'exec'): void {
   const stack = fp.inFlight.get(tid);

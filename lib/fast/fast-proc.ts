@@ -98,9 +98,9 @@ export class FastProc {
     return this.recorder + fast.recorder.ret;
   }
 
-  /** Whether `addr` is inside the recorder's code (a trap there is its nomatch). */
-  inRecorder(addr: number): boolean {
-    return addr >= this.recorder && addr < this.recorder + fast.recorder.code.length;
+  /** The recorder's trap: a return it could not match (lib/fast/nomatch.ts). */
+  get nomatchTrap(): number {
+    return this.recorder + fast.recorder.nomatch;
   }
 
   poolOf(hook: Hook): number {
@@ -145,6 +145,7 @@ export function fastProcOf(s: Session, proc: Proc, tid: number): FastProc {
   words.writeBigUInt64LE(BigInt(fast.recorder.flags), fast.recorder.flagsWord);
   if (!proc.mem.write(blob, words)) throw new RethookError(`fast mode: cannot write the recorder in process ${proc.pid}`, 'EMEMORY');
   proc.fast = new FastProc(proc, arena, blob, Clock.shared());
+  s.nat.markTrampoline(proc.pid, proc.fast.nomatchTrap);
   for (const t of proc.threads.keys()) if (s.nat.isStopped(t)) proc.fast.registerThread(s, t);
   else proc.fast.unregistered.add(t);
   return proc.fast;

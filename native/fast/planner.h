@@ -32,6 +32,7 @@ struct FastRecorder {
   const uint8_t* code;
   size_t size;
   size_t entry, ret, arena_word, flags_word;
+  size_t nomatch;  // the trap a return with no node of its frame executes
 };
 
 struct FastPlan {
