@@ -42,6 +42,16 @@ const SCENARIOS = [
   'full ring, slow consumer: nothing lost',
   'full ring, consumer = 0: dropped and counted',
   'full ring, tracer gone: consumer cleared, dropped',
+  'captured string (bit 0): ENTRY, then STRING',
+  'captured string up to an unmapped page',
+  'captured NULL pointer: no STRING record',
+  'captured bad pointer: STRING record, 0 bytes',
+  'captured arguments x0 and x2 (and x7, all eight): in order',
+  'captured string longer than 96 bytes: 96 read',
+  'pool index (bits 0-31) with a capture mask',
+  'captured strings, full ring, slow consumer: nothing lost',
+  'captured strings, ring smaller than an entry: no deadlock',
+  'captured strings, consumer = 0: dropped and counted',
   'planner byte tables',
 ];
 
@@ -57,7 +67,7 @@ const SCENARIOS = [
     execFileSync(CXX, [
       '-std=c++20', '-O1', '-Wall', '-Wextra', '-pthread', ...(NATIVE ? [] : ['-static']), '-o', HARNESS,
       ...['harness_arm64.cc', 'harness_arm64_arena.cc', 'harness_arm64_hooks.cc', 'harness_arm64_threads.cc',
-        'harness_arm64_planner.cc', 'harness_arm64_funcs.S'].map((f) => path.join(SRC, f)),
+        'harness_arm64_planner.cc', 'harness_arm64_strings.cc', 'harness_arm64_funcs.S'].map((f) => path.join(SRC, f)),
       path.join(ROOT, 'native', 'fast', 'fast_arm64.cc'),
       path.join(ROOT, 'native', 'fast', 'recorder_arm64.S'),
       path.join(ROOT, 'native', 'arch', 'arm64_decode.cc'),
