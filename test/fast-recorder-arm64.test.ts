@@ -4,7 +4,9 @@
 // stubs (native/fast/fast_arm64.cc) and checks every record. On x86-64 it is
 // cross-built static and run under qemu-aarch64-static (user-mode emulation,
 // with PAC and BTI); on arm64 it is built and run natively. Skipped when
-// neither toolchain is present.
+// neither toolchain is present. qemu-user does not implement process_vm_readv
+// (captured strings): there the harness plays it with a SIGTRAP handler in its
+// copy of the recorder (test/fast/harness_arm64_strings.cc) and prints a note.
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
