@@ -442,7 +442,7 @@ rec_begin:
 	sub	x16, x15, x16
 	ldr	x17, [x10, #RH_B_RING_MASK]
 	cmp	x16, x17
-	b.hi	2f			// head - tail == mask + 1: full
+	b.hi	2f			// head + x25 - tail == mask + 1: full
 	and	x15, x15, x17
 	ldr	x14, [x10, #RH_B_RING]
 	add	x14, x14, x15, lsl #7	// RH_RECORD_SIZE
@@ -480,8 +480,8 @@ rec_drop:
 
 // x24 = what process_vm_readv(RH_H_PID, the capture frame's local iovec, 1,
 // its remote iovec, 1, 0) returned, 0 when negative (a bad pointer: -EFAULT;
-// no such system call: -ENOSYS). The capture frame is at sp.
-// In: x9. Clobbers x0-x5, x8.
+// no such system call: -ENOSYS; pid 0, not written yet: -ESRCH). The capture
+// frame is at sp. In: x9. Clobbers x0-x5, x8, NZCV.
 read_remote:
 	ldr	x0, [x9, #RH_H_PID]
 	add	x1, sp, #CAP_LOCAL
