@@ -34,7 +34,8 @@
 //   .quad E                       (8-aligned)
 // Every register is as it was at the function's entry when the relocated
 // instruction runs (the relocations below keep x16/x17 too). The stub and
-// the recorder use up to 192 bytes of the thread's stack below sp.
+// the recorder use up to 304 bytes of the thread's stack below sp (192
+// when the site captures no string).
 // `moved` has one pair: (at, the relocated copy's offset in the stub), past
 // the stub's paciasp (a thread stopped at F + at has run F's already).
 //

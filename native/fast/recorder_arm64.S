@@ -22,19 +22,42 @@
 // is the real return address, as it would have been without us. We resume
 // with `ret x17`: RET is not checked against BTI landing pads, BR would be.
 //
+// Captured strings (entry step 6): the site word's bits 32-39 say which of
+// x0-x7 hold a C string; each one not 0 gets a STRING record after the ENTRY
+// record, filled by process_vm_readv on our own pid (RH_H_PID): it never
+// faults, a bad pointer reads nothing (-EFAULT). Read page by page (4 KiB
+// chunks: no page is smaller): up to the pointer's page end first, then, when
+// that read was whole, held no NUL and left room, the rest from ptr + n.
+// R_RET = the bytes read (a failed read counts 0; a failed second read keeps
+// the first part); the rest of the record's 96 string bytes are zeros. The
+// records are reserved one after the other (x25 = reserved, not published:
+// rec_begin looks at head + x25) and head moves once, past all of them. An
+// ENTRY record dropped drops its STRING records too (each counted, none read).
+//
 // Timestamps: cntvct_el0 (no isb: a few cycles of skew between the two ends
 // of a call do not matter). Atomics: ldaxr/stlxr loops, valid on every arm64.
 #include "recorder.h"
 
 #define NR_KILL 129
 #define NR_SCHED_YIELD 124
+#define NR_PROCESS_VM_READV 270
 #define ESRCH 3
 
-// Our save area, the same in both paths: x9-x15, x19-x24, x30, NZCV.
+// Our save area, the same in both paths: x9-x15, x19-x25, x30, NZCV.
 #define SAVE 128
 // In the entry path, the stub's words above it.
 #define STUB_X30 (SAVE + 16)
 #define STUB_FRAME (SAVE + 32)
+
+// The capture frame, below the save area while STRING records are written:
+// the function's x0-x8 (the system calls clobber x0 and take x1-x5, x8), then
+// the two iovecs process_vm_readv reads.
+#define CAP 112
+#define CAP_X8 64
+#define CAP_LOCAL 80	/* {record + R_REGS (+ n), len} */
+#define CAP_REMOTE 96	/* {ptr (+ n), len} */
+#define PAGE_CHUNK 4096	/* never more than the smallest page size: */
+			/* a read never crosses more than one page end */
 
 // *addr += delta, atomically; t (x) and s (w) are scratch.
 .macro ATOMIC_ADD addr, delta, t, s
@@ -61,11 +84,11 @@
 	stp	x21, x22, [sp, #80]
 	stp	x23, x24, [sp, #96]
 	mrs	x9, nzcv
-	str	x9, [sp, #112]
+	stp	x9, x25, [sp, #112]
 .endm
 
 .macro RESTORE_REGS
-	ldr	x9, [sp, #112]
+	ldp	x9, x25, [sp, #112]
 	msr	nzcv, x9
 	ldp	x9, x10, [sp, #0]
 	ldp	x11, x12, [sp, #16]
@@ -171,8 +194,8 @@ rethook_recorder_arm64_entry:
 	b.hs	.Ldepth_full
 	// 6. the ENTRY record (x0-x7 and d0 are still the function's)
 	mrs	x19, cntvct_el0
-	bl	rec_begin		// x14 = record, or 0: dropped
-	cbz	x14, .Lpush
+	bl	rec_begin0		// x14 = record, or 0: dropped (x25 = 0)
+	cbz	x14, .Lcapture
 	mov	x16, #RH_KIND_ENTRY
 	orr	x16, x16, x13, lsl #32
 	stp	x16, x19, [x14, #RH_R_KIND]
@@ -184,7 +207,93 @@ rethook_recorder_arm64_entry:
 	str	d0, [x14, #RH_R_FP]
 	ldr	x16, [x10, #RH_B_DEPTH]
 	str	x16, [x14, #RH_R_DEPTH]
-	bl	rec_commit
+	mov	x25, #1			// reserved, not yet published
+.Lcapture:
+	// The STRING records: the site word's capture mask (bits 32-39).
+	ldr	x16, [x9, #RH_H_SITES]
+	add	x16, x16, x13, lsl #3
+	ldrb	w21, [x16, #4]		// x21 = the mask, shifted right as we go
+	cbz	x21, .Lpublish
+	sub	sp, sp, #CAP
+	stp	x0, x1, [sp, #0]
+	stp	x2, x3, [sp, #16]
+	stp	x4, x5, [sp, #32]
+	stp	x6, x7, [sp, #48]
+	str	x8, [sp, #CAP_X8]
+	mov	x22, #0			// x22 = the argument's index
+.Lcap_next:
+	tbz	x21, #0, .Lcap_skip
+	ldr	x23, [sp, x22, lsl #3]	// x23 = the pointer
+	cbz	x23, .Lcap_skip
+	cbnz	x25, 1f
+	bl	rec_drop		// the ENTRY record was dropped: so is this one
+	b	.Lcap_skip
+1:	bl	rec_begin
+	cbz	x14, .Lcap_skip		// dropped (counted)
+	mov	x16, #RH_KIND_STRING
+	orr	x16, x16, x13, lsl #32
+	stp	x16, x22, [x14, #RH_R_KIND]	// R_TSC = the index
+	str	x23, [x14, #RH_R_SP]
+	stp	xzr, xzr, [x14, #RH_R_REGS]
+	stp	xzr, xzr, [x14, #(RH_R_REGS + 16)]
+	stp	xzr, xzr, [x14, #(RH_R_REGS + 32)]
+	stp	xzr, xzr, [x14, #(RH_R_REGS + 48)]
+	stp	xzr, xzr, [x14, #(RH_R_REGS + 64)]
+	stp	xzr, xzr, [x14, #(RH_R_REGS + 80)]
+	// First read: up to the end of the pointer's (4 KiB) page, at most
+	// RH_STRING_MAX bytes.
+	and	x16, x23, #(PAGE_CHUNK - 1)
+	mov	x17, #PAGE_CHUNK
+	sub	x17, x17, x16
+	mov	x16, #RH_STRING_MAX
+	cmp	x17, x16
+	csel	x17, x17, x16, lo	// x17 = n
+	add	x16, x14, #RH_R_REGS
+	stp	x16, x17, [sp, #CAP_LOCAL]
+	stp	x23, x17, [sp, #CAP_REMOTE]
+	bl	read_remote		// x24 = the bytes read (>= 0)
+	cmp	x24, x17
+	b.ne	.Lcap_done		// short or failed: that is all
+	cmp	x17, #RH_STRING_MAX
+	b.hs	.Lcap_done		// full
+	mov	x15, #0
+2:	add	x16, x14, x15
+	ldrb	w16, [x16, #RH_R_REGS]
+	cbz	w16, .Lcap_done		// the NUL: the string is whole
+	add	x15, x15, #1
+	cmp	x15, x17
+	b.lo	2b
+	// Second read: the rest, from the next page (a failure keeps the first).
+	mov	x16, #RH_STRING_MAX
+	sub	x16, x16, x17		// RH_STRING_MAX - n: less than a chunk
+	add	x15, x14, #RH_R_REGS
+	add	x15, x15, x17
+	stp	x15, x16, [sp, #CAP_LOCAL]
+	add	x15, x23, x17
+	stp	x15, x16, [sp, #CAP_REMOTE]
+	mov	x15, x24
+	bl	read_remote
+	add	x24, x24, x15
+.Lcap_done:
+	str	x24, [x14, #RH_R_RET]
+	add	x25, x25, #1
+.Lcap_skip:
+	lsr	x21, x21, #1
+	add	x22, x22, #1
+	cbnz	x21, .Lcap_next
+	ldp	x0, x1, [sp, #0]
+	ldp	x2, x3, [sp, #16]
+	ldp	x4, x5, [sp, #32]
+	ldp	x6, x7, [sp, #48]
+	ldr	x8, [sp, #CAP_X8]
+	add	sp, sp, #CAP
+.Lpublish:
+	// Every record reserved goes out at once: head moves once.
+	cbz	x25, .Lpush
+	ldr	x16, [x10, #RH_B_HEAD]
+	add	x16, x16, x25
+	add	x17, x10, #RH_B_HEAD
+	stlr	x16, [x17]
 .Lpush:
 	ldr	x14, [x10, #RH_B_DEPTH]
 	add	x15, x10, x14, lsl #5
@@ -304,33 +413,44 @@ find_block:
 2:	ldr	x10, [x24, #RH_T_BLOCK]
 	ret
 
-// x15 = the pool of site x16. In: x9. Clobbers x17.
+// x15 = the pool of site x16: the site word's bits 0-31 (its bits 32-39 are
+// the capture mask). In: x9. Clobbers x17.
 pool_of:
 	ldr	x17, [x9, #RH_H_SITES]
-	ldr	x15, [x17, x16, lsl #3]
+	add	x17, x17, x16, lsl #3
+	ldr	w15, [x17]		// RH_SITE_POOL_MASK: the low word, zero-extended
 	ldr	x17, [x9, #RH_H_POOLS]
 	add	x15, x17, x15, lsl #5
 	ret
 
-// x14 = the next record's address in this thread's ring, or 0 when the
-// record is dropped (counted). A full ring with a live tracer draining it is
-// waited for (sched_yield); a dead tracer (kill(pid, 0) fails with ESRCH)
-// clears consumer. In: x9, x10. Clobbers x15-x17, NZCV; the system calls
-// clobber x0 only, saved with x1 and x8 around them.
+// x14 = the address of the record after the x25 reserved ones (head + x25)
+// in this thread's ring, or 0 when the record is dropped (counted). A full
+// ring (head + x25 - tail == mask + 1) with a live tracer draining it is
+// waited for (sched_yield): the tracer drains up to head, which leaves room
+// for the reserved records and this one unless x25 > mask (then dropped: it
+// could never fit). A dead tracer (kill(pid, 0) fails with ESRCH) clears
+// consumer. In: x9, x10, x25. Clobbers x15-x17, NZCV; the system calls clobber
+// x0 only, saved with x1 and x8 around them. rec_begin0: none reserved.
+// rec_drop: only count a dropped record (x14 = 0).
+rec_begin0:
+	mov	x25, #0
 rec_begin:
 1:	ldr	x15, [x10, #RH_B_HEAD]
+	add	x15, x15, x25
 	add	x17, x10, #RH_B_TAIL
 	ldar	x16, [x17]		// the tracer is done with records below tail
 	sub	x16, x15, x16
 	ldr	x17, [x10, #RH_B_RING_MASK]
 	cmp	x16, x17
-	b.hi	2f			// head - tail == mask + 1: full
+	b.hi	2f			// head + x25 - tail == mask + 1: full
 	and	x15, x15, x17
 	ldr	x14, [x10, #RH_B_RING]
 	add	x14, x14, x15, lsl #7	// RH_RECORD_SIZE
 	ret
-2:	ldr	x16, [x9, #RH_H_CONSUMER]
-	cbz	x16, 5f
+2:	cmp	x25, x17
+	b.hi	rec_drop		// more reserved than the ring holds
+	ldr	x16, [x9, #RH_H_CONSUMER]
+	cbz	x16, rec_drop
 	stp	x0, x1, [sp, #-32]!
 	str	x8, [sp, #16]
 	ldr	x0, [x9, #RH_H_TRACER_PID]
@@ -349,12 +469,30 @@ rec_begin:
 3:	str	xzr, [x9, #RH_H_CONSUMER]	// the tracer is gone
 	ldr	x8, [sp, #16]
 	ldp	x0, x1, [sp], #32
-5:	ldr	x16, [x10, #RH_B_DROPPED]
+rec_drop:
+	ldr	x16, [x10, #RH_B_DROPPED]
 	add	x16, x16, #1
 	str	x16, [x10, #RH_B_DROPPED]
 	add	x16, x9, #RH_H_DROPPED
 	ATOMIC_ADD x16, #1, x15, w17
 	mov	x14, #0
+	ret
+
+// x24 = what process_vm_readv(RH_H_PID, the capture frame's local iovec, 1,
+// its remote iovec, 1, 0) returned, 0 when negative (a bad pointer: -EFAULT;
+// no such system call: -ENOSYS; pid 0, not written yet: -ESRCH). The capture
+// frame is at sp. In: x9. Clobbers x0-x5, x8, NZCV.
+read_remote:
+	ldr	x0, [x9, #RH_H_PID]
+	add	x1, sp, #CAP_LOCAL
+	mov	x2, #1
+	add	x3, sp, #CAP_REMOTE
+	mov	x4, #1
+	mov	x5, #0
+	mov	x8, #NR_PROCESS_VM_READV
+	svc	#0
+	cmp	x0, #0
+	csel	x24, x0, xzr, gt
 	ret
 
 // The record at head is written: publish it. In: x10. Clobbers x16, x17.
@@ -378,7 +516,7 @@ emit_pop:
 	ldr	x16, [x24, #RH_N_SITE]
 	bl	pool_of
 	ATOMIC_SUB x15, #1, x16, w17	// RH_P_ACTIVE is 0
-	bl	rec_begin
+	bl	rec_begin0
 	cbz	x14, 3f
 	ldr	x16, [x24, #RH_N_SITE]
 	orr	x16, x21, x16, lsl #32

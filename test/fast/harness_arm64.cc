@@ -284,6 +284,7 @@ static void s_max_active() {
 int main() {
   setvbuf(stdout, nullptr, _IOLBF, 0);
   harness_init();
+  strings_init();
   g_main_block = block_new(1024, 64);
   block_register(thread_pointer(), g_main_block);
   if (!hook_all()) return 1;
@@ -309,6 +310,16 @@ int main() {
       {"full ring, slow consumer: nothing lost", s_slow_consumer},
       {"full ring, consumer = 0: dropped and counted", s_no_consumer},
       {"full ring, tracer gone: consumer cleared, dropped", s_tracer_gone},
+      {"captured string (bit 0): ENTRY, then STRING", s_str_short},
+      {"captured string up to an unmapped page", s_str_unmapped},
+      {"captured NULL pointer: no STRING record", s_str_null},
+      {"captured bad pointer: STRING record, 0 bytes", s_str_bad},
+      {"captured arguments x0 and x2 (and x7, all eight): in order", s_str_two},
+      {"captured string longer than 96 bytes: 96 read", s_str_long},
+      {"pool index (bits 0-31) with a capture mask", s_str_pool},
+      {"captured strings, full ring, slow consumer: nothing lost", s_str_slow_consumer},
+      {"captured strings, ring smaller than an entry: no deadlock", s_str_small_ring},
+      {"captured strings, consumer = 0: dropped and counted", s_str_no_consumer},
   };
   int failed = 0;
   for (auto& s : scenarios) {

@@ -37,6 +37,7 @@ double c_double(double, long);
 long c_lj_top2(void), c_lj_top1(void);
 long c_lj_outer(long), c_lj_inner(long), c_lj_one(long), c_lj_plain(long);
 long c_disable(long*);
+long c_str(const char*, long);
 }
 
 // ---- the arena (harness_arm64_arena.cc) ----------------------------------------

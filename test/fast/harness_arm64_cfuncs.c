@@ -51,3 +51,6 @@ T long c_disable(long* enabled) {
   sink = r;
   return r + 1;
 }
+
+// A captured string (its site's mask: bit 0).
+T long c_str(const char* s, long i) { return s[0] + i; }

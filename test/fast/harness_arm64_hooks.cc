@@ -37,7 +37,7 @@ bool hook_all() {
       H_(g_pacib, S_PACIB), H_(g_bti_paci, S_BTI_PACI), H_(f_empty, S_EMPTY), H_(c_outer, S_OUTER),
       H_(c_inner, S_INNER), H_(c_rec, S_REC), H_(c_worker, S_WORKER), H_(c_double, S_DOUBLE),
       H_(c_lj_top2, S_LJ_TOP2), H_(c_lj_outer, S_LJ_OUTER), H_(c_lj_inner, S_LJ_INNER), H_(c_lj_one, S_LJ_ONE),
-      H_(c_lj_plain, S_LJ_PLAIN), H_(c_lj_top1, S_LJ_TOP1), H_(c_disable, S_DISABLE),
+      H_(c_lj_plain, S_LJ_PLAIN), H_(c_lj_top1, S_LJ_TOP1), H_(c_disable, S_DISABLE), H_(c_str, S_STR),
 #undef H_
   };
   bool ok = true;

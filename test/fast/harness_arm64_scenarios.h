@@ -10,7 +10,7 @@ enum : uint32_t {
   S_PROBE = 0, S_ADRP, S_ADR, S_LDRX, S_LDRW, S_LDRSW, S_LDRD, S_BCOND, S_CBZ, S_TBNZ,
   S_TAIL_A, S_TAIL_B, S_THUNK, S_BTI, S_PACI, S_PACIB, S_BTI_PACI, S_EMPTY,
   S_OUTER = 20, S_INNER, S_REC, S_WORKER, S_DOUBLE, S_LJ_TOP2, S_LJ_OUTER, S_LJ_INNER, S_LJ_ONE, S_LJ_PLAIN,
-  S_LJ_TOP1, S_DISABLE,
+  S_LJ_TOP1, S_DISABLE, S_STR,
   S_GUARDED = 40,  // the copies in a BTI-guarded page: 40..
 };
 
@@ -36,3 +36,16 @@ void s_slow_consumer();
 void s_no_consumer();
 void s_tracer_gone();
 void benchmark();
+// harness_arm64_strings.cc
+void strings_init();
+long played_calls();
+void s_str_short();
+void s_str_unmapped();
+void s_str_null();
+void s_str_bad();
+void s_str_two();
+void s_str_long();
+void s_str_pool();
+void s_str_slow_consumer();
+void s_str_small_ring();
+void s_str_no_consumer();
