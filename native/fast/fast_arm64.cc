@@ -59,6 +59,7 @@ extern "C" {
 extern const uint8_t rethook_recorder_arm64_start[], rethook_recorder_arm64_end[];
 extern const uint8_t rethook_recorder_arm64_entry[], rethook_recorder_arm64_ret[];
 extern const uint8_t rethook_recorder_arm64_arena[], rethook_recorder_arm64_flags[];
+extern const uint8_t rethook_recorder_arm64_nomatch[];
 }
 
 namespace rethook {
@@ -218,6 +219,7 @@ const FastRecorder& fast_recorder() {
       size_t(rethook_recorder_arm64_ret - rethook_recorder_arm64_start),
       size_t(rethook_recorder_arm64_arena - rethook_recorder_arm64_start),
       size_t(rethook_recorder_arm64_flags - rethook_recorder_arm64_start),
+      size_t(rethook_recorder_arm64_nomatch - rethook_recorder_arm64_start),
   };
   return r;
 }

@@ -146,6 +146,7 @@ const FastRecorder& fast_recorder() {
       rethook_recorder_x86_64_offsets[1],
       rethook_recorder_x86_64_offsets[2],
       rethook_recorder_x86_64_offsets[3],
+      0,  // .Lnomatch_trap: the blob's first byte (int3)
   };
   return r;
 }
