@@ -53,6 +53,7 @@ const PROGRAMS = {
   stray_call: ['stray_call.c'],
   vfork_inflight: ['vfork_inflight.c'],
   ring_flood: ['ring_flood.c'],
+  string_reuse: ['string_reuse.c'],
   busy_threads: ['busy_threads.c', '-lpthread'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'], patch_window: ['patch_window_main.c', 'patch_window.S'] } : {}),
 };

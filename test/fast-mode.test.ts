@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { once } from 'events';
 import { Tracer } from '../lib';
-import { CLI, fixture, procState, scaled, scratchDir, trace, waitForState } from './helpers';
+import { cli, CLI, fixture, procState, scaled, scratchDir, trace, waitForState } from './helpers';
 
 const SIGUSR1 = 'SIGUSR1';
 
@@ -52,6 +52,27 @@ x86test('a thread blocked inside the bytes being patched continues from their co
   expect(output()).toBe('ready\npause=-4 getpid=3/3\n');
   // The paused call's entry happened before the patch: only the three getpid calls are seen.
   expect(events).toEqual(['> blocker 39', '< blocker = pid', '> blocker 39', '< blocker = pid', '> blocker 39', '< blocker = pid']);
+});
+
+test('a string argument is copied at the call: the value shown is what the call saw, not what the buffer holds later', async () => {
+  const seen: unknown[] = [];
+  const r = await trace(fixture('string_reuse'), 'say', {
+    mode: 'fast',
+    handlers: { args: ['str s'], ret: 'int', capture: { strings: [0] }, onEntry: (c) => void seen.push(c.arg('s')) } as never,
+  });
+  expect(r.hook.fellBack).toEqual([]);
+  expect(r.stdout).toBe('total=18\n');
+  expect(seen).toEqual(['call-0', 'call-1', 'call-2']);
+  expect(r.events).toEqual(['> say ' + r.events[0].split(' ')[2], '< say = 6', r.events[2], '< say = 6', r.events[4], '< say = 6']);
+});
+
+test('the CLI in fast mode shows string arguments as the call saw them', () => {
+  const res = cli(['trace', '--mode', 'fast', '-f', 'say(str s) -> int', '--', fixture('string_reuse')]);
+  expect(res.status).toBe(0);
+  expect(res.stdout).toBe('total=18\n');
+  expect(res.stderr).toContain('say(s="call-0") = 6');
+  expect(res.stderr).toContain('say(s="call-1") = 6');
+  expect(res.stderr).toContain('say(s="call-2") = 6');
 });
 
 test('a ring that fills while a handler is slow loses no record: the thread waits for it to be drained', async () => {

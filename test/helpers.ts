@@ -91,6 +91,10 @@ export async function trace(
     maxActive: opts.maxActive,
     returnMode: opts.returnMode,
     mode: opts.mode,
+    // The handlers' own typing and capture options go through as they are.
+    ...(h.args ? { args: h.args } : {}),
+    ...(h.ret ? { ret: h.ret } : {}),
+    ...(h.capture ? { capture: h.capture } : {}),
     onEntry(ctx) {
       events.push(`> ${ctx.function} ${ctx.args.slice(0, nargs).join(' ')}`.trimEnd());
       return h.onEntry?.(ctx);
