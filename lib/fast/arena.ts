@@ -203,16 +203,8 @@ export class FastArena {
 
   /** Copies of calls in flight (a fork child's, from its parent's forking thread), bottom first. */
   pushNodes(b: ThreadBlock, nodes: readonly { sp: number; ret: number; site: number; tsc: bigint }[]): void {
-    nodes.forEach((n, i) => {
-      const off = b.offset + L.B_NODES + i * L.NODE_SIZE;
-      this.set(off + L.N_SP, BigInt(n.sp));
-      this.set(off + L.N_RET, BigInt(n.ret));
-      this.set(off + L.N_SITE, BigInt(n.site));
-      this.set(off + L.N_TSC, n.tsc);
-      const pool = Number(this.get(SITES + n.site * 8) & 0xffffffffn);
-      Atomics.add(this.words, (POOLS + pool * L.POOL_SIZE + L.P_ACTIVE) / 8, 1n);
-    });
-    this.set(b.offset + L.B_DEPTH, BigInt(nodes.length));
+    this.set(b.offset + L.B_DEPTH, 0n);
+    this.pushNodesOnTop(b, nodes);
   }
 
   /** Put nodes back on top of a stopped thread's stack (they were kept while a call below them returned). */

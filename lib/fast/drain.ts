@@ -162,21 +162,9 @@ export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly {
 /** Calls that returned while the thread was stopped at the recorder's trap (innermost first): their exits, with `retval`. */
 export function returnCalls(s: Session, fp: FastProc, tid: number, nodes: readonly { sp: number; site: number }[], retval: bigint): void {
   const stack = fp.inFlight.get(tid) ?? [];
-  const now = process.hrtime.bigint();
   for (const n of nodes) {
     const i = stack.findIndex((c) => c.sp === n.sp && c.site.index === n.site);
-    if (i < 0) continue;
-    const call = stack.splice(i, 1)[0];
-    const host = new FastHost(fp.proc, null, call.strings);
-    for (let k = 0; k < call.hooks.length; k++) {
-      const hook = call.hooks[k];
-      const handler = hook.handlers.onExit;
-      if (!hook.live || !handler || s.status) continue;
-      const ctx = new ExitContext(host, callInfo(tid, call, k), { retval, durationNs: now - entryNsOf(call), unwound: false, reason: null, timestampNs: now });
-      ctx.data = call.data[k];
-      callHandler(s, 'onExit', call.site.fn.name, () => handler(ctx as never));
-      ctx._live = false;
-    }
+    if (i >= 0) endCall(s, fp, tid, stack.splice(i, 1)[0], null, retval);
   }
 }
 
@@ -187,14 +175,15 @@ export function endInFlight(s: Session, fp: FastProc, tid: number, reason: 'thre
   if (stack) for (const call of stack.reverse()) endCall(s, fp, tid, call, reason);
 }
 
-function endCall(s: Session, fp: FastProc, tid: number, call: PendingCall, reason: UnwindReason): void {
+/** A call's end seen by the tracer itself, now: unwound (`reason`), or returned with `retval`. */
+function endCall(s: Session, fp: FastProc, tid: number, call: PendingCall, reason: UnwindReason | null, retval = 0n): void {
   const now = process.hrtime.bigint();
   const host = new FastHost(fp.proc, null, call.strings);
   for (let k = 0; k < call.hooks.length; k++) {
     const hook = call.hooks[k];
     const handler = hook.handlers.onExit;
     if (!hook.live || !handler || s.status) continue;
-    const ctx = new ExitContext(host, callInfo(tid, call, k), { retval: 0n, durationNs: now - entryNsOf(call), unwound: true, reason, timestampNs: now });
+    const ctx = new ExitContext(host, callInfo(tid, call, k), { retval, durationNs: now - entryNsOf(call), unwound: reason !== null, reason, timestampNs: now });
     ctx.data = call.data[k];
     callHandler(s, 'onExit', call.site.fn.name, () => handler(ctx as never));
     ctx._live = false;
