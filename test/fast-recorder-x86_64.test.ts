@@ -13,6 +13,7 @@ const SOURCES = [
   'test/fast/harness_x86_64.cc',
   'test/fast/harness_arena.cc',
   'test/fast/harness_threads_x86_64.cc',
+  'test/fast/harness_capture_x86_64.cc',
   'test/fast/planner_x86_64.cc',
   'test/fast/funcs_x86_64.S',
   'native/fast/fast_x86_64.cc',
@@ -41,11 +42,24 @@ const SCENARIOS = [
   'maxActive and nodes_max reached',
   'busy, no thread block, disabled: unhooked and counted',
   'return with no node: nomatch counted, int3 at blob+0',
+  '6 args in, every register kept with every argument captured (6 bad pointers)',
+  'capture: hook the capture functions',
+  'capture: a short string: ENTRY, then STRING 0 (96 bytes read, past its NUL)',
+  'capture: a string crossing into the next page: 96 bytes read in two parts',
+  'capture: a string running into an unmapped page: cut at the page end, no crash',
+  'capture: a NULL pointer: no STRING record',
+  'capture: bad pointers (0x10, -1, a kernel address): STRING records of 0 bytes, no crash',
+  'capture: arguments 0 and 2: two STRING records in order',
+  'capture: a string longer than 96 bytes: 96 read',
+  "capture: the pool is the site word's low 32 bits (maxActive with a mask)",
+  'capture: consumer = 0: STRING records dropped and counted',
+  'capture: a ring of 4 and 6 strings per call: 3 kept, 3 dropped, no deadlock',
   '4 threads x 100000 calls, one consumer: every record, in order',
   'a ring of 16 and a slow consumer: nothing lost',
   'consumer = 0: records dropped and counted, calls fine',
   'tracer gone (kill says ESRCH): consumer = 0, records dropped',
   'benchmark: every record drained',
+  'benchmark: captured strings, every record kept',
 ];
 
 function newer(out: string, inputs: string[]): boolean {
@@ -83,5 +97,6 @@ const x64 = process.arch === 'x64';
 
   test('the benchmark line is printed', () => {
     expect(lines.some((l) => /^bench: .* hooked [\d.]+ ns\/call/.test(l))).toBe(true);
+    expect(lines.some((l) => /^bench: .* hooked [\d.]+ ns\/call with the string captured/.test(l))).toBe(true);
   });
 });

@@ -4,7 +4,8 @@
 // copied into the tracee and never executed in the addon (hence .rodata).
 // Every reference to the blob itself is rip-relative to a local label, so
 // the assembler resolves it and the object has no relocation inside the
-// blob; no libc, two raw syscalls (kill, sched_yield) when a ring is full.
+// blob; no libc, two raw syscalls (kill, sched_yield) when a ring is full,
+// one more (process_vm_readv) per captured string.
 //
 // Layout (offsets exported in rethook_recorder_x86_64_offsets):
 //   +0      int3: the NOMATCH TRAP. A return with no node for its frame ends
@@ -19,6 +20,18 @@
 //           they are dead at a call), xmm registers untouched (xmm0 read).
 //   ret     where hijacked returns land: rsp = frame + 8.
 //   arena, flags: two u64 words the tracer writes (read rip-relative).
+//
+// Captured strings (recorder.h, entry step 6): after the ENTRY record, one
+// STRING record per set bit i of the site word's capture mask (bits 32-37:
+// rdi rsi rdx rcx r8 r9; bits 38-39 are arm64's x6/x7, ignored here) whose
+// register is not 0, in ascending i; head moves once, after the last. The
+// bytes come from process_vm_readv(RH_H_PID, ...), which fails with -EFAULT
+// on a bad address instead of faulting: at most to the pointer's page end
+// first, then (all of it read, no NUL in it, fewer than RH_STRING_MAX) the
+// rest from the next page. R_RET = the bytes read (0..RH_STRING_MAX): they
+// may run past the string's NUL (the tracer stops at the first NUL); the
+// record's bytes after them are stale. If the ENTRY record itself was
+// dropped, each STRING it would have had is counted dropped, not written.
 //
 // busy: the entry sets it for its whole length, and so does the return path
 // (it moves the node stack and the ring too, and a signal handler's hooked
@@ -41,19 +54,24 @@ rethook_recorder_x86_64_start:
 #define SAVE_GPRS push rax; push rcx; push rdx; push rsi; push rdi; push r8; push r9; push r10; push r11
 #define RESTORE_GPRS pop r11; pop r10; pop r9; pop r8; pop rdi; pop rsi; pop rdx; pop rcx; pop rax
 
-// The entry's stack after SAVE_GPRS and 16 bytes of locals (E_ = from rsp).
+// The entry's stack after SAVE_GPRS and 48 bytes of locals (E_ = from rsp).
 #define E_TSC 0        /* the entry's clock */
 #define E_TARGET 8     /* depth to pop down to (a reused frame) */
-#define E_R11 16
-#define E_R9 32
-#define E_R8 40
-#define E_RDI 48
-#define E_RSI 56
-#define E_RDX 64
-#define E_RCX 72
-#define E_SITE 96
-#define E_FRAME 104
-#define E_LOCALS 16
+#define E_MASK 16      /* capture bits not yet done */
+#define E_N 24         /* records reserved, not yet published (ENTRY + STRINGs) */
+#define E_IDX 32       /* the argument being captured */
+#define E_PTR 40       /* its pointer */
+#define E_LOCALS 48
+#define E_R11 (E_LOCALS + 0)
+#define E_R9 (E_LOCALS + 16)
+#define E_R8 (E_LOCALS + 24)
+#define E_RDI (E_LOCALS + 32)
+#define E_RSI (E_LOCALS + 40)
+#define E_RDX (E_LOCALS + 48)
+#define E_RCX (E_LOCALS + 56)
+#define E_SITE (E_LOCALS + 80)
+#define E_FRAME (E_LOCALS + 88)
+#define CAPTURE_ARGS 0x3f  /* the capture bits x86-64 has registers for */
 
 // Register roles in both paths, kept across the subroutines below:
 //   r11 = arena, r10 = thread block, r9 = frame, r8 = the real return.
@@ -124,10 +142,10 @@ rethook_recorder_x86_64_start:
 	jne .Lentry_tail_lost
 	mov r8, qword ptr [r10 + rcx + RH_B_NODES - RH_NODE_SIZE + RH_N_RET]
 
-.Lpool:				// rcx = pools + sites[site] * RH_POOL_SIZE
+.Lpool:				// rcx = pools + (sites[site] & RH_SITE_POOL_MASK) * RH_POOL_SIZE
 	mov eax, dword ptr [rsp + E_SITE]
 	mov rcx, qword ptr [r11 + RH_H_SITES]
-	mov rcx, qword ptr [rcx + rax * 8]
+	mov ecx, dword ptr [rcx + rax * 8]	// bits 0-31 (zero-extended)
 	shl rcx, 5
 	add rcx, qword ptr [r11 + RH_H_POOLS]
 	mov eax, 1
@@ -144,7 +162,7 @@ rethook_recorder_x86_64_start:
 	mov qword ptr [rsp + E_TSC], rax
 	call .Lring_reserve
 	test rdi, rdi
-	jz .Lpush_node
+	jz .Lentry_dropped
 	mov eax, dword ptr [rsp + E_SITE]
 	shl rax, 32
 	or rax, RH_KIND_ENTRY
@@ -172,6 +190,10 @@ rethook_recorder_x86_64_start:
 	mov qword ptr [rdi + RH_R_FP], rax
 	mov rax, qword ptr [r10 + RH_B_DEPTH]
 	mov qword ptr [rdi + RH_R_DEPTH], rax
+	mov eax, dword ptr [rsp + E_SITE]
+	mov rcx, qword ptr [r11 + RH_H_SITES]
+	test byte ptr [rcx + rax * 8 + 4], CAPTURE_ARGS	// the capture mask
+	jnz .Lcapture
 	add qword ptr [r10 + RH_B_HEAD], 1	// a plain store: x86 keeps store order
 
 .Lpush_node:
@@ -194,6 +216,66 @@ rethook_recorder_x86_64_start:
 	add rsp, E_LOCALS
 	RESTORE_GPRS
 	ret
+
+	// STRING records after the ENTRY one (unpublished: E_N records so far).
+.Lcapture:
+	movzx eax, byte ptr [rcx + rax * 8 + 4]
+	and eax, CAPTURE_ARGS
+	mov qword ptr [rsp + E_MASK], rax
+	mov qword ptr [rsp + E_N], 1
+.Lcap_next:
+	mov rax, qword ptr [rsp + E_MASK]
+	test rax, rax
+	jz .Lcap_publish
+	bsf rcx, rax
+	btr rax, rcx
+	mov qword ptr [rsp + E_MASK], rax
+	lea rax, [rip + .Lcap_regs]
+	movzx eax, byte ptr [rax + rcx]
+	mov rsi, qword ptr [rsp + rax]		// the saved argument register
+	test rsi, rsi
+	jz .Lcap_next
+	mov qword ptr [rsp + E_IDX], rcx
+	mov qword ptr [rsp + E_PTR], rsi
+	mov rdx, qword ptr [rsp + E_N]
+	call .Lring_reserve_n
+	test rdi, rdi
+	jz .Lcap_next			// dropped (counted)
+	mov eax, dword ptr [rsp + E_SITE]
+	shl rax, 32
+	or rax, RH_KIND_STRING
+	mov qword ptr [rdi + RH_R_KIND], rax
+	mov rax, qword ptr [rsp + E_IDX]
+	mov qword ptr [rdi + RH_R_TSC], rax
+	mov rsi, qword ptr [rsp + E_PTR]
+	mov qword ptr [rdi + RH_R_SP], rsi
+	call .Lread_string
+	mov qword ptr [rdi + RH_R_RET], rax
+	add qword ptr [rsp + E_N], 1
+	jmp .Lcap_next
+.Lcap_publish:
+	mov rax, qword ptr [rsp + E_N]
+	add qword ptr [r10 + RH_B_HEAD], rax	// once, after every record
+	jmp .Lpush_node
+
+	// The ENTRY record was dropped: so is each STRING it would have had.
+.Lentry_dropped:
+	mov eax, dword ptr [rsp + E_SITE]
+	mov rcx, qword ptr [r11 + RH_H_SITES]
+	movzx eax, byte ptr [rcx + rax * 8 + 4]
+	and eax, CAPTURE_ARGS
+	jz .Lpush_node
+	lea rdx, [rip + .Lcap_regs]
+1:	bsf rcx, rax
+	btr rax, rcx
+	movzx ecx, byte ptr [rdx + rcx]
+	cmp qword ptr [rsp + rcx], 0
+	je 2f
+	add qword ptr [r10 + RH_B_DROPPED], 1
+	lock add qword ptr [r11 + RH_H_DROPPED], 1
+2:	test eax, eax
+	jnz 1b
+	jmp .Lpush_node
 
 .Lentry_nothread:
 	lock add qword ptr [r11 + RH_H_MISSED_NOTHREAD], 1
@@ -314,10 +396,17 @@ rethook_recorder_x86_64_start:
 
 // ring_reserve: rdi = the next free record of this thread's ring, or 0 when
 // the record is dropped (counted). Waits while a live tracer drains.
+// ring_reserve_n: the same after rdx records reserved but not yet published
+// (head + rdx is the slot; rdx survives the syscalls). The tracer frees no
+// more than head - tail, so when rdx alone fills the ring (> mask) waiting
+// could never end: the record is dropped.
 // head is ours; tail is the tracer's (x86 loads are not reordered with
 // later stores, so the slot is not written before tail said it is free).
 .Lring_reserve:
+	xor edx, edx
+.Lring_reserve_n:
 	mov rax, qword ptr [r10 + RH_B_HEAD]
+	add rax, rdx
 	mov rcx, rax
 	sub rcx, qword ptr [r10 + RH_B_TAIL]
 	mov rsi, qword ptr [r10 + RH_B_RING_MASK]
@@ -328,7 +417,9 @@ rethook_recorder_x86_64_start:
 	mov rdi, qword ptr [r10 + RH_B_RING]
 	add rdi, rax
 	ret
-1:	cmp qword ptr [r11 + RH_H_CONSUMER], 0
+1:	cmp rdx, rsi
+	ja 3f
+	cmp qword ptr [r11 + RH_H_CONSUMER], 0
 	je 3f
 	mov rdi, qword ptr [r11 + RH_H_TRACER_PID]
 	xor esi, esi
@@ -340,7 +431,7 @@ rethook_recorder_x86_64_start:
 	mov eax, 24			// sched_yield()
 	syscall
 	mov r11, qword ptr [rip + .Larena]
-	jmp .Lring_reserve
+	jmp .Lring_reserve_n
 2:	mov qword ptr [r11 + RH_H_CONSUMER], 0
 3:	add qword ptr [r10 + RH_B_DROPPED], 1
 	lock add qword ptr [r11 + RH_H_DROPPED], 1
@@ -360,7 +451,7 @@ rethook_recorder_x86_64_start:
 	push rcx
 	mov rax, qword ptr [rcx + RH_N_SITE]
 	mov rdx, qword ptr [r11 + RH_H_SITES]
-	mov rax, qword ptr [rdx + rax * 8]
+	mov eax, dword ptr [rdx + rax * 8]	// the pool: bits 0-31
 	shl rax, 5
 	add rax, qword ptr [r11 + RH_H_POOLS]
 	lock sub qword ptr [rax + RH_P_ACTIVE], 1
@@ -396,6 +487,90 @@ rethook_recorder_x86_64_start:
 	jz 2f
 	mov qword ptr [rdi + RH_R_RET], rax
 2:	ret
+
+// read_string (rdi = a STRING record, rsi = the pointer): reads the string's
+// bytes into the record at R_REGS with process_vm_readv on our own pid, as
+// the top comment says; rax = the bytes read (0..RH_STRING_MAX). Keeps rdi,
+// r8, r9, r10; r11 = the arena again; clobbers rcx rdx rsi.
+#define S_IOV 0        /* local iovec {base, len}, then the remote one */
+#define S_PTR 32
+#define S_REC 40
+.Lread_string:
+	push r8
+	push r9
+	push r10
+	push rdi
+	push rsi
+	sub rsp, 32
+	mov eax, esi
+	and eax, 4095
+	mov edx, 4096
+	sub edx, eax			// bytes to the page end
+	mov eax, RH_STRING_MAX
+	cmp rdx, rax
+	cmova rdx, rax
+	lea rax, [rdi + RH_R_REGS]
+	mov qword ptr [rsp + S_IOV], rax
+	mov qword ptr [rsp + S_IOV + 8], rdx
+	mov qword ptr [rsp + S_IOV + 16], rsi
+	mov qword ptr [rsp + S_IOV + 24], rdx
+	call .Lvm_read
+	test rax, rax
+	jle 3f				// nothing read (-EFAULT...)
+	mov rdx, qword ptr [rsp + S_IOV + 8]
+	cmp rax, rdx
+	jne 4f				// short: the bytes read
+	cmp rdx, RH_STRING_MAX
+	jae 4f
+	mov rcx, qword ptr [rsp + S_IOV]
+	xor esi, esi
+1:	cmp byte ptr [rcx + rsi], 0	// a NUL: done
+	je 4f
+	inc rsi
+	cmp rsi, rdx
+	jb 1b
+	add qword ptr [rsp + S_IOV], rdx	// the rest, from the next page
+	add qword ptr [rsp + S_IOV + 16], rdx
+	mov eax, RH_STRING_MAX
+	sub rax, rdx
+	mov qword ptr [rsp + S_IOV + 8], rax
+	mov qword ptr [rsp + S_IOV + 24], rax
+	call .Lvm_read
+	test rax, rax
+	jg 2f
+	xor eax, eax			// a failure there keeps the first part
+2:	mov rdx, qword ptr [rsp + S_IOV]
+	sub rdx, qword ptr [rsp + S_REC]
+	sub rdx, RH_R_REGS		// the first part's length
+	add rax, rdx
+	jmp 4f
+3:	xor eax, eax
+4:	add rsp, 32
+	pop rsi
+	pop rdi
+	pop r10
+	pop r9
+	pop r8
+	mov r11, qword ptr [rip + .Larena]
+	ret
+
+// vm_read: process_vm_readv(pid, the local iovec, 1, the remote one, 1, 0)
+// with the iovecs at read_string's S_IOV (+8 here: our return address).
+.Lvm_read:
+	mov r11, qword ptr [rip + .Larena]
+	mov rdi, qword ptr [r11 + RH_H_PID]
+	lea rsi, [rsp + 8 + S_IOV]
+	mov edx, 1
+	lea r10, [rsp + 8 + S_IOV + 16]
+	mov r8d, 1
+	xor r9d, r9d
+	mov eax, 310			// process_vm_readv
+	syscall
+	ret
+
+// The capture bits' registers: their offsets in the entry's stack.
+.Lcap_regs:
+	.byte E_RDI, E_RSI, E_RDX, E_RCX, E_R8, E_R9
 
 	.balign 8, 0xcc
 .Larena:

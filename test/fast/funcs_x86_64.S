@@ -185,6 +185,11 @@ FUNC(rh_empty_hooked)
 	ret
 END(rh_empty_hooked)
 
+FUNC(rh_empty_cap)
+	mov eax, 0
+	ret
+END(rh_empty_cap)
+
 FUNC(rh_empty_plain)
 	mov eax, 0
 	ret

@@ -17,7 +17,7 @@ namespace harness {
 // Site numbers (= pool numbers) of the hooked functions.
 enum Site : uint32_t {
   S_TORTURE, S_OUTER, S_INNER, S_FACT, S_TAIL_A, S_TAIL_B, S_LJ_OUTER, S_LJ_A, S_LJ_B, S_RIPJCC, S_ENDBR,
-  S_CALLFIRST, S_COUNT, S_EMPTY, S_LIMITED, S_COUNT_SITES
+  S_CALLFIRST, S_COUNT, S_EMPTY, S_LIMITED, S_CAP, S_CAP_REC, S_EMPTY_CAP, S_COUNT_SITES
 };
 
 // What rh_call (funcs_x86_64.S) passes and sees: args, frame, return address, results.
@@ -29,6 +29,7 @@ struct Call {
 
 struct Record {
   uint64_t kind, site, tsc, sp, ret, regs[8], fp, depth;
+  uint8_t str[RH_STRING_MAX];  // a STRING record's bytes (R_REGS to the record's end)
 };
 
 // An address inside the arena, as a u64 lvalue.
@@ -54,6 +55,8 @@ void arena_init(bool fsgsbase, uint32_t sites);
 uint64_t thread_register(uint64_t ring_records, uint64_t nodes_max = 64);
 // Marks the calling thread's slot deleted (key 1).
 void thread_unregister();
+// Sets a site's word: pool index in bits 0-31, capture mask in bits 32-39.
+void set_site(uint32_t site, uint32_t pool, uint8_t capture);
 // Patches `fn` (`size` bytes, from nm) with a stub for `site`; pool = site.
 // Returns "" or the planner's reason.
 std::string hook(void* fn, size_t size, uint32_t site);
@@ -78,6 +81,9 @@ std::string describe(const Record& r);
 // Checks a record field by field; returns false and notes the first mismatch.
 bool expect_record(Scenario& s, const Record& r, uint64_t kind, uint64_t site, uint64_t depth, const char* what);
 
+// Captured strings (harness_capture_x86_64.cc): hooks its own functions.
+void capture_scenarios(uint64_t main_block);
+void capture_benchmark();
 // Scenarios needing threads (harness_threads_x86_64.cc).
 void threads_scenarios();
 void benchmark();
@@ -88,6 +94,7 @@ void planner_tables();
 
 extern "C" {
 void rh_call(void* fn, harness::Call* io);
+void rh_empty_cap(const char*);
 long count_me(long x);
 extern volatile long sink;
 }

@@ -63,6 +63,7 @@ void arena_init(bool fsgsbase, uint32_t sites) {
   arena.set(RH_H_MAGIC, RH_MAGIC);
   arena.set(RH_H_CONSUMER, 1);
   arena.set(RH_H_TRACER_PID, uint64_t(getpid()));
+  arena.set(RH_H_PID, uint64_t(getpid()));  // the tracee is us
   arena.set(RH_H_THREADS, alloc(kThreadSlots * RH_T_SLOT_SIZE));
   arena.set(RH_H_THREAD_MASK, kThreadSlots - 1);
   arena.set(RH_H_SITES, alloc(sites * 8ull));
@@ -133,6 +134,10 @@ std::string hook(void* fn, size_t size, uint32_t site) {
   return "";
 }
 
+void set_site(uint32_t site, uint32_t pool, uint8_t capture) {
+  word(arena.header(RH_H_SITES) + 8ull * site) = uint64_t(pool) | uint64_t(capture) << RH_SITE_CAPTURE_SHIFT;
+}
+
 void set_pool_max(uint32_t pool, uint64_t max) { word(arena.header(RH_H_POOLS) + pool * RH_POOL_SIZE + RH_P_MAX) = max; }
 
 uint64_t pool_word(uint32_t pool, int off) { return word(arena.header(RH_H_POOLS) + pool * RH_POOL_SIZE + off); }
@@ -149,6 +154,7 @@ size_t drain(uint64_t block, std::vector<Record>* out, size_t max) {
     rec.tsc = word(r + RH_R_TSC), rec.sp = word(r + RH_R_SP), rec.ret = word(r + RH_R_RET);
     for (int i = 0; i < 8; i++) rec.regs[i] = word(r + RH_R_REGS + 8 * i);
     rec.fp = word(r + RH_R_FP), rec.depth = word(r + RH_R_DEPTH);
+    memcpy(rec.str, reinterpret_cast<const void*>(r + RH_R_REGS), RH_STRING_MAX);
     if (out) out->push_back(rec);
   }
   __atomic_store_n(reinterpret_cast<uint64_t*>(block + RH_B_TAIL), tail, __ATOMIC_RELEASE);

@@ -76,7 +76,8 @@ static void hook_all(Scenario& s) {
       {"rh_torture", S_TORTURE}, {"nested_outer", S_OUTER}, {"nested_inner", S_INNER}, {"fact", S_FACT},
       {"rh_tail_a", S_TAIL_A}, {"rh_tail_b", S_TAIL_B}, {"lj_outer", S_LJ_OUTER}, {"lj_a", S_LJ_A},
       {"lj_b", S_LJ_B}, {"rh_ripjcc", S_RIPJCC}, {"rh_endbr", S_ENDBR}, {"rh_callfirst", S_CALLFIRST},
-      {"count_me", S_COUNT}, {"rh_empty_hooked", S_EMPTY}, {"limited", S_LIMITED}};
+      {"count_me", S_COUNT}, {"rh_empty_hooked", S_EMPTY}, {"limited", S_LIMITED},
+      {"rh_empty_cap", S_EMPTY_CAP}};
   for (auto [name, site] : fns) {
     size_t size;
     void* f = sym(name, &size);
@@ -92,19 +93,31 @@ static void set_flags(uint64_t flags) {
   mprotect(reinterpret_cast<void*>(page), 8192, PROT_READ | PROT_EXEC);
 }
 
-static void torture(const char* name) {
+// With `capture` (every capture bit: 6 of them are registers here, all holding
+// small values: bad pointers), one STRING record of 0 bytes per argument
+// between the ENTRY and EXIT ones, and still every register kept.
+static void torture(const char* name, uint8_t capture = 0) {
   Scenario s(name);
+  set_site(S_TORTURE, S_TORTURE, capture);
+  const size_t strings = capture ? 6 : 0;
   rh_call_torture();
   for (int i = 0; i < 15; i++) {
     s.expect(rh_seen_entry[i] == 0x100u + i, "register " + std::to_string(i) + " changed by the entry");
     s.expect(rh_seen_exit[i] == 0x1111u * (i + 1), "register " + std::to_string(i) + " changed by the return");
   }
   s.expect(rh_torture_sp_after == rh_torture_frame, "rsp after the call is not the caller's");
+  set_site(S_TORTURE, S_TORTURE, 0);
   auto r = take();
-  if (!s.expect(r.size() == 2, "want 2 records, got " + std::to_string(r.size()))) return;
+  if (!s.expect(r.size() == 2 + strings, "want " + std::to_string(2 + strings) + " records, got " + std::to_string(r.size())))
+    return;
+  const uint64_t args[6] = {0x105, 0x104, 0x103, 0x102, 0x107, 0x108};  // rdi rsi rdx rcx r8 r9
+  for (size_t i = 0; i < strings; i++)
+    s.expect(r[1 + i].kind == RH_KIND_STRING && r[1 + i].site == S_TORTURE && r[1 + i].tsc == i && r[1 + i].sp == args[i] &&
+                 r[1 + i].ret == 0,
+             "string record " + std::to_string(i) + ": " + describe(r[1 + i]));
+  r.erase(r.begin() + 1, r.begin() + 1 + strings);
   expect_record(s, r[0], RH_KIND_ENTRY, S_TORTURE, 0, "entry");
   expect_record(s, r[1], RH_KIND_EXIT, S_TORTURE, 0, "exit");
-  const uint64_t args[6] = {0x105, 0x104, 0x103, 0x102, 0x107, 0x108};  // rdi rsi rdx rcx r8 r9
   for (int i = 0; i < 6; i++) s.expect(r[0].regs[i] == args[i], "entry arg " + std::to_string(i) + ": " + describe(r[0]));
   s.expect(r[0].regs[6] == 0 && r[0].regs[7] == 0, "entry regs 6, 7 not 0");
   s.expect(r[0].sp == rh_torture_frame && r[1].sp == rh_torture_frame, "frame: " + describe(r[0]));
@@ -306,6 +319,7 @@ int main() {
   } else {
     printf("skip rdfsbase: the CPU or kernel does not offer it\n");
   }
+  torture("6 args in, every register kept with every argument captured (6 bad pointers)", 0xff);
   nested();
   recursion();
   tail_call();
@@ -317,8 +331,10 @@ int main() {
   limits();
   unhooked_entries();
   nomatch();
+  capture_scenarios(main_block);
   threads_scenarios();
   benchmark();
+  capture_benchmark();
   printf("%s\n", failures ? "FAILED" : "ALL OK");
   return failures ? 1 : 0;
 }
