@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { once } from 'events';
-import { Tracer } from '../lib';
+import { EntryContext, Tracer } from '../lib';
 import { cli, CLI, fixture, procState, scaled, scratchDir, trace, waitForState } from './helpers';
 
 const SIGUSR1 = 'SIGUSR1';
@@ -58,7 +58,7 @@ test('a string argument is copied at the call: the value shown is what the call 
   const seen: unknown[] = [];
   const r = await trace(fixture('string_reuse'), 'say', {
     mode: 'fast',
-    handlers: { args: ['str s'], ret: 'int', capture: { strings: [0] }, onEntry: (c) => void seen.push(c.arg('s')) } as never,
+    handlers: { args: ['str s'], ret: 'int', capture: { strings: [0] }, onEntry: (c: EntryContext) => void seen.push(c.arg('s')) },
   });
   expect(r.hook.fellBack).toEqual([]);
   expect(r.stdout).toBe('total=18\n');

@@ -239,7 +239,8 @@ class FastHost implements ContextHost {
     private readonly strings: Map<bigint, Buffer> | undefined,
   ) {}
 
-  read(addr: number | bigint, length: number): Buffer | null {
+  // An own property, bound: the value readers take it as a plain function.
+  readonly read = (addr: number | bigint, length: number): Buffer | null => {
     if (this.strings) {
       const at = BigInt(addr);
       for (const [p, bytes] of this.strings) {
@@ -248,7 +249,7 @@ class FastHost implements ContextHost {
       }
     }
     return this.proc.mem.read(addr, length);
-  }
+  };
 
   fpRegs(): Buffer | null {
     if (!this.exit) return null;
