@@ -7,7 +7,7 @@
 #define NOINLINE __attribute__((noinline, noipa))
 NOINLINE long work100(long x) {
   volatile long s = x;
-  for (int i = 0; i < 64; i++) s = s * 3 + 1;
+  for (int i = 0; i < 160; i++) s = s * 3 + 1;
   return s;
 }
 int main(int argc, char** argv) {

@@ -37,7 +37,10 @@ export function failed(s: Session): void {
       err = oneLine(cause, `could not detach (${firstLine(e)}): process ${s.pid} was killed`);
     }
   }
-  if (s.mainStatus && !s.options.attached && !internal) return s.finish(s.mainStatus);
+  // A handler's throw is news even after the program ended (fast mode runs
+  // the last handlers then); anything else then is not.
+  const handlerThrew = cause instanceof RethookError && cause.code === 'EHANDLER';
+  if (s.mainStatus && !s.options.attached && !internal && !handlerThrew) return s.finish(s.mainStatus);
   s.finish(null, err);
 }
 

@@ -69,6 +69,10 @@
 // dropped and counted (block.dropped, arena dropped); else the thread yields
 // (sched_yield) and looks again. Nothing is dropped while a tracer drains.
 //
+// Clocks: an entry's is read when its records are published (after any wait
+// for room and its captured strings), a return's before it waits: durations
+// are the calls' own, not the ring's or the tracer's.
+//
 // Records are written before head moves (a release store); the tracer reads
 // head (acquire), the records, then stores tail. Threads never share a ring.
 //

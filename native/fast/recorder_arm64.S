@@ -288,9 +288,17 @@ rethook_recorder_arm64_entry:
 	ldr	x8, [sp, #CAP_X8]
 	add	sp, sp, #CAP
 .Lpublish:
-	// Every record reserved goes out at once: head moves once.
+	// Every record reserved goes out at once: head moves once. The entry's
+	// clock is read again first, into its record (at head) and the node: a
+	// wait for room or a captured string's system calls are not the call's.
 	cbz	x25, .Lpush
+	mrs	x19, cntvct_el0
 	ldr	x16, [x10, #RH_B_HEAD]
+	ldr	x17, [x10, #RH_B_RING_MASK]
+	and	x17, x16, x17
+	ldr	x15, [x10, #RH_B_RING]
+	add	x15, x15, x17, lsl #7	// RH_RECORD_SIZE
+	str	x19, [x15, #RH_R_TSC]
 	add	x16, x16, x25
 	add	x17, x10, #RH_B_HEAD
 	stlr	x16, [x17]
@@ -516,12 +524,12 @@ emit_pop:
 	ldr	x16, [x24, #RH_N_SITE]
 	bl	pool_of
 	ATOMIC_SUB x15, #1, x16, w17	// RH_P_ACTIVE is 0
+	mrs	x22, cntvct_el0		// before any wait for room: waiting is not the call's time
 	bl	rec_begin0
 	cbz	x14, 3f
 	ldr	x16, [x24, #RH_N_SITE]
 	orr	x16, x21, x16, lsl #32
-	mrs	x17, cntvct_el0
-	stp	x16, x17, [x14, #RH_R_KIND]
+	stp	x16, x22, [x14, #RH_R_KIND]
 	ldp	x16, x17, [x24, #RH_N_SP]	// sp, ret
 	stp	x16, x17, [x14, #RH_R_SP]
 	cmp	x21, #RH_KIND_EXIT

@@ -194,6 +194,7 @@ rethook_recorder_x86_64_start:
 	mov rcx, qword ptr [r11 + RH_H_SITES]
 	test byte ptr [rcx + rax * 8 + 4], CAPTURE_ARGS	// the capture mask
 	jnz .Lcapture
+	call .Lstamp_entry
 	add qword ptr [r10 + RH_B_HEAD], 1	// a plain store: x86 keeps store order
 
 .Lpush_node:
@@ -254,6 +255,7 @@ rethook_recorder_x86_64_start:
 	add qword ptr [rsp + E_N], 1
 	jmp .Lcap_next
 .Lcap_publish:
+	call .Lstamp_entry
 	mov rax, qword ptr [rsp + E_N]
 	add qword ptr [r10 + RH_B_HEAD], rax	// once, after every record
 	jmp .Lpush_node
@@ -438,6 +440,22 @@ rethook_recorder_x86_64_start:
 	xor edi, edi
 	ret
 
+// stamp_entry: the entry's clock, read again just before its records are
+// published, into the ENTRY record (at head: not published yet) and E_TSC
+// (the node's): a wait for room in the ring, or a captured string's system
+// calls, are not the call's time. Clobbers rax rcx rdx.
+.Lstamp_entry:
+	rdtsc
+	shl rdx, 32
+	or rax, rdx
+	mov qword ptr [rsp + 8 + E_TSC], rax
+	mov rcx, qword ptr [r10 + RH_B_HEAD]
+	and rcx, qword ptr [r10 + RH_B_RING_MASK]
+	shl rcx, 7			// RH_RECORD_SIZE
+	add rcx, qword ptr [r10 + RH_B_RING]
+	mov qword ptr [rcx + RH_R_TSC], rax
+	ret
+
 // pop_node (esi = the record's kind): pops the top node, releases its pool
 // and fills a record for it, regs and fp zero, not yet published. Returns
 // rax = the node's return address, rdi = the record or 0 (dropped).
@@ -455,7 +473,12 @@ rethook_recorder_x86_64_start:
 	shl rax, 5
 	add rax, qword ptr [r11 + RH_H_POOLS]
 	lock sub qword ptr [rax + RH_P_ACTIVE], 1
+	rdtsc				// the clock before any wait for room: waiting is not the call's time
+	shl rdx, 32
+	or rax, rdx
+	push rax
 	call .Lring_reserve
+	pop rdx
 	pop rcx
 	pop rsi
 	test rdi, rdi
@@ -464,10 +487,7 @@ rethook_recorder_x86_64_start:
 	shl rax, 32
 	or rax, rsi
 	mov qword ptr [rdi + RH_R_KIND], rax
-	rdtsc
-	shl rdx, 32
-	or rax, rdx
-	mov qword ptr [rdi + RH_R_TSC], rax
+	mov qword ptr [rdi + RH_R_TSC], rdx
 	mov rax, qword ptr [rcx + RH_N_SP]
 	mov qword ptr [rdi + RH_R_SP], rax
 	xor eax, eax
