@@ -44,7 +44,7 @@ build_host() {
 
 build_arm64_vm() {
   if fresh arm64; then echo "prebuild: prebuilds/linux-arm64 is up to date"; return; fi
-  if pgrep -x qemu-system-aarch64 >/dev/null; then
+  if pgrep -f "^(timeout .* )?qemu-system-aarch64" >/dev/null; then
     echo "prebuild: an arm64 VM is already running (it shares its work directory): try again when it is done" >&2
     exit 1
   fi
