@@ -296,6 +296,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       sink.write(endLine() + '\n');
       sink.flush();
     }
+    sink.flush(); // what the end wrote (detach lines among them) goes out before the file closes
     if (fd !== 2) fs.closeSync(fd);
     // Patterns that never matched anything, and why: one line each.
     for (const u of hk?.unmatched ?? []) process.stderr.write(`rethook: -f '${escapeText(u.pattern)}' never matched: ${escapeText(u.reason)}\n`);
