@@ -4,6 +4,20 @@
 const { Tracer } = require('../dist');
 const fs = require('fs');
 
+/** The CLI's own view of events (JSON lines or the text tree), writing to fd: entry(ctx) and exit(ctx). */
+function views(fd, format) {
+  const { Sink } = require('../dist/cli/format');
+  const { entryEvent, exitEvent } = require('../dist/cli/commands/trace');
+  const sink = new Sink(fd);
+  let v;
+  if (format === 'json') v = new (require('../dist/views/jsonl').JsonView)(sink, false);
+  else {
+    const run = { command: [], pid: 0, startTs: 0, startWallNs: 0, overheadNs: null };
+    v = new (require('../dist/views/tree').TreeView)(sink, { nargs: 3, backtraces: false, colors: require('../dist/views/colors').palette(false), time: 'none', run, slowNs: Infinity });
+  }
+  return { entry: (c) => v.entry(entryEvent(c, false)), exit: (c) => v.exit(exitEvent(c)) };
+}
+
 (async () => {
   const [file, n, mode, fn] = process.argv.slice(2);
   const devnull = fs.openSync('/dev/null', 'w');
@@ -13,14 +27,12 @@ const fs = require('fs');
   let formatNs;
   if (mode === 'stream') {
     // The CLI's path: every event formatted and written (to /dev/null).
-    const { JsonFormat, Sink } = require('../dist/cli/format');
-    const f = new JsonFormat(new Sink(devnull));
+    const f = views(devnull, 'json');
     t.hook('tiny', { onEntry: (c) => f.entry(c), onExit: (c) => { f.exit(c); calls++; } });
   } else if (mode === 'format-text' || mode === 'format-json') {
     // Typed values read and rendered as the CLI does (text tree or JSON lines),
     // timed apart from the rest of each call.
-    const { JsonFormat, TextFormat, Sink } = require('../dist/cli/format');
-    const f = mode === 'format-json' ? new JsonFormat(new Sink(devnull)) : new TextFormat(new Sink(devnull), 3);
+    const f = views(devnull, mode === 'format-json' ? 'json' : 'text');
     formatNs = 0n;
     const timed = (fn) => (c) => {
       const t0 = process.hrtime.bigint();

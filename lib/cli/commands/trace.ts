@@ -75,7 +75,7 @@ function whyNotStopped(pid: number): string {
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
-function entryEvent(c: EntryContext, backtraces: boolean): EntryEvent {
+export function entryEvent(c: EntryContext, backtraces: boolean): EntryEvent {
   const o: EntryEvent = {
     type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: hex(c.address), depth: c.depth, args: renderArgs(c),
   } as EntryEvent;
@@ -90,7 +90,7 @@ function entryEvent(c: EntryContext, backtraces: boolean): EntryEvent {
   return o;
 }
 
-function exitEvent(c: ExitContext): ExitEvent {
+export function exitEvent(c: ExitContext): ExitEvent {
   const o = {
     type: 'exit', pid: c.pid, tid: c.tid, function: c.function, depth: c.depth, retval: renderRet(c), unwound: c.unwound, durationNs: Number(c.durationNs),
   } as ExitEvent;
