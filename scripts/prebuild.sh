@@ -23,7 +23,7 @@ HOST=$(node -p process.arch)
 MODE=${1:-all}
 
 sources_hash() {
-  { echo binding.gyp; find native -type f \( -name '*.cc' -o -name '*.h' -o -name '*.c' \) | LC_ALL=C sort; } |
+  { echo binding.gyp; find native -type f \( -name '*.cc' -o -name '*.h' -o -name '*.c' -o -name '*.S' \) | LC_ALL=C sort; } |
     while read -r f; do echo "$f $(sha256sum <"$f" | cut -c1-64)"; done | sha256sum | cut -c1-16
 }
 HASH=$(sources_hash)
