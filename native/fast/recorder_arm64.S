@@ -1,5 +1,7 @@
 // The arm64 recorder: records calls inside the tracee (recorder.h is the
 // contract: arena layout, entry steps 1-7, the return, the ring protocol).
+// (Over 400 lines on purpose: the blob is copied whole into tracees, so it is
+// one contiguous piece between two labels: one file.)
 //
 // This is never executed in the addon: it sits in a read-only data section,
 // between rethook_recorder_arm64_start and _end, and fast_arm64.cc hands its

@@ -1,4 +1,6 @@
 // The x86-64 recorder (recorder.h is the contract; this is its x86-64 text).
+// (Over 400 lines on purpose: the blob is copied whole into tracees, so it is
+// one contiguous piece between two labels: one file.)
 //
 // Position-independent bytes between rethook_recorder_x86_64_start and _end,
 // copied into the tracee and never executed in the addon (hence .rodata).
