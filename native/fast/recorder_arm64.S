@@ -169,16 +169,33 @@ rethook_recorder_arm64_entry:
 	mov	x20, #1
 	b	.Lpool
 .Lreused:
-	// Every top node of this very frame is dead (several after tail calls).
-	mov	x21, #RH_KIND_UNWOUND
-1:	ldr	x14, [x10, #RH_B_DEPTH]
-	cbz	x14, .Lpool
-	TOP_NODE
-	ldr	x16, [x15, #RH_N_SP]
+	// A node of this very frame is a dead call whose frame is reused (a
+	// longjmp or an exception left it), and so is every node above it when
+	// all of those are below the frame (its callees): all UNWOUND, innermost
+	// first. Nodes below the frame with no such node under them stay (a
+	// coroutine's, an alternate stack's).
+	ldr	x19, [x10, #RH_B_DEPTH]	// x19 scans down from the top
+2:	cbz	x19, .Lpool		// no node of this frame: nothing dead
+	sub	x19, x19, #1
+	add	x15, x10, x19, lsl #5
+	ldr	x16, [x15, #(RH_B_NODES + RH_N_SP)]
 	cmp	x16, x11
-	b.ne	.Lpool
+	b.lo	2b			// below the frame: a callee, look further down
+	b.hi	.Lpool			// above it: a live caller, nothing dead
+3:	cbz	x19, 4f			// the lowest node of this frame (several after tail calls)
+	sub	x17, x19, #1
+	add	x15, x10, x17, lsl #5
+	ldr	x16, [x15, #(RH_B_NODES + RH_N_SP)]
+	cmp	x16, x11
+	b.ne	4f
+	mov	x19, x17
+	b	3b
+4:	mov	x21, #RH_KIND_UNWOUND
+5:	ldr	x14, [x10, #RH_B_DEPTH]
+	cmp	x14, x19
+	b.ls	.Lpool
 	bl	emit_pop
-	b	1b
+	b	5b
 .Lpool:
 	// 5. the pool, then the node stack
 	mov	x16, x13
