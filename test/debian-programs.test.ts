@@ -57,6 +57,7 @@ test('python3 loading sqlite3 with dlopen: hooks scoped to libsqlite3 are plante
     mode,
     // Fast mode reads the string when the handler runs (the statement is still there: Python holds it).
     args: ['ptr db', 'str sql', 'int n', 'ptr stmt', 'ptr tail'],
+    capture: { strings: [1] }, // fast mode copies the statement at the call (the program may be gone when the handler runs)
     onEntry: (c) => void sql.push(String(c.arg('sql'))),
     onExit: (c) => void results.push(c.retval),
   });

@@ -60,7 +60,7 @@ async function seizeAndHold(s: Session, pid: number, slow?: (tids: number[]) => 
     if (!fresh.length) break;
     for (const tid of fresh) {
       try {
-        s.nat.seize(tid, false);
+        seizeWaitingForOurGuardian(s, pid, tid);
       } catch (e) {
         if (seized.size === 0) throw new RethookError(`cannot attach to process ${pid}: ${(e as Error).message}`, ptraceCode((e as Error).message, 'ENOPROCESS'), { cause: e });
         continue; // the thread just exited
@@ -133,4 +133,33 @@ function pollStops(s: Session, proc: Proc, pending: Pending, seized: Set<number>
     if (kind !== StopKind.Exited && kind !== StopKind.Killed) s.nat.detach(child, 0);
   }
   return progress;
+}
+
+/**
+ * Seize `tid`. A guardian of ours from an earlier session (our child) may
+ * still hold the threads for a moment after that session detached (it seizes
+ * them when told to go, reads that it is released, and lets go): wait for it,
+ * up to a second, rather than report another tracer.
+ */
+function seizeWaitingForOurGuardian(s: Session, pid: number, tid: number): void {
+  for (const end = Date.now() + 1000; ; ) {
+    try {
+      return s.nat.seize(tid, false);
+    } catch (e) {
+      if (!/Operation not permitted|EPERM/.test((e as Error).message) || Date.now() > end || !tracedByOurChild(pid, tid)) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}
+
+/** Whether the thread's tracer is a child of ours (a guardian). */
+function tracedByOurChild(pid: number, tid: number): boolean {
+  try {
+    const tracer = /^TracerPid:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1];
+    if (!tracer || tracer === '0') return true; // let go meanwhile: try again
+    const ppid = /^PPid:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${tracer}/status`, 'utf8'))?.[1];
+    return Number(ppid) === process.pid;
+  } catch {
+    return true; // the tracer is gone: try again
+  }
 }
