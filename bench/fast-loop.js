@@ -29,12 +29,14 @@ const fs = require('fs');
   const h = t.hook(fn, { mode: 'fast', onExit: (c) => { exits++; durations += c.durationNs; } });
   if (h.fellBack.length) throw new Error(h.fellBack.join('; '));
   const start = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const st = await t.run();
   const ns = Number(process.hrtime.bigint() - start);
+  const cpu = process.cpuUsage(cpu0);
   await new Promise((r) => setImmediate(r));
   if (st.code !== 0) throw new Error(`bad run: ${JSON.stringify(st)}`);
   const calls = what === 'threads' ? Number(a) * Number(b) : Number(a);
-  console.log(JSON.stringify({ calls, exits, wallNsPerCall: ns / calls, meanDurationNs: Number(durations) / Math.max(exits, 1), programSays: out.trim(), nmissed: h.nmissed }));
+  console.log(JSON.stringify({ calls, exits, wallNsPerCall: ns / calls, tracerCpuNsPerCall: ((cpu.user + cpu.system) * 1000) / calls, meanDurationNs: Number(durations) / Math.max(exits, 1), programSays: out.trim(), nmissed: h.nmissed }));
 })().catch((e) => {
   console.error(e.message);
   process.exit(1);

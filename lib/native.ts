@@ -212,4 +212,6 @@ export const startGuardian = addon.startGuardian;
 export const reapChild = addon.reapChild;
 export const pipe = addon.pipe;
 export const arch = addon.arch;
-export const fast = addon.fast;
+// The layout comes from the addon as a dictionary-mode object; a copy reads
+// at the speed of a plain object's fields (the drain loop reads it per record).
+export const fast: FastAddon = { ...addon.fast, layout: Object.freeze({ ...addon.fast.layout }) };

@@ -125,7 +125,7 @@ function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site,
     if (handler) {
       const ctx = new EntryContext(contextHost(s, th), callInfo(th, node));
       s.current.call = [ctx.address, ctx.returnAddress];
-      keep = callHandler(s, 'onEntry', node.fnName, () => handler(ctx)) !== false;
+      keep = callHandler(s, 'onEntry', node.fnName, handler, ctx) !== false;
       ctx._live = false;
       if (s.status) return null;
       node.data = ctx.data;
@@ -198,7 +198,7 @@ function runExitHandler(s: Session, th: ThreadState, node: RethookNode, exit: Ex
   const ctx = new ExitContext(contextHost(s, th), callInfo(th, node), exit);
   s.current.call = [ctx.address, ctx.returnAddress];
   ctx.data = node.data;
-  callHandler(s, 'onExit', node.fnName, () => handler(ctx));
+  callHandler(s, 'onExit', node.fnName, handler, ctx);
   ctx._live = false;
 }
 
@@ -231,20 +231,22 @@ export function flush(s: Session, th: ThreadState, reason: UnwindReason): void {
 }
 
 /**
- * Run a user handler. A throw (or a rejected promise) stops tracing: the
- * tracer detaches cleanly and run() rejects with the handler's error.
+ * Run a user handler on its context. A throw (or a rejected promise) stops
+ * tracing: the tracer detaches cleanly and run() rejects with the handler's
+ * error. No closure is made per call: fast mode runs this for every record.
  */
-export function callHandler<T>(s: Session, which: string, fn: string, call: () => T): T | undefined {
-  const threw = (e: unknown) => {
-    const msg = e instanceof Error ? e.message : String(e);
-    fail(s, new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`, 'EHANDLER', { cause: e }));
-  };
+export function callHandler<C, T>(s: Session, which: string, fn: string, handler: (ctx: C) => T, ctx: C): T | undefined {
   try {
-    const r = call();
-    if (r && typeof (r as unknown as Promise<unknown>).then === 'function') (r as unknown as Promise<unknown>).then(undefined, threw);
+    const r = handler(ctx);
+    if (r && typeof (r as unknown as Promise<unknown>).then === 'function') (r as unknown as Promise<unknown>).then(undefined, (e) => handlerThrew(s, which, fn, e));
     return r;
   } catch (e) {
-    threw(e);
+    handlerThrew(s, which, fn, e);
     return undefined;
   }
+}
+
+function handlerThrew(s: Session, which: string, fn: string, e: unknown): void {
+  const msg = e instanceof Error ? e.message : String(e);
+  fail(s, new RethookError(`${which} handler for ${fn} threw: ${msg.split('\n')[0]}`, 'EHANDLER', { cause: e }));
 }

@@ -21,6 +21,8 @@ import type { FastProc, FastSite, PendingCall } from './fast-proc';
 
 const L = fast.layout;
 const NARGS = arch.args.length;
+// The record's fields, as plain constants: the loop below reads them per record.
+const { KIND_ENTRY, KIND_UNWOUND, KIND_STRING, R_TSC, R_SP, R_RET, R_REGS, R_FP, R_DEPTH, STRING_MAX } = L;
 /** Records between two stores of the ring's tail (a waiting thread goes on sooner). */
 const TAIL_EVERY = 256;
 
@@ -64,13 +66,14 @@ function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
   const tid = lent ? lent.pid : b.tid;
   let stack = fp.inFlight.get(tid);
   if (!stack) fp.inFlight.set(tid, (stack = []));
+  const halves = a.halves;
   while (tail < head && !s.status) {
     const off = a.record(b, tail++);
     // The STRING records after an ENTRY are its captured strings.
     let strings: Map<bigint, Buffer> | undefined;
-    for (let o = a.record(b, tail); tail < head && a.halves[o / 4] === L.KIND_STRING; o = a.record(b, ++tail)) {
-      const len = Math.min(a.num(o + L.R_RET), L.STRING_MAX);
-      (strings ??= new Map()).set(a.words[(o + L.R_SP) / 8], Buffer.from(a.memory.slice(o + L.R_REGS, o + L.R_REGS + len)));
+    for (let o = a.record(b, tail); tail < head && halves[o / 4] === KIND_STRING; o = a.record(b, ++tail)) {
+      const len = Math.min(a.num(o + R_RET), STRING_MAX);
+      (strings ??= new Map()).set(a.words[(o + R_SP) / 8], Buffer.from(a.memory.slice(o + R_REGS, o + R_REGS + len)));
     }
     deliver(s, fp, pid, tid, stack, off, strings);
     if (tail - stored >= TAIL_EVERY) a.consumed(b, (stored = tail));
@@ -94,30 +97,30 @@ function noteMissed(fp: FastProc): void {
 function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: PendingCall[], off: number, strings?: Map<bigint, Buffer>): void {
   const a = fp.arena;
   const h = a.halves;
-  const kind = h[off / 4];
-  const site = fp.sites[h[off / 4 + 1]];
+  const q = off / 4;
+  const kind = h[q];
+  const site = fp.sites[h[q + 1]];
   if (!site) return;
-  const tscHi = h[(off + L.R_TSC) / 4 + 1], tscLo = h[(off + L.R_TSC) / 4];
-  const sp = a.num(off + L.R_SP);
-  const regs = (off + L.R_REGS) / 8;
-  if (kind === L.KIND_ENTRY) {
-    const argHalves: number[] = new Array(NARGS * 2);
-    for (let i = 0; i < NARGS * 2; i++) argHalves[i] = h[regs * 2 + i];
+  const tscHi = h[q + R_TSC / 4 + 1], tscLo = h[q + R_TSC / 4];
+  const sp = h[q + R_SP / 4 + 1] * 0x100000000 + h[q + R_SP / 4];
+  const regs = (off + R_REGS) / 8;
+  if (kind === KIND_ENTRY) {
     const hooks = site.hooks;
     const call: PendingCall = {
-      site, hooks, sp, depth: a.num(off + L.R_DEPTH), tscHi, tscLo, clock: fp.clock,
-      argHalves, args: null, realRet: a.num(off + L.R_RET), data: new Array(hooks.length), typed: new Array(hooks.length), pid, strings,
+      site, hooks, sp, depth: a.num(off + R_DEPTH), tscHi, tscLo, clock: fp.clock,
+      argHalves: copyArgs(h, regs * 2), args: null, realRet: a.num(off + R_RET), data: null, typed: null, pid, strings, info: null,
     };
     stack.push(call);
     for (let k = 0; k < hooks.length; k++) {
       const hook = hooks[k];
-      call.typed[k] = typedCall(s, site, hook, a, (off + L.R_FP) / 8);
+      const typed = typedCall(s, site, hook, a, (off + R_FP) / 8);
+      if (typed) (call.typed ??= new Array(hooks.length).fill(null))[k] = typed;
       const handler = hook.handlers.onEntry;
       if (!hook.live || !handler) continue;
-      const ctx = new EntryContext(new FastHost(fp.proc, null, strings), callInfo(tid, call, k));
-      callHandler(s, 'onEntry', site.fn.name, () => handler(ctx as never));
+      const ctx = new EntryContext(new FastHost(fp.proc, strings), callInfo(tid, call, k));
+      callHandler(s, 'onEntry', site.fn.name, handler as (c: EntryContext) => unknown, ctx);
       ctx._live = false;
-      call.data[k] = ctx.data;
+      if (ctx.data !== undefined) (call.data ??= new Array(hooks.length))[k] = ctx.data;
       if (s.status) return;
     }
     return;
@@ -127,24 +130,23 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: Pend
   while (i >= 0 && !(stack[i].sp === sp && stack[i].site === site)) i--;
   if (i < 0) return; // its entry was not delivered (the thread was registered during the call)
   const call = i === stack.length - 1 ? stack.pop()! : stack.splice(i, 1)[0];
-  const unwound = kind === L.KIND_UNWOUND;
-  const retval = unwound ? 0n : a.words[regs];
-  const exit = {
-    retval,
-    durationNs: fp.clock.between(call.tscHi, call.tscLo, tscHi, tscLo),
-    unwound,
-    reason: unwound ? ('longjmp' as const) : null,
-    timestampNs: () => fp.clock.ns(tscHi, tscLo),
-  };
-  // The exit record's registers are read from the ring when asked for: its slot is not reused while the handlers run.
-  const host = new FastHost(fp.proc, unwound ? null : { arena: a, regs, fp: (off + L.R_FP) / 8 }, call.strings);
+  const unwound = kind === KIND_UNWOUND;
+  let host: FastHost | null = null;
   for (let k = 0; k < call.hooks.length; k++) {
     const hook = call.hooks[k];
     const handler = hook.handlers.onExit;
     if (!hook.live || !handler) continue;
-    const ctx = new ExitContext(host, callInfo(tid, call, k), exit);
-    ctx.data = call.data[k];
-    callHandler(s, 'onExit', site.fn.name, () => handler(ctx as never));
+    // The exit record's registers are read from the ring when asked for: its slot is not reused while the handlers run.
+    host ??= new FastHost(fp.proc, call.strings, unwound ? null : a, regs, (off + R_FP) / 8);
+    const ctx = new ExitContext(host, callInfo(tid, call, k), {
+      retval: unwound ? 0n : a.words[regs],
+      durationNs: fp.clock.between(call.tscHi, call.tscLo, tscHi, tscLo),
+      unwound,
+      reason: unwound ? 'longjmp' : null,
+      timestampNs: () => fp.clock.ns(tscHi, tscLo),
+    });
+    ctx.data = call.data?.[k];
+    callHandler(s, 'onExit', site.fn.name, handler as (c: ExitContext) => unknown, ctx);
     ctx._live = false;
     if (s.status) return;
   }
@@ -178,14 +180,14 @@ export function endInFlight(s: Session, fp: FastProc, tid: number, reason: 'thre
 /** A call's end seen by the tracer itself, now: unwound (`reason`), or returned with `retval`. */
 function endCall(s: Session, fp: FastProc, tid: number, call: PendingCall, reason: UnwindReason | null, retval = 0n): void {
   const now = process.hrtime.bigint();
-  const host = new FastHost(fp.proc, null, call.strings);
+  const host = new FastHost(fp.proc, call.strings);
   for (let k = 0; k < call.hooks.length; k++) {
     const hook = call.hooks[k];
     const handler = hook.handlers.onExit;
     if (!hook.live || !handler || s.status) continue;
     const ctx = new ExitContext(host, callInfo(tid, call, k), { retval, durationNs: now - entryNsOf(call), unwound: reason !== null, reason, timestampNs: now });
-    ctx.data = call.data[k];
-    callHandler(s, 'onExit', call.site.fn.name, () => handler(ctx as never));
+    ctx.data = call.data?.[k];
+    callHandler(s, 'onExit', call.site.fn.name, handler as (c: ExitContext) => unknown, ctx);
     ctx._live = false;
   }
 }
@@ -194,18 +196,29 @@ function entryNsOf(call: PendingCall): bigint {
   return call.clock.ns(call.tscHi, call.tscLo);
 }
 
+/**
+ * The 8 argument words of a record (16 halves: x86-64's 6 registers and the
+ * words after them, or arm64's 8), copied at the entry. A literal: a packed
+ * array made in one step, the cheapest copy V8 has (this runs per call).
+ */
+function copyArgs(h: Uint32Array, r: number): number[] {
+  return [h[r], h[r + 1], h[r + 2], h[r + 3], h[r + 4], h[r + 5], h[r + 6], h[r + 7], h[r + 8], h[r + 9], h[r + 10], h[r + 11], h[r + 12], h[r + 13], h[r + 14], h[r + 15]];
+}
+
 function argsOf(halves: number[]): bigint[] {
-  const out: bigint[] = new Array(halves.length / 2);
+  const out: bigint[] = new Array(NARGS);
   for (let i = 0; i < out.length; i++) out[i] = (BigInt(halves[2 * i + 1]) << 32n) | BigInt(halves[2 * i]);
   return out;
 }
 
+/** What the contexts of a call say about it: made once per call (for its first hook), shared by its entry and exit contexts. */
 function callInfo(tid: number, call: PendingCall, k: number): CallInfo {
-  return {
+  const info = (call.info ??= {
     pid: call.pid, tid, fn: call.site.fn.name, address: call.site.fn.address, args: () => (call.args ??= argsOf(call.argHalves)),
     returnAddress: call.realRet, stackPointer: call.sp, depth: call.depth, inherited: call.inherited ?? false, entryTs: () => entryNsOf(call),
-    typed: call.typed[k] ?? null,
-  };
+    typed: call.typed?.[0] ?? null,
+  });
+  return k === 0 ? info : { ...info, typed: call.typed?.[k] ?? null };
 }
 
 /** The call's signature, as trap mode finds it (the hook's spec, debug information, prototypes): looked up once per site and hook. */
@@ -233,14 +246,23 @@ const no = (what: string): never => {
  * stack of a thread that is no longer there, is not possible: those throw.
  */
 class FastHost implements ContextHost {
+  private reader: ((addr: number | bigint, length: number) => Buffer | null) | null = null;
+
+  /** `arena`, `regs`, `fp`: where an exit record's registers are (null arena: not an exit, or unwound). */
   constructor(
     private readonly proc: Proc,
-    private readonly exit: { arena: FastArena; regs: number; fp: number } | null,
     private readonly strings: Map<bigint, Buffer> | undefined,
+    private readonly arena: FastArena | null = null,
+    private readonly regs = 0,
+    private readonly fp = 0,
   ) {}
 
-  // An own property, bound: the value readers take it as a plain function.
-  readonly read = (addr: number | bigint, length: number): Buffer | null => {
+  // A bound function: the value readers take it as a plain one. Made when first asked for.
+  get read(): (addr: number | bigint, length: number) => Buffer | null {
+    return (this.reader ??= (addr, length) => this.readAt(addr, length));
+  }
+
+  private readAt(addr: number | bigint, length: number): Buffer | null {
     if (this.strings) {
       const at = BigInt(addr);
       for (const [p, bytes] of this.strings) {
@@ -249,23 +271,21 @@ class FastHost implements ContextHost {
       }
     }
     return this.proc.mem.read(addr, length);
-  };
+  }
 
   fpRegs(): Buffer | null {
-    if (!this.exit) return null;
+    if (!this.arena) return null;
     const b = Buffer.alloc(128);
-    b.writeBigUInt64LE(this.exit.arena.words[this.exit.fp], 0);
+    b.writeBigUInt64LE(this.arena.words[this.fp], 0);
     return b;
   }
 
   intRegs(): readonly bigint[] {
-    const e = this.exit;
-    return e ? [e.arena.words[e.regs], e.arena.words[e.regs + 1]] : [];
+    return this.arena ? [this.arena.words[this.regs], this.arena.words[this.regs + 1]] : [];
   }
 
   fpRetval(): number {
-    const e = this.exit;
-    return e ? new Float64Array(e.arena.memory, e.fp * 8, 1)[0] : 0;
+    return this.arena ? new Float64Array(this.arena.memory, this.fp * 8, 1)[0] : 0;
   }
 
   readMemory(): Buffer {

@@ -2,6 +2,7 @@
 // with a stopped thread, its patched functions (sites), and its threads'
 // blocks. The recorder blob and the arena stay mapped for the process's life:
 // a thread may be inside them when we leave, and must finish correctly.
+import type { CallInfo } from '../context';
 import { RethookError } from '../errors';
 import type { Hook } from '../hook';
 import { arch, fast, mapSharedFile } from '../native';
@@ -39,8 +40,9 @@ export interface PendingCall {
   site: FastSite;
   /** The site's hooks when the call was entered; per hook (same index): its data and typed call. */
   hooks: Hook[];
-  data: unknown[];
-  typed: (TypedCall | null)[];
+  /** Null until a hook has some (most calls have none: no onEntry data, no signature). */
+  data: unknown[] | null;
+  typed: (TypedCall | null)[] | null;
   sp: number;
   depth: number;
   /** The entry's cycle counter, in halves. */
@@ -48,7 +50,7 @@ export interface PendingCall {
   tscLo: number;
   /** Converts the entry's cycle counter to ns when asked. */
   clock: Clock;
-  /** The argument registers as 32-bit halves (low, high), made bigints only when asked for. */
+  /** The argument registers as 32-bit halves (low, high), made bigints only when asked for (8 words: more than x86-64 has). */
   argHalves: number[];
   args: bigint[] | null;
   realRet: number;
@@ -58,6 +60,8 @@ export interface PendingCall {
   inherited?: boolean;
   /** C strings copied at the call (STRING records), by their address. */
   strings?: Map<bigint, Buffer>;
+  /** What its contexts say about it, once made (drain.ts). */
+  info: CallInfo | null;
 }
 
 /** A followed fork child, until its first stop: what its fast mode starts from (lib/fast/fork.ts). */

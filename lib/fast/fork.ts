@@ -19,7 +19,7 @@ export function noteFastChild(parent: Proc, forkingTid: number, child: Proc): vo
   child.fastInherit = {
     parent: fp,
     nodes: b ? fp.arena.nodes(b) : [],
-    calls: (fp.inFlight.get(forkingTid) ?? []).map((c) => ({ ...c, data: c.data.slice(), inherited: true })),
+    calls: (fp.inFlight.get(forkingTid) ?? []).map((c) => ({ ...c, data: c.data?.slice() ?? null, inherited: true, info: null })),
   };
 }
 
@@ -43,7 +43,7 @@ export function adoptFastChild(s: Session, child: Proc, tid: number): void {
   const b = fp.registerThread(s, tid);
   if (b) {
     arena.pushNodes(b, from.nodes);
-    fp.inFlight.set(tid, from.calls.map((c) => ({ ...c, pid: child.pid, site: fp.sites[c.site.index] })));
+    fp.inFlight.set(tid, from.calls.map((c) => ({ ...c, pid: child.pid, site: fp.sites[c.site.index], info: null })));
   }
 }
 
