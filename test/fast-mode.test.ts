@@ -114,12 +114,9 @@ test('a ring that fills while a handler is slow loses no record: the thread wait
   expect(r.stdout).toBe(`calls=${calls} sum=${sum}\n`);
 });
 
-// KNOWN FAILURE (left open in issue 11): across repeated fast-mode attach and
-// detach cycles under load the program sometimes dies (about 1 run in 3
-// here, at a random cycle); not yet understood. Skipped so that the suite
-// says what works; run it with test.only to reproduce.
-test.skip('attaching and detaching 50 times with calls in flight on 8 threads leaves the program unharmed', async () => {
-  const { pid, output, ended } = await startUntraced('busy_threads', [], 'O0');
+test('attaching and detaching 50 times with calls in flight on 8 threads leaves the program unharmed', async () => {
+  // It runs until SIGUSR1 (600 s at most: 50 cycles take about a minute here).
+  const { pid, output, ended } = await startUntraced('busy_threads', ['600'], 'O0');
   let seen = 0, bad = 0;
   for (let i = 0; i < 50; i++) {
     if (!fs.existsSync(`/proc/${pid}`)) throw new Error(`the program ended at cycle ${i}: ${JSON.stringify(output())}`);
