@@ -144,11 +144,16 @@ export class Sink {
   }
   private out(s: string): void {
     if (this.closed) return;
-    let data = Buffer.from(s);
+    // The string goes to writeSync as it is (a Buffer made of it cost more
+    // than the write); the bytes past a short write, as a Buffer.
+    let data: string | Buffer = s;
     for (let tries = 0; data.length; ) {
       try {
-        const n = fs.writeSync(this.fd, data);
-        data = data.subarray(n);
+        if (typeof data !== 'string') data = data.subarray(fs.writeSync(this.fd, data));
+        else {
+          const n: number = fs.writeSync(this.fd, data);
+          data = n < Buffer.byteLength(data) ? Buffer.from(data).subarray(n) : '';
+        }
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EAGAIN' && ++tries < 100000) continue; // a non-blocking terminal or pipe that is full
