@@ -57,8 +57,11 @@ function readInt(b: Buffer, off: number, size: number, signed: boolean): bigint 
   }
 }
 
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-const asNumber = (v: bigint): number | bigint => (v <= SAFE && v >= -SAFE ? Number(v) : v);
+/** v as a number when that is exact. (One conversion, not two BigInt comparisons: beyond 2^53 it rounds to an unsafe number.) */
+const asNumber = (v: bigint): number | bigint => {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : v;
+};
 
 /** A double as people write it: `1.5`, `2.0`, `-0.25`, `1e+300`, `nan`, `inf`. */
 export function formatDouble(d: number): string {
