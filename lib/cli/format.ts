@@ -3,44 +3,60 @@
 import * as fs from 'fs';
 import * as tty from 'tty';
 import type { EntryContext, ExitContext } from '../context';
-import { argsJson, argsText as typedArgsText, callName, returnJson, returnText } from '../types/render';
+import { argsJson, argsText as typedArgsText, callName, entryParts, exitParts, returnJson, returnText } from '../types/render';
 import type { EntryEvent, ExitEvent } from '../views/events';
 
 export { formatDuration } from '../views/events';
 
-const hex = (v: bigint | number) => '0x' + v.toString(16);
-
 // ---- a call's arguments and return value: the one place they are rendered ----
+
+/**
+ * A register in hex, remembered per slot (argument register i, or the return
+ * value): most argument registers hold at a call what they held at the one
+ * before, and a BigInt's toString(16) is slow (it ran 7 times per call).
+ */
+function hexIn(slot: number, v: bigint): string {
+  if (v === lastValue[slot]) return lastHex[slot];
+  lastValue[slot] = v;
+  return (lastHex[slot] = '0x' + v.toString(16));
+}
+const lastValue: bigint[] = [];
+const lastHex: string[] = [];
+const RET_SLOT = 16; // past the argument registers (6 on x86-64, 8 on arm64)
 
 /** A call's arguments as its entry event carries them (JSON `args`). */
 export function renderArgs(ctx: EntryContext): string[] {
-  return ctx.args.map(hex);
+  return ctx.args.map((v, i) => hexIn(i, v));
 }
 
 /** A call's return value as its exit event carries it (JSON `retval`). */
 export function renderRet(ctx: ExitContext): string {
-  return hex(ctx.retval);
+  return hexIn(RET_SLOT, ctx.retval);
 }
 
-/** Rendered text kept on a live event (not written to JSON: records carry `argv` / `ret` instead). */
-const TEXT = Symbol('text');
-type WithText = { [TEXT]?: string };
+/** What a live event's text is made from (entryParts, exitParts), kept on it; not written to JSON. */
+const LIVE = Symbol('live');
+type WithLive = { [LIVE]?: EntryParts | ExitParts };
+type EntryParts = ReturnType<typeof entryParts>;
+type ExitParts = ReturnType<typeof exitParts>;
 
 /**
  * Typed fields of a call's entry event (`argv`, next to the raw `args`) when
- * its signature is known, and its text as the tree shows it.
+ * its signature is known, and what its text as the tree shows it is made of.
  */
 export function typeEntry(ctx: EntryContext, e: EntryEvent): void {
-  const argv = argsJson(ctx);
+  const parts = entryParts(ctx);
+  const argv = argsJson(parts);
   if (argv) (e as unknown as Record<string, unknown>).argv = argv;
-  (e as WithText)[TEXT] = typedArgsText(ctx, 8);
+  (e as WithLive)[LIVE] = parts;
 }
 
-/** Typed `ret` of an exit event, and its text (`= 0`, `= "x"`, '' for void). */
+/** Typed `ret` of an exit event, and what its text (`= 0`, `= "x"`, '' for void) is made of. */
 export function typeExit(ctx: ExitContext, e: ExitEvent): void {
-  const ret = returnJson(ctx);
+  const parts = exitParts(ctx);
+  const ret = returnJson(parts);
   if (ret) (e as unknown as Record<string, unknown>).ret = ret;
-  (e as WithText)[TEXT] = returnText(ctx);
+  (e as WithLive)[LIVE] = parts;
 }
 
 /** A function's name as a call line shows it (C++ without its parameter list: the arguments follow). */
@@ -61,8 +77,8 @@ function recordValue(v: { name?: string; type?: string; value?: unknown; error?:
 
 /** The arguments as the text tree shows them (live: as rendered at the call; replayed: from the record). */
 export function argsText(e: EntryEvent, nargs: number): string {
-  const live = (e as WithText)[TEXT];
-  if (live !== undefined && (e as unknown as { argv?: unknown }).argv) return live;
+  const live = (e as WithLive)[LIVE] as EntryParts | undefined;
+  if (live !== undefined && (e as unknown as { argv?: unknown }).argv) return typedArgsText(live, 8);
   const argv = (e as unknown as { argv?: { name?: string; type?: string; value?: unknown; error?: string }[] }).argv;
   if (argv) return argv.map(recordValue).join(', ');
   return e.args.slice(0, nargs).join(', ');
@@ -70,8 +86,8 @@ export function argsText(e: EntryEvent, nargs: number): string {
 
 /** The return value as the text tree shows it: `= value`, or '' for a void function. */
 export function retText(e: ExitEvent): string {
-  const live = (e as WithText)[TEXT];
-  if (live !== undefined) return live;
+  const live = (e as WithLive)[LIVE] as ExitParts | undefined;
+  if (live !== undefined) return returnText(live);
   const ret = (e as unknown as { ret?: { type?: string; value?: unknown; error?: string } }).ret;
   if (ret) return ret.type === 'void' ? '' : `= ${recordValue(ret)}`;
   return `= ${e.retval}`;
@@ -128,11 +144,16 @@ export class Sink {
   }
   private out(s: string): void {
     if (this.closed) return;
-    let data = Buffer.from(s);
+    // The string goes to writeSync as it is (a Buffer made of it cost more
+    // than the write); the bytes past a short write, as a Buffer.
+    let data: string | Buffer = s;
     for (let tries = 0; data.length; ) {
       try {
-        const n = fs.writeSync(this.fd, data);
-        data = data.subarray(n);
+        if (typeof data !== 'string') data = data.subarray(fs.writeSync(this.fd, data));
+        else {
+          const n: number = fs.writeSync(this.fd, data);
+          data = n < Buffer.byteLength(data) ? Buffer.from(data).subarray(n) : '';
+        }
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EAGAIN' && ++tries < 100000) continue; // a non-blocking terminal or pipe that is full

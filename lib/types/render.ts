@@ -3,6 +3,7 @@
 // `ret`) that sit next to the raw `args` / `retval`. Without a known
 // signature, the raw integer registers in hex, as before.
 import type { EntryContext, ExitContext } from '../context';
+import { memoize } from '../memo';
 import type { Signature, TypedValue } from './model';
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
@@ -19,6 +20,28 @@ function valuesOf(c: EntryLike): TypedValue[] | null {
   }
 }
 
+function returnOf(c: ExitLike): TypedValue | null {
+  try {
+    return c.returnValue ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What a call's entry is rendered from, read from the context once (its
+ * values are read from the tracee) and kept as plain data: text and JSON are
+ * both made from it, the text only if a text view shows the call.
+ */
+export function entryParts(c: EntryLike): EntryLike {
+  return { args: c.args, values: valuesOf(c), signature: c.signature ?? null };
+}
+
+/** What a call's exit is rendered from, read once (as entryParts). */
+export function exitParts(c: ExitLike): ExitLike {
+  return { retval: c.retval, unwound: c.unwound, returnValue: returnOf(c) };
+}
+
 function variadicOf(c: EntryLike): boolean {
   return !!c.signature?.variadic;
 }
@@ -27,19 +50,15 @@ function variadicOf(c: EntryLike): boolean {
 export function argsText(c: EntryLike, nargs: number): string {
   const vs = valuesOf(c);
   if (!vs) return c.args.slice(0, nargs).map(hex).join(', ');
-  const parts = vs.map((v) => (v.name ? `${v.name}=${v.text}` : v.text));
-  if (variadicOf(c)) parts.push('...');
-  return parts.join(', ');
+  // Concatenated, not mapped and joined: this runs at every call.
+  let s = '';
+  for (let i = 0; i < vs.length; i++) s += `${i ? ', ' : ''}${vs[i].name ? `${vs[i].name}=` : ''}${vs[i].text}`;
+  return variadicOf(c) ? `${s}${vs.length ? ', ' : ''}...` : s;
 }
 
 /** `= 0`, `= 1.5`, `= "text"`; '' for a void function; `= 0x…` when the type is not known. */
 export function returnText(c: ExitLike): string {
-  let r: TypedValue | null = null;
-  try {
-    r = c.returnValue ?? null;
-  } catch {
-    r = null;
-  }
+  const r = returnOf(c);
   if (!r) return `= ${hex(c.retval)}`;
   return r.kind === 'void' ? '' : `= ${r.text}`;
 }
@@ -80,12 +99,7 @@ export function argsJson(c: EntryLike): Record<string, unknown>[] | undefined {
 /** The `ret` field of an exit event, or undefined (unwound, or the type not known). */
 export function returnJson(c: ExitLike): Record<string, unknown> | undefined {
   if (c.unwound) return undefined;
-  let r: TypedValue | null = null;
-  try {
-    r = c.returnValue ?? null;
-  } catch {
-    r = null;
-  }
+  const r = returnOf(c);
   return r ? jsonTyped(r) : undefined;
 }
 
@@ -94,16 +108,7 @@ export function returnJson(c: ExitLike): Record<string, unknown> | undefined {
  * parameter list and qualifiers (`Parser::parse_factor(int) const` ->
  * `Parser::parse_factor`), so the arguments follow it once.
  */
-export function callName(fn: string): string {
-  let c = callNames.get(fn);
-  if (c === undefined) {
-    if (callNames.size > 4096) callNames.clear();
-    callNames.set(fn, (c = stripParams(fn)));
-  }
-  return c;
-}
-
-const callNames = new Map<string, string>();
+export const callName: (fn: string) => string = memoize(stripParams);
 
 function stripParams(fn: string): string {
   let s = fn.replace(/(\s+(const|volatile|&|&&|noexcept))+$/, '');

@@ -4,6 +4,7 @@
 // becomes its address with `error: 'unreadable'`.
 import { Location, locateArgs, locateReturn, usesFp } from './abi';
 import type { CType, Signature, TypedValue } from './model';
+import { memoize } from '../memo';
 import { decodeName } from '../symbols/text';
 
 /** A stopped thread's registers and memory, as a call's values need them. */
@@ -56,8 +57,11 @@ function readInt(b: Buffer, off: number, size: number, signed: boolean): bigint 
   }
 }
 
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-const asNumber = (v: bigint): number | bigint => (v <= SAFE && v >= -SAFE ? Number(v) : v);
+/** v as a number when that is exact. (One conversion, not two BigInt comparisons: beyond 2^53 it rounds to an unsafe number.) */
+const asNumber = (v: bigint): number | bigint => {
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : v;
+};
 
 /** A double as people write it: `1.5`, `2.0`, `-0.25`, `1e+300`, `nan`, `inf`. */
 export function formatDouble(d: number): string {
@@ -116,7 +120,8 @@ function readString(r: CallRegisters, addr: bigint): { s: string; truncated: boo
 
 const isString = (t: CType) => t.k === 'ptr' && !!t.to && t.to.k === 'int' && !!t.to.c && /\bchar$/.test(t.to.n);
 /** Parameters whose values are bits, shown in hex: flags, oflag, mask, prot. */
-const looksLikeFlags = (name: string | null) => !!name && /^(o?flags?|.*_flags?|.*mask|prot)$/i.test(name);
+const looksLikeFlags = (name: string | null) => !!name && flagNames(name);
+const flagNames = memoize((name: string) => /^(o?flags?|.*_flags?|.*mask|prot)$/i.test(name));
 
 /** The value of type `t` in the bytes `b` at `off` (null bytes: not available). */
 function decodeValue(b: Buffer | null, off: number, t: CType, name: string | null, r: CallRegisters, depth = 0): TypedValue {
@@ -236,7 +241,9 @@ function fromRegister(reg: bigint, t: CType, name: string | null, r: CallRegiste
   }
   if (t.k === 'int' && !t.c && !t.fmt && size <= 8 && !looksLikeFlags(name)) {
     const v = t.sg !== false ? BigInt.asIntN(size * 8, reg) : BigInt.asUintN(size * 8, reg);
-    return { name, type: t.n, kind: 'int', value: asNumber(v), text: v.toString() };
+    const value = asNumber(v);
+    // A number's text is quicker to make than a BigInt's (small ones are cached), and the same.
+    return { name, type: t.n, kind: 'int', value, text: typeof value === 'number' ? String(value) : v.toString() };
   }
   return null;
 }
@@ -256,9 +263,13 @@ export function readArgs(sig: Signature, r: CallRegisters): TypedValue[] {
   });
 }
 
+/** Where a return type's value is, computed once per type (as argLocations). */
+const returnLocations = new WeakMap<CType, Location>();
+
 /** The return value once the function returned (r.ints = [first, second] return registers). */
 export function readReturn(t: CType, r: CallRegisters): TypedValue {
-  const loc = locateReturn(t);
+  let loc = returnLocations.get(t);
+  if (!loc) returnLocations.set(t, (loc = locateReturn(t)));
   if (loc.length === 1 && loc[0].src === 'int') {
     const fast = fromRegister(r.ints[0], t, null, r);
     if (fast) return fast;

@@ -7,6 +7,7 @@ import { createColors } from 'picocolors';
 export type ColorMode = 'auto' | 'always' | 'never';
 
 export interface Palette {
+  /** false: every function below returns its argument as it is. */
   enabled: boolean;
   fn(s: string): string;
   ret(s: string): string;

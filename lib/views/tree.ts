@@ -9,6 +9,7 @@
 // at once without its line end, and its exit completes the line when nothing
 // else was written in between (as ltrace does).
 import { argsText, callLabel, retText, Sink } from '../cli/format';
+import { memoize } from '../memo';
 import { escapeText } from '../symbols/text';
 import type { Palette } from './colors';
 import { EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, RunInfo, View } from './events';
@@ -35,6 +36,13 @@ export class TreeView implements View {
   /** Terminal mode: the entry written without its line end, if it is the last thing written. */
   private open: { tid: number; depth: number; suffix: string } | null = null;
 
+  /** Names as the lines show them (escaped, colored): made once per function, not at every line. */
+  private readonly callShown = memoize((fn: string) => this.o.colors.fn(escapeText(callLabel(fn))));
+  private readonly blockShown = memoize((fn: string) => this.o.colors.fn(escapeText(fn)));
+  /** The thread column and the indentation of a depth, as often. */
+  private readonly tidShown = memoize((tid: number) => `${String(tid).padStart(7)} `);
+  private readonly indent = memoize((depth: number) => '  '.repeat(depth));
+
   constructor(private readonly out: Sink, private readonly o: TreeOptions) {}
 
   private timeCol(ts: number): string {
@@ -48,13 +56,12 @@ export class TreeView implements View {
   }
 
   private prefix(ts: number, tid: number, depth: number): string {
-    return `${this.timeCol(ts)}${String(tid).padStart(7)} ${'  '.repeat(depth)}`;
+    return `${this.timeCol(ts)}${this.tidShown(tid)}${this.indent(depth)}`;
   }
 
   entry(e: Shown<EntryEvent>): void {
     const depth = e.shownDepth ?? e.depth;
-    const c = this.o.colors;
-    const head = `${this.prefix(e.ts, e.tid, depth)}${c.fn(escapeText(callLabel(e.function)))}(${argsText(e, this.o.nargs)})`;
+    const head = `${this.prefix(e.ts, e.tid, depth)}${this.callShown(e.function)}(${argsText(e, this.o.nargs)})`;
     let suffix = '';
     if (this.o.backtraces && e.backtrace) {
       suffix = `  <- ${e.backtrace.map((f) => escapeText(f)).join(' <- ')}${e.backtraceReliable === false ? ' (unreliable)' : ''}`;
@@ -72,7 +79,7 @@ export class TreeView implements View {
   exit(e: Shown<ExitEvent>): void {
     const depth = e.shownDepth ?? e.depth;
     const c = this.o.colors;
-    const outcome = e.unwound ? c.unwound(`unwound (${escapeText(String(e.reason))})`) : colorRet(retText(e), c.ret);
+    const outcome = e.unwound ? c.unwound(`unwound (${escapeText(String(e.reason))})`) : c.enabled ? colorRet(retText(e), c.ret) : retText(e);
     const t = `<${formatDuration(e.durationNs)}>`;
     const time = e.durationNs >= this.o.slowNs ? c.slow(t) : t;
     if (this.out.sync) {
@@ -91,7 +98,7 @@ export class TreeView implements View {
       }
       this.flushPending(e.tid);
     }
-    this.out.write(`${this.prefix(e.ts, e.tid, depth)}} ${outcome ? outcome + " " : ""}${time} /* ${c.fn(escapeText(e.function))} */\n`);
+    this.out.write(`${this.prefix(e.ts, e.tid, depth)}} ${outcome ? outcome + " " : ""}${time} /* ${this.blockShown(e.function)} */\n`);
   }
 
   note(e: NoteEvent, text: string): void {

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { RethookError } from '../../errors';
 import type { EntryContext, ExitContext } from '../../context';
 import type { Hook } from '../../hook';
+import { memoize } from '../../memo';
 import { escapeText } from '../../symbols/text';
 import type { ExitStatus, Tracer } from '../../tracer';
 import { EndInfo, EntryEvent, ExitEvent, formatDuration, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
@@ -73,11 +74,12 @@ function whyNotStopped(pid: number): string {
   return 'a thread is blocked in the kernel (Ctrl-C gives up)';
 }
 
-const hex = (v: bigint | number) => '0x' + v.toString(16);
+/** A function's address in hex, made once per address: a double's toString(16) is slow, and runs at every entry. */
+const addressHex = memoize((a: number) => '0x' + a.toString(16));
 
 export function entryEvent(c: EntryContext, backtraces: boolean): EntryEvent {
   const o: EntryEvent = {
-    type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: hex(c.address), depth: c.depth, args: renderArgs(c),
+    type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: addressHex(c.address), depth: c.depth, args: renderArgs(c),
   } as EntryEvent;
   if (backtraces) {
     const bt = c.backtrace();
