@@ -213,12 +213,12 @@ function argsOf(halves: number[]): bigint[] {
 
 /** What the contexts of a call say about it: made once per call (for its first hook), shared by its entry and exit contexts. */
 function callInfo(tid: number, call: PendingCall, k: number): CallInfo {
-  const info = (call.info ??= {
+  const info = (call.info ??= <CallInfo>{
     pid: call.pid, tid, fn: call.site.fn.name, address: call.site.fn.address, args: () => (call.args ??= argsOf(call.argHalves)),
     returnAddress: call.realRet, stackPointer: call.sp, depth: call.depth, inherited: call.inherited ?? false, entryTs: () => entryNsOf(call),
     typed: call.typed?.[0] ?? null,
   });
-  return k === 0 ? info : { ...info, typed: call.typed?.[k] ?? null };
+  return k === 0 ? (info as CallInfo) : { ...(info as CallInfo), typed: call.typed?.[k] ?? null };
 }
 
 /** The call's signature, as trap mode finds it (the hook's spec, debug information, prototypes): looked up once per site and hook. */

@@ -2,7 +2,6 @@
 // with a stopped thread, its patched functions (sites), and its threads'
 // blocks. The recorder blob and the arena stay mapped for the process's life:
 // a thread may be inside them when we leave, and must finish correctly.
-import type { CallInfo } from '../context';
 import { RethookError } from '../errors';
 import type { Hook } from '../hook';
 import { arch, fast, mapSharedFile } from '../native';
@@ -60,8 +59,8 @@ export interface PendingCall {
   inherited?: boolean;
   /** C strings copied at the call (STRING records), by their address. */
   strings?: Map<bigint, Buffer>;
-  /** What its contexts say about it, once made (drain.ts). */
-  info: CallInfo | null;
+  /** What its contexts say about it (a CallInfo, internal to the contexts: not named in the types), once made (drain.ts). */
+  info: object | null;
 }
 
 /** A followed fork child, until its first stop: what its fast mode starts from (lib/fast/fork.ts). */
