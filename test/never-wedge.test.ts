@@ -61,13 +61,17 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
     const times: number[] = [];
     for (let run = 0; run < 20; run++) {
       const out = path.join(scratchDir(), `kill-${run}.jsonl`);
-      const cli = spawn(process.execPath, [CLI, 'trace', '-f', 'step', '--format', 'json', '-o', out, '--', FLOOD, '0'], { stdio: 'ignore' });
+      const cli = spawn(process.execPath, [CLI, 'trace', '-f', 'step', '--format', 'json', '-o', out, '--', FLOOD, '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      cli.stderr!.on('data', (d) => (stderr += d));
       const pid = await childOf(cli.pid!);
-      await sleep(Math.floor(Math.random() * 300));
+      const delay = Math.floor(Math.random() * 300);
+      await sleep(delay);
       process.kill(pid, 'SIGKILL');
       const r = await exitOf(cli, 15000);
       times.push(r.ms);
-      expect(r.code).toBe(137);
+      // The exit code with what the CLI said (and when the kill came), so that a failure tells why.
+      expect(`${r.code} after ${delay} ms: ${stderr.trim()}`).toBe(`137 after ${delay} ms: rethook: process ${pid} was killed by SIGKILL`);
       const lines = jsonLines(fs.readFileSync(out, 'utf8'));
       expect(lines[lines.length - 1]).toEqual({ type: 'process-exit', pid, code: null, signal: 'SIGKILL' });
     }
