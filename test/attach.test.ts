@@ -58,6 +58,25 @@ test.each(MODES)('the CLI attaches with -p and detaches on SIGINT, exiting 0 (%s
   expect(output()).toBe('ready\ndone 1\n');
 });
 
+test.each(MODES)('attaching to a program asleep in nanosleep injects its pages from that thread and leaves the sleep to finish (%s mode)', async (mode) => {
+  // arm64: the thread's pc is rewound to the interrupted svc, and the kernel
+  // turns a syscall resumed there into restart_syscall: an injected mmap
+  // written at that pc must not start at it.
+  const child = spawn(fixture('sleeper', 'O2'), ['1500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  await new Promise((r) => setTimeout(r, 300)); // in usleep now
+  const t = await Tracer.attach(child.pid!);
+  t.hook('nap', { mode, onExit: () => {} });
+  const done = t.run();
+  await new Promise((r) => setTimeout(r, 100));
+  await t.detach();
+  expect(await done).toEqual({ pid: child.pid, code: null, signal: null, detached: true });
+  const [code] = await once(child, 'exit');
+  expect(code).toBe(0);
+  expect(out).toBe('slept=1500\n');
+});
+
 test('attaching to a pid that does not exist is a one-line error', async () => {
   await expect(Tracer.attach(999999999)).rejects.toThrow(new RethookError('no process 999999999'));
   await expect(Tracer.attach(-1)).rejects.toThrow(new TypeError('Expected pid to be a positive integer'));

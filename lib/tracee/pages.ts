@@ -45,6 +45,9 @@ export class InjectedPages {
     const res = this.nat.injectSyscall(tid, this.pid, first ? 0 : this.stub, first, arch.syscalls.mmap, args);
     const base = Number(BigInt.asIntN(64, res));
     if (base < 0 && base > -4096) throw new RethookError(`cannot map pages in process ${this.pid}: errno ${-base}`, 'EMEMORY');
+    // MAP_FIXED_NOREPLACE gives exactly `gap` or an error; anything else means
+    // another syscall ran in ours (or a kernel before 4.17 took it as a hint).
+    if (base !== gap) throw new RethookError(`cannot map pages in process ${this.pid}: an injected mmap at 0x${gap.toString(16)} returned 0x${base.toString(16)}`, 'EMEMORY');
     const region: Region = { base, next: FIRST_SLOT };
     if (first) {
       this.write(base + TRAMPOLINE_OFFSET, arch.trampolineCode);

@@ -113,10 +113,11 @@ void arch_dwarf_regs(const ArchRegs& regs, uint64_t out[33], unsigned* count);
 // Mark the registers so that resuming does not restart an interrupted syscall
 // (x86-64: orig_rax = -1).
 void arch_cancel_syscall_restart(ArchRegs* regs);
-// Set up "syscall nr(args...)" to run at pc; read its result afterwards.
-void arch_prepare_syscall(ArchRegs* regs, RemotePtr pc, long nr, const uint64_t args[6]);
+// Set up "syscall nr(args...)" to run in the stub written at `stub` (the
+// backend picks the instruction it starts at); read its result afterwards.
+void arch_prepare_syscall(ArchRegs* regs, RemotePtr stub, long nr, const uint64_t args[6]);
 uint64_t arch_syscall_result(const ArchRegs& regs);
-// "syscall; trap", the trap (breakpoint_len bytes) last: its reported pc is
+// "syscall; trap" (arm64 puts a nop first), the trap (breakpoint_len bytes) last: its reported pc is
 // stub + size - breakpoint_len + trap_pc_adjust.
 std::vector<uint8_t> arch_syscall_stub();
 

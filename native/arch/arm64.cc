@@ -129,10 +129,20 @@ bool arch_set_fp_retval(int tid, uint64_t value) {
 // pt_regs syscallno, NT_ARM_SYSTEM_CALL): -1 means none.
 void arch_cancel_syscall_restart(ArchRegs* regs) { regs->words[SYSCALLNO] = ~0ULL; }
 
-void arch_prepare_syscall(ArchRegs* regs, RemotePtr pc, long nr, const uint64_t a[6]) {
+// The stub is "nop; svc #0; brk #0" and execution starts at the svc, never at
+// the stub's first byte. Why: a thread stopped in a syscall that returned
+// -ERESTART_RESTARTBLOCK (nanosleep, clock_nanosleep, ...) has its pc rewound
+// to that svc before the stop, and once resumed the kernel's do_signal() sets
+// x8 = __NR_restart_syscall whenever pc still equals that address (a debugger
+// that moved pc elsewhere is obeyed). The first stub is written at the
+// thread's pc, so starting there would run restart_syscall instead of ours.
+// Starting one instruction in is never the restart address.
+static const uint64_t kSyscallEntry = 4;
+
+void arch_prepare_syscall(ArchRegs* regs, RemotePtr stub, long nr, const uint64_t a[6]) {
   regs->words[X8] = uint64_t(nr);
   for (int i = 0; i < 6; i++) regs->words[X0 + i] = a[i];
-  regs->words[PC] = pc.as_int();
+  regs->words[PC] = stub.as_int() + kSyscallEntry;
   arch_cancel_syscall_restart(regs);
 }
 
@@ -140,6 +150,7 @@ uint64_t arch_syscall_result(const ArchRegs& regs) { return regs.words[X0]; }
 
 std::vector<uint8_t> arch_syscall_stub() {
   std::vector<uint8_t> out;
+  arm64::emit(&out, arm64::kNop);  // never executed: see kSyscallEntry
   arm64::emit(&out, arm64::kSvc0);
   arm64::emit(&out, arm64::kBrk0);
   return out;

@@ -76,6 +76,6 @@ bool condition_holds(uint32_t cond, uint64_t pstate);
 // Append one instruction, little-endian.
 void emit(std::vector<uint8_t>* out, uint32_t insn);
 
-constexpr uint32_t kBrk0 = 0xD4200000, kSvc0 = 0xD4000001;
+constexpr uint32_t kBrk0 = 0xD4200000, kSvc0 = 0xD4000001, kNop = 0xD503201F;
 
 }  // namespace rethook::arm64
