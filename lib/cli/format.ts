@@ -44,20 +44,32 @@ type ExitParts = ReturnType<typeof exitParts>;
  * Typed fields of a call's entry event (`argv`, next to the raw `args`) when
  * its signature is known, and what its text as the tree shows it is made of.
  */
-export function typeEntry(ctx: EntryContext, e: EntryEvent): void {
-  const parts = entryParts(ctx);
-  const argv = argsJson(parts);
-  if (argv) (e as unknown as Record<string, unknown>).argv = argv;
+export function typeEntry(parts: EntryParts, e: EntryEvent, json: boolean): void {
+  if (json) {
+    const argv = argsJson(parts);
+    if (argv) (e as unknown as Record<string, unknown>).argv = argv;
+  }
   (e as WithLive)[LIVE] = parts;
 }
 
-/** Typed `ret` of an exit event, and what its text (`= 0`, `= "x"`, '' for void) is made of. */
-export function typeExit(ctx: ExitContext, e: ExitEvent): void {
+/** Typed `ret` of an exit event (when `json`), and what its text (`= 0`, `= "x"`, '' for void) is made of. */
+export function typeExit(ctx: ExitContext, e: ExitEvent, json: boolean): void {
   const parts = exitParts(ctx);
-  const ret = returnJson(parts);
-  if (ret) (e as unknown as Record<string, unknown>).ret = ret;
+  if (json) {
+    const ret = returnJson(parts);
+    if (ret) (e as unknown as Record<string, unknown>).ret = ret;
+  }
   (e as WithLive)[LIVE] = parts;
 }
+
+/**
+ * What the views listening to live events read of them: 'all' fields, or only
+ * 'text' (the tree and the summaries: no typed JSON fields; see entryEvent).
+ */
+export type EventFields = 'all' | 'text';
+
+/** The raw `args` of a 'text' event whose typed values say it all. */
+export const NO_ARGS: string[] = Object.freeze([]) as unknown as string[];
 
 /** A function's name as a call line shows it (C++ without its parameter list: the arguments follow). */
 export function callLabel(fn: string): string {
@@ -78,7 +90,7 @@ function recordValue(v: { name?: string; type?: string; value?: unknown; error?:
 /** The arguments as the text tree shows them (live: as rendered at the call; replayed: from the record). */
 export function argsText(e: EntryEvent, nargs: number): string {
   const live = (e as WithLive)[LIVE] as EntryParts | undefined;
-  if (live !== undefined && (e as unknown as { argv?: unknown }).argv) return typedArgsText(live, 8);
+  if (live !== undefined && live.values) return typedArgsText(live, 8);
   const argv = (e as unknown as { argv?: { name?: string; type?: string; value?: unknown; error?: string }[] }).argv;
   if (argv) return argv.map(recordValue).join(', ');
   return e.args.slice(0, nargs).join(', ');

@@ -1,13 +1,7 @@
 // JSON lines: one object per event, as the events are (events.ts).
 import type { Sink } from '../cli/format';
 import type { EndInfo, EntryEvent, ExitEvent, NoteEvent, View } from './events';
-
-/** The event without what a filter added for the tree. */
-function plain(e: object): object {
-  if (!('shownDepth' in e)) return e;
-  const { shownDepth: _, ...rest } = e as { shownDepth?: number };
-  return rest;
-}
+import { entryJson, exitJson } from './event-json';
 
 /** Notes that mark processes coming and going (the tree's markers). */
 export function isMarker(e: NoteEvent): boolean {
@@ -18,10 +12,10 @@ export class JsonView implements View {
   /** markers: write fork, exec and child process-exit notes too (records do; `--format json` keeps to its events as before). */
   constructor(private readonly out: Sink, private readonly markers = true) {}
   entry(e: EntryEvent): void {
-    this.out.write(JSON.stringify(plain(e)) + '\n');
+    this.out.write(entryJson(e));
   }
   exit(e: ExitEvent): void {
-    this.out.write(JSON.stringify(plain(e)) + '\n');
+    this.out.write(exitJson(e));
   }
   note(e: NoteEvent): void {
     if (!this.markers && isMarker(e)) return;

@@ -9,9 +9,11 @@ import { memoize } from '../../memo';
 import { escapeText } from '../../symbols/text';
 import type { ExitStatus, Tracer } from '../../tracer';
 import { EndInfo, EntryEvent, ExitEvent, formatDuration, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
+import { IN_ORDER } from '../../views/event-json';
 import { loadedModules, RECORD_VERSION } from '../../views/record';
 import type { HookingArgs, Parsed, ViewingArgs } from '../args';
-import { renderArgs, renderRet, Sink, typeEntry, typeExit } from '../format';
+import { EventFields, NO_ARGS, renderArgs, renderRet, Sink, typeEntry, typeExit } from '../format';
+import { entryParts } from '../../types/render';
 import { buildViews, endOfRunLine, openOutput } from './views';
 
 /** A call whose entry was written and whose exit was not yet. */
@@ -77,9 +79,18 @@ function whyNotStopped(pid: number): string {
 /** A function's address in hex, made once per address: a double's toString(16) is slow, and runs at every entry. */
 const addressHex = memoize((a: number) => '0x' + a.toString(16));
 
-export function entryEvent(c: EntryContext, backtraces: boolean): EntryEvent {
+/**
+ * A call's entry as the views take it. `fields` says what the listening views
+ * read: 'all' (JSON lines, records, chrome: every field) or 'text' (the tree,
+ * summaries: no typed JSON `argv`, and the raw `args` only when the function
+ * has no known signature; the tree shows the typed values from what the event
+ * keeps for its text). Leaving them out is a tenth of the text's formatting.
+ */
+export function entryEvent(c: EntryContext, backtraces: boolean, fields: EventFields = 'all'): EntryEvent {
+  const parts = entryParts(c);
   const o: EntryEvent = {
-    type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: addressHex(c.address), depth: c.depth, args: renderArgs(c),
+    type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: addressHex(c.address), depth: c.depth,
+    args: fields === 'all' || !parts.values ? renderArgs(c) : NO_ARGS,
   } as EntryEvent;
   if (backtraces) {
     const bt = c.backtrace();
@@ -87,19 +98,22 @@ export function entryEvent(c: EntryContext, backtraces: boolean): EntryEvent {
     o.backtraceReliable = bt.reliable;
     if (bt.frames.some((f) => f.source)) (o as unknown as Record<string, unknown>).backtraceSources = bt.frames.slice(1).map((f) => f.source ?? null);
   }
-  typeEntry(c, o);
+  typeEntry(parts, o, fields === 'all');
   o.ts = Number(c.timestampNs);
+  (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
   return o;
 }
 
-export function exitEvent(c: ExitContext): ExitEvent {
+/** A call's exit as the views take it (`fields` as for entryEvent: with 'text', no typed JSON `ret`). */
+export function exitEvent(c: ExitContext, fields: EventFields = 'all'): ExitEvent {
   const o = {
     type: 'exit', pid: c.pid, tid: c.tid, function: c.function, depth: c.depth, retval: renderRet(c), unwound: c.unwound, durationNs: Number(c.durationNs),
   } as ExitEvent;
-  typeExit(c, o);
+  typeExit(c, o, fields === 'all');
   if (c.reason) o.reason = c.reason;
   if (c.inherited) o.inherited = true;
   o.ts = Number(c.timestampNs);
+  (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
   return o;
 }
 
@@ -127,6 +141,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
 
   let sink: Sink;
   let view: View;
+  let fields: EventFields = 'all';
   let tree: { flushAll(): void } | null = null;
   let calls = 0;
   let status: ExitStatus | null = null;
@@ -140,6 +155,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
     const built = buildViews(fd, v!, run, { live: true, headline: () => endLine() });
     sink = built.sink;
     view = built.view;
+    fields = built.fields;
     tree = built.tree;
   }
 
@@ -196,13 +212,13 @@ export async function traceCommand(p: Parsed): Promise<number> {
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       onEntry: (ctx) => {
         calls++;
-        view.entry(entryEvent(ctx, h.backtrace));
+        view.entry(entryEvent(ctx, h.backtrace, fields));
         let st = inflight.get(ctx.tid);
         if (!st) inflight.set(ctx.tid, (st = []));
         st.push({ pid: ctx.pid, tid: ctx.tid, function: ctx.function, depth: ctx.depth, start: ctx.timestampNs });
       },
       onExit: (ctx) => {
-        view.exit(exitEvent(ctx));
+        view.exit(exitEvent(ctx, fields));
         const st = inflight.get(ctx.tid);
         while (st?.length && st[st.length - 1].depth >= ctx.depth) st.pop();
         if (st && !st.length) inflight.delete(ctx.tid);

@@ -9,7 +9,7 @@ import { JsonView } from '../../views/jsonl';
 import { SummaryView } from '../../views/report';
 import { TreeView } from '../../views/tree';
 import type { ViewingArgs } from '../args';
-import { sharesTerminal, Sink } from '../format';
+import { EventFields, sharesTerminal, Sink } from '../format';
 
 /** The output file (created), or stderr. */
 export function openOutput(name: string | undefined): number {
@@ -35,6 +35,8 @@ export interface Built {
   view: View;
   /** The text tree, when it is one of the views. */
   tree: TreeView | null;
+  /** What the views read of live events (entryEvent). */
+  fields: EventFields;
 }
 
 export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: boolean; headline: () => string }): Built {
@@ -59,5 +61,6 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
     view = tree = new TreeView(sink, { nargs: v.nargs, backtraces: true, colors, time: v.time, run, slowNs: v.slowNs });
   }
   if (hasFilters(v.filters)) view = new Filter(v.filters, view);
-  return { sink, view, tree };
+  const fields: EventFields = !aggregate && (v.format === 'json' || v.format === 'chrome') ? 'all' : 'text';
+  return { sink, view, tree, fields };
 }
