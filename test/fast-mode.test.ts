@@ -7,6 +7,7 @@ import * as path from 'path';
 import { once } from 'events';
 import { EntryContext, Tracer } from '../lib';
 import { cli, CLI, fixture, procState, scaled, scratchDir, trace, waitForState } from './helpers';
+import { timeBound } from './time-bound';
 
 const SIGUSR1 = 'SIGUSR1';
 
@@ -115,8 +116,8 @@ test('a ring that fills while a handler is slow loses no record: the thread wait
 });
 
 test('attaching and detaching 50 times with calls in flight on 8 threads leaves the program unharmed', async () => {
-  // It runs until SIGUSR1 (600 s at most: 50 cycles take about a minute here, two under load).
-  const { pid, output, ended } = await startUntraced('busy_threads', ['600'], 'O0');
+  // It runs until SIGUSR1 (600 s at most: 50 cycles take about a minute here, two under load; the VM stretches both).
+  const { pid, output, ended } = await startUntraced('busy_threads', [String(timeBound(600_000) / 1000)], 'O0');
   let seen = 0, bad = 0;
   for (let i = 0; i < 50; i++) {
     if (!fs.existsSync(`/proc/${pid}`)) throw new Error(`the program ended at cycle ${i}: ${JSON.stringify(output())}`);
@@ -143,10 +144,10 @@ test('attaching and detaching 50 times with calls in flight on 8 threads leaves 
   process.kill(pid, SIGUSR1);
   await ended();
   expect(output()).toBe('ready\nthreads=8 ok\n');
-}, 300000);
+}, timeBound(300_000));
 
 test('a program attached in fast mode runs on to a correct end when the tracer is SIGKILLed', async () => {
-  const { pid, output, ended } = await startUntraced('busy_threads', [], 'O0');
+  const { pid, output, ended } = await startUntraced('busy_threads', [String(timeBound(60_000) / 1000)], 'O0');
   const cli = spawn(process.execPath, [CLI, 'trace', '--mode', 'fast', '--format', 'json', '-p', String(pid), '-f', 'work'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let events = '';
   cli.stderr!.on('data', (d) => (events += d));
