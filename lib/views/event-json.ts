@@ -91,46 +91,53 @@ function typedList(a: Typed[]): string | null {
 }
 
 /** Own enumerable keys an event has besides those written (shownDepth is never written). */
-function fieldCount(e: Ordered): number {
-  return Object.keys(e).length - (e.shownDepth !== undefined ? 1 : 0);
+function fieldCount(e: object): number {
+  return Object.keys(e).length - ((e as Ordered).shownDepth !== undefined ? 1 : 0);
 }
 
 /** An entry event as one JSON line (with its newline), without the tree's `shownDepth`. */
 export function entryJson(e: EntryEvent): string {
-  const x = e as EntryEvent & Ordered & { argv?: Typed[]; backtraceSources?: (string | null)[] };
-  if (x[IN_ORDER] && x.backtrace === undefined) {
-    let s = '{"type":"entry","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonString(e.function) +
-      ',"address":' + jsonString(e.address) + ',"depth":' + jsonNumber(e.depth) + ',"args":' + stringList(e.args);
-    let n = 8;
-    let ok = true;
-    if (x.argv !== undefined) {
-      const argv = typedList(x.argv);
-      if (argv === null) ok = false;
-      else (s += ',"argv":' + argv), n++;
-    }
-    if (ok && fieldCount(x) === n) return s + ',"ts":' + jsonNs(e.ts) + '}\n';
-  }
-  return JSON.stringify(withoutShownDepth(e)) + '\n';
+  return liveEntry(e) ?? JSON.stringify(withoutShownDepth(e)) + '\n';
 }
 
 /** An exit event as one JSON line (with its newline), without the tree's `shownDepth`. */
 export function exitJson(e: ExitEvent): string {
-  const x = e as ExitEvent & Ordered & { ret?: Typed };
-  if (x[IN_ORDER]) {
-    let s = '{"type":"exit","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonString(e.function) +
-      ',"depth":' + jsonNumber(e.depth) + ',"retval":' + jsonString(e.retval) + ',"unwound":' + e.unwound + ',"durationNs":' + jsonNs(e.durationNs);
-    let n = 9;
-    let ok = true;
-    if (x.ret !== undefined) {
-      const ret = typedValue(x.ret);
-      if (ret === null) ok = false;
-      else (s += ',"ret":' + ret), n++;
-    }
-    if (e.reason !== undefined) (s += ',"reason":' + jsonString(e.reason)), n++;
-    if (e.inherited !== undefined) (s += ',"inherited":' + e.inherited), n++;
-    if (ok && fieldCount(x) === n) return s + ',"ts":' + jsonNs(e.ts) + '}\n';
+  return liveExit(e) ?? JSON.stringify(withoutShownDepth(e)) + '\n';
+}
+
+/** `s`, the fields before ts, closed with ts when they were all of the event's (n of them); else null. */
+function closed(s: string | null, n: number, e: EntryEvent | ExitEvent): string | null {
+  return s !== null && fieldCount(e) === n ? s + ',"ts":' + jsonNs(e.ts) + '}\n' : null;
+}
+
+function liveEntry(e: EntryEvent): string | null {
+  const x = e as EntryEvent & Ordered & { argv?: Typed[] };
+  if (!x[IN_ORDER] || x.backtrace !== undefined) return null;
+  let s: string | null = '{"type":"entry","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonString(e.function) +
+    ',"address":' + jsonString(e.address) + ',"depth":' + jsonNumber(e.depth) + ',"args":' + stringList(e.args);
+  let n = 8;
+  if (x.argv !== undefined) {
+    const argv = typedList(x.argv);
+    s = argv === null ? null : s + ',"argv":' + argv;
+    n++;
   }
-  return JSON.stringify(withoutShownDepth(e)) + '\n';
+  return closed(s, n, e);
+}
+
+function liveExit(e: ExitEvent): string | null {
+  const x = e as ExitEvent & Ordered & { ret?: Typed };
+  if (!x[IN_ORDER]) return null;
+  let s: string | null = '{"type":"exit","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonString(e.function) +
+    ',"depth":' + jsonNumber(e.depth) + ',"retval":' + jsonString(e.retval) + ',"unwound":' + e.unwound + ',"durationNs":' + jsonNs(e.durationNs);
+  let n = 9;
+  if (x.ret !== undefined) {
+    const ret = typedValue(x.ret);
+    s = ret === null ? null : s + ',"ret":' + ret;
+    n++;
+  }
+  if (s !== null && e.reason !== undefined) (s += ',"reason":' + jsonString(e.reason)), n++;
+  if (s !== null && e.inherited !== undefined) (s += ',"inherited":' + e.inherited), n++;
+  return closed(s, n, e);
 }
 
 /** The event without what a filter added for the tree. */
