@@ -27,12 +27,29 @@ export interface TreeOptions {
   slowNs: number;
 }
 
+interface Pending {
+  head: string | null;
+  /** When head was set, in entries: what is pending is written in that order. */
+  seq: number;
+  suffix: string;
+  depth: number;
+}
+
+/** Threads' slots kept before those with nothing pending are swept. */
+const SWEEP_AT = 1024;
+
 /** An event with the depth a filter shows it at (--caller rebases the tree). */
 export type Shown<T> = T & { shownDepth?: number };
 
 export class TreeView implements View {
-  /** Buffered mode, per thread: the entry line not written yet (a leaf so far), with its backtrace suffix. */
-  private pending = new Map<number, { head: string; suffix: string; depth: number }>();
+  /**
+   * Buffered mode, per thread: the entry line not written yet (a leaf so far),
+   * with its backtrace suffix; head null when there is none. A thread keeps
+   * its slot (a Map delete and set per call cost more than the rest of the
+   * line); slots of threads with nothing pending are swept once there are many.
+   */
+  private pending = new Map<number, Pending>();
+  private entries = 0;
   /** Terminal mode: the entry written without its line end, if it is the last thing written. */
   private open: { tid: number; depth: number; suffix: string } | null = null;
 
@@ -73,7 +90,15 @@ export class TreeView implements View {
       return;
     }
     this.flushPending(e.tid);
-    this.pending.set(e.tid, { head, suffix, depth });
+    let slot = this.pending.get(e.tid);
+    if (slot === undefined) {
+      if (this.pending.size >= SWEEP_AT) this.sweep();
+      this.pending.set(e.tid, (slot = { head: null, seq: 0, suffix: '', depth: 0 }));
+    }
+    slot.head = head;
+    slot.seq = this.entries++;
+    slot.suffix = suffix;
+    slot.depth = depth;
   }
 
   exit(e: Shown<ExitEvent>): void {
@@ -91,9 +116,9 @@ export class TreeView implements View {
       this.closeOpen();
     } else {
       const p = this.pending.get(e.tid);
-      if (p !== undefined && p.depth === depth) {
-        this.pending.delete(e.tid);
+      if (p !== undefined && p.head !== null && p.depth === depth) {
         this.out.write(`${p.head} ${outcome ? outcome + " " : ""}${time}${p.suffix}\n`);
+        p.head = null;
         return;
       }
       this.flushPending(e.tid);
@@ -119,7 +144,8 @@ export class TreeView implements View {
   /** Lines written by others (the end-of-run line, the summary) go after what is pending. */
   flushAll(): void {
     this.closeOpen();
-    for (const tid of [...this.pending.keys()]) this.flushPending(tid);
+    const waiting = [...this.pending].filter(([, p]) => p.head !== null).sort((a, b) => a[1].seq - b[1].seq);
+    for (const [tid] of waiting) this.flushPending(tid);
   }
 
   end(_info: EndInfo): void {
@@ -135,9 +161,13 @@ export class TreeView implements View {
 
   private flushPending(tid: number): void {
     const p = this.pending.get(tid);
-    if (p === undefined) return;
-    this.pending.delete(tid);
+    if (p === undefined || p.head === null) return;
     this.out.write(`${p.head} {${p.suffix}\n`);
+    p.head = null;
+  }
+
+  private sweep(): void {
+    for (const [tid, p] of this.pending) if (p.head === null) this.pending.delete(tid);
   }
 }
 
