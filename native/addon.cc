@@ -180,10 +180,19 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     std::vector<int> stdio;
     auto fds = info[4].As<Napi::Array>();
     for (uint32_t i = 0; i < fds.Length(); i++) stdio.push_back(to_int(fds.Get(i)));
+    int died_pid = 0, died_status = 0;
     int pid = spawn_seized(info[0].As<Napi::String>(), to_strings(info[1]), to_strings(info[2]),
                            info[3].As<Napi::String>(), stdio,
-                           info.Length() > 5 ? to_u64(info[5]) : 0, &err);
-    if (pid < 0) throw Napi::Error::New(info.Env(), err);
+                           info.Length() > 5 ? to_u64(info[5]) : 0, &err, &died_pid, &died_status);
+    if (pid < 0) {
+      Napi::Error e = Napi::Error::New(info.Env(), err);
+      if (died_pid > 0) {
+        // Ended before its exec, not by a failed exec: the error says how (spawn.ts).
+        e.Set("diedPid", Napi::Number::New(info.Env(), died_pid));
+        e.Set("waitStatus", Napi::Number::New(info.Env(), died_status));
+      }
+      throw e;
+    }
     return Napi::Number::New(info.Env(), pid);
   }
 

@@ -9,7 +9,7 @@ import * as net from 'net';
 import type { Readable, Writable } from 'stream';
 import { NativeTracer, pipe } from '../native';
 import { StdioOption, validateSpawn } from '../options';
-import { resolveProgram } from '../symbols/program';
+import { resolveProgram, signalName } from '../symbols/program';
 import { killSession } from './kill';
 
 /**
@@ -103,6 +103,16 @@ export async function spawnSession(file: string, args: readonly string[], option
   } catch (e) {
     nat.close();
     io.failed();
+    const died = e as { diedPid?: number; waitStatus?: number };
+    if (died.diedPid !== undefined && died.waitStatus !== undefined) {
+      // Killed (by someone else) between our fork and its exec: that is how the program ended, not an error of exec's.
+      const w = died.waitStatus;
+      const status = (w & 0x7f) !== 0
+        ? { pid: died.diedPid, code: null, signal: signalName(w & 0x7f), detached: false }
+        : { pid: died.diedPid, code: (w >> 8) & 0xff, signal: null, detached: false };
+      const how = status.signal ? `was killed by ${status.signal}` : `exited with ${status.code}`;
+      throw Object.assign(new RethookError(`process ${died.diedPid} ${how} before it executed ${file}`, 'EEXEC', { cause: e }), { status });
+    }
     throw new RethookError(`cannot execute ${file}: ${(e as Error).message}`, ptraceCode((e as Error).message, 'EEXEC'), { cause: e });
   }
   const s = (session = new Session(nat, pid, {

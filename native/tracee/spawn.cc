@@ -18,7 +18,9 @@ long ptrace_options() {
 
 int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
                  const std::vector<std::string>& envp, const std::string& cwd,
-                 const std::vector<int>& stdio, uint64_t ignored, std::string* err) {
+                 const std::vector<int>& stdio, uint64_t ignored, std::string* err,
+                 int* died_pid, int* died_status) {
+  *died_pid = 0;
   // Everything the child needs is prepared before fork: after it, the child
   // of a multi-threaded process may only call async-signal-safe functions.
   std::vector<char*> av, ev;
@@ -79,8 +81,12 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
   int status;
   if (waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) {
     int e = 0;
-    if (read(pipefd[0], &e, sizeof e) == sizeof e) *err = strerror(e);
-    else *err = "child did not start";
+    if (read(pipefd[0], &e, sizeof e) == sizeof e) {
+      *err = strerror(e);
+    } else {
+      *err = "child did not start";
+      if (WIFSIGNALED(status)) *died_pid = pid, *died_status = status;
+    }
     close(pipefd[0]);
     return -1;
   }
@@ -100,8 +106,13 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
     }
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
       int e = 0;
-      if (read(pipefd[0], &e, sizeof e) == sizeof e) *err = strerror(e);
-      else *err = "program exited before exec";
+      if (read(pipefd[0], &e, sizeof e) == sizeof e) {
+        *err = strerror(e);
+      } else {
+        *err = "program exited before exec";
+        *died_pid = pid;
+        *died_status = status;
+      }
       close(pipefd[0]);
       return -1;
     }
