@@ -3,12 +3,15 @@
 // walks every key of every nested object). The result is byte for byte what
 // JSON.stringify gives; anything this writer does not know the shape of (a
 // replayed event, an added field) goes to JSON.stringify.
+import { memoize } from '../memo';
 import type { EntryEvent, ExitEvent } from './events';
 
 /**
  * Set by the builders of live events (the CLI's entryEvent and exitEvent),
  * whose fields are always added in the order written here. Spreading an event
- * (the filters add `shownDepth`) carries it along.
+ * (the filters add `shownDepth`) carries it along. Such an event's `address`,
+ * `args` and `retval` are hex made by cli/format.ts (nothing to escape), and
+ * its `argv` and `ret` entries are made by types/render.ts (jsonTyped).
  */
 export const IN_ORDER: unique symbol = Symbol('event fields in their documented order');
 
@@ -20,6 +23,9 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 export function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
 }
+
+/** jsonString of what repeats from call to call: function names, parameter names and types. */
+const jsonName: (s: string) => string = memoize(jsonString);
 
 function jsonNumber(n: number): string {
   return Number.isFinite(n) ? '' + n : 'null';
@@ -53,9 +59,10 @@ function jsonValue(v: unknown): string {
   }
 }
 
-function stringList(a: string[]): string {
+/** Hex strings as the builders make them: nothing in them to escape. */
+function hexList(a: string[]): string {
   let s = '[';
-  for (let i = 0; i < a.length; i++) s += (i ? ',' : '') + jsonString(a[i]);
+  for (let i = 0; i < a.length; i++) s += (i ? ',"' : '"') + a[i] + '"';
   return s + ']';
 }
 
@@ -68,25 +75,19 @@ interface Typed {
 }
 
 /** One `argv` entry or a `ret`, as types/render.ts makes them (fields in this order, each optional). */
-function typedValue(v: Typed): string | null {
+function typedValue(v: Typed): string {
   let s = '';
-  let n = 0;
-  if (v.name !== undefined) (s += ',"name":' + jsonString(v.name)), n++;
-  if (v.type !== undefined) (s += ',"type":' + jsonString(v.type)), n++;
-  if (v.value !== undefined) (s += ',"value":' + jsonValue(v.value)), n++;
-  if (v.error !== undefined) (s += ',"error":' + jsonString(v.error)), n++;
-  if (v.truncated !== undefined) (s += ',"truncated":' + v.truncated), n++;
-  if (Object.keys(v).length !== n) return null;
+  if (v.name !== undefined) s += ',"name":' + jsonName(v.name);
+  if (v.type !== undefined) s += ',"type":' + jsonName(v.type);
+  if (v.value !== undefined) s += ',"value":' + jsonValue(v.value);
+  if (v.error !== undefined) s += ',"error":' + jsonName(v.error);
+  if (v.truncated !== undefined) s += ',"truncated":' + v.truncated;
   return '{' + s.slice(1) + '}';
 }
 
-function typedList(a: Typed[]): string | null {
+function typedList(a: Typed[]): string {
   let s = '[';
-  for (let i = 0; i < a.length; i++) {
-    const t = typedValue(a[i]);
-    if (t === null) return null;
-    s += (i ? ',' : '') + t;
-  }
+  for (let i = 0; i < a.length; i++) s += (i ? ',' : '') + typedValue(a[i]);
   return s + ']';
 }
 
@@ -106,37 +107,29 @@ export function exitJson(e: ExitEvent): string {
 }
 
 /** `s`, the fields before ts, closed with ts when they were all of the event's (n of them); else null. */
-function closed(s: string | null, n: number, e: EntryEvent | ExitEvent): string | null {
-  return s !== null && fieldCount(e) === n ? s + ',"ts":' + jsonNs(e.ts) + '}\n' : null;
+function closed(s: string, n: number, e: EntryEvent | ExitEvent): string | null {
+  return fieldCount(e) === n ? s + ',"ts":' + jsonNs(e.ts) + '}\n' : null;
 }
 
 function liveEntry(e: EntryEvent): string | null {
   const x = e as EntryEvent & Ordered & { argv?: Typed[] };
   if (!x[IN_ORDER] || x.backtrace !== undefined) return null;
-  let s: string | null = '{"type":"entry","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonString(e.function) +
-    ',"address":' + jsonString(e.address) + ',"depth":' + jsonNumber(e.depth) + ',"args":' + stringList(e.args);
+  let s = '{"type":"entry","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonName(e.function) +
+    ',"address":"' + e.address + '","depth":' + jsonNumber(e.depth) + ',"args":' + hexList(e.args);
   let n = 8;
-  if (x.argv !== undefined) {
-    const argv = typedList(x.argv);
-    s = argv === null ? null : s + ',"argv":' + argv;
-    n++;
-  }
+  if (x.argv !== undefined) (s += ',"argv":' + typedList(x.argv)), n++;
   return closed(s, n, e);
 }
 
 function liveExit(e: ExitEvent): string | null {
   const x = e as ExitEvent & Ordered & { ret?: Typed };
   if (!x[IN_ORDER]) return null;
-  let s: string | null = '{"type":"exit","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonString(e.function) +
-    ',"depth":' + jsonNumber(e.depth) + ',"retval":' + jsonString(e.retval) + ',"unwound":' + e.unwound + ',"durationNs":' + jsonNs(e.durationNs);
+  let s = '{"type":"exit","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonName(e.function) +
+    ',"depth":' + jsonNumber(e.depth) + ',"retval":"' + e.retval + '","unwound":' + e.unwound + ',"durationNs":' + jsonNs(e.durationNs);
   let n = 9;
-  if (x.ret !== undefined) {
-    const ret = typedValue(x.ret);
-    s = ret === null ? null : s + ',"ret":' + ret;
-    n++;
-  }
-  if (s !== null && e.reason !== undefined) (s += ',"reason":' + jsonString(e.reason)), n++;
-  if (s !== null && e.inherited !== undefined) (s += ',"inherited":' + e.inherited), n++;
+  if (x.ret !== undefined) (s += ',"ret":' + typedValue(x.ret)), n++;
+  if (e.reason !== undefined) (s += ',"reason":' + jsonName(e.reason)), n++;
+  if (e.inherited !== undefined) (s += ',"inherited":' + e.inherited), n++;
   return closed(s, n, e);
 }
 
