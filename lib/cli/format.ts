@@ -124,6 +124,8 @@ export function sharesTerminal(fd: number): boolean {
  * syscall (and a setImmediate) per event, a sixth of the JSON formatting.
  */
 const FLUSH_AFTER_MS = 20;
+/** How much buffered output may wait (a write syscall per this many bytes at most). */
+const SINK_BYTES = 1 << 17;
 
 /**
  * Writes to a file descriptor. Buffered (one syscall per 64 KiB or per
@@ -133,9 +135,15 @@ const FLUSH_AFTER_MS = 20;
  * reader goes away (EPIPE: `| head`), nothing more is written and `onClosed`
  * runs, once.
  */
+/** Buffer's own UTF-8 writer (what buf.write(s, offset) calls after checking its arguments; not in @types/node). */
+type Utf8Writable = Buffer & { utf8Write(s: string, offset: number): number };
+
 export class Sink {
-  private buf: string[] = [];
-  private size = 0;
+  // The bytes waiting, encoded as each write comes (joining the strings at
+  // the flush cost more: a join flattens every line built by concatenation
+  // again, and writeSync encoded the whole of it once more).
+  private buf = Buffer.allocUnsafe(SINK_BYTES);
+  private used = 0;
   private scheduled = false;
   closed = false;
   onClosed: (() => void) | null = null;
@@ -145,27 +153,31 @@ export class Sink {
       this.out(s);
       return;
     }
-    this.buf.push(s);
-    this.size += s.length;
-    if (this.size > 1 << 16) this.flush();
-    else if (!this.scheduled) {
+    // At most 3 bytes per UTF-16 unit: a string that may not fit goes after what waits.
+    if (this.used + 3 * s.length > SINK_BYTES) {
+      this.flush();
+      if (3 * s.length > SINK_BYTES) {
+        this.out(s);
+        return;
+      }
+    }
+    this.used += (this.buf as Utf8Writable).utf8Write(s, this.used);
+    if (!this.scheduled) {
       this.scheduled = true;
       setTimeout(() => this.flush(), FLUSH_AFTER_MS);
     }
   }
   flush(): void {
     this.scheduled = false;
-    if (!this.buf.length) return;
-    const s = this.buf.join('');
-    this.buf = [];
-    this.size = 0;
-    this.out(s);
+    if (!this.used) return;
+    const n = this.used;
+    this.used = 0;
+    this.out(this.buf.subarray(0, n));
   }
-  private out(s: string): void {
+  private out(s: Buffer | string): void {
     if (this.closed) return;
-    // The string goes to writeSync as it is (a Buffer made of it cost more
-    // than the write); the bytes past a short write, as a Buffer.
-    let data: string | Buffer = s;
+    // A string goes to writeSync as it is; the bytes past a short write, as a Buffer.
+    let data = s;
     for (let tries = 0; data.length; ) {
       try {
         if (typeof data !== 'string') data = data.subarray(fs.writeSync(this.fd, data));

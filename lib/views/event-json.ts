@@ -111,11 +111,50 @@ function closed(s: string, n: number, e: EntryEvent | ExitEvent): string | null 
   return fieldCount(e) === n ? s + ',"ts":' + jsonNs(e.ts) + '}\n' : null;
 }
 
+/**
+ * The start of a line up to its depth's value: the same from call to call of
+ * one function on one thread, so the last one is kept (one flat string
+ * instead of eight pieces joined again at every call).
+ */
+class Head {
+  private pid = -1;
+  private tid = -1;
+  private fn = '';
+  private address = '';
+  private text = '';
+  constructor(private readonly make: (e: EntryEvent | ExitEvent) => string) {}
+  of(e: EntryEvent | ExitEvent, address: string): string {
+    if (e.pid !== this.pid || e.tid !== this.tid || e.function !== this.fn || address !== this.address) {
+      this.pid = e.pid;
+      this.tid = e.tid;
+      this.fn = e.function;
+      this.address = address;
+      this.text = flat(this.make(e));
+    }
+    return this.text;
+  }
+}
+
+/**
+ * s made one flat string in place (V8 keeps a concatenation as a tree of its
+ * pieces until something needs it whole; converting it to a number does, as
+ * the flatstr package does it).
+ */
+function flat(s: string): string {
+  void ((s as unknown as number) | 0);
+  return s;
+}
+
+const entryHeads = new Head((e) => '{"type":"entry","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonName(e.function) +
+  ',"address":"' + (e as EntryEvent).address + '","depth":');
+const exitHeads = new Head((e) => '{"type":"exit","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonName(e.function) + ',"depth":');
+const entryHead = (e: EntryEvent): string => entryHeads.of(e, e.address);
+const exitHead = (e: ExitEvent): string => exitHeads.of(e, '');
+
 function liveEntry(e: EntryEvent): string | null {
   const x = e as EntryEvent & Ordered & { argv?: Typed[] };
   if (!x[IN_ORDER] || x.backtrace !== undefined) return null;
-  let s = '{"type":"entry","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonName(e.function) +
-    ',"address":"' + e.address + '","depth":' + jsonNumber(e.depth) + ',"args":' + hexList(e.args);
+  let s = entryHead(e) + jsonNumber(e.depth) + ',"args":' + hexList(e.args);
   let n = 8;
   if (x.argv !== undefined) (s += ',"argv":' + typedList(x.argv)), n++;
   return closed(s, n, e);
@@ -124,8 +163,7 @@ function liveEntry(e: EntryEvent): string | null {
 function liveExit(e: ExitEvent): string | null {
   const x = e as ExitEvent & Ordered & { ret?: Typed };
   if (!x[IN_ORDER]) return null;
-  let s = '{"type":"exit","pid":' + jsonNumber(e.pid) + ',"tid":' + jsonNumber(e.tid) + ',"function":' + jsonName(e.function) +
-    ',"depth":' + jsonNumber(e.depth) + ',"retval":"' + e.retval + '","unwound":' + e.unwound + ',"durationNs":' + jsonNs(e.durationNs);
+  let s = exitHead(e) + jsonNumber(e.depth) + ',"retval":"' + e.retval + '","unwound":' + e.unwound + ',"durationNs":' + jsonNs(e.durationNs);
   let n = 9;
   if (x.ret !== undefined) (s += ',"ret":' + typedValue(x.ret)), n++;
   if (e.reason !== undefined) (s += ',"reason":' + jsonName(e.reason)), n++;
