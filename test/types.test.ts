@@ -13,10 +13,13 @@ const { DEBUG_ROOT } = require('./build-fixtures');
 const OWN = ['ints', 'flip', 'paint', 'scale', 'halve', 'sum_*', 'make_point', 'touch', 'measure', 'peek', 'two', 'lookup', 'u64max'];
 const fns = (list: string[]) => list.flatMap((f) => ['-f', f]);
 
+/** An address on the main thread's stack: 0x7ff… on x86-64, 0xfff… on arm64 (48-bit user space). */
+const STACK_ADDRESS = /0x(?:7ff|fff)[0-9a-f]{9}\b/g;
+
 /** The CLI with RETHOOK_DEBUG_DIRS set (an empty list: no debug directory, as without libc6-dbg). */
 function traced(args: string[], debugDirs = '') {
   const r = spawnSync(process.execPath, [CLI, 'trace', ...args], { encoding: 'utf8', timeout: 60000, env: { ...process.env, RETHOOK_DEBUG_DIRS: debugDirs } });
-  return { ...r, lines: r.stderr.split('\n').filter(Boolean).map((l) => l.replace(/^\s*\d+ /, '').replace(/ <[\d.]+ [num]?s>/, '').replace(/0x7ff[0-9a-f]+/g, 'STACK')) };
+  return { ...r, lines: r.stderr.split('\n').filter(Boolean).map((l) => l.replace(/^\s*\d+ /, '').replace(/ <[\d.]+ [num]?s>/, '').replace(STACK_ADDRESS, 'STACK')) };
 }
 
 const EXPECTED = [

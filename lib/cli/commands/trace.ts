@@ -159,6 +159,14 @@ export async function traceCommand(p: Parsed): Promise<number> {
     tree = built.tree;
   }
 
+  // Spawned: from the fork on, a Ctrl-C (which reaches the program too) must
+  // not end us by its default action before our listener below is in place
+  // (a slow machine took more than half a second to get there): one listener
+  // from now on; what came meanwhile is handled once the tracer exists.
+  let onSpawnedInterrupt: () => void = () => void (spawnInterrupted = true);
+  let spawnInterrupted = false;
+  if (h.attachPid === null) process.on('SIGINT', () => onSpawnedInterrupt());
+
   let tracer: Tracer;
   try {
     tracer = h.attachPid !== null ? await attachResponsively(h.attachPid, h.followForks, h.maxActive)
@@ -257,16 +265,23 @@ export async function traceCommand(p: Parsed): Promise<number> {
   } else if (h.detachOnExit) {
     // Ctrl-C reaches the program too, where the tracer swallows it and
     // detaches; a SIGINT sent to us alone detaches a moment later.
-    process.on('SIGINT', () => setTimeout(() => void tracer.detach(), 200));
+    onSpawnedInterrupt = () => void setTimeout(() => void tracer.detach(), 200);
     process.on('SIGTERM', () => void tracer.detach());
+    if (spawnInterrupted) onSpawnedInterrupt();
   } else {
     // Ctrl-C reaches the program too (same process group): let it decide,
     // and end it on a second one. SIGTERM to us is passed on.
     let interrupts = 0;
-    process.on('SIGINT', () => {
+    onSpawnedInterrupt = () => {
       if (++interrupts > 1) tracer.kill();
-    });
+    };
     process.on('SIGTERM', () => process.kill(tracer.pid, 'SIGTERM'));
+    // One that came while it started may have come before its fork: it gets
+    // one now (still stopped, it has not run: a second SIGINT merges with a pending one).
+    if (spawnInterrupted) {
+      interrupts++;
+      process.kill(tracer.pid, 'SIGINT');
+    }
   }
 
   let st: ExitStatus;
