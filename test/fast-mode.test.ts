@@ -138,6 +138,8 @@ test('attaching and detaching 50 times with calls in flight on 8 threads leaves 
     await t.detach();
     expect((await done).detached).toBe(true);
     await untraced(pid); // a thread that could not stop at once is let go a moment later
+    // In the arm64 VM a cycle takes tens of seconds: say how far it got.
+    if (process.env.RETHOOK_TEST_PROGRESS) process.stderr.write(`[progress] cycle ${i + 1} of 50, ${seen} exits seen\n`);
   }
   expect(seen).toBeGreaterThan(0);
   expect(bad).toBe(0);
