@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -34,7 +35,17 @@ int spawn_seized(const std::string& path, const std::vector<std::string>& argv,
     return -1;
   }
   pid_t parent = getpid();
+  // Every signal blocked across the fork, as libuv's uv_spawn does: until the
+  // child has reset them below, it has our handlers, and Node's handler run
+  // there (a Ctrl-C to the process group in that window) would write to the
+  // signal pipe it shares with us: we would see the signal twice and the
+  // program not at all. Blocked, it stays pending in the child until the
+  // dispositions are default, and then does what it would do to the program.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
   pid_t pid = fork();
+  if (pid != 0) pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   if (pid < 0) {
     *err = std::string("fork: ") + strerror(errno);
     return -1;
