@@ -11,6 +11,10 @@ import { timeBound } from './time-bound';
 
 const SIGUSR1 = 'SIGUSR1';
 
+/** What a test left running is ended after it, pass or fail. */
+const leftovers: (() => void)[] = [];
+afterEach(() => leftovers.splice(0).forEach((end) => end()));
+
 /**
  * Start a fixture untraced and wait until it says "ready". It is not our
  * child (a shell starts it in the background and exits): Node's own
@@ -21,6 +25,14 @@ async function startUntraced(name: string, args: string[] = [], variant = 'O2'):
   const file = path.join(scratchDir(), 'out');
   const sh = spawnSync('sh', ['-c', `"$0" "$@" >${file} 2>&1 & echo $!`, fixture(name, variant), ...args], { encoding: 'utf8' });
   const pid = Number(sh.stdout.trim());
+  leftovers.push(() => {
+    // Still running after its test (it failed or timed out): it would load the machine for the tests after it.
+    try {
+      if (fs.readlinkSync(`/proc/${pid}/exe`) === fixture(name, variant)) process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
   const output = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
   while (!output().includes('ready')) await new Promise((r) => setTimeout(r, 10));
   const ended = async () => {
@@ -151,6 +163,7 @@ test('attaching and detaching 50 times with calls in flight on 8 threads leaves 
 test('a program attached in fast mode runs on to a correct end when its tracer is SIGKILLed', async () => {
   const { pid, output, ended } = await startUntraced('busy_threads', [String(timeBound(60_000) / 1000)], 'O0');
   const cli = spawn(process.execPath, [CLI, 'trace', '--mode', 'fast', '--format', 'json', '-p', String(pid), '-f', 'work'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  leftovers.push(() => cli.kill('SIGKILL'));
   let events = '';
   cli.stderr!.on('data', (d) => (events += d));
   while (!events.includes('"exit"')) await new Promise((r) => setTimeout(r, 10));
