@@ -3,7 +3,7 @@
 // moment it dies and puts back every original byte and real return address.
 import { ChildProcess, spawn } from 'child_process';
 import { once } from 'events';
-import { CLI, fixture } from './helpers';
+import { CLI, fixture, procState } from './helpers';
 
 /** Collects a child's stream; `until` resolves once the text so far satisfies `want`. */
 function collect(child: ChildProcess, stream: 'stdout' | 'stderr') {
@@ -35,7 +35,9 @@ async function killTracer(env: NodeJS.ProcessEnv): Promise<{ code: number | null
   await collect(cli, 'stderr').until((t) => t.split('"type":"entry"').length > 2);
   // Into the call's 50 ms sleep: the thread is not stopped at one of our traps
   // (a thread that is, at the tracer's death, gets its SIGTRAP from the kernel: README).
+  // Waiting 15 ms was not enough on a loaded machine (the entries are read late): wait to see it asleep.
   await new Promise((r) => setTimeout(r, 15));
+  for (const end = Date.now() + 5000; procState(prog.pid!) !== 'S' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 1));
   cli.kill('SIGKILL');
   await once(cli, 'exit');
   await new Promise((r) => setTimeout(r, 300)); // the program's call in flight returns meanwhile
