@@ -3,7 +3,7 @@
 // moment it dies and puts back every original byte and real return address.
 import { ChildProcess, spawn } from 'child_process';
 import { once } from 'events';
-import { CLI, fixture, procState } from './helpers';
+import { CLI, fixture, waitForState } from './helpers';
 
 /** Collects a child's stream; `until` resolves once the text so far satisfies `want`. */
 function collect(child: ChildProcess, stream: 'stdout' | 'stderr') {
@@ -37,7 +37,7 @@ async function killTracer(env: NodeJS.ProcessEnv): Promise<{ code: number | null
   // (a thread that is, at the tracer's death, gets its SIGTRAP from the kernel: README).
   // Waiting 15 ms was not enough on a loaded machine (the entries are read late): wait to see it asleep.
   await new Promise((r) => setTimeout(r, 15));
-  for (const end = Date.now() + 5000; procState(prog.pid!) !== 'S' && Date.now() < end; ) await new Promise((r) => setTimeout(r, 1));
+  await waitForState(prog.pid!, 'S', 5000);
   cli.kill('SIGKILL');
   await once(cli, 'exit');
   await new Promise((r) => setTimeout(r, 300)); // the program's call in flight returns meanwhile
