@@ -150,7 +150,7 @@ export type FastLayout = Record<
   | 'H_MISSED_BUSY' | 'H_MISSED_NOTHREAD' | 'H_DROPPED' | 'H_NOMATCH' | 'HEADER_SIZE'
   | 'T_KEY' | 'T_BLOCK' | 'T_SLOT_SIZE' | 'P_ACTIVE' | 'P_MAX' | 'P_NMISSED' | 'POOL_SIZE'
   | 'B_BUSY' | 'B_DEPTH' | 'B_HEAD' | 'B_TAIL' | 'B_RING' | 'B_RING_MASK' | 'B_NODES_MAX' | 'B_TID'
-  | 'B_MISSED_DEPTH' | 'B_DROPPED' | 'B_NODES' | 'N_SP' | 'N_RET' | 'N_SITE' | 'N_TSC' | 'NODE_SIZE'
+  | 'B_MISSED_DEPTH' | 'B_DROPPED' | 'B_WAITING' | 'B_NODES' | 'N_SP' | 'N_RET' | 'N_SITE' | 'N_TSC' | 'NODE_SIZE'
   | 'R_KIND' | 'R_TSC' | 'R_SP' | 'R_RET' | 'R_REGS' | 'R_FP' | 'R_DEPTH' | 'RECORD_SIZE'
   | 'KIND_ENTRY' | 'KIND_EXIT' | 'KIND_UNWOUND' | 'KIND_STRING' | 'STRING_MAX' | 'H_PID' | 'SITE_CAPTURE_SHIFT', number> & { MAGIC: bigint };
 
@@ -169,6 +169,8 @@ export interface FastAddon {
   plan(fn: number, code: Buffer, stub: number, recorderEntry: number, site: number): FastPlan;
   /** [cycle counter, CLOCK_MONOTONIC ns] taken together. */
   clock(): [bigint, bigint];
+  /** Wake the threads sleeping on the 32-bit word at `offset` of a shared mapping (FUTEX_WAKE); how many woke. */
+  wake(memory: ArrayBuffer, offset: number): number;
 }
 
 interface Addon {

@@ -2,7 +2,11 @@
 // the recorder blob, the planner and the clock pair. Marshalling only.
 #include "addon_fast.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+#include <climits>
 
 #include "fast/planner.h"
 #include "fast/recorder.h"
@@ -74,6 +78,23 @@ Napi::Value Clock(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// wake(memory, offset) -> how many woke: FUTEX_WAKE on the 32-bit word at
+// `offset` of `memory`, our mapping of an arena. Shared futexes are keyed by
+// the file and offset, so the tracee's threads sleeping on the same word in
+// their own mapping wake (recorder.h, FULL RING).
+Napi::Value Wake(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto memory = info[0].As<Napi::ArrayBuffer>();
+  size_t offset = size_t(info[1].As<Napi::Number>().Int64Value());
+  if (offset % 4 != 0 || offset + 4 > memory.ByteLength()) {
+    Napi::RangeError::New(env, "wake: offset outside the mapping").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* word = static_cast<uint8_t*>(memory.Data()) + offset;
+  long n = syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  return Napi::Number::New(env, double(n < 0 ? 0 : n));
+}
+
 Napi::Object Layout(Napi::Env env) {
   auto o = Napi::Object::New(env);
 #define RH(name) o.Set(#name, Napi::Number::New(env, double(RH_##name)))
@@ -81,7 +102,7 @@ Napi::Object Layout(Napi::Env env) {
   RH(H_MISSED_BUSY); RH(H_MISSED_NOTHREAD); RH(H_DROPPED); RH(H_NOMATCH); RH(HEADER_SIZE);
   RH(T_KEY); RH(T_BLOCK); RH(T_SLOT_SIZE); RH(P_ACTIVE); RH(P_MAX); RH(P_NMISSED); RH(POOL_SIZE);
   RH(B_BUSY); RH(B_DEPTH); RH(B_HEAD); RH(B_TAIL); RH(B_RING); RH(B_RING_MASK); RH(B_NODES_MAX); RH(B_TID);
-  RH(B_MISSED_DEPTH); RH(B_DROPPED); RH(B_NODES); RH(N_SP); RH(N_RET); RH(N_SITE); RH(N_TSC); RH(NODE_SIZE);
+  RH(B_MISSED_DEPTH); RH(B_DROPPED); RH(B_WAITING); RH(B_NODES); RH(N_SP); RH(N_RET); RH(N_SITE); RH(N_TSC); RH(NODE_SIZE);
   RH(R_KIND); RH(R_TSC); RH(R_SP); RH(R_RET); RH(R_REGS); RH(R_FP); RH(R_DEPTH); RH(RECORD_SIZE);
   RH(KIND_ENTRY); RH(KIND_EXIT); RH(KIND_UNWOUND); RH(KIND_STRING); RH(STRING_MAX); RH(H_PID);
   RH(SITE_CAPTURE_SHIFT);
@@ -108,6 +129,7 @@ Napi::Object FastExports(Napi::Env env) {
   o.Set("layout", Layout(env));
   o.Set("plan", Napi::Function::New(env, Plan));
   o.Set("clock", Napi::Function::New(env, Clock));
+  o.Set("wake", Napi::Function::New(env, Wake));
   return o;
 }
 

@@ -128,6 +128,29 @@ test('a ring that fills while a handler is slow loses no record: the thread wait
   expect(r.stdout).toBe(`calls=${calls} sum=${sum}\n`);
 });
 
+test('a thread waiting for room in its ring sleeps while a slow handler holds up the drain, rather than spinning', async () => {
+  const states: string[] = [];
+  const r = await trace(fixture('ring_flood', 'O2'), 'tick', {
+    mode: 'fast',
+    args: ['100000'], // 200,000 records: far more than a ring holds (16,384)
+    handlers: {
+      onEntry: (c) => {
+        if (states.length) return;
+        // Nothing is drained for a second: the ring fills within milliseconds, then the thread waits.
+        for (let i = 0; i < 10; i++) {
+          const end = Date.now() + 100;
+          while (Date.now() < end);
+          states.push(procState(c.pid) ?? '?');
+        }
+      },
+    },
+  });
+  expect(r.status.code).toBe(0);
+  expect(r.stdout).toMatch(/^calls=100000 /);
+  // Spinning (sched_yield) is always R; sleeping on the ring's tail is S but for a moment every 2 ms.
+  expect(states.filter((st) => st === 'S').length).toBeGreaterThanOrEqual(6);
+});
+
 test('attaching and detaching 50 times with calls in flight on 8 threads leaves the program unharmed', async () => {
   // It runs until SIGUSR1 (600 s at most: 50 cycles take about a minute here, two under load; the VM stretches both).
   const { pid, output, ended } = await startUntraced('busy_threads', [String(timeBound(600_000) / 1000)], 'O0');

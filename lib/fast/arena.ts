@@ -175,8 +175,18 @@ export class FastArena {
     return b.offset + RING_OFFSET + (n & (RING_RECORDS - 1)) * L.RECORD_SIZE;
   }
 
+  /**
+   * Records below `tail` are delivered: their room is free again. A thread
+   * sleeping for room is woken (recorder.h, FULL RING: the tracer's half of
+   * the handshake; Atomics are sequentially consistent, so the store of tail
+   * is not reordered after the load of waiting).
+   */
   consumed(b: ThreadBlock, tail: number): void {
-    this.set(b.offset + L.B_TAIL, BigInt(tail));
+    Atomics.store(this.words, (b.offset + L.B_TAIL) / 8, BigInt(tail));
+    const waiting = (b.offset + L.B_WAITING) / 8;
+    if (Atomics.load(this.words, waiting) === 0n) return;
+    Atomics.store(this.words, waiting, 0n);
+    fast.wake(this.memory, b.offset + L.B_TAIL);
   }
 
   /** A block's node stack, bottom first: each node's frame, real return address and site. */

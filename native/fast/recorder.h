@@ -66,8 +66,18 @@
 //
 // A FULL RING (head - tail == mask + 1): if consumer == 0, or the tracer pid
 // is gone (kill(pid, 0) fails with ESRCH; then consumer = 0), the record is
-// dropped and counted (block.dropped, arena dropped); else the thread yields
-// (sched_yield) and looks again. Nothing is dropped while a tracer drains.
+// dropped and counted (block.dropped, arena dropped); else the thread sleeps
+// until the tracer frees room, and looks again. Nothing is dropped while a
+// tracer drains. Sleeping, not spinning: a waiting thread must leave the CPU
+// to the tracer that drains it (spinning in sched_yield, 8 threads left the
+// tracer a quarter of one CPU in the arm64 VM). The handshake, a Dekker pair
+// with a full barrier on each side:
+//   thread: store waiting = 1; barrier; load tail; still full:
+//           futex(&tail, FUTEX_WAIT, low 32 bits of that tail, RH_WAIT_NS)
+//   tracer: store tail; barrier; load waiting; 1: waiting = 0, FUTEX_WAKE.
+// The futex is shared (the arena is a MAP_SHARED memfd in both processes).
+// The timeout bounds any wake that is missed and is when a dead tracer is
+// noticed (kill(pid, 0) is asked again after each wait).
 //
 // Clocks: an entry's is read when its records are published (after any wait
 // for room and its captured strings), a return's before it waits: durations
@@ -122,6 +132,8 @@
 #define RH_B_TID 56          /* for the tracer; the recorder never reads it */
 #define RH_B_MISSED_DEPTH 64 /* entries unhooked: the node stack was full */
 #define RH_B_DROPPED 72      /* records dropped here (full ring, no tracer) */
+#define RH_B_WAITING 80      /* 1: the thread sleeps on tail's low 32 bits for room (see FULL RING) */
+#define RH_WAIT_NS 2000000   /* the longest sleep before looking again: 2 ms */
 #define RH_B_NODES 128       /* the node stack, bottom first */
 // A node: 32 bytes.
 #define RH_N_SP 0   /* the frame: sp at the function's first instruction */
@@ -170,3 +182,19 @@
 // The blob is mapped read-execute; the tracer writes the two words through
 // /proc/PID/mem before any stub can run.
 #define RH_FLAG_FSGSBASE 1ULL
+
+#ifndef __ASSEMBLER__
+#include <linux/futex.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+// The consumer's half of the FULL RING handshake, for consumers in C or C++
+// (the test harnesses; the tracer's is FastArena.consumed in lib/fast/arena.ts):
+// records below `tail` of the block at `block` are consumed; a thread
+// sleeping for room is woken.
+static inline void rh_consumed(uint64_t block, uint64_t tail) {
+  __atomic_store_n((uint64_t*)(block + RH_B_TAIL), tail, __ATOMIC_SEQ_CST);
+  if (__atomic_exchange_n((uint64_t*)(block + RH_B_WAITING), 0, __ATOMIC_SEQ_CST) != 0)
+    syscall(SYS_futex, (void*)(block + RH_B_TAIL), FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+}
+#endif

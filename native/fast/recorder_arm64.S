@@ -41,7 +41,7 @@
 #include "recorder.h"
 
 #define NR_KILL 129
-#define NR_SCHED_YIELD 124
+#define NR_FUTEX 98
 #define NR_PROCESS_VM_READV 270
 #define ESRCH 3
 
@@ -453,11 +453,11 @@ pool_of:
 // x14 = the address of the record after the x25 reserved ones (head + x25)
 // in this thread's ring, or 0 when the record is dropped (counted). A full
 // ring (head + x25 - tail == mask + 1) with a live tracer draining it is
-// waited for (sched_yield): the tracer drains up to head, which leaves room
+// waited for (futex): the tracer drains up to head, which leaves room
 // for the reserved records and this one unless x25 > mask (then dropped: it
 // could never fit). A dead tracer (kill(pid, 0) fails with ESRCH) clears
-// consumer. In: x9, x10, x25. Clobbers x15-x17, NZCV; the system calls clobber
-// x0 only, saved with x1 and x8 around them. rec_begin0: none reserved.
+// consumer. In: x9, x10, x25. Clobbers x15-x17, NZCV; the system calls' x0-x3
+// and x8 are saved around them. rec_begin0: none reserved.
 // rec_drop: only count a dropped record (x14 = 0).
 rec_begin0:
 	mov	x25, #0
@@ -478,8 +478,9 @@ rec_begin:
 	b.hi	rec_drop		// more reserved than the ring holds
 	ldr	x16, [x9, #RH_H_CONSUMER]
 	cbz	x16, rec_drop
-	stp	x0, x1, [sp, #-32]!
-	str	x8, [sp, #16]
+	stp	x0, x1, [sp, #-64]!	// x0-x3, x8, then the futex timeout at sp + 48
+	stp	x2, x3, [sp, #16]
+	str	x8, [sp, #32]
 	ldr	x0, [x9, #RH_H_TRACER_PID]
 	cmp	x0, #0
 	b.le	3f			// no pid: kill(0, 0) would ask about our group
@@ -488,14 +489,35 @@ rec_begin:
 	svc	#0
 	cmn	x0, #ESRCH
 	b.eq	3f
-	mov	x8, #NR_SCHED_YIELD
+	// Sleep until the tracer frees room (recorder.h, FULL RING): say so,
+	// then look at tail again after a full barrier, and sleep on the value seen.
+	mov	x16, #1
+	str	x16, [x10, #RH_B_WAITING]
+	dmb	ish
+	add	x0, x10, #RH_B_TAIL
+	ldr	x2, [x0]
+	ldr	x16, [x10, #RH_B_HEAD]
+	add	x16, x16, x25
+	sub	x16, x16, x2
+	ldr	x17, [x10, #RH_B_RING_MASK]
+	cmp	x16, x17
+	b.ls	4f			// room already
+	mov	w2, w2			// tail's low 32 bits, as seen
+	mov	x1, #0			// FUTEX_WAIT (shared: the tracer wakes it)
+	movz	x16, #(RH_WAIT_NS & 0xffff)
+	movk	x16, #(RH_WAIT_NS >> 16), lsl #16
+	stp	xzr, x16, [sp, #48]	// {tv_sec = 0, tv_nsec}
+	add	x3, sp, #48
+	mov	x8, #NR_FUTEX
 	svc	#0
-	ldr	x8, [sp, #16]
-	ldp	x0, x1, [sp], #32
+4:	ldr	x8, [sp, #32]
+	ldp	x2, x3, [sp, #16]
+	ldp	x0, x1, [sp], #64
 	b	1b
 3:	str	xzr, [x9, #RH_H_CONSUMER]	// the tracer is gone
-	ldr	x8, [sp, #16]
-	ldp	x0, x1, [sp], #32
+	ldr	x8, [sp, #32]
+	ldp	x2, x3, [sp, #16]
+	ldp	x0, x1, [sp], #64
 rec_drop:
 	ldr	x16, [x10, #RH_B_DROPPED]
 	add	x16, x16, #1

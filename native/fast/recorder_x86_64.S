@@ -6,7 +6,7 @@
 // copied into the tracee and never executed in the addon (hence .rodata).
 // Every reference to the blob itself is rip-relative to a local label, so
 // the assembler resolves it and the object has no relocation inside the
-// blob; no libc, two raw syscalls (kill, sched_yield) when a ring is full,
+// blob; no libc, two raw syscalls (kill, futex) when a ring is full,
 // one more (process_vm_readv) per captured string.
 //
 // Layout (offsets exported in rethook_recorder_x86_64_offsets):
@@ -432,8 +432,29 @@ rethook_recorder_x86_64_start:
 	mov r11, qword ptr [rip + .Larena]
 	cmp rax, -3			// -ESRCH: the tracer is gone
 	je 2f
-	mov eax, 24			// sched_yield()
+	// Sleep until the tracer frees room (recorder.h, FULL RING): say so,
+	// then look at tail again after a full barrier, and sleep on the value seen.
+	mov qword ptr [r10 + RH_B_WAITING], 1
+	mfence
+	mov rcx, qword ptr [r10 + RH_B_TAIL]
+	mov rax, qword ptr [r10 + RH_B_HEAD]
+	add rax, rdx
+	sub rax, rcx
+	cmp rax, qword ptr [r10 + RH_B_RING_MASK]
+	jbe .Lring_reserve_n		// room already
+	push rdx
+	push r10
+	push RH_WAIT_NS			// the timeout: {tv_sec = 0, tv_nsec}
+	push 0
+	lea rdi, [r10 + RH_B_TAIL]
+	xor esi, esi			// FUTEX_WAIT (shared: the tracer wakes it)
+	mov edx, ecx			// tail's low 32 bits, as seen
+	mov r10, rsp
+	mov eax, 202			// futex()
 	syscall
+	add rsp, 16
+	pop r10
+	pop rdx
 	mov r11, qword ptr [rip + .Larena]
 	jmp .Lring_reserve_n
 2:	mov qword ptr [r11 + RH_H_CONSUMER], 0

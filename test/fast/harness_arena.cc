@@ -157,7 +157,7 @@ size_t drain(uint64_t block, std::vector<Record>* out, size_t max) {
     memcpy(rec.str, reinterpret_cast<const void*>(r + RH_R_REGS), RH_STRING_MAX);
     if (out) out->push_back(rec);
   }
-  __atomic_store_n(reinterpret_cast<uint64_t*>(block + RH_B_TAIL), tail, __ATOMIC_RELEASE);
+  rh_consumed(block, tail);
   return n;
 }
 

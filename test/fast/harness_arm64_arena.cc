@@ -185,7 +185,7 @@ std::vector<Record> drain(uint64_t block) {
   uint64_t head = __atomic_load_n(&word(block, RH_B_HEAD), __ATOMIC_ACQUIRE);
   uint64_t tail = word(block, RH_B_TAIL), mask = word(block, RH_B_RING_MASK);
   for (; tail != head; tail++) out.push_back(((const Record*)word(block, RH_B_RING))[tail & mask]);
-  __atomic_store_n(&word(block, RH_B_TAIL), tail, __ATOMIC_RELEASE);
+  rh_consumed(block, tail);
   return out;
 }
 

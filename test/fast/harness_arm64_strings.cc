@@ -296,7 +296,7 @@ static std::vector<Record> with_consumer(uint64_t b, size_t batch, int pause_us,
       uint64_t tail = word(b, RH_B_TAIL), mask = word(b, RH_B_RING_MASK);
       size_t n = 0;
       for (; tail != head && n < batch; tail++, n++) out.push_back(((const Record*)word(b, RH_B_RING))[tail & mask]);
-      __atomic_store_n(&word(b, RH_B_TAIL), tail, __ATOMIC_RELEASE);
+      rh_consumed(b, tail);
       if (finished && n == 0) return;
       if (pause_us) usleep(pause_us);
     }

@@ -93,7 +93,7 @@ static void consume(const std::vector<uint64_t>& blocks, std::vector<Stream>* st
       uint64_t tail = word(b, RH_B_TAIL), mask = word(b, RH_B_RING_MASK);
       for (size_t n = 0; tail != head && n < batch; tail++, n++, got++)
         (*streams)[k].take(((const Record*)word(b, RH_B_RING))[tail & mask]);
-      __atomic_store_n(&word(b, RH_B_TAIL), tail, __ATOMIC_RELEASE);
+      rh_consumed(b, tail);
     }
     if (finished && got == 0) return;
     if (pause_us) usleep(pause_us);
