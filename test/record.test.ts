@@ -4,6 +4,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { cli, CLI, fixture, scratchDir } from './helpers';
+import { timeBound } from './time-bound';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -96,8 +97,10 @@ describe('recursion: record, then report, replay and dump', () => {
 test('flood: a recording tracer SIGKILLed mid-run leaves a record reported up to the cut', async () => {
   const file = path.join(scratchDir(), 'killed.rethook');
   const rec = spawn(process.execPath, [CLI, 'record', '-o', file, '-f', 'step', '--', fixture('flood'), '0'], { stdio: 'ignore' });
-  // Until events are being written.
-  for (let i = 0; i < 400 && !(fs.existsSync(file) && fs.statSync(file).size > 200000); i++) await new Promise((r) => setTimeout(r, 25));
+  // Until events are being written (the CLI takes seconds to start in the arm64 VM).
+  const writing = () => fs.existsSync(file) && fs.statSync(file).size > 200000;
+  for (const end = Date.now() + timeBound(10000); Date.now() < end && !writing(); ) await new Promise((r) => setTimeout(r, 25));
+  expect(writing()).toBe(true);
   rec.kill('SIGKILL');
   await new Promise((r) => rec.on('exit', r));
   const r = cli(['report', '--format', 'json', file]);
@@ -111,4 +114,4 @@ test('flood: a recording tracer SIGKILLed mid-run leaves a record reported up to
   // Every complete entry/exit pair before the cut is a call in the summary.
   expect(rows[0].calls).toBeGreaterThan(100);
   expect(rows[0].calls).toBeGreaterThanOrEqual(Math.floor(events / 2) - 1);
-});
+}, timeBound(60000));
