@@ -1,10 +1,14 @@
 import * as fs from 'fs';
 import { Tracer } from '../lib';
 import { Captured, fixture, MODES, waitForState } from './helpers';
+import { timeBound } from './time-bound';
+
+/** How long the sleeper naps: long enough, under emulation too, for a timer to act while it sleeps. */
+const NAP = Math.min(timeBound(400), 8000);
 
 /** The program was our child and runs on untraced: wait until it has written a line. */
 async function outputOf(out: Captured): Promise<string> {
-  for (let i = 0; i < 300; i++) {
+  for (const end = Date.now() + timeBound(6000); Date.now() < end; ) {
     const text = fs.readFileSync(out.file, 'utf8');
     if (text.endsWith('\n')) return text;
     await new Promise((r) => setTimeout(r, 20));
@@ -14,15 +18,17 @@ async function outputOf(out: Captured): Promise<string> {
 
 test.each(MODES)('detaching from a timer while a hooked call sits in a system call leaves the program unharmed (%s mode)', async (mode) => {
   const out = new Captured();
-  const t = await Tracer.spawn(fixture('sleeper'), [], { stdio: [0, out.fd, 2] });
+  const t = await Tracer.spawn(fixture('sleeper'), [String(NAP)], { stdio: [0, out.fd, 2] });
   const events: string[] = [];
   t.hook('nap', { mode, onEntry: () => void events.push('> nap'), onExit: () => void events.push('< nap') });
   const done = t.run();
-  setTimeout(() => void t.detach(), 100);
+  // Once nap is asleep in its system call.
+  expect(await waitForState(t.pid, 'S', timeBound(10000))).toBe('S');
+  setTimeout(() => void t.detach(), 10);
   expect(await done).toEqual({ pid: t.pid, code: null, signal: null, detached: true });
   expect(events).toEqual(['> nap']);
-  expect(await outputOf(out)).toBe('slept=300\n');
-});
+  expect(await outputOf(out)).toBe(`slept=${NAP}\n`);
+}, timeBound(60000));
 
 test.each(MODES)('detaching from an onExit handler with four recursive calls in flight puts every return address back (%s mode)', async (mode) => {
   const out = new Captured();
@@ -36,12 +42,12 @@ test.each(MODES)('detaching from an onExit handler with four recursive calls in 
 
 test('hooks added from a timer while the program runs take effect', async () => {
   const out = new Captured();
-  const t = await Tracer.spawn(fixture('sleeper'), ['400'], { stdio: [0, out.fd, 2] });
+  const t = await Tracer.spawn(fixture('sleeper'), [String(NAP)], { stdio: [0, out.fd, 2] });
   const done = t.run();
   const napEvents: string[] = [];
   const events: string[] = [];
   // Wait until nap is in flight (asleep in usleep), then plant the hooks from a timer.
-  expect(await waitForState(t.pid, 'S', 20000)).toBe('S');
+  expect(await waitForState(t.pid, 'S', timeBound(20000))).toBe('S');
   await new Promise<void>((resolve) =>
     setTimeout(() => {
       // nap is in flight: a hook planted now sees no entry of it, and must not break its return.
@@ -56,6 +62,6 @@ test('hooks added from a timer while the program runs take effect', async () => 
   );
   expect((await done).code).toBe(0);
   expect(napEvents).toEqual([]);
-  expect(events).toEqual(['> printf "slept=%d\\n" 400', `< printf = ${'slept=400\n'.length}`]);
-  expect(out.text()).toBe('slept=400\n');
-});
+  expect(events).toEqual([`> printf "slept=%d\\n" ${NAP}`, `< printf = ${`slept=${NAP}\n`.length}`]);
+  expect(out.text()).toBe(`slept=${NAP}\n`);
+}, timeBound(60000));

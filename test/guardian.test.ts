@@ -4,6 +4,10 @@
 import { ChildProcess, spawn } from 'child_process';
 import { once } from 'events';
 import { CLI, fixture, waitForState } from './helpers';
+import { timeBound } from './time-bound';
+
+/** How long each call sleeps: long enough for the tracer to be killed while it sleeps, on a loaded machine (50 ms was not, beside two VMs) and under emulation. */
+const NAP = Math.min(timeBound(250), 2000);
 
 /** Collects a child's stream; `until` resolves once the text so far satisfies `want`. */
 function collect(child: ChildProcess, stream: 'stdout' | 'stderr') {
@@ -24,7 +28,7 @@ function collect(child: ChildProcess, stream: 'stdout' | 'stderr') {
 
 /** Attach the CLI to a program with a hooked call in flight, SIGKILL the CLI, then let the program finish. */
 async function killTracer(env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
-  const prog = spawn(fixture('slow_calls', 'O2'), [], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const prog = spawn(fixture('slow_calls', 'O2'), [String(NAP)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(prog, 'exit');
   const out = collect(prog, 'stdout');
   await out.until((t) => t.includes('ready\n'));
@@ -33,14 +37,14 @@ async function killTracer(env: NodeJS.ProcessEnv): Promise<{ code: number | null
   });
   // Two entries seen: a call is in flight with its return address ours.
   await collect(cli, 'stderr').until((t) => t.split('"type":"entry"').length > 2);
-  // Into the call's 50 ms sleep: the thread is not stopped at one of our traps
+  // Into the call's sleep: the thread is not stopped at one of our traps
   // (a thread that is, at the tracer's death, gets its SIGTRAP from the kernel: README).
   // Waiting 15 ms was not enough on a loaded machine (the entries are read late): wait to see it asleep.
   await new Promise((r) => setTimeout(r, 15));
-  await waitForState(prog.pid!, 'S', 5000);
+  await waitForState(prog.pid!, 'S', timeBound(5000));
   cli.kill('SIGKILL');
   await once(cli, 'exit');
-  await new Promise((r) => setTimeout(r, 300)); // the program's call in flight returns meanwhile
+  await new Promise((r) => setTimeout(r, NAP + Math.min(timeBound(250), 5000))); // the program's call in flight returns meanwhile
   prog.kill('SIGUSR1');
   const [code, signal] = await exited;
   return { code, signal, out: out.text };
@@ -51,9 +55,9 @@ test("an attached program survives its tracer's SIGKILL with a call in flight: t
     const r = await killTracer({});
     expect(r).toEqual({ code: 0, signal: null, out: 'ready\ndone right after calls\n' });
   }
-}, 60000);
+}, timeBound(60000));
 
 test('without the guardian the same program dies of SIGTRAP at its return into the trampoline', async () => {
   const r = await killTracer({ RETHOOK_NO_GUARDIAN: '1' });
   expect(r).toEqual({ code: null, signal: 'SIGTRAP', out: 'ready\n' });
-}, 60000);
+}, timeBound(60000));

