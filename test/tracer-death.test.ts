@@ -4,13 +4,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CLI, fixture, procState, scratchDir } from './helpers';
+import { timeBound } from './time-bound';
 
 function alive(pid: number): boolean {
   const st = procState(pid);
   return st !== null && st !== 'Z';
 }
 
-async function until(cond: () => boolean, ms = 10000): Promise<void> {
+/** Until `cond` holds (the CLI takes seconds to start and trace in the arm64 VM: time-bound). */
+async function until(cond: () => boolean, ms = timeBound(10000)): Promise<void> {
   for (const end = Date.now() + ms; !cond(); ) {
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 10));
@@ -27,7 +29,7 @@ test('a program the CLI started dies with the tracer when the tracer is SIGKILLe
   cli.kill('SIGKILL');
   await once(cli, 'exit');
   await until(() => !alive(pid));
-});
+}, timeBound(60000));
 
 test('a program SIGKILLed mid-trace: the CLI exits 128+9, and every event from before is in the output', async () => {
   const out = path.join(scratchDir(), 'events');
@@ -50,4 +52,4 @@ test('a program SIGKILLed mid-trace: the CLI exits 128+9, and every event from b
   }
   expect([...open.values()].every((n) => n === 0)).toBe(true);
   expect(stderr).toBe(`rethook: process ${pid} was killed by SIGKILL\n`);
-});
+}, timeBound(60000));
