@@ -17,8 +17,8 @@ const X28 = 28;
 const MAX_FRAME_SCAN = 1 << 20;
 /** How far below a suspect frame its saved x30 is looked for. */
 const FRAME_EVIDENCE_SCAN = 4096;
-/** Where unhijackForUnwind found each node's saved copy (the catch puts the trampoline back there). */
-const savedAt = new WeakMap<RethookNode, number>();
+/** Where unhijackForUnwind found each node's saved copies (the catch puts the trampoline back there). */
+const savedAt = new WeakMap<RethookNode, number[]>();
 
 function linkRegister(regs: Registers): number {
   return Number(regs.words[LR]);
@@ -83,10 +83,16 @@ export const linkRegisterAbi: ReturnAbi = {
 
   unhijackForUnwind(regs, mem, nodes, tramp) {
     if (nodes.length && linkRegister(regs) === tramp) setLinkRegister(regs, nodes[nodes.length - 1].realRet);
+    // Every copy in the frame, not only the nearest: the prologue saved one,
+    // and fast mode's arm64 stub leaves another in a word the frame covers
+    // (it hands x30 back through the stack). At -O0 that one lies above the
+    // frame record and is found first: restoring only it left the unwinder
+    // our address (no frame description: std::terminate). Every copy is put
+    // back after the catch, so the frame is as it was.
     scanSavedCopies(mem, regs.sp, nodes, tramp, (n) => !n.restored, (n, slots) => {
       if (!slots.length) return;
-      mem.writeWord(slots[0], n.realRet); // the prologue's copy nearest the frame: one per call
-      savedAt.set(n, slots[0]);
+      for (const at of slots) mem.writeWord(at, n.realRet);
+      savedAt.set(n, slots);
     });
     for (const n of nodes) if (!n.chained) n.restored = true;
   },
@@ -108,9 +114,9 @@ export const linkRegisterAbi: ReturnAbi = {
     for (const n of nodes) {
       if (!n.restored) continue;
       n.restored = false;
-      const at = savedAt.get(n);
+      const slots = savedAt.get(n) ?? [];
       savedAt.delete(n);
-      if (at !== undefined && mem.readWord(at) === n.realRet) mem.writeWord(at, tramp);
+      for (const at of slots) if (mem.readWord(at) === n.realRet) mem.writeWord(at, tramp);
     }
   },
 };
