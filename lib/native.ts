@@ -178,10 +178,20 @@ interface Addon {
   /** A pipe, both ends close-on-exec: [readFd, writeFd]. */
   pipe(): [number, number];
   demangle(names: string[]): string[];
-  /** A file mapped MAP_SHARED (created with `size` bytes): the guardian's mirror (lib/guardian/). */
-  mapSharedFile(path: string, size: number): ArrayBuffer;
-  /** Fork the guardian of `pid` (native/guardian/standby.c), which learns of our death at once; its pid. */
-  startGuardian(pid: number, mirror: string, node: string, script: string): number;
+  /** New shared memory with no name anywhere (a memfd sealed at `size` bytes), mapped: [fd, memory]. The guardian's mirror. */
+  createSharedMemory(name: string, size: number): [number, ArrayBuffer];
+  /** Map an inherited descriptor of ours (the guardian's mirror, fd 3), checked to be sealed shared memory of `size` bytes. */
+  mapSharedFd(fd: number, size: number): ArrayBuffer;
+  /**
+   * Descriptor `fd` of process `pid`, taken as the very file (pidfd_getfd,
+   * no path), checked to be the fresh memfd `name` it made, sized to `size`,
+   * sealed and mapped. Throws if it is anything else.
+   */
+  adoptTraceeMemfd(pid: number, fd: number, name: string, size: number): ArrayBuffer;
+  /** Fork the guardian of `pid` (native/guardian/standby.c) with the mirror's fd and a pidfd of `pid`; it learns of our death at once. Its pid. */
+  startGuardian(pid: number, mirrorFd: number, node: string, script: string): number;
+  /** The pid a pidfd was taken of still names that process (not reaped). */
+  pidfdAlive(fd: number): boolean;
   /** True once our exited child `pid` was waited for. */
   reapChild(pid: number): boolean;
   arch: ArchInfo;
@@ -209,7 +219,10 @@ const addon: Addon = loadAddon();
 
 export const NativeTracer = addon.NativeTracer;
 export const demangle = addon.demangle;
-export const mapSharedFile = addon.mapSharedFile;
+export const createSharedMemory = addon.createSharedMemory;
+export const mapSharedFd = addon.mapSharedFd;
+export const adoptTraceeMemfd = addon.adoptTraceeMemfd;
+export const pidfdAlive = addon.pidfdAlive;
 export const startGuardian = addon.startGuardian;
 export const reapChild = addon.reapChild;
 export const pipe = addon.pipe;

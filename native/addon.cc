@@ -463,7 +463,10 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTracer", NativeTracer::Init(env));
   exports.Set("demangle", Napi::Function::New(env, Demangle));
   exports.Set("arch", ArchInfo(env));
-  exports.Set("mapSharedFile", Napi::Function::New(env, MapSharedFile));
+  exports.Set("createSharedMemory", Napi::Function::New(env, CreateSharedMemory));
+  exports.Set("mapSharedFd", Napi::Function::New(env, MapSharedFd));
+  exports.Set("adoptTraceeMemfd", Napi::Function::New(env, AdoptTraceeMemfd));
+  exports.Set("pidfdAlive", Napi::Function::New(env, PidfdAlive));
   exports.Set("startGuardian", Napi::Function::New(env, StartGuardian));
   exports.Set("reapChild", Napi::Function::New(env, ReapChild));
   exports.Set("fast", FastExports(env));

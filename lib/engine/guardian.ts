@@ -2,13 +2,13 @@
 // detaching (SIGKILL: no JavaScript runs), the kernel lets the process go
 // with our breakpoints and hijacked return addresses in it, and it would die
 // at its next hooked call or return. A small guardian process, started at
-// attach (native/guardian/standby.c, in a child forked by the addon), learns of that death in the same
+// attach (native/guardian/standby.c, in a child forked by the addon), with
+// the mirror as a nameless memfd and the process as a pidfd, learns of that death in the same
 // kernel step that lets the process go (its parent-death signal), seizes
 // every thread at once, and then (as Node, lib/guardian/main.ts) undoes
 // everything from the mirror the tracer keeps (guardian/mirror.ts) and
 // detaches. A clean end releases it.
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { arch, reapChild, startGuardian as startGuardianProcess } from '../native';
 import type { Proc } from '../tracee/process';
@@ -30,20 +30,19 @@ const GUARDIAN_SCRIPT = path.join(ROOT, 'dist', 'guardian', 'main.js');
 export function startGuardian(pid: number): Guardian | null {
   if (process.env.RETHOOK_NO_GUARDIAN) return null;
   if (!fs.existsSync(GUARDIAN_SCRIPT)) return null;
-  const dir = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
-  const file = path.join(dir, `rethook-guardian-${process.pid}-${pid}-${Date.now()}`);
   let mirror: Mirror;
   try {
-    mirror = new Mirror(file);
+    mirror = Mirror.create();
   } catch {
     return null;
   }
   mirror.init(pid);
   try {
-    return { mirror, pid: startGuardianProcess(pid, file, process.execPath, GUARDIAN_SCRIPT) };
+    return { mirror, pid: startGuardianProcess(pid, mirror.fd, process.execPath, GUARDIAN_SCRIPT) };
   } catch {
-    fs.rm(file, { force: true }, () => undefined);
     return null;
+  } finally {
+    fs.closeSync(mirror.fd); // the guardian has its own; the mapping stays
   }
 }
 
@@ -55,7 +54,6 @@ export function releaseGuardian(g: Guardian): void {
   } catch {
     /* gone already */
   }
-  fs.rm(g.mirror.path, { force: true }, () => undefined);
   // It is our child: wait for it (no zombie left behind).
   const timer = setInterval(() => {
     if (reapChild(g.pid)) clearInterval(timer);

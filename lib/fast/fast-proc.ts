@@ -4,7 +4,7 @@
 // a thread may be inside them when we leave, and must finish correctly.
 import { RethookError } from '../errors';
 import type { Hook } from '../hook';
-import { arch, fast, mapSharedFile } from '../native';
+import { adoptTraceeMemfd, arch, fast } from '../native';
 import type { FunctionSymbol } from '../symbols/modules';
 import type { RethookNode } from '../rethook';
 import type { Proc } from '../tracee/process';
@@ -13,7 +13,9 @@ import type { Session } from '../engine/session';
 import { ARENA_SIZE, FastArena, ThreadBlock } from './arena';
 import { Clock } from './clock';
 
-const MFD_CLOEXEC = 1;
+const MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2;
+/** The arena memfd's name (in the tracee's /proc/PID/fd: /memfd:rethook-fast). */
+const ARENA_NAME = 'rethook-fast';
 const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1, MAP_FIXED = 0x10;
 
 /** A patched function. */
@@ -136,7 +138,7 @@ export function fastProcOf(s: Session, proc: Proc, tid: number): FastProc {
   if (proc.fast) return proc.fast;
   if (!proc.pages.stub) proc.pages.mapRegion(tid, proc.modules.values().next().value?.start ?? 0);
   const code = fast.recorder.code;
-  const name = Buffer.from('rethook-fast\0');
+  const name = Buffer.from(ARENA_NAME + '\0');
   const size = code.length + name.length;
   const blob = proc.pages.takeBytes(proc.pages.stub, size) || (proc.pages.mapRegion(tid, proc.pages.stub), proc.pages.takeBytes(proc.pages.stub, size));
   if (!blob) throw new RethookError(`fast mode: no room for the recorder in process ${proc.pid}`, 'EMEMORY');
@@ -157,9 +159,11 @@ export function fastProcOf(s: Session, proc: Proc, tid: number): FastProc {
 /**
  * A new arena for `proc`: a memfd created by an injected memfd_create (its
  * name at `nameAt` in the tracee), mapped MAP_SHARED by an injected mmap
- * (at `at`, replacing what is there, or anywhere when 0) and by us through
- * /proc/PID/fd/N; its descriptor is then closed in the tracee, so the
- * program's descriptors stay as they were.
+ * (at `at`, replacing what is there, or anywhere when 0) and by us: we take
+ * the tracee's descriptor itself (pidfd_getfd, never a path reopen: a sibling
+ * sharing its descriptor table may have swapped it), check it is the fresh
+ * memfd just made, and seal its size before mapping it. Its descriptor is
+ * then closed in the tracee, so the program's descriptors stay as they were.
  */
 export function mapArena(s: Session, proc: Proc, tid: number, nameAt: number, at: number): FastArena {
   const inject = (nr: number, args: (number | bigint)[]): number => {
@@ -167,11 +171,15 @@ export function mapArena(s: Session, proc: Proc, tid: number, nameAt: number, at
     if (r < 0 && r > -4096) throw new RethookError(`fast mode: a system call injected in process ${proc.pid} failed (errno ${-r})`, 'EMEMORY');
     return r;
   };
-  const fd = inject(arch.syscalls.memfd_create, [nameAt, MFD_CLOEXEC]);
+  const fd = inject(arch.syscalls.memfd_create, [nameAt, MFD_CLOEXEC | MFD_ALLOW_SEALING]);
   let memory: ArrayBuffer;
   let base: number;
   try {
-    memory = mapSharedFile(`/proc/${proc.pid}/fd/${fd}`, ARENA_SIZE);
+    try {
+      memory = adoptTraceeMemfd(proc.pid, fd, ARENA_NAME, ARENA_SIZE);
+    } catch (e) {
+      throw new RethookError(`fast mode: ${(e as Error).message}`, 'EMEMORY');
+    }
     base = inject(arch.syscalls.mmap, [at, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0]);
   } finally {
     inject(arch.syscalls.close, [fd]);

@@ -1,11 +1,12 @@
 // The guardian's JavaScript half: its native half
-// (native/guardian/standby.c) saw the tracer die, seized and
-// interrupted every thread of the process at once, and exec'd this with the
-// threads still attached. Put back every original byte and real return
+// (native/guardian/standby.c) saw the tracer die, checked by its pidfd that
+// the pid still names the process, seized and interrupted every thread of it
+// at once, and exec'd this with the threads still attached, the mirror at
+// fd 3 and the pidfd at fd 4. Put back every original byte and real return
 // address recorded in the mirror, move threads off our traps, let go.
 import * as fs from 'fs';
 import { returnAbi } from '../arch';
-import { arch, Info, NativeTracer, StopKind } from '../native';
+import { arch, Info, NativeTracer, pidfdAlive, StopKind } from '../native';
 import type { RethookNode } from '../rethook';
 import { TraceeMemory } from '../tracee/memory';
 import { Registers, stoppedThread } from '../tracee/registers';
@@ -14,9 +15,10 @@ import { Mirror, MirroredNode, MirrorState } from './mirror';
 const SIGTRAP = 5;
 const STOP_DEADLINE_MS = 2000;
 
-// argv: MIRROR TIDS (the threads the native half seized, comma-separated).
-const [file, tidList] = process.argv.slice(2);
-const mirror = new Mirror(file);
+const MIRROR_FD = 3, PIDFD = 4;
+// argv: TIDS (the threads the native half seized, comma-separated).
+const [tidList] = process.argv.slice(2);
+const mirror = Mirror.inherited(MIRROR_FD);
 
 const logFile = process.env.RETHOOK_GUARDIAN_LOG;
 function log(msg: string): void {
@@ -54,6 +56,9 @@ function undo(pid: number, seized: number[]): void {
       break;
     }
   }
+  // Nothing is written unless the pid still names the process (it was
+  // SIGKILLed meanwhile and reaped: the pid may be another's by now).
+  if (!pidfdAlive(PIDFD)) return log(`process ${pid} is gone: nothing to undo`);
   for (const b of bps) {
     const bytes = Buffer.alloc(4);
     bytes.writeUInt32LE(b.original >>> 0);
@@ -82,9 +87,5 @@ function undo(pid: number, seized: number[]): void {
 }
 
 log(`start valid=${mirror.valid} state=${mirror.state} tids=${tidList}`);
-try {
-  if (mirror.valid && mirror.state === MirrorState.Tracing) undo(mirror.pid, tidList ? tidList.split(',').map(Number) : []);
-} finally {
-  fs.rmSync(file, { force: true });
-}
+if (mirror.valid && mirror.state === MirrorState.Tracing) undo(mirror.pid, tidList ? tidList.split(',').map(Number) : []);
 process.exit(0);

@@ -1,5 +1,5 @@
-// The guardian's mirror: a file mapped shared by the tracer and the guardian
-// process, holding what the guardian needs to undo rethook's changes in an
+// The guardian's mirror: shared memory with no name (a sealed memfd the
+// tracer creates and hands to the guardian as its fd 3), mapped by both, holding what the guardian needs to undo rethook's changes in an
 // attached process if the tracer dies without detaching (SIGKILL): the
 // breakpoints with their original bytes, and each thread's calls in flight
 // (where their real return addresses go). The tracer writes it as it goes;
@@ -8,7 +8,7 @@
 //   header     16 words: magic, version, pid, trampoline, state, ...
 //   breakpoints open-addressed table of BP_CAPACITY (address, original bytes as u32)
 //   threads    THREAD_SLOTS slots: tid, count, then NODES_PER_THREAD x (frame, realRet, chained, site)
-import { mapSharedFile } from '../native';
+import { createSharedMemory, mapSharedFd } from '../native';
 
 const MAGIC = 0x52455448; // 'RETH'
 const VERSION = 1;
@@ -40,8 +40,19 @@ export class Mirror {
   private readonly w: Float64Array;
   private readonly slots = new Map<number, number>();
 
-  constructor(readonly path: string) {
-    this.w = new Float64Array(mapSharedFile(path, MIRROR_BYTES));
+  private constructor(memory: ArrayBuffer, readonly fd: number) {
+    this.w = new Float64Array(memory);
+  }
+
+  /** The tracer's side: new memory (its fd is for the guardian, then closed). */
+  static create(): Mirror {
+    const [fd, memory] = createSharedMemory('rethook-guardian', MIRROR_BYTES);
+    return new Mirror(memory, fd);
+  }
+
+  /** The guardian's side: the memory it inherited as descriptor `fd`. */
+  static inherited(fd: number): Mirror {
+    return new Mirror(mapSharedFd(fd, MIRROR_BYTES), fd);
   }
 
   /** The tracer's side: a fresh mirror for process `pid`. */

@@ -3,8 +3,9 @@
 // Three pieces meet here, and this header is their contract:
 //
 //   - the ARENA: one shared memory object (a memfd the tracee creates by an
-//     injected memfd_create and maps MAP_SHARED; the tracer maps the same
-//     object through /proc/PID/fd/N, then the tracee's descriptor is closed).
+//     injected memfd_create and maps MAP_SHARED; the tracer takes that very
+//     descriptor with pidfd_getfd, checks it, seals its size and maps it,
+//     then the tracee's descriptor is closed).
 //     TypeScript (lib/fast/) lays it out and owns every allocation in it:
 //     the thread table, thread blocks, node stacks, rings, sites and pools.
 //     The recorder only follows the pointers it finds there.

@@ -18,13 +18,32 @@
 // Mirror header word holding the state (lib/guardian/mirror.ts): 1 = tracing.
 enum { STATE_WORD = 4, STATE_TRACING = 1, MAX_THREADS = 4096 };
 
-static int still_tracing(const char* mirror) {
-  int fd = open(mirror, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+static int put_int(char* out, int v);
+
+static int still_tracing(void) {
   double state = 0;
-  ssize_t n = pread(fd, &state, sizeof state, STATE_WORD * sizeof(double));
-  close(fd);
+  ssize_t n = pread(GUARDIAN_MIRROR_FD, &state, sizeof state, STATE_WORD * sizeof(double));
   return n == (ssize_t)sizeof state && state == STATE_TRACING;
+}
+
+// The pid still names the process the pidfd was taken of (it has not been
+// reaped; a zombie counts, and cannot be seized).
+static int same_process(void) {
+  return syscall(SYS_pidfd_send_signal, GUARDIAN_PIDFD, 0, NULL, 0) == 0;
+}
+
+// Thread tid belongs to process pid (/proc/PID/task/TID resolves only then).
+static int thread_of(int pid, int tid) {
+  char path[64] = "/proc/";
+  int len = 6 + put_int(path + 6, pid);
+  memcpy(path + len, "/task/", 6);
+  len += 6;
+  len += put_int(path + len, tid);
+  path[len] = 0;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  close(fd);
+  return 1;
 }
 
 // Decimal of a non-negative int into out; returns the length.
@@ -76,7 +95,28 @@ static void seize_all(int pid, char* out, size_t cap) {
   out[o] = 0;
 }
 
-void guardian_standby(int pid, const char* mirror, const char* node, const char* script) {
+// After seizing: let every thread go unless the pidfd's process still holds
+// the pid (then /proc/PID/task listed its threads) and each is one of its.
+static int keep_only_ours(int pid, char* tids) {
+  int ok = same_process();
+  char* w = tids;
+  for (char* r = tids; *r;) {
+    int tid = 0;
+    char* start = r;
+    while (*r >= '0' && *r <= '9') tid = tid * 10 + (*r++ - '0');
+    if (*r == ',') r++;
+    if (ok && thread_of(pid, tid)) {
+      if (w != tids) *w++ = ',';
+      while (start < r && *start != ',') *w++ = *start++;
+    } else {
+      ptrace(PTRACE_DETACH, tid, NULL, NULL);
+    }
+  }
+  *w = 0;
+  return ok;
+}
+
+void guardian_standby(int pid, const char* node, const char* script) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGUSR2);
@@ -84,16 +124,19 @@ void guardian_standby(int pid, const char* mirror, const char* node, const char*
   for (;;) {
     int sig = sigtimedwait(&set, NULL, &tick);
     if (sig < 0 && errno != EAGAIN && errno != EINTR) _exit(1);
-    if (!still_tracing(mirror)) _exit(0);
+    if (!still_tracing()) _exit(0);
     if (sig != SIGUSR2) continue;
-    // The tracer is gone: stop the process now; Node undoes the rest.
+    // The tracer is gone: stop the process now; Node undoes the rest. Not
+    // if it has gone too: its pid may be another process's by now.
+    if (!same_process()) _exit(0);
     static char tids[MAX_THREADS * 12];
     seize_all(pid, tids, sizeof tids);
+    if (!keep_only_ours(pid, tids)) _exit(0);
     // A multi-threaded parent reparents us thread by thread, each time with
     // our parent-death signal: no more of them, and none left pending.
     prctl(PR_SET_PDEATHSIG, 0);
     signal(SIGUSR2, SIG_IGN);
-    char* argv[] = {(char*)node, (char*)script, (char*)mirror, tids, NULL};
+    char* argv[] = {(char*)node, (char*)script, tids, NULL};
     execv(node, argv);
     _exit(1);  // the threads are let go when we exit
   }
