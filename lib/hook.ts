@@ -9,6 +9,17 @@ import { parsePrototypes, signatureFromOptions } from './types/spec';
 import { closeNames, Pattern } from './symbols/patterns';
 
 /** A context whose per-call `data` is typed: `tracer.hook<D>(...)`. */
+
+/**
+ * Why a call ran without a return hook:
+ * - 'max-active': the hook's maxActive calls were already in flight;
+ * - 'depth': its thread's node stack was full (fast mode: 1,024 calls deep);
+ * - 'no-thread': its thread had no block in the fast-mode arena (more live threads than blocks), or was not registered yet;
+ * - 'reentered': a signal handler interrupted the recorder on its thread;
+ * - 'tail-call': a tail call from a hooked call that could not be matched;
+ * - 'damaged': the program wrote over its fast-mode arena.
+ */
+export type MissedReason = 'max-active' | 'depth' | 'no-thread' | 'reentered' | 'tail-call' | 'damaged';
 export type WithData<C, D> = C & { data: D | undefined };
 
 export interface HookHandlers<D = unknown> {
@@ -102,8 +113,10 @@ export class Hook {
   readonly warnings: string[] = [];
   /** Functions this hook wanted in fast mode that are hooked in trap mode instead: `name: why`. */
   readonly fellBack: string[] = [];
-  /** Calls that ran without a return hook (see nmissed), per function name. */
+  /** Calls that ran without a return hook (see nmissed), per function name (where it is known). */
   readonly nmissedByFunction = new Map<string, number>();
+  /** Calls that ran without a return hook, by why: they add up to nmissed. */
+  readonly nmissedByReason = new Map<MissedReason, number>();
   /** @internal */ private readonly objectsSeen = new Set<string>();
   /** @internal */ private readonly damageSeen = new Set<string>();
   /** @internal */ unhookImpl: (h: Hook) => void = () => undefined;
@@ -135,9 +148,15 @@ export class Hook {
     return sig;
   }
 
-  /** @internal */
-  countMissed(fn: string): void {
+  /** @internal One call of `fn` missed (counted in pool.nmissed by the caller). */
+  countMissed(fn: string, why: MissedReason): void {
     this.nmissedByFunction.set(fn, (this.nmissedByFunction.get(fn) ?? 0) + 1);
+    this.countMissedWhy(why, 1);
+  }
+
+  /** @internal `n` calls missed for `why` (counted in pool.nmissed by the caller). */
+  countMissedWhy(why: MissedReason, n: number): void {
+    if (n > 0) this.nmissedByReason.set(why, (this.nmissedByReason.get(why) ?? 0) + n);
   }
 
   /** Functions hooked so far. */

@@ -102,12 +102,12 @@ function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site,
       // Our trampoline as a return address with no call of ours at this
       // frame cannot be resolved: let this call run unhooked.
       hook.pool.nmissed++;
-      hook.countMissed(site.fn!.name);
+      hook.countMissed(site.fn!.name, 'tail-call');
       continue;
     }
     const node = hook.pool.take(hook);
     if (!node) {
-      hook.countMissed(site.fn!.name);
+      hook.countMissed(site.fn!.name, 'max-active');
       continue;
     }
     node.frame = sp;

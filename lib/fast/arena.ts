@@ -3,7 +3,7 @@
 // here too. TypeScript owns every allocation in it: this class lays it out,
 // hands out pools, sites and thread blocks, and reads what the recorder wrote.
 //
-//   0                header
+//   0                header (4 KiB)
 //   THREADS          the thread table: THREAD_SLOTS slots {key, block}
 //   POOLS            one pool per hook: {active, max, nmissed}
 //   SITES            one word per patched function: its pool's index
@@ -14,12 +14,17 @@ import { fast } from '../native';
 
 const L = fast.layout;
 
-export const ARENA_SIZE = 512 * 1024 * 1024;
-const THREAD_SLOTS = 1024;
+/**
+ * 4 GiB of address space in each process, about 1,980 thread blocks: only
+ * what threads touch costs memory (the memfd is sparse and charged as used).
+ */
+export const ARENA_SIZE = 4 * 1024 * 1024 * 1024;
+/** Twice the blocks or more: the open-addressed table stays sparse enough for short probes. */
+const THREAD_SLOTS = 4096;
 const THREADS = L.HEADER_SIZE;
 const POOLS = THREADS + THREAD_SLOTS * L.T_SLOT_SIZE;
 const MAX_POOLS = 1024;
-const SITES = 64 * 1024;
+const SITES = POOLS + MAX_POOLS * L.POOL_SIZE;
 export const MAX_SITES = 64 * 1024;
 const BLOCKS = SITES + MAX_SITES * 8;
 /** Node stack depth per thread (deeper calls run unhooked, counted in missed_depth). */
@@ -142,8 +147,19 @@ export class FastArena {
     return undefined;
   }
 
+  /** Calls run unhooked because a node stack was full, over every block ever retired. */
+  private retiredMissedDepth = 0;
+
+  /** Calls run unhooked because their thread's node stack was full, over the whole arena. */
+  missedDepth(): number {
+    let n = this.retiredMissedDepth;
+    for (const b of this.blocks.values()) n += this.num(b.offset + L.B_MISSED_DEPTH);
+    return n;
+  }
+
   /** The thread is gone (or detached): its key leaves the table, its block is free again. */
   retire(b: ThreadBlock): void {
+    this.retiredMissedDepth += this.num(b.offset + L.B_MISSED_DEPTH);
     const slot = this.findSlot(b.key, false);
     if (slot >= 0) this.set(slot + L.T_KEY, DELETED);
     this.blocks.delete(b.tid);
@@ -165,9 +181,27 @@ export class FastArena {
     return insert ? free : -1;
   }
 
-  /** Records written and not yet consumed in a block's ring: [tail, head). */
-  pending(b: ThreadBlock): [number, number] {
-    return [this.num(b.offset + L.B_TAIL), this.num(b.offset + L.B_HEAD)];
+  /**
+   * Records written and not yet consumed in a block's ring: [tail, head).
+   * The program can write its arena: null when head and tail make no ring
+   * (head before tail, more than the ring holds, or past 2^53).
+   */
+  pending(b: ThreadBlock): [number, number] | null {
+    const tail = this.num(b.offset + L.B_TAIL), head = this.num(b.offset + L.B_HEAD);
+    if (!Number.isSafeInteger(head) || head < tail || head - tail > RING_RECORDS) return null;
+    return [tail, head];
+  }
+
+  /**
+   * A damaged ring starts again empty (a waiting writer is woken); the
+   * records in it are lost. At its head, or at 0 when its head is past what
+   * a number counts exactly (the writer may be storing its head meanwhile:
+   * then it is found damaged again, and set again).
+   */
+  resync(b: ThreadBlock): void {
+    if (Number.isSafeInteger(this.num(b.offset + L.B_HEAD))) return this.consumedExactly(b, this.get(b.offset + L.B_HEAD));
+    this.set(b.offset + L.B_HEAD, 0n);
+    this.consumedExactly(b, 0n);
   }
 
   /** Offset of record number `n` of a block's ring. */
@@ -182,22 +216,43 @@ export class FastArena {
    * is not reordered after the load of waiting).
    */
   consumed(b: ThreadBlock, tail: number): void {
-    Atomics.store(this.words, (b.offset + L.B_TAIL) / 8, BigInt(tail));
+    this.consumedExactly(b, BigInt(tail));
+  }
+
+  private consumedExactly(b: ThreadBlock, tail: bigint): void {
+    Atomics.store(this.words, (b.offset + L.B_TAIL) / 8, tail);
     const waiting = (b.offset + L.B_WAITING) / 8;
     if (Atomics.load(this.words, waiting) === 0n) return;
     Atomics.store(this.words, waiting, 0n);
     fast.wake(this.memory, b.offset + L.B_TAIL);
   }
 
-  /** A block's node stack, bottom first: each node's frame, real return address and site. */
+  /**
+   * A block's node stack, bottom first: each node's frame, real return
+   * address and site. The program can write it: a depth past the stack is
+   * read as full, and a node whose site is no site is left out (its pool is
+   * not known: nothing is released for it).
+   */
   nodes(b: ThreadBlock): { sp: number; ret: number; site: number; tsc: bigint }[] {
-    const depth = this.num(b.offset + L.B_DEPTH);
     const out = [];
-    for (let i = 0; i < Math.min(depth, NODES_MAX); i++) {
+    for (let i = 0; i < this.depth(b); i++) {
       const n = b.offset + L.B_NODES + i * L.NODE_SIZE;
-      out.push({ sp: this.num(n + L.N_SP), ret: this.num(n + L.N_RET), site: this.num(n + L.N_SITE), tsc: this.get(n + L.N_TSC) });
+      const site = this.num(n + L.N_SITE);
+      if (site >= MAX_SITES) continue;
+      out.push({ sp: this.num(n + L.N_SP), ret: this.num(n + L.N_RET), site, tsc: this.get(n + L.N_TSC) });
     }
     return out;
+  }
+
+  /** A block's stack depth, within the stack. */
+  private depth(b: ThreadBlock): number {
+    return Math.min(this.num(b.offset + L.B_DEPTH), NODES_MAX);
+  }
+
+  /** Site `site`'s pool counter `field` (P_ACTIVE...), or -1 when the site's word names no pool. */
+  private poolWord(site: number, field: number): number {
+    const pool = site < MAX_SITES ? Number(this.get(SITES + site * 8) & 0xffffffffn) : -1;
+    return pool >= 0 && pool < MAX_POOLS ? (POOLS + pool * L.POOL_SIZE + field) / 8 : -1;
   }
 
   /**
@@ -219,15 +274,16 @@ export class FastArena {
 
   /** Put nodes back on top of a stopped thread's stack (they were kept while a call below them returned). */
   pushNodesOnTop(b: ThreadBlock, nodes: readonly { sp: number; ret: number; site: number; tsc: bigint }[]): void {
-    const depth = this.num(b.offset + L.B_DEPTH);
+    const depth = this.depth(b);
+    nodes = nodes.slice(0, NODES_MAX - depth);
     nodes.forEach((n, i) => {
       const off = b.offset + L.B_NODES + (depth + i) * L.NODE_SIZE;
       this.set(off + L.N_SP, BigInt(n.sp));
       this.set(off + L.N_RET, BigInt(n.ret));
       this.set(off + L.N_SITE, BigInt(n.site));
       this.set(off + L.N_TSC, n.tsc);
-      const pool = Number(this.get(SITES + n.site * 8) & 0xffffffffn);
-      Atomics.add(this.words, (POOLS + pool * L.POOL_SIZE + L.P_ACTIVE) / 8, 1n);
+      const active = this.poolWord(n.site, L.P_ACTIVE);
+      if (active >= 0) Atomics.add(this.words, active, 1n);
     });
     this.set(b.offset + L.B_DEPTH, BigInt(depth + nodes.length));
   }
@@ -240,10 +296,10 @@ export class FastArena {
   /** Keep the `keep` bottom nodes of a stopped thread's stack (the others' frames are gone); their pools get them back. */
   popNodes(b: ThreadBlock, keep: number): void {
     for (const n of this.nodes(b).slice(keep)) {
-      const pool = Number(this.get(SITES + n.site * 8) & 0xffffffffn);
-      Atomics.sub(this.words, (POOLS + pool * L.POOL_SIZE + L.P_ACTIVE) / 8, 1n);
+      const active = this.poolWord(n.site, L.P_ACTIVE);
+      if (active >= 0) Atomics.sub(this.words, active, 1n);
     }
-    this.set(b.offset + L.B_DEPTH, BigInt(keep));
+    this.set(b.offset + L.B_DEPTH, BigInt(Math.min(keep, this.depth(b))));
   }
 
   /** Calls run unhooked and records dropped, over the whole arena. */

@@ -23,6 +23,8 @@ const L = fast.layout;
 const NARGS = arch.args.length;
 // The record's fields, as plain constants: the loop below reads them per record.
 const { KIND_ENTRY, KIND_UNWOUND, KIND_STRING, R_TSC, R_SP, R_RET, R_REGS, R_FP, R_DEPTH, STRING_MAX } = L;
+/** Deeper than any node stack: a record that says so was written over. */
+const MAX_DEPTH = 1 << 20;
 /** Records between two stores of the ring's tail (a waiting thread goes on sooner). */
 const TAIL_EVERY = 256;
 
@@ -56,7 +58,14 @@ function drainAll(s: Session, only?: { proc: Proc; tid?: number }): number {
 
 function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
   const a = fp.arena;
-  const [first, head] = a.pending(b);
+  const ring = a.pending(b);
+  if (!ring) {
+    // The program wrote over its ring's head or tail: what is in it is lost.
+    a.resync(b);
+    damaged(fp, b.tid, 'its ring\'s head and tail make no ring');
+    return 0;
+  }
+  const [first, head] = ring;
   let tail = first;
   let stored = first;
   // A vfork child's records on its parent's block are its own (or dropped when it is not followed).
@@ -82,16 +91,49 @@ function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
   return tail - first;
 }
 
-/** Calls the recorder ran unhooked (maxActive reached) count as each hook's nmissed. */
-function noteMissed(fp: FastProc): void {
+/**
+ * The program wrote over its arena (its own memory, so it may): the damaged
+ * part is dropped, and each hook of the process says so once per thread and
+ * counts what was dropped (FastProc.damaged).
+ */
+function damaged(fp: FastProc, tid: number, what: string): void {
+  const n = fp.damaged.get(tid) ?? 0;
+  fp.damaged.set(tid, n + 1);
+  if (n) return;
+  const hooks = new Set<Hook>();
+  for (const site of fp.sites) for (const h of site.hooks) hooks.add(h);
+  for (const h of hooks) h.warnings.push(`fast mode: process ${fp.proc.pid} damaged its own arena (thread ${tid}: ${what}); records dropped`);
+}
+
+/**
+ * Calls the recorder ran unhooked count in each hook's nmissed, with why: a
+ * pool counts those past its maxActive; the arena counts the others (a full
+ * node stack, a thread with no block, a signal handler re-entering the
+ * recorder or a tail call it could not match), which go to every hook of
+ * the process (each would have had them).
+ */
+export function noteMissed(fp: FastProc): void {
+  const a = fp.arena;
+  const c = a.counters();
+  const depth = delta(fp, 'depth', a.missedDepth());
+  const noThread = delta(fp, 'no-thread', c.missedNoThread);
+  const reentered = delta(fp, 'reentered', c.missedBusy);
   for (const [hook, pool] of fp.pools) {
-    const now = fp.arena.poolMissed(pool);
-    const seen = fp.missedSeen.get(hook) ?? 0;
-    if (now > seen) {
-      hook.pool.nmissed += now - seen;
-      fp.missedSeen.set(hook, now);
-    }
+    const maxActive = delta(fp, hook, a.poolMissed(pool));
+    hook.pool.nmissed += maxActive + depth + noThread + reentered;
+    hook.countMissedWhy('max-active', maxActive);
+    hook.countMissedWhy('depth', depth);
+    hook.countMissedWhy('no-thread', noThread);
+    hook.countMissedWhy('reentered', reentered);
   }
+}
+
+/** How much a counter grew since it was last looked at. */
+function delta(fp: FastProc, counter: Hook | string, now: number): number {
+  const seen = fp.missedSeen.get(counter) ?? 0;
+  if (now <= seen) return 0;
+  fp.missedSeen.set(counter, now);
+  return now - seen;
 }
 
 function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: PendingCall[], off: number, strings?: Map<bigint, Buffer>): void {
@@ -100,14 +142,16 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: Pend
   const q = off / 4;
   const kind = h[q];
   const site = fp.sites[h[q + 1]];
-  if (!site) return;
+  if (!site || kind < KIND_ENTRY || kind > KIND_UNWOUND) return damaged(fp, tid, `a record names no site or kind`);
   const tscHi = h[q + R_TSC / 4 + 1], tscLo = h[q + R_TSC / 4];
   const sp = h[q + R_SP / 4 + 1] * 0x100000000 + h[q + R_SP / 4];
   const regs = (off + R_REGS) / 8;
   if (kind === KIND_ENTRY) {
     const hooks = site.hooks;
+    const depth = a.num(off + R_DEPTH);
+    if (depth > MAX_DEPTH) return damaged(fp, tid, `an entry record's depth is ${depth}`);
     const call: PendingCall = {
-      site, hooks, sp, depth: a.num(off + R_DEPTH), tscHi, tscLo, clock: fp.clock,
+      site, hooks, sp, depth, tscHi, tscLo, clock: fp.clock,
       argHalves: copyArgs(h, regs * 2), args: null, realRet: a.num(off + R_RET), data: null, typed: null, pid, strings, info: null,
     };
     stack.push(call);

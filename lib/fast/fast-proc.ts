@@ -89,8 +89,10 @@ export class FastProc {
    * followed.
    */
   readonly lent = new Map<number, { pid: number; drop: boolean }>();
-  /** What each hook's pool had missed when last read (hook.pool.nmissed gets the difference). */
-  readonly missedSeen = new Map<Hook, number>();
+  /** Per thread: how many times the program was found to have written over its arena (drain.ts). */
+  readonly damaged = new Map<number, number>();
+  /** What each hook's pool, and each of the arena's missed counters, had counted when last read (drain.ts: noteMissed). */
+  readonly missedSeen = new Map<Hook | string, number>();
 
   constructor(readonly proc: Proc, readonly arena: FastArena, readonly recorder: number, readonly clock: Clock) {}
 

@@ -5,7 +5,7 @@
 import type { Proc, ThreadState } from '../tracee/process';
 import type { Session } from '../engine/session';
 import type { ThreadBlock } from './arena';
-import { drainFast, endInFlight } from './drain';
+import { drainFast, endInFlight, noteMissed } from './drain';
 import type { FastProc } from './fast-proc';
 
 /** Before a stop of `th` is handled: its records delivered, its block registered once it has a thread pointer. */
@@ -51,6 +51,7 @@ function retireBlock(s: Session, fp: FastProc, b: ThreadBlock, reason: 'thread-e
   endInFlight(s, fp, b.tid, reason);
   fp.arena.dropNodes(b);
   fp.arena.retire(b);
+  noteMissed(fp); // what its block counted, before the block is gone
 }
 
 /** The process replaced its image: every thread's records delivered, their calls ended; a new arena comes with new hooks. */

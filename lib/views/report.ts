@@ -108,7 +108,11 @@ export class SummaryView implements View {
   exit(e: ExitEvent): void {
     this.summary.exit(e);
   }
-  note(_e: NoteEvent, _text: string): void {}
+  /** What the run said about its hooks (refused, in trap mode, warnings): listed after the table. */
+  private readonly notes: { type: string; message: string }[] = [];
+  note(e: NoteEvent, text: string): void {
+    if (text && (e.type === 'refused' || e.type === 'fallback' || e.type === 'warning' || e.type === 'missed')) this.notes.push({ type: e.type, message: text });
+  }
   end(info: EndInfo): void {
     for (const [fn, n] of info.nmissed) this.summary.addMissed(fn, n);
     const rows = this.summary.rows(this.o.sort);
@@ -116,6 +120,7 @@ export class SummaryView implements View {
     const histFns = this.summary.functions().filter((f) => globs.some((g) => g.test(f))).sort();
     if (this.o.json) {
       const o: Record<string, unknown> = { type: 'summary', overheadNs: this.o.overheadNs, sort: this.o.sort, cut: info.cut || undefined };
+      if (this.notes.length) o.notes = this.notes;
       if (this.o.summary) o.rows = rows;
       if (histFns.length) {
         o.histograms = histFns.map((f) => {
@@ -132,6 +137,7 @@ export class SummaryView implements View {
     if (head) s += head + '\n';
     if (this.o.summary) s += `rethook: ${durationsNote(this.o.overheadNs)}\n` + renderSummary(rows, this.o.perThread, this.o.colors);
     for (const f of histFns) s += '\n' + renderHistogram(f, this.summary.durations(f), this.o.overheadNs, this.o.colors);
+    for (const n of this.notes) s += `rethook: ${escapeText(n.message)}\n`;
     this.out.write(s);
     this.out.flush();
   }

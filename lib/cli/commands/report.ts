@@ -3,7 +3,7 @@
 // with the same filters as a live trace.
 import * as fs from 'fs';
 import type { EntryEvent, ExitEvent, NoteEvent, RunInfo } from '../../views/events';
-import { formatDuration } from '../../views/events';
+import { formatDuration, missedLine } from '../../views/events';
 import { readRecord } from '../../views/record';
 import type { Parsed, ViewingArgs } from '../args';
 import { buildViews, endOfRunLine, openOutput } from './views';
@@ -37,7 +37,7 @@ export function reportCommand(p: Parsed): number {
       view.exit(e as ExitEvent);
     } else {
       if (e.type === 'process-exit' && !('ts' in e)) exitStatus = { pid: e.pid as number, code: e.code as number | null, signal: e.signal as string | null, detached: false };
-      const text = e.type === 'missed' || e.type === 'refused' || e.type === 'warning' ? String(e.message ?? `${e.nmissed} calls ran without a return hook: --max-active ${e.maxActive} calls were already in flight`) : '';
+      const text = e.type === 'missed' || e.type === 'refused' || e.type === 'warning' ? String(e.message ?? missedLine(Number(e.nmissed), (e.reasons ?? {}) as Record<string, number>, Number(e.maxActive))) : '';
       view.note(e as NoteEvent, text);
     }
   });

@@ -8,7 +8,7 @@ import type { Hook } from '../../hook';
 import { memoize } from '../../memo';
 import { escapeText } from '../../symbols/text';
 import type { ExitStatus, Tracer } from '../../tracer';
-import { EndInfo, EntryEvent, ExitEvent, formatDuration, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
+import { EndInfo, EntryEvent, ExitEvent, formatDuration, missedLine, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
 import { IN_ORDER } from '../../views/event-json';
 import { loadedModules, RECORD_VERSION } from '../../views/record';
 import type { HookingArgs, Parsed, ViewingArgs } from '../args';
@@ -306,8 +306,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
   }
   if (released) st = await released;
   if (hook.nmissed > 0) {
-    note({ type: 'missed', nmissed: hook.nmissed, maxActive: h.maxActive },
-      `${hook.nmissed} calls ran without a return hook: --max-active ${h.maxActive} calls were already in flight`);
+    const reasons = Object.fromEntries(hook.nmissedByReason);
+    note({ type: 'missed', nmissed: hook.nmissed, maxActive: h.maxActive, reasons }, missedLine(hook.nmissed, reasons, h.maxActive));
   }
   return ended(st, hook);
 
@@ -355,4 +355,5 @@ function writeHeader(sink: Sink, run: RunInfo, h: HookingArgs, modules: { pid: n
   // The header reaches the file at once: even a record cut right away says what it was.
   sink.flush();
 }
+
 
