@@ -23,9 +23,13 @@ export type MissedReason = 'max-active' | 'depth' | 'no-thread' | 'reentered' | 
 export type WithData<C, D> = C & { data: D | undefined };
 
 export interface HookHandlers<D = unknown> {
-  /** Runs at the function's first instruction. Return false to not hook this call's return. */
-  onEntry?: (ctx: WithData<EntryContext, D>) => boolean | void;
-  /** Runs when the call returns (or, with ctx.unwound, when its frame was unwound). */
+  /**
+   * Runs at the function's first instruction. Return false to not hook this
+   * call's return. A promise returned is not awaited; run() settles after it,
+   * and its rejection fails run() as a throw does.
+   */
+  onEntry?: (ctx: WithData<EntryContext, D>) => boolean | void | PromiseLike<unknown>;
+  /** Runs when the call returns (or, with ctx.unwound, when its frame was unwound). Promises: as onEntry's. */
   onExit?: (ctx: WithData<ExitContext, D>) => void;
   /** Calls of this hook that may be in flight at once (all threads). */
   maxActive?: number;

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RethookError, Tracer } from '../lib';
-import { Captured, cli, fixture, RunResult, scratchDir, waitForState } from './helpers';
+import { Captured, cli, fixture, MODES, RunResult, scratchDir, waitForState } from './helpers';
 
 const NOTELF = path.join(__dirname, 'fixtures', 'notelf.sh');
 
@@ -82,6 +82,26 @@ describe('a handler that throws', () => {
     // the right result, so every hijacked return address was put back.
     const how = await waitForExit(t.pid);
     expect([how, out.text()]).toEqual(['exited', 'fact(5)=120\n']);
+  });
+});
+
+describe('a handler whose promise rejects', () => {
+  const cases = MODES.flatMap((mode) => [['onEntry', mode], ['onExit', mode]] as const);
+  test.each(cases)('in %s, after the tracer has seen the program exit, fails run() as a throw does (%s mode)', async (which, mode) => {
+    const out = new Captured();
+    const t = await Tracer.spawn(fixture('recursion'), [], { stdio: [0, out.fd, 2] });
+    let calls = 0;
+    // The first call's handler settles only once the program has exited and
+    // the tracer has reaped it: its rejection comes after the exit was seen.
+    const late = async () => {
+      if (++calls !== 1) return;
+      await waitForState(t.pid, '');
+      throw new Error('late boom\nsecond line');
+    };
+    const hook = t.hook('fact', which === 'onEntry' ? { mode, onEntry: late } : { mode, onExit: late });
+    expect(hook.fellBack).toEqual([]);
+    await expect(t.run()).rejects.toMatchObject({ name: 'RethookError', message: `${which} handler for fact threw: late boom`, code: 'EHANDLER' });
+    expect([calls, out.text()]).toEqual([5, 'fact(5)=120\n']);
   });
 });
 

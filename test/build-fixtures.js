@@ -41,6 +41,7 @@ const PROGRAMS = {
   spinner: ['spinner.c', '-lpthread'],
   flood: ['flood.c'],
   vforker: ['vforker.c'],
+  orphan: ['orphan.c'],
   signals: ['signals.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],

@@ -3,7 +3,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cli, CLI as CLI_PATH, fixture, procState, scratchDir, untraced, VARIANTS } from './helpers';
+import { cli, CLI as CLI_PATH, fixture, procState, scratchDir, timeBound, untraced, VARIANTS, waitForState } from './helpers';
 
 describe.each(VARIANTS)('the traced program behaves as untraced (%s)', (v) => {
   test.each([
@@ -134,4 +134,33 @@ test('with --detach-on-exit, Ctrl-C detaches: the program never sees the SIGINT 
   // The program, detached mid-call, wakes up and returns through its restored return address.
   for (let i = 0; i < 300 && !fs.readFileSync(path.join(dir, 'out'), 'utf8').includes('\n'); i++) await new Promise((r) => setTimeout(r, 10));
   expect(fs.readFileSync(path.join(dir, 'out'), 'utf8')).toBe('slept=1500\n');
+});
+
+test('SIGTERM after the program has exited, a followed child still traced, gives no stack trace: it goes to that child, and the CLI exits with the program status', async () => {
+  const child = spawn(process.execPath, [CLI_PATH, 'trace', '--follow-fork', '-f', 'nap', '-o', '/dev/null', '--', fixture('orphan'), '30000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '', err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const exited = once(child, 'exit');
+    // The child says so once its parent, the program, has exited.
+    const said = await new Promise<RegExpExecArray>((resolve) =>
+      child.stdout!.on('data', (d) => {
+        out += d;
+        const m = /^orphaned parent=(\d+) child=(\d+)\n/.exec(out);
+        if (m) resolve(m);
+      }),
+    );
+    const [program, orphan] = [Number(said[1]), Number(said[2])];
+    // Reaped by the tracer: its exit was seen, and its pid may be another process's now.
+    expect(await waitForState(program, '', timeBound(10000))).toBeNull();
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const [code, signal] = await exited;
+    expect({ code, signal, err }).toEqual({ code: 0, signal: null, err: '' });
+    expect(Date.now() - t0).toBeLessThan(timeBound(10000));
+    // The child got the SIGTERM (gone, or a zombie of whoever adopted it), long before its 30 s nap ended.
+    expect([null, 'Z']).toContain(await waitForState(orphan, 'Z', timeBound(10000)));
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 });

@@ -25,6 +25,7 @@ function build() {
   if (newer(out('mapper'), [src('mapper.c'), __filename])) execFileSync('gcc', ['-O0', '-o', out('mapper'), src('mapper.c'), '-ldl']);
   if (newer(out('libsoname.so.0.27.6'), [src('soname_lib.c'), __filename]))
     execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-Wl,-soname,libsoname.so.27', '-o', out('libsoname.so.0.27.6'), src('soname_lib.c')]);
+  if (newer(out('overlap'), [src('overlap.c'), __filename])) execFileSync('gcc', ['-O0', '-o', out('overlap'), src('overlap.c')]);
   if (newer(out('evilnames'), [src('evilnames.c'), __filename])) {
     const obj = out('evilnames.o');
     execFileSync('gcc', ['-O0', '-c', '-o', obj, src('evilnames.c')]);

@@ -1,12 +1,15 @@
-// Hostile input (issue 8, items 2, 3, 13, 14, 15): what the traced program
-// maps, the patterns given, objects whose names differ from their sonames,
-// damaged ELF files, and names holding terminal control characters. Each
+// Hostile input (issue 8, items 2, 3, 13, 14, 15; issue 21, item 9): what the
+// traced program maps, the patterns given, objects whose names differ from
+// their sonames, damaged ELF files, symbols where no function starts, and
+// names holding terminal control characters. Each
 // class has a fixture of its own (test/fixtures/hostile/).
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { RethookError, Tracer } from '../lib';
-import { Captured, cli, CLI, fixture, FIXTURES, RunResult, scratchDir, trace } from './helpers';
+import { arm64NotAFunctionStart } from '../lib/arch/arm64';
+import { x86NotAFunctionStart } from '../lib/arch/x86_64';
+import { Captured, cli, CLI, fixture, FIXTURES, MODES, RunResult, scratchDir, trace, untraced } from './helpers';
 import { timeBound } from './time-bound';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -191,6 +194,72 @@ describe('a damaged executable is reported once and still traced', () => {
     expect(lines.filter((l) => l.includes('damaged'))).toHaveLength(1);
     expect(lines.filter((l) => /^\s*\d+ printf\(/.test(l))).toHaveLength(2);
   });
+});
+
+describe.each(MODES)('symbols where no function starts are refused with a note, never planted (%s mode)', (mode) => {
+  // test/fixtures/hostile/overlap.c: inside_work and split_work lie inside work(), filler_fn is int3 filler (x86-64) or misaligned (arm64).
+  const inside = (name: string) =>
+    new RegExp(`^cannot hook ${name} at 0x[0-9a-f]+: it lies inside work \\(0x[0-9a-f]+, \\d+ bytes\\), so it is no function start \\(a damaged or hostile symbol table\\)$`);
+
+  test('a glob matching work() and the two symbols inside it (overlap:*work) hooks work() alone, notes both refusals, and the program runs as it does untraced', async () => {
+    const plain = untraced(bin('overlap'));
+    expect(plain).toMatchObject({ status: 0, signal: null, stdout: 'sum=12\n' });
+    const r = await trace(bin('overlap'), 'overlap:*work', { mode });
+    expect({ stdout: r.stdout, code: r.status.code, signal: r.status.signal }).toEqual({ stdout: plain.stdout, code: plain.status, signal: null });
+    expect(r.events).toEqual(['> work 0', '< work = 1', '> work 1', '< work = 4', '> work 2', '< work = 7']);
+    expect([...r.hook.refused].sort()).toEqual([expect.stringMatching(inside('inside_work')), expect.stringMatching(inside('split_work'))]);
+    expect(r.hook.sites.map((x) => x.function)).toEqual(['work']);
+  });
+
+  test('the CLI prints each refusal as a note and exits as the program does', () => {
+    const plain = untraced(bin('overlap'));
+    const r = cli(['trace', '--mode', mode, '-f', 'overlap:*work', '--', bin('overlap')]);
+    expect({ status: r.status, signal: r.signal, stdout: r.stdout }).toEqual({ status: plain.status, signal: null, stdout: plain.stdout });
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith('rethook: ')).sort()).toEqual([
+      expect.stringMatching(new RegExp(inside('inside_work').source.replace('^', '^rethook: '))),
+      expect.stringMatching(new RegExp(inside('split_work').source.replace('^', '^rethook: '))),
+    ]);
+    expect(lines.filter((l) => /^\s*\d+ work\(/.test(l))).toHaveLength(3);
+  });
+
+  test('named exactly, each is a RethookError naming it, and nothing is planted', async () => {
+    const t = await Tracer.spawn(bin('overlap'), [], { stdio: [0, new Captured().fd, 2] });
+    try {
+      for (const name of ['inside_work', 'split_work']) expect(() => t.hook(name, { mode })).toThrow(inside(name));
+      expect(() => t.hook('filler_fn', { mode })).toThrow(
+        /^cannot hook filler_fn at 0x[0-9a-f]+: (its first byte is int3 \(padding or a breakpoint\)|its address is not a multiple of 4, where no arm64 instruction starts)/,
+      );
+      expect(() => t.hook('filler_fn', { mode })).toThrow(RethookError);
+      // The program still runs as it does untraced: nothing of the refused hooks stayed behind.
+      const hook = t.hook('work', { mode });
+      expect(await t.run()).toMatchObject({ code: 0, signal: null });
+      expect(hook.sites.map((x) => x.function)).toEqual(['work']);
+    } finally {
+      t.kill();
+    }
+  });
+});
+
+test('filler is no function start on either architecture; ordinary first instructions are', () => {
+  const b = (...x: number[]) => Buffer.from(x);
+  expect([
+    x86NotAFunctionStart(0x1000, b(0xcc, 0xcc, 0xcc, 0xcc)),
+    x86NotAFunctionStart(0x1000, b(0x00, 0x00, 0x00, 0x00)),
+    x86NotAFunctionStart(0x1000, b(0xf3, 0x0f, 0x1e, 0xfa)), // endbr64
+    x86NotAFunctionStart(0x1001, b(0x55, 0x48, 0x89, 0xe5)), // push %rbp; mov %rsp,%rbp (any address)
+    arm64NotAFunctionStart(0x1002, b(0xfd, 0x7b, 0xbf, 0xa9)),
+    arm64NotAFunctionStart(0x1000, b(0x00, 0x00, 0x00, 0x00)),
+    arm64NotAFunctionStart(0x1000, b(0xfd, 0x7b, 0xbf, 0xa9)), // stp x29, x30, [sp, #-16]!
+  ]).toEqual([
+    expect.stringMatching(/int3/),
+    expect.stringMatching(/zeros/),
+    null,
+    null,
+    expect.stringMatching(/not a multiple of 4/),
+    expect.stringMatching(/zero \(udf #0/),
+    null,
+  ]);
 });
 
 describe('control characters in names are shown escaped in text output', () => {

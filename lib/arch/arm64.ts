@@ -120,3 +120,13 @@ export const linkRegisterAbi: ReturnAbi = {
     }
   },
 };
+
+/**
+ * Why code at `addr` beginning with `bytes` cannot be a function's start, or
+ * null: every instruction is 4 bytes, 4-aligned; a zero word is udf #0 (padding).
+ */
+export function arm64NotAFunctionStart(addr: number, bytes: Buffer): string | null {
+  if (addr % 4 !== 0) return 'its address is not a multiple of 4, where no arm64 instruction starts';
+  if (bytes.length >= 4 && bytes.readUInt32LE(0) === 0) return 'its first word is zero (udf #0, padding), no function starts so';
+  return null;
+}

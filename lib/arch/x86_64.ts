@@ -49,3 +49,14 @@ export const stackSlotAbi: ReturnAbi = {
     swapSlots(mem, back, (n) => n.realRet, () => tramp);
   },
 };
+
+/**
+ * Why code beginning with `bytes` cannot be a function's start, or null.
+ * The planners refuse what does not decode; this is what decodes but is
+ * padding: int3 (gcc's and lld's filler between functions) and zeros.
+ */
+export function x86NotAFunctionStart(_addr: number, bytes: Buffer): string | null {
+  if (bytes[0] === 0xcc) return 'its first byte is int3 (padding or a breakpoint), no function starts so';
+  if (bytes.length >= 2 && bytes[0] === 0 && bytes[1] === 0) return 'its first bytes are zeros (padding), no function starts so';
+  return null;
+}

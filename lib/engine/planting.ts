@@ -3,6 +3,7 @@
 // function gets one breakpoint (a Site) shared by every hook on it, with an
 // out-of-line slot near it when its first instruction needs one.
 import * as fs from 'fs';
+import { notAFunctionStart } from '../arch';
 import { RethookError } from '../errors';
 import { Hook, HookHandlers } from '../hook';
 import { hex } from '../tracee/memory';
@@ -33,6 +34,23 @@ function notCalled(fn: FunctionSymbol): string | null {
   if (m && m.elf && fn.address === m.elf.entry + m.bias) return `it is the entry point of ${m.name}: it is jumped to, not called, and has no return address`;
   if (NOT_CALLED.has(fn.rawName)) return 'it is entered without a call (no return address to hook)';
   return null;
+}
+
+/**
+ * Why `fn` is no function's start, or null: it lies inside another function
+ * symbol's bytes (an entry hook there would run whenever that function runs
+ * past it, and take what its stack holds for a return address), or its bytes
+ * are padding. A damaged or hostile symbol table names such places; they are
+ * refused, never planted. Bytes under a breakpoint or patch of ours were
+ * checked when it was planted.
+ */
+function notAStart(proc: Proc, fn: FunctionSymbol): string | null {
+  const mod = [...proc.modules.values()].find((m) => m.contains(fn.address));
+  const outer = mod?.enclosing(fn.address);
+  if (outer) return `it lies inside ${outer.name} (${hex(outer.address)}, ${outer.size} bytes), so it is no function start (a damaged or hostile symbol table)`;
+  if (proc.sites.has(fn.address) || proc.returnSites.has(fn.address) || proc.fast?.byAddress.has(fn.address)) return null;
+  const bytes = proc.mem.read(fn.address, 4);
+  return bytes ? notAFunctionStart(fn.address, bytes) : null;
 }
 
 /** Hook what `list` names in the main process; patterns also apply to objects loaded later. */
@@ -184,7 +202,7 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
     if (!impl) return false;
     fn = impl;
   }
-  const why = hook ? notCalled(fn) : null;
+  const why = hook ? notCalled(fn) ?? notAStart(proc, fn) : null;
   if (why) throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${why}`, 'EHOOK');
   const goProgram = isGoModule(fn.module);
   const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, goProgram);

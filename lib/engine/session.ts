@@ -94,6 +94,10 @@ export class Session {
   failure: Error | null = null;
   /** The failure is the engine's own (not a handler's throw): a program we started is ended, not left running. */
   internalFailure = false;
+  /** Promises handlers returned, not settled yet: run() settles after them (return-hooks.ts callHandler). */
+  readonly handlerPromises = new Set<Promise<void>>();
+  /** One of them rejected after the session ended: run() rejects with this, as with a throw. */
+  lateHandlerFailure: Error | null = null;
   /** Set once, when the session ends. */
   status: ExitStatus | null = null;
   /** How the program we started (or attached to) ended, while followed children may still run. */
@@ -171,8 +175,16 @@ export class Session {
     }
     const w = this.exitWaiter;
     this.exitWaiter = null;
-    if (err) w?.reject(err);
-    else w?.resolve(this.status);
+    if (!w) return;
+    if (err) return w.reject(err);
+    const ended = this.status;
+    this.afterHandlers(() => (this.lateHandlerFailure ? w.reject(this.lateHandlerFailure) : w.resolve(ended)));
+  }
+
+  /** Run `then` once no promise a handler returned is pending (at once when none is). */
+  private afterHandlers(then: () => void): void {
+    if (!this.handlerPromises.size) return then();
+    void Promise.allSettled([...this.handlerPromises]).then(() => this.afterHandlers(then));
   }
 
   /** A program we started and let go is still our child: wait for it when it exits (no zombie). */

@@ -27,6 +27,8 @@ export class Module {
   private fns: FunctionSymbol[] | null = null;
   /** One function per address (its public name among aliases), sorted by address. */
   private index: FunctionSymbol[] | null = null;
+  /** Sized function symbols by address, and for each the one reaching furthest up to it (enclosing()). */
+  private spans: { all: { name: string; address: number; size: number }[]; reach: { name: string; address: number; size: number }[] } | null = null;
   constructor(
     readonly path: string,
     readonly elf: ElfFile,
@@ -84,6 +86,37 @@ export class Module {
       else hi = mid;
     }
     return lo > 0 ? ix[lo - 1] : null;
+  }
+
+  /**
+   * The function symbol whose bytes hold `addr` past their first
+   * ([start, start + size) with start < addr), or null. A symbol starting
+   * there is no function start: a damaged or hostile symbol table planted it
+   * in another function's body, where a hook would take whatever the stack
+   * holds for a return address. Every symbol counts (`.cold` parts too).
+   */
+  enclosing(addr: number): { name: string; address: number; size: number } | null {
+    if (!this.spans) {
+      const all = this.elf.functions.filter((f) => f.size > 0).map((f) => ({ name: f.name, address: f.value + this.bias, size: f.size }));
+      all.sort((a, b) => a.address - b.address);
+      // reach[i]: of all[0..i], the one reaching furthest.
+      const reach: typeof all = [];
+      for (const f of all) {
+        const before = reach[reach.length - 1];
+        reach.push(before && before.address + before.size >= f.address + f.size ? before : f);
+      }
+      this.spans = { all, reach };
+    }
+    const { all, reach } = this.spans;
+    let lo = 0, hi = all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (all[mid].address < addr) lo = mid + 1;
+      else hi = mid;
+    }
+    const best = lo > 0 ? reach[lo - 1] : null;
+    if (!best || best.address + best.size <= addr) return null;
+    return { ...best, name: /^_[ZR]/.test(best.name) ? demangle([best.name])[0] : stripVersion(best.name) };
   }
 
   object(name: string): number | null {

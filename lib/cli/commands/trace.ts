@@ -59,6 +59,15 @@ function interruptAttached(leave: () => void): void {
 }
 
 /** Loaded only to trace: --help, --version and usage errors never load the native addon. */
+/** Send `sig` to `pid`, which may have ended meanwhile (ESRCH: there is no one to tell). */
+function signalIfThere(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
 function tracerClass(): typeof Tracer {
   return (require('../../tracer') as typeof import('../../tracer')).Tracer;
 }
@@ -188,11 +197,15 @@ export async function traceCommand(p: Parsed): Promise<number> {
   if (recording) writeHeader(sink, run, h, loadedModules(tracer.pid));
 
   const pids = new Set<number>([tracer.pid]);
+  /** The traced processes not seen to exit: a pid seen to exit may be another process's now, and is never signalled. */
+  const live = new Set<number>([tracer.pid]);
   const note = (e: NoteEvent, text: string) => view.note(e, text);
   tracer.onProcess((e) => {
     const ts = Number(e.timestampNs);
+    if (e.type === 'exit') live.delete(e.pid);
     if (e.type === 'fork') {
       pids.add(e.pid);
+      live.add(e.pid);
       note({ type: 'fork', pid: e.pid, parent: e.parent, ts }, '');
     } else if (e.type === 'exec') {
       let file = '';
@@ -275,12 +288,16 @@ export async function traceCommand(p: Parsed): Promise<number> {
     onSpawnedInterrupt = () => {
       if (++interrupts > 1) tracer.kill();
     };
-    process.on('SIGTERM', () => process.kill(tracer.pid, 'SIGTERM'));
+    // Once the program has exited, to the children of it still traced (--follow-fork).
+    process.on('SIGTERM', () => {
+      const to = live.has(tracer.pid) ? [tracer.pid] : [...live];
+      for (const pid of to) signalIfThere(pid, 'SIGTERM');
+    });
     // One that came while it started may have come before its fork: it gets
     // one now (still stopped, it has not run: a second SIGINT merges with a pending one).
     if (spawnInterrupted) {
       interrupts++;
-      process.kill(tracer.pid, 'SIGINT');
+      signalIfThere(tracer.pid, 'SIGINT');
     }
   }
 
