@@ -62,7 +62,8 @@ function oneLine(e: Error, outcome: string): RethookError {
  */
 export function killAll(s: Session): void {
   for (const proc of s.table.allProcesses()) s.nat.kill(proc.pid, 9);
-  s.nat.kill(s.pid, 9);
+  // Not once its exit was seen: the pid may be another process's by now.
+  if (!s.mainStatus) s.nat.kill(s.pid, 9);
   const deadline = Date.now() + 2000;
   for (const th of s.table.allThreads()) {
     for (;;) {
@@ -85,7 +86,7 @@ export function guardExit(s: Session): void {
     if (s.status) return;
     try {
       if (s.options.attached) detachAll(s);
-      else s.nat.kill(s.pid, 9);
+      else if (!s.mainStatus) s.nat.kill(s.pid, 9);
     } catch {
       /* exiting anyway */
     }

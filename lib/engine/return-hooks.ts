@@ -9,6 +9,7 @@ import { CallInfo, EntryAction, EntryContext, ExitContext, ExitInfo } from '../c
 import { RethookError } from '../errors';
 import type { Hook } from '../hook';
 import { RethookNode, ReturnMode, ShadowStack, UnwindReason } from '../rethook';
+import { processDying } from '../tracee/dying';
 import { hex } from '../tracee/memory';
 import type { Proc, Site, ThreadState } from '../tracee/process';
 import { typedCallAt } from '../types/calls';
@@ -69,7 +70,9 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
   // return instance when the hijack fails).
   if (action.kind !== 'skip' && pushed && !tailCall) {
     const caught = mode === 'site' ? holdReturnSite(s, proc, ret) : returnAbi.hijack(regs, proc.mem, tramp);
-    if (!caught) giveBackSince(stack, before);
+    // Its entry was delivered: if the program is being killed, the call stays
+    // and ends with its thread (unwound), so no entry is left without its end.
+    if (!caught && !processDying(proc.pid, th.tid)) giveBackSince(stack, before);
   }
   if (action.kind === 'skip') {
     giveBackSince(stack, before); // the call never happens (its return was not set up)

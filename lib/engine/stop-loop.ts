@@ -18,8 +18,8 @@
 //
 // RETHOOK_TEST_FAULT=entry (tests only) throws an internal error at the
 // first hooked entry, to prove that a failure during a stop never wedges.
-import * as fs from 'fs';
 import { arch, Info, StopKind } from '../native';
+import { processDying } from '../tracee/dying';
 import type { ThreadState } from '../tracee/process';
 import { detachAll } from './detach';
 import { failed } from './ending';
@@ -142,17 +142,5 @@ function onSignal(s: Session, th: ThreadState, sig: number): void {
  * or gone): what failed while handling its stop failed because of that.
  */
 export function programDying(s: Session, tid: number): boolean {
-  const pid = s.table.thread(tid)?.proc.pid ?? tid;
-  for (const file of [`/proc/${pid}/task/${tid}/status`, `/proc/${pid}/status`]) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      return true;
-    }
-    const state = /^State:\s*(\S)/m.exec(text)?.[1];
-    if (state === 'Z' || state === 'X') return true;
-    for (const m of text.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)/gm)) if ((BigInt('0x' + m[1]) >> 8n) & 1n) return true;
-  }
-  return false;
+  return processDying(s.table.thread(tid)?.proc.pid ?? tid, tid);
 }

@@ -1,0 +1,73 @@
+// Faults, many times over: a program SIGKILLed while traced, and an attached
+// tracer SIGKILLed while its program runs. No run may hang, every entry must
+// be closed, and a program whose tracer died must end as untraced.
+import { spawn } from 'child_process';
+import { once } from 'events';
+import * as fs from 'fs';
+import { CLI, fixture, MODES, procState, scaled, timeBound } from './helpers';
+
+/** Until `cond` holds, or throw saying `what` after `ms`. */
+async function until(what: string, cond: () => boolean, ms = timeBound(15000)): Promise<void> {
+  for (const end = Date.now() + ms; !cond(); ) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function tracerOf(pid: number): number {
+  const m = /^TracerPid:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : -1;
+}
+
+const ROUNDS = scaled(50);
+
+describe.each(MODES)('%s mode', (mode) => {
+  test(`a program SIGKILLed while traced, ${ROUNDS} times: the CLI ends every time, and every entry has its exit`, async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const cli = spawn(process.execPath, [CLI, 'trace', '--mode', mode, '--format', 'json', '-f', 'slow', '--', fixture('slow_calls', 'O2'), '2'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      cli.stderr!.on('data', (d) => (err += d));
+      const ended = once(cli, 'exit');
+      // Kill it at a different point each round: after 1 to 5 returns.
+      await until('the first returns', () => err.split('"type":"exit"').length > 1 + (round % 5));
+      process.kill(JSON.parse(err.split('\n')[0]).pid, 'SIGKILL');
+      const [code] = await Promise.race([ended, new Promise((_, no) => setTimeout(() => no(new Error(`round ${round}: the CLI did not end; stderr: ${err.slice(-400)}`)), timeBound(15000)))]) as [number];
+      expect(code).toBe(128 + 9);
+      const events = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const entries = events.filter((e) => e.type === 'entry').length;
+      const exits = events.filter((e) => e.type === 'exit').length;
+      expect({ round, entries, exits }).toEqual({ round, entries, exits: entries });
+      expect(err).not.toMatch(/\n\s+at /);
+    }
+  }, timeBound(300000));
+});
+
+test(`an attached tracer SIGKILLed in fast mode, ${ROUNDS} times over one program: it ends correctly`, async () => {
+  const prog = spawn(fixture('slow_calls', 'O2'), ['2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  prog.stdout!.on('data', (d) => (out += d));
+  const exited = once(prog, 'exit');
+  try {
+    await until('the program', () => out.includes('ready\n'));
+    for (let round = 0; round < ROUNDS; round++) {
+      const cli = spawn(process.execPath, [CLI, 'trace', '--mode', 'fast', '--format', 'json', '-p', String(prog.pid), '-f', 'slow'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      cli.stderr!.on('data', (d) => (err += d));
+      await until(`round ${round}'s returns`, () => err.split('"type":"exit"').length > 1 + (round % 5));
+      cli.kill('SIGKILL');
+      await once(cli, 'exit');
+      // The guardian puts everything back and lets go: then the next round may attach.
+      await until(`round ${round}: the guardian to let go`, () => tracerOf(prog.pid!) === 0);
+      expect(procState(prog.pid!)).not.toBe('Z');
+    }
+    prog.kill('SIGUSR1');
+    expect(await exited).toEqual([0, null]);
+    expect(out).toBe('ready\ndone right after calls\n');
+  } finally {
+    prog.kill('SIGKILL');
+  }
+}, timeBound(600000));
