@@ -134,7 +134,7 @@ export class TreeView implements View {
       const ts = typeof e.ts === 'number' ? e.ts : this.o.run.startTs;
       const what = e.type === 'fork' ? `process ${e.pid} forked from ${e.parent}`
         : e.type === 'exec' ? `process ${e.pid} executed ${escapeText(String(e.file ?? 'a new image'))}`
-        : `process ${e.pid} ${e.signal ? `killed by ${e.signal}` : `exited with ${e.code}`}`;
+        : `process ${e.pid} ${e.signal ? `killed by ${escapeText(String(e.signal))}` : `exited with ${e.code}`}`;
       this.out.write(`${this.timeCol(ts)}${String(e.pid).padStart(7)} ${c.marker(`=== ${what} ===`)}\n`);
       return;
     }
