@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as tty from 'tty';
 import type { EntryContext, ExitContext } from '../context';
 import { argsJson, argsText as typedArgsText, callName, entryParts, exitParts, returnJson, returnText } from '../types/render';
-import { escapeText } from '../symbols/text';
+import { escapeC, escapeText } from '../symbols/text';
 import type { EntryEvent, ExitEvent } from '../views/events';
 
 export { formatDuration } from '../views/events';
@@ -77,12 +77,12 @@ export function callLabel(fn: string): string {
   return callName(fn);
 }
 
-/** A typed value from a record (`argv` / `ret` entries) as text. */
-function recordValue(v: { name?: string; type?: string; value?: unknown; error?: string }): string {
+/** A typed value from a record (`argv` / `ret` entries) as text: a string as the live tree shows it. */
+function recordValue(v: { name?: string; type?: string; value?: unknown; error?: string; truncated?: boolean }): string {
   const val = v.value;
   let text: string;
   if (v.error) text = `${String(val)} <${v.error}>`;
-  else if (typeof val === 'string' && /char\s*\*/.test(v.type ?? '')) text = JSON.stringify(val);
+  else if (typeof val === 'string' && /char\s*\*/.test(v.type ?? '')) text = `"${escapeC(val, '"')}"${v.truncated ? '...' : ''}`;
   else if (val !== null && typeof val === 'object') text = '{...}';
   else text = String(val);
   return v.name ? `${v.name}=${text}` : text;
