@@ -131,7 +131,7 @@ export function readRecord(file: string, onHeader: (h: RecordHeader) => void, on
     try {
       if (!header) {
         if (o.type !== 'rethook-record') throw notRecord('its first line is no header');
-        if (typeof o.version === 'number' && o.version > RECORD_VERSION) {
+        if (Number.isInteger(o.version) && (o.version as number) > RECORD_VERSION) {
           throw new RethookError(`${file} is a record of format version ${o.version}; this rethook reads version ${RECORD_VERSION}`, 'ERECORD');
         }
         header = checkHeader(o);

@@ -11,10 +11,17 @@ import { buildViews, endOfRunLine, openOutput } from './views';
 
 export function reportCommand(p: Parsed): number {
   const v = p.viewing as ViewingArgs;
-  const file = p.file as string;
   // Replay shows the tree unless another view is asked for; report the summary; dump JSON lines.
   // The views of a record go to stdout (`rethook dump --chrome run.rethook > trace.json`), or -o FILE.
   const fd = v.output === undefined ? 1 : openOutput(v.output);
+  try {
+    return show(p.file as string, v, fd);
+  } finally {
+    if (fd > 2) fs.closeSync(fd); // closed on a bad record too
+  }
+}
+
+function show(file: string, v: ViewingArgs, fd: number): number {
   const run: RunInfo = { command: [], pid: 0, startTs: 0, startWallNs: 0, overheadNs: null };
   let built: ReturnType<typeof buildViews> | null = null;
   let calls = 0, lastTs = 0;
@@ -57,7 +64,6 @@ export function reportCommand(p: Parsed): number {
     (built as ReturnType<typeof buildViews>).sink.flush();
   }
   built!.view.end({ endTs: lastTs, nmissed: new Map(Object.entries(end?.nmissed ?? {})), cut: rec.cut, status: exitStatus });
-  if (fd > 2) fs.closeSync(fd);
   if (rec.cut) {
     process.stderr.write(`rethook: ${escapeText(file)} was cut short (the tracer did not finish recording): shown up to its last complete event, ` +
       `${rec.events} events, ${formatDuration(Math.max(0, lastTs - run.startTs))} into the run; ${open} calls were in flight there\n`);
