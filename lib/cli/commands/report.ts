@@ -30,29 +30,35 @@ function show(file: string, v: ViewingArgs, fd: number): number {
   const inFlight = new InFlightBound();
   const headline = () => endOfRunLine(calls, [...(rec?.end ? Object.values(rec.end.nmissed) : [])].reduce((a, b) => a + b, 0), lastTs - run.startTs, exitStatus);
   let rec: ReturnType<typeof readRecord> | null = null;
-  rec = readRecord(file, (h) => {
-    Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs });
-    built = buildViews(fd, v, run, { live: false, headline });
-  }, (e, bytes) => {
-    const view = built!.view;
-    if (typeof e.ts === 'number') lastTs = Math.max(lastTs, e.ts);
-    if (e.type === 'entry') {
-      calls++;
-      const en = e as EntryEvent;
-      if (inFlight.entry(en.tid, en.depth, en.function, bytes)) view.entry(en);
-      else if (inFlight.dropped === 1) {
-        const m = `more than ${IN_FLIGHT_MAX} calls (or ${IN_FLIGHT_BYTES >> 20} MiB of their entries) in flight at once: calls that begin now are not shown until some return`;
-        view.note({ type: 'warning', message: m }, m);
+  try {
+    rec = readRecord(file, (h) => {
+      Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs });
+      built = buildViews(fd, v, run, { live: false, headline });
+    }, (e, bytes) => {
+      const view = built!.view;
+      if (typeof e.ts === 'number') lastTs = Math.max(lastTs, e.ts);
+      if (e.type === 'entry') {
+        calls++;
+        const en = e as EntryEvent;
+        if (inFlight.entry(en.tid, en.depth, en.function, bytes)) view.entry(en);
+        else if (inFlight.dropped === 1) {
+          const m = `more than ${IN_FLIGHT_MAX} calls (or ${IN_FLIGHT_BYTES >> 20} MiB of their entries) in flight at once: calls that begin now are not shown until some return`;
+          view.note({ type: 'warning', message: m }, m);
+        }
+      } else if (e.type === 'exit') {
+        const ex = e as ExitEvent;
+        if (inFlight.exit(ex.tid, ex.depth, ex.function)) view.exit(ex);
+      } else {
+        if (e.type === 'process-exit' && !('ts' in e)) exitStatus = { pid: e.pid as number, code: e.code as number | null, signal: e.signal as string | null, detached: false };
+        const text = e.type === 'missed' || e.type === 'refused' || e.type === 'warning' ? String(e.message ?? `${e.nmissed} calls ran without a return hook: --max-active ${e.maxActive} calls were already in flight`) : '';
+        view.note(e as NoteEvent, text);
       }
-    } else if (e.type === 'exit') {
-      const ex = e as ExitEvent;
-      if (inFlight.exit(ex.tid, ex.depth, ex.function)) view.exit(ex);
-    } else {
-      if (e.type === 'process-exit' && !('ts' in e)) exitStatus = { pid: e.pid as number, code: e.code as number | null, signal: e.signal as string | null, detached: false };
-      const text = e.type === 'missed' || e.type === 'refused' || e.type === 'warning' ? String(e.message ?? `${e.nmissed} calls ran without a return hook: --max-active ${e.maxActive} calls were already in flight`) : '';
-      view.note(e as NoteEvent, text);
-    }
-  });
+    });
+  } catch (e) {
+    // What the views have shown up to the bad line goes out before the file closes (a flush timer finds nothing left).
+    (built as ReturnType<typeof buildViews> | null)?.sink.flush();
+    throw e;
+  }
   const end = rec.end;
   if (end) {
     lastTs = end.ts;
