@@ -32,7 +32,9 @@ export type RethookErrorCode =
   /** The native addon could not be loaded (no prebuilt binary, no build, a system library missing). */
   | 'EADDON'
   /** The CLI's output file could not be opened. */
-  | 'EOUTPUT';
+  | 'EOUTPUT'
+  /** A record file (`rethook report`, `replay`, `dump`) cannot be read, or a field of it is wrong. */
+  | 'ERECORD';
 
 /**
  * An error meant for the user: its message is one line that names the

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as tty from 'tty';
 import type { EntryContext, ExitContext } from '../context';
 import { argsJson, argsText as typedArgsText, callName, entryParts, exitParts, returnJson, returnText } from '../types/render';
+import { escapeC, escapeText } from '../symbols/text';
 import type { EntryEvent, ExitEvent } from '../views/events';
 
 export { formatDuration } from '../views/events';
@@ -76,12 +77,12 @@ export function callLabel(fn: string): string {
   return callName(fn);
 }
 
-/** A typed value from a record (`argv` / `ret` entries) as text. */
-function recordValue(v: { name?: string; type?: string; value?: unknown; error?: string }): string {
+/** A typed value from a record (`argv` / `ret` entries) as text: a string as the live tree shows it. */
+function recordValue(v: { name?: string; type?: string; value?: unknown; error?: string; truncated?: boolean }): string {
   const val = v.value;
   let text: string;
   if (v.error) text = `${String(val)} <${v.error}>`;
-  else if (typeof val === 'string' && /char\s*\*/.test(v.type ?? '')) text = JSON.stringify(val);
+  else if (typeof val === 'string' && /char\s*\*/.test(v.type ?? '')) text = `"${escapeC(val, '"')}"${v.truncated ? '...' : ''}`;
   else if (val !== null && typeof val === 'object') text = '{...}';
   else text = String(val);
   return v.name ? `${v.name}=${text}` : text;
@@ -92,7 +93,7 @@ export function argsText(e: EntryEvent, nargs: number): string {
   const live = (e as WithLive)[LIVE] as EntryParts | undefined;
   if (live !== undefined && live.values) return typedArgsText(live, 8);
   const argv = (e as unknown as { argv?: { name?: string; type?: string; value?: unknown; error?: string }[] }).argv;
-  if (argv) return argv.map(recordValue).join(', ');
+  if (argv) return escapeText(argv.map(recordValue).join(', ')); // from a record: untrusted text
   return e.args.slice(0, nargs).join(', ');
 }
 
@@ -101,7 +102,7 @@ export function retText(e: ExitEvent): string {
   const live = (e as WithLive)[LIVE] as ExitParts | undefined;
   if (live !== undefined) return returnText(live);
   const ret = (e as unknown as { ret?: { type?: string; value?: unknown; error?: string } }).ret;
-  if (ret) return ret.type === 'void' ? '' : `= ${recordValue(ret)}`;
+  if (ret) return ret.type === 'void' ? '' : `= ${escapeText(recordValue(ret))}`;
   return `= ${e.retval}`;
 }
 

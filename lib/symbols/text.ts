@@ -67,3 +67,20 @@ export function escapeText(s: string): string {
     return '\\u' + c.toString(16).padStart(4, '0');
   });
 }
+
+/** C-style escapes for a string or character read from the tracee (or from a record): as typed values show them. */
+export function escapeC(s: string, quote: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '\\' || ch === quote) out += '\\' + ch;
+    else if (c === 10) out += '\\n';
+    else if (c === 9) out += '\\t';
+    else if (c === 13) out += '\\r';
+    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) out += '\\x' + c.toString(16).padStart(2, '0');
+    else if (c >= 0xdc80 && c <= 0xdcff) out += '\\x' + (c - 0xdc00).toString(16); // a byte that was not UTF-8
+    else if ((c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) out += '\\u' + c.toString(16);
+    else out += ch;
+  }
+  return out;
+}

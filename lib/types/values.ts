@@ -5,7 +5,7 @@
 import { Location, locateArgs, locateReturn, usesFp } from './abi';
 import type { CType, Signature, TypedValue } from './model';
 import { memoize } from '../memo';
-import { decodeName } from '../symbols/text';
+import { decodeName, escapeC } from '../symbols/text';
 
 /** A stopped thread's registers and memory, as a call's values need them. */
 export interface CallRegisters {
@@ -69,23 +69,6 @@ export function formatDouble(d: number): string {
   if (!Number.isFinite(d)) return d > 0 ? 'inf' : '-inf';
   const s = String(d);
   return /[.eE]/.test(s) ? s : s + '.0';
-}
-
-/** C-style escapes for a string or character read from the tracee. */
-function escapeC(s: string, quote: string): string {
-  let out = '';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '\\' || ch === quote) out += '\\' + ch;
-    else if (c === 10) out += '\\n';
-    else if (c === 9) out += '\\t';
-    else if (c === 13) out += '\\r';
-    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) out += '\\x' + c.toString(16).padStart(2, '0');
-    else if (c >= 0xdc80 && c <= 0xdcff) out += '\\x' + (c - 0xdc00).toString(16); // a byte that was not UTF-8
-    else if ((c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) out += '\\u' + c.toString(16);
-    else out += ch;
-  }
-  return out;
 }
 
 /** A character as C writes it: 'a', '\\n', '\\0', '\\x80'. */

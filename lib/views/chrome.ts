@@ -5,6 +5,8 @@
 // flame graphs (flamegraph.pl, speedscope, inferno).
 import * as path from 'path';
 import type { Sink } from '../cli/format';
+import { memoize } from '../memo';
+import { escapeText } from '../symbols/text';
 import { callTime, EndInfo, EntryEvent, ExitEvent, NoteEvent, RunInfo, View } from './events';
 
 /** Per thread, the calls in flight (matched to their exits by depth and name). */
@@ -99,6 +101,9 @@ export class ChromeView implements View {
   }
 }
 
+/** A name in a folded stack: escaped as the text output shows it, and no ';' (the separator). */
+const foldedName = memoize((fn: string) => escapeText(fn).replace(/;/g, '_'));
+
 /** Folded stacks: `outer;inner self-time-ns`, one line per distinct stack, for flame graphs. */
 export class FoldedView implements View {
   private readonly stacks = new Stacks<{ depth: number; function: string; children: number }>();
@@ -111,7 +116,7 @@ export class FoldedView implements View {
     const dur = callTime(e.durationNs, this.overheadNs);
     const f = this.stacks.pop(e.tid, e);
     const outer = this.stacks.peek(e.tid);
-    const key = [...(f ? outer.map((o) => o.function) : []), e.function].map((n) => n.replace(/[;\n]/g, '_')).join(';');
+    const key = [...(f ? outer.map((o) => o.function) : []), e.function].map(foldedName).join(';');
     this.weights.set(key, (this.weights.get(key) ?? 0) + Math.max(0, dur - (f?.children ?? 0)));
     if (f && outer.length) outer[outer.length - 1].children += dur;
   }

@@ -35,6 +35,13 @@ interface Pending {
   depth: number;
 }
 
+/**
+ * Levels of indentation drawn: a call deeper than this is drawn at this
+ * level with its depth written (`[5000] f(0x1) = 0x0`), so that a line stays
+ * short however deep the recursion (a record may say any depth).
+ */
+export const INDENT_MAX = 256;
+
 /** Threads' slots kept before those with nothing pending are swept. */
 const SWEEP_AT = 1024;
 
@@ -58,7 +65,7 @@ export class TreeView implements View {
   private readonly blockShown = memoize((fn: string) => this.o.colors.fn(escapeText(fn)));
   /** The thread column and the indentation of a depth, as often. */
   private readonly tidShown = memoize((tid: number) => `${String(tid).padStart(7)} `);
-  private readonly indent = memoize((depth: number) => '  '.repeat(depth));
+  private readonly indent = memoize((depth: number) => (depth <= INDENT_MAX ? '  '.repeat(depth) : `${'  '.repeat(INDENT_MAX)}[${depth}] `));
 
   constructor(private readonly out: Sink, private readonly o: TreeOptions) {}
 
@@ -134,7 +141,7 @@ export class TreeView implements View {
       const ts = typeof e.ts === 'number' ? e.ts : this.o.run.startTs;
       const what = e.type === 'fork' ? `process ${e.pid} forked from ${e.parent}`
         : e.type === 'exec' ? `process ${e.pid} executed ${escapeText(String(e.file ?? 'a new image'))}`
-        : `process ${e.pid} ${e.signal ? `killed by ${e.signal}` : `exited with ${e.code}`}`;
+        : `process ${e.pid} ${e.signal ? `killed by ${escapeText(String(e.signal))}` : `exited with ${e.code}`}`;
       this.out.write(`${this.timeCol(ts)}${String(e.pid).padStart(7)} ${c.marker(`=== ${what} ===`)}\n`);
       return;
     }

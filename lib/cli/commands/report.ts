@@ -4,58 +4,85 @@
 import * as fs from 'fs';
 import type { EntryEvent, ExitEvent, NoteEvent, RunInfo } from '../../views/events';
 import { formatDuration, missedLine } from '../../views/events';
-import { readRecord } from '../../views/record';
+import { IN_FLIGHT_BYTES, IN_FLIGHT_MAX, InFlightBound, LINE_MAX, readRecord } from '../../views/record';
+import { escapeText } from '../../symbols/text';
 import type { Parsed, ViewingArgs } from '../args';
 import { buildViews, endOfRunLine, openOutput } from './views';
 
 export function reportCommand(p: Parsed): number {
   const v = p.viewing as ViewingArgs;
-  const file = p.file as string;
   // Replay shows the tree unless another view is asked for; report the summary; dump JSON lines.
   // The views of a record go to stdout (`rethook dump --chrome run.rethook > trace.json`), or -o FILE.
   const fd = v.output === undefined ? 1 : openOutput(v.output);
+  try {
+    return show(p.file as string, v, fd);
+  } finally {
+    if (fd > 2) fs.closeSync(fd); // closed on a bad record too
+  }
+}
+
+function show(file: string, v: ViewingArgs, fd: number): number {
   const run: RunInfo = { command: [], pid: 0, startTs: 0, startWallNs: 0, overheadNs: null };
   let built: ReturnType<typeof buildViews> | null = null;
   let calls = 0, lastTs = 0;
   let exitStatus: { pid: number; code: number | null; signal: string | null; detached: boolean } | null = null;
-  const inFlight = new Map<number, number>();
+  // What the views hold of calls that have not returned is bounded (a record of calls that never return).
+  const inFlight = new InFlightBound();
   const headline = () => endOfRunLine(calls, [...(rec?.end ? Object.values(rec.end.nmissed) : [])].reduce((a, b) => a + b, 0), lastTs - run.startTs, exitStatus);
   let rec: ReturnType<typeof readRecord> | null = null;
-  rec = readRecord(file, (h) => {
-    Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs });
-    built = buildViews(fd, v, run, { live: false, headline });
-  }, (e) => {
-    const view = built!.view;
-    if (typeof e.ts === 'number') lastTs = Math.max(lastTs, e.ts);
-    if (e.type === 'entry') {
-      calls++;
-      inFlight.set((e as EntryEvent).tid, (inFlight.get((e as EntryEvent).tid) ?? 0) + 1);
-      view.entry(e as EntryEvent);
-    } else if (e.type === 'exit') {
-      const t = (e as ExitEvent).tid;
-      if (inFlight.get(t)) inFlight.set(t, inFlight.get(t)! - 1);
-      view.exit(e as ExitEvent);
-    } else {
-      if (e.type === 'process-exit' && !('ts' in e)) exitStatus = { pid: e.pid as number, code: e.code as number | null, signal: e.signal as string | null, detached: false };
-      const text = e.type === 'missed' || e.type === 'refused' || e.type === 'warning' ? String(e.message ?? missedLine(Number(e.nmissed), (e.reasons ?? {}) as Record<string, number>, Number(e.maxActive))) : '';
-      view.note(e as NoteEvent, text);
-    }
-  });
+  try {
+    rec = readRecord(file, (h) => {
+      Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs });
+      built = buildViews(fd, v, run, { live: false, headline });
+    }, (e, bytes) => {
+      const view = built!.view;
+      if (typeof e.ts === 'number') lastTs = Math.max(lastTs, e.ts);
+      if (e.type === 'entry') {
+        calls++;
+        const en = e as EntryEvent;
+        if (inFlight.entry(en.tid, en.depth, en.function, bytes)) view.entry(en);
+        else if (inFlight.dropped === 1) {
+          const m = `more than ${IN_FLIGHT_MAX} calls (or ${IN_FLIGHT_BYTES >> 20} MiB of their entries) in flight at once: calls that begin now are not shown until some return`;
+          view.note({ type: 'warning', message: m }, m);
+        }
+      } else if (e.type === 'exit') {
+        const ex = e as ExitEvent;
+        if (inFlight.exit(ex.tid, ex.depth, ex.function)) view.exit(ex);
+      } else {
+        if (e.type === 'process-exit' && !('ts' in e)) exitStatus = { pid: e.pid as number, code: e.code as number | null, signal: e.signal as string | null, detached: false };
+        const text = e.type === 'missed' || e.type === 'refused' || e.type === 'warning' ? String(e.message ?? missedLine(Number(e.nmissed), (e.reasons ?? {}) as Record<string, number>, Number(e.maxActive))) : '';
+        view.note(e as NoteEvent, text);
+      }
+    });
+  } catch (e) {
+    // What the views have shown up to the bad line goes out before the file closes (a flush timer finds nothing left).
+    (built as ReturnType<typeof buildViews> | null)?.sink.flush();
+    throw e;
+  }
   const end = rec.end;
   if (end) {
     lastTs = end.ts;
     if (end.status) exitStatus = end.status;
   }
-  const open = [...inFlight.values()].reduce((a, b) => a + b, 0);
+  const open = inFlight.open;
   if (rec.cut && built) {
     (built as ReturnType<typeof buildViews>).tree?.flushAll();
     (built as ReturnType<typeof buildViews>).sink.flush();
   }
   built!.view.end({ endTs: lastTs, nmissed: new Map(Object.entries(end?.nmissed ?? {})), cut: rec.cut, status: exitStatus });
-  if (fd > 2) fs.closeSync(fd);
   if (rec.cut) {
-    process.stderr.write(`rethook: ${file} was cut short (the tracer did not finish recording): shown up to its last complete event, ` +
+    process.stderr.write(`rethook: ${escapeText(file)} was cut short (the tracer did not finish recording): shown up to its last complete event, ` +
       `${rec.events} events, ${formatDuration(Math.max(0, lastTs - run.startTs))} into the run; ${open} calls were in flight there\n`);
+  }
+  if (inFlight.dropped) {
+    process.stderr.write(`rethook: ${escapeText(file)}: ${inFlight.dropped} calls not shown: they began while ${IN_FLIGHT_MAX} calls ` +
+      `(or ${IN_FLIGHT_BYTES >> 20} MiB of their entries) were in flight at once\n`);
+  }
+  // Lines too long to be rethook's are a damaged file: shown without them, said, and not a success.
+  if (rec.skipped.lines) {
+    process.stderr.write(`rethook: ${escapeText(file)}: ${rec.skipped.lines} line${rec.skipped.lines > 1 ? 's' : ''} too long skipped ` +
+      `(the first: line ${rec.skipped.first}; an event line may take ${LINE_MAX >> 20} MiB)\n`);
+    return 1;
   }
   return 0;
 }

@@ -6,6 +6,7 @@ import { colorEnabled, palette } from '../../views/colors';
 import { formatDuration, RunInfo, View } from '../../views/events';
 import { Filter, hasFilters } from '../../views/filters';
 import { JsonView } from '../../views/jsonl';
+import { escapeText } from '../../symbols/text';
 import { SummaryView } from '../../views/report';
 import { TreeView } from '../../views/tree';
 import type { ViewingArgs } from '../args';
@@ -25,7 +26,7 @@ export function openOutput(name: string | undefined): number {
 export function endOfRunLine(calls: number, missed: number, ns: number,
   status: { pid: number; code: number | null; signal: string | null; detached: boolean } | null): string {
   const how = !status ? '' : status.detached ? `; detached from process ${status.pid}`
-    : status.signal ? `; process ${status.pid} killed by ${status.signal}` : `; process ${status.pid} exited with ${status.code}`;
+    : status.signal ? `; process ${status.pid} killed by ${escapeText(status.signal)}` : `; process ${status.pid} exited with ${status.code}`;
   return `rethook: ${calls} calls traced, ${missed} missed, in ${formatDuration(Math.round(ns))}${how}`;
 }
 
