@@ -7,9 +7,9 @@ import * as fs from 'fs';
 import { CLI, fixture, MODES, procState, scaled, timeBound } from './helpers';
 
 /** Until `cond` holds, or throw saying `what` after `ms`. */
-async function until(what: string, cond: () => boolean, ms = timeBound(15000)): Promise<void> {
+async function until(what: string | (() => string), cond: () => boolean, ms = timeBound(15000)): Promise<void> {
   for (const end = Date.now() + ms; !cond(); ) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -57,7 +57,7 @@ test(`an attached tracer SIGKILLed in fast mode, ${ROUNDS} times over one progra
       });
       let err = '';
       cli.stderr!.on('data', (d) => (err += d));
-      await until(`round ${round}'s returns`, () => err.split('"type":"exit"').length > 1 + (round % 5));
+      await until(() => `round ${round}'s returns (the CLI said: ${err.slice(-300)})`, () => err.split('"type":"exit"').length > 1 + (round % 5));
       cli.kill('SIGKILL');
       await once(cli, 'exit');
       // The guardian puts everything back and lets go: then the next round may attach.

@@ -142,23 +142,30 @@ function pollStops(s: Session, proc: Proc, pending: Pending, seized: Set<number>
  * up to a second, rather than report another tracer.
  */
 function seizeWaitingForOurGuardian(s: Session, pid: number, tid: number): void {
-  for (const end = Date.now() + 1000; ; ) {
+  for (const end = Date.now() + GUARDIAN_WAIT_MS; ; ) {
     try {
       return s.nat.seize(tid, false);
     } catch (e) {
-      if (!/Operation not permitted|EPERM/.test((e as Error).message) || Date.now() > end || !tracedByOurChild(pid, tid)) throw e;
+      if (!/Operation not permitted|EPERM/.test((e as Error).message) || Date.now() > end || !tracedByGuardian(pid, tid)) throw e;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
   }
 }
 
-/** Whether the thread's tracer is a child of ours (a guardian). */
-function tracedByOurChild(pid: number, tid: number): boolean {
+/** How long an attach waits for a guardian (ours or another session's) to put a process back and let go. */
+const GUARDIAN_WAIT_MS = 5000;
+
+/**
+ * Whether the thread's tracer is a guardian, of this session or another's
+ * (its native half is named rethook-guard; its Node half runs
+ * guardian/main.js), or the thread was let go meanwhile.
+ */
+function tracedByGuardian(pid: number, tid: number): boolean {
   try {
     const tracer = /^TracerPid:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1];
     if (!tracer || tracer === '0') return true; // let go meanwhile: try again
-    const ppid = /^PPid:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${tracer}/status`, 'utf8'))?.[1];
-    return Number(ppid) === process.pid;
+    if (fs.readFileSync(`/proc/${tracer}/comm`, 'utf8').startsWith('rethook-guard')) return true;
+    return /\/guardian\/main\.js\0/.test(fs.readFileSync(`/proc/${tracer}/cmdline`, 'latin1'));
   } catch {
     return true; // the tracer is gone: try again
   }

@@ -117,6 +117,8 @@ static int keep_only_ours(int pid, char* tids) {
 }
 
 void guardian_standby(int pid, const char* node, const char* script) {
+  // Its name says what it is: an attach that finds it tracing waits for it (lib/engine/attach.ts).
+  prctl(PR_SET_NAME, "rethook-guard", 0, 0, 0);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGUSR2);
