@@ -53,6 +53,8 @@ const PROGRAMS = {
   coroutine: ['coroutine.c'],
   stray_call: ['stray_call.c'],
   vfork_inflight: ['vfork_inflight.c'],
+  spawn_twice: ['spawn_twice.c'],
+  vfork_traceme: ['vfork_traceme.c'],
   retype_main: ['retype_main.c', '-ldl'],
   ring_flood: ['ring_flood.c'],
   scribbler: ['scribbler.c'],
