@@ -126,8 +126,12 @@ export class Hook {
   /** @internal */ unhookImpl: (h: Hook) => void = () => undefined;
   /** @internal The user's types: for every function (args/ret), by name (prototypes). */
   private readonly spec: { all: Signature | null; table: SpecTable | null };
-  /** @internal Signatures by function address, as decided for this hook. */
-  private readonly sigs = new Map<number, Signature | null>();
+  /**
+   * @internal Signatures by function address, as decided for this hook, with
+   * the object they were found in: after dlclose, another object may be
+   * loaded at the same address, and its function is another one.
+   */
+  private readonly sigs = new Map<number, { module: unknown; sig: Signature | null }>();
 
   /** @internal */
   constructor(
@@ -144,11 +148,11 @@ export class Hook {
    * `fallback` gives (debug information, built-in prototypes). Kept per function.
    */
   signatureFor(fn: FunctionSymbol, fallback: () => Signature | null): Signature | null {
-    let sig = this.sigs.get(fn.address);
-    if (sig !== undefined) return sig;
+    const known = this.sigs.get(fn.address);
+    if (known && known.module === fn.module) return known.sig;
     const mine = this.spec.all ?? this.spec.table?.find(fn) ?? null;
-    sig = mine ? overlay(mine, fallback()) : fallback();
-    this.sigs.set(fn.address, sig);
+    const sig = mine ? overlay(mine, fallback()) : fallback();
+    this.sigs.set(fn.address, { module: fn.module, sig });
     return sig;
   }
 

@@ -85,6 +85,8 @@ export interface NativeTracer {
   /** The object holding the breakpoint was unmapped (dlclose): forget it, write nothing. */
   forgetBreakpoint(pid: number, addr: number): void;
   restoreBreakpoints(pid: number, intoPid: number): boolean;
+  /** Write pid's breakpoint instructions into its memory again (after restoreBreakpoints(pid, pid)). */
+  replantBreakpoints(pid: number): boolean;
   /** A fork child has our breakpoints: copy the breakpoint table and the trap set. */
   copyBreakpoints(fromPid: number, toPid: number): void;
   injectSyscall(tid: number, pid: number, stub: number, writeStub: boolean, nr: number, args: (number | bigint)[]): bigint;

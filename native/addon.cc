@@ -97,6 +97,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
             InstanceMethod("removeBreakpoint", &NativeTracer::RemoveBreakpoint),
             InstanceMethod("forgetBreakpoint", &NativeTracer::ForgetBreakpoint),
             InstanceMethod("restoreBreakpoints", &NativeTracer::RestoreBreakpoints),
+            InstanceMethod("replantBreakpoints", &NativeTracer::ReplantBreakpoints),
             InstanceMethod("copyBreakpoints", &NativeTracer::CopyBreakpoints),
             InstanceMethod("injectSyscall", &NativeTracer::InjectSyscall),
             InstanceMethod("callFunction", &NativeTracer::CallFunction),
@@ -352,6 +353,12 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
     TracedProcess* p = proc(info[0]);
     TracedProcess* into = proc(info[1]);
     return Bool(info, p->breakpoints.restore_all(&into->mem));
+  }
+
+  // replantBreakpoints(pid): write pid's breakpoint instructions again (after restoreBreakpoints(pid, pid)).
+  Napi::Value ReplantBreakpoints(const Napi::CallbackInfo& info) {
+    TracedProcess* p = proc(info[0]);
+    return Bool(info, p->breakpoints.replant_all(&p->mem));
   }
 
   // copyBreakpoints(fromPid, toPid): a forked child has our breakpoints too.

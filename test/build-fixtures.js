@@ -53,6 +53,9 @@ const PROGRAMS = {
   coroutine: ['coroutine.c'],
   stray_call: ['stray_call.c'],
   vfork_inflight: ['vfork_inflight.c'],
+  spawn_twice: ['spawn_twice.c'],
+  vfork_traceme: ['vfork_traceme.c'],
+  retype_main: ['retype_main.c', '-ldl'],
   ring_flood: ['ring_flood.c'],
   scribbler: ['scribbler.c'],
   many_threads: ['many_threads.c', '-lpthread'],
@@ -117,7 +120,8 @@ function build() {
     }
   }
   const libs = [['libplugin.so', 'dlopen_lib.c'], ['libffidemo.so', 'libffidemo.c'],
-    ['libreload_a.so', 'dlclose_lib.c', '-DNAME=a_work'], ['libreload_b.so', 'dlclose_lib.c', '-DNAME=b_work']];
+    ['libreload_a.so', 'dlclose_lib.c', '-DNAME=a_work'], ['libreload_b.so', 'dlclose_lib.c', '-DNAME=b_work'],
+    ['libretype_a.so', 'retype_lib.c', '-g', '-DRETYPE_A'], ['libretype_b.so', 'retype_lib.c', '-g']];
   for (const [lib, src, ...flags] of libs) {
     const out = path.join(OUT, lib);
     if (newer(out, [path.join(SRC, src), __filename])) execFileSync('gcc', ['-O2', '-shared', '-fPIC', ...flags, '-o', out, path.join(SRC, src)], { stdio: 'inherit' });

@@ -18,7 +18,7 @@ import { learnStack } from './lifecycle';
 import type { Session } from './session';
 
 const SIGTRAP = 5;
-const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3;
+const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_VFORK_DONE = 5;
 /** Rounds of reading /proc/PID/task for threads born while we seize. */
 const MAX_SEIZE_ROUNDS = 100;
 /** Threads are polled without yielding to the event loop for this long; then from timers. */
@@ -104,6 +104,13 @@ function pollStops(s: Session, proc: Proc, pending: Pending, seized: Set<number>
     if (kind === StopKind.Exited || kind === StopKind.Killed) {
       pending.threads.delete(tid);
       s.table.removeThread(tid);
+    } else if (kind === StopKind.Event && info[Info.A] === PTRACE_EVENT_VFORK_DONE) {
+      // A thread seized while blocked in vfork stops at its vfork-done event
+      // when the child lets go, and that stop took our interrupt's place (any
+      // ptrace stop clears a pending one). It is still in the kernel: asked
+      // again, it stops as it returns to its own code.
+      s.nat.resume(tid, 0);
+      s.nat.interrupt(tid);
     } else if (kind === StopKind.Interrupt || kind === StopKind.GroupStop) {
       pending.threads.delete(tid);
       const th = s.table.thread(tid);

@@ -15,19 +15,25 @@ import { undoChanges } from './undo';
 import { fastExec, fastThreadGone, fastThreadStart } from '../fast/threads';
 import { fastNodesOf } from '../fast/undo';
 import { adoptFastChild, lendToVforkChild, noteFastChild, vforkChildDone } from '../fast/fork';
+import { onVforkDone, releaseVforkChild, vforkCloned } from './vfork';
 
-const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4;
+const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4, PTRACE_EVENT_VFORK_DONE = 5;
 
 export function onEvent(s: Session, th: ThreadState, event: number, msg: number): void {
   const proc = th.proc;
   switch (event) {
     case PTRACE_EVENT_CLONE:
       s.table.addThread(proc, msg);
+      vforkCloned(s, proc, msg);
       break;
     case PTRACE_EVENT_FORK:
     case PTRACE_EVENT_VFORK:
       if (s.options.followForks) adoptChild(s, th, msg, event === PTRACE_EVENT_VFORK);
-      else releaseChild(s, th, msg, event === PTRACE_EVENT_VFORK);
+      else if (event === PTRACE_EVENT_VFORK) releaseVforkChild(s, th, msg);
+      else releaseChild(s, th, msg);
+      break;
+    case PTRACE_EVENT_VFORK_DONE:
+      onVforkDone(s, th);
       break;
     case PTRACE_EVENT_EXEC:
       return onExec(s, proc, th);
@@ -107,7 +113,7 @@ function adoptChild(s: Session, parent: ThreadState, child: number, vfork: boole
   s.processListener?.({ type: 'fork', pid: child, parent: parent.proc.pid, timestampNs: process.hrtime.bigint() });
   const th = s.table.addThread(cp, child);
   // Fast mode: the child gets an arena of its own at its first stop (a vfork child runs on its parent's).
-  if (vfork) lendToVforkChild(parent.proc, parent.tid, child, true);
+  if (vfork) lendToVforkChild(s, parent.proc, parent.tid, child, true);
   else noteFastChild(parent.proc, parent.tid, cp);
   if (copyNodes(parent, th)) return;
   // Not enough nodes for the copies: the child gets its real return addresses back instead.
@@ -142,24 +148,12 @@ function undoReturnsInChild(s: Session, parent: ThreadState, child: Proc): void 
 }
 
 /**
- * A child we do not follow. fork: it has our breakpoints and hijacked return
+ * A fork child we do not follow: it has our breakpoints and hijacked return
  * addresses in its copy of memory; put the originals back before it runs an
- * instruction, then let it go. vfork: it shares the parent's memory
- * (breakpoints included) until it execs or exits; keep it traced until then,
- * stepping over our breakpoints silently.
+ * instruction, then let it go. (A vfork child we do not follow: vfork.ts.)
  */
-function releaseChild(s: Session, parent: ThreadState, child: number, vfork: boolean): void {
-  const cp = childOf(s, parent.proc, child, false);
-  const th = s.table.addThread(cp, child);
-  if (vfork) {
-    // Returning through a hijacked frame of the parent's (the same stack),
-    // the child must land where the parent would: it gets the nodes, silently.
-    cp.silent = true;
-    cp.sharesMemory = true;
-    lendToVforkChild(parent.proc, parent.tid, child, false);
-    copyNodes(parent, th);
-    return;
-  }
+function releaseChild(s: Session, parent: ThreadState, child: number): void {
+  s.table.addThread(childOf(s, parent.proc, child, false), child);
   // Cleaned at its first stop, which comes through the stop loop
   // (undo.cleanReleasedChild): never waited for here. The forking thread's
   // nodes may change before then: the child gets copies.

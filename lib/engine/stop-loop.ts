@@ -6,6 +6,7 @@
 //   trap at one of our sites    -> return-hooks.onEntry (internal sites first)
 //   syscall stop                -> images (exec's return, finding r_brk)
 //   ptrace event                -> lifecycle (clone, fork, vfork, exec)
+//   an unfollowed vfork's stops -> vfork (its child's first, threads held)
 //   thread exited or killed     -> lifecycle.onThreadGone
 //   signal, group-stop, other   -> delivered / kept with LISTEN
 //
@@ -31,6 +32,7 @@ import type { Session } from './session';
 import { cleanReleasedChild } from './undo';
 import { fastBeforeStop } from '../fast/threads';
 import { onRecorderTrap } from '../fast/nomatch';
+import { vforkStop } from './vfork';
 
 /** Test-only fault injection (see above); read once. */
 const TEST_FAULT = process.env.RETHOOK_TEST_FAULT ?? '';
@@ -93,6 +95,7 @@ function dispatch(s: Session, kind: StopKind): void {
   }
   if (th.proc.fast) fastBeforeStop(s, th);
   if (s.status) return;
+  if (vforkStop(s, th, kind, info[Info.A])) return; // an unfollowed vfork child's first stop, or a thread held meanwhile
   switch (kind) {
     case StopKind.Trap:
       return onTrap(s, th, info[Info.Addr], info[Info.SiCode]);

@@ -84,11 +84,12 @@ export class FastProc {
   readonly unwinding = new Map<number, RethookNode[]>();
   /**
    * Blocks lent to a vfork child: it runs with its parent's thread pointer,
-   * so on the forking thread's block, until it execs or exits. Its records
-   * there are its own (pid = tid = the child's), or dropped when it is not
-   * followed.
+   * so on the forking thread's block, until the vfork is done (the parent's
+   * vfork-done stop). Its records there are its own (pid = tid = the
+   * child's), or dropped when it is not followed; `nodes`: the block's node
+   * stack at the vfork, put back at the end (lib/fast/fork.ts).
    */
-  readonly lent = new Map<number, { pid: number; drop: boolean }>();
+  readonly lent = new Map<number, { pid: number; drop: boolean; nodes: { sp: number; ret: number; site: number; tsc: bigint }[] | null }>();
   /** Per thread: how many times the program was found to have written over its arena (drain.ts). */
   readonly damaged = new Map<number, number>();
   /** What each hook's pool, and each of the arena's missed counters, had counted when last read (drain.ts: noteMissed). */

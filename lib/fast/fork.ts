@@ -47,26 +47,53 @@ export function adoptFastChild(s: Session, child: Proc, tid: number): void {
   }
 }
 
-/** A vfork child runs on the forking thread's block until it execs or exits. */
-export function lendToVforkChild(parent: Proc, forkingTid: number, child: number, followed: boolean): void {
-  parent.fast?.lent.set(forkingTid, { pid: child, drop: !followed });
+/**
+ * A vfork child runs on the forking thread's block (the same thread
+ * pointer) until the vfork is done. What the parent recorded before is
+ * delivered as its own first; its node stack is kept, to be put back at the
+ * cut (the child's nodes left on it, and any it popped, are not the
+ * parent's). A followed child gets copies of the forking thread's calls in
+ * flight, marked inherited, as trap mode copies its nodes.
+ */
+export function lendToVforkChild(s: Session, parent: Proc, forkingTid: number, child: number, followed: boolean): void {
+  const fp = parent.fast;
+  if (!fp) return;
+  drainFast(s, { proc: parent, tid: forkingTid });
+  const b = fp.arena.blocks.get(forkingTid);
+  fp.lent.set(forkingTid, { pid: child, drop: !followed, nodes: b ? fp.arena.nodes(b) : null });
+  if (followed) fp.inFlight.set(child, (fp.inFlight.get(forkingTid) ?? []).map((c) => ({ ...c, pid: child, data: c.data?.slice() ?? null, inherited: true, info: null })));
 }
 
 /**
- * A vfork child execs or exits: what it recorded on its parent's block is
- * delivered as its own, its calls still in flight end, the block is the
- * parent's again. (The nodes it left there are below the parent's frames:
- * the parent's next return pops them, with no event: they were not its.)
+ * A followed vfork child execs or exits: what it recorded on its parent's
+ * block is delivered as its own, and its calls still in flight end. The
+ * block stays lent until the parent's vfork-done stop (vforkDoneFast).
  */
 export function vforkChildDone(s: Session, child: Proc, reason: 'exec' | 'thread-exit'): void {
   for (const p of s.table.allProcesses()) {
     const fp = p.fast;
     if (!fp) continue;
-    for (const [tid, lent] of fp.lent) {
-      if (lent.pid !== child.pid) continue;
-      drainFast(s, { proc: p, tid });
-      fp.lent.delete(tid);
-      endInFlight(s, fp, child.pid, reason);
-    }
+    for (const [tid, lent] of fp.lent) if (lent.pid === child.pid) drainFast(s, { proc: p, tid });
+    if (fp.inFlight.has(child.pid)) endInFlight(s, fp, child.pid, reason);
+  }
+}
+
+/**
+ * The forking thread's vfork-done stop, before it runs any code: the child
+ * no longer shares the memory, and has written all it will on the block.
+ * Its last records are delivered (or dropped), the parent's node stack is
+ * put back as it was at the vfork, and the block is the parent's again.
+ */
+export function vforkDoneFast(s: Session, parent: Proc, tid: number): void {
+  const fp = parent.fast;
+  const lent = fp?.lent.get(tid);
+  if (!fp || !lent) return;
+  drainFast(s, { proc: parent, tid });
+  fp.lent.delete(tid);
+  if (lent.drop) fp.inFlight.delete(lent.pid);
+  const b = fp.arena.blocks.get(tid);
+  if (b && lent.nodes) {
+    fp.arena.dropNodes(b);
+    fp.arena.pushNodes(b, lent.nodes);
   }
 }

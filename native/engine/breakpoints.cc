@@ -77,6 +77,12 @@ bool BreakpointTable::restore_all(Memory* mem) const {
   return ok;
 }
 
+bool BreakpointTable::replant_all(Memory* mem) const {
+  bool ok = true;
+  for (auto& [a, bp] : bps_) ok &= mem->write(RemotePtr(a), kArch.breakpoint, kArch.breakpoint_len);
+  return ok;
+}
+
 const Breakpoint* BreakpointTable::find(RemotePtr addr) const {
   auto it = bps_.find(addr.as_int());
   return it == bps_.end() ? nullptr : &it->second;

@@ -32,6 +32,9 @@ class BreakpointTable {
   // Put every original byte back in `mem` (another process's copy after fork,
   // or ours before detaching); the table is left as is.
   bool restore_all(Memory* mem) const;
+  // Write every breakpoint instruction again (after restore_all into this
+  // process's own memory, e.g. while an untraced vfork child shared it).
+  bool replant_all(Memory* mem) const;
   void clear() { bps_.clear(); }
   const Breakpoint* find(RemotePtr addr) const;
   size_t size() const { return bps_.size(); }

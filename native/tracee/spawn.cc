@@ -14,7 +14,7 @@ namespace rethook {
 
 long ptrace_options() {
   return PTRACE_O_TRACEEXEC | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
-         PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
+         PTRACE_O_TRACEVFORKDONE | PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
 }
 
 int spawn_seized(const std::string& path, const std::vector<std::string>& argv,

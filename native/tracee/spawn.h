@@ -7,7 +7,8 @@
 
 namespace rethook {
 
-// Our ptrace options: exec, clone, fork and vfork events, syscall stops told
+// Our ptrace options: exec, clone, fork and vfork events (and the end of a
+// vfork in the parent: the child no longer shares its memory), syscall stops told
 // apart (TRACESYSGOOD), and the tracee killed when the tracer dies (EXITKILL).
 long ptrace_options();
 
