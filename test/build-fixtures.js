@@ -60,6 +60,8 @@ const PROGRAMS = {
   string_reuse: ['string_reuse.c'],
   busy_threads: ['busy_threads.c', '-lpthread'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'], patch_window: ['patch_window_main.c', 'patch_window.S'] } : {}),
+  tailjump_chain: ['tailjump_main.c', 'tailjump.S', '-DCHAIN'],
+  tailjump_short: ['tailjump_main.c', 'tailjump.S', '-DSHORT'],
 };
 
 /**
