@@ -187,6 +187,7 @@ function forgetModule(s: Session, proc: Proc, m: Module): void {
     if (!inside(site.fn.address)) continue;
     site.patched = false;
     proc.fast!.byAddress.delete(site.fn.address);
+    proc.fast!.fallbacks.delete(site.fn.address);
   }
   for (const hook of s.hooks) {
     const keep = hook.sites.filter((hs) => hs.pid !== proc.pid || !inside(hs.address));

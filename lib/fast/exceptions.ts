@@ -43,11 +43,17 @@ export function fastReapDead(s: Session, th: ThreadState, sp: number): void {
   // proven gone is dead, and so is every node above it (its callees).
   let first = raw.length;
   while (first > 0 && raw[first - 1].sp <= sp) first--;
+  // A call entered by a tail jump shares its caller's slot: its evidence is its caller's.
   let keep = raw.length;
+  let gone: boolean | null = null;
   for (let i = first; i < raw.length; i++) {
     const n = raw[i];
-    const probe = { frame: n.sp, realRet: n.ret, chained: i > 0 && raw[i - 1].sp === n.sp, mode: 'trampoline' } as RethookNode;
-    if (returnAbi.frameGone(th.proc.mem, probe, fp.recorderReturn) !== false) {
+    const chained = i > 0 && raw[i - 1].sp === n.sp;
+    if (!chained || i === first) {
+      const probe = { frame: n.sp, realRet: n.ret, chained, mode: 'trampoline' } as RethookNode;
+      gone = returnAbi.frameGone(th.proc.mem, probe, fp.recorderReturn);
+    }
+    if (gone !== false) {
       keep = i;
       break;
     }

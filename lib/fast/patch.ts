@@ -119,6 +119,6 @@ export function unpatchAll(proc: Proc, into: Proc = proc): void {
   const fp = proc.fast;
   if (!fp) return;
   // A fork child's copy has every patch made before it was forked, whatever the parent did since.
-  for (const site of fp.sites) if (site.patched || into !== proc) into.mem.write(site.at, site.original);
+  for (const site of fp.sites) if (!site.fallback && (site.patched || into !== proc)) into.mem.write(site.at, site.original);
   if (into === proc) for (const site of fp.sites) site.patched = false;
 }
