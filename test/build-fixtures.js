@@ -61,8 +61,11 @@ const PROGRAMS = {
   many_threads: ['many_threads.c', '-lpthread'],
   deep_recursion: ['deep_recursion.c', '-lpthread'],
   string_reuse: ['string_reuse.c'],
+  unwind_backtrace: ['unwind_backtrace.c', '-rdynamic'],
   busy_threads: ['busy_threads.c', '-lpthread'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'], patch_window: ['patch_window_main.c', 'patch_window.S'] } : {}),
+  tailjump_chain: ['tailjump_main.c', 'tailjump.S', '-DCHAIN'],
+  tailjump_short: ['tailjump_main.c', 'tailjump.S', '-DSHORT'],
 };
 
 /**
@@ -129,6 +132,32 @@ function build() {
   buildTyped();
   buildGo();
   buildMusl();
+  buildRust();
+}
+
+/**
+ * The Rust fixture (panics unwinding through hooked functions), built with
+ * rustc when it is installed (.ci/run installs Debian's): optimized, with
+ * and without frame pointers.
+ */
+const RUST = { 'panics.rust-O2': ['-O'], 'panics.rust-O2-fp': ['-O', '-C', 'force-frame-pointers=yes'] };
+
+function haveRustc() {
+  try {
+    execFileSync('rustc', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function buildRust() {
+  if (!haveRustc()) return;
+  const src = path.join(SRC, 'panics.rs');
+  for (const [out, flags] of Object.entries(RUST)) {
+    const o = path.join(OUT, out);
+    if (newer(o, [src, __filename])) execFileSync('rustc', [...flags, '-C', 'debuginfo=0', '-o', o, src], { stdio: 'inherit' });
+  }
 }
 
 /**
@@ -175,5 +204,5 @@ function buildGo() {
   });
 }
 
-module.exports = { build, newer, OUT, DEBUG_ROOT, VARIANTS: Object.keys(VARIANTS), MUSL_GCC };
+module.exports = { build, newer, OUT, DEBUG_ROOT, VARIANTS: Object.keys(VARIANTS), MUSL_GCC, RUST: Object.keys(RUST), haveRustc };
 if (require.main === module) build();

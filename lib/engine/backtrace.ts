@@ -11,7 +11,7 @@ import type { Session } from './session';
 const MAX_FRAMES = 256;
 
 /** A number that changes when the process's objects change (dlopen, dlclose, exec): the unwinder reads its maps again. */
-function moduleGeneration(proc: Proc): number {
+export function moduleGeneration(proc: Proc): number {
   let h = proc.modules.size;
   for (const m of proc.modules.values()) h = (Math.imul(h, 31) + (m.start / 4096) + m.inode) >>> 0;
   return h;

@@ -13,7 +13,10 @@ import { unguardBreakpoint } from './guardian';
 import { plant, plantPending } from './planting';
 import { finishUnwound } from './return-hooks';
 import type { Session } from './session';
-import { fastAtCatch, fastBeforeUnwind } from '../fast/exceptions';
+import { fastAfterBacktrace, fastAtCatch, fastBeforeUnwind } from '../fast/exceptions';
+import type { RethookNode } from '../rethook';
+import { holdReturnSite, releaseReturnSite } from './return-sites';
+import { moduleGeneration as liveGeneration } from './backtrace';
 
 const RT_CONSISTENT = 0;
 /** Offsets in struct r_debug (64-bit): r_brk, r_state. */
@@ -26,6 +29,15 @@ const R_DEBUG_BRK = 16, R_DEBUG_STATE = 24;
 export const UNWINDER_ENTRIES = ['_Unwind_RaiseException', '_Unwind_Resume', '_Unwind_Resume_or_Rethrow', '_Unwind_ForcedUnwind'];
 /** Where a catch begins (libstdc++): frames below are gone, the ones above are hooked again. */
 export const CATCH_ENTRY = '__cxa_begin_catch';
+/** glibc's backtrace() and Rust's backtraces walk the stack through it, and it returns: hooked again after. */
+export const BACKTRACE_ENTRY = '_Unwind_Backtrace';
+/** Where Rust's catch_unwind takes a panic's payload (no __cxa_begin_catch); v0-mangled in newer Rust. */
+const isRustCatch = (rawName: string) => rawName === '__rust_panic_cleanup' || rawName.endsWith('___rust_panic_cleanup');
+
+/** Functions rethook stops at itself (the unwinder and the catches): never patched for fast mode. */
+export function unwinderStop(rawName: string): boolean {
+  return UNWINDER_ENTRIES.includes(rawName) || rawName === CATCH_ENTRY || rawName === BACKTRACE_ENTRY || isRustCatch(rawName);
+}
 
 /**
  * The objects mapped now, with the executable and the dynamic linker (the
@@ -187,6 +199,7 @@ function forgetModule(s: Session, proc: Proc, m: Module): void {
     if (!inside(site.fn.address)) continue;
     site.patched = false;
     proc.fast!.byAddress.delete(site.fn.address);
+    proc.fast!.fallbacks.delete(site.fn.address);
   }
   for (const hook of s.hooks) {
     const keep = hook.sites.filter((hs) => hs.pid !== proc.pid || !inside(hs.address));
@@ -200,7 +213,9 @@ function forgetModule(s: Session, proc: Proc, m: Module): void {
 function plantUnwinderHooks(s: Session, proc: Proc, m: Module): void {
   for (const f of m.functions()) {
     if (UNWINDER_ENTRIES.includes(f.rawName)) plant(s, proc, null, f, false, (th) => beforeUnwind(s, th));
-    else if (f.rawName === CATCH_ENTRY) plant(s, proc, null, f, false, (th) => atCatch(s, th));
+    else if (f.rawName === CATCH_ENTRY) plant(s, proc, null, f, false, (th) => atCatch(s, th, byStackPointer(s.regs.sp), s.regs.sp));
+    else if (f.rawName === BACKTRACE_ENTRY) plant(s, proc, null, f, false, (th) => beforeBacktrace(s, th));
+    else if (isRustCatch(f.rawName)) plant(s, proc, null, f, false, (th, addr) => atCatch(s, th, byLiveFrames(s, th, addr)));
   }
 }
 
@@ -226,11 +241,82 @@ function beforeUnwind(s: Session, th: ThreadState): 'continue' {
   return 'continue';
 }
 
-/** A catch begins: calls whose frames the exception removed ended; the rest are hooked again. */
-function atCatch(s: Session, th: ThreadState): 'continue' {
-  const dead = th.stack.popAtOrBelow(s.regs.sp);
+/** Per process and thread: where a thread's _Unwind_Backtrace returns (its return site), and its frame. */
+const backtracing = new WeakMap<Proc, Map<number, { addr: number; frame: number }>>();
+
+/** The unwinder walks the stack for a backtrace: real return addresses until it returns (caught at its return site). */
+function beforeBacktrace(s: Session, th: ThreadState): 'continue' {
+  const ret = returnAbi.returnAddress(s.regs, th.proc.mem);
+  if (ret === null || !holdReturnSite(s, th.proc, ret)) return 'continue'; // no way back: the stack stays hooked
+  let m = backtracing.get(th.proc);
+  if (!m) backtracing.set(th.proc, (m = new Map()));
+  m.set(th.tid, { addr: ret, frame: s.regs.sp });
+  return beforeUnwind(s, th);
+}
+
+/** At a return site: when it is a thread's _Unwind_Backtrace returning, its calls are hooked again. */
+export function afterBacktrace(s: Session, th: ThreadState, addr: number): void {
+  const m = backtracing.get(th.proc);
+  const b = m?.get(th.tid);
+  if (!b || b.addr !== addr || s.regs.sp - returnAbi.returnPops !== b.frame) return;
+  m!.delete(th.tid);
+  releaseReturnSite(s, th.proc, addr);
+  returnAbi.rehijackAfterCatch(th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
+  fastAfterBacktrace(th);
+}
+
+/** Which node (outermost first) is the outermost an exception removed: see fastAtCatch. */
+type FirstDead = (nodes: readonly RethookNode[]) => number;
+
+/** A C++ catch: __cxa_begin_catch is called by the catching frame itself, so the removed frames are at or below its stack pointer. */
+function byStackPointer(sp: number): FirstDead {
+  return (nodes) => {
+    let k = nodes.length;
+    while (k > 0 && nodes[k - 1].frame <= sp) k--;
+    return k;
+  };
+}
+
+/**
+ * Rust's catch: __rust_panic_cleanup is called some calls below the catching
+ * frame, so frames above the stack pointer may be gone too. The live ones are
+ * those the thread's stack still returns through: a restored call whose real
+ * return address the unwinder (CFI, from here) does not find, in order, is
+ * gone, with every call above it (`entry`: where the thread is stopped). When the stack cannot be unwound
+ * reliably, the stack pointer alone decides.
+ */
+function byLiveFrames(s: Session, th: ThreadState, entry: number): FirstDead {
+  const below = byStackPointer(s.regs.sp);
+  const proc = th.proc;
+  let rets: number[] | null = null;
+  try {
+    const outer = th.stack.nodes.filter((n) => !n.chained && n.mode === 'trampoline').reverse().map((n) => n.realRet);
+    const u = s.nat.unwind(proc.pid, th.tid, entry, proc.pages.trampoline, outer, liveGeneration(proc), 1024);
+    if (u.reliable && u.frames.length) rets = u.frames.map((f) => f[0]);
+  } catch {
+    rets = null;
+  }
+  return (nodes) => {
+    const k = below(nodes);
+    if (!rets) return k;
+    let j = rets.length - 1; // outermost first, as the nodes
+    for (let i = 0; i < k; i++) {
+      const n = nodes[i];
+      if (n.chained || !n.restored) continue;
+      let m = j;
+      while (m >= 0 && rets[m] !== n.realRet && rets[m] + 1 !== n.realRet) m--;
+      if (m < 0) return i;
+      j = m - 1;
+    }
+    return k;
+  };
+}
+
+/** A catch begins: calls whose frames the exception removed ended; the rest are hooked again. `sp`: the catching frame's (C++). */
+function atCatch(s: Session, th: ThreadState, firstDead: FirstDead, sp?: number): 'continue' {
+  const dead = sp !== undefined ? th.stack.popAtOrBelow(sp) : th.stack.nodes.splice(firstDead(th.stack.nodes)).reverse();
   if (dead.length) finishUnwound(s, th, dead, 'exception');
   if (!s.status) returnAbi.rehijackAfterCatch(th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
-  if (!s.status) fastAtCatch(s, th);
+  if (!s.status) fastAtCatch(s, th, firstDead);
   return 'continue';
 }

@@ -18,6 +18,7 @@ import { fail } from './ending';
 import { holdReturnSite, releaseNode } from './return-sites';
 import type { Session } from './session';
 import { fastReapDead } from '../fast/exceptions';
+import { fallbackEntry, sharesFastStack } from '../fast/fallback';
 
 const SIGTRAP = 5;
 
@@ -56,6 +57,12 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
   // (through the trampoline, or at the same return site from the same frame).
   const tailCall = ret === tramp || (top !== undefined && top.mode === 'site' && top.frame === sp && top.realRet === ret);
   if (proc.fast) fastReapDead(s, th, sp);
+  if (!site.goroutines && !tailCall && sharesFastStack(th, site)) {
+    // A fast hook's fallback: its call goes on the recorder's stack (fast/fallback.ts).
+    const dead = stack.reapAtEntry(sp, false, (n) => returnAbi.frameGone(proc.mem, n, tramp));
+    if (dead.length) finishUnwound(s, th, dead, 'longjmp');
+    if (s.status || fallbackEntry(s, th, site, addr, sp, ret)) return;
+  }
   if (!site.goroutines) {
     const dead = stack.reapAtEntry(sp, tailCall, (n) => returnAbi.frameGone(proc.mem, n, tramp));
     if (dead.length) finishUnwound(s, th, dead, 'longjmp');
@@ -95,7 +102,7 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
  * after the first is chained to it, as a tail call's is. Returns the action
  * the handlers asked for, or null when the session ended meanwhile.
  */
-function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site, addr: number, sp: number, ret: number, tailCall: boolean, mode: ReturnMode): EntryAction | null {
+export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site, addr: number, sp: number, ret: number, tailCall: boolean, mode: ReturnMode): EntryAction | null {
   let chained = tailCall;
   let action: EntryAction = { kind: 'continue' };
   const ts = process.hrtime.bigint(); // the entry's timestamp, before any handler runs

@@ -13,6 +13,7 @@ import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { slotFor } from './planting';
 import { exitReturning, finishUnwound, goroutineStack, onEntry } from './return-hooks';
 import type { Session } from './session';
+import { afterBacktrace } from './images';
 
 /**
  * Functions whose return is caught at its site in 'auto' mode: they return
@@ -90,6 +91,7 @@ export function onReturnSite(s: Session, th: ThreadState, addr: number): void {
     if (returning.length) exitReturning(s, th, returning);
     if (s.status) return;
   }
+  afterBacktrace(s, th, addr);
   const site = proc.sites.get(addr);
   if (site) return onEntry(s, th, site, addr); // the instruction after the call is a hooked function's entry too
   s.step(th.tid, proc.pid, addr);

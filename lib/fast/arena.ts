@@ -288,6 +288,28 @@ export class FastArena {
     this.set(b.offset + L.B_DEPTH, BigInt(depth + nodes.length));
   }
 
+  /**
+   * A call the tracer caught itself (a fallback's entry, the thread stopped
+   * at its breakpoint, never inside the recorder) pushed on a block's node
+   * stack as the recorder pushes its own, so that the recorder returns it:
+   * refused as the recorder refuses, and counted where it counts.
+   */
+  pushCall(b: ThreadBlock, node: { sp: number; ret: number; site: number; tsc: bigint }): 'ok' | 'max-active' | 'depth' {
+    const active = this.poolWord(node.site, L.P_ACTIVE);
+    if (active < 0) return 'max-active';
+    const max = this.words[active + (L.P_MAX - L.P_ACTIVE) / 8];
+    if (Atomics.load(this.words, active) >= max) {
+      Atomics.add(this.words, active + (L.P_NMISSED - L.P_ACTIVE) / 8, 1n);
+      return 'max-active';
+    }
+    if (this.depth(b) >= NODES_MAX) {
+      Atomics.add(this.words, (b.offset + L.B_MISSED_DEPTH) / 8, 1n);
+      return 'depth';
+    }
+    this.pushNodesOnTop(b, [node]);
+    return 'ok';
+  }
+
   /** Empty a block's node stack (its calls ended with the thread): each node's pool gets it back. */
   dropNodes(b: ThreadBlock): void {
     this.popNodes(b, 0);

@@ -175,6 +175,8 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: Pend
   if (i < 0) return; // its entry was not delivered (the thread was registered during the call)
   const call = i === stack.length - 1 ? stack.pop()! : stack.splice(i, 1)[0];
   const unwound = kind === KIND_UNWOUND;
+  // Found gone by the recorder while an unwinder had its real return address back: an exception removed it.
+  const reason = unwound ? (fp.unwinding.get(tid)?.some((n) => n.frame === sp && n.restored) ? 'exception' : 'longjmp') : null;
   let host: FastHost | null = null;
   for (let k = 0; k < call.hooks.length; k++) {
     const hook = call.hooks[k];
@@ -186,7 +188,7 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: Pend
       retval: unwound ? 0n : a.words[regs],
       durationNs: fp.clock.between(call.tscHi, call.tscLo, tscHi, tscLo),
       unwound,
-      reason: unwound ? 'longjmp' : null,
+      reason,
       timestampNs: () => fp.clock.ns(tscHi, tscLo),
     });
     ctx.data = call.data?.[k];

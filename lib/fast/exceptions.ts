@@ -12,16 +12,19 @@ import type { Session } from '../engine/session';
 import { drainFast, endCalls } from './drain';
 import type { FastProc } from './fast-proc';
 
+/** A node of the arena as return ABIs take it; its entry's clock tells a later call at the same frame from it. */
+type FastNode = RethookNode & { tsc: bigint };
+
 /** The thread's nodes as return ABIs take them (outermost first), kept across one exception (they carry its state). */
 function nodesFor(fp: FastProc, tid: number): RethookNode[] {
   const b = fp.arena.blocks.get(tid);
   if (!b) return [];
   const raw = fp.arena.nodes(b);
-  const kept = fp.unwinding.get(tid) ?? [];
+  const kept = (fp.unwinding.get(tid) ?? []) as FastNode[];
   const out = raw.map((n, i) => {
     const old = kept[i];
-    if (old && old.frame === n.sp && old.realRet === n.ret) return old;
-    return { frame: n.sp, realRet: n.ret, chained: i > 0 && raw[i - 1].sp === n.sp, restored: false, mode: 'trampoline' } as RethookNode;
+    if (old && old.frame === n.sp && old.realRet === n.ret && old.tsc === n.tsc) return old;
+    return { frame: n.sp, realRet: n.ret, chained: i > 0 && raw[i - 1].sp === n.sp, restored: false, mode: 'trampoline', tsc: n.tsc } as FastNode;
   });
   fp.unwinding.set(tid, out);
   return out;
@@ -43,11 +46,17 @@ export function fastReapDead(s: Session, th: ThreadState, sp: number): void {
   // proven gone is dead, and so is every node above it (its callees).
   let first = raw.length;
   while (first > 0 && raw[first - 1].sp <= sp) first--;
+  // A call entered by a tail jump shares its caller's slot: its evidence is its caller's.
   let keep = raw.length;
+  let gone: boolean | null = null;
   for (let i = first; i < raw.length; i++) {
     const n = raw[i];
-    const probe = { frame: n.sp, realRet: n.ret, chained: i > 0 && raw[i - 1].sp === n.sp, mode: 'trampoline' } as RethookNode;
-    if (returnAbi.frameGone(th.proc.mem, probe, fp.recorderReturn) !== false) {
+    const chained = i > 0 && raw[i - 1].sp === n.sp;
+    if (!chained || i === first) {
+      const probe = { frame: n.sp, realRet: n.ret, chained, mode: 'trampoline' } as RethookNode;
+      gone = returnAbi.frameGone(th.proc.mem, probe, fp.recorderReturn);
+    }
+    if (gone !== false) {
       keep = i;
       break;
     }
@@ -63,16 +72,28 @@ export function fastBeforeUnwind(s: Session, th: ThreadState): void {
   returnAbi.unhijackForUnwind(s.regs, th.proc.mem, nodesFor(fp, th.tid), fp.recorderReturn);
 }
 
-export function fastAtCatch(s: Session, th: ThreadState): void {
+/** _Unwind_Backtrace returned: the calls it saw with their real return addresses are hooked again. */
+export function fastAfterBacktrace(th: ThreadState): void {
+  const fp = th.proc.fast;
+  if (!fp || !fp.unwinding.has(th.tid)) return;
+  returnAbi.rehijackAfterCatch(th.proc.mem, nodesFor(fp, th.tid), fp.recorderReturn);
+  fp.unwinding.delete(th.tid);
+}
+
+/**
+ * A catch begins: the calls whose frames the exception removed end, the
+ * others are hooked again. `firstDead` says which of the thread's nodes
+ * (outermost first) is the outermost removed one (all above it were its
+ * callees), or their count when none was.
+ */
+export function fastAtCatch(s: Session, th: ThreadState, firstDead: (nodes: readonly RethookNode[]) => number): void {
   const fp = th.proc.fast;
   const b = fp?.arena.blocks.get(th.tid);
   if (!fp || !b) return;
   drainFast(s, { proc: th.proc, tid: th.tid });
   if (s.status) return;
-  const sp = s.regs.sp;
   const raw = fp.arena.nodes(b);
-  let keep = raw.length;
-  while (keep > 0 && raw[keep - 1].sp <= sp) keep--;
+  const keep = firstDead(nodesFor(fp, th.tid));
   const dead = raw.slice(keep).reverse(); // innermost first
   if (dead.length) {
     fp.arena.popNodes(b, keep);

@@ -34,6 +34,8 @@ export interface FastSite {
   capture: number;
   /** Each hook's signature for this function, once looked up. */
   sigs: Map<Hook, Signature | null>;
+  /** Not patched: a fallback's calls, caught at its breakpoint and pushed by the tracer (fallback.ts). */
+  fallback?: boolean;
 }
 
 /** A call whose entry was delivered and whose end was not yet. */
@@ -75,6 +77,8 @@ export interface FastInheritance {
 export class FastProc {
   readonly sites: FastSite[] = [];
   readonly byAddress = new Map<number, FastSite>();
+  /** Fallbacks (functions in trap mode) whose calls share the arena's node stack, by address (fallback.ts). */
+  readonly fallbacks = new Map<number, FastSite>();
   readonly pools = new Map<Hook, number>();
   /** Per thread: calls delivered at entry, awaiting their exit record. */
   readonly inFlight = new Map<number, PendingCall[]>();

@@ -37,7 +37,8 @@ export function adoptFastChild(s: Session, child: Proc, tid: number): void {
     const copy = { ...site, hooks: [...site.hooks], sigs: new Map(site.sigs) };
     fp.sites.push(copy);
     if (parent.byAddress.get(site.fn.address) === site) fp.byAddress.set(site.fn.address, copy);
-    for (const h of copy.hooks) h.sites.push({ pid: child.pid, address: site.fn.address, function: site.fn.name });
+    if (site.fallback) fp.fallbacks.set(site.fn.address, copy);
+    else for (const h of copy.hooks) h.sites.push({ pid: child.pid, address: site.fn.address, function: site.fn.name });
   }
   child.fast = fp;
   const b = fp.registerThread(s, tid);

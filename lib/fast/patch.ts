@@ -9,7 +9,7 @@ import type { FunctionSymbol, Module } from '../symbols/modules';
 import { hex } from '../tracee/memory';
 import type { Proc } from '../tracee/process';
 import type { Session } from '../engine/session';
-import { CATCH_ENTRY, UNWINDER_ENTRIES } from '../engine/images';
+import { unwinderStop } from '../engine/images';
 import { defaultSignature } from '../types/signatures';
 import { stringRegisters } from '../types/values';
 import { MAX_SITES } from './arena';
@@ -37,7 +37,7 @@ export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol
     return true;
   }
   if (proc.sites.has(fn.address)) return 'it already has a breakpoint of trap mode';
-  if (UNWINDER_ENTRIES.includes(fn.rawName) || fn.rawName === CATCH_ENTRY) return 'rethook itself stops there (exceptions)';
+  if (unwinderStop(fn.rawName)) return 'rethook itself stops there (exceptions, backtraces)';
   if (proc.sharesMemory || proc.silent) return 'the process shares its memory with another (vfork)';
   if (!fn.size) return 'its size is unknown (fast mode decodes the whole function)';
   const mod = fn.module as Module | null;
@@ -119,6 +119,6 @@ export function unpatchAll(proc: Proc, into: Proc = proc): void {
   const fp = proc.fast;
   if (!fp) return;
   // A fork child's copy has every patch made before it was forked, whatever the parent did since.
-  for (const site of fp.sites) if (site.patched || into !== proc) into.mem.write(site.at, site.original);
+  for (const site of fp.sites) if (!site.fallback && (site.patched || into !== proc)) into.mem.write(site.at, site.original);
   if (into === proc) for (const site of fp.sites) site.patched = false;
 }
