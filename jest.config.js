@@ -5,6 +5,7 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   globalSetup: '<rootDir>/test/global-setup.js',
+  globalTeardown: '<rootDir>/test/global-teardown.js',
   testTimeout: 60000,
   // A test that fails between Tracer.spawn and run() leaves a stopped tracee:
   // it dies with us (PTRACE_O_EXITKILL), so jest need not wait for it.
