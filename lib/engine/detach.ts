@@ -20,8 +20,6 @@ import type { StoppedThread } from '../tracee/registers';
 import * as fs from 'fs';
 import type { Session } from './session';
 import { ThreadToClean, undoChanges } from './undo';
-import { drainFast } from '../fast/drain';
-import { fastNodesOf, undoFast } from '../fast/undo';
 
 const SIGTRAP = 5;
 const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4;
@@ -32,7 +30,7 @@ const STOP_DEADLINE_MS = 2000;
 export function detachAll(s: Session): void {
   if (s.detaching) return;
   try {
-    drainFast(s); // what fast mode recorded until now is delivered first
+    for (const m of s.modes) m.drain(s); // what the modes recorded until now is delivered first
   } catch {
     /* a handler's throw is recorded (s.failure); leaving goes on */
   }
@@ -60,9 +58,11 @@ export function detachAll(s: Session): void {
       const child = s.toClean.get(proc.pid);
       if (child) for (const t of threads) if (t.tid === proc.pid) t.nodes = child.nodes;
       undoChanges(s, proc, proc, threads, true);
-      const fastThreads = [...proc.threads.values()].map((th) => ({ tid: th.tid, nodes: fastNodesOf(proc, th.tid), stopped: stopped.has(th.tid) }));
-      if (child?.fastNodes) for (const t of fastThreads) if (t.tid === proc.pid) t.nodes = child.fastNodes;
-      undoFast(s, child ? child.parent : proc, proc, fastThreads, true);
+      s.modes.forEach((m, i) => {
+        const modeThreads = [...proc.threads.values()].map((th) => ({ tid: th.tid, nodes: m.nodesOf(proc, th.tid), stopped: stopped.has(th.tid) }));
+        if (child) for (const t of modeThreads) if (t.tid === proc.pid) t.nodes = child.modeNodes[i];
+        m.undo(s, child ? child.parent : proc, proc, modeThreads, true);
+      });
       // Goroutines' calls are caught at return sites: the breakpoints go with the rest, nothing else to undo.
       for (const st of proc.goroutines.values()) dropped.push(st.drain());
       proc.goroutines.clear();
@@ -184,7 +184,9 @@ function took(s: Session, tid: number, kind: StopKind, stopped: Map<number, numb
         s.nat.copyBreakpoints(proc.pid, msg);
         cp.pages.copyFrom(proc.pages);
         s.table.addThread(cp, msg);
-        if (event === PTRACE_EVENT_FORK) s.toClean.set(msg, { parent: proc, nodes: th.stack.nodes.map((n) => ({ ...n }) as RethookNode) });
+        if (event === PTRACE_EVENT_FORK) {
+          s.toClean.set(msg, { parent: proc, nodes: th.stack.nodes.map((n) => ({ ...n }) as RethookNode), modeNodes: s.modes.map((m) => m.nodesOf(proc, th.tid)) });
+        }
         waiting.add(msg);
       } else if (event === PTRACE_EVENT_EXEC) {
         // A new image: none of our changes are in it, and its other threads are gone.

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { arch, reapChild, startGuardian as startGuardianProcess } from '../native';
 import type { Proc } from '../tracee/process';
 import { Mirror, MirrorState } from '../guardian/mirror';
-import type { Session } from './session';
+import type { ThreadTable } from '../tracee/threads';
 
 export interface Guardian {
   readonly mirror: Mirror;
@@ -61,15 +61,15 @@ export function releaseGuardian(g: Guardian): void {
   timer.unref();
 }
 
-/** A breakpoint written at `addr` in `proc` over `original` (read just before). */
-export function guardBreakpoint(s: Session, proc: Proc, addr: number, original: Buffer | null): void {
-  if (!s.guardian || proc.pid !== s.pid || !original) return;
-  s.guardian.mirror.trampoline = proc.pages.trampoline;
-  s.guardian.mirror.addBreakpoint(addr, original.readUInt32LE(0));
+/** A breakpoint written at `addr` in `proc` over `original` (read just before): the guardian of `proc` learns of it. */
+export function guardBreakpoint(g: Guardian | null, proc: Proc, addr: number, original: Buffer | null): void {
+  if (!g || proc.pid !== g.mirror.pid || !original) return;
+  g.mirror.trampoline = proc.pages.trampoline;
+  g.mirror.addBreakpoint(addr, original.readUInt32LE(0));
 }
 
-export function unguardBreakpoint(s: Session, proc: Proc, addr: number): void {
-  if (s.guardian && proc.pid === s.pid) s.guardian.mirror.removeBreakpoint(addr);
+export function unguardBreakpoint(g: Guardian | null, proc: Proc, addr: number): void {
+  if (g && proc.pid === g.mirror.pid) g.mirror.removeBreakpoint(addr);
 }
 
 /** The original bytes a breakpoint at `addr` is about to replace (4 bytes: the longest trap, arm64's brk). */
@@ -78,10 +78,8 @@ export function bytesUnder(proc: Proc, addr: number): Buffer | null {
 }
 
 /** After a stop: the stopped thread's calls in flight, as they are now. */
-export function mirrorThread(s: Session, tid: number): void {
-  const g = s.guardian;
-  if (!g) return;
-  const th = s.table.thread(tid);
+export function mirrorThread(g: Guardian, table: ThreadTable, tid: number): void {
+  const th = table.thread(tid);
   if (!th) return g.mirror.dropThread(tid);
-  if (th.proc.pid === s.pid) g.mirror.setThread(tid, th.stack.nodes);
+  if (th.proc.pid === g.mirror.pid) g.mirror.setThread(tid, th.stack.nodes);
 }

@@ -13,9 +13,8 @@ import { unguardBreakpoint } from './guardian';
 import { plant, plantPending } from './planting';
 import { finishUnwound } from './return-hooks';
 import type { Session } from './session';
-import { fastAfterBacktrace, fastAtCatch, fastBeforeUnwind } from '../fast/exceptions';
 import type { RethookNode } from '../rethook';
-import { holdReturnSite, releaseReturnSite } from './return-sites';
+import { holdReturnSite, releaseReturnSite, watchReturn } from './return-sites';
 import { moduleGeneration as liveGeneration } from './backtrace';
 
 const RT_CONSISTENT = 0;
@@ -190,17 +189,11 @@ function forgetModule(s: Session, proc: Proc, m: Module): void {
   for (const addr of [...proc.sites.keys(), ...proc.returnSites.keys()]) {
     if (!inside(addr)) continue;
     s.nat.forgetBreakpoint(proc.pid, addr);
-    unguardBreakpoint(s, proc, addr);
+    unguardBreakpoint(s.guardian, proc, addr);
     proc.sites.delete(addr);
     proc.returnSites.delete(addr);
   }
-  // Fast mode's patches went with the code too; their stubs stay (a thread may be in one).
-  for (const site of proc.fast?.sites ?? []) {
-    if (!inside(site.fn.address)) continue;
-    site.patched = false;
-    proc.fast!.byAddress.delete(site.fn.address);
-    proc.fast!.fallbacks.delete(site.fn.address);
-  }
+  for (const m of s.modes) m.forgetCode(proc, inside);
   for (const hook of s.hooks) {
     const keep = hook.sites.filter((hs) => hs.pid !== proc.pid || !inside(hs.address));
     hook.sites.splice(0, hook.sites.length, ...keep);
@@ -237,32 +230,20 @@ function plantGoHooks(s: Session, proc: Proc, m: Module): void {
 /** The unwinder is about to walk this thread's stack: put every real return address back. */
 function beforeUnwind(s: Session, th: ThreadState): 'continue' {
   returnAbi.unhijackForUnwind(s.regs, th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
-  fastBeforeUnwind(s, th);
+  for (const m of s.modes) m.beforeUnwind(s, th);
   return 'continue';
 }
 
-/** Per process and thread: where a thread's _Unwind_Backtrace returns (its return site), and its frame. */
-const backtracing = new WeakMap<Proc, Map<number, { addr: number; frame: number }>>();
-
-/** The unwinder walks the stack for a backtrace: real return addresses until it returns (caught at its return site). */
+/** The unwinder walks the stack for a backtrace: real return addresses until it returns (caught at its return site), then hooked again. */
 function beforeBacktrace(s: Session, th: ThreadState): 'continue' {
   const ret = returnAbi.returnAddress(s.regs, th.proc.mem);
   if (ret === null || !holdReturnSite(s, th.proc, ret)) return 'continue'; // no way back: the stack stays hooked
-  let m = backtracing.get(th.proc);
-  if (!m) backtracing.set(th.proc, (m = new Map()));
-  m.set(th.tid, { addr: ret, frame: s.regs.sp });
+  watchReturn(th.proc, th.tid, ret, s.regs.sp, () => {
+    releaseReturnSite(s, th.proc, ret);
+    returnAbi.rehijackAfterCatch(th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
+    for (const m of s.modes) m.afterBacktrace(th);
+  });
   return beforeUnwind(s, th);
-}
-
-/** At a return site: when it is a thread's _Unwind_Backtrace returning, its calls are hooked again. */
-export function afterBacktrace(s: Session, th: ThreadState, addr: number): void {
-  const m = backtracing.get(th.proc);
-  const b = m?.get(th.tid);
-  if (!b || b.addr !== addr || s.regs.sp - returnAbi.returnPops !== b.frame) return;
-  m!.delete(th.tid);
-  releaseReturnSite(s, th.proc, addr);
-  returnAbi.rehijackAfterCatch(th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
-  fastAfterBacktrace(th);
 }
 
 /** Which node (outermost first) is the outermost an exception removed: see fastAtCatch. */
@@ -317,6 +298,6 @@ function atCatch(s: Session, th: ThreadState, firstDead: FirstDead, sp?: number)
   const dead = sp !== undefined ? th.stack.popAtOrBelow(sp) : th.stack.nodes.splice(firstDead(th.stack.nodes)).reverse();
   if (dead.length) finishUnwound(s, th, dead, 'exception');
   if (!s.status) returnAbi.rehijackAfterCatch(th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
-  if (!s.status) fastAtCatch(s, th, firstDead);
+  for (const m of s.modes) if (!s.status) m.atCatch(s, th, firstDead);
   return 'continue';
 }

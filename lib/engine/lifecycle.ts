@@ -12,9 +12,6 @@ import { RethookError } from '../errors';
 import { flush, flushGoroutines } from './return-hooks';
 import type { Session } from './session';
 import { undoChanges } from './undo';
-import { fastExec, fastThreadGone, fastThreadStart } from '../fast/threads';
-import { fastNodesOf } from '../fast/undo';
-import { adoptFastChild, lendToVforkChild, noteFastChild, vforkChildDone } from '../fast/fork';
 import { onVforkDone, releaseVforkChild, vforkCloned } from './vfork';
 
 const PTRACE_EVENT_FORK = 1, PTRACE_EVENT_VFORK = 2, PTRACE_EVENT_CLONE = 3, PTRACE_EVENT_EXEC = 4, PTRACE_EVENT_VFORK_DONE = 5;
@@ -44,8 +41,7 @@ export function onEvent(s: Session, th: ThreadState, event: number, msg: number)
 /** A thread's first stop after clone or attach: it runs on its own stack now. */
 export function onThreadStart(s: Session, th: ThreadState): void {
   learnStack(s, th);
-  if (th.proc.fastInherit) adoptFastChild(s, th.proc, th.tid);
-  else fastThreadStart(s, th);
+  for (const m of s.modes) m.threadStart(s, th);
   s.resume(th.tid, 0);
 }
 
@@ -56,8 +52,10 @@ export function learnStack(s: Session, th: ThreadState): void {
 
 /** The process replaced its image: other threads are gone, and so is every hook site. */
 function onExec(s: Session, proc: Proc, th: ThreadState): void {
-  if (proc.sharesMemory) vforkChildDone(s, proc, 'exec');
-  fastExec(s, proc);
+  for (const m of s.modes) {
+    if (proc.sharesMemory) m.vforkChildDone(s, proc, 'exec');
+    m.exec(s, proc);
+  }
   for (const other of [...proc.threads.values()]) {
     if (other === th) continue;
     flush(s, other, 'exec');
@@ -112,9 +110,7 @@ function adoptChild(s: Session, parent: ThreadState, child: number, vfork: boole
   cp.sharesMemory = vfork;
   s.processListener?.({ type: 'fork', pid: child, parent: parent.proc.pid, timestampNs: process.hrtime.bigint() });
   const th = s.table.addThread(cp, child);
-  // Fast mode: the child gets an arena of its own at its first stop (a vfork child runs on its parent's).
-  if (vfork) lendToVforkChild(s, parent.proc, parent.tid, child, true);
-  else noteFastChild(parent.proc, parent.tid, cp);
+  for (const m of s.modes) m.childFollowed(s, parent, cp, vfork);
   if (copyNodes(parent, th)) return;
   // Not enough nodes for the copies: the child gets its real return addresses back instead.
   if (!vfork) undoReturnsInChild(s, parent, cp);
@@ -157,19 +153,21 @@ function releaseChild(s: Session, parent: ThreadState, child: number): void {
   // Cleaned at its first stop, which comes through the stop loop
   // (undo.cleanReleasedChild): never waited for here. The forking thread's
   // nodes may change before then: the child gets copies.
-  s.toClean.set(child, { parent: parent.proc, nodes: parent.stack.nodes.map((n) => ({ ...n }) as RethookNode), fastNodes: fastNodesOf(parent.proc, parent.tid) });
+  s.toClean.set(child, { parent: parent.proc, nodes: parent.stack.nodes.map((n) => ({ ...n }) as RethookNode), modeNodes: s.modes.map((m) => m.nodesOf(parent.proc, parent.tid)) });
 }
 
 /** A thread exited or was killed; when it is a process's last, the process is done. */
 export function onThreadGone(s: Session, th: ThreadState, kind: StopKind, value: number): void {
   const proc = th.proc;
-  if (proc.sharesMemory && th.tid === proc.pid) vforkChildDone(s, proc, 'thread-exit');
-  fastThreadGone(s, th);
+  for (const m of s.modes) {
+    if (proc.sharesMemory && th.tid === proc.pid) m.vforkChildDone(s, proc, 'thread-exit');
+    m.threadGone(s, th);
+  }
   flush(s, th, 'thread-exit');
   s.table.removeThread(th.tid);
   if (th.tid !== proc.pid) return;
   for (const other of [...proc.threads.values()]) {
-    fastThreadGone(s, other);
+    for (const m of s.modes) m.threadGone(s, other);
     flush(s, other, 'thread-exit');
   }
   flushGoroutines(s, th, 'thread-exit');

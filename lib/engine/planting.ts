@@ -12,8 +12,7 @@ import { byPublicName, FunctionSymbol, Module } from '../symbols/modules';
 import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern } from '../symbols/patterns';
 import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { wantsReturnSite } from './return-sites';
-import { plantFast, unplantFast } from '../fast/patch';
-import { startDraining } from '../fast/drain';
+import { slotFor } from './slots';
 import type { Session } from './session';
 
 /**
@@ -44,11 +43,11 @@ function notCalled(fn: FunctionSymbol): string | null {
  * refused, never planted. Bytes under a breakpoint or patch of ours were
  * checked when it was planted.
  */
-function notAStart(proc: Proc, fn: FunctionSymbol): string | null {
+function notAStart(s: Session, proc: Proc, fn: FunctionSymbol): string | null {
   const mod = [...proc.modules.values()].find((m) => m.contains(fn.address));
   const outer = mod?.enclosing(fn.address);
   if (outer) return `it lies inside ${outer.name} (${hex(outer.address)}, ${outer.size} bytes), so it is no function start (a damaged or hostile symbol table)`;
-  if (proc.sites.has(fn.address) || proc.returnSites.has(fn.address) || proc.fast?.byAddress.has(fn.address)) return null;
+  if (proc.sites.has(fn.address) || proc.returnSites.has(fn.address) || s.modes.some((m) => m.has(proc, fn.address))) return null;
   const bytes = proc.mem.read(fn.address, 4);
   return bytes ? notAFunctionStart(fn.address, bytes) : null;
 }
@@ -202,21 +201,18 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
     if (!impl) return false;
     fn = impl;
   }
-  const why = hook ? notCalled(fn) ?? notAStart(proc, fn) : null;
+  const why = hook ? notCalled(fn) ?? notAStart(s, proc, fn) : null;
   if (why) throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${why}`, 'EHOOK');
   const goProgram = isGoModule(fn.module);
   const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, goProgram);
-  if (hook && hook.handlers.mode === 'fast') {
-    const r = plantFast(s, proc, hook, fn, fresh, atSite || goProgram ? 'its returns are caught at the return site (it saves or inspects its return address, or is Go code)' : null);
-    if (r === true) {
-      startDraining(s);
-      return true;
-    }
+  const mode = hook ? s.modes.find((m) => m.name === hook.handlers.mode) : undefined;
+  if (hook && mode) {
+    const r = mode.plant(s, proc, hook, fn, fresh, atSite || goProgram ? 'its returns are caught at the return site (it saves or inspects its return address, or is Go code)' : null);
+    if (r === true) return true;
     hook.fellBack.push(`${fn.name}: ${r}`);
   }
-  if (proc.fast?.byAddress.has(fn.address)) {
-    throw new RethookError(`cannot hook ${fn.name} in trap mode: another hook has it in fast mode`, 'EHOOK');
-  }
+  const other = s.modes.find((m) => m.has(proc, fn.address));
+  if (other) throw new RethookError(`cannot hook ${fn.name} in trap mode: another hook has it in ${other.name} mode`, 'EHOOK');
   const existing = proc.sites.get(fn.address);
   if (existing) {
     if (hook && !existing.hooks.includes(hook)) {
@@ -240,29 +236,11 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
   } catch (e) {
     throw new RethookError(`cannot hook ${fn.name} at ${hex(fn.address)}: ${(e as Error).message}`, 'EHOOK');
   }
-  guardBreakpoint(s, proc, fn.address, original);
+  guardBreakpoint(s.guardian, proc, fn.address, original);
   proc.removed.delete(fn.address);
   proc.sites.set(fn.address, { address: fn.address, fn, hooks: hook ? [hook] : [], internal, returnAtSite: atSite, goroutines: hook !== null && goProgram });
   if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
   return true;
-}
-
-/**
- * The out-of-line slot of the breakpoint at `addr`: the one it had if it was
- * planted before (return sites come and go), else a new one within reach,
- * mapping a new region there if needed. `what` names it in errors.
- */
-export function slotFor(s: Session, proc: Proc, addr: number, what: string): number {
-  let slot = proc.slots.get(addr) ?? proc.pages.takeSlot(addr);
-  if (!slot) {
-    const tid = s.stoppedTid(proc);
-    if (!tid) throw new RethookError(`cannot hook ${what}: no out-of-line slot near it, and no stopped thread to map one`, 'EHOOK');
-    proc.pages.mapRegion(tid, addr);
-    slot = proc.pages.takeSlot(addr);
-    if (!slot) throw new RethookError(`cannot hook ${what}: no out-of-line slot near it`, 'EHOOK');
-  }
-  proc.slots.set(addr, slot);
-  return slot;
 }
 
 /** Go programs walk their own stacks (GC, stack growth): a rewritten return address crashes them. */
@@ -307,11 +285,7 @@ function resolveIfunc(s: Session, proc: Proc, fn: FunctionSymbol, strict: boolea
 function unhook(s: Session, hook: Hook): void {
   for (const hs of hook.sites) {
     const proc = s.table.process(hs.pid);
-    const fastSite = proc?.fast?.byAddress.get(hs.address);
-    if (proc && fastSite) {
-      unplantFast(proc, fastSite, hook);
-      continue;
-    }
+    if (proc && s.modes.some((m) => m.unplant(proc, hs.address, hook))) continue;
     const site = proc?.sites.get(hs.address);
     if (!proc || !site || !site.hooks.includes(hook)) continue;
     site.hooks = site.hooks.filter((h) => h !== hook);
@@ -319,7 +293,7 @@ function unhook(s: Session, hook: Hook): void {
     proc.sites.delete(hs.address);
     if (proc.returnSites.has(hs.address)) continue; // still a return site: its breakpoint stays
     s.nat.removeBreakpoint(proc.pid, hs.address);
-    unguardBreakpoint(s, proc, hs.address);
+    unguardBreakpoint(s.guardian, proc, hs.address);
     proc.removed.add(hs.address);
   }
   hook.pending.length = 0;

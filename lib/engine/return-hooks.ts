@@ -12,13 +12,11 @@ import { RethookNode, ReturnMode, ShadowStack, UnwindReason } from '../rethook';
 import { processDying } from '../tracee/dying';
 import { hex } from '../tracee/memory';
 import type { Proc, Site, ThreadState } from '../tracee/process';
-import { typedCallAt } from '../types/calls';
+import { typedCallAt } from './typed-call';
 import { contextHost } from './context-host';
 import { fail } from './ending';
-import { holdReturnSite, releaseNode } from './return-sites';
+import { holdReturnSite, releaseNode, returnWatched } from './return-sites';
 import type { Session } from './session';
-import { fastReapDead } from '../fast/exceptions';
-import { fallbackEntry, sharesFastStack } from '../fast/fallback';
 
 const SIGTRAP = 5;
 
@@ -56,12 +54,13 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
   // Entered by a tail call from a hooked function: its return is that one's
   // (through the trampoline, or at the same return site from the same frame).
   const tailCall = ret === tramp || (top !== undefined && top.mode === 'site' && top.frame === sp && top.realRet === ret);
-  if (proc.fast) fastReapDead(s, th, sp);
-  if (!site.goroutines && !tailCall && sharesFastStack(th, site)) {
-    // A fast hook's fallback: its call goes on the recorder's stack (fast/fallback.ts).
+  for (const m of s.modes) m.reapDead(s, th, sp);
+  const taker = !site.goroutines && !tailCall ? s.modes.find((m) => m.takesFallback(th, site)) : undefined;
+  if (taker) {
+    // A fallback of a mode's hook: its call goes on that mode's stack (fast/fallback.ts).
     const dead = stack.reapAtEntry(sp, false, (n) => returnAbi.frameGone(proc.mem, n, tramp));
     if (dead.length) finishUnwound(s, th, dead, 'longjmp');
-    if (s.status || fallbackEntry(s, th, site, addr, sp, ret)) return;
+    if (s.status || taker.fallbackEntry(s, th, site, addr, sp, ret)) return;
   }
   if (!site.goroutines) {
     const dead = stack.reapAtEntry(sp, tailCall, (n) => returnAbi.frameGone(proc.mem, n, tramp));
@@ -173,7 +172,7 @@ function giveBackSince(stack: ShadowStack, depth: number): void {
 export function onReturn(s: Session, th: ThreadState): void {
   const regs = s.regs;
   const sp = regs.sp;
-  if (th.proc.fast) fastReapDead(s, th, sp - returnAbi.returnPops - 1);
+  for (const m of s.modes) m.reapDead(s, th, sp - returnAbi.returnPops - 1);
   const { unwound, returning } = th.stack.popReturn(sp - returnAbi.returnPops, (n) => n.mode === 'trampoline');
   if (unwound.length) finishUnwound(s, th, unwound, 'longjmp');
   if (s.status) return;
@@ -276,4 +275,27 @@ function handlerThrew(s: Session, which: string, fn: string, e: unknown): void {
   // After the session's end (a promise that rejected late): run() is still waiting for it, and rejects with it.
   if (s.status) s.lateHandlerFailure ??= err;
   else fail(s, err);
+}
+
+/** A thread stopped on a return-site breakpoint: a call of its own may end here; then it goes on. */
+export function onReturnSite(s: Session, th: ThreadState, addr: number): void {
+  const proc = th.proc;
+  if (!proc.silent) {
+    const frame = s.regs.sp - returnAbi.returnPops;
+    let { unwound, returning } = th.stack.popReturn(frame, (n) => n.mode === 'site' && n.realRet === addr);
+    let why: UnwindReason = 'longjmp';
+    if (!returning.length && proc.goroutines.size) {
+      // A Go program: the goroutine's own calls, whichever thread runs it now (a panic unwinds).
+      ({ unwound, returning } = goroutineStack(proc, returnAbi.goroutine(s.regs)).popByReturnAddress(addr));
+      why = 'exception';
+    }
+    if (unwound.length) finishUnwound(s, th, unwound, why);
+    if (s.status) return;
+    if (returning.length) exitReturning(s, th, returning);
+    if (s.status) return;
+  }
+  returnWatched(proc, th.tid, addr, s.regs.sp - returnAbi.returnPops);
+  const site = proc.sites.get(addr);
+  if (site) return onEntry(s, th, site, addr); // the instruction after the call is a hooked function's entry too
+  s.step(th.tid, proc.pid, addr);
 }

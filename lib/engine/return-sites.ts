@@ -5,15 +5,12 @@
 // the call) catches the return. Every thread passes that breakpoint as it
 // passes any of ours (the displaced instruction runs emulated or out of
 // line); only the thread and frame that made the call end it there.
-import { returnAbi } from '../arch';
 import type { Hook } from '../hook';
-import type { RethookNode, UnwindReason } from '../rethook';
+import type { RethookNode } from '../rethook';
 import type { Proc, ThreadState } from '../tracee/process';
 import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
-import { slotFor } from './planting';
-import { exitReturning, finishUnwound, goroutineStack, onEntry } from './return-hooks';
+import { slotFor } from './slots';
 import type { Session } from './session';
-import { afterBacktrace } from './images';
 
 /**
  * Functions whose return is caught at its site in 'auto' mode: they return
@@ -46,7 +43,7 @@ export function holdReturnSite(s: Session, proc: Proc, addr: number): boolean {
       const slot = plan.needsSlot ? slotFor(s, proc, addr, `the return site ${addr.toString(16)}`) : 0;
       const original = bytesUnder(proc, addr);
       s.nat.setBreakpoint(proc.pid, addr, slot);
-      guardBreakpoint(s, proc, addr, original);
+      guardBreakpoint(s.guardian, proc, addr, original);
     } catch {
       return false;
     }
@@ -63,7 +60,7 @@ export function releaseReturnSite(s: Session, proc: Proc, addr: number): void {
   proc.returnSites.delete(addr);
   if (n === 1 && !proc.sites.has(addr) && !proc.sharesMemory) {
     s.nat.removeBreakpoint(proc.pid, addr);
-    unguardBreakpoint(s, proc, addr);
+    unguardBreakpoint(s.guardian, proc, addr);
     proc.removed.add(addr);
   }
 }
@@ -74,25 +71,21 @@ export function releaseNode(s: Session, proc: Proc, n: RethookNode): void {
   (n.owner as Hook).pool.give(n);
 }
 
-/** A thread stopped on a return-site breakpoint: a call of its own may end here; then it goes on. */
-export function onReturnSite(s: Session, th: ThreadState, addr: number): void {
-  const proc = th.proc;
-  if (!proc.silent) {
-    const frame = s.regs.sp - returnAbi.returnPops;
-    let { unwound, returning } = th.stack.popReturn(frame, (n) => n.mode === 'site' && n.realRet === addr);
-    let why: UnwindReason = 'longjmp';
-    if (!returning.length && proc.goroutines.size) {
-      // A Go program: the goroutine's own calls, whichever thread runs it now (a panic unwinds).
-      ({ unwound, returning } = goroutineStack(proc, returnAbi.goroutine(s.regs)).popByReturnAddress(addr));
-      why = 'exception';
-    }
-    if (unwound.length) finishUnwound(s, th, unwound, why);
-    if (s.status) return;
-    if (returning.length) exitReturning(s, th, returning);
-    if (s.status) return;
-  }
-  afterBacktrace(s, th, addr);
-  const site = proc.sites.get(addr);
-  if (site) return onEntry(s, th, site, addr); // the instruction after the call is a hooked function's entry too
-  s.step(th.tid, proc.pid, addr);
+/** Per process and thread: a return the engine itself waits for at a return site (its address and frame), and what then. */
+const watched = new WeakMap<Proc, Map<number, { addr: number; frame: number; then: () => void }>>();
+
+/** When thread `tid` returns to `addr` (held as a return site) from `frame`, run `then` (once). */
+export function watchReturn(proc: Proc, tid: number, addr: number, frame: number, then: () => void): void {
+  let m = watched.get(proc);
+  if (!m) watched.set(proc, (m = new Map()));
+  m.set(tid, { addr, frame, then });
+}
+
+/** A thread at the return site `addr`, its frame `frame`: the return it was watched for, if it is that. */
+export function returnWatched(proc: Proc, tid: number, addr: number, frame: number): void {
+  const m = watched.get(proc);
+  const w = m?.get(tid);
+  if (!w || w.addr !== addr || w.frame !== frame) return;
+  m!.delete(tid);
+  w.then();
 }

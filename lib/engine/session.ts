@@ -11,6 +11,7 @@ import type { Proc } from '../tracee/process';
 import { Registers } from '../tracee/registers';
 import { ThreadTable } from '../tracee/threads';
 import { Guardian, mirrorThread, releaseGuardian } from './guardian';
+import type { CallMode, ModeNodes } from './modes';
 
 export interface ExitStatus {
   pid: number;
@@ -51,8 +52,8 @@ export interface HeldThread {
 export interface ChildToClean {
   parent: Proc;
   nodes: RethookNode[];
-  /** Fast mode: the forking thread's calls in flight (their hijacked returns are in the child's copy too). */
-  fastNodes?: readonly RethookNode[];
+  /** Per mode (Session.modes, same order): the forking thread's calls in flight (their hijacked returns are in the child's copy too). */
+  modeNodes: ModeNodes[];
 }
 
 /** The stop being handled now (owned by stop-loop.ts; `resumed` set by Session's resume methods). */
@@ -114,7 +115,8 @@ export class Session {
   /** Runs if Node exits while we trace (set by ending.ts). */
   exitGuard: (() => void) | null = null;
 
-  constructor(readonly nat: NativeTracer, readonly pid: number, readonly options: SessionOptions) {
+  /** The ways of catching calls beside the engine's breakpoints (engine/modes.ts): called at each point of a process's life. */
+  constructor(readonly nat: NativeTracer, readonly pid: number, readonly options: SessionOptions, readonly modes: readonly CallMode<Session>[] = []) {
     this.regs = new Registers(nat.regs);
     this.info = nat.info;
     this.table = new ThreadTable(nat);
@@ -125,14 +127,14 @@ export class Session {
   // ---- letting a stopped thread go (each marks the current stop resumed) ----
 
   resume(tid: number, sig: number, storeRegs = false, untilSyscall = false): boolean {
-    if (this.guardian) mirrorThread(this, tid); // before it runs: the guardian must know what it may meet
+    if (this.guardian) mirrorThread(this.guardian, this.table, tid); // before it runs: the guardian must know what it may meet
     if (tid === this.current.tid) this.current.resumed = true;
     return this.nat.resume(tid, sig, storeRegs, untilSyscall);
   }
 
   /** Continue a thread stopped on our breakpoint at `addr`: the displaced instruction runs emulated or out of line. */
   step(tid: number, pid: number, addr: number): boolean {
-    if (this.guardian) mirrorThread(this, tid);
+    if (this.guardian) mirrorThread(this.guardian, this.table, tid);
     if (tid === this.current.tid) this.current.resumed = true;
     return this.nat.continueFromBreakpoint(tid, pid, addr);
   }

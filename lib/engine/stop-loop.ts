@@ -26,12 +26,9 @@ import { detachAll } from './detach';
 import { failed } from './ending';
 import { onSyscallStop } from './images';
 import { onEvent, onThreadGone, onThreadStart } from './lifecycle';
-import { onEntry, onReturn } from './return-hooks';
-import { onReturnSite } from './return-sites';
+import { onEntry, onReturn, onReturnSite } from './return-hooks';
 import type { Session } from './session';
 import { cleanReleasedChild } from './undo';
-import { fastBeforeStop } from '../fast/threads';
-import { onRecorderTrap } from '../fast/nomatch';
 import { vforkStop } from './vfork';
 
 /** Test-only fault injection (see above); read once. */
@@ -93,7 +90,7 @@ function dispatch(s: Session, kind: StopKind): void {
     if (kind !== StopKind.Exited && kind !== StopKind.Killed) return cleanReleasedChild(s, th);
     s.toClean.delete(th.proc.pid);
   }
-  if (th.proc.fast) fastBeforeStop(s, th);
+  for (const m of s.modes) m.beforeStop(s, th);
   if (s.status) return;
   if (vforkStop(s, th, kind, info[Info.A])) return; // an unfollowed vfork child's first stop, or a thread held meanwhile
   switch (kind) {
@@ -119,7 +116,7 @@ function onTrap(s: Session, th: ThreadState, addr: number, siCode: number): void
   const proc = th.proc;
   if (siCode !== arch.trapSiCode) return void s.resume(th.tid, SIGTRAP);
   if (addr === proc.pages.trampoline) return onReturn(s, th);
-  if (proc.fast && addr === proc.fast.nomatchTrap) return onRecorderTrap(s, th);
+  for (const m of s.modes) if (m.ownTrap(s, th, addr)) return;
   if (proc.returnSites.has(addr)) return onReturnSite(s, th, addr);
   const site = proc.sites.get(addr);
   if (site && TEST_FAULT === 'entry' && site.hooks.length) throw new Error(`test fault at the entry of ${site.fn?.name}`);

@@ -13,7 +13,6 @@ import type { RethookNode } from '../rethook';
 import type { Proc, ThreadState } from '../tracee/process';
 import { stoppedThread } from '../tracee/registers';
 import type { Session } from './session';
-import { undoFast } from '../fast/undo';
 
 const PR_SET_PDEATHSIG = 1;
 
@@ -34,7 +33,7 @@ export function cleanReleasedChild(s: Session, th: ThreadState): void {
   const child = s.toClean.get(proc.pid);
   s.toClean.delete(proc.pid);
   if (child) undoChanges(s, proc, proc, [{ tid: th.tid, nodes: child.nodes }], false);
-  if (child) undoFast(s, child.parent, proc, [{ tid: th.tid, nodes: child.fastNodes ?? [], stopped: true }], false);
+  if (child) s.modes.forEach((m, i) => m.undo(s, child.parent, proc, [{ tid: th.tid, nodes: child.modeNodes[i], stopped: true }], false));
   s.detachThread(th.tid, 0);
   s.table.dropProcess(proc);
 }

@@ -14,7 +14,6 @@
 import type { Proc, ThreadState } from '../tracee/process';
 import { StopKind } from '../native';
 import type { Session } from './session';
-import { lendToVforkChild, vforkDoneFast } from '../fast/fork';
 
 /** An unfollowed vfork child, from the vfork event to the parent's vfork-done stop. */
 interface VforkRelease {
@@ -64,7 +63,7 @@ function releasesOf(s: Session): Map<number, VforkRelease> {
  */
 export function releaseVforkChild(s: Session, parent: ThreadState, child: number): void {
   const proc = parent.proc;
-  lendToVforkChild(s, proc, parent.tid, child, false);
+  for (const m of s.modes) m.vforkChildReleased(s, parent, child);
   const cp = s.table.addProcess(child);
   cp.silent = true;
   cp.sharesMemory = true;
@@ -179,5 +178,5 @@ export function onVforkDone(s: Session, th: ThreadState): void {
     for (const tid of r.held) if (s.table.thread(tid)) s.resume(tid, 0);
     // Asked to stop and not stopped yet: their interrupt stop is an ordinary one now (resumed).
   }
-  vforkDoneFast(s, proc, th.tid);
+  for (const m of s.modes) m.vforkDone(s, proc, th.tid);
 }

@@ -18,6 +18,7 @@ import { callHandler } from '../engine/return-hooks';
 import type { Session } from '../engine/session';
 import type { FastArena, ThreadBlock } from './arena';
 import type { FastProc, FastSite, PendingCall } from './fast-proc';
+import { fastOf } from './fast-proc';
 
 const L = fast.layout;
 const NARGS = arch.args.length;
@@ -44,7 +45,7 @@ const delivering = new WeakSet<Session>();
 function drainAll(s: Session, only?: { proc: Proc; tid?: number }): number {
   let n = 0;
   for (const proc of only ? [only.proc] : s.table.allProcesses()) {
-    const fp = proc.fast;
+    const fp = fastOf(proc);
     if (!fp) continue;
     for (const b of [...fp.arena.blocks.values()]) {
       if (only?.tid !== undefined && b.tid !== only.tid) continue;
@@ -376,7 +377,7 @@ export function startDraining(s: Session): void {
     }
     if (n) idle = 0;
     else idle++;
-    if (idle % 1000 === 1) for (const p of s.table.allProcesses()) p.fast?.clock.refine();
+    if (idle % 1000 === 1) for (const p of s.table.allProcesses()) fastOf(p)?.clock.refine();
     // While records flow, look again at once (a few empty looks too: a thread
     // that waited for room runs again soon); idle, every millisecond.
     if (idle < 64) setImmediate(tick);

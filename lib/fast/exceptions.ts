@@ -11,6 +11,7 @@ import type { ThreadState } from '../tracee/process';
 import type { Session } from '../engine/session';
 import { drainFast, endCalls } from './drain';
 import type { FastProc } from './fast-proc';
+import { fastOf } from './fast-proc';
 
 /** A node of the arena as return ABIs take it; its entry's clock tells a later call at the same frame from it. */
 type FastNode = RethookNode & { tsc: bigint };
@@ -38,7 +39,7 @@ function nodesFor(fp: FastProc, tid: number): RethookNode[] {
  * nodes do. The thread is stopped at our breakpoint, not in the recorder.
  */
 export function fastReapDead(s: Session, th: ThreadState, sp: number): void {
-  const fp = th.proc.fast;
+  const fp = fastOf(th.proc);
   const b = fp?.arena.blocks.get(th.tid);
   if (!fp || !b) return;
   const raw = fp.arena.nodes(b);
@@ -67,14 +68,14 @@ export function fastReapDead(s: Session, th: ThreadState, sp: number): void {
 }
 
 export function fastBeforeUnwind(s: Session, th: ThreadState): void {
-  const fp = th.proc.fast;
+  const fp = fastOf(th.proc);
   if (!fp) return;
   returnAbi.unhijackForUnwind(s.regs, th.proc.mem, nodesFor(fp, th.tid), fp.recorderReturn);
 }
 
 /** _Unwind_Backtrace returned: the calls it saw with their real return addresses are hooked again. */
 export function fastAfterBacktrace(th: ThreadState): void {
-  const fp = th.proc.fast;
+  const fp = fastOf(th.proc);
   if (!fp || !fp.unwinding.has(th.tid)) return;
   returnAbi.rehijackAfterCatch(th.proc.mem, nodesFor(fp, th.tid), fp.recorderReturn);
   fp.unwinding.delete(th.tid);
@@ -87,7 +88,7 @@ export function fastAfterBacktrace(th: ThreadState): void {
  * callees), or their count when none was.
  */
 export function fastAtCatch(s: Session, th: ThreadState, firstDead: (nodes: readonly RethookNode[]) => number): void {
-  const fp = th.proc.fast;
+  const fp = fastOf(th.proc);
   const b = fp?.arena.blocks.get(th.tid);
   if (!fp || !b) return;
   drainFast(s, { proc: th.proc, tid: th.tid });

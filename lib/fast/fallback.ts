@@ -16,11 +16,12 @@ import type { Site, ThreadState } from '../tracee/process';
 import type { Session } from '../engine/session';
 import { enterHooks } from '../engine/return-hooks';
 import type { FastProc, FastSite, PendingCall } from './fast-proc';
+import { fastOf } from './fast-proc';
 import { MAX_SITES } from './arena';
 
 /** Whether a trap-mode entry of `site` goes on the arena's node stack (the process has fast mode, the hooks asked for it). */
 export function sharesFastStack(th: ThreadState, site: Site): boolean {
-  return th.proc.fast !== null && th.proc.fast !== undefined && !site.returnAtSite && !site.goroutines
+  return fastOf(th.proc) !== null && !site.returnAtSite && !site.goroutines
     && site.hooks.length > 0 && site.hooks.every((h) => h.handlers.mode === 'fast');
 }
 
@@ -46,7 +47,7 @@ function proxySite(fp: FastProc, site: Site): FastSite | null {
  * on the arena's stack (the thread has no block yet): trap mode takes it.
  */
 export function fallbackEntry(s: Session, th: ThreadState, site: Site, addr: number, sp: number, ret: number): boolean {
-  const fp = th.proc.fast!;
+  const fp = fastOf(th.proc)!;
   const b = fp.arena.blocks.get(th.tid) ?? fp.registerThread(s, th.tid);
   if (!b) return false;
   const p = proxySite(fp, site);

@@ -74,6 +74,30 @@ export interface FastInheritance {
   calls: PendingCall[];
 }
 
+/** Each process's fast mode, once set up (the tracee layer knows nothing of it). */
+const fastProcs = new WeakMap<Proc, FastProc>();
+/** A followed fork child until its first stop: its parent's fast mode, to be copied (fork.ts). */
+const inheritances = new WeakMap<Proc, FastInheritance>();
+
+/** `proc`'s fast mode: its arena, recorder and patched functions, or null when it has none. */
+export function fastOf(proc: Proc): FastProc | null {
+  return fastProcs.get(proc) ?? null;
+}
+
+export function setFastOf(proc: Proc, fp: FastProc | null): void {
+  if (fp) fastProcs.set(proc, fp);
+  else fastProcs.delete(proc);
+}
+
+export function inheritOf(proc: Proc): FastInheritance | null {
+  return inheritances.get(proc) ?? null;
+}
+
+export function setInheritOf(proc: Proc, from: FastInheritance | null): void {
+  if (from) inheritances.set(proc, from);
+  else inheritances.delete(proc);
+}
+
 export class FastProc {
   readonly sites: FastSite[] = [];
   readonly byAddress = new Map<number, FastSite>();
@@ -142,7 +166,8 @@ export class FastProc {
  * into one of our pages, and the arena (mapArena). Needs a stopped thread.
  */
 export function fastProcOf(s: Session, proc: Proc, tid: number): FastProc {
-  if (proc.fast) return proc.fast;
+  const have = fastOf(proc);
+  if (have) return have;
   if (!proc.pages.stub) proc.pages.mapRegion(tid, proc.modules.values().next().value?.start ?? 0);
   const code = fast.recorder.code;
   const name = Buffer.from(ARENA_NAME + '\0');
@@ -156,11 +181,12 @@ export function fastProcOf(s: Session, proc: Proc, tid: number): FastProc {
   words.writeBigUInt64LE(BigInt(arena.base), fast.recorder.arenaWord);
   words.writeBigUInt64LE(BigInt(fast.recorder.flags), fast.recorder.flagsWord);
   if (!proc.mem.write(blob, words)) throw new RethookError(`fast mode: cannot write the recorder in process ${proc.pid}`, 'EMEMORY');
-  proc.fast = new FastProc(proc, arena, blob, Clock.shared());
-  s.nat.markTrampoline(proc.pid, proc.fast.nomatchTrap);
-  for (const t of proc.threads.keys()) if (s.nat.isStopped(t)) proc.fast.registerThread(s, t);
-  else proc.fast.unregistered.add(t);
-  return proc.fast;
+  const fp = new FastProc(proc, arena, blob, Clock.shared());
+  setFastOf(proc, fp);
+  s.nat.markTrampoline(proc.pid, fp.nomatchTrap);
+  for (const t of proc.threads.keys()) if (s.nat.isStopped(t)) fp.registerThread(s, t);
+  else fp.unregistered.add(t);
+  return fp;
 }
 
 /**

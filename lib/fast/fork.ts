@@ -9,24 +9,24 @@ import type { Proc } from '../tracee/process';
 import type { Session } from '../engine/session';
 import { fast } from '../native';
 import { drainFast, endInFlight } from './drain';
-import { FastProc, mapArena } from './fast-proc';
+import { fastOf, FastProc, inheritOf, mapArena, setFastOf, setInheritOf } from './fast-proc';
 
 /** At the fork event: what the child's fast mode will start from. */
 export function noteFastChild(parent: Proc, forkingTid: number, child: Proc): void {
-  const fp = parent.fast;
+  const fp = fastOf(parent);
   const b = fp?.arena.blocks.get(forkingTid);
   if (!fp) return;
-  child.fastInherit = {
+  setInheritOf(child, {
     parent: fp,
     nodes: b ? fp.arena.nodes(b) : [],
     calls: (fp.inFlight.get(forkingTid) ?? []).map((c) => ({ ...c, data: c.data?.slice() ?? null, inherited: true, info: null })),
-  };
+  });
 }
 
 /** The child's first stop: its own arena, sites and block. */
 export function adoptFastChild(s: Session, child: Proc, tid: number): void {
-  const from = child.fastInherit;
-  child.fastInherit = null;
+  const from = inheritOf(child);
+  setInheritOf(child, null);
   if (!from) return;
   const parent = from.parent;
   const arena = mapArena(s, child, tid, parent.recorder + fast.recorder.code.length, parent.arena.base);
@@ -40,7 +40,7 @@ export function adoptFastChild(s: Session, child: Proc, tid: number): void {
     if (site.fallback) fp.fallbacks.set(site.fn.address, copy);
     else for (const h of copy.hooks) h.sites.push({ pid: child.pid, address: site.fn.address, function: site.fn.name });
   }
-  child.fast = fp;
+  setFastOf(child, fp);
   const b = fp.registerThread(s, tid);
   if (b) {
     arena.pushNodes(b, from.nodes);
@@ -57,7 +57,7 @@ export function adoptFastChild(s: Session, child: Proc, tid: number): void {
  * flight, marked inherited, as trap mode copies its nodes.
  */
 export function lendToVforkChild(s: Session, parent: Proc, forkingTid: number, child: number, followed: boolean): void {
-  const fp = parent.fast;
+  const fp = fastOf(parent);
   if (!fp) return;
   drainFast(s, { proc: parent, tid: forkingTid });
   const b = fp.arena.blocks.get(forkingTid);
@@ -72,7 +72,7 @@ export function lendToVforkChild(s: Session, parent: Proc, forkingTid: number, c
  */
 export function vforkChildDone(s: Session, child: Proc, reason: 'exec' | 'thread-exit'): void {
   for (const p of s.table.allProcesses()) {
-    const fp = p.fast;
+    const fp = fastOf(p);
     if (!fp) continue;
     for (const [tid, lent] of fp.lent) if (lent.pid === child.pid) drainFast(s, { proc: p, tid });
     if (fp.inFlight.has(child.pid)) endInFlight(s, fp, child.pid, reason);
@@ -86,7 +86,7 @@ export function vforkChildDone(s: Session, child: Proc, reason: 'exec' | 'thread
  * put back as it was at the vfork, and the block is the parent's again.
  */
 export function vforkDoneFast(s: Session, parent: Proc, tid: number): void {
-  const fp = parent.fast;
+  const fp = fastOf(parent);
   const lent = fp?.lent.get(tid);
   if (!fp || !lent) return;
   drainFast(s, { proc: parent, tid });

@@ -10,11 +10,12 @@ import { returnAbi } from '../arch';
 import type { ThreadState } from '../tracee/process';
 import type { Session } from '../engine/session';
 import { drainFast, endCalls, returnCalls } from './drain';
+import { fastOf } from './fast-proc';
 
 const SIGTRAP = 5;
 
 export function onRecorderTrap(s: Session, th: ThreadState): void {
-  const fp = th.proc.fast!;
+  const fp = fastOf(th.proc)!;
   const b = fp.arena.blocks.get(th.tid);
   const regs = s.regs;
   const frame = regs.sp - returnAbi.returnPops;

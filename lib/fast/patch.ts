@@ -13,7 +13,7 @@ import { unwinderStop } from '../engine/images';
 import { defaultSignature } from '../types/signatures';
 import { stringRegisters } from '../types/values';
 import { MAX_SITES } from './arena';
-import { fastProcOf, FastSite } from './fast-proc';
+import { fastOf, fastProcOf, FastSite } from './fast-proc';
 
 /** The pool every unhooked site points at: maxActive 0, so the recorder lets its calls run unhooked. */
 export const OFF_POOL = 0;
@@ -28,11 +28,12 @@ const DYNAMIC_LINKER = /\/ld-linux[^/]*\.so|\/ld-musl[^/]*\.so|\/ld\.so(\.\d+)?$
  */
 export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol, fresh: boolean, why: string | null): true | string {
   if (why) return why;
-  const have = proc.fast?.byAddress.get(fn.address);
+  const have = fastOf(proc)?.byAddress.get(fn.address);
   if (have) {
     if (!have.hooks.includes(hook)) have.hooks = [...have.hooks, hook]; // a new array: calls in flight keep theirs
     have.capture |= captureMask(s, hook, fn);
-    proc.fast!.arena.setSite(have.index, proc.fast!.poolOf(have.hooks[0]), have.capture);
+    const fp = fastOf(proc)!;
+    fp.arena.setSite(have.index, fp.poolOf(have.hooks[0]), have.capture);
     hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
     return true;
   }
@@ -110,13 +111,13 @@ function captureMask(s: Session, hook: Hook, fn: FunctionSymbol): number {
 /** Stop hooking `hook`'s calls of the site (the patch stays: unpatching could tear it under a running thread). */
 export function unplantFast(proc: Proc, site: FastSite, hook: Hook): void {
   site.hooks = site.hooks.filter((h) => h !== hook);
-  const fp = proc.fast!;
+  const fp = fastOf(proc)!;
   fp.arena.setSite(site.index, site.hooks.length ? fp.poolOf(site.hooks[0]) : OFF_POOL, site.hooks.length ? site.capture : 0);
 }
 
 /** Every patch of the process undone (all its threads stopped): original bytes back. */
 export function unpatchAll(proc: Proc, into: Proc = proc): void {
-  const fp = proc.fast;
+  const fp = fastOf(proc);
   if (!fp) return;
   // A fork child's copy has every patch made before it was forked, whatever the parent did since.
   for (const site of fp.sites) if (!site.fallback && (site.patched || into !== proc)) into.mem.write(site.at, site.original);

@@ -7,10 +7,11 @@ import type { Session } from '../engine/session';
 import type { ThreadBlock } from './arena';
 import { drainFast, endInFlight, noteMissed } from './drain';
 import type { FastProc } from './fast-proc';
+import { fastOf, setFastOf } from './fast-proc';
 
 /** Before a stop of `th` is handled: its records delivered, its block registered once it has a thread pointer. */
 export function fastBeforeStop(s: Session, th: ThreadState): void {
-  const fp = th.proc.fast;
+  const fp = fastOf(th.proc);
   if (!fp) return;
   drainFast(s, { proc: th.proc, tid: th.tid });
   if (fp.unregistered.has(th.tid) && s.nat.isStopped(th.tid)) registerFresh(s, fp, th.tid);
@@ -18,7 +19,7 @@ export function fastBeforeStop(s: Session, th: ThreadState): void {
 
 /** A thread's first stop (clone): it runs no code before it has its block. */
 export function fastThreadStart(s: Session, th: ThreadState): void {
-  const fp = th.proc.fast;
+  const fp = fastOf(th.proc);
   if (fp) registerFresh(s, fp, th.tid);
 }
 
@@ -38,7 +39,7 @@ function registerFresh(s: Session, fp: FastProc, tid: number): void {
 
 /** The thread is gone: its records delivered, its calls in flight ended, its block freed. */
 export function fastThreadGone(s: Session, th: ThreadState): void {
-  const fp = th.proc.fast;
+  const fp = fastOf(th.proc);
   if (!fp) return;
   fp.unregistered.delete(th.tid);
   const b = fp.arena.blocks.get(th.tid);
@@ -56,9 +57,9 @@ function retireBlock(s: Session, fp: FastProc, b: ThreadBlock, reason: 'thread-e
 
 /** The process replaced its image: every thread's records delivered, their calls ended; a new arena comes with new hooks. */
 export function fastExec(s: Session, proc: Proc): void {
-  const fp = proc.fast;
+  const fp = fastOf(proc);
   if (!fp) return;
   for (const b of [...fp.arena.blocks.values()]) retireBlock(s, fp, b, 'exec');
   for (const tid of [...fp.inFlight.keys()]) endInFlight(s, fp, tid, 'exec');
-  proc.fast = null;
+  setFastOf(proc, null);
 }

@@ -8,13 +8,14 @@ import type { Proc } from '../tracee/process';
 import { stoppedThread } from '../tracee/registers';
 import type { Session } from '../engine/session';
 import { unpatchAll } from './patch';
+import { fastOf } from './fast-proc';
 
 /** A thread's calls in flight in fast mode, outermost first, as return ABIs take them. */
 export type FastNodes = readonly RethookNode[];
 
 /** The nodes of thread `tid` of `proc` (fast mode), outermost first. */
 export function fastNodesOf(proc: Proc, tid: number): FastNodes {
-  const fp = proc.fast;
+  const fp = fastOf(proc);
   const b = fp?.arena.blocks.get(tid);
   if (!fp || !b) return [];
   const raw = fp.arena.nodes(b);
@@ -28,7 +29,7 @@ export function fastNodesOf(proc: Proc, tid: number): FastNodes {
  * leaving for good, the recorder stops hooking and a full ring drops.
  */
 export function undoFast(s: Session, from: Proc, into: Proc, threads: readonly { tid: number; nodes: FastNodes; stopped: boolean }[], leaving: boolean): void {
-  const fp = from.fast;
+  const fp = fastOf(from);
   if (!fp) return;
   if (into === from) fp.arena.enabled = false;
   unpatchAll(from, into);

@@ -7,6 +7,7 @@ import { startGuardian } from '../engine/guardian';
 import { Session } from '../engine/session';
 import { drain } from '../engine/stop-loop';
 import { RethookError } from '../errors';
+import { fastMode } from '../fast/mode';
 import { NativeTracer } from '../native';
 import { validateAttach } from '../options';
 
@@ -17,7 +18,7 @@ export async function attachSession(pid: number, options: unknown): Promise<Sess
   if (pid === process.pid) throw new RethookError('a process cannot trace itself', 'ENOPROCESS');
   let session: Session | null = null;
   const nat = new NativeTracer(() => session && drain(session));
-  const s = (session = new Session(nat, pid, { defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: false, attached: true }));
+  const s = (session = new Session(nat, pid, { defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: false, attached: true }, [fastMode]));
   guardExit(s);
   s.guardian = startGuardian(pid);
   nat.setActive(true);

@@ -11,6 +11,7 @@ import { NativeTracer, pipe } from '../native';
 import { StdioOption, validateSpawn } from '../options';
 import { resolveProgram, signalName } from '../symbols/program';
 import { killSession } from './kill';
+import { fastMode } from '../fast/mode';
 
 /**
  * Node resets every signal disposition it inherits (SIG_IGN included) and
@@ -117,7 +118,7 @@ export async function spawnSession(file: string, args: readonly string[], option
   }
   const s = (session = new Session(nat, pid, {
     defaultMaxActive: o.maxActive, followForks: o.followForks, detachOnInterrupt: o.detachOnInterrupt, attached: false,
-  }));
+  }, [fastMode]));
   const started = new Promise<void>((resolve, reject) => (s.startupWaiter = { resolve, reject }));
   started.catch(() => undefined); // awaited below, unless setting up failed first
   guardExit(s);

@@ -8,7 +8,6 @@ import { InjectedPages } from './pages';
 import { readMaps } from '../symbols/procfs';
 import { ShadowStack } from '../rethook';
 import type { FunctionSymbol, Module } from '../symbols/modules';
-import type { FastInheritance, FastProc } from '../fast/fast-proc';
 import { hex, TraceeMemory } from './memory';
 
 export { hex };
@@ -66,10 +65,6 @@ export class Proc {
   /** A vfork child shares its parent's memory until it execs or exits: breakpoints there are the parent's. */
   sharesMemory = false;
   startupDone = false;
-  /** Fast mode's arena, recorder and patched functions here (lib/fast), once set up. */
-  fast: FastProc | null = null;
-  /** A followed fork child until its first stop: its parent's fast mode, to be copied (lib/fast/fork.ts). */
-  fastInherit: FastInheritance | null = null;
   constructor(nat: NativeTracer, readonly pid: number) {
     this.pages = new InjectedPages(nat, pid);
     this.mem = new TraceeMemory(nat, pid);

@@ -1,30 +1,9 @@
-// A call's typed view, between the engine and the contexts: which signature
-// a call has (taken at its entry, with the floating-point argument registers
-// when it needs them), its arguments and its return value.
-import type { NativeTracer } from '../native';
-import type { Hook } from '../hook';
-import type { Site } from '../tracee/process';
+// A call's typed view, between the engine and the contexts: its arguments
+// and its return value (which signature a call has is the engine's to say:
+// engine/typed-call.ts).
 import { SECOND_RETURN_ARG } from './abi';
 import type { Signature, TypedCall, TypedValue } from './model';
-import { defaultSignature } from './signatures';
-import { argsNeedFp, CallRegisters, readArgs, readReturn } from './values';
-
-const siteSignatures = new WeakMap<Site, Signature | null>();
-
-/** The typed view of a call of `site` for `hook` entering now on thread `tid` (null: no signature known). */
-export function typedCallAt(nat: NativeTracer, tid: number, site: Site, hook: Hook): TypedCall | null {
-  const fn = site.fn;
-  if (!fn) return null;
-  let base = siteSignatures.get(site);
-  const sig = hook.signatureFor(fn, () => {
-    if (base === undefined) siteSignatures.set(site, (base = defaultSignature(nat, fn)));
-    return base;
-  });
-  if (!sig) return null;
-  const call: TypedCall = { sig };
-  if (argsNeedFp(sig)) call.fp = nat.fpArgs(tid);
-  return call;
-}
+import { CallRegisters, readArgs, readReturn } from './values';
 
 /** What reading a call's values needs of the thread stopped in its handler. */
 export interface ValueHost {

@@ -8,8 +8,27 @@
 // added), as are event types it does not know, but no value may nest deeper
 // than LIMITS.nesting: the views write events out again (JSON.stringify is
 // recursive).
-import type { EntryEvent, ExitEvent, NoteEvent, TraceEvent } from './events';
-import type { RecordEnd, RecordHeader } from './record';
+import type { EntryEvent, ExitEvent, NoteEvent, RunInfo, TraceEvent } from './events';
+
+/** A record's first line (record.ts has the format). */
+export interface RecordHeader extends RunInfo {
+  type: 'rethook-record';
+  version: number;
+  attached: boolean;
+  arch: string;
+  patterns: string[];
+  modules: { pid: number; path: string; start: string }[];
+}
+
+/** A record's last line. */
+export interface RecordEnd extends NoteEvent {
+  type: 'end';
+  ts: number;
+  pids: number[];
+  calls: number;
+  nmissed: Record<string, number>;
+  status: { pid: number; code: number | null; signal: string | null; detached: boolean } | null;
+}
 
 /** A field of a record with the wrong type or out of range. */
 export class RecordFieldError extends Error {

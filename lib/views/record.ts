@@ -16,28 +16,12 @@
 // the calls in flight that the views hold are bounded too (InFlightBound).
 import * as fs from 'fs';
 import { RethookError } from '../errors';
-import type { NoteEvent, RunInfo, TraceEvent } from './events';
-import { checkEnd, checkEvent, checkHeader, RecordFieldError } from './record-check';
+import type { TraceEvent } from './events';
+import { checkEnd, checkEvent, checkHeader, RecordEnd, RecordFieldError, RecordHeader } from './record-check';
 
 export const RECORD_VERSION = 1;
 
-export interface RecordHeader extends RunInfo {
-  type: 'rethook-record';
-  version: number;
-  attached: boolean;
-  arch: string;
-  patterns: string[];
-  modules: { pid: number; path: string; start: string }[];
-}
-
-export interface RecordEnd extends NoteEvent {
-  type: 'end';
-  ts: number;
-  pids: number[];
-  calls: number;
-  nmissed: Record<string, number>;
-  status: { pid: number; code: number | null; signal: string | null; detached: boolean } | null;
-}
+export type { RecordEnd, RecordHeader } from './record-check';
 
 /** Objects with executable code mapped in a process, from /proc/PID/maps: path and load address (its first mapping). */
 export function loadedModules(pid: number): { pid: number; path: string; start: string }[] {
