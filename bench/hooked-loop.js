@@ -6,8 +6,8 @@ const fs = require('fs');
 
 /** The CLI's own view of events (JSON lines or the text tree), writing to fd: entry(ctx) and exit(ctx). */
 function views(fd, format) {
-  const { Sink } = require('../dist/cli/format');
-  const { entryEvent, exitEvent } = require('../dist/cli/commands/trace');
+  const { Sink } = require('../dist/views/format');
+  const { entryEvent, exitEvent } = require('../dist/views/format');
   const sink = new Sink(fd);
   let v;
   if (format === 'json') v = new (require('../dist/views/jsonl').JsonView)(sink, false);

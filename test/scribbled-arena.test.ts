@@ -49,12 +49,13 @@ test('a program that sets its node stack deeper than it is runs as untraced, and
   expect(r.notes).toContainEqual(expect.stringMatching(/^rethook: \d+ calls ran without a return hook: /));
 }, timeBound(60000));
 
-test("a program that writes over its own call's node dies of it, and the tracer ends with it at once, saying so in one line", () => {
+test("a program that writes over its own call's node ends as its own damage makes it, and the tracer with it at once, in one line", () => {
   const r = traceScribbler('nodes');
-  // The recorder follows the node the program damaged: the program's own doing, as untraced memory damage would be.
-  expect(r.status).not.toBe(0);
-  expect(r.signal).toBeNull();
+  // The recorder follows the node the program damaged: the program may die
+  // of it, as of any damage it does to its own memory, or run on.
   expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(r.notes.some((l) => /process \d+ was killed by SIG/.test(l))).toBe(true);
   expect(r.ms).toBeLessThan(timeBound(30000));
+  if (r.status === 0) expect(r.stdout).toBe(expected.stdout);
+  else expect(r.notes.some((l) => /process \d+ was killed by SIG/.test(l))).toBe(true);
+  expect(r.notes.filter((l) => !/killed by|damaged its own arena|calls ran without a return hook/.test(l))).toEqual([]);
 }, timeBound(60000));

@@ -85,3 +85,21 @@ export function findGap(maps: Mapping[], near: number, reach: number, size: numb
   }
   return best;
 }
+
+/** The command line of process `pid` ([] once it is gone). */
+export function commandOf(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** The file process `pid` executes ('' once it is gone). */
+export function exeOf(pid: number): string {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return '';
+  }
+}

@@ -4,7 +4,7 @@
 // as event args, unwound calls marked. Folded stacks (`a;b;c self-ns`) for
 // flame graphs (flamegraph.pl, speedscope, inferno).
 import * as path from 'path';
-import type { Sink } from '../cli/format';
+import type { Sink } from './format';
 import { memoize } from '../memo';
 import { escapeText } from '../symbols/text';
 import { callTime, EndInfo, EntryEvent, ExitEvent, NoteEvent, RunInfo, View } from './events';

@@ -10,7 +10,7 @@ import type { EntryEvent, ExitEvent } from './events';
  * Set by the builders of live events (the CLI's entryEvent and exitEvent),
  * whose fields are always added in the order written here. Spreading an event
  * (the filters add `shownDepth`) carries it along. Such an event's `address`,
- * `args` and `retval` are hex made by cli/format.ts (nothing to escape), and
+ * `args` and `retval` are hex made by views/format.ts (nothing to escape), and
  * its `argv` and `ret` entries are made by types/render.ts (jsonTyped).
  */
 export const IN_ORDER: unique symbol = Symbol('event fields in their documented order');

@@ -142,16 +142,17 @@ export function wallNs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1e6);
 }
 
-/** Why calls ran without a return hook, in one line (MissedReason). */
+/** Why calls ran without a return hook, in one line (MissedReason): the reason alone when there is one, else each with its count. */
 export function missedLine(n: number, reasons: Record<string, number>, maxActive: number): string {
   const why: Record<string, string> = {
     'max-active': `--max-active ${maxActive} calls were already in flight`,
-    depth: 'deeper than the node stack (1,024 calls per thread in fast mode)',
-    'no-thread': 'on threads with no room in the fast-mode arena, or not yet registered',
-    reentered: 'in signal handlers that interrupted the recorder',
-    'tail-call': 'tail calls that could not be matched to their caller',
+    depth: 'they were deeper than the node stack (1,024 calls per thread in fast mode)',
+    'no-thread': 'their threads had no room in the fast-mode arena, or were not registered yet',
+    reentered: 'signal handlers made them while interrupting the recorder',
+    'tail-call': 'they were tail calls that could not be matched to their caller',
     damaged: 'the program wrote over its fast-mode arena',
   };
-  const parts = Object.entries(reasons).filter(([, k]) => k > 0).map(([r, k]) => `${k} ${why[r] ?? r}`);
-  return `${n} calls ran without a return hook: ${parts.length ? parts.join('; ') : why['max-active']}`;
+  const parts = Object.entries(reasons).filter(([, k]) => k > 0);
+  const text = parts.length === 0 ? why['max-active'] : parts.length === 1 ? why[parts[0][0]] ?? parts[0][0] : parts.map(([r, k]) => `${k}: ${why[r] ?? r}`).join('; ');
+  return `${n} calls ran without a return hook: ${text}`;
 }

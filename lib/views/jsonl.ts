@@ -1,5 +1,5 @@
 // JSON lines: one object per event, as the events are (events.ts).
-import type { Sink } from '../cli/format';
+import type { Sink } from './format';
 import type { EndInfo, EntryEvent, ExitEvent, NoteEvent, View } from './events';
 import { entryJson, exitJson } from './event-json';
 

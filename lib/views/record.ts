@@ -16,12 +16,25 @@
 // the calls in flight that the views hold are bounded too (InFlightBound).
 import * as fs from 'fs';
 import { RethookError } from '../errors';
-import type { TraceEvent } from './events';
+import type { RunInfo, TraceEvent } from './events';
 import { checkEnd, checkEvent, checkHeader, RecordEnd, RecordFieldError, RecordHeader } from './record-check';
 
 export const RECORD_VERSION = 1;
 
 export type { RecordEnd, RecordHeader } from './record-check';
+
+/** A record's first line (RecordHeader): what ran, where, and what was asked. */
+export function recordHeaderLine(run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeader['modules'], tool: string): string {
+  return JSON.stringify({
+    type: 'rethook-record', version: RECORD_VERSION, command: run.command, pid: run.pid, attached, arch: process.arch,
+    startTs: run.startTs, startWallNs: run.startWallNs, overheadNs: run.overheadNs, patterns, modules, cwd: process.cwd(), tool,
+  }) + '\n';
+}
+
+/** A record's last line (RecordEnd). */
+export function recordEndLine(end: Omit<RecordEnd, 'type'> & { functions: readonly unknown[] }): string {
+  return JSON.stringify({ type: 'end', ...end }) + '\n';
+}
 
 /** Objects with executable code mapped in a process, from /proc/PID/maps: path and load address (its first mapping). */
 export function loadedModules(pid: number): { pid: number; path: string; start: string }[] {

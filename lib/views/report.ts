@@ -1,6 +1,6 @@
 // The summary table and latency histograms as text (and JSON), and the view
 // that collects them over a run.
-import type { Sink } from '../cli/format';
+import type { Sink } from './format';
 import { escapeText } from '../symbols/text';
 import type { Palette } from './colors';
 import { EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, View } from './events';

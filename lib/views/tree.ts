@@ -8,7 +8,7 @@
 // keep their order relative to the program's own output: an entry is written
 // at once without its line end, and its exit completes the line when nothing
 // else was written in between (as ltrace does).
-import { argsText, callLabel, retText, Sink } from '../cli/format';
+import { argsText, callLabel, retText, Sink } from './format';
 import { memoize } from '../memo';
 import { escapeText } from '../symbols/text';
 import type { Palette } from './colors';

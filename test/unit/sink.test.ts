@@ -1,9 +1,9 @@
-// The CLI's output buffer (lib/cli/format.ts Sink): bytes out in the order
+// The CLI's output buffer (lib/views/format.ts Sink): bytes out in the order
 // written, UTF-8 encoded once, nothing lost at the buffer's edge.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Sink } from '../../lib/cli/format';
+import { Sink } from '../../lib/views/format';
 
 let dir: string;
 beforeAll(() => {

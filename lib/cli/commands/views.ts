@@ -1,16 +1,19 @@
 // The views a command writes, chosen from its options, behind the filters.
 import * as fs from 'fs';
+import * as os from 'os';
+import type { Hook } from '../../hook';
+import { escapeText } from '../../symbols/text';
+import type { ExitStatus } from '../../tracer';
 import { RethookError } from '../../errors';
 import { ChromeView, FoldedView } from '../../views/chrome';
 import { colorEnabled, palette } from '../../views/colors';
-import { formatDuration, RunInfo, View } from '../../views/events';
+import { formatDuration, NoteEvent, RunInfo, View } from '../../views/events';
 import { Filter, hasFilters } from '../../views/filters';
 import { JsonView } from '../../views/jsonl';
-import { escapeText } from '../../symbols/text';
 import { SummaryView } from '../../views/report';
 import { TreeView } from '../../views/tree';
 import type { ViewingArgs } from '../args';
-import { EventFields, sharesTerminal, Sink } from '../format';
+import { EventFields, sharesTerminal, Sink } from '../../views/format';
 
 /** The output file (created), or stderr. */
 export function openOutput(name: string | undefined): number {
@@ -64,4 +67,26 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
   if (hasFilters(v.filters)) view = new Filter(v.filters, view);
   const fields: EventFields = !aggregate && (v.format === 'json' || v.format === 'chrome') ? 'all' : 'text';
   return { sink, view, tree, fields };
+}
+
+/** What a hook has to say (functions in trap mode instead of fast, refusals, damaged objects): each told once, as it comes. */
+export function hookNotes(hook: Hook, note: (e: NoteEvent, text: string) => void): () => void {
+  const shown = { fellBack: 0, refused: 0, warnings: 0 };
+  return () => {
+    for (; shown.fellBack < hook.fellBack.length; shown.fellBack++) {
+      const m = `in trap mode, not fast: ${hook.fellBack[shown.fellBack]}`;
+      note({ type: 'fallback', message: m }, m);
+    }
+    for (; shown.refused < hook.refused.length; shown.refused++) note({ type: 'refused', message: hook.refused[shown.refused] }, hook.refused[shown.refused]);
+    for (; shown.warnings < hook.warnings.length; shown.warnings++) note({ type: 'warning', message: hook.warnings[shown.warnings] }, hook.warnings[shown.warnings]);
+  };
+}
+
+/** The last lines of a run (patterns that never matched, a killing signal) and the exit code it gives. */
+export function endOfRun(s: ExitStatus, unmatched: readonly { pattern: string; reason: string }[]): number {
+  for (const u of unmatched) process.stderr.write(`rethook: -f '${escapeText(u.pattern)}' never matched: ${escapeText(u.reason)}\n`);
+  // A program killed by a signal: say so, as a shell would (SIGINT and SIGPIPE are not news).
+  if (s.signal && s.signal !== 'SIGINT' && s.signal !== 'SIGPIPE') process.stderr.write(`rethook: process ${s.pid} was killed by ${s.signal}\n`);
+  if (s.detached) return 0;
+  return s.signal ? 128 + (os.constants.signals[s.signal] as number) : (s.code ?? 0);
 }

@@ -1,13 +1,15 @@
-// How the CLI writes: the sink (buffered to files and pipes, at once to a
+// How the views write: the sink (buffered to files and pipes, at once to a
 // terminal), and how a call's arguments and return value are rendered.
 import * as fs from 'fs';
 import * as tty from 'tty';
 import type { EntryContext, ExitContext } from '../context';
 import { argsJson, argsText as typedArgsText, callName, entryParts, exitParts, returnJson, returnText } from '../types/render';
 import { escapeC, escapeText } from '../symbols/text';
-import type { EntryEvent, ExitEvent } from '../views/events';
+import { memoize } from '../memo';
+import { IN_ORDER } from './event-json';
+import type { EntryEvent, ExitEvent } from './events';
 
-export { formatDuration } from '../views/events';
+export { formatDuration } from './events';
 
 // ---- a call's arguments and return value: the one place they are rendered ----
 
@@ -196,4 +198,47 @@ export class Sink {
       }
     }
   }
+}
+
+// ---- a call's events, as the views take them from its contexts ----
+
+/** A function's address in hex, made once per address: a double's toString(16) is slow, and runs at every entry. */
+const addressHex = memoize((a: number) => '0x' + a.toString(16));
+
+/**
+ * A call's entry as the views take it. `fields` says what the listening views
+ * read: 'all' (JSON lines, records, chrome: every field) or 'text' (the tree,
+ * summaries: no typed JSON `argv`, and the raw `args` only when the function
+ * has no known signature; the tree shows the typed values from what the event
+ * keeps for its text). Leaving them out is a tenth of the text's formatting.
+ */
+export function entryEvent(c: EntryContext, backtraces: boolean, fields: EventFields = 'all'): EntryEvent {
+  const parts = entryParts(c);
+  const o: EntryEvent = {
+    type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: addressHex(c.address), depth: c.depth,
+    args: fields === 'all' || !parts.values ? renderArgs(c) : NO_ARGS,
+  } as EntryEvent;
+  if (backtraces) {
+    const bt = c.backtrace();
+    o.backtrace = bt.frames.slice(1).map((f) => f.symbol);
+    o.backtraceReliable = bt.reliable;
+    if (bt.frames.some((f) => f.source)) (o as unknown as Record<string, unknown>).backtraceSources = bt.frames.slice(1).map((f) => f.source ?? null);
+  }
+  typeEntry(parts, o, fields === 'all');
+  o.ts = Number(c.timestampNs);
+  (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
+  return o;
+}
+
+/** A call's exit as the views take it (`fields` as for entryEvent: with 'text', no typed JSON `ret`). */
+export function exitEvent(c: ExitContext, fields: EventFields = 'all'): ExitEvent {
+  const o = {
+    type: 'exit', pid: c.pid, tid: c.tid, function: c.function, depth: c.depth, retval: renderRet(c), unwound: c.unwound, durationNs: Number(c.durationNs),
+  } as ExitEvent;
+  typeExit(c, o, fields === 'all');
+  if (c.reason) o.reason = c.reason;
+  if (c.inherited) o.inherited = true;
+  o.ts = Number(c.timestampNs);
+  (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
+  return o;
 }
