@@ -3,7 +3,7 @@
 // names typed as NodeJS.Signals, events as an async iterator.
 import * as fs from 'fs';
 import { RethookError, Tracer, TraceEvent } from '../lib';
-import { fixture, scratchDir } from './helpers';
+import { codeOf, fixture, scratchDir } from './helpers';
 
 async function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
   let s = '';
@@ -129,11 +129,21 @@ describe('events()', () => {
   });
 
   test('breaking out of the loop unhooks; the program runs on', async () => {
-    const t = await Tracer.spawn(fixture('threads'), ['2', '500'], { stdio: 'ignore' });
+    // Long enough to be still running at the break (untraced, 200,000 calls take a moment).
+    const t = await Tracer.spawn(fixture('threads'), ['2', '100000'], { stdio: 'ignore' });
+    const work = () => codeOf(t.pid, fixture('threads'), 'work', 8);
+    const original = work(); // stopped at its exec: nothing hooked yet
     const events = t.events('work');
     let n = 0;
-    for await (const ev of events) if (ev.type === 'exit' && ++n === 10) break;
+    let hooked: Buffer | null = null;
+    for await (const ev of events) {
+      hooked ??= work();
+      if (ev.type === 'exit' && ++n === 10) break;
+    }
     expect(events.hook.functions.length).toBeGreaterThan(0);
+    // While the loop ran, work's first bytes were patched; after the break, they are the program's own again.
+    expect(hooked).not.toEqual(original);
+    expect(work()).toEqual(original);
     expect((await t.run()).code).toBe(0);
   });
 

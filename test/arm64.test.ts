@@ -6,7 +6,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tracer } from '../lib';
-import { Captured, fixture, FIXTURES } from './helpers';
+import { Captured, fixture, FIXTURES, timeBound, waitUntil } from './helpers';
 import { trace } from './helpers';
 
 const ARM64 = process.arch === 'arm64';
@@ -76,12 +76,6 @@ test('detaching while a hooked call is in flight puts its real return address ba
   expect(status.detached).toBe(true);
   expect(events).toEqual(['> slow 1']);
   // The program goes on untraced: `slow` returns to main, not into the trampoline.
-  const deadline = Date.now() + 30000;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = fs.readFileSync(out.file, 'utf8');
-    if (text.includes('\n')) break;
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  expect(text).toBe('slow=4,6\n');
+  await waitUntil('its line', () => fs.readFileSync(out.file, 'utf8').includes('\n'), timeBound(30000));
+  expect(fs.readFileSync(out.file, 'utf8')).toBe('slow=4,6\n');
 });

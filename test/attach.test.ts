@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import { once } from 'events';
 import { RethookError, Tracer } from '../lib';
-import { CLI, fixture, MODES } from './helpers';
+import { CLI, fixture, MODES, waitForProgress, waitForState, waitUntil } from './helpers';
 
 /** Start the spinner untraced and wait until it runs. */
 async function startSpinner(): Promise<{ child: ChildProcess; output: () => string }> {
@@ -9,7 +9,7 @@ async function startSpinner(): Promise<{ child: ChildProcess; output: () => stri
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 10));
+  await waitUntil('the spinner to say ready', () => out.includes('ready'));
   return { child, output: () => out };
 }
 
@@ -33,12 +33,13 @@ test.each(MODES)('attaches to a running process and all its threads, and detache
     },
   });
   const done = t.run();
-  await new Promise((r) => setTimeout(r, 300));
-  await t.detach(); // tick sleeps inside: calls are in flight on both threads now
+  // Calls returned on both threads: tick sleeps inside, so calls are in flight on both now.
+  await waitUntil('returns of tick on both threads', () => perThread.size === 2);
+  await t.detach();
   expect(await done).toEqual({ pid: child.pid, code: null, signal: null, detached: true });
   expect(bad).toBe(0);
   expect(perThread.size).toBe(2);
-  await new Promise((r) => setTimeout(r, 100)); // the program runs on untraced through its restored returns
+  await waitForProgress(child.pid!); // the program runs on untraced through its restored returns
   expect(await finish(child)).toBe(0);
   expect(output()).toBe('ready\ndone 1\n');
 });
@@ -48,12 +49,12 @@ test.each(MODES)('the CLI attaches with -p and detaches on SIGINT, exiting 0 (%s
   const cli = spawn(process.execPath, [CLI, 'trace', '--mode', mode, '-p', String(child.pid), '-f', 'tick', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let events = '';
   cli.stderr!.on('data', (d) => (events += d));
-  while (!events.includes('"exit"')) await new Promise((r) => setTimeout(r, 10));
+  await waitUntil('an exit event', () => events.includes('"exit"'));
   cli.kill('SIGINT');
   const [code] = await once(cli, 'exit');
   expect(code).toBe(0);
   expect(events.split('\n').filter(Boolean).every((l) => JSON.parse(l).function === 'tick')).toBe(true);
-  await new Promise((r) => setTimeout(r, 100));
+  await waitForProgress(child.pid!); // untraced, it runs on
   expect(await finish(child)).toBe(0);
   expect(output()).toBe('ready\ndone 1\n');
 });
@@ -65,11 +66,12 @@ test.each(MODES)('attaching to a program asleep in nanosleep injects its pages f
   const child = spawn(fixture('sleeper', 'O2'), ['1500'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
-  await new Promise((r) => setTimeout(r, 300)); // in usleep now
+  expect(await waitForState(child.pid!, 'S')).toBe('S'); // in usleep now
   const t = await Tracer.attach(child.pid!);
   t.hook('nap', { mode, onExit: () => {} });
   const done = t.run();
-  await new Promise((r) => setTimeout(r, 100));
+  // Hooked and resumed: back in its sleep (stopped by us it is 't').
+  expect(await waitForState(child.pid!, 'S')).toBe('S');
   await t.detach();
   expect(await done).toEqual({ pid: child.pid, code: null, signal: null, detached: true });
   const [code] = await once(child, 'exit');

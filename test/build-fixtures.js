@@ -110,25 +110,45 @@ function newer(out, inputs) {
   return inputs.some((i) => fs.statSync(i).mtimeMs > t);
 }
 
+/** The shared libraries: output name -> source, extra flags. */
+const LIBS = {
+  'libplugin.so': ['dlopen_lib.c'],
+  'libffidemo.so': ['libffidemo.c'],
+  'libreload_a.so': ['dlclose_lib.c', '-DNAME=a_work'],
+  'libreload_b.so': ['dlclose_lib.c', '-DNAME=b_work'],
+  'libretype_a.so': ['retype_lib.c', '-g', '-DRETYPE_A'],
+  'libretype_b.so': ['retype_lib.c', '-g'],
+};
+
+/** Builds one program of PROGRAMS in one variant (e.g. "calls.O0"), or one of LIBS, if it changed. */
+function buildOne(file) {
+  if (LIBS[file]) {
+    const [src, ...flags] = LIBS[file];
+    const out = path.join(OUT, file);
+    if (newer(out, [path.join(SRC, src), __filename])) execFileSync('gcc', ['-O2', '-shared', '-fPIC', ...flags, '-o', out, path.join(SRC, src)], { stdio: 'inherit' });
+    return;
+  }
+  const dot = file.indexOf('.');
+  const [name, v] = [file.slice(0, dot), file.slice(dot + 1)];
+  const spec = PROGRAMS[name];
+  if (!spec || !VARIANTS[v]) throw new Error(`build-fixtures: no fixture ${file}`);
+  const srcs = spec.filter((s) => !s.startsWith('-')).map((s) => path.join(SRC, s));
+  const libs = spec.filter((s) => s.startsWith('-'));
+  const cc = srcs[0].endsWith('.cc') ? 'g++' : 'gcc';
+  const out = path.join(OUT, file);
+  if (newer(out, [...srcs, __filename])) execFileSync(cc, [...VARIANTS[v], '-g0', '-o', out, ...srcs, ...libs], { stdio: 'inherit' });
+}
+
+/** Builds only the fixtures named (e.g. ["calls.O0", "libplugin.so"]): for the unit tests, which read a few as files. */
+function buildOnly(files) {
+  fs.mkdirSync(OUT, { recursive: true });
+  for (const f of files) buildOne(f);
+}
+
 function build() {
   fs.mkdirSync(OUT, { recursive: true });
-  for (const [name, spec] of Object.entries(PROGRAMS)) {
-    const srcs = spec.filter((s) => !s.startsWith('-')).map((s) => path.join(SRC, s));
-    const libs = spec.filter((s) => s.startsWith('-'));
-    const cc = srcs[0].endsWith('.cc') ? 'g++' : 'gcc';
-    for (const [v, flags] of Object.entries(VARIANTS)) {
-      const out = path.join(OUT, `${name}.${v}`);
-      if (!newer(out, [...srcs, __filename])) continue;
-      execFileSync(cc, [...flags, '-g0', '-o', out, ...srcs, ...libs], { stdio: 'inherit' });
-    }
-  }
-  const libs = [['libplugin.so', 'dlopen_lib.c'], ['libffidemo.so', 'libffidemo.c'],
-    ['libreload_a.so', 'dlclose_lib.c', '-DNAME=a_work'], ['libreload_b.so', 'dlclose_lib.c', '-DNAME=b_work'],
-    ['libretype_a.so', 'retype_lib.c', '-g', '-DRETYPE_A'], ['libretype_b.so', 'retype_lib.c', '-g']];
-  for (const [lib, src, ...flags] of libs) {
-    const out = path.join(OUT, lib);
-    if (newer(out, [path.join(SRC, src), __filename])) execFileSync('gcc', ['-O2', '-shared', '-fPIC', ...flags, '-o', out, path.join(SRC, src)], { stdio: 'inherit' });
-  }
+  for (const name of Object.keys(PROGRAMS)) for (const v of Object.keys(VARIANTS)) buildOne(`${name}.${v}`);
+  for (const lib of Object.keys(LIBS)) buildOne(lib);
   buildTyped();
   buildGo();
   buildMusl();
@@ -204,5 +224,5 @@ function buildGo() {
   });
 }
 
-module.exports = { build, newer, OUT, DEBUG_ROOT, VARIANTS: Object.keys(VARIANTS), MUSL_GCC, RUST: Object.keys(RUST), haveRustc };
+module.exports = { build, buildOnly, newer, OUT, DEBUG_ROOT, VARIANTS: Object.keys(VARIANTS), MUSL_GCC, RUST: Object.keys(RUST), haveRustc };
 if (require.main === module) build();

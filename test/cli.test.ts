@@ -3,7 +3,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { cli, CLI as CLI_PATH, fixture, procState, scratchDir, timeBound, untraced, VARIANTS, waitForState } from './helpers';
+import { cli, CLI as CLI_PATH, fixture, procState, scratchDir, timeBound, untraced, VARIANTS, waitForState, waitUntil } from './helpers';
 
 describe.each(VARIANTS)('the traced program behaves as untraced (%s)', (v) => {
   test.each([
@@ -99,17 +99,8 @@ test('passes the program its arguments, and stdin through', () => {
  * is too short where Node takes seconds to start (the arm64 VM).
  */
 async function programAsleep(cliPid: number): Promise<void> {
-  for (let i = 0; i < 1500; i++) {
-    let kids: string[] = [];
-    try {
-      kids = fs.readFileSync(`/proc/${cliPid}/task/${cliPid}/children`, 'utf8').split(' ').filter(Boolean);
-    } catch {
-      break;
-    }
-    if (kids.some((k) => procState(Number(k)) === 'S')) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  await new Promise((r) => setTimeout(r, 500));
+  const asleep = () => fs.readFileSync(`/proc/${cliPid}/task/${cliPid}/children`, 'utf8').split(' ').filter(Boolean).some((k) => procState(Number(k)) === 'S');
+  await waitUntil('the program the CLI started to sleep', asleep, timeBound(30000));
 }
 
 test('Ctrl-C reaches the program (same process group) and the CLI exits as it did: 128+SIGINT', async () => {
@@ -132,7 +123,7 @@ test('with --detach-on-exit, Ctrl-C detaches: the program never sees the SIGINT 
   const [code] = await once(child, 'exit');
   expect(code).toBe(0);
   // The program, detached mid-call, wakes up and returns through its restored return address.
-  for (let i = 0; i < 300 && !fs.readFileSync(path.join(dir, 'out'), 'utf8').includes('\n'); i++) await new Promise((r) => setTimeout(r, 10));
+  await waitUntil('its line', () => fs.readFileSync(path.join(dir, 'out'), 'utf8').includes('\n'), timeBound(3000));
   expect(fs.readFileSync(path.join(dir, 'out'), 'utf8')).toBe('slept=1500\n');
 });
 

@@ -24,7 +24,7 @@ test.each(MODES)('detaching from a timer while a hooked call sits in a system ca
   const done = t.run();
   // Once nap is asleep in its system call.
   expect(await waitForState(t.pid, 'S', timeBound(10000))).toBe('S');
-  setTimeout(() => void t.detach(), 10);
+  setTimeout(() => void t.detach(), 10); // the scenario: from a timer, not a handler (the state was awaited above)
   expect(await done).toEqual({ pid: t.pid, code: null, signal: null, detached: true });
   expect(events).toEqual(['> nap']);
   expect(await outputOf(out)).toBe(`slept=${NAP}\n`);
@@ -46,7 +46,7 @@ test('hooks added from a timer while the program runs take effect', async () => 
   const done = t.run();
   const napEvents: string[] = [];
   const events: string[] = [];
-  // Wait until nap is in flight (asleep in usleep), then plant the hooks from a timer.
+  // Wait until nap is in flight (asleep in usleep), then plant the hooks from a timer (the scenario: not a wait).
   expect(await waitForState(t.pid, 'S', timeBound(20000))).toBe('S');
   await new Promise<void>((resolve) =>
     setTimeout(() => {

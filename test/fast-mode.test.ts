@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { once } from 'events';
 import { EntryContext, Tracer } from '../lib';
-import { cli, CLI, fixture, procState, scaled, scratchDir, trace, waitForState } from './helpers';
-import { timeBound } from './time-bound';
+import { cli, CLI, fixture, procState, scaled, scratchDir, trace, waitForProgress, waitForState } from './helpers';
+import { timeBound, waitUntil } from './time-bound';
 
 const SIGUSR1 = 'SIGUSR1';
 
@@ -68,9 +68,10 @@ x86test('a thread blocked inside the bytes being patched continues from their co
   });
   expect(hook.fellBack).toEqual([]);
   const done = t.run();
-  await new Promise((r) => setTimeout(r, 100));
+  // Patched and resumed: back in pause() (stopped by us it is 't').
+  expect(await waitForState(pid, 'S')).toBe('S');
   process.kill(pid, SIGUSR1);
-  while (!output().includes('getpid')) await new Promise((r) => setTimeout(r, 10));
+  await waitUntil('its getpid line', () => output().includes('getpid'));
   await t.detach(); // before it exits: its parent (this process) would reap it under the tracer
   expect((await done).detached).toBe(true);
   process.kill(pid, SIGUSR1);
@@ -170,7 +171,9 @@ test('attaching and detaching 50 times with calls in flight on 8 threads leaves 
     });
     expect(hook.fellBack).toEqual([]);
     const done = t.run();
-    await new Promise((r) => setTimeout(r, 20));
+    // Calls returned under this tracer: calls are in flight on the threads now.
+    const before = seen;
+    await waitUntil(`a return in cycle ${i + 1}`, () => seen > before);
     await t.detach();
     expect((await done).detached).toBe(true);
     await untraced(pid); // a thread that could not stop at once is let go a moment later
@@ -190,10 +193,10 @@ test('a program attached in fast mode runs on to a correct end when its tracer i
   leftovers.push(() => cli.kill('SIGKILL'));
   let events = '';
   cli.stderr!.on('data', (d) => (events += d));
-  while (!events.includes('"exit"')) await new Promise((r) => setTimeout(r, 10));
+  await waitUntil('an exit event', () => events.includes('"exit"'), timeBound(60_000));
   cli.kill('SIGKILL');
   await once(cli, 'exit');
-  await new Promise((r) => setTimeout(r, 300)); // it goes on calling work(), recording with nobody draining
+  await waitForProgress(pid, 8); // it goes on calling work() (one call in 64 sleeps), recording with nobody draining
   // The guardian holds the threads while it undoes our changes (its Node takes seconds to start in the arm64 VM), then lets go.
   expect(await untraced(pid)).toBe(true);
   expect(procState(pid)).not.toBe('t');

@@ -3,8 +3,18 @@
 // moment it dies and puts back every original byte and real return address.
 import { ChildProcess, spawn } from 'child_process';
 import { once } from 'events';
-import { CLI, fixture, waitForState } from './helpers';
-import { timeBound } from './time-bound';
+import * as fs from 'fs';
+import { CLI, fixture, waitForProgress, waitForState } from './helpers';
+import { timeBound, waitUntil } from './time-bound';
+
+/** /proc/PID/status ('' once the process is gone). */
+function statusOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /** How long each call sleeps: long enough for the tracer to be killed while it sleeps, on a loaded machine (50 ms was not, beside two VMs) and under emulation. */
 const NAP = Math.min(timeBound(250), 2000);
@@ -39,12 +49,14 @@ async function killTracer(env: NodeJS.ProcessEnv): Promise<{ code: number | null
   await collect(cli, 'stderr').until((t) => t.split('"type":"entry"').length > 2);
   // Into the call's sleep: the thread is not stopped at one of our traps
   // (a thread that is, at the tracer's death, gets its SIGTRAP from the kernel: README).
-  // Waiting 15 ms was not enough on a loaded machine (the entries are read late): wait to see it asleep.
-  await new Promise((r) => setTimeout(r, 15));
-  await waitForState(prog.pid!, 'S', timeBound(5000));
+  // A fixed 15 ms was not enough on a loaded machine (the entries are read late): wait to see it asleep.
+  expect(await waitForState(prog.pid!, 'S', timeBound(5000))).toBe('S');
   cli.kill('SIGKILL');
   await once(cli, 'exit');
-  await new Promise((r) => setTimeout(r, NAP + Math.min(timeBound(250), 5000))); // the program's call in flight returns meanwhile
+  // The guardian lets go once it has put everything back; then the call in flight returns and the
+  // next one sleeps (without the guardian, the program dies at that return).
+  await waitUntil('the guardian to let go', () => !/^TracerPid:\s*[1-9]/m.test(statusOf(prog.pid!)));
+  await waitForProgress(prog.pid!, 2);
   prog.kill('SIGUSR1');
   const [code, signal] = await exited;
   return { code, signal, out: out.text };

@@ -5,6 +5,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ExitStatus, Hook, HookHandlers, Tracer } from '../lib';
+import { readElf } from '../lib/symbols/elf';
+import { waitUntil } from './time-bound';
 
 export const FIXTURES = path.join(__dirname, 'fixtures', 'bin');
 export const CLI = path.join(__dirname, '..', 'bin', 'rethook.js');
@@ -35,6 +37,23 @@ export function cli(args: string[], opts: { input?: string } = {}): RunResult {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input: opts.input ?? '', timeout: 60000 });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal };
 }
+
+/**
+ * The whole outcome of a refused command line: exit status `code`, nothing on
+ * stdout, on stderr exactly one line naming the problem (usage errors, exit
+ * status 2, add the one fixed hint line), and no stack trace.
+ */
+export function expectOneLineError(r: RunResult, message: string | RegExp, code = 1) {
+  expect({ status: r.status, signal: r.signal, stdout: r.stdout }).toEqual({ status: code, signal: null, stdout: '' });
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr.endsWith('\n')).toBe(true);
+  const lines = r.stderr.slice(0, -1).split('\n');
+  expect(lines[0]).toMatch(message);
+  expect(lines[0]).toMatch(/^rethook: /);
+  expect(lines.slice(1)).toEqual(code === 2 ? ["Try 'rethook --help'."] : []);
+}
+
+export const expectUsageError = (r: RunResult, message: string | RegExp) => expectOneLineError(r, message, 2);
 
 /** One temporary folder per test file, removed after its tests. */
 let scratch: string | null = null;
@@ -114,11 +133,6 @@ export async function trace(
   return { events, status, stdout: out.text(), tracer, hook };
 }
 
-/** Loop counts shrink under emulation (the arm64 VM sets RETHOOK_TEST_SCALE). */
-export function scaled(n: number): number {
-  return Math.max(1, Math.round(n * Number(process.env.RETHOOK_TEST_SCALE ?? 1)));
-}
-
 /**
  * The state letter of /proc/PID/stat (R, S, D, T, t, Z, ...), or null once
  * the process is gone. The command name may contain spaces and parentheses:
@@ -147,6 +161,48 @@ export async function waitForState(pid: number, states: string, timeoutMs = 1000
   }
 }
 
+/** How many threads have a return in the JSON events written to `file` so far (whole lines only: it may be mid-write). */
+export function threadsReturned(file: string): number {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return new Set(lines.filter((e) => e.type === 'exit').map((e) => e.tid)).size;
+}
+
+/** Voluntary context switches of each thread of `pid` (a thread that sleeps, in usleep say, adds one each time), by thread id. */
+function switches(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tasks: string[] = [];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      const m = /^voluntary_ctxt_switches:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'));
+      if (m) out.set(t, Number(m[1]));
+    } catch {
+      /* the thread is gone */
+    }
+  }
+  return out;
+}
+
+/**
+ * Until the threads of `pid` have gone to sleep `times` more times between
+ * them (seen in /proc: it runs on, through whatever it was in), or the
+ * process is gone or a zombie. For a program left untraced that sleeps in
+ * its loop (a thread blocked for good, in pthread_join say, adds nothing).
+ */
+export async function waitForProgress(pid: number, times = 4): Promise<void> {
+  const total = () => [...switches(pid).values()].reduce((a, b) => a + b, 0);
+  const before = total();
+  await waitUntil(`the threads of process ${pid} to run on`, () => {
+    const st = procState(pid);
+    return st === null || st === 'Z' || total() >= before + times;
+  });
+}
+
 /** Runtime minus link-time addresses of `file` in process `pid`: from /proc/PID/maps and the program headers (readelf). */
 export function loadBias(pid: number, file: string): number {
   const real = fs.realpathSync(file);
@@ -161,6 +217,23 @@ export function loadBias(pid: number, file: string): number {
     .filter((l) => /^\s*LOAD\s/.test(l))
     .map((l) => parseInt(l.trim().split(/\s+/)[2], 16));
   return parseInt(first[0].split('-')[0], 16) - Math.floor(Math.min(...loads) / 4096) * 4096;
+}
+
+/**
+ * The first `n` bytes of function `name` of `file` as they are now in process
+ * `pid` (read from /proc/PID/mem): they change when the function is hooked.
+ */
+export function codeOf(pid: number, file: string, name: string, n = 4): Buffer {
+  const fn = readElf(file).functions.find((f) => f.name === name);
+  if (!fn) throw new Error(`no function ${name} in ${file}`);
+  const fd = fs.openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    const b = Buffer.alloc(n);
+    fs.readSync(fd, b, 0, n, loadBias(pid, file) + fn.value);
+    return b;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The link-time address of the first copy of `text` (NUL-terminated) in an allocated section of `file` (readelf -S). */
@@ -178,4 +251,4 @@ export function linkedAddressOfString(file: string, text: string): number {
   throw new Error(`"${text}" is in no allocated section of ${file}`);
 }
 
-export { timeBound } from './time-bound';
+export { pause, scaled, timeBound, waitUntil } from './time-bound';

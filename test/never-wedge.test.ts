@@ -5,8 +5,8 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CLI, fixture, scratchDir } from './helpers';
-import { timeBound } from './time-bound';
+import { CLI, codeOf, fixture, scratchDir, threadsReturned, waitForProgress } from './helpers';
+import { pause, timeBound, waitUntil } from './time-bound';
 
 const FLOOD = fixture('flood');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,7 +65,8 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
       let stderr = '';
       cli.stderr!.on('data', (d) => (stderr += d));
       const pid = await childOf(cli.pid!);
-      const delay = run < 2 ? 0 : Math.floor(Math.random() * 300); // 0: often before its exec
+      // The scenario: a kill at a random moment of the run (0: often before its exec).
+      const delay = run < 2 ? 0 : Math.floor(Math.random() * 300);
       await sleep(delay);
       process.kill(pid, 'SIGKILL');
       const r = await exitOf(cli, 15000);
@@ -103,7 +104,7 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
     expect(r.code).toBe(1);
     expect(err).toBe(`rethook: internal error while handling a stop: test fault at the entry of tick; detached from process ${child.pid}\n`);
     expect(tracerPid(child.pid!)).toBe(0);
-    await sleep(100);
+    await waitForProgress(child.pid!); // it runs on, untraced
     child.kill('SIGUSR1');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
@@ -133,7 +134,11 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
       const cli = spawn(process.execPath, [CLI, 'trace', '-f', 'step', '--format', 'json', '-o', out, '--', FLOOD, '0'], { stdio: 'ignore', detached: true });
       await childOf(cli.pid!);
       // The first at once: while the CLI is still starting the program (it must not die of it).
-      await sleep(run === 0 ? 0 : 300 + Math.floor(Math.random() * 300));
+      // The others once events flood, at a random moment of it (the scenario).
+      if (run > 0) {
+        await waitUntil('events in the output', () => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('"exit"'), timeBound(20000));
+        await sleep(Math.floor(Math.random() * 300));
+      }
       process.kill(-cli.pid!, 'SIGINT');
       const r = await exitOf(cli, 10000);
       expect(r.signal).toBe(null);
@@ -144,11 +149,12 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
     for (let run = 0; run < 2; run++) {
       // Attached: SIGINT to the CLI detaches; the program floods on, untraced.
       const prog = spawn(FLOOD, ['0'], { stdio: 'ignore' });
-      await sleep(50);
-      const cli = spawn(process.execPath, [CLI, 'trace', '-p', String(prog.pid), '-f', 'step', '--format', 'json', '-o', '/dev/null'], { stdio: 'ignore' });
+      await waitUntil('the program to start', () => fs.readlinkSync(`/proc/${prog.pid}/exe`) === fs.realpathSync(FLOOD));
+      const out = path.join(scratchDir(), `int-attached-${run}.jsonl`);
+      const cli = spawn(process.execPath, [CLI, 'trace', '-p', String(prog.pid), '-f', 'step', '--format', 'json', '-o', out], { stdio: 'ignore' });
       // Attached and flooding (a loaded machine may take a while to get there), then Ctrl-C.
-      for (const end = Date.now() + timeBound(20000); tracerPid(prog.pid!) !== cli.pid && Date.now() < end; ) await sleep(20);
-      await sleep(300);
+      await waitUntil('events in the output', () => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('"exit"'), timeBound(20000));
+      expect(tracerPid(prog.pid!)).toBe(cli.pid);
       cli.kill('SIGINT');
       const r = await exitOf(cli, 10000);
       expect(r.code).toBe(0);
@@ -165,25 +171,27 @@ describe('item 4: attach edge cases', () => {
     const { child, output } = await startUntraced(fixture('spinner', 'O2'), [], 'ready');
     const pid = child.pid!;
     process.kill(pid, 'SIGSTOP');
-    await sleep(50);
+    await waitUntil('every thread stopped', () => states(pid).every((s) => s === 'T'));
+    const tick = fixture('spinner', 'O2');
+    const unhooked = codeOf(pid, tick, 'tick');
     const out1 = path.join(scratchDir(), 'stop-1.jsonl');
     const cli1 = spawn(process.execPath, [CLI, 'trace', '-p', String(pid), '-f', 'tick', '--format', 'json', '-o', out1], { stdio: 'ignore' });
-    while (tracerPid(pid) === 0) await sleep(10);
-    await sleep(700); // attached and hooked
+    // Attached and hooked: tick's first bytes are patched.
+    await waitUntil('tick hooked', () => !codeOf(pid, tick, 'tick').equals(unhooked), timeBound(20000));
     expect(states(pid).every((s) => s === 't' || s === 'T')).toBe(true);
     expect(fs.readFileSync(out1, 'utf8')).toBe(''); // not one call ran
     cli1.kill('SIGINT');
     expect((await exitOf(cli1, 10000)).code).toBe(0);
     expect(tracerPid(pid)).toBe(0);
     expect(states(pid).every((s) => s === 'T')).toBe(true);
+    expect(codeOf(pid, tick, 'tick')).toEqual(unhooked);
 
     const out2 = path.join(scratchDir(), 'stop-2.jsonl');
     const cli2 = spawn(process.execPath, [CLI, 'trace', '-p', String(pid), '-f', 'tick', '--format', 'json', '-o', out2], { stdio: 'ignore' });
-    while (tracerPid(pid) === 0) await sleep(10);
-    await sleep(700);
+    await waitUntil('tick hooked', () => !codeOf(pid, tick, 'tick').equals(unhooked), timeBound(20000));
     expect(fs.readFileSync(out2, 'utf8')).toBe('');
     process.kill(pid, 'SIGCONT');
-    while (!fs.existsSync(out2) || !fs.readFileSync(out2, 'utf8').includes('"exit"')) await sleep(10);
+    await waitUntil('an exit event', () => fs.existsSync(out2) && fs.readFileSync(out2, 'utf8').includes('"exit"'));
     cli2.kill('SIGINT');
     expect((await exitOf(cli2, 10000)).code).toBe(0);
     const lines = jsonLines(fs.readFileSync(out2, 'utf8'));
@@ -256,8 +264,8 @@ describe('item 12: signals and pipes of the environment', () => {
     const { child } = await startUntraced(fixture('spinner', 'O2'), [], 'ready');
     const out = path.join(scratchDir(), 'inflight.jsonl');
     const cli = spawn(process.execPath, [CLI, 'trace', '-p', String(child.pid), '-f', 'tick', '--format', 'json', '-o', out], { stdio: 'ignore' });
-    while (!fs.existsSync(out) || !fs.readFileSync(out, 'utf8').includes('"exit"')) await sleep(10);
-    await sleep(100);
+    // Calls returned on both threads: calls are in flight on both now (tick sleeps inside).
+    await waitUntil('returns of tick on both threads', () => threadsReturned(out) === 2, timeBound(20000));
     cli.kill('SIGINT');
     expect((await exitOf(cli, 10000)).code).toBe(0);
     const lines = jsonLines(fs.readFileSync(out, 'utf8'));

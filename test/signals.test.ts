@@ -1,5 +1,5 @@
 import { Tracer } from '../lib';
-import { Captured, fixture, MODES, procState, trace, untraced, waitForState } from './helpers';
+import { Captured, fixture, MODES, pause, procState, trace, untraced, waitForState } from './helpers';
 
 const CASES = MODES.flatMap((mode) => ['O0', 'O2'].map((v) => [mode, v] as const));
 
@@ -33,7 +33,8 @@ test.each(MODES)('SIGSTOP stops the program (group-stop) until SIGCONT, as untra
   t.hook('in_handler', { mode, onExit: (c) => void seen.push(c.retval) });
   const done = t.run();
   expect(['t', 'T']).toContain(await waitForState(t.pid, 'tT', 2000));
-  await new Promise((r) => setTimeout(r, 100));
+  // The scenario: a moment in which nothing may resume it.
+  await pause(100);
   expect(['t', 'T']).toContain(procState(t.pid)); // still stopped: the tracer did not resume it
   expect(seen).toEqual([]);
   process.kill(t.pid, 'SIGCONT');

@@ -3,7 +3,7 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CLI, fixture, procState, scratchDir } from './helpers';
+import { CLI, fixture, procState, scratchDir, threadsReturned } from './helpers';
 import { timeBound } from './time-bound';
 
 function alive(pid: number): boolean {
@@ -38,7 +38,8 @@ test('a program SIGKILLed mid-trace: the CLI exits 128+9, and every event from b
   cli.stderr!.on('data', (d) => (stderr += d));
   await until(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('"exit"'));
   const pid = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[0]).pid as number;
-  await new Promise((r) => setTimeout(r, 200));
+  // Calls returned on both threads: calls are in flight on both now (tick sleeps inside).
+  await until(() => threadsReturned(out) === 2);
   process.kill(pid, 'SIGKILL');
   const [code] = await once(cli, 'exit');
   expect(code).toBe(137);

@@ -30,8 +30,21 @@ describe('patterns are validated', () => {
     expect((err as Error).message).not.toMatch(/[\n\x1b]/);
   });
 
-  test.each(['q'.repeat(4096), 'a[b', '[]]x', '[!]]x', '[a-a]', 'ns::f', 'libz.so.1:crc32'])('%j is accepted', (text) => {
-    expect(() => parsePattern(text)).not.toThrow();
+  test.each<[string, string | null, string, string, string]>([
+    // text, its object part, its function part, a name that part matches, one it does not
+    ['q'.repeat(4096), null, 'q'.repeat(4096), 'q'.repeat(4096), 'q'.repeat(4095)],
+    ['a[b', null, 'a[b', 'a[b', 'ab'], // an unterminated class: a literal '['
+    ['[]]x', null, '[]]x', ']x', 'ax'], // ']' first in a class is one of its members
+    ['[!]]x', null, '[!]]x', 'ax', ']x'],
+    ['[a-a]', null, '[a-a]', 'a', 'b'],
+    ['ns::f', null, 'ns::f', 'ns::f', 'f'], // '::' is C++, not an object part
+    ['libz.so.1:crc32', 'libz.so.1', 'crc32', 'crc32', 'crc32x'],
+  ])('%j is accepted: object part %j, function part %j, matching %j and not %j', (text, moduleText, fnText, yes, no) => {
+    const p = parsePattern(text);
+    expect({ text: p.text, moduleText: p.moduleText, fn: p.fn.source, isGlob: p.isGlob }).toEqual({ text, moduleText, fn: fnText, isGlob: /[*?[]/.test(fnText) });
+    expect([p.fn.test(yes), p.fn.test(no)]).toEqual([true, false]);
+    if (moduleText === null) expect(p.module).toBeNull();
+    else expect([p.module!.test(moduleText), p.module!.test('libc.so.6')]).toEqual([true, false]);
   });
 
   test("a class may hold ']' first, and an unterminated one is a literal '['", () => {

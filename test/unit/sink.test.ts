@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Sink } from '../../lib/views/format';
+import { timeBound, waitUntil } from '../time-bound';
 
 let dir: string;
 beforeAll(() => {
@@ -83,7 +84,9 @@ test('a buffered sink flushes by itself shortly after a write', async () => {
   const fd = fs.openSync(file, 'w');
   try {
     new Sink(fd).write('later\n');
-    await new Promise((r) => setTimeout(r, 200));
+    expect(fs.readFileSync(file, 'utf8')).toBe(''); // not at once
+    // Shortly: within a second (a stretched bound), with no other write or flush.
+    await waitUntil('the flush', () => fs.readFileSync(file, 'utf8') !== '', timeBound(1000));
     expect(fs.readFileSync(file, 'utf8')).toBe('later\n');
   } finally {
     fs.closeSync(fd);
