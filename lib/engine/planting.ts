@@ -207,12 +207,21 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
   const goProgram = isGoModule(fn.module);
   const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, goProgram);
   if (hook && hook.handlers.mode === 'fast') {
-    const r = plantFast(s, proc, hook, fn, fresh, atSite || goProgram ? 'its returns are caught at the return site (it saves or inspects its return address, or is Go code)' : null);
-    if (r === true) {
-      startDraining(s);
-      return true;
+    if (goProgram) {
+      // Every function of a Go program: said once per object, not once per function.
+      const mod = fn.module!;
+      if (!hook.goFellBack.has(mod.path)) {
+        hook.goFellBack.add(mod.path);
+        hook.fellBack.push(`every function of ${mod.name}: ${GO_FALLBACK}`);
+      }
+    } else {
+      const r = plantFast(s, proc, hook, fn, fresh, atSite ? 'its returns are caught at the return site (it returns twice or looks at its caller or return address)' : null);
+      if (r === true) {
+        startDraining(s);
+        return true;
+      }
+      hook.fellBack.push(`${fn.name}: ${r}`);
     }
-    hook.fellBack.push(`${fn.name}: ${r}`);
   }
   if (proc.fast?.byAddress.has(fn.address)) {
     throw new RethookError(`cannot hook ${fn.name} in trap mode: another hook has it in fast mode`, 'EHOOK');
@@ -264,6 +273,9 @@ export function slotFor(s: Session, proc: Proc, addr: number, what: string): num
   proc.slots.set(addr, slot);
   return slot;
 }
+
+/** Why a Go program's functions stay in trap mode (fast mode points returns at its recorder). */
+export const GO_FALLBACK = "it is a Go program: Go's runtime walks goroutine stacks and throws on a return address in no Go function, so returns are caught at their return sites, per goroutine";
 
 /** Go programs walk their own stacks (GC, stack growth): a rewritten return address crashes them. */
 const goModules = new WeakMap<Module, boolean>();
