@@ -31,6 +31,8 @@ export interface CallInfo {
   stackPointer: number;
   depth: number;
   inherited: boolean;
+  /** Go programs: the goroutine's id. */
+  goroutine?: number;
   /** The call's signature and values, when one is known. */
   typed?: TypedCall | null;
   /** Monotonic ns when the entry stop was taken. */
@@ -91,6 +93,14 @@ export class CallContext {
    * followed child too (its entry event has the parent's pid).
    */
   readonly inherited: boolean;
+  /**
+   * Go programs only: the goroutine that made the call, by Go's own goroutine
+   * id (`goroutine 18 [running]` in its tracebacks), read from the runtime's
+   * g at the entry; in a Go binary without debug information, the address of
+   * its g. Calls nest per goroutine (`depth` counts its calls), whichever
+   * threads run it. Undefined in other programs.
+   */
+  readonly goroutine: number | undefined;
   /** @internal */ protected readonly typed: TypedCall | null;
 
   /** @internal */
@@ -104,6 +114,7 @@ export class CallContext {
     this.stackPointer = call.stackPointer;
     this.depth = call.depth;
     this.inherited = call.inherited;
+    this.goroutine = call.goroutine;
     this.typed = call.typed ?? null;
   }
 

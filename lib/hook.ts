@@ -115,8 +115,14 @@ export class Hook {
    * Tracing goes on with the other objects.
    */
   readonly warnings: string[] = [];
-  /** Functions this hook wanted in fast mode that are hooked in trap mode instead: `name: why`. */
+  /**
+   * Functions this hook wanted in fast mode that are hooked in trap mode
+   * instead: `name: why`. A Go program's functions all are, said once per
+   * object: `every function of NAME: why`.
+   */
   readonly fellBack: string[] = [];
+  /** @internal Go objects (paths) whose fallback is in fellBack already. */
+  readonly goFellBack = new Set<string>();
   /** Calls that ran without a return hook (see nmissed), per function name (where it is known). */
   readonly nmissedByFunction = new Map<string, number>();
   /** Calls that ran without a return hook, by why: they add up to nmissed. */

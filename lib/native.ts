@@ -112,6 +112,8 @@ export interface NativeTracer {
   debugSignature(file: string, linkAddr: number): string | null;
   /** "file.c:21" for a link-time address of `file`, or null. */
   debugSourceLine(file: string, linkAddr: number): string | null;
+  /** The offset of a member of the structure type `type` (`runtime.g`) in `file`'s debug information, or -1. */
+  debugMemberOffset(file: string, type: string, member: string): number;
   /**
    * Unwind thread tid (stopped; its registers loaded) by call frame
    * information, from `pc`. A word read equal to `trampoline` stands for the

@@ -59,6 +59,8 @@ export class RethookNode {
   inherited = false;
   /** The call's signature and values (lib/types), or null when none is known. */
   typed: TypedCall | null = null;
+  /** Go: the goroutine that made the call (see CallContext.goroutine); undefined elsewhere. */
+  goroutine: number | undefined = undefined;
 }
 
 /** A hook's nodes: at most maxActive calls in flight; the rest are counted as missed. */
@@ -84,6 +86,7 @@ export class NodePool {
     n.restored = false;
     n.inherited = false;
     n.typed = null;
+    n.goroutine = undefined;
     n.mode = 'trampoline';
     n.args = [];
     n.data = undefined;

@@ -111,6 +111,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
             InstanceMethod("fpArgs", &NativeTracer::FpArgsM),
             InstanceMethod("debugSignature", &NativeTracer::DebugSignatureM),
             InstanceMethod("debugSourceLine", &NativeTracer::DebugSourceLineM),
+            InstanceMethod("debugMemberOffset", &NativeTracer::DebugMemberOffsetM),
             InstanceMethod("unwind", &NativeTracer::UnwindM),
             InstanceMethod("forgetDebugProcess", &NativeTracer::ForgetDebugProcess),
         });
@@ -438,6 +439,7 @@ class NativeTracer : public Napi::ObjectWrap<NativeTracer> {
   Napi::Value FpArgsM(const Napi::CallbackInfo& info) { return FpArgs(info); }
   Napi::Value DebugSignatureM(const Napi::CallbackInfo& info) { return DebugSignature(debug_info(&debug_), info); }
   Napi::Value DebugSourceLineM(const Napi::CallbackInfo& info) { return DebugSourceLine(debug_info(&debug_), info); }
+  Napi::Value DebugMemberOffsetM(const Napi::CallbackInfo& info) { return DebugMemberOffset(debug_info(&debug_), info); }
   Napi::Value UnwindM(const Napi::CallbackInfo& info) { return Unwind(debug_info(&debug_), session_, regs_, info); }
   Napi::Value ForgetDebugProcess(const Napi::CallbackInfo& info) {
     if (debug_) debug_->forget_process(to_int(info[0]));

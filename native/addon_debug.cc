@@ -37,6 +37,11 @@ Napi::Value DebugSourceLine(dwarf::DebugInfo& d, const Napi::CallbackInfo& info)
   return Napi::String::New(info.Env(), s);
 }
 
+Napi::Value DebugMemberOffset(dwarf::DebugInfo& d, const Napi::CallbackInfo& info) {
+  std::string type = info[1].As<Napi::String>(), member = info[2].As<Napi::String>();
+  return Napi::Number::New(info.Env(), double(d.member_offset(info[0].As<Napi::String>(), type, member)));
+}
+
 Napi::Value Unwind(dwarf::DebugInfo& d, Session& s, const ArchRegs& regs, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   dwarf::ThreadView t;

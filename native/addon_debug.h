@@ -19,6 +19,8 @@ dwarf::DebugInfo& debug_info(std::unique_ptr<dwarf::DebugInfo>* slot);
 Napi::Value DebugSignature(dwarf::DebugInfo& d, const Napi::CallbackInfo& info);
 // debugSourceLine(file, linkAddr) -> "file.c:21" | null
 Napi::Value DebugSourceLine(dwarf::DebugInfo& d, const Napi::CallbackInfo& info);
+// debugMemberOffset(file, type, member) -> offset | -1
+Napi::Value DebugMemberOffset(dwarf::DebugInfo& d, const Napi::CallbackInfo& info);
 // unwind(pid, tid, pc, trampoline, realReturns[], generation, maxFrames) with the
 // registers in `regs` -> { frames: [pc, symbol, offset, file, line][], reliable, error }
 Napi::Value Unwind(dwarf::DebugInfo& d, Session& s, const ArchRegs& regs, const Napi::CallbackInfo& info);

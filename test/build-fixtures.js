@@ -66,6 +66,8 @@ const PROGRAMS = {
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'], patch_window: ['patch_window_main.c', 'patch_window.S'] } : {}),
   tailjump_chain: ['tailjump_main.c', 'tailjump.S', '-DCHAIN'],
   tailjump_short: ['tailjump_main.c', 'tailjump.S', '-DSHORT'],
+  exception_mixed: ['exception_mixed.cc', 'exception_mixed.S'],
+  exception_relay: ['exception_mixed.cc', 'exception_mixed.S', '-DRELAY'],
 };
 
 /**

@@ -207,9 +207,18 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
   const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, goProgram);
   const mode = hook ? s.modes.find((m) => m.name === hook.handlers.mode) : undefined;
   if (hook && mode) {
-    const r = mode.plant(s, proc, hook, fn, fresh, atSite || goProgram ? 'its returns are caught at the return site (it saves or inspects its return address, or is Go code)' : null);
-    if (r === true) return true;
-    hook.fellBack.push(`${fn.name}: ${r}`);
+    if (goProgram) {
+      // Every function of a Go program: said once per object, not once per function.
+      const mod = fn.module!;
+      if (!hook.goFellBack.has(mod.path)) {
+        hook.goFellBack.add(mod.path);
+        hook.fellBack.push(`every function of ${mod.name}: ${GO_FALLBACK}`);
+      }
+    } else {
+      const r = mode.plant(s, proc, hook, fn, fresh, atSite ? 'its returns are caught at the return site (it returns twice or looks at its caller or return address)' : null);
+      if (r === true) return true;
+      hook.fellBack.push(`${fn.name}: ${r}`);
+    }
   }
   const other = s.modes.find((m) => m.has(proc, fn.address));
   if (other) throw new RethookError(`cannot hook ${fn.name} in trap mode: another hook has it in ${other.name} mode`, 'EHOOK');
@@ -242,6 +251,9 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
   if (hook) hook.sites.push({ pid: proc.pid, address: fn.address, function: fn.name });
   return true;
 }
+
+/** Why a Go program's functions stay in trap mode (fast mode points returns at its recorder). */
+export const GO_FALLBACK = "it is a Go program: Go's runtime walks goroutine stacks and throws on a return address in no Go function, so returns are caught at their return sites, per goroutine";
 
 /** Go programs walk their own stacks (GC, stack growth): a rewritten return address crashes them. */
 const goModules = new WeakMap<Module, boolean>();

@@ -24,7 +24,7 @@ function callInfo(th: ThreadState, node: RethookNode): CallInfo {
   return {
     pid: th.proc.pid, tid: th.tid, fn: node.fnName, address: node.fnAddr, args: node.args,
     returnAddress: node.realRet, stackPointer: node.frame, depth: node.depth, inherited: node.inherited, entryTs: node.entryTs,
-    typed: node.typed,
+    typed: node.typed, goroutine: node.goroutine,
   };
 }
 
@@ -105,6 +105,7 @@ export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site
   let chained = tailCall;
   let action: EntryAction = { kind: 'continue' };
   const ts = process.hrtime.bigint(); // the entry's timestamp, before any handler runs
+  const goroutine = site.goroutines ? goroutineId(s, th.proc, site, returnAbi.goroutine(s.regs)) : undefined;
   for (const hook of site.hooks) {
     const outer = stack.top();
     if (chained && (!outer || outer.frame !== sp)) {
@@ -129,6 +130,7 @@ export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site
     node.args = s.regs.args();
     node.typed = typedCallAt(s.nat, th.tid, site, hook);
     node.entryTs = ts;
+    node.goroutine = goroutine;
     let keep = true;
     const handler = hook.handlers.onEntry;
     if (handler) {
@@ -151,6 +153,37 @@ export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site
     chained = true;
   }
   return action;
+}
+
+/** Where runtime.g keeps the goroutine's id (goid), per Go object, from its debug information; -1: not described. */
+const goidOffsets = new WeakMap<object, number>();
+
+/**
+ * Go's id of the goroutine whose g is `g` (the goroutine register at a
+ * function's entry): read from the g, where its debug information says the
+ * runtime keeps it; without that (a binary built with -ldflags=-w), the g's
+ * address, which stays the goroutine's while it lives.
+ */
+function goroutineId(s: Session, proc: Proc, site: Site, g: bigint): number {
+  const mod = site.fn?.module;
+  let off = -1;
+  if (mod) {
+    const known = goidOffsets.get(mod);
+    if (known !== undefined) off = known;
+    else {
+      try {
+        off = mod.path.startsWith('/') ? s.nat.debugMemberOffset(mod.path.replace(/ \(deleted\)$/, ''), 'runtime.g', 'goid') : -1;
+      } catch {
+        off = -1; // unreadable debug information is no reason to stop tracing
+      }
+      goidOffsets.set(mod, off);
+    }
+  }
+  if (off >= 0) {
+    const b = proc.mem.read(Number(g) + off, 8);
+    if (b) return Number(b.readBigInt64LE(0));
+  }
+  return Number(g);
 }
 
 /** The shadow stack of a goroutine of a Go program (its `g`, as the goroutine register holds it). */

@@ -362,7 +362,9 @@ function parse(path: string, src: ByteSource): ElfFile {
       // (An object may sit at a segment's very end: __TMC_END__, end markers.)
       const seg = (isFunc ? exec : segments).find((s) => value >= s.vaddr && (value < s.vaddr + s.memsz || (!isFunc && value === s.vaddr + s.memsz)));
       if (!seg) {
-        refusedSymbols++;
+        // An end marker, not damage: Go's linker gives the end of the text
+        // (`runtime.etext`) a zero-size function symbol just past its last byte.
+        if (!(isFunc && size === 0 && exec.some((s) => value === s.vaddr + s.memsz))) refusedSymbols++;
         continue;
       }
       if (size < 0 || value + size > seg.vaddr + seg.memsz) {

@@ -157,6 +157,7 @@ function liveEntry(e: EntryEvent): string | null {
   let s = entryHead(e) + jsonNumber(e.depth) + ',"args":' + hexList(e.args);
   let n = 8;
   if (x.argv !== undefined) (s += ',"argv":' + typedList(x.argv)), n++;
+  if (e.goroutine !== undefined) (s += ',"goroutine":' + jsonNumber(e.goroutine)), n++;
   return closed(s, n, e);
 }
 
@@ -168,6 +169,7 @@ function liveExit(e: ExitEvent): string | null {
   if (x.ret !== undefined) (s += ',"ret":' + typedValue(x.ret)), n++;
   if (e.reason !== undefined) (s += ',"reason":' + jsonName(e.reason)), n++;
   if (e.inherited !== undefined) (s += ',"inherited":' + e.inherited), n++;
+  if (e.goroutine !== undefined) (s += ',"goroutine":' + jsonNumber(e.goroutine)), n++;
   return closed(s, n, e);
 }
 

@@ -15,6 +15,8 @@ export interface EntryEvent {
   backtrace?: string[];
   backtraceReliable?: boolean;
   inherited?: boolean;
+  /** Go programs: the goroutine's id (calls nest per goroutine: `depth` counts its calls). */
+  goroutine?: number;
   /** CLOCK_MONOTONIC ns when the entry stop was taken. */
   ts: number;
 }
@@ -31,6 +33,8 @@ export interface ExitEvent {
   durationNs: number;
   reason?: string;
   inherited?: boolean;
+  /** Go programs: the goroutine's id, as at the entry. */
+  goroutine?: number;
   /** CLOCK_MONOTONIC ns when the return (or unwinding) was seen. */
   ts: number;
 }

@@ -225,6 +225,7 @@ export function entryEvent(c: EntryContext, backtraces: boolean, fields: EventFi
     if (bt.frames.some((f) => f.source)) (o as unknown as Record<string, unknown>).backtraceSources = bt.frames.slice(1).map((f) => f.source ?? null);
   }
   typeEntry(parts, o, fields === 'all');
+  if (c.goroutine !== undefined) o.goroutine = c.goroutine;
   o.ts = Number(c.timestampNs);
   (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
   return o;
@@ -238,6 +239,7 @@ export function exitEvent(c: ExitContext, fields: EventFields = 'all'): ExitEven
   typeExit(c, o, fields === 'all');
   if (c.reason) o.reason = c.reason;
   if (c.inherited) o.inherited = true;
+  if (c.goroutine !== undefined) o.goroutine = c.goroutine;
   o.ts = Number(c.timestampNs);
   (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
   return o;

@@ -199,6 +199,7 @@ function call(o: Obj): void {
   int(o.depth, 'depth', 0, LIMITS.depth);
   ns(o.ts, 'ts');
   optional(o, 'inherited', bool);
+  optional(o, 'goroutine', (v, f) => int(v, f, 0, Number.MAX_SAFE_INTEGER));
 }
 
 function checkEntry(o: Obj): EntryEvent {

@@ -68,6 +68,9 @@ class DebugInfo {
   std::string signature(const std::string& file, uint64_t addr);
   // Source file (base name) and line of a link-time address, "" when unknown.
   std::string source_line(const std::string& file, uint64_t addr);
+  // The offset of member `member` in the structure type named `type` (as the
+  // object's debug information names it: "runtime.g"), or -1 when not described.
+  int64_t member_offset(const std::string& file, const std::string& type, const std::string& member);
 
   // Unwind a stopped thread by call frame information. `generation` changes
   // whenever the process's objects changed (dlopen, exec): its module list is

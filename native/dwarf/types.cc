@@ -388,4 +388,35 @@ std::string DebugInfo::source_line(const std::string& file, uint64_t addr) {
   return line_of(o->mod, addr + bias);
 }
 
+int64_t DebugInfo::member_offset(const std::string& file, const std::string& type, const std::string& member) {
+  Offline* o = offline(file);
+  if (!o || !o->mod) return -1;
+  Dwarf_Addr bias = 0;
+  Dwarf* dw = dwfl_module_getdwarf(o->mod, &bias);
+  if (!dw) return -1;
+  // The type's DIE is a child of some compilation unit (Go: the runtime's).
+  Dwarf_Off off = 0, next = 0;
+  size_t header = 0;
+  while (dwarf_nextcu(dw, off, &next, &header, nullptr, nullptr, nullptr) == 0) {
+    Dwarf_Die cu, die;
+    if (dwarf_offdie(dw, off + header, &cu) && dwarf_child(&cu, &die) == 0) do {
+        if (dwarf_tag(&die) != DW_TAG_structure_type) continue;
+        const char* name = die_name(&die);
+        if (!name || type != name) continue;
+        Dwarf_Die child;
+        if (dwarf_child(&die, &child) == 0) do {
+            const char* mn = die_name(&child);
+            if (dwarf_tag(&child) != DW_TAG_member || !mn || member != mn) continue;
+            Dwarf_Attribute a;
+            Dwarf_Word at = 0;
+            if (!dwarf_attr_integrate(&child, DW_AT_data_member_location, &a) || dwarf_formudata(&a, &at) != 0) return -1;
+            return int64_t(at);
+          } while (dwarf_siblingof(&child, &child) == 0);
+        return -1;
+      } while (dwarf_siblingof(&die, &die) == 0);
+    off = next;
+  }
+  return -1;
+}
+
 }  // namespace rethook::dwarf

@@ -119,6 +119,16 @@ describe('readElf on real files', () => {
     expect(nopie.firstLoadVaddr).toBeGreaterThan(0);
   });
 
+  const goTest = fs.existsSync(fixture('goroutines.go')) ? test : test.skip; // golang-go not installed
+  goTest("a Go program reads cleanly: its linker's end-of-text marker (a zero-size function just past .text) is no damage and no function", () => {
+    const file = fixture('goroutines.go');
+    expect(readelf(['-s'], file)).toMatch(/\s0 FUNC\s+LOCAL\s+DEFAULT\s+\d+ runtime\.etext$/m);
+    const elf = readElf(file); // throws on damage
+    expect(elf.damage).toBeNull();
+    const names = new Set(elf.functions.map((f) => f.name));
+    expect([names.has('main.work'), names.has('main.leaf'), names.has('runtime.goexit.abi0'), names.has('runtime.etext')]).toEqual([true, true, true, false]);
+  });
+
   test('isElf tells ELF files from others without throwing', () => {
     expect([isElf(fixture('calls.O0')), isElf(fixture('libplugin.so')), isElf(NOTELF), isElf('/nonexistent/file'), isElf(os.tmpdir())]).toEqual([true, true, false, false, false]);
   });

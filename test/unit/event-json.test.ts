@@ -38,6 +38,7 @@ test.each([
   ['with the tree\'s shownDepth', { ...withTs(entry(), 7), shownDepth: 0 }],
   ['with a backtrace', withTs(entry({ backtrace: ['main+0x10'], backtraceReliable: true }), 7)],
   ['with a field it does not know', withTs(entry({ inherited: true }), 7)],
+  ["of a Go program (its goroutine's id)", withTs(entry({ argv: [{ name: 'x', type: 'int', value: 5 }], goroutine: 18 }), 7)],
   ['not built live (a replayed record, fields in another order)', { ts: 1, ...JSON.parse(JSON.stringify(entry())) }],
   ['with an undefined value', withTs(entry({ argv: [{ name: 'x', type: 'int', value: undefined }] }), 1)],
 ])('an entry event %s is written as JSON.stringify writes it', (_what, e) => {
@@ -49,6 +50,7 @@ test.each([
   ['with a typed return', exit({ ret: { type: 'double', value: -0.5 } })],
   ['of a void function', exit({ ret: { type: 'void' } })],
   ['unwound, with a reason, inherited', exit({ unwound: true, reason: 'longjmp', inherited: true })],
+  ["of a Go program (its goroutine's id)", exit({ ret: { type: 'int', value: 4 }, unwound: true, reason: 'thread-exit', goroutine: 18 })],
   ['with the tree\'s shownDepth', { ...exit(), shownDepth: 1 }],
   ['with a field after ts', exit({}, { extra: 'x' })],
   ['not built live', { ...exit(), [IN_ORDER]: undefined }],
@@ -57,8 +59,8 @@ test.each([
 });
 
 test('a live event with typed scalars is written without calling JSON.stringify (the point of the writer)', () => {
-  const e = withTs(entry({ argv: [{ name: 'x', type: 'int', value: 5 }] }), 3);
-  const x = exit({ ret: { type: 'int', value: 4 } });
+  const e = withTs(entry({ argv: [{ name: 'x', type: 'int', value: 5 }], goroutine: 7 }), 3);
+  const x = exit({ ret: { type: 'int', value: 4 }, goroutine: 7 });
   const want = [stringified(e), stringified(x)];
   const spy = jest.spyOn(JSON, 'stringify');
   try {
