@@ -1,6 +1,7 @@
 // The public API: a thin facade over one tracing session (engine/session.ts).
-// Each method's body lives in methods/, one file each; the session is a
-// private field, so the declaration file shows only what is documented here.
+// Each method's body is the engine's (or, for the constructors and the event
+// stream, methods/'s); the session is a private field, so the declaration
+// file shows only what is documented here.
 // Every ptrace request is made from Node's main thread, woken by SIGCHLD, so
 // handlers run synchronously while the thread that hit the breakpoint waits,
 // and the event loop runs between stops.
@@ -10,12 +11,11 @@ import type { Readable, Writable } from 'stream';
 import type { FastHookHandlers, Hook, HookHandlers } from './hook';
 import { eventStream, EventsOptions, TraceEventStream } from './methods/events';
 import { attachSession } from './methods/attach';
-import { backtraceOf } from './methods/backtrace';
-import { detachSession } from './methods/detach';
-import { hookFunctions } from './methods/hook';
-import { killSession } from './methods/kill';
-import { runSession } from './methods/run';
 import { spawnSession } from './methods/spawn';
+import { backtraceOf } from './engine/backtrace';
+import { detachSession } from './engine/detach';
+import { hookFunctions } from './engine/planting';
+import { killSession, runSession } from './engine/stop-loop';
 import type { AttachOptions, SpawnOptions } from './options';
 
 export type { ExitStatus, ProcessEvent } from './engine/session';

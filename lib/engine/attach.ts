@@ -109,7 +109,7 @@ function pollStops(s: Session, proc: Proc, pending: Pending, seized: Set<number>
       // when the child lets go, and that stop took our interrupt's place (any
       // ptrace stop clears a pending one). It is still in the kernel: asked
       // again, it stops as it returns to its own code.
-      s.nat.resume(tid, 0);
+      s.resume(tid, 0);
       s.nat.interrupt(tid);
     } else if (kind === StopKind.Interrupt || kind === StopKind.GroupStop) {
       pending.threads.delete(tid);
@@ -129,7 +129,7 @@ function pollStops(s: Session, proc: Proc, pending: Pending, seized: Set<number>
         // Nothing of ours is in its memory yet: it is let go at its first stop.
         pending.children.add(info[Info.Msg]);
       }
-      s.nat.resume(tid, 0);
+      s.resume(tid, 0);
     }
   }
   for (const child of [...pending.children]) {

@@ -3,6 +3,7 @@
 // libdw in the addon), which needs no frame pointers; the frame-pointer walk
 // below only when the unwinder cannot start at all.
 import type { Backtrace, BacktraceFrame } from '../context';
+import { RethookError } from '../errors';
 import { hex, TraceeMemory } from '../tracee/memory';
 import type { Proc, ThreadState } from '../tracee/process';
 import type { Registers } from '../tracee/registers';
@@ -112,4 +113,12 @@ export function walkBacktrace(regs: Registers, mem: TraceeMemory, th: ThreadStat
     fp = Number(pair.readBigUInt64LE(0));
   }
   return { frames: addrs.map((a) => ({ address: a, symbol: proc.symbolize(a) })), reliable };
+}
+
+/** Tracer.backtrace: the call stack of the thread stopped in a handler now. */
+export function backtraceOf(s: Session, tid: number): Backtrace {
+  const th = s.table.thread(tid);
+  const call = s.current.call;
+  if (!th || !call || tid !== s.current.tid) throw new RethookError(`thread ${tid} is not stopped in a handler`, 'ESTATE');
+  return unwindBacktrace(s, th, call[0], call[1]);
 }

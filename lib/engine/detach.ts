@@ -204,7 +204,7 @@ function took(s: Session, tid: number, kind: StopKind, stopped: Map<number, numb
         // It executed a trap of ours just before our interrupt arrived: the
         // SIGTRAP is pending and would kill it once detached. Let it report
         // that trap (at once, no instruction runs) and take it as such.
-        s.nat.resume(tid, 0);
+        s.resume(tid, 0);
         waiting.add(tid);
         return;
       }
@@ -316,4 +316,11 @@ function moveOffTrap(s: Session, th: ThreadState, addr: number): void {
     s.regs.pc = addr; // the original instruction is back
   }
   s.nat.storeRegs(th.tid);
+}
+
+/** Tracer.detach: every change undone, the program goes on untraced. */
+export function detachSession(s: Session): void {
+  if (s.status) return;
+  detachAll(s);
+  s.finish({ pid: s.pid, code: null, signal: null, detached: true });
 }

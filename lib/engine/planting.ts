@@ -5,11 +5,12 @@
 import * as fs from 'fs';
 import { notAFunctionStart } from '../arch';
 import { RethookError } from '../errors';
-import { Hook, HookHandlers } from '../hook';
+import { Hook, HookHandlers, validateHandlers } from '../hook';
+import { processDying } from '../tracee/dying';
 import { hex } from '../tracee/memory';
 import type { Proc, Site } from '../tracee/process';
 import { byPublicName, FunctionSymbol, Module } from '../symbols/modules';
-import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern } from '../symbols/patterns';
+import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern, validatePattern } from '../symbols/patterns';
 import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { wantsReturnSite } from './return-sites';
 import { slotFor } from './slots';
@@ -309,4 +310,21 @@ function unhook(s: Session, hook: Hook): void {
     proc.removed.add(hs.address);
   }
   hook.pending.length = 0;
+}
+
+/** Tracer.hook: validate, then plant. */
+export function hookFunctions(s: Session, pattern: unknown, handlers?: HookHandlers): Hook {
+  const list = Array.isArray(pattern) ? pattern : [pattern];
+  if (list.length === 0 || list.some((p) => typeof p !== 'string' && typeof p !== 'number'))
+    throw new TypeError('Expected the pattern to be a string, a number or an array of them');
+  for (const p of list) if (typeof p === 'string') validatePattern(p); // a bad pattern is a TypeError naming it
+  const h = validateHandlers(handlers);
+  s.checkUsable();
+  try {
+    return addHook(s, list as (string | number)[], h);
+  } catch (e) {
+    // Its memory went away under us: the program is being killed; its end follows (run()).
+    if (e instanceof Error && processDying(s.pid, s.pid)) Object.assign(e, { dying: true });
+    throw e;
+  }
 }

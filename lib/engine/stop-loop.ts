@@ -27,7 +27,7 @@ import { failed } from './ending';
 import { onSyscallStop } from './images';
 import { onEvent, onThreadGone, onThreadStart } from './lifecycle';
 import { onEntry, onReturn, onReturnSite } from './return-hooks';
-import type { Session } from './session';
+import type { ExitStatus, HeldThread, Session } from './session';
 import { cleanReleasedChild } from './undo';
 import { vforkStop } from './vfork';
 
@@ -143,4 +143,50 @@ function onSignal(s: Session, th: ThreadState, sig: number): void {
  */
 export function programDying(s: Session, tid: number): boolean {
   return processDying(s.table.thread(tid)?.proc.pid ?? tid, tid);
+}
+
+/** Tracer.kill: end the program (SIGKILL); the stop loop then sees it go. */
+export function killSession(s: Session): void {
+  // Not once its exit was seen (its pid may be another process's by now): its followed children, then.
+  if (!s.status) for (const pid of s.mainStatus ? s.table.allProcesses().map((p) => p.pid) : [s.pid]) s.nat.kill(pid, 9);
+  s.held = []; // a killed program is not resumed
+  s.running = true;
+  setImmediate(() => drain(s));
+}
+
+/** Tracer.run: let the held threads go; resolves when the program exits (or the tracer detaches). */
+export function runSession(s: Session): Promise<ExitStatus> {
+  // Running already, or over: how it ends (or ended).
+  if (s.running || s.status) return s.exited;
+  s.running = true;
+  const all = s.held;
+  s.held = [];
+  for (const h of all) {
+    const th = s.table.thread(h.tid);
+    if (!th) continue;
+    try {
+      release(s, h, th.proc.pid);
+    } catch (e) {
+      if (!programDying(s, h.tid)) throw e; // else: killed while held; its end comes through the stop loop
+    }
+  }
+  return s.exited;
+}
+
+function release(s: Session, h: HeldThread, pid: number): void {
+  if (h.addr) {
+    // Held on one of our breakpoints (r_brk at startup): run the displaced instruction.
+    s.nat.loadRegs(h.tid);
+    s.step(h.tid, pid, h.addr);
+  } else if (h.group) {
+    // Held at a group-stop: the process stays stopped (PTRACE_LISTEN) until
+    // it gets SIGCONT. If the stop was used meanwhile (an injection), the
+    // thread is made to report the group-stop again, then listened to.
+    if (h.sig || !s.listen(h.tid)) {
+      s.nat.interrupt(h.tid);
+      s.resume(h.tid, h.sig);
+    }
+  } else {
+    s.resume(h.tid, h.sig);
+  }
 }

@@ -1,3 +1,4 @@
+// methods/: what puts a session together (Tracer.spawn, Tracer.attach) and the event stream over it: above both the engine and the modes, which it hands the session (the engine knows no mode).
 // Tracer.attach: seize a running process and every thread of it.
 import * as fs from 'fs';
 import { seizeAll } from '../engine/attach';

@@ -1,3 +1,4 @@
+// methods/: what puts a session together (Tracer.spawn, Tracer.attach) and the event stream over it: above both the engine and the modes, which it hands the session (the engine knows no mode).
 // Tracer.events: a hook whose calls come out as plain objects through an
 // async iterator, for code that prefers streams to callbacks.
 import type { EntryContext, ExitContext } from '../context';

@@ -1,16 +1,16 @@
+// methods/: what puts a session together (Tracer.spawn, Tracer.attach) and the event stream over it: above both the engine and the modes, which it hands the session (the engine knows no mode).
 // Tracer.spawn: start a program under ptrace and set up its image.
 import { ptraceCode, RethookError } from '../errors';
 import { guardExit } from '../engine/ending';
 import { startImage } from '../engine/images';
 import { Session } from '../engine/session';
-import { drain, programDying } from '../engine/stop-loop';
+import { drain, killSession, programDying } from '../engine/stop-loop';
 import * as fs from 'fs';
 import * as net from 'net';
 import type { Readable, Writable } from 'stream';
 import { NativeTracer, pipe } from '../native';
 import { StdioOption, validateSpawn } from '../options';
 import { resolveProgram, signalName } from '../symbols/program';
-import { killSession } from './kill';
 import { fastMode } from '../fast/mode';
 
 /**

@@ -62,23 +62,4 @@ export class ThreadTable {
     this.nat.dropProcess(proc.pid);
   }
 
-  /**
-   * Wait, for at most timeoutMs, for a thread's PTRACE_INTERRUPT or first
-   * stop, resuming it through any other stop; `other` sees those first (a
-   * signal to keep for later, a clone event). `accept` lists the stop kinds
-   * that end the wait. Returns the kind that ended it, null when the thread
-   * died first, or StopKind.None when it did not stop in time (it may stop
-   * later: the caller decides). Never blocks longer than timeoutMs.
-   */
-  waitForStop(tid: number, accept: readonly StopKind[], timeoutMs: number, other?: (kind: StopKind, info: Float64Array) => void): StopKind | null {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const kind = this.nat.waitThread(tid, Math.max(0, deadline - Date.now()));
-      if (kind === StopKind.None) return StopKind.None;
-      if (kind === StopKind.Exited || kind === StopKind.Killed) return null;
-      if (accept.includes(kind)) return kind;
-      other?.(kind, this.nat.info);
-      this.nat.resume(tid, 0);
-    }
-  }
 }
