@@ -128,7 +128,7 @@ export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site
     node.fnAddr = addr;
     node.depth = stack.depth;
     node.args = s.regs.args();
-    node.typed = typedCallAt(s.nat, th.tid, site, hook);
+    node.typed = typedCallAt(s.nat, th.tid, site, hook, s.regs);
     node.entryTs = ts;
     let keep = true;
     const handler = hook.handlers.onEntry;

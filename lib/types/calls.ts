@@ -4,15 +4,17 @@
 import type { NativeTracer } from '../native';
 import type { Hook } from '../hook';
 import type { Site } from '../tracee/process';
-import { SECOND_RETURN_ARG } from './abi';
+import { returnAbi } from '../arch';
+import type { Registers } from '../tracee/registers';
+import { returnsInMemory, SECOND_RETURN_ARG } from './abi';
 import type { Signature, TypedCall, TypedValue } from './model';
 import { defaultSignature } from './signatures';
 import { argsNeedFp, CallRegisters, readArgs, readReturn } from './values';
 
 const siteSignatures = new WeakMap<Site, Signature | null>();
 
-/** The typed view of a call of `site` for `hook` entering now on thread `tid` (null: no signature known). */
-export function typedCallAt(nat: NativeTracer, tid: number, site: Site, hook: Hook): TypedCall | null {
+/** The typed view of a call of `site` for `hook` entering now on thread `tid`, stopped with `regs` loaded (null: no signature known). */
+export function typedCallAt(nat: NativeTracer, tid: number, site: Site, hook: Hook, regs: Registers): TypedCall | null {
   const fn = site.fn;
   if (!fn) return null;
   let base = siteSignatures.get(site);
@@ -23,6 +25,7 @@ export function typedCallAt(nat: NativeTracer, tid: number, site: Site, hook: Ho
   if (!sig) return null;
   const call: TypedCall = { sig };
   if (argsNeedFp(sig)) call.fp = nat.fpArgs(tid);
+  if (returnsInMemory(sig.ret)) call.result = returnAbi.resultAddress(regs);
   return call;
 }
 
@@ -55,6 +58,7 @@ export function returnValue(t: TypedCall, retval: bigint, host: ValueHost): Type
     fp: () => (fp === undefined ? (fp = host.fpRegs()) : fp),
     sp: 0,
     read: host.read,
+    result: t.result,
   };
   return readReturn(ret, regs);
 }
