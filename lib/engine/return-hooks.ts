@@ -219,7 +219,7 @@ export function finishUnwound(s: Session, th: ThreadState, nodes: RethookNode[],
     if (reason !== 'detach' && !s.status && !th.proc.silent) {
       // A frame found dead while an unwinder had our return addresses put back went with an exception.
       const why = reason === 'longjmp' && node.restored ? 'exception' : reason;
-      runExitHandler(s, th, node, { retval: 0n, durationNs: now - node.entryNs, unwound: true, reason: why, timestampNs: now });
+      runExitHandler(s, th, node, { retval: null, durationNs: now - node.entryNs, unwound: true, reason: why, timestampNs: now });
     }
     releaseNode(s, th.proc, node);
   }
