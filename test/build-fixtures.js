@@ -43,6 +43,7 @@ const PROGRAMS = {
   vforker: ['vforker.c'],
   orphan: ['orphan.c'],
   signals: ['signals.c'],
+  hangup: ['hangup.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
   dlclose_main: ['dlclose_main.c', '-ldl'],

@@ -14,6 +14,7 @@ import { loadedModules, RECORD_VERSION } from '../../views/record';
 import type { HookingArgs, Parsed, ViewingArgs } from '../args';
 import { EventFields, NO_ARGS, renderArgs, renderRet, Sink, typeEntry, typeExit } from '../format';
 import { entryParts } from '../../types/render';
+import { ignoreAsCallerDid, onSignal } from '../../tracee/caller-signals';
 import { buildViews, endOfRunLine, openOutput } from './views';
 
 /** A call whose entry was written and whose exit was not yet. */
@@ -34,8 +35,8 @@ async function attachResponsively(pid: number, followForks: boolean, maxActive: 
   // One listener from now to the end, so that no Ctrl-C ever falls between
   // two of them: it gives up while attaching, is noted until the hooks are
   // planted, then detaches (see `interruptAttached`).
-  process.on('SIGINT', () => onAttachedInterrupt());
-  process.on('SIGTERM', () => onAttachedInterrupt());
+  onSignal('SIGINT', () => onAttachedInterrupt());
+  onSignal('SIGTERM', () => onAttachedInterrupt());
   onAttachedInterrupt = () => {
     process.stderr.write(`rethook: gave up attaching to process ${pid}\n`);
     process.exit(1); // the exit guard lets go of every thread seized so far
@@ -174,7 +175,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   // from now on; what came meanwhile is handled once the tracer exists.
   let onSpawnedInterrupt: () => void = () => void (spawnInterrupted = true);
   let spawnInterrupted = false;
-  if (h.attachPid === null) process.on('SIGINT', () => onSpawnedInterrupt());
+  if (h.attachPid === null) onSignal('SIGINT', () => onSpawnedInterrupt());
 
   let tracer: Tracer;
   try {
@@ -279,7 +280,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
     // Ctrl-C reaches the program too, where the tracer swallows it and
     // detaches; a SIGINT sent to us alone detaches a moment later.
     onSpawnedInterrupt = () => void setTimeout(() => void tracer.detach(), 200);
-    process.on('SIGTERM', () => void tracer.detach());
+    onSignal('SIGTERM', () => void tracer.detach());
     if (spawnInterrupted) onSpawnedInterrupt();
   } else {
     // Ctrl-C reaches the program too (same process group): let it decide,
@@ -289,7 +290,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       if (++interrupts > 1) tracer.kill();
     };
     // Once the program has exited, to the children of it still traced (--follow-fork).
-    process.on('SIGTERM', () => {
+    onSignal('SIGTERM', () => {
       const to = live.has(tracer.pid) ? [tracer.pid] : [...live];
       for (const pid of to) signalIfThere(pid, 'SIGTERM');
     });
