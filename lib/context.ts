@@ -42,7 +42,8 @@ export interface CallInfo {
 
 /** How a call ended, for an ExitContext. @internal */
 export interface ExitInfo {
-  retval: bigint;
+  /** Null when the call did not return (unwound). */
+  retval: bigint | null;
   durationNs: bigint;
   unwound: boolean;
   reason: UnwindReason | null;
@@ -215,8 +216,11 @@ export class EntryContext extends CallContext {
 }
 
 export class ExitContext extends CallContext {
-  /** Integer return value register (rax / x0); 0n when unwound. */
-  readonly retval: bigint;
+  /**
+   * Integer return value register (rax / x0); null when unwound: a call that
+   * did not return has no return value (as `returnValue`, and JSON's `retval`).
+   */
+  readonly retval: bigint | null;
   /**
    * From the moment the call was let go (after its onEntry handlers) to the
    * moment its return was seen: it includes the tracer's round trip (a
@@ -259,7 +263,7 @@ export class ExitContext extends CallContext {
    */
   get returnValue(): TypedValue | null {
     this.check();
-    if (this.unwound || !this.typed?.sig) return null;
+    if (this.retval === null || !this.typed?.sig) return null;
     return returnValue(this.typed, this.retval, this.host);
   }
 

@@ -43,6 +43,7 @@ const PROGRAMS = {
   vforker: ['vforker.c'],
   orphan: ['orphan.c'],
   signals: ['signals.c'],
+  hangup: ['hangup.c'],
   cxxnames: ['cxxnames.cc'],
   dlopen_main: ['dlopen_main.c', '-ldl'],
   dlclose_main: ['dlclose_main.c', '-ldl'],
@@ -82,13 +83,15 @@ const TYPED = {
   'types.g-O2': ['types.c', '-g', '-O2', '-fomit-frame-pointer'],
   'deep.g-O0': ['deep.c', '-g', '-O0'],
   'deep.g-O2': ['deep.c', '-g', '-O2', '-fomit-frame-pointer'],
+  'cxxvalues.g-O0': ['cxxvalues.cc', '-g', '-O0'],
+  'cxxvalues.g-O2': ['cxxvalues.cc', '-g', '-O2'],
 };
 const DEBUG_ROOT = path.join(OUT, 'debug-root');
 
 function buildTyped() {
   for (const [out, [src, ...flags]] of Object.entries(TYPED)) {
     const o = path.join(OUT, out);
-    if (newer(o, [path.join(SRC, src), __filename])) execFileSync('gcc', [...flags, '-o', o, path.join(SRC, src)], { stdio: 'inherit' });
+    if (newer(o, [path.join(SRC, src), __filename])) execFileSync(src.endsWith('.cc') ? 'g++' : 'gcc', [...flags, '-o', o, path.join(SRC, src)], { stdio: 'inherit' });
   }
   const split = path.join(OUT, 'types.split');
   if (newer(split, [path.join(SRC, 'types.c'), __filename])) {

@@ -59,7 +59,7 @@ test('python3 loading sqlite3 with dlopen: hooks scoped to libsqlite3 are plante
     args: ['ptr db', 'str sql', 'int n', 'ptr stmt', 'ptr tail'],
     capture: { strings: [1] }, // fast mode copies the statement at the call (the program may be gone when the handler runs)
     onEntry: (c) => void sql.push(String(c.arg('sql'))),
-    onExit: (c) => void results.push(c.retval),
+    onExit: (c) => void results.push(c.retval!),
   });
   const status = await t.run();
   expect(status.code).toBe(0);

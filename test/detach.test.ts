@@ -34,7 +34,7 @@ test.each(MODES)('detaching from an onExit handler with four recursive calls in 
   const out = new Captured();
   const t = await Tracer.spawn(fixture('recursion'), [], { stdio: [0, out.fd, 2] });
   const exits: bigint[] = [];
-  t.hook('fact', { mode, onExit: (c) => { exits.push(c.retval); void t.detach(); } });
+  t.hook('fact', { mode, onExit: (c) => { exits.push(c.retval!); void t.detach(); } });
   expect((await t.run()).detached).toBe(true);
   expect(exits).toEqual([1n]);
   expect(await outputOf(out)).toBe('fact(5)=120\n');

@@ -119,7 +119,7 @@ test('a ring that fills while a handler is slow loses no record: the thread wait
       },
       onExit: (c) => {
         exits++;
-        sum += c.retval;
+        sum += c.retval!;
       },
     },
   });

@@ -119,7 +119,7 @@ export async function trace(
       return h.onEntry?.(ctx);
     },
     onExit(ctx) {
-      events.push(ctx.unwound ? `< ${ctx.function} unwound(${ctx.reason})` : `< ${ctx.function} = ${BigInt.asIntN(32, ctx.retval)}`);
+      events.push(ctx.retval === null ? `< ${ctx.function} unwound(${ctx.reason})` : `< ${ctx.function} = ${BigInt.asIntN(32, ctx.retval)}`);
       h.onExit?.(ctx);
     },
   });

@@ -66,12 +66,12 @@ test('hooks by address, and refuses an address that is not a function start', as
   const out = new Captured();
   const t = await Tracer.spawn(fixture('calls', 'O0-nopie'), [], { stdio: [0, out.fd, 2] });
   const seen: bigint[] = [];
-  const byName = t.hook('add', { onExit: (c) => void seen.push(c.retval) });
+  const byName = t.hook('add', { onExit: (c) => void seen.push(c.retval!) });
   const add = byName.functions[0];
   expect(add.address).toBeLessThan(0x1000000); // non-PIE: linked address
   expect(() => t.hook(add.address + 1)).toThrow(`0x${(add.address + 1).toString(16)} is not the start of a known function`);
   // A second hook on the same function shares the breakpoint; both see every call.
-  t.hook(add.address, { onExit: (c) => void seen.push(c.retval * 100n) });
+  t.hook(add.address, { onExit: (c) => void seen.push(c.retval! * 100n) });
   await t.run();
   expect(seen).toEqual([1000n, 10n, 1100n, 11n, 1200n, 12n]);
   expect(out.text()).toBe('hello, world\nsum=33 scaled=10.00\n');

@@ -30,7 +30,7 @@ test.each(MODES)('SIGSTOP stops the program (group-stop) until SIGCONT, as untra
   const out = new Captured();
   const t = await Tracer.spawn(fixture('signals'), ['stop'], { stdio: [0, out.fd, 2] });
   const seen: bigint[] = [];
-  t.hook('in_handler', { mode, onExit: (c) => void seen.push(c.retval) });
+  t.hook('in_handler', { mode, onExit: (c) => void seen.push(c.retval!) });
   const done = t.run();
   expect(['t', 'T']).toContain(await waitForState(t.pid, 'tT', 2000));
   // The scenario: a moment in which nothing may resume it.

@@ -13,6 +13,8 @@ import type { ReturnAbi } from './return-abi';
 const LR = arch.returnAddressReg;
 /** Go's internal ABI keeps the current goroutine in x28. */
 const X28 = 28;
+/** AAPCS64's indirect result location register: the arguments keep x0-x7. */
+const X8 = 8;
 /** Most stack searched for a saved hijacked return address between two frames. */
 const MAX_FRAME_SCAN = 1 << 20;
 /** How far below a suspect frame its saved x30 is looked for. */
@@ -68,6 +70,11 @@ export const linkRegisterAbi: ReturnAbi = {
   },
 
   goroutine: (regs) => regs.words[X28],
+
+  // AAPCS64 6.9: a result in memory goes where x8 points at the call; x8 is
+  // not an argument register and the callee need not keep it (read at entry).
+  resultShiftsArgs: false,
+  resultAddress: (regs) => regs.words[X8],
 
   restore(thread, mem, nodes, tramp) {
     if (!nodes.length || !thread.load()) return;

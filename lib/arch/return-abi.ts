@@ -20,6 +20,11 @@
 //                       call left there (null where that cannot be told)
 //   goroutine           Go's current goroutine (g), kept in a register by
 //                       Go's internal ABI
+//   resultShiftsArgs    a result returned in memory (a large aggregate, a C++
+//                       class not trivially copyable) has its address passed
+//                       in the first integer argument register, so the
+//                       declared arguments start one register later
+//   resultAddress       that address, read at the first instruction
 import type { RethookNode } from '../rethook';
 import type { TraceeMemory } from '../tracee/memory';
 import type { Registers, StoppedThread } from '../tracee/registers';
@@ -39,4 +44,8 @@ export interface ReturnAbi {
   /** True when the node's return slot was overwritten (its frame is gone), false when intact, null when unknown. */
   frameGone(mem: TraceeMemory, node: RethookNode, tramp: number): boolean | null;
   goroutine(regs: Registers): bigint;
+  /** The hidden result pointer takes the first integer argument register (x86-64: rdi) rather than one of its own (arm64: x8). */
+  readonly resultShiftsArgs: boolean;
+  /** At a function's first instruction: where the caller wants a result returned in memory. */
+  resultAddress(regs: Registers): bigint;
 }

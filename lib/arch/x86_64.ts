@@ -29,6 +29,11 @@ export const stackSlotAbi: ReturnAbi = {
 
   goroutine: (regs) => regs.words[R14],
 
+  // System V x86-64 ABI 3.2.3: the caller passes the result's address in
+  // %rdi "as if it were the first argument" (and the callee returns it in %rax).
+  resultShiftsArgs: true,
+  resultAddress: (regs) => regs.args()[0],
+
   restore(_thread, mem, nodes, tramp) {
     swapSlots(mem, nodes, () => tramp, (n) => n.realRet);
   },

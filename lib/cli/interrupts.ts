@@ -8,8 +8,10 @@
 //     decides, and a second one ends it; SIGTERM is passed on to it, or,
 //     once it has exited, to its followed children still traced.
 // One listener per signal from before the fork or the attach to the end, so
-// that no signal ever falls between two of them.
+// that no signal ever falls between two of them; none for a signal our
+// caller ignored (nohup): it stays ignored (tracee/caller-signals.ts).
 import * as fs from 'fs';
+import { onSignal } from '../tracee/caller-signals';
 import type { Tracer } from '../tracer';
 
 type Policy = () => void;
@@ -28,8 +30,8 @@ export class Interrupts {
         process.exit(1); // the exit guard lets go of every thread seized so far
       };
     }
-    process.on('SIGINT', () => this.onInt());
-    if (attaching !== null) process.on('SIGTERM', () => this.onTerm());
+    onSignal('SIGINT', () => this.onInt());
+    if (attaching !== null) onSignal('SIGTERM', () => this.onTerm());
   }
 
   /** Attached (or not yet hooked): a signal now is noted and acted on once `hooked` is called. */
@@ -44,13 +46,13 @@ export class Interrupts {
     } else if (how === 'detach-on-exit') {
       // A SIGINT sent to us alone (not to the group) detaches a moment later.
       this.onInt = () => void setTimeout(() => void tracer.detach(), 200);
-      process.on('SIGTERM', () => void tracer.detach());
+      onSignal('SIGTERM', () => void tracer.detach());
     } else {
       let interrupts = 0;
       this.onInt = () => {
         if (++interrupts > 1) tracer.kill();
       };
-      process.on('SIGTERM', () => {
+      onSignal('SIGTERM', () => {
         for (const pid of live.has(tracer.pid) ? [tracer.pid] : [...live]) signalIfThere(pid, 'SIGTERM');
       });
       // One that came while it started may have come before its fork: it

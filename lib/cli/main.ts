@@ -2,12 +2,15 @@
 // views of a record: `rethook report`, `rethook replay`, `rethook dump`.
 import { RethookError } from '../errors';
 import { escapeText } from '../symbols/text';
+import { ignoreAsCallerDid } from '../tracee/caller-signals';
 import { parseCommand, UsageError } from './args';
 import { reportCommand } from './commands/report';
 import { traceCommand } from './commands/trace';
 import { USAGE } from './usage';
 
 export async function main(argv: string[]): Promise<void> {
+  // What our caller ignored (nohup: SIGHUP) does not end us either: the program would go with us.
+  ignoreAsCallerDid();
   // A closed stdout or stderr (`| head`) is no reason to crash: what cannot be said is dropped.
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);

@@ -128,7 +128,7 @@ export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site
     node.fnAddr = addr;
     node.depth = stack.depth;
     node.args = s.regs.args();
-    node.typed = typedCallAt(s.nat, th.tid, site, hook);
+    node.typed = typedCallAt(s.nat, th.tid, site, hook, s.regs);
     node.entryTs = ts;
     node.goroutine = goroutine;
     let keep = true;
@@ -251,7 +251,7 @@ export function finishUnwound(s: Session, th: ThreadState, nodes: RethookNode[],
     if (reason !== 'detach' && !s.status && !th.proc.silent) {
       // A frame found dead while an unwinder had our return addresses put back went with an exception.
       const why = reason === 'longjmp' && node.restored ? 'exception' : reason;
-      runExitHandler(s, th, node, { retval: 0n, durationNs: now - node.entryNs, unwound: true, reason: why, timestampNs: now });
+      runExitHandler(s, th, node, { retval: null, durationNs: now - node.entryNs, unwound: true, reason: why, timestampNs: now });
     }
     releaseNode(s, th.proc, node);
   }

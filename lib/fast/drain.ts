@@ -186,7 +186,7 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: Pend
     // The exit record's registers are read from the ring when asked for: its slot is not reused while the handlers run.
     host ??= new FastHost(fp.proc, call.strings, unwound ? null : a, regs, (off + R_FP) / 8);
     const ctx = new ExitContext(host, callInfo(tid, call, k), {
-      retval: unwound ? 0n : a.words[regs],
+      retval: unwound ? null : a.words[regs],
       durationNs: fp.clock.between(call.tscHi, call.tscLo, tscHi, tscLo),
       unwound,
       reason,
@@ -225,7 +225,7 @@ export function endInFlight(s: Session, fp: FastProc, tid: number, reason: 'thre
 }
 
 /** A call's end seen by the tracer itself, now: unwound (`reason`), or returned with `retval`. */
-function endCall(s: Session, fp: FastProc, tid: number, call: PendingCall, reason: UnwindReason | null, retval = 0n): void {
+function endCall(s: Session, fp: FastProc, tid: number, call: PendingCall, reason: UnwindReason | null, retval: bigint | null = null): void {
   const now = process.hrtime.bigint();
   const host = new FastHost(fp.proc, call.strings);
   for (let k = 0; k < call.hooks.length; k++) {

@@ -30,7 +30,8 @@ export interface EntryEvent extends CallEventBase {
 /** A hooked call returned (or its frame was unwound: `unwound`, `reason`). */
 export interface ExitEvent extends CallEventBase {
   type: 'exit';
-  retval: bigint;
+  /** Null when unwound: a call that did not return has no return value. */
+  retval: bigint | null;
   durationNs: bigint;
   unwound: boolean;
   reason: UnwindReason | null;

@@ -12,21 +12,11 @@ import { NativeTracer, pipe } from '../native';
 import { StdioOption, validateSpawn } from '../options';
 import { resolveProgram, signalName } from '../symbols/program';
 import { fastMode } from '../fast/mode';
+// The program starts with the signals our caller ignored ignored, as a
+// shell's exec would leave them (nohup, trap '' HUP), and every other one
+// default (tracee/caller-signals.ts). The variable is not passed on to it.
+import { CALLER_SIGIGN, callerIgnoredSignals } from '../tracee/caller-signals';
 
-/**
- * Node resets every signal disposition it inherits (SIG_IGN included) and
- * ignores SIGPIPE and SIGXFSZ itself, so what our caller ignored is lost by
- * the time this runs. bin/rethook.js (a shell line before Node starts) passes
- * its SigIgn mask in this variable; the program starts with those signals
- * ignored, as a shell's exec would leave them (nohup, trap '' HUP), and every
- * other one default. The variable is not passed on to the program.
- */
-const CALLER_SIGIGN = 'RETHOOK_CALLER_SIGIGN';
-
-function callerIgnoredSignals(): bigint {
-  const v = process.env[CALLER_SIGIGN];
-  return v && /^[0-9a-fA-F]{1,16}$/.test(v) ? BigInt('0x' + v) : 0n;
-}
 
 /** The ends of the program's stdio on our side, for 'pipe' (else null). */
 export interface StdioStreams {

@@ -3,6 +3,7 @@
 // arm64): integer and pointer registers, floating-point registers (xmm0-7 /
 // v0-7), the stack, or memory a register points to. The one place in lib/types
 // that knows the architecture (chosen once, from the addon's arch table).
+import { returnAbi } from '../arch';
 import { arch } from '../native';
 import type { CType, Signature } from './model';
 
@@ -13,6 +14,8 @@ export type Part =
   | { src: 'stack'; offset: number; bytes: number }
   /** A struct passed or returned in memory, its address in integer register `reg`. */
   | { src: 'byref'; reg: number; bytes: number }
+  /** A result returned in memory, at the address its caller passed (TypedCall.result). */
+  | { src: 'result'; bytes: number }
   /** Not available (a struct returned through memory whose address is gone). */
   | { src: 'none'; bytes: number };
 
@@ -63,9 +66,25 @@ function scalarClass(t: CType): 'int' | 'sse' | 'mem' {
   return 'int';
 }
 
+/**
+ * Whether a value of type `t` is returned in memory, through the hidden
+ * result pointer: a C++ class not trivially copyable (any size), or an
+ * aggregate too big for the return registers (x86-64: more than 16 bytes,
+ * or what classifies as MEMORY; arm64: more than 16 bytes, not a
+ * floating-point aggregate).
+ */
+export function returnsInMemory(t: CType | null): boolean {
+  if (!t || !isAggregate(t)) return false;
+  if (t.nt) return true;
+  if (X86) return !x86Classes(t);
+  return !hfaMember(t) && (t.s > 16 || t.s <= 0);
+}
+
 /** Where each parameter of `sig` is at the function's first instruction. */
 export function locateArgs(sig: Signature): Location[] {
-  let ni = 0, nf = 0, stack = STACK_BASE;
+  // The hidden result pointer comes first where it takes an argument register (arch/).
+  let ni = returnAbi.resultShiftsArgs && returnsInMemory(sig.ret) ? 1 : 0;
+  let nf = 0, stack = STACK_BASE;
   const onStack = (bytes: number): Location => {
     const loc: Location = [{ src: 'stack', offset: stack, bytes }];
     stack += Math.max(8, Math.ceil(bytes / 8) * 8);
@@ -74,6 +93,12 @@ export function locateArgs(sig: Signature): Location[] {
   return sig.params.map(({ type: t }) => {
     const size = t.s > 0 ? t.s : 8;
     if (isAggregate(t)) {
+      // Itanium C++ ABI: a class not trivially copyable is passed by invisible reference (a pointer).
+      if (t.nt) {
+        if (ni < NINT) return [{ src: 'byref', reg: ni++, bytes: size }];
+        onStack(8); // the pointer, on the stack: not followed
+        return [{ src: 'none', bytes: size }];
+      }
       if (X86) {
         const cls = x86Classes(t);
         if (cls) {
@@ -110,16 +135,15 @@ export function locateArgs(sig: Signature): Location[] {
 export function locateReturn(t: CType): Location {
   const size = t.s > 0 ? t.s : 8;
   if (t.k === 'void') return [];
+  if (returnsInMemory(t)) return [{ src: 'result', bytes: size }];
   if (isAggregate(t)) {
     if (X86) {
-      const cls = x86Classes(t);
-      if (!cls) return [{ src: 'byref', reg: 0, bytes: size }]; // rax holds the address of the memory
+      const cls = x86Classes(t)!;
       let i = 0, f = 0;
       return cls.map((c, k) => ({ src: c === 'int' ? 'int' : 'fp', reg: c === 'int' ? i++ : f++, bytes: Math.min(8, size - k * 8) }) as Part);
     }
     const hfa = hfaMember(t);
     if (hfa) return Array.from({ length: Math.round(size / hfa) }, (_, k) => ({ src: 'fp', reg: k, bytes: hfa }) as Part);
-    if (size > 16) return [{ src: 'none', bytes: size }]; // through x8, which the callee need not keep
     return Array.from({ length: Math.ceil(size / 8) }, (_, k) => ({ src: 'int', reg: k, bytes: Math.min(8, size - k * 8) }) as Part);
   }
   const c = scalarClass(t);

@@ -34,6 +34,7 @@ export function returnValue(t: TypedCall, retval: bigint, host: ValueHost): Type
     fp: () => (fp === undefined ? (fp = host.fpRegs()) : fp),
     sp: 0,
     read: host.read,
+    result: t.result,
   };
   return readReturn(ret, regs);
 }

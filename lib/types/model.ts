@@ -19,6 +19,12 @@ export interface CType {
   e?: [string, number][];
   /** ptr: what it points to (shallow). */
   to?: CType;
+  /**
+   * struct, union: a C++ class not trivially copyable for calls (a copy or
+   * move constructor or destructor of its own, virtual functions, or a member
+   * or base that has them): passed and returned through memory, by a pointer.
+   */
+  nt?: boolean;
   /** struct, union: the first members. */
   m?: { n: string | null; o: number; t: CType }[];
   /** int: shown in hex (flags, addresses) or octal (modes). */
@@ -72,4 +78,10 @@ export interface TypedCall {
   values?: TypedValue[];
   /** The floating-point argument registers at entry, when the signature has such arguments. */
   fp?: Buffer | null;
+  /**
+   * Where a result returned in memory goes: the address its caller passed
+   * in the hidden result register, taken at entry (trap mode). Absent: not
+   * known, and such a result is not read.
+   */
+  result?: bigint;
 }

@@ -59,6 +59,7 @@ export function argsText(c: EntryLike, nargs: number): string {
 /** `= 0`, `= 1.5`, `= "text"`; '' for a void function; `= 0x…` when the type is not known. */
 export function returnText(c: ExitLike): string {
   const r = returnOf(c);
+  if (c.retval === null) return '';
   if (!r) return `= ${hex(c.retval)}`;
   return r.kind === 'void' ? '' : `= ${r.text}`;
 }

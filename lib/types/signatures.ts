@@ -36,7 +36,9 @@ export function dwarfSignature(nat: NativeTracer, fn: FunctionSymbol): Signature
     const json = nat.debugSignature(m.path.replace(/ \(deleted\)$/, ''), fn.address - m.bias);
     if (json) {
       const o = JSON.parse(json) as { params: DwarfJsonParam[]; ret: CType; va: boolean };
-      const params: Param[] = o.params.map((p) => (p.a ? { name: p.n, type: p.t, artificial: true } : { name: p.n, type: p.t }));
+      // GCC lists `__in_chrg` among a destructor's parameters; none of its clones (D0, D1, D2) takes it.
+      const params: Param[] = o.params.filter((p) => !(p.a && p.n === '__in_chrg'))
+        .map((p) => (p.a ? { name: p.n, type: p.t, artificial: true } : { name: p.n, type: p.t }));
       sig = { params, ret: o.ret, variadic: o.va, source: 'dwarf' };
     }
   } catch {

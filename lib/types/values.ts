@@ -16,6 +16,8 @@ export interface CallRegisters {
   /** The stack pointer at the function's first instruction (stack arguments). */
   sp: number;
   read(addr: number | bigint, len: number): Buffer | null;
+  /** Where a result returned in memory is (the hidden pointer taken at entry); undefined: not known, not read. */
+  result?: bigint;
 }
 
 /** Bytes of a string read at most (the text shows `"..."...` past them). */
@@ -37,6 +39,11 @@ function gather(loc: Location, r: CallRegisters): Buffer | null {
       parts.push(fp.subarray(p.reg * 16, p.reg * 16 + p.bytes));
     } else if (p.src === 'stack') {
       const b = r.read(r.sp + p.offset, p.bytes);
+      if (!b) return null;
+      parts.push(b);
+    } else if (p.src === 'result') {
+      if (r.result === undefined) return null;
+      const b = r.read(r.result, p.bytes);
       if (!b) return null;
       parts.push(b);
     } else if (p.src === 'byref') {
@@ -106,6 +113,21 @@ const isString = (t: CType) => t.k === 'ptr' && !!t.to && t.to.k === 'int' && !!
 const looksLikeFlags = (name: string | null) => !!name && flagNames(name);
 const flagNames = memoize((name: string) => /^(o?flags?|.*_flags?|.*mask|prot)$/i.test(name));
 
+/** libstdc++'s std::string (basic_string<char>): its characters at _M_dataplus._M_p, _M_string_length of them. */
+const isStdString = (t: CType) => t.s === 32 && !!t.m && t.m.length >= 2 &&
+  t.m[0].n === '_M_dataplus' && t.m[0].o === 0 && t.m[1].n === '_M_string_length' && t.m[1].o === 8 && /^(std::)?(string|basic_string<char[,>])/.test(t.n);
+
+function stdString(b: Buffer, off: number, t: CType, name: string | null, r: CallRegisters): TypedValue {
+  const p = b.readBigUInt64LE(off), len = b.readBigUInt64LE(off + 8);
+  const want = len > BigInt(STRING_MAX) ? STRING_MAX : Number(len);
+  const chars = want === 0 ? Buffer.alloc(0) : r.read(p, want);
+  if (!chars) return { name, type: t.n, kind: 'str', value: asNumber(p), text: `${hex(p)} <unreadable>`, error: 'unreadable' };
+  const s = decode(chars);
+  const v: TypedValue = { name, type: t.n, kind: 'str', value: s, text: `"${escapeC(s, '"')}"${want < len ? '...' : ''}` };
+  if (BigInt(want) < len) v.truncated = true;
+  return v;
+}
+
 /** The value of type `t` in the bytes `b` at `off` (null bytes: not available). */
 function decodeValue(b: Buffer | null, off: number, t: CType, name: string | null, r: CallRegisters, depth = 0): TypedValue {
   const type = t.n;
@@ -160,6 +182,7 @@ function decodeValue(b: Buffer | null, off: number, t: CType, name: string | nul
     }
     case 'struct':
     case 'union': {
+      if (isStdString(t)) return stdString(b, off, t, name, r);
       if (!t.m || depth > 0) return { name, type, kind: 'struct', value: null, text: '{...}' };
       const value: { [k: string]: unknown } = {};
       const shown: string[] = [];

@@ -164,7 +164,7 @@ function liveEntry(e: EntryEvent): string | null {
 function liveExit(e: ExitEvent): string | null {
   const x = e as ExitEvent & Ordered & { ret?: Typed };
   if (!x[IN_ORDER]) return null;
-  let s = exitHead(e) + jsonNumber(e.depth) + ',"retval":"' + e.retval + '","unwound":' + e.unwound + ',"durationNs":' + jsonNs(e.durationNs);
+  let s = exitHead(e) + jsonNumber(e.depth) + ',"retval":' + (e.retval === null ? 'null' : '"' + e.retval + '"') + ',"unwound":' + e.unwound + ',"durationNs":' + jsonNs(e.durationNs);
   let n = 9;
   if (x.ret !== undefined) (s += ',"ret":' + typedValue(x.ret)), n++;
   if (e.reason !== undefined) (s += ',"reason":' + jsonName(e.reason)), n++;

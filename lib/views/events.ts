@@ -27,7 +27,8 @@ export interface ExitEvent {
   tid: number;
   function: string;
   depth: number;
-  retval: string;
+  /** Hex; null when the call did not return (unwound): it has no return value. */
+  retval: string | null;
   unwound: boolean;
   /** As measured: it includes the tracer's round trip (see overheadNs). */
   durationNs: number;

@@ -32,9 +32,9 @@ export function renderArgs(ctx: EntryContext): string[] {
   return ctx.args.map((v, i) => hexIn(i, v));
 }
 
-/** A call's return value as its exit event carries it (JSON `retval`). */
-export function renderRet(ctx: ExitContext): string {
-  return hexIn(RET_SLOT, ctx.retval);
+/** A call's return value as its exit event carries it (JSON `retval`): null when it did not return. */
+export function renderRet(ctx: ExitContext): string | null {
+  return ctx.retval === null ? null : hexIn(RET_SLOT, ctx.retval);
 }
 
 /** What a live event's text is made from (entryParts, exitParts), kept on it; not written to JSON. */
@@ -105,7 +105,7 @@ export function retText(e: ExitEvent): string {
   if (live !== undefined) return returnText(live);
   const ret = (e as unknown as { ret?: { type?: string; value?: unknown; error?: string } }).ret;
   if (ret) return ret.type === 'void' ? '' : `= ${escapeText(recordValue(ret))}`;
-  return `= ${e.retval}`;
+  return e.retval === null ? '' : `= ${e.retval}`;
 }
 
 // ---- the sink ----------------------------------------------------------------

@@ -33,7 +33,7 @@ export class InFlight {
     for (const list of this.byThread.values()) {
       for (const c of list.reverse()) {
         view.exit({
-          type: 'exit', pid: c.pid, tid: c.tid, function: c.function, depth: c.depth, retval: '0x0', unwound: true,
+          type: 'exit', pid: c.pid, tid: c.tid, function: c.function, depth: c.depth, retval: null, unwound: true,
           durationNs: Number(now - c.start), reason: 'detach', ts: Number(now),
         });
       }

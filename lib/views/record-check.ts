@@ -215,8 +215,9 @@ function checkEntry(o: Obj): EntryEvent {
 
 function checkExit(o: Obj): ExitEvent {
   call(o);
-  hex(o.retval, 'retval');
   bool(o.unwound, 'unwound');
+  // Null: the call did not return (records before that carry "0x0" for unwound calls: read as they are).
+  if (o.retval !== null || !o.unwound) hex(o.retval, 'retval');
   ns(o.durationNs, 'durationNs');
   optional(o, 'ret', typed);
   optional(o, 'reason', str);

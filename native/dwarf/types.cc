@@ -158,12 +158,88 @@ Dwarf_Die* resolve(Dwarf_Die* t, Dwarf_Die* mem) {
 
 void describe(std::string* out, Dwarf_Die* declared, int depth);
 
+bool die_flag(Dwarf_Die* d, unsigned attr) {
+  Dwarf_Attribute a;
+  bool v = false;
+  if (dwarf_attr_integrate(d, attr, &a)) dwarf_formflag(&a, &v);
+  return v;
+}
+
+// The class a parameter refers to (`const X&`, `X&&`), or null.
+bool refers_to(Dwarf_Die* param, Dwarf_Die* cls) {
+  Dwarf_Die m1, m2;
+  Dwarf_Die* r = type_of(param, &m1);
+  if (!r || (dwarf_tag(r) != DW_TAG_reference_type && dwarf_tag(r) != DW_TAG_rvalue_reference_type)) return false;
+  Dwarf_Die* to = resolve(type_of(r, &m2), &m2);
+  return to && dwarf_dieoffset(to) == dwarf_dieoffset(cls);
+}
+
+// A C++ class "non-trivial for the purposes of calls" (Itanium C++ ABI
+// 3.1.1.1): it has a user-provided copy or move constructor or destructor,
+// virtual functions or bases, or a member or base that is such a class. It is
+// passed and returned through memory (a hidden pointer), whatever its size.
+// Clang says so itself (DW_AT_calling_convention, DWARF 5); GCC does not, so
+// the class's declared special members are looked at: those GCC lists as
+// artificial (implicit) or defaulted in the class are trivial unless a member
+// or base makes them not, which the recursion finds.
+bool passed_by_reference(Dwarf_Die* cls, int depth) {
+  if (depth > 8 || is_c(cls)) return false;
+  Dwarf_Attribute a;
+  Dwarf_Word cc;
+  if (dwarf_attr(cls, DW_AT_calling_convention, &a) && dwarf_formudata(&a, &cc) == 0)
+    return cc == DW_CC_pass_by_reference;
+  const char* cname = die_name(cls);
+  size_t clen = cname ? strcspn(cname, "<") : 0;
+  Dwarf_Die child;
+  if (dwarf_child(cls, &child) != 0) return false;
+  do {
+    int tag = dwarf_tag(&child);
+    if (tag == DW_TAG_member || tag == DW_TAG_inheritance) {
+      if (tag == DW_TAG_member && die_flag(&child, DW_AT_declaration)) continue;  // static (DWARF 4)
+      if (tag == DW_TAG_inheritance && dwarf_attr(&child, DW_AT_virtuality, &a)) return true;
+      const char* n = die_name(&child);
+      if (n && strncmp(n, "_vptr", 5) == 0) return true;
+      Dwarf_Die tm;
+      Dwarf_Die* t = resolve(type_of(&child, &tm), &tm);
+      for (int i = 0; t && dwarf_tag(t) == DW_TAG_array_type && i < 4; i++) t = resolve(type_of(t, &tm), &tm);
+      if (t && (dwarf_tag(t) == DW_TAG_structure_type || dwarf_tag(t) == DW_TAG_class_type || dwarf_tag(t) == DW_TAG_union_type)) {
+        Dwarf_Die copy = *t;
+        if (passed_by_reference(&copy, depth + 1)) return true;
+      }
+    } else if (tag == DW_TAG_subprogram) {
+      if (dwarf_attr(&child, DW_AT_virtuality, &a)) return true;
+      if (die_flag(&child, DW_AT_artificial) || die_flag(&child, DW_AT_deleted)) continue;
+      Dwarf_Word dflt = 0;
+      if (dwarf_attr(&child, DW_AT_defaulted, &a) && dwarf_formudata(&a, &dflt) == 0 && dflt == DW_DEFAULTED_in_class) continue;
+      const char* n = die_name(&child);
+      if (!n || !cname) continue;
+      if (n[0] == '~' && strncmp(n + 1, cname, clen) == 0 && (n[1 + clen] == 0 || n[1 + clen] == '<')) return true;
+      if (strncmp(n, cname, clen) != 0 || (n[clen] != 0 && n[clen] != '<')) continue;
+      // A constructor: a copy or move one takes (a reference to) its class first, after `this`.
+      Dwarf_Die p;
+      if (dwarf_child(&child, &p) != 0) continue;
+      int seen = 0;
+      do {
+        if (dwarf_tag(&p) != DW_TAG_formal_parameter) continue;
+        if (die_flag(&p, DW_AT_artificial)) continue;
+        if (seen++ == 0 && refers_to(&p, cls)) {
+          // Only a constructor whose other parameters have defaults would be one; DWARF does not say: take it.
+          return true;
+        }
+        break;
+      } while (dwarf_siblingof(&p, &p) == 0);
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+  return false;
+}
+
 void describe_members(std::string* out, Dwarf_Die* t, int depth) {
   *out += ",\"m\":[";
   Dwarf_Die child;
   int n = 0;
   if (dwarf_child(t, &child) == 0) do {
       if (dwarf_tag(&child) != DW_TAG_member || n >= 16) continue;
+      if (die_flag(&child, DW_AT_declaration)) continue;  // a static member (DWARF 4)
       Dwarf_Attribute a;
       if (dwarf_attr_integrate(&child, DW_AT_bit_size, &a)) continue;  // bit-fields are not shown
       Dwarf_Word off = 0;
@@ -247,6 +323,7 @@ void describe(std::string* out, Dwarf_Die* declared, int depth) {
     case DW_TAG_class_type:
     case DW_TAG_union_type:
       kind = dwarf_tag(t) == DW_TAG_union_type ? "union" : "struct";
+      if (passed_by_reference(t, 0)) extra += ",\"nt\":true";
       if (depth < 2) describe_members(&extra, t, depth);
       break;
     case DW_TAG_array_type: {
@@ -272,7 +349,15 @@ bool find_subprogram(Dwarf_Die* cu, Dwarf_Addr pc, Dwarf_Die* out) {
   for (int i = 0; i < n && !found; i++) {
     if (dwarf_tag(&scopes[i]) != DW_TAG_subprogram) continue;
     Dwarf_Addr entry;
-    if (dwarf_entrypc(&scopes[i], &entry) == 0 && entry == pc) {
+    if (dwarf_entrypc(&scopes[i], &entry) != 0) {
+      // A function split into parts (GCC's hot/cold partitioning: `f` and
+      // `f [clone .cold]`) has DW_AT_ranges and no low_pc: it is entered at
+      // the start of its first range.
+      Dwarf_Addr base, start, end;
+      if (dwarf_ranges(&scopes[i], 0, &base, &start, &end) <= 0) continue;
+      entry = start;
+    }
+    if (entry == pc) {
       *out = scopes[i];
       found = true;
     }

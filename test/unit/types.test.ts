@@ -1,6 +1,7 @@
 // The type machinery without a tracee: declarations and specs, built-in
 // prototypes, calling conventions, call names, Rust and C++ demangling.
-import { locateArgs } from '../../lib/types/abi';
+import { returnAbi } from '../../lib/arch';
+import { locateArgs, returnsInMemory } from '../../lib/types/abi';
 import { builtinPrototype } from '../../lib/types/prototypes';
 import { callName } from '../../lib/types/render';
 import { parseDeclaration, parsePrototypes, parseType, signatureFromOptions, splitFunctionSpec } from '../../lib/types/spec';
@@ -52,6 +53,23 @@ test('the built-in prototypes cover the common C library functions', () => {
     [{ src: 'fp', reg: 2, bytes: 8 }, { src: 'int', reg: 1, bytes: 8 }],
     [{ src: 'stack', offset: 8, bytes: 24 }], [{ src: 'int', reg: 2, bytes: 4 }],
   ]);
+});
+
+test('a result returned in memory moves the arguments one register on where its hidden pointer takes the first (x86-64 rdi), not where it has its own (arm64 x8)', () => {
+  const int = { n: 'int', k: 'int' as const, s: 4, sg: true };
+  const cstr = parseType('const char *')!;
+  const params = [{ name: 'name', type: cstr }, { name: 'n', type: int }];
+  const str = { n: 'string', k: 'struct' as const, s: 32, nt: true, m: [] }; // not trivially copyable: in memory
+  const pair = { n: 'Pair', k: 'struct' as const, s: 8, m: [{ n: 'a', o: 0, t: int }, { n: 'b', o: 4, t: int }] }; // in registers
+  const big = { n: 'Box', k: 'struct' as const, s: 32, m: [{ n: 'x', o: 0, t: { n: 'long', k: 'int' as const, s: 8, sg: true } }] }; // in memory by size
+  const first = returnAbi.resultShiftsArgs ? 1 : 0;
+  for (const ret of [str, big]) {
+    expect(returnsInMemory(ret)).toBe(true);
+    expect(locateArgs({ params, ret, variadic: false, source: 'dwarf' })).toEqual([[{ src: 'int', reg: first, bytes: 8 }], [{ src: 'int', reg: first + 1, bytes: 4 }]]);
+  }
+  expect(returnsInMemory(pair)).toBe(false);
+  expect(locateArgs({ params, ret: pair, variadic: false, source: 'dwarf' })).toEqual([[{ src: 'int', reg: 0, bytes: 8 }], [{ src: 'int', reg: 1, bytes: 4 }]]);
+  expect(returnAbi.resultShiftsArgs).toBe(process.arch === 'x64');
 });
 
 test('calls show C++ names without their parameter list', () => {
