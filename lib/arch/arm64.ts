@@ -8,7 +8,7 @@ import { arch } from '../native';
 import type { RethookNode } from '../rethook';
 import type { TraceeMemory } from '../tracee/memory';
 import type { Registers } from '../tracee/registers';
-import type { ReturnAbi } from './return-abi';
+import type { CalibrationCode, ReturnAbi } from './return-abi';
 
 const LR = arch.returnAddressReg;
 /** Go's internal ABI keeps the current goroutine in x28. */
@@ -136,4 +136,21 @@ export function arm64NotAFunctionStart(addr: number, bytes: Buffer): string | nu
   if (addr % 4 !== 0) return 'its address is not a multiple of 4, where no arm64 instruction starts';
   if (bytes.length >= 4 && bytes.readUInt32LE(0) === 0) return 'its first word is zero (udf #0, padding), no function starts so';
   return null;
+}
+
+/** mov x19, #n; loop: bl f; subs x19, x19, #1; b.ne loop; exit(0); f: ret. */
+export function arm64CalibrationCode(n: number): CalibrationCode {
+  const words = [
+    0xd2800000 | (n << 5) | 19, // mov x19, #n
+    0x94000006, //                loop: bl f
+    0xf1000673, //                subs x19, x19, #1
+    0x54ffffc1, //                b.ne loop
+    0xd2800000 | (93 << 5) | 8, // mov x8, #SYS_exit
+    0xd2800000, //                mov x0, #0
+    0xd4000001, //                svc #0
+    0xd65f03c0, //                f: ret
+  ];
+  const code = Buffer.alloc(words.length * 4);
+  words.forEach((w, i) => code.writeUInt32LE(w >>> 0, i * 4));
+  return { machine: 183, code, fOffset: 28, fSize: 4 };
 }

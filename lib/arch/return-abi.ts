@@ -49,3 +49,16 @@ export interface ReturnAbi {
   /** At a function's first instruction: where the caller wants a result returned in memory. */
   resultAddress(regs: Registers): bigint;
 }
+
+/**
+ * A program for measuring the tracer's round trip (views/calibrate.ts): its
+ * machine code calls f `n` times, then exits 0; f is a bare return.
+ */
+export interface CalibrationCode {
+  /** ELF e_machine. */
+  machine: number;
+  code: Buffer;
+  /** Where f is in `code`, and its size. */
+  fOffset: number;
+  fSize: number;
+}

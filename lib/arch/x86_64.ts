@@ -3,7 +3,7 @@
 // a tail call (a chained node shares its caller's slot).
 import type { RethookNode } from '../rethook';
 import type { TraceeMemory } from '../tracee/memory';
-import type { ReturnAbi } from './return-abi';
+import type { CalibrationCode, ReturnAbi } from './return-abi';
 
 /** Put `to` in each node's slot that holds `from`; `mark` sets the node's restored flag. */
 function swapSlots(mem: TraceeMemory, nodes: readonly RethookNode[], from: (n: RethookNode) => number, to: (n: RethookNode) => number): void {
@@ -64,4 +64,21 @@ export function x86NotAFunctionStart(_addr: number, bytes: Buffer): string | nul
   if (bytes[0] === 0xcc) return 'its first byte is int3 (padding or a breakpoint), no function starts so';
   if (bytes.length >= 2 && bytes[0] === 0 && bytes[1] === 0) return 'its first bytes are zeros (padding), no function starts so';
   return null;
+}
+
+/** mov ecx, n; loop: push rcx; call f; pop rcx; dec ecx; jnz loop; exit(0); f: ret. */
+export function x86CalibrationCode(n: number): CalibrationCode {
+  const code = Buffer.from([
+    0xb9, n & 0xff, (n >> 8) & 0xff, 0, 0, // mov ecx, n
+    0x51, //                         loop: push rcx
+    0xe8, 14, 0, 0, 0, //             call f
+    0x59, //                         pop rcx
+    0xff, 0xc9, //                   dec ecx
+    0x75, 0xf5, //                   jnz loop
+    0xb8, 60, 0, 0, 0, //            mov eax, SYS_exit
+    0x31, 0xff, //                   xor edi, edi
+    0x0f, 0x05, //                   syscall
+    0xc3, //                         f: ret
+  ]);
+  return { machine: 62, code, fOffset: 25, fSize: 1 };
 }

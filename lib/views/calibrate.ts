@@ -3,51 +3,18 @@
 // stop) to the moment it sees the return: it includes a resume, the stop at
 // the return and the tracer waking up to it. To know how much, we trace a
 // program whose hooked function does nothing (`ret`): a tiny static ELF
-// written here (no compiler needed), calling it CALLS times. The median of
+// written here (no compiler needed; its machine code is the architecture's:
+// arch/*.ts calibrationCode), calling it CALLS times. The median of
 // those durations is the overhead; summaries subtract it from each duration.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { calibrationCode } from '../arch';
 import { Tracer } from '../tracer';
 
 const CALLS = 200;
 const BASE = 0x400000;
 const HEADERS = 64 + 56;
-
-/** Machine code: call f CALLS times, exit(0); f: ret. Returns [code, offset of f]. */
-function code(arch: string, n: number): [Buffer, number] | null {
-  if (arch === 'x64') {
-    const c = Buffer.from([
-      0xb9, n & 0xff, (n >> 8) & 0xff, 0, 0, // mov ecx, n
-      0x51, //                         loop: push rcx
-      0xe8, 14, 0, 0, 0, //             call f
-      0x59, //                         pop rcx
-      0xff, 0xc9, //                   dec ecx
-      0x75, 0xf5, //                   jnz loop
-      0xb8, 60, 0, 0, 0, //            mov eax, SYS_exit
-      0x31, 0xff, //                   xor edi, edi
-      0x0f, 0x05, //                   syscall
-      0xc3, //                         f: ret
-    ]);
-    return [c, 25];
-  }
-  if (arch === 'arm64') {
-    const words = [
-      0xd2800000 | (n << 5) | 19, // mov x19, #n
-      0x94000006, //                loop: bl f
-      0xf1000673, //                subs x19, x19, #1
-      0x54ffffc1, //                b.ne loop
-      0xd2800000 | (93 << 5) | 8, // mov x8, #SYS_exit
-      0xd2800000, //                mov x0, #0
-      0xd4000001, //                svc #0
-      0xd65f03c0, //                f: ret
-    ];
-    const c = Buffer.alloc(words.length * 4);
-    words.forEach((w, i) => c.writeUInt32LE(w >>> 0, i * 4));
-    return [c, 28];
-  }
-  return null;
-}
 
 export const CALIBRATION_FUNCTION = 'rethook_calibrate_empty';
 
@@ -119,15 +86,13 @@ export interface Calibration {
   samples: number[];
 }
 
-/** Measure the tracer's round trip; null when it cannot be measured here (another architecture, no temporary directory...). */
+/** Measure the tracer's round trip; null when it cannot be measured here (no temporary directory...). */
 export async function calibrate(calls = CALLS): Promise<Calibration | null> {
-  const c = code(process.arch, calls);
-  if (!c) return null;
-  const [text, fOffset] = c;
+  const c = calibrationCode(calls);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-calibrate-'));
   const file = path.join(dir, 'empty-calls');
   try {
-    fs.writeFileSync(file, elf(process.arch === 'x64' ? 62 : 183, text, fOffset, process.arch === 'x64' ? 1 : 4), { mode: 0o755 });
+    fs.writeFileSync(file, elf(c.machine, c.code, c.fOffset, c.fSize), { mode: 0o755 });
     const devnull = fs.openSync('/dev/null', 'r+');
     const samples: number[] = [];
     try {
