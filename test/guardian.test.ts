@@ -48,7 +48,7 @@ async function killTracer(env: NodeJS.ProcessEnv): Promise<{ code: number | null
   // Two entries seen: a call is in flight with its return address ours.
   await collect(cli, 'stderr').until((t) => t.split('"type":"entry"').length > 2);
   // Into the call's sleep: the thread is not stopped at one of our traps
-  // (a thread that is, at the tracer's death, gets its SIGTRAP from the kernel: README).
+  // (a thread that is, at the tracer's death, gets its SIGTRAP from the kernel: docs/internals.md).
   // A fixed 15 ms was not enough on a loaded machine (the entries are read late): wait to see it asleep.
   expect(await waitForState(prog.pid!, 'S', timeBound(5000))).toBe('S');
   cli.kill('SIGKILL');

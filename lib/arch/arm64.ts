@@ -3,7 +3,7 @@
 // prologue has saved x30 (a frame record, `stp x29, x30, ...`), the hijacked
 // copy is in its frame, somewhere between the next inner frame (or the
 // thread's sp) and its own entry sp: found by scanning those words. A copy
-// signed by pointer authentication (paciasp) is not recognized (README, Limits).
+// signed by pointer authentication (paciasp) is not recognized (docs/limits.md).
 import { arch } from '../native';
 import type { RethookNode } from '../rethook';
 import type { TraceeMemory } from '../tracee/memory';

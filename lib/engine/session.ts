@@ -103,7 +103,7 @@ export class Session {
   status: ExitStatus | null = null;
   /** How the program we started (or attached to) ended, while followed children may still run. */
   mainStatus: ExitStatus | null = null;
-  /** How long to keep polling for the next stop after handling one (README: "How JS and the tracer hand off"). */
+  /** How long to keep polling for the next stop after handling one (docs/internals.md: "How JS and the tracer hand off"). */
   readonly spinNs = Number(process.env.RETHOOK_SPIN_NS ?? 30000);
   startupWaiter: Waiter<void> | null = null;
   private exitWaiter: Waiter<ExitStatus> | null = null;

@@ -158,7 +158,7 @@ Stop StopWaiter::noted(const Stop& s) {
 
 // With spin_ns > 0, keep asking for that long, yielding the CPU in between: a
 // tracee on this CPU then runs to its next stop at once, and the stop is taken
-// here without a signal and an event-loop wake-up (see README, "How JS and the
+// here without a signal and an event-loop wake-up (see docs/internals.md, "How JS and the
 // tracer hand off").
 //
 // While stops are being taken here, they send no SIGCHLD (SA_NOCLDSTOP): a

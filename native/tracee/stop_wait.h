@@ -61,7 +61,7 @@ Stop wait_thread(int tid, const TrapSet* traps, ArchRegs* regs, double timeout_n
 // The thread is in a ptrace-stop now (whether or not its stop was taken).
 bool thread_is_stopped(int tid);
 
-// How one tracer waits for events (see README, "How JS and the tracer hand
+// How one tracer waits for events (see docs/internals.md, "How JS and the tracer hand
 // off"): spinning before going idle, SIGCHLD's stop notifications turned off
 // meanwhile, and the thread that stopped last asked first.
 class StopWaiter {
