@@ -145,6 +145,8 @@ export interface ArchInfo {
   regNames: string[];
   syscallStub: Buffer;
   trampolineCode: Buffer;
+  /** Bytes a breakpoint replaces (int3: 1; brk: 4). */
+  breakpointLength: number;
   syscalls: { mmap: number; munmap: number; prctl: number; memfd_create: number; close: number };
 }
 

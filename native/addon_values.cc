@@ -62,6 +62,7 @@ Napi::Object ArchInfo(Napi::Env env) {
   o.Set("returnPops", kArch.return_pops);
   o.Set("trapSiCode", kArch.trap_si_code);
   o.Set("trapPcAdjust", double(kArch.trap_pc_adjust));
+  o.Set("breakpointLength", double(kArch.breakpoint_len));
   o.Set("slotSize", double(kArch.slot_size));
   o.Set("slotReach", double(kArch.slot_reach));
   auto names = Napi::Array::New(env, kArch.reg_names.size());

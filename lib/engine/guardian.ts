@@ -74,7 +74,7 @@ export function unguardBreakpoint(g: Guardian | null, proc: Proc, addr: number):
 
 /** The original bytes a breakpoint at `addr` is about to replace (4 bytes: the longest trap, arm64's brk). */
 export function bytesUnder(proc: Proc, addr: number): Buffer | null {
-  return proc.mem.read(addr, Math.max(4, arch.trampolineCode.length));
+  return proc.mem.read(addr, Math.max(4, arch.breakpointLength));
 }
 
 /** After a stop: the stopped thread's calls in flight, as they are now. */
@@ -82,4 +82,14 @@ export function mirrorThread(g: Guardian, table: ThreadTable, tid: number): void
   const th = table.thread(tid);
   if (!th) return g.mirror.dropThread(tid);
   if (th.proc.pid === g.mirror.pid) g.mirror.setThread(tid, th.stack.nodes);
+}
+
+/**
+ * A thread stopped at our breakpoint `addr` (sp `sp`), before anything is
+ * done with it: if the tracer dies now, the guardian knows the thread's pc is
+ * that trap's (the kernel lets it go from there, without its SIGTRAP once we
+ * took the stop) and not the instruction after it run already.
+ */
+export function mirrorTrap(g: Guardian, tid: number, addr: number, sp: number): void {
+  g.mirror.setTrap(tid, addr, sp);
 }

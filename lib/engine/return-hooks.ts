@@ -14,6 +14,7 @@ import { hex } from '../tracee/memory';
 import type { Proc, Site, ThreadState } from '../tracee/process';
 import { typedCallAt } from './typed-call';
 import { contextHost } from './context-host';
+import { mirrorThread } from './guardian';
 import { fail } from './ending';
 import { holdReturnSite, releaseNode, returnWatched } from './return-sites';
 import type { Session } from './session';
@@ -71,6 +72,8 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
   const action = enterHooks(s, th, stack, site, addr, sp, ret, tailCall, mode);
   if (action === null) return; // a handler detached or killed: the thread is no longer ours
   const pushed = stack.depth > before;
+  // The guardian learns of the calls before their returns are hijacked (session.ts: the mirror's order).
+  if (pushed && s.guardian) mirrorThread(s.guardian, s.table, th.tid);
   // A call of ours returns through the trampoline or at its return site; if
   // neither can be set up, the call goes unhooked (as uprobes drops the
   // return instance when the hijack fails).

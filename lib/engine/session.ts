@@ -126,17 +126,24 @@ export class Session {
 
   // ---- letting a stopped thread go (each marks the current stop resumed) ----
 
+  // The guardian's mirror is written so that at every instant it holds what
+  // the guardian may meet: calls are added before their return is hijacked
+  // (return-hooks.ts), and removed only once the thread was let go (a thread
+  // killed off with its tracer while stopped at the trampoline is still found
+  // by its call; a call mirrored after its return only names a dead slot).
   resume(tid: number, sig: number, storeRegs = false, untilSyscall = false): boolean {
-    if (this.guardian) mirrorThread(this.guardian, this.table, tid); // before it runs: the guardian must know what it may meet
     if (tid === this.current.tid) this.current.resumed = true;
-    return this.nat.resume(tid, sig, storeRegs, untilSyscall);
+    const ok = this.nat.resume(tid, sig, storeRegs, untilSyscall);
+    if (this.guardian) mirrorThread(this.guardian, this.table, tid);
+    return ok;
   }
 
   /** Continue a thread stopped on our breakpoint at `addr`: the displaced instruction runs emulated or out of line. */
   step(tid: number, pid: number, addr: number): boolean {
-    if (this.guardian) mirrorThread(this.guardian, this.table, tid);
     if (tid === this.current.tid) this.current.resumed = true;
-    return this.nat.continueFromBreakpoint(tid, pid, addr);
+    const ok = this.nat.continueFromBreakpoint(tid, pid, addr);
+    if (this.guardian) mirrorThread(this.guardian, this.table, tid);
+    return ok;
   }
 
   listen(tid: number): boolean {

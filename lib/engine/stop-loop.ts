@@ -23,6 +23,7 @@ import { arch, Info, StopKind } from '../native';
 import { processDying } from '../tracee/dying';
 import type { ThreadState } from '../tracee/process';
 import { detachAll } from './detach';
+import { mirrorTrap } from './guardian';
 import { failed } from './ending';
 import { onSyscallStop } from './images';
 import { onEvent, onThreadGone, onThreadStart } from './lifecycle';
@@ -115,6 +116,7 @@ function dispatch(s: Session, kind: StopKind): void {
 function onTrap(s: Session, th: ThreadState, addr: number, siCode: number): void {
   const proc = th.proc;
   if (siCode !== arch.trapSiCode) return void s.resume(th.tid, SIGTRAP);
+  if (s.guardian && (proc.sites.has(addr) || proc.returnSites.has(addr))) mirrorTrap(s.guardian, th.tid, addr, s.regs.sp);
   if (addr === proc.pages.trampoline) return onReturn(s, th);
   for (const m of s.modes) if (m.ownTrap(s, th, addr)) return;
   if (proc.returnSites.has(addr)) return onReturnSite(s, th, addr);

@@ -42,13 +42,20 @@ function undo(pid: number, seized: number[]): void {
     const end = Date.now() + STOP_DEADLINE_MS;
     for (;;) {
       const kind = nat.waitThread(tid, Math.max(1, end - Date.now()));
+      log(`thread ${tid}: stop ${kind} at ${nat.info[Info.Addr].toString(16)} (${nat.info[Info.A]})`);
       if (kind === StopKind.None || kind === StopKind.Exited || kind === StopKind.Killed) break;
-      if (kind === StopKind.Trap && ours(nat.info[Info.Addr])) {
-        stopped.push(tid); // a hooked call or return it reached before we came: moved off below
-        break;
-      }
       if (kind === StopKind.Signal || kind === StopKind.Trap) {
-        pending.set(tid, nat.info[Info.A] || SIGTRAP);
+        const sig = nat.info[Info.A] || SIGTRAP;
+        // At a trap of ours: a hooked call or return it reached before we
+        // came, or the SIGTRAP of the one it was stopped at when the tracer
+        // died, which the kernel delivers now. Never resumed from there (it
+        // would run on from the middle of our trap): moved off below, that
+        // SIGTRAP ours, not the program's.
+        if (sig === SIGTRAP && nat.loadRegs(tid) && ours(regs.pc - arch.trapPcAdjust)) {
+          stopped.push(tid);
+          break;
+        }
+        pending.set(tid, sig);
         nat.resume(tid, 0); // the interrupt comes next
         continue;
       }
@@ -58,27 +65,45 @@ function undo(pid: number, seized: number[]): void {
   }
   // Nothing is written unless the pid still names the process (it was
   // SIGKILLed meanwhile and reaped: the pid may be another's by now).
-  if (!pidfdAlive(PIDFD)) return log(`process ${pid} is gone: nothing to undo`);
+  if (!pidfdAlive(PIDFD)) {
+    let what = '?';
+    try {
+      what = fs.readlinkSync(`/proc/self/fd/${PIDFD}`) + ' ' + fs.readFileSync(`/proc/self/fdinfo/${PIDFD}`, 'utf8').replace(/\n/g, ' ');
+    } catch (e) {
+      what = String(e);
+    }
+    return log(`process ${pid} is gone: nothing to undo (fd ${PIDFD}: ${what})`);
+  }
   for (const b of bps) {
     const bytes = Buffer.alloc(4);
     bytes.writeUInt32LE(b.original >>> 0);
-    nat.write(pid, b.address, bytes.subarray(0, arch.trampolineCode.length));
+    nat.write(pid, b.address, bytes.subarray(0, arch.breakpointLength));
   }
-  const threads = mirror.threads();
+  const states = mirror.threadStates();
+  const threads = new Map([...states].map(([tid, t]) => [tid, t.nodes]));
   log(`stopped ${stopped.join(',')} pending ${[...pending].join(';')} bps ${bps.length} tramp ${tramp.toString(16)} threads ${[...threads].map(([t, n]) => `${t}:${n.map((x) => x.frame.toString(16) + '/' + x.realRet.toString(16)).join(' ')}`).join(' | ')}`);
   for (const tid of stopped) {
     const nodes = (threads.get(tid) ?? []) as unknown as RethookNode[];
     if (nat.loadRegs(tid)) {
       const at = regs.pc - arch.trapPcAdjust;
+      log(`thread ${tid} at pc ${regs.pc.toString(16)} sp ${regs.sp.toString(16)}`);
+      // Registers are written back only where a thread is moved: one
+      // interrupted in a system call keeps its registers as the kernel left
+      // them (they say how the call is restarted).
       if (at === tramp) {
         // Returning through the trampoline: on to the real return address.
         const frame = regs.sp - returnAbi.returnPops;
         const n = [...nodes].reverse().find((x: MirroredNode) => x.mode === 'trampoline' && x.frame === frame);
-        if (n) returnAbi.resumeAt(regs, n.realRet);
-      } else if (bps.some((b) => b.address === at)) {
+        if (n) {
+          returnAbi.resumeAt(regs, n.realRet);
+          log(`thread ${tid} goes on at ${regs.pc.toString(16)}: ${nat.storeRegs(tid)}`);
+        }
+      } else if (bps.some((b) => b.address === at) && states.get(tid)?.trap === at && states.get(tid)?.trapSp === regs.sp) {
+        // Still where the tracer held it at our breakpoint (a thread it had
+        // stepped on may be at the same pc, with another sp: left alone).
         regs.pc = at; // the original instruction is back
+        log(`thread ${tid} goes on at ${regs.pc.toString(16)}: ${nat.storeRegs(tid)}`);
       }
-      nat.storeRegs(tid);
     }
     returnAbi.restore(stoppedThread(nat, regs, tid), mem, nodes, tramp);
   }

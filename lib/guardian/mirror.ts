@@ -7,17 +7,20 @@
 //
 //   header     16 words: magic, version, pid, trampoline, state, ...
 //   breakpoints open-addressed table of BP_CAPACITY (address, original bytes as u32)
-//   threads    THREAD_SLOTS slots: tid, count, then NODES_PER_THREAD x (frame, realRet, chained, site)
+//   threads    THREAD_SLOTS slots: tid, count, trap, trapSp, then NODES_PER_THREAD x (frame, realRet, chained, site)
+//              (trap, trapSp: the breakpoint the thread was stopped at, and its sp then, while the tracer
+//              handles that stop: 0 once it let the thread go)
 import { createSharedMemory, mapSharedFd } from '../native';
 
 const MAGIC = 0x52455448; // 'RETH'
-const VERSION = 1;
+const VERSION = 2;
 const HEADER = 16;
 export const BP_CAPACITY = 1 << 14;
 export const THREAD_SLOTS = 256;
 export const NODES_PER_THREAD = 128;
 const NODE_WORDS = 4;
-const THREAD_WORDS = 2 + NODES_PER_THREAD * NODE_WORDS;
+const THREAD_HEAD = 4;
+const THREAD_WORDS = THREAD_HEAD + NODES_PER_THREAD * NODE_WORDS;
 const BP_BASE = HEADER;
 const THREAD_BASE = BP_BASE + BP_CAPACITY * 2;
 export const MIRROR_BYTES = (THREAD_BASE + THREAD_SLOTS * THREAD_WORDS) * 8;
@@ -125,20 +128,34 @@ export class Mirror {
 
   // ---- threads ----------------------------------------------------------
 
-  /** Write a thread's calls in flight (outermost first); the deepest beyond the slot's size are left out. */
-  setThread(tid: number, nodes: readonly MirroredNode[]): void {
+  private slotOf(tid: number): number {
     let slot = this.slots.get(tid);
     if (slot === undefined) {
       slot = this.freeSlot();
-      if (slot < 0) return;
+      if (slot < 0) return -1;
       this.slots.set(tid, slot);
       this.w[THREAD_BASE + slot * THREAD_WORDS] = tid;
     }
-    const base = THREAD_BASE + slot * THREAD_WORDS;
+    return THREAD_BASE + slot * THREAD_WORDS;
+  }
+
+  /** Thread `tid` is stopped at our breakpoint `addr` with stack pointer `sp`, and not let go yet. */
+  setTrap(tid: number, addr: number, sp: number): void {
+    const base = this.slotOf(tid);
+    if (base < 0) return;
+    this.w[base + 3] = sp;
+    this.w[base + 2] = addr;
+  }
+
+  /** Write a thread's calls in flight (outermost first; the deepest beyond the slot's size are left out); it was let go (no trap). */
+  setThread(tid: number, nodes: readonly MirroredNode[]): void {
+    const base = this.slotOf(tid);
+    if (base < 0) return;
+    this.w[base + 2] = 0;
     const n = Math.min(nodes.length, NODES_PER_THREAD);
     this.w[base + 1] = 0; // invalid while being written
     for (let i = 0; i < n; i++) {
-      const o = base + 2 + i * NODE_WORDS;
+      const o = base + THREAD_HEAD + i * NODE_WORDS;
       this.w[o] = nodes[i].frame;
       this.w[o + 1] = nodes[i].realRet;
       this.w[o + 2] = nodes[i].chained ? 1 : 0;
@@ -159,19 +176,23 @@ export class Mirror {
     return -1;
   }
 
-  /** The guardian's side: every thread's mirrored calls. */
+  /** The guardian's side: every thread's mirrored calls, and the trap it was held at (if any). */
   threads(): Map<number, MirroredNode[]> {
-    const out = new Map<number, MirroredNode[]>();
+    return new Map([...this.threadStates()].map(([tid, t]) => [tid, t.nodes]));
+  }
+
+  threadStates(): Map<number, { nodes: MirroredNode[]; trap: number; trapSp: number }> {
+    const out = new Map<number, { nodes: MirroredNode[]; trap: number; trapSp: number }>();
     for (let s = 0; s < THREAD_SLOTS; s++) {
       const base = THREAD_BASE + s * THREAD_WORDS;
       const tid = this.w[base];
       if (!tid) continue;
       const nodes: MirroredNode[] = [];
       for (let i = 0; i < this.w[base + 1]; i++) {
-        const o = base + 2 + i * NODE_WORDS;
+        const o = base + THREAD_HEAD + i * NODE_WORDS;
         nodes.push({ frame: this.w[o], realRet: this.w[o + 1], chained: this.w[o + 2] === 1, mode: this.w[o + 3] === 1 ? 'site' : 'trampoline' });
       }
-      out.set(tid, nodes);
+      out.set(tid, { nodes, trap: this.w[base + 2], trapSp: this.w[base + 3] });
     }
     return out;
   }

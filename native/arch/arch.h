@@ -142,7 +142,10 @@ struct MemoryAccess {
 bool arch_step_over(const StepPlan& plan, RemotePtr addr, RemotePtr slot, ArchRegs* regs,
                     MemoryAccess* mem, std::string* err);
 
-// The return trampoline's code: a trap the tracer recognizes by address.
+// The return trampoline's code: a trap the tracer recognizes by address
+// (breakpoint_len bytes), then whatever holds a thread let go from it without
+// its SIGTRAP at trap + trap_pc_adjust (x86-64: a jump to itself; nothing on
+// arm64, where that pc is the trap itself).
 std::vector<uint8_t> arch_trampoline_code();
 
 }  // namespace rethook

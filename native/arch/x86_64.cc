@@ -101,7 +101,11 @@ uint64_t arch_syscall_result(const ArchRegs& regs) { return regs.words[RAX]; }
 
 std::vector<uint8_t> arch_syscall_stub() { return {0x0F, 0x05, 0xCC}; }
 
-std::vector<uint8_t> arch_trampoline_code() { return {0xCC}; }
+// int3, then `jmp .`: a thread its tracer let go from the trap as it died
+// (without the SIGTRAP) would run on from the byte after it; it spins there
+// instead, until the guardian takes it (and moves it to its real return
+// address) rather than running whatever follows.
+std::vector<uint8_t> arch_trampoline_code() { return {0xCC, 0xEB, 0xFE}; }
 
 // Decoding and planning are pure (x86_64_decode.cc); this file only knows
 // the register file.
