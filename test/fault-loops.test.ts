@@ -21,6 +21,16 @@ function tracerOf(pid: number): number {
 
 const ROUNDS = scaled(50);
 
+/** Attach the CLI to `pid` in `mode`, and SIGKILL it once it has shown 1 to 5 returns (by round). */
+async function attachThenKill(pid: number, mode: string, round: number): Promise<void> {
+  const cli = spawn(process.execPath, [CLI, 'trace', '--mode', mode, '--format', 'json', '-p', String(pid), '-f', 'slow'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  cli.stderr!.on('data', (d) => (err += d));
+  await until(() => `round ${round}'s returns (the CLI said: ${err.slice(-300)})`, () => err.split('"type":"exit"').length > 1 + (round % 5));
+  cli.kill('SIGKILL');
+  await once(cli, 'exit');
+}
+
 describe.each(MODES)('%s mode', (mode) => {
   test(`a program SIGKILLed while traced, ${ROUNDS} times: the CLI ends every time, and every entry has its exit`, async () => {
     for (let round = 0; round < ROUNDS; round++) {
@@ -52,14 +62,7 @@ test(`an attached tracer SIGKILLed in fast mode, ${ROUNDS} times over one progra
   try {
     await until('the program', () => out.includes('ready\n'));
     for (let round = 0; round < ROUNDS; round++) {
-      const cli = spawn(process.execPath, [CLI, 'trace', '--mode', 'fast', '--format', 'json', '-p', String(prog.pid), '-f', 'slow'], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let err = '';
-      cli.stderr!.on('data', (d) => (err += d));
-      await until(() => `round ${round}'s returns (the CLI said: ${err.slice(-300)})`, () => err.split('"type":"exit"').length > 1 + (round % 5));
-      cli.kill('SIGKILL');
-      await once(cli, 'exit');
+      await attachThenKill(prog.pid!, 'fast', round);
       // The guardian puts everything back and lets go: then the next round may attach.
       await until(`round ${round}: the guardian to let go`, () => tracerOf(prog.pid!) === 0);
       expect(procState(prog.pid!)).not.toBe('Z');
@@ -81,14 +84,7 @@ test(`an attached tracer SIGKILLed in trap mode, ${ROUNDS} times: each program e
     const exited = once(prog, 'exit');
     try {
       await until('the program', () => out.includes('ready\n'));
-      const cli = spawn(process.execPath, [CLI, 'trace', '--mode', 'trap', '--format', 'json', '-p', String(prog.pid), '-f', 'slow'], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let err = '';
-      cli.stderr!.on('data', (d) => (err += d));
-      await until(() => `round ${round}'s returns (the CLI said: ${err.slice(-300)})`, () => err.split('"type":"exit"').length > 1 + (round % 5));
-      cli.kill('SIGKILL');
-      await once(cli, 'exit');
+      await attachThenKill(prog.pid!, 'trap', round);
       await until(`round ${round}: the guardian to let go`, () => procState(prog.pid!) === null || procState(prog.pid!) === 'Z' || tracerOf(prog.pid!) === 0);
       prog.kill('SIGUSR1');
       const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
