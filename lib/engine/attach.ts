@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import { ptraceCode, RethookError } from '../errors';
 import { Info, StopKind } from '../native';
-import type { Proc } from '../tracee/process';
+import type { Proc } from './traced';
 import { pause } from './detach';
 import { adoptRunningImage } from './images';
 import { learnStack } from './lifecycle';

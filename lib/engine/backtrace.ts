@@ -5,7 +5,7 @@
 import type { Backtrace, BacktraceFrame } from '../context';
 import { RethookError } from '../errors';
 import { hex, TraceeMemory } from '../tracee/memory';
-import type { Proc, ThreadState } from '../tracee/process';
+import type { Proc, ThreadState } from './traced';
 import type { Registers } from '../tracee/registers';
 import type { Session } from './session';
 

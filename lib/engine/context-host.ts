@@ -3,7 +3,7 @@
 // Kept out of the public Tracer so that its internals are not API.
 import type { ContextHost } from '../context';
 import { RethookError } from '../errors';
-import type { ThreadState } from '../tracee/process';
+import type { ThreadState } from './traced';
 import { unwindBacktrace } from './backtrace';
 import { resolveFunction } from './planting';
 import type { Session } from './session';

@@ -15,7 +15,7 @@ import type { Hook } from '../hook';
 import { arch, Info, StopKind } from '../native';
 import type { RethookNode } from '../rethook';
 import { signalName } from '../symbols/program';
-import type { Proc, ThreadState } from '../tracee/process';
+import type { Proc, ThreadState } from './traced';
 import type { StoppedThread } from '../tracee/registers';
 import * as fs from 'fs';
 import type { Session } from './session';

@@ -11,9 +11,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { arch, reapChild, startGuardian as startGuardianProcess } from '../native';
-import type { Proc } from '../tracee/process';
+import type { Proc } from './traced';
 import { Mirror, MirrorState } from '../guardian/mirror';
-import type { ThreadTable } from '../tracee/threads';
+import type { ThreadTable } from './traced';
 
 export interface Guardian {
   readonly mirror: Mirror;

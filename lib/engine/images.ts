@@ -7,7 +7,7 @@ import { returnAbi } from '../arch';
 import type { FunctionSymbol, Module } from '../symbols/modules';
 import { modulesFromMaps } from '../symbols/modules';
 import { readMaps } from '../symbols/procfs';
-import type { Proc, ThreadState } from '../tracee/process';
+import type { Proc, ThreadState } from './traced';
 import * as fs from 'fs';
 import { unguardBreakpoint } from './guardian';
 import { plant, plantPending } from './planting';

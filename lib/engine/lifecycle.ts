@@ -6,7 +6,7 @@ import type { Hook } from '../hook';
 import { StopKind } from '../native';
 import type { RethookNode } from '../rethook';
 import { signalName } from '../symbols/program';
-import type { Proc, ThreadState } from '../tracee/process';
+import type { Proc, ThreadState } from './traced';
 import { stoppedThread } from '../tracee/registers';
 import { RethookError } from '../errors';
 import { flush, flushGoroutines } from './return-hooks';

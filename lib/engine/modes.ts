@@ -8,7 +8,7 @@
 import type { Hook } from '../hook';
 import type { RethookNode } from '../rethook';
 import type { FunctionSymbol } from '../symbols/modules';
-import type { Proc, Site, ThreadState } from '../tracee/process';
+import type { Proc, Site, ThreadState } from './traced';
 
 /** What a mode keeps of one thread's calls in flight (copied at a fork, put back at an undo): its own business. */
 export type ModeNodes = unknown;

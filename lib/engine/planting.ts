@@ -8,7 +8,7 @@ import { RethookError } from '../errors';
 import { Hook, HookHandlers, validateHandlers } from '../hook';
 import { processDying } from '../tracee/dying';
 import { hex } from '../tracee/memory';
-import type { Proc, Site } from '../tracee/process';
+import type { Proc, Site } from './traced';
 import { byPublicName, FunctionSymbol, Module } from '../symbols/modules';
 import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern, validatePattern } from '../symbols/patterns';
 import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';

@@ -7,7 +7,7 @@
 // line); only the thread and frame that made the call end it there.
 import type { Hook } from '../hook';
 import type { RethookNode } from '../rethook';
-import type { Proc, ThreadState } from '../tracee/process';
+import type { Proc, ThreadState } from './traced';
 import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { slotFor } from './slots';
 import type { Session } from './session';

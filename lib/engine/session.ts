@@ -7,9 +7,10 @@ import { signalName } from '../symbols/program';
 import type { Hook } from '../hook';
 import { NativeTracer } from '../native';
 import type { RethookNode } from '../rethook';
-import type { Proc } from '../tracee/process';
+import type { Proc } from './traced';
 import { Registers } from '../tracee/registers';
-import { ThreadTable } from '../tracee/threads';
+import { ThreadTable as Table } from '../tracee/threads';
+import type { ThreadTable } from './traced';
 import { Guardian, mirrorThread, releaseGuardian } from './guardian';
 import type { CallMode, ModeNodes } from './modes';
 
@@ -119,7 +120,7 @@ export class Session {
   constructor(readonly nat: NativeTracer, readonly pid: number, readonly options: SessionOptions, readonly modes: readonly CallMode<Session>[] = []) {
     this.regs = new Registers(nat.regs);
     this.info = nat.info;
-    this.table = new ThreadTable(nat);
+    this.table = new Table<Hook>(nat);
     this.exited = new Promise<ExitStatus>((resolve, reject) => (this.exitWaiter = { resolve, reject }));
     this.exited.catch(() => undefined);
   }

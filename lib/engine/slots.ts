@@ -1,7 +1,7 @@
 // Out-of-line slots: where the instruction a breakpoint displaced runs when
 // it cannot be emulated, within reach of it (engine/planting.ts, return sites).
 import { RethookError } from '../errors';
-import type { Proc } from '../tracee/process';
+import type { Proc } from './traced';
 import type { Session } from './session';
 
 /**

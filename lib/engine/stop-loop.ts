@@ -21,7 +21,7 @@
 // first hooked entry, to prove that a failure during a stop never wedges.
 import { arch, Info, StopKind } from '../native';
 import { processDying } from '../tracee/dying';
-import type { ThreadState } from '../tracee/process';
+import type { ThreadState } from './traced';
 import { detachAll } from './detach';
 import { mirrorTrap } from './guardian';
 import { failed } from './ending';

@@ -4,7 +4,7 @@
 import { returnAbi } from '../arch';
 import type { Hook } from '../hook';
 import type { NativeTracer } from '../native';
-import type { Site } from '../tracee/process';
+import type { Site } from './traced';
 import type { Registers } from '../tracee/registers';
 import { returnsInMemory } from '../types/abi';
 import type { Signature, TypedCall } from '../types/model';

@@ -10,7 +10,7 @@
 import { returnAbi } from '../arch';
 import { arch } from '../native';
 import type { RethookNode } from '../rethook';
-import type { Proc, ThreadState } from '../tracee/process';
+import type { Proc, ThreadState } from './traced';
 import { stoppedThread } from '../tracee/registers';
 import type { Session } from './session';
 

@@ -11,7 +11,7 @@
 // they are planted again and the threads go on. Fast mode's patches stay:
 // they trap nowhere, and what the child records on its parent's block is
 // dropped at the cut (lib/fast/fork.ts).
-import type { Proc, ThreadState } from '../tracee/process';
+import type { Proc, ThreadState } from './traced';
 import { StopKind } from '../native';
 import type { Session } from './session';
 

@@ -7,7 +7,7 @@
 // not inside the recorder: its node stack can be changed here.
 import { returnAbi } from '../arch';
 import type { RethookNode } from '../rethook';
-import type { ThreadState } from '../tracee/process';
+import type { ThreadState } from '../engine/traced';
 import type { Session } from '../engine/session';
 import { drainFast, endCalls } from './drain';
 import type { FastProc } from './fast-proc';

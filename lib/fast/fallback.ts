@@ -12,7 +12,7 @@ import { returnAbi } from '../arch';
 import type { Hook } from '../hook';
 import { fast } from '../native';
 import { ShadowStack } from '../rethook';
-import type { Site, ThreadState } from '../tracee/process';
+import type { Site, ThreadState } from '../engine/traced';
 import type { Session } from '../engine/session';
 import { enterHooks } from '../engine/return-hooks';
 import type { FastProc, FastSite, PendingCall } from './fast-proc';

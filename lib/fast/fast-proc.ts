@@ -7,7 +7,7 @@ import type { Hook } from '../hook';
 import { adoptTraceeMemfd, arch, fast } from '../native';
 import type { FunctionSymbol } from '../symbols/modules';
 import type { RethookNode } from '../rethook';
-import type { Proc } from '../tracee/process';
+import type { Proc } from '../engine/traced';
 import type { Signature, TypedCall } from '../types/model';
 import type { Session } from '../engine/session';
 import { ARENA_SIZE, FastArena, ThreadBlock } from './arena';

@@ -5,7 +5,7 @@
 // old one at the same address (the recorder's arena word stays right), laid
 // out as the parent's, with the forking thread's calls in flight copied into
 // the child's block and marked inherited, as trap mode copies its nodes.
-import type { Proc } from '../tracee/process';
+import type { Proc } from '../engine/traced';
 import type { Session } from '../engine/session';
 import { fast } from '../native';
 import { drainFast, endInFlight } from './drain';

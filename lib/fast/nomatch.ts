@@ -7,7 +7,7 @@
 // With no node at all for the frame, the program gets the SIGTRAP the trap
 // raised, as a stray jump into trap mode's trampoline does.
 import { returnAbi } from '../arch';
-import type { ThreadState } from '../tracee/process';
+import type { ThreadState } from '../engine/traced';
 import type { Session } from '../engine/session';
 import { drainFast, endCalls, returnCalls } from './drain';
 import { fastOf } from './fast-proc';

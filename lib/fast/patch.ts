@@ -7,7 +7,7 @@ import type { Hook } from '../hook';
 import { fast } from '../native';
 import type { FunctionSymbol, Module } from '../symbols/modules';
 import { hex } from '../tracee/memory';
-import type { Proc } from '../tracee/process';
+import type { Proc } from '../engine/traced';
 import type { Session } from '../engine/session';
 import { unwinderStop } from '../engine/images';
 import { defaultSignature } from '../types/signatures';

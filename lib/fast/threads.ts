@@ -2,7 +2,7 @@
 // registers its block; any stop of a thread first delivers what it recorded
 // (so exits, execs and forks come after its calls); a thread's end delivers
 // the rest and reports its calls still in flight as ended with it.
-import type { Proc, ThreadState } from '../tracee/process';
+import type { Proc, ThreadState } from '../engine/traced';
 import type { Session } from '../engine/session';
 import type { ThreadBlock } from './arena';
 import { drainFast, endInFlight, noteMissed } from './drain';

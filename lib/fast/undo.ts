@@ -4,7 +4,7 @@
 // may be inside them, and finishes correctly (its node is still there).
 import { returnAbi } from '../arch';
 import type { RethookNode } from '../rethook';
-import type { Proc } from '../tracee/process';
+import type { Proc } from '../engine/traced';
 import { stoppedThread } from '../tracee/registers';
 import type { Session } from '../engine/session';
 import { unpatchAll } from './patch';

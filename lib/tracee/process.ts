@@ -2,7 +2,6 @@
 // injected pages, loaded objects, shadow stacks; and lookups over them.
 import * as fs from 'fs';
 import { RethookError } from '../errors';
-import type { Hook } from '../hook';
 import { NativeTracer } from '../native';
 import { InjectedPages } from './pages';
 import { readMaps } from '../symbols/procfs';
@@ -12,18 +11,22 @@ import { hex, TraceeMemory } from './memory';
 
 export { hex };
 
-/** A breakpoint of ours: user hooks on a function, and/or an internal handler (r_brk, the unwinder). */
-export interface Site {
+/**
+ * A breakpoint of ours: user hooks on a function, and/or an internal handler
+ * (r_brk, the unwinder). `H` is what a hook is to the engine (engine/traced.ts
+ * names the types it uses): this layer knows nothing of hooks.
+ */
+export interface Site<H = unknown> {
   address: number;
   fn: FunctionSymbol | null;
   /** User hooks on this function, in the order they were added. */
-  hooks: Hook[];
+  hooks: H[];
   /**
    * A breakpoint of the tracer's own (the dynamic linker's r_brk, the C++
    * unwinder's entries). It runs before any user hook on the same function
    * and may keep the thread stopped ('hold').
    */
-  internal?: (th: ThreadState, addr: number) => 'continue' | 'hold';
+  internal?: (th: ThreadState<H>, addr: number) => 'continue' | 'hold';
   /** Returns of calls to this function are caught at their return site, not by the trampoline (see ReturnMode). */
   returnAtSite?: boolean;
   /** A function of a Go program: its calls are kept per goroutine (Proc.goroutines). */
@@ -31,17 +34,17 @@ export interface Site {
 }
 
 /** One traced thread: its process and its shadow stack of rethook nodes. */
-export interface ThreadState {
+export interface ThreadState<H = unknown> {
   readonly tid: number;
-  readonly proc: Proc;
+  readonly proc: Proc<H>;
   readonly stack: ShadowStack;
 }
 
-export class Proc {
+export class Proc<H = unknown> {
   readonly pages: InjectedPages;
   readonly mem: TraceeMemory;
   readonly modules = new Map<string, Module>();
-  readonly sites = new Map<number, Site>();
+  readonly sites = new Map<number, Site<H>>();
   /** Return-site breakpoints (return-sites.ts): address -> calls in flight that return there. */
   readonly returnSites = new Map<number, number>();
   /** Go programs: the calls in flight of each goroutine, by its g (goroutines move between threads). */
@@ -53,7 +56,7 @@ export class Proc {
   /** Breakpoints removed while threads ran: a trap already raised there is stale, not the program's. */
   readonly removed = new Set<number>();
   /** This process's threads; added and removed only by ThreadTable (threads.ts). */
-  readonly threads = new Map<number, ThreadState>();
+  readonly threads = new Map<number, ThreadState<H>>();
   rDebug = 0;
   /** musl: where the address of its r_debug (`struct debug`) is kept (_dl_debug_addr), else 0. */
   rDebugPtr = 0;

@@ -5,25 +5,25 @@ import { NativeTracer, StopKind } from '../native';
 import { ShadowStack } from '../rethook';
 import { Proc, ThreadState } from './process';
 
-export class ThreadTable {
-  private readonly procs = new Map<number, Proc>();
-  private readonly threads = new Map<number, ThreadState>();
+export class ThreadTable<H = unknown> {
+  private readonly procs = new Map<number, Proc<H>>();
+  private readonly threads = new Map<number, ThreadState<H>>();
 
   constructor(private readonly nat: NativeTracer) {}
 
-  thread(tid: number): ThreadState | undefined {
+  thread(tid: number): ThreadState<H> | undefined {
     return this.threads.get(tid);
   }
 
-  process(pid: number): Proc | undefined {
+  process(pid: number): Proc<H> | undefined {
     return this.procs.get(pid);
   }
 
-  allThreads(): ThreadState[] {
+  allThreads(): ThreadState<H>[] {
     return [...this.threads.values()];
   }
 
-  allProcesses(): Proc[] {
+  allProcesses(): Proc<H>[] {
     return [...this.procs.values()];
   }
 
@@ -32,15 +32,15 @@ export class ThreadTable {
   }
 
   /** A process to trace (its memory opened by the addon); add its threads next. */
-  addProcess(pid: number): Proc {
+  addProcess(pid: number): Proc<H> {
     this.nat.addProcess(pid);
-    const proc = new Proc(this.nat, pid);
+    const proc = new Proc<H>(this.nat, pid);
     this.procs.set(pid, proc);
     return proc;
   }
 
-  addThread(proc: Proc, tid: number): ThreadState {
-    const th: ThreadState = { tid, proc, stack: new ShadowStack() };
+  addThread(proc: Proc<H>, tid: number): ThreadState<H> {
+    const th: ThreadState<H> = { tid, proc, stack: new ShadowStack() };
     proc.threads.set(tid, th);
     this.threads.set(tid, th);
     this.nat.addThread(tid, proc.pid);
@@ -56,7 +56,7 @@ export class ThreadTable {
   }
 
   /** Forget a process and every thread of it. */
-  dropProcess(proc: Proc): void {
+  dropProcess(proc: Proc<H>): void {
     for (const tid of [...proc.threads.keys()]) this.removeThread(tid);
     this.procs.delete(proc.pid);
     this.nat.dropProcess(proc.pid);
