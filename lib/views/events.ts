@@ -63,6 +63,8 @@ export interface RunInfo {
    * (durations shown as measured, and said so).
    */
   overheadNs: number | null;
+  /** How the hook asked for its calls to be caught ('fast', else trap): what the durations include. */
+  mode?: 'fast' | 'trap';
 }
 
 export interface EndInfo {

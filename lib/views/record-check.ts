@@ -187,6 +187,9 @@ export function checkHeader(o: Obj): RecordHeader {
   each(o.patterns, 'patterns', str);
   each(o.modules, 'modules', module);
   optional(o, 'cwd', str);
+  optional(o, 'mode', (v: unknown, f: string) => {
+    if (v !== 'fast' && v !== 'trap') throw new RecordFieldError(f, `'fast' or 'trap'`, v);
+  });
   optional(o, 'tool', str);
   return o as unknown as RecordHeader;
 }

@@ -27,7 +27,7 @@ export type { RecordEnd, RecordHeader } from './record-check';
 export function recordHeaderLine(run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeader['modules'], tool: string): string {
   return JSON.stringify({
     type: 'rethook-record', version: RECORD_VERSION, command: run.command, pid: run.pid, attached, arch: process.arch,
-    startTs: run.startTs, startWallNs: run.startWallNs, overheadNs: run.overheadNs, patterns, modules, cwd: process.cwd(), tool,
+    startTs: run.startTs, startWallNs: run.startWallNs, overheadNs: run.overheadNs, mode: run.mode, patterns, modules, cwd: process.cwd(), tool,
   }) + '\n';
 }
 

@@ -8,10 +8,11 @@ import { percentile, SortKey, Summary, SummaryRow } from './summary';
 import { globToRegExp } from '../symbols/patterns';
 
 /** What the durations shown include, said once above the numbers. */
-export function durationsNote(overheadNs: number | null): string {
-  return overheadNs === null
-    ? 'durations as measured: each includes the tracer\'s round trip (not measured)'
-    : `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call, measured at start-up)`;
+export function durationsNote(overheadNs: number | null, mode?: 'fast' | 'trap'): string {
+  if (overheadNs !== null) return `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call, measured at start-up)`;
+  return mode === 'fast'
+    ? 'durations as the calls took them, timed in the process (functions left in trap mode, listed below, include the tracer\'s round trip)'
+    : 'durations as measured: each includes the tracer\'s round trip (not measured)';
 }
 
 export function renderSummary(rows: SummaryRow[], perThread: boolean, c: Palette): string {
@@ -66,11 +67,11 @@ export function log2Buckets(sorted: ArrayLike<number>): Bucket[] {
   return buckets;
 }
 
-export function renderHistogram(fn: string, sorted: ArrayLike<number>, overheadNs: number | null, c: Palette): string {
+export function renderHistogram(fn: string, sorted: ArrayLike<number>, overheadNs: number | null, c: Palette, mode?: 'fast' | 'trap'): string {
   const buckets = log2Buckets(sorted);
   const max = Math.max(1, ...buckets.map((b) => b.count));
   const width = 52;
-  let s = `${c.header(`@${escapeText(fn)}`)}: ${sorted.length} calls, durations in ns; ${durationsNote(overheadNs)}\n`;
+  let s = `${c.header(`@${escapeText(fn)}`)}: ${sorted.length} calls, durations in ns; ${durationsNote(overheadNs, mode)}\n`;
   for (const b of buckets) {
     const range = `[${label(b.low)}, ${label(b.high)})`;
     const bar = '@'.repeat(Math.round((b.count / max) * width));
@@ -92,6 +93,8 @@ export interface SummaryViewOptions {
   json: boolean;
   colors: Palette;
   overheadNs: number | null;
+  /** How the calls were caught (RunInfo.mode): what the durations include. */
+  mode?: 'fast' | 'trap';
   /** A line to put first (the end-of-run line), or ''. */
   headline: () => string;
 }
@@ -135,8 +138,8 @@ export class SummaryView implements View {
     let s = '';
     const head = this.o.headline();
     if (head) s += head + '\n';
-    if (this.o.summary) s += `rethook: ${durationsNote(this.o.overheadNs)}\n` + renderSummary(rows, this.o.perThread, this.o.colors);
-    for (const f of histFns) s += '\n' + renderHistogram(f, this.summary.durations(f), this.o.overheadNs, this.o.colors);
+    if (this.o.summary) s += `rethook: ${durationsNote(this.o.overheadNs, this.o.mode)}\n` + renderSummary(rows, this.o.perThread, this.o.colors);
+    for (const f of histFns) s += '\n' + renderHistogram(f, this.summary.durations(f), this.o.overheadNs, this.o.colors, this.o.mode);
     for (const n of this.notes) s += `rethook: ${escapeText(n.message)}\n`;
     this.out.write(s);
     this.out.flush();

@@ -27,7 +27,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const fastMode = h.mode === 'fast' || (h.mode === 'auto' && !h.backtrace);
   const wantsOverhead = !fastMode && (recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || v!.format === 'folded')));
   const calibration = wantsOverhead ? await (require('../../views/calibrate') as typeof import('../../views/calibrate')).calibrate() : null;
-  const run: RunInfo = { command: h.program, pid: 0, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: calibration?.overheadNs ?? null };
+  const run: RunInfo = { command: h.program, pid: 0, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: calibration?.overheadNs ?? null, mode: fastMode ? 'fast' : 'trap' };
   let calls = 0;
   let status: ExitStatus | null = null;
   let hook: Hook | null = null;

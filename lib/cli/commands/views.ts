@@ -53,7 +53,7 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
   if (aggregate) {
     view = new SummaryView(sink, {
       summary: v.summary, hist: v.hist, sort: v.sort, perThread: v.perThread, json: v.format === 'json', colors,
-      overheadNs: v.rawDurations ? null : run.overheadNs, headline: o.headline,
+      overheadNs: v.rawDurations ? null : run.overheadNs, mode: run.mode, headline: o.headline,
     });
   } else if (v.format === 'json') {
     view = new JsonView(sink, !o.live);
