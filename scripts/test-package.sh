@@ -25,7 +25,7 @@ node - "$TMP/pack.json" <<'JS' || fail "the tarball's contents"
 const txt = require('fs').readFileSync(process.argv[2], 'utf8');
 const [p] = JSON.parse(txt.slice(txt.startsWith('[') ? 0 : txt.lastIndexOf('\n[\n') + 1));
 const files = p.files.map((f) => f.path);
-const allowed = [/^package\.json$/, /^README\.md$/, /^LICENSE$/, /^bin\/rethook\.js$/, /^dist\/.*\.(js|d\.ts)$/, /^esm\/index\.(mjs|d\.mts)$/,
+const allowed = [/^package\.json$/, /^README\.md$/, /^CONTRIBUTING\.md$/, /^docs\/[a-z-]+\.md$/, /^LICENSE$/, /^bin\/rethook\.js$/, /^dist\/.*\.(js|d\.ts)$/, /^esm\/index\.(mjs|d\.mts)$/,
   /^native\/.*\.(cc|h|c|S)$/, /^binding\.gyp$/, /^scripts\/install\.js$/, /^prebuilds\/linux-(x64|arm64)\/(rethook\.glibc\.node|SOURCES)$/, /^examples\/[^/]+\.c$/];
 const extra = files.filter((f) => !allowed.some((r) => r.test(f)));
 if (extra.length) throw new Error(`unexpected files in the tarball: ${extra.join(', ')}`);
