@@ -60,6 +60,7 @@ const PROGRAMS = {
   ring_flood: ['ring_flood.c'],
   scribbler: ['scribbler.c'],
   many_threads: ['many_threads.c', '-lpthread'],
+  daemonize: ['daemonize.c'],
   deep_recursion: ['deep_recursion.c', '-lpthread'],
   string_reuse: ['string_reuse.c'],
   unwind_backtrace: ['unwind_backtrace.c', '-rdynamic'],

@@ -1,10 +1,11 @@
 // Faults, many times over: a program SIGKILLed while traced, and an attached
 // tracer SIGKILLed while its program runs. No run may hang, every entry must
 // be closed, and a program whose tracer died must end as untraced.
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { once } from 'events';
 import * as fs from 'fs';
-import { CLI, fixture, MODES, procState, scaled, timeBound } from './helpers';
+import * as path from 'path';
+import { CLI, fixture, MODES, procState, scaled, scratchDir, timeBound } from './helpers';
 
 /** Until `cond` holds, or throw saying `what` after `ms`. */
 async function until(what: string | (() => string), cond: () => boolean, ms = timeBound(15000)): Promise<void> {
@@ -100,3 +101,16 @@ test(`an attached tracer SIGKILLed in trap mode, ${ROUNDS} times: each program e
   // The counts docs/limits.md gives come from here.
   console.log(`trap mode, ${ROUNDS} tracer SIGKILLs: ${outcomes.correct} programs ended correctly, ${outcomes.sigtrap} died of SIGTRAP`);
 }, timeBound(600000));
+
+describe.each(MODES)('%s mode, a program that forks and exits at once (daemon())', (mode) => {
+  test('the CLI ends with the program, 10 times, whichever of the parent\'s exit and the released child\'s first stop comes first', () => {
+    for (let round = 0; round < 10; round++) {
+      const started = Date.now();
+      const r = spawnSync(process.execPath, [CLI, 'trace', '--mode', mode, '--format', 'json', '-o', path.join(scratchDir(), 'daemonize.json'), '-f', 'work', '--', fixture('daemonize', 'O0')], {
+        encoding: 'utf8', timeout: timeBound(30000),
+      });
+      expect({ round, status: r.status, signal: r.signal, stdout: r.stdout }).toEqual({ round, status: 7, signal: null, stdout: 'parent 2\n' });
+      expect(Date.now() - started).toBeLessThan(timeBound(30000));
+    }
+  }, timeBound(120000));
+});

@@ -53,7 +53,10 @@ export class Interrupts {
         if (++interrupts > 1) tracer.kill();
       };
       onSignal('SIGTERM', () => {
-        for (const pid of live.has(tracer.pid) ? [tracer.pid] : [...live]) signalIfThere(pid, 'SIGTERM');
+        const to = live.has(tracer.pid) ? [tracer.pid] : [...live];
+        // No one left to pass it on to: it is ours (nothing we trace is running).
+        if (!to.length) process.exit(128 + 15);
+        for (const pid of to) signalIfThere(pid, 'SIGTERM');
       });
       // One that came while it started may have come before its fork: it
       // gets one now (still stopped, it has not run; a second merges with it).

@@ -70,6 +70,7 @@ function onExec(s: Session, proc: Proc, th: ThreadState): void {
     // A vfork child we were only keeping safe: its new image has none of our breakpoints.
     s.detachThread(th.tid, 0);
     s.table.dropProcess(proc);
+    s.endIfAllGone();
     return;
   }
   for (const hook of s.hooks) {
@@ -184,6 +185,5 @@ export function onThreadGone(s: Session, th: ThreadState, kind: StopKind, value:
     s.startupWaiter = null;
     w?.reject(new RethookError(`program exited during startup (${s.mainStatus.signal ?? `code ${s.mainStatus.code}`})`, 'ESTARTUP'));
   }
-  // Done when the program and every child followed are gone.
-  if (s.mainStatus && !s.table.allProcesses().some((p) => !p.silent)) s.finish(s.mainStatus);
+  s.endIfAllGone();
 }

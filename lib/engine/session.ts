@@ -169,6 +169,15 @@ export class Session {
 
   // ---- ending ----------------------------------------------------------------
 
+  /**
+   * The session ends when the program and every child it follows are gone:
+   * asked whenever a process leaves the table (the program's end, and a fork
+   * child let go after it, whichever comes last).
+   */
+  endIfAllGone(): void {
+    if (this.mainStatus && !this.status && !this.table.allProcesses().some((p) => !p.silent)) this.finish(this.mainStatus);
+  }
+
   finish(status: ExitStatus | null, err?: Error): void {
     if (this.status) return;
     this.status = status ?? { pid: this.pid, code: null, signal: null, detached: true };

@@ -36,6 +36,7 @@ export function cleanReleasedChild(s: Session, th: ThreadState): void {
   if (child) s.modes.forEach((m, i) => m.undo(s, child.parent, proc, [{ tid: th.tid, nodes: child.modeNodes[i], stopped: true }], false));
   s.detachThread(th.tid, 0);
   s.table.dropProcess(proc);
+  s.endIfAllGone();
 }
 
 /**

@@ -111,6 +111,7 @@ export function vforkStop(s: Session, th: ThreadState, kind: StopKind, sig: numb
     if (kind === StopKind.Exited || kind === StopKind.Killed) {
       // Gone before it ran: nothing of ours to take out.
       s.table.dropProcess(proc);
+      s.endIfAllGone();
       r.released = true;
       r.childSig = 0;
       return true;
@@ -138,6 +139,7 @@ function tryRelease(s: Session, r: VforkRelease): void {
   if (r.realRet) realReturnInChild(s, r);
   s.detachThread(r.child.pid, r.childSig);
   s.table.dropProcess(r.child);
+  s.endIfAllGone();
 }
 
 /** The child's registers holding our trampoline hold the real return address instead. */
@@ -174,6 +176,7 @@ export function onVforkDone(s: Session, th: ThreadState): void {
     if (!r.released && s.table.process(r.child.pid) === r.child) {
       // Done before it was let go (killed at its first stop, say): let go now.
       s.table.dropProcess(r.child);
+      s.endIfAllGone();
     }
     for (const tid of r.held) if (s.table.thread(tid)) s.resume(tid, 0);
     // Asked to stop and not stopped yet: their interrupt stop is an ordinary one now (resumed).
