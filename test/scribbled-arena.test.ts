@@ -46,11 +46,17 @@ test('a program that points its site at a pool nobody has runs as untraced, and 
   expect(r.exits).toBe(CALLS / 2 + 1);
 }, timeBound(60000));
 
-test('a program that sets its node stack deeper than it is runs as untraced, and the deeper calls count as missed', () => {
+test('a program that sets its node stack deeper than it is: the deeper calls count as missed, and the run ends as its own damage makes it', () => {
   const r = traceScribbler('depth');
-  expect({ stdout: r.stdout, status: r.status }).toEqual({ stdout: expected.stdout, status: 0 });
+  // Its own call's node is now past the stack: the recorder may return it
+  // anywhere (arm64: it dies of it), as untraced damage to its own memory would.
   expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(r.notes).toContainEqual(expect.stringMatching(/^rethook: \d+ calls ran without a return hook: /));
+  if (r.status === 0) {
+    expect(r.stdout).toBe(expected.stdout);
+    expect(r.notes).toContainEqual(expect.stringMatching(/^rethook: \d+ calls ran without a return hook: /));
+  } else {
+    expect(r.notes.some((l) => /process \d+ was killed by SIG/.test(l))).toBe(true);
+  }
 }, timeBound(60000));
 
 test("a program that writes over its own call's node ends as its own damage makes it, and the tracer with it at once, in one line", () => {

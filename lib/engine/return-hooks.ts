@@ -104,7 +104,8 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
  * after the first is chained to it, as a tail call's is. Returns the action
  * the handlers asked for, or null when the session ended meanwhile.
  */
-export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site, addr: number, sp: number, ret: number, tailCall: boolean, mode: ReturnMode): EntryAction | null {
+/** `below`: calls in flight under this one that `stack` does not hold (a mode's own stack: fast/fallback.ts), counted in its depth. */
+export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site: Site, addr: number, sp: number, ret: number, tailCall: boolean, mode: ReturnMode, below = 0): EntryAction | null {
   let chained = tailCall;
   let action: EntryAction = { kind: 'continue' };
   const ts = process.hrtime.bigint(); // the entry's timestamp, before any handler runs
@@ -129,7 +130,7 @@ export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site
     node.mode = chained ? outer!.mode : mode; // a chained node returns as its head does
     node.fnName = site.fn!.name;
     node.fnAddr = addr;
-    node.depth = stack.depth;
+    node.depth = below + stack.depth;
     node.args = s.regs.args();
     node.typed = typedCallAt(s.nat, th.tid, site, hook, s.regs);
     node.entryTs = ts;

@@ -67,7 +67,8 @@ export function fallbackEntry(s: Session, th: ThreadState, site: Site, addr: num
   }
   // The handlers run on nodes of their own, given back once copied into the pending call.
   const scratch = new ShadowStack();
-  const action = enterHooks(s, th, scratch, site, addr, sp, ret, false, 'trampoline');
+  // Its depth is the arena's: the calls in flight on the thread's one stack.
+  const action = enterHooks(s, th, scratch, site, addr, sp, ret, false, 'trampoline', raw.length);
   if (action === null) return true;
   const kept = scratch.drain().reverse();
   const call: PendingCall | null = kept.length ? {
