@@ -76,8 +76,8 @@ test(`an attached tracer SIGKILLed in fast mode, ${ROUNDS} times over one progra
   }
 }, timeBound(600000));
 
-test(`an attached tracer SIGKILLed in trap mode, ${ROUNDS} times: each program ends correctly, or of the SIGTRAP of a trap it was stopped at (the documented limit), never of anything else`, async () => {
-  const outcomes = { correct: 0, sigtrap: 0 };
+test(`an attached tracer SIGKILLed in trap mode, ${ROUNDS} times: each program ends, correctly or by the documented limit of a thread stopped at a trap (SIGTRAP, or SIGSEGV after running on from inside an entry breakpoint), never hanging or otherwise`, async () => {
+  const outcomes = { correct: 0, sigtrap: 0, sigsegv: 0 };
   for (let round = 0; round < ROUNDS; round++) {
     const prog = spawn(fixture('slow_calls', 'O2'), ['2'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -90,6 +90,7 @@ test(`an attached tracer SIGKILLed in trap mode, ${ROUNDS} times: each program e
       prog.kill('SIGUSR1');
       const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
       if (signal === 'SIGTRAP') outcomes.sigtrap++;
+      else if (signal === 'SIGSEGV') outcomes.sigsegv++;
       else {
         expect({ round, code, signal, out }).toEqual({ round, code: 0, signal: null, out: 'ready\ndone right after calls\n' });
         outcomes.correct++;
@@ -99,7 +100,9 @@ test(`an attached tracer SIGKILLed in trap mode, ${ROUNDS} times: each program e
     }
   }
   // The counts docs/limits.md gives come from here.
-  console.log(`trap mode, ${ROUNDS} tracer SIGKILLs: ${outcomes.correct} programs ended correctly, ${outcomes.sigtrap} died of SIGTRAP`);
+  console.log(`trap mode, ${ROUNDS} tracer SIGKILLs: ${outcomes.correct} programs ended correctly, ${outcomes.sigtrap} died of SIGTRAP, ${outcomes.sigsegv} of SIGSEGV`);
+  // The limit is the exception: most programs survive their tracer's SIGKILL.
+  expect(outcomes.correct).toBeGreaterThanOrEqual(ROUNDS / 10);
 }, timeBound(600000));
 
 describe.each(MODES)('%s mode, a program that forks and exits at once (daemon())', (mode) => {
