@@ -22,6 +22,16 @@ function tracerOf(pid: number): number {
 
 const ROUNDS = scaled(50);
 
+/** slow_calls napping 2 ms per hooked call, once it has said it is ready: its output so far, and its end. */
+async function slowProgram() {
+  const prog = spawn(fixture('slow_calls', 'O2'), ['2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  prog.stdout!.on('data', (d) => (text += d));
+  const exited = once(prog, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  await until('the program', () => text.includes('ready\n'));
+  return { prog, out: () => text, exited };
+}
+
 /** Attach the CLI to `pid` in `mode`, and SIGKILL it once it has shown 1 to 5 returns (by round). */
 async function attachThenKill(pid: number, mode: string, round: number): Promise<void> {
   const cli = spawn(process.execPath, [CLI, 'trace', '--mode', mode, '--format', 'json', '-p', String(pid), '-f', 'slow'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -56,12 +66,8 @@ describe.each(MODES)('%s mode', (mode) => {
 });
 
 test(`an attached tracer SIGKILLed in fast mode, ${ROUNDS} times over one program: it ends correctly`, async () => {
-  const prog = spawn(fixture('slow_calls', 'O2'), ['2'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  prog.stdout!.on('data', (d) => (out += d));
-  const exited = once(prog, 'exit');
+  const { prog, out, exited } = await slowProgram();
   try {
-    await until('the program', () => out.includes('ready\n'));
     for (let round = 0; round < ROUNDS; round++) {
       await attachThenKill(prog.pid!, 'fast', round);
       // The guardian puts everything back and lets go: then the next round may attach.
@@ -70,7 +76,7 @@ test(`an attached tracer SIGKILLed in fast mode, ${ROUNDS} times over one progra
     }
     prog.kill('SIGUSR1');
     expect(await exited).toEqual([0, null]);
-    expect(out).toBe('ready\ndone right after calls\n');
+    expect(out()).toBe('ready\ndone right after calls\n');
   } finally {
     prog.kill('SIGKILL');
   }
@@ -79,20 +85,16 @@ test(`an attached tracer SIGKILLed in fast mode, ${ROUNDS} times over one progra
 test(`an attached tracer SIGKILLed in trap mode, ${ROUNDS} times: each program ends, correctly or by the documented limit of a thread stopped at a trap (SIGTRAP, or SIGSEGV after running on from inside an entry breakpoint), never hanging or otherwise`, async () => {
   const outcomes = { correct: 0, sigtrap: 0, sigsegv: 0 };
   for (let round = 0; round < ROUNDS; round++) {
-    const prog = spawn(fixture('slow_calls', 'O2'), ['2'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    prog.stdout!.on('data', (d) => (out += d));
-    const exited = once(prog, 'exit');
+    const { prog, out, exited } = await slowProgram();
     try {
-      await until('the program', () => out.includes('ready\n'));
       await attachThenKill(prog.pid!, 'trap', round);
       await until(`round ${round}: the guardian to let go`, () => procState(prog.pid!) === null || procState(prog.pid!) === 'Z' || tracerOf(prog.pid!) === 0);
       prog.kill('SIGUSR1');
-      const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+      const [code, signal] = await exited;
       if (signal === 'SIGTRAP') outcomes.sigtrap++;
       else if (signal === 'SIGSEGV') outcomes.sigsegv++;
       else {
-        expect({ round, code, signal, out }).toEqual({ round, code: 0, signal: null, out: 'ready\ndone right after calls\n' });
+        expect({ round, code, signal, out: out() }).toEqual({ round, code: 0, signal: null, out: 'ready\ndone right after calls\n' });
         outcomes.correct++;
       }
     } finally {
