@@ -52,7 +52,7 @@ function drainAll(s: Session, only?: { proc: Proc; tid?: number }): number {
       n += drainBlock(s, fp, b);
       if (s.status) return n;
     }
-    noteMissed(fp);
+    if (only?.tid === undefined) noteMissed(fp); // a stop's own drain leaves the counters to the next full one (or the thread's end)
   }
   return n;
 }
