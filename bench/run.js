@@ -99,3 +99,6 @@ const thr = JSON.parse(run(node('fast-loop.js', 'threads', path.join(BIN, 'threa
 console.log(`8 threads x ${Math.round(1000000 * scale)} calls in fast mode: ${thr.exits} of ${thr.calls} exits delivered, ${thr.nmissed} missed (target: none lost), ${(thr.wallNsPerCall).toFixed(0)} ns per call`);
 const fastPlant = JSON.parse(run(node('fast-loop.js', 'plant', path.join(BIN, 'many'))));
 console.log(`patching ${fastPlant.hooks} functions in fast mode: ${fastPlant.plantMs.toFixed(0)} ms (target < 500 ms), ${fastPlant.fellBack} left in trap mode`);
+
+// ---- what a user runs: the CLI end to end, against uftrace ----------------------
+execFileSync(process.execPath, [path.join(__dirname, 'cli.js')], { stdio: 'inherit' });
