@@ -9,24 +9,20 @@ import { escapeText } from '../../symbols/text';
 import type { Parsed, ViewingArgs } from '../args';
 import { buildViews, endOfRunLine, openOutput } from './views';
 
-export async function reportCommand(p: Parsed): Promise<number> {
+/**
+ * Shows a record; returns the exit code. What the views still send after it
+ * (--otlp's last spans) is in `after.settle`, for the caller to await.
+ */
+export function reportCommand(p: Parsed, after: { settle: () => Promise<void> } = { settle: () => Promise.resolve() }): number {
   const v = p.viewing as ViewingArgs;
   // Replay shows the tree unless another view is asked for; report the summary; dump JSON lines.
   // The views of a record go to stdout (`rethook dump --chrome run.rethook > trace.json`), or -o FILE.
   const fd = v.output === undefined ? 1 : openOutput(v.output);
   try {
-    const shown = show(p.file as string, v, fd);
-    await shown.settle(); // --otlp: the last spans sent (the output is written already)
-    return shown.code;
+    return showViews(p.file as string, v, fd, (s) => (after.settle = s));
   } finally {
     if (fd > 2) fs.closeSync(fd); // closed on a bad record too
   }
-}
-
-function show(file: string, v: ViewingArgs, fd: number): { code: number; settle: () => Promise<void> } {
-  let settle = () => Promise.resolve();
-  const code = showViews(file, v, fd, (s) => (settle = s));
-  return { code, settle };
 }
 
 function showViews(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Promise<void>) => void): number {
