@@ -251,6 +251,27 @@ test('100,000 calls in fast mode: every one a span, and the tracer\'s memory sta
   }
 });
 
+test('a collector that never answers: 300,000 calls cost one line counting every span, the queue stays within its bound', async () => {
+  const stalled = http.createServer((req) => req.resume()); // reads, never answers
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`;
+  try {
+    const r = await run(['trace', '--mode', 'fast', '--otlp', url, '-f', 'step', '--', fixture('flood'), '300000', '0']);
+    expect(r.status).toBe(0);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    const m = /: (\d+) spans not delivered \(\d+ requests failed: no answer in the 5 s after the run\); (\d+) spans dropped \(more than 32 MiB waiting to be sent\); 0 spans sent$/.exec(lines[0]);
+    expect(m).not.toBeNull();
+    expect(Number(m![1]) + Number(m![2])).toBe(300000);
+    expect(Number(m![2])).toBeGreaterThan(100000); // the bound held: most were dropped, not queued
+    process.stdout.write(`tracer peak RSS: ${Math.round(r.maxRssKb / 1024)} MiB with --otlp to a collector that never answers, 300,000 calls\n`);
+    expect(r.maxRssKb).toBeLessThan(256 * 1024);
+  } finally {
+    stalled.closeAllConnections();
+    await new Promise((resolve) => stalled.close(resolve));
+  }
+});
+
 test('--otlp takes an http(s) URL, on trace and dump only; --html is report\'s', () => {
   expectUsageError(cli(['trace', '--otlp', 'localhost:4318', '-f', 'x', '--', '/bin/true']), /--otlp expects the collector's http:\/\/ or https:\/\/ URL/);
   expectUsageError(cli(['report', '--otlp', 'http://localhost:4318', 'x.rethook']), /--otlp is an option of trace and dump, not of report/);

@@ -136,8 +136,10 @@ export class OtlpExporter {
     };
   }
 
+  private closing = false;
+
   private send(): void {
-    while (this.inFlight < IN_FLIGHT && this.outbox.length) {
+    while (!this.closing && this.inFlight < IN_FLIGHT && this.outbox.length) {
       const { body, spans } = this.outbox.shift()!;
       this.inFlight++;
       let settled = false;
@@ -187,11 +189,12 @@ export class OtlpExporter {
       clearTimeout(timer);
       this.idle = null;
     }
-    for (const o of this.outbox.splice(0)) this.fail(o.spans, `not sent in the ${FINAL_MS / 1000} s after the run`);
+    this.closing = true; // nothing more is sent
     for (const [req, done] of [...this.requests]) {
       done(`no answer in the ${FINAL_MS / 1000} s after the run`);
       req.destroy();
     }
+    for (const o of this.outbox.splice(0)) this.fail(o.spans, `not sent in the ${FINAL_MS / 1000} s after the run`, true);
     this.agent.destroy();
     return this.totals;
   }
