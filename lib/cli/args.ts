@@ -51,6 +51,8 @@ const VIEWING = {
   'raw-durations': { type: 'boolean' },
   chrome: { type: 'boolean' },
   folded: { type: 'boolean' },
+  otlp: { type: 'string' },
+  html: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -95,6 +97,7 @@ function optionalValues(argv: string[]): string[] {
 /** Options end at `--` or at the first word that is not an option: the program and its own arguments follow. */
 function splitArgv(cmd: Command, argv: string[]): { ours: string[]; rest: string[] } {
   const values = takesValue(cmd);
+  if (cmd !== 'trace' && cmd !== 'record') return fileAndOptions(values, argv);
   let i = 0;
   while (i < argv.length) {
     const a = argv[i];
@@ -103,6 +106,21 @@ function splitArgv(cmd: Command, argv: string[]): { ours: string[]; rest: string
     i += values.has(a) ? 2 : 1;
   }
   return { ours: argv.slice(0, i), rest: argv.slice(i) };
+}
+
+/** report, replay, dump: the record file may come before options too (`rethook report --html FILE -o report.html`). */
+function fileAndOptions(values: Set<string>, argv: string[]): { ours: string[]; rest: string[] } {
+  const ours: string[] = [], rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return { ours, rest: [...rest, ...argv.slice(i + 1)] };
+    if (!a.startsWith('-') || a === '-') rest.push(a);
+    else {
+      ours.push(a);
+      if (values.has(a) && i + 1 < argv.length) ours.push(argv[++i]);
+    }
+  }
+  return { ours, rest };
 }
 
 export function positiveInt(name: string, v: string | undefined, dflt: number): number {
@@ -157,6 +175,12 @@ export interface ViewingArgs {
   slowNs: number;
   rawDurations: boolean;
   backtrace: boolean;
+  /** --otlp URL (trace, dump): the calls also go to this OpenTelemetry collector, as spans. */
+  otlp: string | undefined;
+  /** --html (report): the report as one self-contained HTML page. */
+  html: boolean;
+  /** Whether a view was asked for (--format, --chrome, --folded, -c, --hist): with --otlp alone, the spans are the only output. */
+  viewAsked: boolean;
 }
 
 export interface Parsed {
@@ -259,7 +283,25 @@ function viewingArgs(cmd: Command, v: Values): ViewingArgs {
     slowNs: duration('slow', v.slow as string | undefined, 1e6)!,
     rawDurations: v['raw-durations'] === true,
     backtrace: v.backtrace === true,
+    ...otlpAndHtml(cmd, v),
   };
+}
+
+function otlpAndHtml(cmd: Command, v: Values): Pick<ViewingArgs, 'otlp' | 'html' | 'viewAsked'> {
+  const otlp = v.otlp as string | undefined;
+  if (otlp !== undefined) {
+    if (cmd !== 'trace' && cmd !== 'dump') throw new UsageError(`--otlp is an option of trace and dump, not of ${cmd}`);
+    let u: URL | null = null;
+    try {
+      u = new URL(otlp);
+    } catch {
+      /* said below */
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new UsageError(`--otlp expects the collector's http:// or https:// URL (OTLP/HTTP, port 4318), got '${otlp}'`);
+  }
+  if (v.html && cmd !== 'report') throw new UsageError(`--html is an option of report (rethook report --html FILE -o report.html), not of ${cmd}`);
+  const viewAsked = ['format', 'chrome', 'folded', 'summary', 'hist'].some((k) => v[k] !== undefined);
+  return { otlp, html: v.html === true, viewAsked };
 }
 
 /** argv after `rethook`: the command (trace when the first word is an option) and its options. */

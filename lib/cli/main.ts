@@ -50,5 +50,8 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (p.cmd === 'trace' || p.cmd === 'record') return traceCommand(p);
-  return reportCommand(p);
+  const after = { settle: () => Promise.resolve() };
+  const code = reportCommand(p, after);
+  await after.settle(); // --otlp: the last spans sent (the output is written already)
+  return code;
 }

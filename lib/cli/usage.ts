@@ -40,6 +40,11 @@ const VIEWING = `      --format F          text: an indented call tree (default)
                           the program)
       --raw-durations     summaries as measured: without subtracting the tracer's
                           round trip (measured at start-up)
+      --otlp URL          trace, dump: each call as an OpenTelemetry span, sent to the
+                          collector at URL (OTLP/HTTP protobuf: http://HOST:4318); with
+                          no --format, -c or --hist, the spans are the only output
+      --html              report: one self-contained HTML page (flame graph, sortable
+                          table, histograms, threads' timeline) to -o FILE
 Filters (the output only; the program runs the same):
       --min-duration D    calls at least D long (10us, 1.5ms, 2s), callers kept
       --max-depth N       calls fewer than N deep in the tree

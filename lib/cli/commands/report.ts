@@ -9,19 +9,23 @@ import { escapeText } from '../../symbols/text';
 import type { Parsed, ViewingArgs } from '../args';
 import { buildViews, endOfRunLine, openOutput } from './views';
 
-export function reportCommand(p: Parsed): number {
+/**
+ * Shows a record; returns the exit code. What the views still send after it
+ * (--otlp's last spans) is in `after.settle`, for the caller to await.
+ */
+export function reportCommand(p: Parsed, after: { settle: () => Promise<void> } = { settle: () => Promise.resolve() }): number {
   const v = p.viewing as ViewingArgs;
   // Replay shows the tree unless another view is asked for; report the summary; dump JSON lines.
   // The views of a record go to stdout (`rethook dump --chrome run.rethook > trace.json`), or -o FILE.
   const fd = v.output === undefined ? 1 : openOutput(v.output);
   try {
-    return show(p.file as string, v, fd);
+    return showViews(p.file as string, v, fd, (s) => (after.settle = s));
   } finally {
     if (fd > 2) fs.closeSync(fd); // closed on a bad record too
   }
 }
 
-function show(file: string, v: ViewingArgs, fd: number): number {
+function showViews(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Promise<void>) => void): number {
   const run: RunInfo = { command: [], pid: 0, startTs: 0, startWallNs: 0, overheadNs: null };
   let built: ReturnType<typeof buildViews> | null = null;
   let calls = 0, lastTs = 0;
@@ -34,6 +38,7 @@ function show(file: string, v: ViewingArgs, fd: number): number {
     rec = readRecord(file, (h) => {
       Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
       built = buildViews(fd, v, run, { live: false, headline });
+      settleWith(built.settle);
     }, (e, bytes) => {
       const view = built!.view;
       if (typeof e.ts === 'number') lastTs = Math.max(lastTs, e.ts);

@@ -50,7 +50,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
     if (!st) throw e;
     run.pid = st.pid;
     if (recording) sink.write(recordHeaderLine(run, false, h.patterns, [], tool));
-    return ended(st);
+    return settled(ended(st));
   }
   run.pid = tracer.pid;
   if (h.attachPid !== null) run.command = commandOf(h.attachPid);
@@ -90,8 +90,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
     });
   } catch (e) {
     const st = (e as { status?: ExitStatus }).status;
-    if (st) return ended(st); // it ended before it could be hooked
-    if ((e as { dying?: boolean }).dying) return ended(await tracer.run()); // it is ending now
+    if (st) return settled(ended(st)); // it ended before it could be hooked
+    if ((e as { dying?: boolean }).dying) return settled(ended(await tracer.run())); // it is ending now
     if (h.attachPid !== null) await tracer.detach();
     else tracer.kill();
     throw e;
@@ -123,7 +123,13 @@ export async function traceCommand(p: Parsed): Promise<number> {
     const reasons = Object.fromEntries(hk.nmissedByReason);
     note({ type: 'missed', nmissed: hk.nmissed, maxActive: h.maxActive, reasons }, missedLine(hk.nmissed, reasons, h.maxActive));
   }
-  return ended(st, hk);
+  return settled(ended(st, hk));
+
+  /** The exit code, once what the views send after the end (--otlp's last spans) went out: the program has ended, nothing waits for it but us. */
+  async function settled(code: number): Promise<number> {
+    await built?.settle();
+    return code;
+  }
 
   /** The program's end, written and turned into our exit code. */
   function ended(s: ExitStatus, hk?: Hook): number {

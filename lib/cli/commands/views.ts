@@ -7,7 +7,9 @@ import type { ExitStatus } from '../../tracer';
 import { RethookError } from '../../errors';
 import { ChromeView, FoldedView } from '../../views/chrome';
 import { colorEnabled, palette } from '../../views/colors';
-import { formatDuration, NoteEvent, RunInfo, View } from '../../views/events';
+import { formatDuration, NoteEvent, RunInfo, Tee, View } from '../../views/events';
+import { HtmlView } from '../../views/html';
+import { OtlpView } from '../../views/otlp';
 import { Filter, hasFilters } from '../../views/filters';
 import { JsonView } from '../../views/jsonl';
 import { SummaryView } from '../../views/report';
@@ -41,6 +43,8 @@ export interface Built {
   tree: TreeView | null;
   /** What the views read of live events (entryEvent). */
   fields: EventFields;
+  /** Resolves when what the views send on their own after the end (--otlp's last spans) is done. */
+  settle: () => Promise<void>;
 }
 
 export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: boolean; headline: () => string }): Built {
@@ -50,7 +54,9 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
   const colors = palette(colorEnabled(v.color, fd));
   let view: View;
   let tree: TreeView | null = null;
-  if (aggregate) {
+  if (v.html) {
+    view = new HtmlView(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, headline: o.headline });
+  } else if (aggregate) {
     view = new SummaryView(sink, {
       summary: v.summary, hist: v.hist, sort: v.sort, perThread: v.perThread, json: v.format === 'json', colors,
       overheadNs: v.rawDurations ? null : run.overheadNs, mode: run.mode, headline: o.headline,
@@ -64,9 +70,15 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
   } else {
     view = tree = new TreeView(sink, { nargs: v.nargs, backtraces: true, colors, time: v.time, run, slowNs: v.slowNs });
   }
+  // --otlp: the spans besides the views asked for, or alone.
+  const otlp = v.otlp === undefined ? null : new OtlpView(v.otlp, run, require('../../../package.json').version, o.live);
+  if (otlp) {
+    view = v.viewAsked ? new Tee([view, otlp]) : otlp;
+    if (!v.viewAsked) tree = null;
+  }
   if (hasFilters(v.filters)) view = new Filter(v.filters, view);
-  const fields: EventFields = !aggregate && (v.format === 'json' || v.format === 'chrome') ? 'all' : 'text';
-  return { sink, view, tree, fields };
+  const fields: EventFields = otlp || (!aggregate && (v.format === 'json' || v.format === 'chrome')) ? 'all' : 'text';
+  return { sink, view, tree, fields, settle: () => otlp?.settled() ?? Promise.resolve() };
 }
 
 /** What a hook has to say (functions in trap mode instead of fast, refusals, damaged objects): each told once, as it comes. */
