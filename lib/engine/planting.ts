@@ -214,11 +214,13 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
       if (!hook.goFellBack.has(mod.path)) {
         hook.goFellBack.add(mod.path);
         hook.fellBack.push(`every function of ${mod.name}: ${GO_FALLBACK}`);
+        hook.fallbacks.push({ function: `${mod.name}:*`, reason: GO_FALLBACK });
       }
     } else {
       const r = mode.plant(s, proc, hook, fn, fresh, atSite ? 'its returns are caught at the return site (it returns twice or looks at its caller or return address)' : null);
       if (r === true) return true;
       hook.fellBack.push(`${fn.name}: ${r}`);
+      hook.fallbacks.push({ function: fn.name, reason: r });
     }
   }
   const other = s.modes.find((m) => m.has(proc, fn.address));
