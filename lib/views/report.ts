@@ -11,13 +11,13 @@ import { Fallback, fallbackLines, fallbacksOf } from './fallbacks';
 /**
  * What the durations shown include, said once above the numbers. `trapped`:
  * in a fast run, some functions are in trap mode (listed below the numbers):
- * theirs include the tracer's round trip, not subtracted.
+ * theirs, and their callers', include the tracer's round trip, not subtracted.
  */
 export function durationsNote(overheadNs: number | null, mode?: 'fast' | 'trap', trapped = false): string {
   if (overheadNs !== null) return `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call, measured at start-up)`;
   if (mode === 'fast') {
     return trapped
-      ? 'durations as the calls took them, timed in the process, except for the functions in trap mode listed below: theirs include the tracer\'s round trip'
+      ? 'durations as the calls took them, timed in the process, except for the functions in trap mode listed below: theirs, and those of the calls they run inside, include the tracer\'s round trip'
       : 'durations as the calls took them, timed in the process';
   }
   return 'durations as measured: each includes the tracer\'s round trip (not measured)';
