@@ -34,7 +34,7 @@ test('--backtrace puts every function in trap mode, said as the reason; --mode t
   const bt = jsonRun('--backtrace');
   expect(bt.events[0]).toEqual({ type: 'fallbacks', mode: 'trap', fallbacks: ['fa', 'tb', 'fc'].map((f) => ({ function: f, reason: '--backtrace' })) });
   expect(calls(bt.events)).toEqual(CALLS);
-  expect(bt.events.find((e) => e.type === 'entry').backtrace.length).toBeGreaterThan(0);
+  expect(bt.events.find((e) => e.type === 'entry')!.backtrace.length).toBeGreaterThan(0);
   expect(bt.events.filter((e) => e.type === 'fallback')).toEqual([]);
   const trap = jsonRun('--mode', 'trap');
   expect(trap.events[0]).toEqual({ type: 'fallbacks', mode: 'trap', fallbacks: [] });
