@@ -121,6 +121,11 @@ export class Hook {
    * object: `every function of NAME: why`.
    */
   readonly fellBack: string[] = [];
+  /**
+   * The same, as data: the function (`OBJECT:*` for every function of a Go
+   * object) and why, in the order found.
+   */
+  readonly fallbacks: { function: string; reason: string }[] = [];
   /** @internal Go objects (paths) whose fallback is in fellBack already. */
   readonly goFellBack = new Set<string>();
   /** Calls that ran without a return hook (see nmissed), per function name (where it is known). */

@@ -133,7 +133,8 @@ describe('events()', () => {
     const t = await Tracer.spawn(fixture('threads'), ['2', '100000'], { stdio: 'ignore' });
     const work = () => codeOf(t.pid, fixture('threads'), 'work', 8);
     const original = work(); // stopped at its exec: nothing hooked yet
-    const events = t.events('work');
+    // Trap mode: unhooking puts its breakpoints' bytes back; fast mode's patch stays (a running thread may be inside it).
+    const events = t.events('work', { mode: 'trap' });
     let n = 0;
     let hooked: Buffer | null = null;
     for await (const ev of events) {

@@ -66,9 +66,12 @@ test('writes one JSON object per event with stable field names', () => {
   const r = cli(['trace', '--format', 'json', '-o', out, '-f', 'add', '--', fixture('calls')]);
   expect(r.status).toBe(7);
   const all = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
-  expect(all).toHaveLength(7);
-  expect(all[6]).toEqual({ type: 'process-exit', pid: all[0].pid, code: 7, signal: null });
-  const events = all.slice(0, 6);
+  expect(all).toHaveLength(8);
+  // First, how calls are caught: by default fast, and add (at -O0) is patched, none left in trap mode.
+  expect(Object.keys(all[0])).toEqual(['type', 'mode', 'fallbacks']);
+  expect(all[0]).toEqual({ type: 'fallbacks', mode: 'fast', fallbacks: [] });
+  expect(all[7]).toEqual({ type: 'process-exit', pid: all[1].pid, code: 7, signal: null });
+  const events = all.slice(1, 7);
   const [entry, exit] = events;
   expect(Object.keys(entry)).toEqual(['type', 'pid', 'tid', 'function', 'address', 'depth', 'args', 'ts']);
   expect(entry).toMatchObject({ type: 'entry', function: 'add', depth: 0 });

@@ -19,7 +19,8 @@ function onTerminal(args: string[], env: Record<string, string> = {}): string {
 const CALLS = ['-f', 'add', '-f', 'greet', '-f', 'scale', '--', fixture('calls')];
 
 test('calls: on a terminal, names, return values and slow durations are colored, and trace lines keep their order with the program output', () => {
-  const out = onTerminal(['--slow', '1ns', ...CALLS]);
+  // Trap mode: the program is stopped at each call while its line is written; fast mode's calls are written in batches after they happened.
+  const out = onTerminal(['--mode', 'trap', '--slow', '1ns', ...CALLS]);
   expect(out).toContain(`${ESC}36madd${ESC}39m`);
   expect(out).toContain(`= ${ESC}32m0xa${ESC}39m`);
   expect(out).toMatch(new RegExp(`${ESC.replace('[', '\\[')}1m${ESC.replace('[', '\\[')}33m<[\\d.]+ [mun]?s>`));

@@ -155,7 +155,11 @@ export interface HookingArgs {
   backtrace: boolean;
   detachOnExit: boolean;
   returnMode: 'auto' | 'trampoline' | 'site';
-  /** trap, fast, or auto: fast unless an option needs the thread stopped at the call (--backtrace). */
+  /**
+   * trap, fast, or auto (the default): fast for every function it can patch,
+   * trap where an option needs the thread stopped at the call (trapOptions)
+   * and for the functions fast mode cannot patch (listed as fallbacks).
+   */
   mode: 'trap' | 'fast' | 'auto';
   /** C declarations of the hooked functions' types (from -f specs and --prototypes), or undefined. */
   prototypes: string | undefined;
@@ -231,7 +235,7 @@ function hookingArgs(v: Values, rest: string[]): HookingArgs {
   const returnMode = (v['return-mode'] as string | undefined) ?? 'auto';
   if (returnMode !== 'auto' && returnMode !== 'trampoline' && returnMode !== 'site')
     throw new UsageError(`--return-mode expects auto, trampoline or site, got '${returnMode}'`);
-  const mode = (v.mode as string | undefined) ?? 'trap';
+  const mode = (v.mode as string | undefined) ?? 'auto';
   if (mode !== 'trap' && mode !== 'fast' && mode !== 'auto') throw new UsageError(`--mode expects trap, fast or auto, got '${mode}'`);
   if (mode === 'fast' && v.backtrace === true) throw new UsageError('--backtrace needs --mode trap (a backtrace is taken with the thread stopped at the call)');
   return {
@@ -247,6 +251,26 @@ function hookingArgs(v: Values, rest: string[]): HookingArgs {
     returnMode,
     prototypes: declared.length ? declared.join('\n') : undefined,
   };
+}
+
+/**
+ * The options that need every call caught in trap mode: they read the
+ * program at the call, its thread stopped (a backtrace), or catch returns in
+ * a way fast mode does not (at their return site). Empty: fast mode can do
+ * what was asked. Other options (typed values, --follow-fork, -p) work in
+ * both: fast mode copies C strings at the call.
+ */
+export function trapOptions(h: Pick<HookingArgs, 'backtrace' | 'returnMode'>): string[] {
+  const why: string[] = [];
+  if (h.backtrace) why.push('--backtrace');
+  if (h.returnMode === 'site') why.push('--return-mode site');
+  return why;
+}
+
+/** How the hook catches calls: --mode, or for auto fast unless an option needs trap mode. */
+export function hookMode(h: Pick<HookingArgs, 'mode' | 'backtrace' | 'returnMode'>): 'trap' | 'fast' {
+  if (h.mode !== 'auto') return h.mode;
+  return trapOptions(h).length ? 'trap' : 'fast';
 }
 
 function viewingArgs(cmd: Command, v: Values): ViewingArgs {

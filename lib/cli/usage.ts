@@ -14,11 +14,12 @@ const HOOKING = `  -f, --function PATTERN  function to hook (repeatable): a name
       --return-mode M     how returns are caught: auto (default: at the return site for
                           setjmp, vfork, dlsym... and Go programs, else the trampoline),
                           trampoline, or site (never touches return addresses)
-      --mode M            trap (default): a breakpoint at each call and return, the
-                          thread stopped meanwhile; fast: the entries patched to record
-                          in the process, no stop per call, real durations (functions
-                          it cannot patch stay in trap mode, and are listed); auto:
-                          fast unless --backtrace is given
+      --mode M            auto (default): fast for every function it can patch, trap
+                          for the rest and for all with --backtrace or --return-mode
+                          site (the functions in trap mode are listed, with why);
+                          fast: the entries patched to record in the process, no
+                          stop per call, real durations; trap: a breakpoint at each
+                          call and return, the thread stopped meanwhile
       --prototypes FILE   C declarations of the functions' types, one per line
                           (-f also takes one: -f 'lookup(const char *key, int len) -> int')
 `;

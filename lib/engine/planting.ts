@@ -207,6 +207,7 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
   const goProgram = isGoModule(fn.module);
   const atSite = hook !== null && wantsReturnSite(hook, fn.name, fn.rawName, goProgram);
   const mode = hook ? s.modes.find((m) => m.name === hook.handlers.mode) : undefined;
+  let fellBack: string | null = null;
   if (hook && mode) {
     if (goProgram) {
       // Every function of a Go program: said once per object, not once per function.
@@ -214,13 +215,25 @@ export function plant(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSym
       if (!hook.goFellBack.has(mod.path)) {
         hook.goFellBack.add(mod.path);
         hook.fellBack.push(`every function of ${mod.name}: ${GO_FALLBACK}`);
+        hook.fallbacks.push({ function: `${mod.name}:*`, reason: GO_FALLBACK });
       }
     } else {
       const r = mode.plant(s, proc, hook, fn, fresh, atSite ? 'its returns are caught at the return site (it returns twice or looks at its caller or return address)' : null);
       if (r === true) return true;
-      hook.fellBack.push(`${fn.name}: ${r}`);
+      fellBack = r;
     }
   }
+  const planted = plantTrap(s, proc, hook, fn, internal, atSite, goProgram);
+  // Said once it is hooked in trap mode (a function trap mode refuses too is not hooked at all: the caller says so).
+  if (hook && fellBack) {
+    hook.fellBack.push(`${fn.name}: ${fellBack}`);
+    hook.fallbacks.push({ function: fn.name, reason: fellBack });
+  }
+  return planted;
+}
+
+/** plant()'s trap-mode part: the breakpoint, or the hook added to the one there. */
+function plantTrap(s: Session, proc: Proc, hook: Hook | null, fn: FunctionSymbol, internal: Site['internal'] | undefined, atSite: boolean, goProgram: boolean): boolean {
   const other = s.modes.find((m) => m.has(proc, fn.address));
   if (other) throw new RethookError(`cannot hook ${fn.name} in trap mode: another hook has it in ${other.name} mode`, 'EHOOK');
   const existing = proc.sites.get(fn.address);

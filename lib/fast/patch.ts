@@ -11,7 +11,7 @@ import type { Proc } from '../engine/traced';
 import type { Session } from '../engine/session';
 import { unwinderStop } from '../engine/images';
 import { defaultSignature } from '../types/signatures';
-import { stringRegisters } from '../types/values';
+import { stringRegisters, unrecordedArgs } from '../types/values';
 import { MAX_SITES } from './arena';
 import { fastOf, fastProcOf, FastSite } from './fast-proc';
 
@@ -41,6 +41,9 @@ export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol
   if (unwinderStop(fn.rawName)) return 'rethook itself stops there (exceptions, backtraces)';
   if (proc.sharesMemory || proc.silent) return 'the process shares its memory with another (vfork)';
   if (!fn.size) return 'its size is unknown (fast mode decodes the whole function)';
+  const sig = hook.signatureFor(fn, () => defaultSignature(s.nat, fn));
+  const unrecorded = sig && unrecordedArgs(sig);
+  if (unrecorded) return unrecorded;
   const mod = fn.module as Module | null;
   if (mod && DYNAMIC_LINKER.test(mod.path)) return 'it is in the dynamic linker, which runs before threads have a thread pointer';
   if (s.running && !fresh) return 'the program is running (fast mode patches before run() and in objects as they are loaded)';

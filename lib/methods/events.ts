@@ -49,6 +49,13 @@ export interface EventsOptions {
   maxActive?: number;
   /** How returns are caught, as hook()'s. */
   returnMode?: HookHandlers['returnMode'];
+  /**
+   * How calls are caught, as hook()'s, but 'fast' by default: events are
+   * copies that observe, with nothing to change at the call, so the thread
+   * need not stop (functions fast mode cannot patch are in trap mode:
+   * `stream.hook.fellBack` says which and why).
+   */
+  mode?: 'trap' | 'fast';
 }
 
 /** An async iterator of a hook's events, with the hook itself. */
@@ -88,6 +95,7 @@ export function eventStream(
   const hook = hookFn({
     maxActive: options.maxActive,
     returnMode: options.returnMode,
+    mode: options.mode ?? 'fast',
     onEntry: (ctx) => {
       queue.push({ type: 'entry', ...base(ctx) });
       wake();

@@ -216,6 +216,23 @@ export function stringRegisters(sig: Signature): number[] {
   return out;
 }
 
+/**
+ * Why fast mode cannot show `sig`'s arguments as they were at the call, or
+ * null. Its records hold the integer argument registers and the first
+ * floating-point one (8 bytes); an argument on the stack or in another
+ * floating-point register would be read when the handler runs, after the
+ * call: wrong. Such a function stays in trap mode.
+ */
+export function unrecordedArgs(sig: Signature): string | null {
+  for (const loc of locations(sig).locs) {
+    for (const p of loc) {
+      if (p.src === 'stack') return 'some of its arguments are on the stack, which fast mode does not record';
+      if (p.src === 'fp' && (p.reg > 0 || p.bytes > 8)) return 'it takes more floating-point arguments than fast mode records (one)';
+    }
+  }
+  return null;
+}
+
 export function argsNeedFp(sig: Signature): boolean {
   return locations(sig).fp;
 }

@@ -8,6 +8,7 @@
 // added), as are event types it does not know, but no value may nest deeper
 // than LIMITS.nesting: the views write events out again (JSON.stringify is
 // recursive).
+import type { Fallback } from './fallbacks';
 import type { EntryEvent, ExitEvent, NoteEvent, RunInfo, TraceEvent } from './events';
 
 /** A record's first line (record.ts has the format). */
@@ -18,6 +19,8 @@ export interface RecordHeader extends RunInfo {
   arch: string;
   patterns: string[];
   modules: { pid: number; path: string; start: string }[];
+  /** The functions left in trap mode and why (absent in records older than this field). */
+  fallbacks?: Fallback[];
 }
 
 /** A record's last line. */
@@ -191,7 +194,15 @@ export function checkHeader(o: Obj): RecordHeader {
     if (v !== 'fast' && v !== 'trap') throw new RecordFieldError(f, `'fast' or 'trap'`, v);
   });
   optional(o, 'tool', str);
+  optional(o, 'fallbacks', (v, f) => each(v, f, fallback));
   return o as unknown as RecordHeader;
+}
+
+/** A function left in trap mode and why (views/fallbacks.ts). */
+function fallback(v: unknown, field: string): void {
+  const o = object(v, field);
+  str(o.function, `${field}.function`);
+  str(o.reason, `${field}.reason`);
 }
 
 /** The fields entries and exits share. */
@@ -257,6 +268,12 @@ function checkNote(o: Obj): NoteEvent {
     case 'warning':
     case 'fallback':
       str(o.message, 'message');
+      optional(o, 'function', str);
+      optional(o, 'reason', str);
+      break;
+    case 'fallbacks':
+      str(o.mode, 'mode');
+      each(o.fallbacks, 'fallbacks', fallback);
       break;
   }
   // What the filters and markers read of any note, when it is there.

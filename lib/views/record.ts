@@ -2,7 +2,8 @@
 //
 //   line 1    the header: {"type":"rethook-record","version":1,"command":[...],
 //             "pid":N,"attached":false,"arch":"x64","startTs":ns,"startWallNs":ns,
-//             "overheadNs":ns|null,"patterns":[...],"modules":[{"pid","path","start"}]}
+//             "overheadNs":ns|null,"patterns":[...],"modules":[{"pid","path","start"}],
+//             "fallbacks":[{"function","reason"}]} (the functions in trap mode and why)
 //   then      the events, exactly as `--format json` writes them (entry, exit,
 //             process-exit, missed, refused, warning, fork, exec ...)
 //   last      {"type":"end","ts":ns,"pids":[...],"calls":N,"nmissed":{"fn":n},
@@ -17,6 +18,7 @@
 import * as fs from 'fs';
 import { RethookError } from '../errors';
 import type { RunInfo, TraceEvent } from './events';
+import type { Fallback } from './fallbacks';
 import { checkEnd, checkEvent, checkHeader, RecordEnd, RecordFieldError, RecordHeader } from './record-check';
 
 export const RECORD_VERSION = 1;
@@ -24,10 +26,11 @@ export const RECORD_VERSION = 1;
 export type { RecordEnd, RecordHeader } from './record-check';
 
 /** A record's first line (RecordHeader): what ran, where, and what was asked. */
-export function recordHeaderLine(run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeader['modules'], tool: string): string {
+export function recordHeaderLine(run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeader['modules'], tool: string,
+  fallbacks: readonly Fallback[] = []): string {
   return JSON.stringify({
     type: 'rethook-record', version: RECORD_VERSION, command: run.command, pid: run.pid, attached, arch: process.arch,
-    startTs: run.startTs, startWallNs: run.startWallNs, overheadNs: run.overheadNs, mode: run.mode, patterns, modules, cwd: process.cwd(), tool,
+    startTs: run.startTs, startWallNs: run.startWallNs, overheadNs: run.overheadNs, mode: run.mode, patterns, modules, cwd: process.cwd(), tool, fallbacks,
   }) + '\n';
 }
 

@@ -6,13 +6,21 @@ import type { Palette } from './colors';
 import { EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, View } from './events';
 import { percentile, SortKey, Summary, SummaryRow } from './summary';
 import { globToRegExp } from '../symbols/patterns';
+import { Fallback, fallbackLines, fallbacksOf } from './fallbacks';
 
-/** What the durations shown include, said once above the numbers. */
-export function durationsNote(overheadNs: number | null, mode?: 'fast' | 'trap'): string {
+/**
+ * What the durations shown include, said once above the numbers. `trapped`:
+ * in a fast run, some functions are in trap mode (listed below the numbers):
+ * theirs, and their callers', include the tracer's round trip, not subtracted.
+ */
+export function durationsNote(overheadNs: number | null, mode?: 'fast' | 'trap', trapped = false): string {
   if (overheadNs !== null) return `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call, measured at start-up)`;
-  return mode === 'fast'
-    ? 'durations as the calls took them, timed in the process (functions left in trap mode, listed below, include the tracer\'s round trip)'
-    : 'durations as measured: each includes the tracer\'s round trip (not measured)';
+  if (mode === 'fast') {
+    return trapped
+      ? 'durations as the calls took them, timed in the process, except for the functions in trap mode listed below: theirs, and those of the calls they run inside, include the tracer\'s round trip'
+      : 'durations as the calls took them, timed in the process';
+  }
+  return 'durations as measured: each includes the tracer\'s round trip (not measured)';
 }
 
 export function renderSummary(rows: SummaryRow[], perThread: boolean, c: Palette): string {
@@ -113,8 +121,18 @@ export class SummaryView implements View {
   }
   /** What the run said about its hooks (refused, in trap mode, warnings): listed after the table. */
   private readonly notes: { type: string; message: string }[] = [];
+  /** The functions in trap mode and why (the fallbacks note, then those found as objects were loaded), each once. */
+  private readonly fallbacks: Fallback[] = [];
+  private readonly fallbackSeen = new Set<string>();
   note(e: NoteEvent, text: string): void {
-    if (text && (e.type === 'refused' || e.type === 'fallback' || e.type === 'warning' || e.type === 'missed')) this.notes.push({ type: e.type, message: text });
+    for (const f of fallbacksOf(e)) {
+      const key = `${f.function}\0${f.reason}`;
+      if (!this.fallbackSeen.has(key)) this.fallbacks.push(f);
+      this.fallbackSeen.add(key);
+    }
+    // A fallback said in the run's first note has no text of its own; JSON's notes list it as before.
+    const message = text || (e.type === 'fallback' && typeof e.message === 'string' ? e.message : '');
+    if (message && (e.type === 'refused' || e.type === 'fallback' || e.type === 'warning' || e.type === 'missed')) this.notes.push({ type: e.type, message });
   }
   end(info: EndInfo): void {
     for (const [fn, n] of info.nmissed) this.summary.addMissed(fn, n);
@@ -124,6 +142,7 @@ export class SummaryView implements View {
     if (this.o.json) {
       const o: Record<string, unknown> = { type: 'summary', overheadNs: this.o.overheadNs, sort: this.o.sort, cut: info.cut || undefined };
       if (this.notes.length) o.notes = this.notes;
+      if (this.fallbacks.length) o.fallbacks = this.fallbacks;
       if (this.o.summary) o.rows = rows;
       if (histFns.length) {
         o.histograms = histFns.map((f) => {
@@ -138,9 +157,13 @@ export class SummaryView implements View {
     let s = '';
     const head = this.o.headline();
     if (head) s += head + '\n';
-    if (this.o.summary) s += `rethook: ${durationsNote(this.o.overheadNs, this.o.mode)}\n` + renderSummary(rows, this.o.perThread, this.o.colors);
-    for (const f of histFns) s += '\n' + renderHistogram(f, this.summary.durations(f), this.o.overheadNs, this.o.colors, this.o.mode);
-    for (const n of this.notes) s += `rethook: ${escapeText(n.message)}\n`;
+    // In a fast run, the functions in trap mode are timed with the tracer's round trip (not subtracted: it was not measured).
+    const trapped = this.o.mode === 'fast' && this.fallbacks.length > 0;
+    const inTrap = new Set(this.fallbacks.map((f) => f.function));
+    if (this.o.summary) s += `rethook: ${durationsNote(this.o.overheadNs, this.o.mode, trapped)}\n` + renderSummary(rows, this.o.perThread, this.o.colors);
+    for (const f of histFns) s += '\n' + renderHistogram(f, this.summary.durations(f), this.o.overheadNs, this.o.colors, inTrap.has(f) ? 'trap' : this.o.mode);
+    for (const line of fallbackLines(this.fallbacks)) s += `rethook: ${line}\n`;
+    for (const n of this.notes) if (n.type !== 'fallback') s += `rethook: ${escapeText(n.message)}\n`;
     this.out.write(s);
     this.out.flush();
   }

@@ -11,6 +11,7 @@
 import { argsText, callLabel, retText, Sink } from './format';
 import { memoize } from '../memo';
 import { escapeText } from '../symbols/text';
+import { fallbackLines, fallbacksOf } from './fallbacks';
 import type { Palette } from './colors';
 import { EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, RunInfo, View } from './events';
 
@@ -143,6 +144,10 @@ export class TreeView implements View {
         : e.type === 'exec' ? `process ${e.pid} executed ${escapeText(String(e.file ?? 'a new image'))}`
         : `process ${e.pid} ${e.signal ? `killed by ${escapeText(String(e.signal))}` : `exited with ${e.code}`}`;
       this.out.write(`${this.timeCol(ts)}${String(e.pid).padStart(7)} ${c.marker(`=== ${what} ===`)}\n`);
+      return;
+    }
+    if (e.type === 'fallbacks') {
+      for (const line of fallbackLines(fallbacksOf(e))) this.out.write(`rethook: ${line}\n`);
       return;
     }
     if (text) this.out.write(`rethook: ${escapeText(text)}\n`);

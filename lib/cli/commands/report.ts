@@ -34,11 +34,15 @@ function showViews(file: string, v: ViewingArgs, fd: number, settleWith: (s: () 
   const inFlight = new InFlightBound();
   const headline = () => endOfRunLine(calls, [...(rec?.end ? Object.values(rec.end.nmissed) : [])].reduce((a, b) => a + b, 0), lastTs - run.startTs, exitStatus);
   let rec: ReturnType<typeof readRecord> | null = null;
+  const inHeader = new Set<string>();
   try {
     rec = readRecord(file, (h) => {
       Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
       built = buildViews(fd, v, run, { live: false, headline });
       settleWith(built.settle);
+      // The functions in trap mode, as the live run said them first (records before this field: none said).
+      if (h.fallbacks && run.mode) built.view.note({ type: 'fallbacks', mode: run.mode, fallbacks: h.fallbacks }, '');
+      for (const f of h.fallbacks ?? []) inHeader.add(`${f.function}\0${f.reason}`);
     }, (e, bytes) => {
       const view = built!.view;
       if (typeof e.ts === 'number') lastTs = Math.max(lastTs, e.ts);
@@ -55,7 +59,9 @@ function showViews(file: string, v: ViewingArgs, fd: number, settleWith: (s: () 
         if (inFlight.exit(ex.tid, ex.depth, ex.function)) view.exit(ex);
       } else {
         if (e.type === 'process-exit' && !('ts' in e)) exitStatus = { pid: e.pid as number, code: e.code as number | null, signal: e.signal as string | null, detached: false };
-        const text = e.type === 'missed' || e.type === 'refused' || e.type === 'warning' ? String(e.message ?? missedLine(Number(e.nmissed), (e.reasons ?? {}) as Record<string, number>, Number(e.maxActive))) : '';
+        const text = e.type === 'missed' || e.type === 'refused' || e.type === 'warning' ? String(e.message ?? missedLine(Number(e.nmissed), (e.reasons ?? {}) as Record<string, number>, Number(e.maxActive)))
+          // A fallback found as an object was loaded (those found at the start are in the header's list).
+          : e.type === 'fallback' && !inHeader.has(`${e.function}\0${e.reason}`) ? String(e.message) : '';
         view.note(e as NoteEvent, text);
       }
     });

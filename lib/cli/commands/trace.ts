@@ -9,9 +9,10 @@ import { EndInfo, missedLine, monotonicNs, NoteEvent, RunInfo, View, wallNs } fr
 import { entryEvent, EventFields, exitEvent, Sink } from '../../views/format';
 import { JsonView } from '../../views/jsonl';
 import { loadedModules, recordEndLine, recordHeaderLine } from '../../views/record';
-import type { HookingArgs, Parsed, ViewingArgs } from '../args';
+import { HookingArgs, hookMode, Parsed, ViewingArgs } from '../args';
 import { attachResponsively, Interrupts } from '../interrupts';
-import { buildViews, endOfRun, endOfRunLine, hookNotes, openOutput } from './views';
+import { buildViews, endOfRun, endOfRunLine, hookNotes, openOutput, sessionFallbacks } from './views';
+import type { Fallback } from '../../views/fallbacks';
 import { InFlight } from '../../views/in-flight';
 
 /** Loaded only to trace: --help, --version and usage errors never load the native addon. */
@@ -24,7 +25,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const outName = recording ? (h.output ?? 'run.rethook') : v!.output;
   const fd = openOutput(outName);
   // The tracer's round trip, for the views that add durations up (and for records); fast mode's durations are the calls' own.
-  const fastMode = h.mode === 'fast' || (h.mode === 'auto' && !h.backtrace);
+  const mode = hookMode(h);
+  const fastMode = mode === 'fast';
   const wantsOverhead = !fastMode && (recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || v!.format === 'folded')));
   const calibration = wantsOverhead ? await (require('../../views/calibrate') as typeof import('../../views/calibrate')).calibrate() : null;
   const run: RunInfo = { command: h.program, pid: 0, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: calibration?.overheadNs ?? null, mode: fastMode ? 'fast' : 'trap' };
@@ -54,10 +56,14 @@ export async function traceCommand(p: Parsed): Promise<number> {
   }
   run.pid = tracer.pid;
   if (h.attachPid !== null) run.command = commandOf(h.attachPid);
-  if (recording) {
-    sink.write(recordHeaderLine(run, h.attachPid !== null, h.patterns, loadedModules(tracer.pid), tool));
+  /** The record's first line, once: after hooking (it says which functions are in trap mode), or as the program ended first. */
+  let headerWritten = !recording;
+  const writeHeader = (fallbacks: Fallback[]) => {
+    if (headerWritten) return;
+    headerWritten = true;
+    sink.write(recordHeaderLine(run, h.attachPid !== null, h.patterns, loadedModules(tracer.pid), tool, fallbacks));
     sink.flush(); // even a record cut right away says what it was
-  }
+  };
   const pids = new Set<number>([tracer.pid]);
   /** The traced processes not seen to exit: a pid seen to exit may be another process's now, and is never signalled. */
   const live = new Set<number>([tracer.pid]);
@@ -74,7 +80,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   try {
     hook = tracer.hook(h.patterns, {
       returnMode: h.returnMode,
-      mode: fastMode ? 'fast' : 'trap',
+      mode,
       // Fast mode copies C string arguments at the call: the output shows what the call saw.
       ...(fastMode ? { capture: { strings: 'auto' as const } } : {}),
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
@@ -89,6 +95,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       },
     });
   } catch (e) {
+    writeHeader([]);
     const st = (e as { status?: ExitStatus }).status;
     if (st) return settled(ended(st)); // it ended before it could be hooked
     if ((e as { dying?: boolean }).dying) return settled(ended(await tracer.run())); // it is ending now
@@ -97,9 +104,13 @@ export async function traceCommand(p: Parsed): Promise<number> {
     throw e;
   }
   const hk = hook;
+  // Every output starts by saying how calls are caught and which functions are in trap mode, and why.
+  const fallbacks = sessionFallbacks(h, hk);
+  writeHeader(fallbacks);
+  if (!recording) note({ type: 'fallbacks', mode, fallbacks }, '');
   // Refusals and damaged objects: those known now, then (at exit) those found as objects were loaded.
   const showNotes = hookNotes(hk, note);
-  showNotes();
+  showNotes(true);
   // The output closed (`| head`): stop writing, let the program go untraced and run to its end; we exit with its status.
   let released: Promise<ExitStatus> | null = null;
   sink.onClosed = () => {

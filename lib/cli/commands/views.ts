@@ -14,7 +14,8 @@ import { Filter, hasFilters } from '../../views/filters';
 import { JsonView } from '../../views/jsonl';
 import { SummaryView } from '../../views/report';
 import { TreeView } from '../../views/tree';
-import type { ViewingArgs } from '../args';
+import { HookingArgs, trapOptions, ViewingArgs } from '../args';
+import type { Fallback } from '../../views/fallbacks';
 import { EventFields, sharesTerminal, Sink } from '../../views/format';
 
 /** The output file (created), or stderr. */
@@ -81,13 +82,35 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
   return { sink, view, tree, fields, settle: () => otlp?.settled() ?? Promise.resolve() };
 }
 
-/** What a hook has to say (functions in trap mode instead of fast, refusals, damaged objects): each told once, as it comes. */
-export function hookNotes(hook: Hook, note: (e: NoteEvent, text: string) => void): () => void {
+/**
+ * The functions of this run in trap mode and why: none when trap mode was
+ * asked for (--mode trap); every hooked function when an option needs it
+ * (--backtrace: the reason names the option); else those fast mode could not
+ * patch. What the output's first note and the record's header carry.
+ */
+export function sessionFallbacks(h: Pick<HookingArgs, 'mode' | 'backtrace' | 'returnMode'>, hook: Hook): Fallback[] {
+  if (h.mode === 'trap') return [];
+  const options = h.mode === 'auto' ? trapOptions(h) : [];
+  if (options.length) {
+    const names = [...new Set(hook.functions.map((f) => f.function))];
+    return names.map((fn) => ({ function: fn, reason: options.join(', ') }));
+  }
+  return hook.fallbacks.map((f) => ({ ...f }));
+}
+
+/**
+ * What a hook has to say (functions in trap mode instead of fast, refusals,
+ * damaged objects): each told once, as it comes. `quiet`: the fallbacks
+ * found so far are in the run's first note already (text views say nothing
+ * more of them; JSON still writes each, as it always has).
+ */
+export function hookNotes(hook: Hook, note: (e: NoteEvent, text: string) => void): (quiet?: boolean) => void {
   const shown = { fellBack: 0, refused: 0, warnings: 0 };
-  return () => {
+  return (quiet = false) => {
     for (; shown.fellBack < hook.fellBack.length; shown.fellBack++) {
       const m = `in trap mode, not fast: ${hook.fellBack[shown.fellBack]}`;
-      note({ type: 'fallback', message: m }, m);
+      const f = hook.fallbacks[shown.fellBack];
+      note({ type: 'fallback', message: m, ...(f ? { function: f.function, reason: f.reason } : {}) }, quiet ? '' : m);
     }
     for (; shown.refused < hook.refused.length; shown.refused++) note({ type: 'refused', message: hook.refused[shown.refused] }, hook.refused[shown.refused]);
     for (; shown.warnings < hook.warnings.length; shown.warnings++) note({ type: 'warning', message: hook.warnings[shown.warnings] }, hook.warnings[shown.warnings]);
