@@ -32,7 +32,7 @@ function show(file: string, v: ViewingArgs, fd: number): number {
   let rec: ReturnType<typeof readRecord> | null = null;
   try {
     rec = readRecord(file, (h) => {
-      Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
+      Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, modules: h.modules, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
       built = buildViews(fd, v, run, { live: false, headline });
     }, (e, bytes) => {
       const view = built!.view;

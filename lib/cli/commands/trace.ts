@@ -25,7 +25,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const fd = openOutput(outName);
   // The tracer's round trip, for the views that add durations up (and for records); fast mode's durations are the calls' own.
   const fastMode = h.mode === 'fast' || (h.mode === 'auto' && !h.backtrace);
-  const wantsOverhead = !fastMode && (recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || v!.format === 'folded')));
+  const wantsOverhead = !fastMode && (recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || (v!.format === 'folded' || v!.format === 'pprof'))));
   const calibration = wantsOverhead ? await (require('../../views/calibrate') as typeof import('../../views/calibrate')).calibrate() : null;
   const run: RunInfo = { command: h.program, pid: 0, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: calibration?.overheadNs ?? null, mode: fastMode ? 'fast' : 'trap' };
   let calls = 0;
@@ -57,7 +57,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   if (recording) {
     sink.write(recordHeaderLine(run, h.attachPid !== null, h.patterns, loadedModules(tracer.pid), tool));
     sink.flush(); // even a record cut right away says what it was
-  }
+  } else if (v!.format === 'pprof') run.modules = loadedModules(tracer.pid);
   const pids = new Set<number>([tracer.pid]);
   /** The traced processes not seen to exit: a pid seen to exit may be another process's now, and is never signalled. */
   const live = new Set<number>([tracer.pid]);
