@@ -88,6 +88,16 @@ describe('pprof', () => {
     expect(pprof(['-traces', '-sample_index=calls', out])).toMatch(/\s1\s+level3\n\s+level2\n\s+level1\n/);
   });
 
+  withGo('fast mode: a live trace --format pprof counts the calls as report does', () => {
+    const out = path.join(scratchDir(), 'calltree-fast.pb.gz');
+    expect(cli(['trace', '--mode', 'fast', '--format', 'pprof', '-o', out, ...TREE, '--', fixture('calltree', 'O2')]).status).toBe(0);
+    expect(topFlat(pprof(['-top', '-nodefraction=0', '-sample_index=calls', out]))).toEqual({ outer: 1, middle: 3, inner: 7, slow: 1, other: 1 });
+    // slow sleeps 200 ms inside middle(1) inside outer: its flat total time is in each of theirs.
+    const totals = topFlat(pprof(['-top', '-nodefraction=0', '-sample_index=total_time', '-unit=ns', out]));
+    expect(totals.slow).toBeGreaterThan(150e6);
+    expect(totals.outer).toBeGreaterThanOrEqual(totals.slow);
+  });
+
   test('a binary format asks for a file: trace --format pprof without -o is a usage error', () => {
     const r = cli(['trace', '--format', 'pprof', '-f', 'inner', '--', fixture('calltree')]);
     expect(r.status).toBe(2);
