@@ -10,7 +10,7 @@
 // record's header, or /proc live), with file and line from the debug
 // information when the module's file is still there.
 import * as zlib from 'zlib';
-import { Function as PFunction, Location, Mapping, Profile, Sample, StringTable, ValueType } from 'pprof-format';
+import type { Function as PFunction, Location, Mapping, Profile } from 'pprof-format';
 import type { Sink } from './format';
 import { readElf } from '../symbols/elf';
 import { loadedModules } from './record';
@@ -111,8 +111,10 @@ export class PprofView implements View {
     this.out.flush();
   }
 
-  /** The profile of what was seen (exported for tests through the view's output only). */
+  /** The profile of what was seen. */
   private profile(info: EndInfo): Profile {
+    // Loaded only here: the CLI's other commands need none of it.
+    const { Function: PFunction, Location, Mapping, Profile, Sample, StringTable, ValueType } = require('pprof-format') as typeof import('pprof-format');
     const strings = new StringTable();
     const str = (s: string) => strings.dedup(s);
     const places = new Places(this.run.modules ?? [], this.o.live);
