@@ -68,7 +68,7 @@ describe('the report of a known call tree', () => {
   let o: Opened;
   beforeAll(async () => {
     const rec = path.join(scratchDir(), 'calltree.rethook');
-    expect(cli(['record', '-o', rec, ...TREE, '--', fixture('calltree')]).status).toBe(0);
+    expect(cli(['record', '--mode', 'trap', '-o', rec, ...TREE, '--', fixture('calltree')]).status).toBe(0);
     file = path.join(scratchDir(), 'report.html');
     const r = cli(['report', '--html', rec, '-o', file]);
     expect(r.status).toBe(0);
@@ -109,7 +109,7 @@ describe('the report of a known call tree', () => {
   test('clicking a flame-graph frame zooms to it: it takes the whole width, its siblings leave; clicking the top frame zooms out', async () => {
     const before = await frameWidth(o.page, 'middle');
     expect(before.frame).toBeGreaterThan(0);
-    expect(before.frame).toBeLessThan(before.all * 0.999);
+    expect(before.frame).toBeLessThan(before.all); // other and outer's own time take the rest (a sliver: slow, inside middle, takes 200 ms)
     expect((await frameWidth(o.page, 'other')).frame).toBeGreaterThan(0);
     await o.page.click('#flame .frame[data-name="middle"]'); // a real click, at its middle
     const after = await frameWidth(o.page, 'middle');

@@ -166,7 +166,7 @@ export interface HookingArgs {
 }
 
 export interface ViewingArgs {
-  format: 'text' | 'json' | 'chrome' | 'folded';
+  format: 'text' | 'json' | 'chrome' | 'folded' | 'pprof' | 'perfetto';
   output: string | undefined;
   nargs: number;
   summary: boolean;
@@ -277,8 +277,11 @@ function viewingArgs(cmd: Command, v: Values): ViewingArgs {
   let format = (v.format as string | undefined) ?? (cmd === 'dump' ? 'json' : 'text');
   if (v.chrome) format = 'chrome';
   if (v.folded) format = 'folded';
-  if (format !== 'text' && format !== 'json' && format !== 'chrome' && format !== 'folded')
-    throw new UsageError(`--format expects text, json, chrome or folded, got '${format}'`);
+  if (!['text', 'json', 'chrome', 'folded', 'pprof', 'perfetto'].includes(format))
+    throw new UsageError(`--format expects text, json, chrome, folded, pprof or perfetto, got '${format}'`);
+  // Binary formats go to a file (trace's views go to stderr without -o).
+  if ((format === 'pprof' || format === 'perfetto') && v.output === undefined && cmd === 'trace')
+    throw new UsageError(`--format ${format} writes a binary file: give -o FILE`);
   const sort = (v.sort as string | undefined) ?? 'total';
   if (!(SORT_KEYS as readonly string[]).includes(sort)) throw new UsageError(`--sort expects ${SORT_KEYS.join(', ')}, got '${sort}'`);
   const color = (v.color as string | undefined) ?? 'auto';

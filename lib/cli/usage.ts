@@ -26,7 +26,10 @@ const HOOKING = `  -f, --function PATTERN  function to hook (repeatable): a name
 
 const VIEWING = `      --format F          text: an indented call tree (default); json: one object per
                           event; chrome: Chrome trace event format (Perfetto UI,
-                          chrome://tracing); folded: folded stacks for flame graphs
+                          chrome://tracing); folded: folded stacks for flame graphs;
+                          pprof: gzipped pprof profile (go tool pprof, Pyroscope,
+                          Speedscope); perfetto: Perfetto protobuf trace (TrackEvent);
+                          pprof and perfetto need -o FILE
   -o, --output FILE       where the output goes (default: stderr for trace, stdout
                           for report, replay and dump)
       --args N            integer arguments shown per call in text (default 3)
@@ -98,10 +101,10 @@ The call tree of a record (rethook record -o FILE), as rethook trace shows it.
 
 Options:
 ${VIEWING}`,
-  dump: `Usage: rethook dump [--chrome | --folded] [options] FILE
+  dump: `Usage: rethook dump [--chrome | --folded | --format pprof|perfetto -o FILE] [options] FILE
 
-The events of a record as JSON lines, or as a Chrome trace (--chrome) or
-folded stacks (--folded).
+The events of a record as JSON lines, or as a Chrome trace (--chrome),
+folded stacks (--folded), a pprof profile or a Perfetto trace.
 
 Options:
       --chrome            Chrome trace event format (Perfetto UI, chrome://tracing)

@@ -1,16 +1,20 @@
 // Trace viewers. Chrome's trace event format (Perfetto UI, chrome://tracing):
 // one complete event ("ph":"X") per call on its process and thread track,
 // process and thread names as metadata events, arguments and return values
-// as event args, unwound calls marked. Folded stacks (`a;b;c self-ns`) for
+// as event args (typed, by name: call-values.ts), unwound calls marked. A
+// call is drawn from the moment it was let go to its return: its `dur` is its
+// durationNs exactly (in µs, with ns as the fraction), not the time from its
+// entry stop, which includes the tracer's handling of that stop. Folded stacks (`a;b;c self-ns`) for
 // flame graphs (flamegraph.pl, speedscope, inferno).
 import * as path from 'path';
 import type { Sink } from './format';
 import { memoize } from '../memo';
 import { escapeText } from '../symbols/text';
+import { callStart, callValues } from './call-values';
 import { callTime, EndInfo, EntryEvent, ExitEvent, NoteEvent, RunInfo, View } from './events';
 
 /** Per thread, the calls in flight (matched to their exits by depth and name). */
-class Stacks<T extends { depth: number; function: string }> {
+export class Stacks<T extends { depth: number; function: string }> {
   private readonly m = new Map<number, T[]>();
   push(tid: number, f: T): void {
     let st = this.m.get(tid);
@@ -68,18 +72,16 @@ export class ChromeView implements View {
     this.stacks.push(e.tid, e);
   }
 
-  private complete(name: string, pid: number, tid: number, start: number, end: number, args: Record<string, unknown>, unwound: boolean): void {
-    this.emit({ name, cat: unwound ? 'call,unwound' : 'call', ph: 'X', ts: us(start - this.run.startTs), dur: us(Math.max(0, end - start)), pid, tid, args });
+  private complete(name: string, pid: number, tid: number, start: number, durationNs: number, args: Record<string, unknown>, unwound: boolean): void {
+    this.emit({ name, cat: unwound ? 'call,unwound' : 'call', ph: 'X', ts: us(start - this.run.startTs), dur: us(Math.max(0, durationNs)), pid, tid, args });
   }
 
   exit(e: ExitEvent): void {
     this.names(e.pid, e.tid);
     const entry = this.stacks.pop(e.tid, e);
-    const args: Record<string, unknown> = entry ? { args: entry.args } : { inherited: true };
-    if (e.unwound) Object.assign(args, { unwound: true, reason: e.reason });
-    else args.retval = e.retval;
+    const args = callValues(entry, e);
     args.durationNs = e.durationNs;
-    this.complete(e.function, e.pid, e.tid, entry ? entry.ts : e.ts - e.durationNs, e.ts, args, e.unwound);
+    this.complete(e.function, e.pid, e.tid, callStart(e), e.durationNs, args, e.unwound);
   }
 
   note(e: NoteEvent): void {
@@ -92,7 +94,7 @@ export class ChromeView implements View {
   end(info: EndInfo): void {
     // Calls still in flight where the events end (a record cut short): closed at the last timestamp, marked.
     for (const [tid, st] of this.stacks.all()) {
-      for (const c of st.reverse()) this.complete(c.function, c.pid, tid, c.ts, info.endTs, { args: c.args, cut: true }, true);
+      for (const c of st.reverse()) this.complete(c.function, c.pid, tid, c.ts, info.endTs - c.ts, { ...callValues(c, null), cut: true }, true);
     }
     this.out.write(`\n],"displayTimeUnit":"ns","otherData":${JSON.stringify({
       tool: 'rethook', command: this.run.command.join(' '), pid: this.run.pid, cut: info.cut, overheadNs: this.run.overheadNs,

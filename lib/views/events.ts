@@ -65,6 +65,15 @@ export interface RunInfo {
   overheadNs: number | null;
   /** How the hook asked for its calls to be caught ('fast', else trap): what the durations include. */
   mode?: 'fast' | 'trap';
+  /** Objects with code mapped in the traced processes (a record's header has them): where pprof places the functions. */
+  modules?: ModuleRef[];
+}
+
+/** An object mapped in a process: its path and the address of its first mapping (hex). */
+export interface ModuleRef {
+  pid: number;
+  path: string;
+  start: string;
 }
 
 export interface EndInfo {

@@ -170,6 +170,11 @@ export class Sink {
       setTimeout(() => this.flush(), FLUSH_AFTER_MS);
     }
   }
+  /** Binary output (pprof, Perfetto): after what waits, at once. */
+  writeBytes(b: Uint8Array): void {
+    this.flush();
+    this.out(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  }
   flush(): void {
     this.scheduled = false;
     if (!this.used) return;

@@ -37,7 +37,7 @@ function showViews(file: string, v: ViewingArgs, fd: number, settleWith: (s: () 
   const inHeader = new Set<string>();
   try {
     rec = readRecord(file, (h) => {
-      Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
+      Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, modules: h.modules, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
       built = buildViews(fd, v, run, { live: false, headline });
       settleWith(built.settle);
       // The functions in trap mode, as the live run said them first (records before this field: none said).

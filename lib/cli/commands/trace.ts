@@ -27,7 +27,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   // The tracer's round trip, for the views that add durations up (and for records); fast mode's durations are the calls' own.
   const mode = hookMode(h);
   const fastMode = mode === 'fast';
-  const wantsOverhead = !fastMode && (recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || v!.format === 'folded')));
+  const wantsOverhead = !fastMode && (recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || v!.format === 'folded' || v!.format === 'pprof')));
   const calibration = wantsOverhead ? await (require('../../views/calibrate') as typeof import('../../views/calibrate')).calibrate() : null;
   const run: RunInfo = { command: h.program, pid: 0, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: calibration?.overheadNs ?? null, mode: fastMode ? 'fast' : 'trap' };
   let calls = 0;
@@ -64,6 +64,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
     sink.write(recordHeaderLine(run, h.attachPid !== null, h.patterns, loadedModules(tracer.pid), tool, fallbacks));
     sink.flush(); // even a record cut right away says what it was
   };
+  if (!recording && v!.format === 'pprof') run.modules = loadedModules(tracer.pid);
   const pids = new Set<number>([tracer.pid]);
   /** The traced processes not seen to exit: a pid seen to exit may be another process's now, and is never signalled. */
   const live = new Set<number>([tracer.pid]);

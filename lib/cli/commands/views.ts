@@ -1,6 +1,7 @@
 // The views a command writes, chosen from its options, behind the filters.
 import * as fs from 'fs';
 import * as os from 'os';
+import * as tty from 'tty';
 import type { Hook } from '../../hook';
 import { escapeText } from '../../symbols/text';
 import type { ExitStatus } from '../../tracer';
@@ -12,6 +13,8 @@ import { HtmlView } from '../../views/html';
 import { OtlpView } from '../../views/otlp';
 import { Filter, hasFilters } from '../../views/filters';
 import { JsonView } from '../../views/jsonl';
+import { PerfettoView } from '../../views/perfetto';
+import { PprofView } from '../../views/pprof';
 import { SummaryView } from '../../views/report';
 import { TreeView } from '../../views/tree';
 import { HookingArgs, trapOptions, ViewingArgs } from '../args';
@@ -68,6 +71,10 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
     view = new ChromeView(sink, run);
   } else if (v.format === 'folded') {
     view = new FoldedView(sink, v.rawDurations ? null : run.overheadNs);
+  } else if (v.format === 'pprof') {
+    view = new PprofView(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, live: o.live });
+  } else if (v.format === 'perfetto') {
+    view = new PerfettoView(sink, run);
   } else {
     view = tree = new TreeView(sink, { nargs: v.nargs, backtraces: true, colors, time: v.time, run, slowNs: v.slowNs });
   }
@@ -78,7 +85,9 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
     if (!v.viewAsked) tree = null;
   }
   if (hasFilters(v.filters)) view = new Filter(v.filters, view);
-  const fields: EventFields = otlp || (!aggregate && (v.format === 'json' || v.format === 'chrome')) ? 'all' : 'text';
+  if (!aggregate && (v.format === 'pprof' || v.format === 'perfetto') && tty.isatty(fd))
+    throw new RethookError(`--format ${v.format} writes binary data, not for a terminal: give -o FILE`, 'EOUTPUT');
+  const fields: EventFields = otlp || (!aggregate && (v.format === 'json' || v.format === 'chrome' || v.format === 'perfetto')) ? 'all' : 'text';
   return { sink, view, tree, fields, settle: () => otlp?.settled() ?? Promise.resolve() };
 }
 
