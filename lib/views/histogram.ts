@@ -30,7 +30,13 @@ function magnitude(n: number): number {
 /** The bucket of a value in ns (fractions of a ns dropped; negative and NaN count as 0). */
 export function bucketOf(v: number): number {
   if (!(v >= 1)) return 0;
-  if (v < EXACT) return Math.floor(v);
+  if (v < TWO_32) {
+    // The common case in 32-bit integer steps: k = floor(log2(n)), then the top SUB_BITS + 1 bits of n.
+    const n = v >>> 0;
+    if (n < EXACT) return n;
+    const k = 31 - Math.clz32(n);
+    return ((k - SUB_BITS - 1) << SUB_BITS) + (n >>> (k - SUB_BITS)) + (EXACT - SUB);
+  }
   if (v >= 2 ** TOP_MAGNITUDE) return HISTOGRAM_BUCKETS - 1;
   const n = Math.floor(v);
   const k = magnitude(n);
