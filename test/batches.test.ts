@@ -4,7 +4,7 @@
 // and return words, typed values (valuesOf), unwound calls and their reasons.
 import { Tracer } from '../lib';
 import type { CallBatch, CallBatchStream, EntryContext, ExitContext, TypedValue } from '../lib';
-import { UNWIND_REASONS } from '../lib';
+import { Summary, UNWIND_REASONS } from '../lib';
 import { Captured, fixture, Mode, MODES } from './helpers';
 
 /** One call row as both sides show it. */
@@ -36,13 +36,16 @@ async function perCall(name: string, patterns: string[], mode: Mode, o: Options)
 }
 
 /** The same from tracer.batches(), with what the batches themselves must satisfy. */
-async function batched(name: string, patterns: string[], mode: Mode, o: Options, rows: number): Promise<{ threads: Row[][]; stdout: string; batches: number }> {
+async function batched(name: string, patterns: string[], mode: Mode, o: Options, rows: number): Promise<{ threads: Row[][]; stdout: string; batches: number; summary: Summary }> {
   const out = new Captured();
   const t = await Tracer.spawn(fixture(name), o.args ?? [], { stdio: [0, out.fd, 2] });
   const stream: CallBatchStream = t.batches(patterns, { mode, prototypes: o.prototypes, capture: o.capture, rows });
   const byTid = new Map<number, Row[]>();
   let batches = 0;
+  const summary = new Summary();
   for await (const b of stream) {
+    for (const s of stream.sites) summary.site(s.id, s);
+    summary.addBatch(b);
     batches++;
     expect(b.length).toBeGreaterThan(0);
     expect(b.length).toBeLessThanOrEqual(rows);
@@ -53,7 +56,10 @@ async function batched(name: string, patterns: string[], mode: Mode, o: Options,
     }
   }
   expect(stream.hook.nmissed).toBe(0);
-  return { threads: [...byTid.values()], stdout: out.text(), batches };
+  // A summary fed the batches counts every call the rows have.
+  const calls = [...byTid.values()].flat().filter((r) => r[0] !== 'entry').length;
+  expect(summary.rows().reduce((n, r) => n + r.calls, 0)).toBe(calls);
+  return { threads: [...byTid.values()], stdout: out.text(), batches, summary };
 }
 
 function rowOf(s: CallBatchStream, b: CallBatch, i: number): Row {
@@ -89,6 +95,7 @@ describe.each(MODES)('%s mode', (mode) => {
     expect(got.stdout).toBe('threads=3 calls=6000 total=12005997000\n');
     expect(asSet(got.threads)).toEqual(asSet(want.threads));
     expect(got.threads.map((t) => t.length)).toEqual([4000, 4000, 4000]);
+    expect(got.summary.rows().map((r) => [r.function, r.calls, r.unwound])).toEqual([['work', 6000, 0]]);
     expect(got.batches).toBeGreaterThanOrEqual(3 * Math.ceil(4000 / 256));
   });
 
@@ -97,5 +104,6 @@ describe.each(MODES)('%s mode', (mode) => {
     const got = await batched('longjmp', ['deep*', 'after'], mode, {}, 4096);
     expect(got.threads).toEqual(want.threads);
     expect(got.threads[0].filter((r) => r[0] === 'unwound').map((r) => [r[1], r[5]])).toEqual([['deeper', 'longjmp'], ['deep', 'longjmp']]);
+    expect(Object.fromEntries(got.summary.rows().map((r) => [r.function, [r.calls, r.unwound]]))).toEqual({ deep: [1, 1], deeper: [1, 1], after: [1, 0] });
   });
 });
