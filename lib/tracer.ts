@@ -10,6 +10,7 @@ import type { ExitStatus, ProcessEvent, Session } from './engine/session';
 import type { Readable, Writable } from 'stream';
 import type { FastHookHandlers, Hook, HookHandlers } from './hook';
 import { eventStream, EventsOptions, TraceEventStream } from './methods/events';
+import { batchStream, BatchesOptions, CallBatchStream } from './record/batches';
 import { attachSession } from './methods/attach';
 import { spawnSession } from './methods/spawn';
 import { backtraceOf } from './engine/backtrace';
@@ -84,6 +85,18 @@ export class Tracer {
    */
   events(pattern: string | number | readonly (string | number)[], options: EventsOptions = {}): TraceEventStream {
     return eventStream((h) => this.hook(pattern, h), () => this.#running ?? this.run(), options);
+  }
+
+  /**
+   * Hook `pattern` and get its calls as CallBatches (lib/record/batch.ts):
+   * each one thread's rows in order (ENTRY, EXIT, UNWOUND), as typed-array
+   * columns, no object per call: `for await (const b of tracer.batches('kv_*', { mode: 'fast' }))`.
+   * A batch is valid until the loop's next step. `.sites[b.site[i]]` names a
+   * row's function; `.valuesOf(b, i)` gives its typed values. The loop's
+   * first step lets the program run (as run()); breaking out unhooks.
+   */
+  batches(pattern: string | number | readonly (string | number)[], options: BatchesOptions = {}): CallBatchStream {
+    return batchStream((h) => this.hook(pattern, h), () => this.#running ?? this.run(), options);
   }
 
   /** Let the program run; resolves when it exits (or the tracer detaches). */

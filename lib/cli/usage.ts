@@ -37,6 +37,7 @@ const VIEWING = `      --format F          text: an indented call tree (default)
   -r, --relative-time     text: each line starts with the seconds since the start
   -c, --summary           instead of the events, a summary at the end: per function
                           calls, total, self, avg, min, max, p50, p99, unwound, missed
+                          (p50 and p99 within 0.4%: from a histogram, not every call)
       --sort KEY          summary order: calls, total (default), self, avg or max
       --per-thread        summary rows per thread
       --hist [FUNC]       a log2 latency histogram of FUNC (a glob; repeatable), or of

@@ -8,7 +8,7 @@
 import { createHash } from 'crypto';
 import type { Sink } from './format';
 import { callTime, EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, RunInfo, View } from './events';
-import { durationsNote, log2Buckets } from './report';
+import { durationsNote } from './report';
 import { percentile, Summary } from './summary';
 import { PAGE_SCRIPT, PAGE_STYLE } from './html-page';
 
@@ -141,8 +141,8 @@ export class HtmlView implements View {
       shown: [r.totalNs, r.selfNs, r.avgNs, r.minNs, r.maxNs, r.p50Ns, r.p99Ns].map((n) => (r.calls ? formatDuration(Math.round(n)) : '-')),
     }));
     const histograms = rows.filter((r) => r.calls > 0).slice(0, MAX_HISTOGRAMS).map((r) => {
-      const d = this.summary.durations(r.function);
-      return { function: r.function, calls: d.length, buckets: log2Buckets(d), p50: formatDuration(Math.round(percentile(d, 50))), p90: formatDuration(Math.round(percentile(d, 90))), p99: formatDuration(Math.round(percentile(d, 99))) };
+      const h = this.summary.histogram(r.function);
+      return { function: r.function, calls: h.count, buckets: h.log2Buckets(), p50: formatDuration(Math.round(h.percentile(50))), p90: formatDuration(Math.round(h.percentile(90))), p99: formatDuration(Math.round(h.percentile(99))) };
     });
     const frame = (f: Frame): unknown[] => [f.name, f.total, f.calls, [...f.children.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(frame)];
     const data = {

@@ -4,7 +4,10 @@ import type { Sink } from './format';
 import { escapeText } from '../symbols/text';
 import type { Palette } from './colors';
 import { EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, View } from './events';
-import { percentile, SortKey, Summary, SummaryRow } from './summary';
+import { PERCENTILE_RELATIVE_ERROR, SortKey, Summary, SummaryRow } from './summary';
+import { Bucket, Histogram } from './histogram';
+
+export type { Bucket };
 import { globToRegExp } from '../symbols/patterns';
 import { Fallback, fallbackLines, fallbacksOf } from './fallbacks';
 
@@ -51,43 +54,22 @@ function label(n: number): string {
   return `${n}${units[u]}`;
 }
 
-export interface Bucket {
-  /** [low, high) in ns; the first bucket is [0, 1). */
-  low: number;
-  high: number;
-  count: number;
-}
+/** What the percentiles shown are (they come from the histogram, not from every duration). */
+export const PERCENTILES_NOTE = `percentiles within ${(PERCENTILE_RELATIVE_ERROR * 100).toFixed(1)}%`;
 
-/** log2 buckets of sorted durations, every bucket from the lowest used to the highest (as bpftrace's hist()). */
-export function log2Buckets(sorted: ArrayLike<number>): Bucket[] {
-  if (!sorted.length) return [];
-  const index = (v: number) => (v < 1 ? -1 : Math.floor(Math.log2(v)));
-  const lo = index(sorted[0]), hi = index(sorted[sorted.length - 1]);
-  const buckets: Bucket[] = [];
-  for (let k = lo; k <= hi; k++) buckets.push({ low: k < 0 ? 0 : 2 ** k, high: 2 ** (k + 1), count: 0 });
-  for (let i = 0; i < sorted.length; i++) {
-    let k = index(sorted[i]);
-    // floating point at exact powers of two: settle into the right bucket
-    while (k < hi && sorted[i] >= 2 ** (k + 1)) k++;
-    while (k > lo && sorted[i] < 2 ** k) k--;
-    buckets[k - lo].count++;
-  }
-  return buckets;
-}
-
-export function renderHistogram(fn: string, sorted: ArrayLike<number>, overheadNs: number | null, c: Palette, mode?: 'fast' | 'trap'): string {
-  const buckets = log2Buckets(sorted);
+export function renderHistogram(fn: string, h: Histogram, overheadNs: number | null, c: Palette, mode?: 'fast' | 'trap'): string {
+  const buckets = h.log2Buckets();
   const max = Math.max(1, ...buckets.map((b) => b.count));
   const width = 52;
-  let s = `${c.header(`@${escapeText(fn)}`)}: ${sorted.length} calls, durations in ns; ${durationsNote(overheadNs, mode)}\n`;
+  let s = `${c.header(`@${escapeText(fn)}`)}: ${h.count} calls, durations in ns; ${durationsNote(overheadNs, mode)}; ${PERCENTILES_NOTE}\n`;
   for (const b of buckets) {
     const range = `[${label(b.low)}, ${label(b.high)})`;
     const bar = '@'.repeat(Math.round((b.count / max) * width));
     s += `${range.padEnd(20)}${String(b.count).padStart(8)} |${bar.padEnd(width)}|\n`;
   }
-  if (sorted.length) {
-    const p = (q: number) => formatDuration(Math.round(percentile(sorted, q)));
-    s += `p50 ${p(50)}, p90 ${p(90)}, p99 ${p(99)}, max ${formatDuration(Math.round(sorted[sorted.length - 1]))}\n`;
+  if (h.count) {
+    const p = (q: number) => formatDuration(Math.round(h.percentile(q)));
+    s += `p50 ${p(50)}, p90 ${p(90)}, p99 ${p(99)}, max ${formatDuration(Math.round(h.max))}\n`;
   }
   return s;
 }
@@ -140,14 +122,18 @@ export class SummaryView implements View {
     const globs = this.o.hist.map((h) => globToRegExp(h, false));
     const histFns = this.summary.functions().filter((f) => globs.some((g) => g.test(f))).sort();
     if (this.o.json) {
-      const o: Record<string, unknown> = { type: 'summary', overheadNs: this.o.overheadNs, sort: this.o.sort, cut: info.cut || undefined };
+      const o: Record<string, unknown> = {
+        type: 'summary', overheadNs: this.o.overheadNs, sort: this.o.sort, cut: info.cut || undefined,
+        // p50Ns, p90Ns, p99Ns come from a histogram: within this fraction of the exact percentile (exact below 256 ns)
+        percentileRelativeError: PERCENTILE_RELATIVE_ERROR,
+      };
       if (this.notes.length) o.notes = this.notes;
       if (this.fallbacks.length) o.fallbacks = this.fallbacks;
       if (this.o.summary) o.rows = rows;
       if (histFns.length) {
         o.histograms = histFns.map((f) => {
-          const d = this.summary.durations(f);
-          return { function: f, calls: d.length, buckets: log2Buckets(d), p50Ns: percentile(d, 50), p90Ns: percentile(d, 90), p99Ns: percentile(d, 99) };
+          const h = this.summary.histogram(f);
+          return { function: f, calls: h.count, buckets: h.log2Buckets(), p50Ns: h.percentile(50), p90Ns: h.percentile(90), p99Ns: h.percentile(99) };
         });
       }
       this.out.write(JSON.stringify(o) + '\n');
@@ -161,7 +147,7 @@ export class SummaryView implements View {
     const trapped = this.o.mode === 'fast' && this.fallbacks.length > 0;
     const inTrap = new Set(this.fallbacks.map((f) => f.function));
     if (this.o.summary) s += `rethook: ${durationsNote(this.o.overheadNs, this.o.mode, trapped)}\n` + renderSummary(rows, this.o.perThread, this.o.colors);
-    for (const f of histFns) s += '\n' + renderHistogram(f, this.summary.durations(f), this.o.overheadNs, this.o.colors, inTrap.has(f) ? 'trap' : this.o.mode);
+    for (const f of histFns) s += '\n' + renderHistogram(f, this.summary.histogram(f), this.o.overheadNs, this.o.colors, inTrap.has(f) ? 'trap' : this.o.mode);
     for (const line of fallbackLines(this.fallbacks)) s += `rethook: ${line}\n`;
     for (const n of this.notes) if (n.type !== 'fallback') s += `rethook: ${escapeText(n.message)}\n`;
     this.out.write(s);

@@ -2,9 +2,18 @@
 // uftrace report: one row per function (per thread with perThread), with
 // calls, total and self time (self: minus the hooked calls made inside it),
 // average, min, max, p50, p99, unwound calls and calls missed. Also the API's
-// object: feed it contexts from handlers or events from a record.
-import type { EntryEvent, ExitEvent } from './events';
+// object: feed it contexts from handlers, events from a record, or calls as
+// numbers (addCall, addBatch: no object per call).
+//
+// Nothing is kept per call: per function (and thread) the count, total, self,
+// min, max, unwound count and one log-linear histogram of the durations
+// (histogram.ts), from which the percentiles come, within 0.4%.
+import type { CallBatch } from '../record/batch';
+import { Kind } from '../record/batch';
 import { callTime } from './events';
+import { Histogram } from './histogram';
+
+export { PERCENTILE_RELATIVE_ERROR } from './histogram';
 
 export type SortKey = 'calls' | 'total' | 'self' | 'avg' | 'max';
 export const SORT_KEYS: readonly SortKey[] = ['calls', 'total', 'self', 'avg', 'max'];
@@ -19,6 +28,7 @@ export interface SummaryRow {
   avgNs: number;
   minNs: number;
   maxNs: number;
+  /** From the histogram: within PERCENTILE_RELATIVE_ERROR (0.4%) of the exact percentile, exact below 256 ns. */
   p50Ns: number;
   p99Ns: number;
   /** Calls that ended without returning (longjmp, exception, thread exit...). */
@@ -38,16 +48,88 @@ interface ExitLike extends EntryLike {
   unwound: boolean;
 }
 
+/** What a site id stands for (the record's SITES entry, or the hook's site). */
+export interface SummarySite {
+  function: string;
+  pid?: number;
+  address?: bigint | number | string;
+}
+
+/** One function's (one thread's, with perThread) figures. */
 interface Acc {
   function: string;
   tid: number;
-  calls: number;
-  total: number;
   self: number;
-  min: number;
-  max: number;
   unwound: number;
-  durations: Float64Array;
+  /** Calls, total, min and max too. */
+  hist: Histogram;
+}
+
+/** Accumulators by key (a site id, or an interned name), and by thread with perThread. */
+class AccTable {
+  private readonly byKey: (Acc | undefined)[] = [];
+  private readonly byThread = new Map<number, (Acc | undefined)[]>();
+  constructor(private readonly perThread: boolean) {}
+  get(key: number, tid: number, fn: string): Acc {
+    let list = this.byKey;
+    if (this.perThread) {
+      let l = this.byThread.get(tid);
+      if (!l) this.byThread.set(tid, (l = []));
+      list = l;
+    }
+    return list[key] ?? (list[key] = { function: fn, tid, self: 0, unwound: 0, hist: new Histogram() });
+  }
+  *all(): Iterable<Acc> {
+    for (const a of this.byKey) if (a) yield a;
+    for (const l of this.byThread.values()) for (const a of l) if (a) yield a;
+  }
+}
+
+/**
+ * One thread's calls in flight, innermost last, as columns (nothing made per
+ * call): depth, key (site or name), start (ns; 0 for events, whose exits say
+ * their duration) and the time of the hooked calls made inside so far.
+ */
+class OpenCalls {
+  n = 0;
+  depth = new Uint32Array(16);
+  key = new Int32Array(16);
+  start = new Float64Array(16);
+  children = new Float64Array(16);
+  push(depth: number, key: number, start: number): void {
+    if (this.n === this.depth.length) {
+      const grow = <T extends Uint32Array | Int32Array | Float64Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.depth = grow(this.depth);
+      this.key = grow(this.key);
+      this.start = grow(this.start);
+      this.children = grow(this.children);
+    }
+    this.depth[this.n] = depth;
+    this.key[this.n] = key;
+    this.start[this.n] = start;
+    this.children[this.n] = 0;
+    this.n++;
+  }
+  /** An entry at `depth`: calls at it or deeper still open did not end (their exits were lost). */
+  enter(depth: number, key: number, start: number): void {
+    while (this.n && this.depth[this.n - 1] >= depth) this.n--;
+    this.push(depth, key, start);
+  }
+  /** The index of the open call an exit of `key` at `depth` ends, or -1 (inherited, or its entry lost). */
+  find(depth: number, key: number): number {
+    while (this.n && this.depth[this.n - 1] > depth) this.n--;
+    const top = this.n - 1;
+    return top >= 0 && this.depth[top] === depth && this.key[top] === key ? top : -1;
+  }
+  /** Ends the innermost call, which took `dur`: its parent's children time grows by it. */
+  pop(dur: number): void {
+    this.n--;
+    if (this.n) this.children[this.n - 1] += dur;
+  }
 }
 
 /** The n-th smallest at rank p (nearest-rank percentile) of sorted values. */
@@ -62,10 +144,23 @@ export interface SummaryOptions {
   perThread?: boolean;
 }
 
+function stackOf(stacks: Map<number, OpenCalls>, tid: number): OpenCalls {
+  let st = stacks.get(tid);
+  if (!st) stacks.set(tid, (st = new OpenCalls()));
+  return st;
+}
+
 export class Summary {
-  private readonly acc = new Map<string, Acc>();
-  /** Per thread: the calls in flight and the time of hooked calls made inside each so far. */
-  private readonly stacks = new Map<number, { depth: number; function: string; children: number }[]>();
+  /** Calls fed as numbers (addCall, addBatch), by site id. */
+  private readonly siteAccs: AccTable;
+  private readonly siteNames: string[] = [];
+  /** Calls fed as contexts or events (entry, exit), by function name interned to a number. */
+  private readonly nameAccs: AccTable;
+  private readonly nameKeys = new Map<string, number>();
+  private readonly names: string[] = [];
+  /** Per thread: the calls in flight of entry/exit, and of addBatch. */
+  private readonly eventStacks = new Map<number, OpenCalls>();
+  private readonly batchStacks = new Map<number, OpenCalls>();
   private readonly missed = new Map<string, number>();
   readonly overheadNs: number | null;
   readonly perThread: boolean;
@@ -73,47 +168,93 @@ export class Summary {
   constructor(o: SummaryOptions = {}) {
     this.overheadNs = o.overheadNs ?? null;
     this.perThread = o.perThread ?? false;
+    this.siteAccs = new AccTable(this.perThread);
+    this.nameAccs = new AccTable(this.perThread);
+  }
+
+  /** Names site `key` (a small whole number: the record's site id) before its first call. */
+  site(key: number, info: SummarySite): void {
+    if (!Number.isInteger(key) || key < 0 || key > 0x7fffffff) throw new RangeError(`Summary.site: the key must be a whole number from 0 to 2^31-1, not ${key}`);
+    this.siteNames[key] = info.function;
+  }
+
+  /**
+   * One finished call of site `key`, its figures as they are to be counted
+   * (the round trip already subtracted: see callTime). `tid` makes the row's
+   * thread with perThread. Nothing is kept of the call itself.
+   */
+  addCall(key: number, totalNs: number, selfNs: number, unwound: boolean, tid = 0): void {
+    const fn = this.siteNames[key];
+    if (fn === undefined) throw new RangeError(`Summary.addCall: site ${key} was not named with site() first`);
+    add(this.siteAccs.get(key, tid, fn), totalNs, selfNs, unwound);
+  }
+
+  /**
+   * A batch of one thread's calls (lib/record/batch.ts): each EXIT or UNWOUND
+   * row ends the open call of its site and depth; its duration is its ts less
+   * its entry's (less overheadNs), its self that less the calls inside. An
+   * EXIT/UNWOUND with no open call to end (inherited from a parent, or its
+   * entry not seen) is not counted. Calls stay open across batches of a thread.
+   */
+  addBatch(b: CallBatch): void {
+    const st = stackOf(this.batchStacks, b.tid);
+    for (let r = 0; r < b.length; r++) {
+      const kind = b.kind[r];
+      if (kind === Kind.Entry) st.enter(b.depth[r], b.site[r], b.ts[r]);
+      else if (kind === Kind.Exit || kind === Kind.Unwound) {
+        const at = st.find(b.depth[r], b.site[r]);
+        if (at < 0) continue;
+        const dur = callTime(b.ts[r] - st.start[at], this.overheadNs);
+        const children = st.children[at];
+        st.pop(dur);
+        this.addCall(b.site[r], dur, Math.max(0, dur - children), kind === Kind.Unwound, b.tid);
+      }
+    }
+  }
+
+  /** Ends every call addBatch still holds open as unwound at `ts` (a record's end: detached, or the process gone). */
+  endOpenCalls(ts: number): void {
+    for (const [tid, st] of this.batchStacks) {
+      while (st.n) {
+        const at = st.n - 1;
+        const key = st.key[at];
+        const dur = callTime(Math.max(0, ts - st.start[at]), this.overheadNs);
+        const children = st.children[at];
+        st.pop(dur);
+        this.addCall(key, dur, Math.max(0, dur - children), true, tid);
+      }
+    }
+  }
+
+  private nameKey(fn: string): number {
+    let k = this.nameKeys.get(fn);
+    if (k === undefined) {
+      k = this.names.length;
+      this.names.push(fn);
+      this.nameKeys.set(fn, k);
+    }
+    return k;
   }
 
   /** A call began (an EntryContext or an entry event). */
   entry(e: EntryLike): void {
-    let st = this.stacks.get(e.tid);
-    if (!st) this.stacks.set(e.tid, (st = []));
-    while (st.length && st[st.length - 1].depth >= e.depth) st.pop();
-    st.push({ depth: e.depth, function: e.function, children: 0 });
+    stackOf(this.eventStacks, e.tid).enter(e.depth, this.nameKey(e.function), 0);
   }
 
   /** A call ended (an ExitContext or an exit event). */
   exit(e: ExitLike): void {
     const dur = callTime(Number(e.durationNs), this.overheadNs);
-    const st = this.stacks.get(e.tid);
+    const key = this.nameKey(e.function);
+    const st = this.eventStacks.get(e.tid);
     let children = 0;
     if (st) {
-      while (st.length && st[st.length - 1].depth > e.depth) st.pop();
-      const top = st[st.length - 1];
-      if (top && top.depth === e.depth && top.function === e.function) {
-        children = top.children;
-        st.pop();
-        if (st.length) st[st.length - 1].children += dur;
+      const at = st.find(e.depth, key);
+      if (at >= 0) {
+        children = st.children[at];
+        st.pop(dur);
       }
     }
-    const key = this.perThread ? `${e.tid}\0${e.function}` : e.function;
-    let a = this.acc.get(key);
-    if (!a) {
-      a = { function: e.function, tid: e.tid, calls: 0, total: 0, self: 0, min: Infinity, max: 0, unwound: 0, durations: new Float64Array(16) };
-      this.acc.set(key, a);
-    }
-    if (a.calls === a.durations.length) {
-      const grown = new Float64Array(a.durations.length * 2);
-      grown.set(a.durations);
-      a.durations = grown;
-    }
-    a.durations[a.calls++] = dur;
-    a.total += dur;
-    a.self += Math.max(0, dur - children);
-    if (dur < a.min) a.min = dur;
-    if (dur > a.max) a.max = dur;
-    if (e.unwound) a.unwound++;
+    add(this.nameAccs.get(key, e.tid, e.function), dur, Math.max(0, dur - children), e.unwound);
   }
 
   /** Calls of `fn` that ran without a return hook (Hook.nmissedBy, or the record's end line). */
@@ -121,38 +262,49 @@ export class Summary {
     this.missed.set(fn, (this.missed.get(fn) ?? 0) + n);
   }
 
-  /** The durations of one function's calls (all threads), sorted: for histograms. */
-  durations(fn: string): Float64Array {
-    const parts = [...this.acc.values()].filter((a) => a.function === fn).map((a) => a.durations.subarray(0, a.calls));
-    const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
-    let i = 0;
-    for (const p of parts) {
-      all.set(p, i);
-      i += p.length;
+  /** One accumulator per row: every site's and thread's of a function (and thread, with perThread) merged. */
+  private merged(): Map<string, Acc> {
+    const rows = new Map<string, Acc>();
+    for (const table of [this.nameAccs, this.siteAccs]) {
+      for (const a of table.all()) {
+        const k = this.perThread ? `${a.tid}\0${a.function}` : a.function;
+        let m = rows.get(k);
+        if (!m) rows.set(k, (m = { function: a.function, tid: a.tid, self: 0, unwound: 0, hist: new Histogram() }));
+        m.self += a.self;
+        m.unwound += a.unwound;
+        m.hist.merge(a.hist);
+      }
     }
-    return all.sort();
+    return rows;
+  }
+
+  /** The durations of one function's calls (all threads and sites) as a histogram: for --hist. */
+  histogram(fn: string): Histogram {
+    const h = new Histogram();
+    for (const table of [this.nameAccs, this.siteAccs]) for (const a of table.all()) if (a.function === fn) h.merge(a.hist);
+    return h;
   }
 
   functions(): string[] {
-    return [...new Set([...this.acc.values()].map((a) => a.function))];
+    return [...new Set([...this.nameAccs.all(), ...this.siteAccs.all()].map((a) => a.function))];
   }
 
   /** The rows, sorted by `sort` (largest first; ties by name). */
   rows(sort: SortKey = 'total'): SummaryRow[] {
     const rows: SummaryRow[] = [];
     const missedShown = new Set<string>();
-    for (const a of this.acc.values()) {
-      const sorted = a.durations.slice(0, a.calls).sort();
+    for (const a of this.merged().values()) {
+      const h = a.hist;
       const row: SummaryRow = {
         function: a.function,
-        calls: a.calls,
-        totalNs: a.total,
+        calls: h.count,
+        totalNs: h.sum,
         selfNs: a.self,
-        avgNs: a.calls ? a.total / a.calls : 0,
-        minNs: a.calls ? a.min : 0,
-        maxNs: a.max,
-        p50Ns: percentile(sorted, 50),
-        p99Ns: percentile(sorted, 99),
+        avgNs: h.mean,
+        minNs: h.count ? h.min : 0,
+        maxNs: h.max,
+        p50Ns: h.percentile(50),
+        p99Ns: h.percentile(99),
         unwound: a.unwound,
         nmissed: 0,
       };
@@ -173,4 +325,11 @@ export class Summary {
     const k = field[sort];
     return rows.sort((x, y) => (y[k] as number) - (x[k] as number) || x.function.localeCompare(y.function) || (x.tid ?? 0) - (y.tid ?? 0));
   }
+}
+
+/** One call into a function's figures: the one place the event and the column paths both count a call. */
+function add(a: Acc, totalNs: number, selfNs: number, unwound: boolean): void {
+  a.hist.add(totalNs);
+  a.self += selfNs;
+  if (unwound) a.unwound++;
 }
