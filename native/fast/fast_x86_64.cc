@@ -213,7 +213,11 @@ FastPlan fast_plan(RemotePtr fn_ptr, const uint8_t* code, size_t len, RemotePtr 
       return refused("its size (" + std::to_string(len) + " bytes) ends inside the instruction at +" + hex(off));
     if (!ZYAN_SUCCESS(st)) {
       std::string b;
-      for (size_t k = off; k < len && k < off + 4; k++) b += (b.empty() ? "" : " ") + hex(code[k]).substr(2);
+      for (size_t k = off; k < len && k < off + 4; k++) {
+        char t[4];
+        snprintf(t, sizeof t, "%02x", code[k]);
+        b += (b.empty() ? "" : " ") + std::string(t);
+      }
       return refused("undecodable bytes at +" + hex(off) + " (" + b + (off + 4 < len ? " ..." : "") + ")");
     }
     off += i.d.length;
