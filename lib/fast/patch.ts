@@ -69,7 +69,7 @@ export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol
   if (!proc.mem.write(stub, plan.stub)) return `its stub at ${hex(stub)} cannot be written`;
   const capture = captureMask(s, hook, fn);
   fp.arena.setSite(index, fp.poolOf(hook), capture);
-  moveThreadsOut(s, proc, at, plan.patch.length, stub, plan.moved, fn.address);
+  moveThreadsOut(s, proc, at, plan.patch.length, stub, plan.moved, fn.address, fn.address + plan.at);
   if (!proc.mem.write(at, plan.patch)) return `its code at ${hex(at)} cannot be written`;
   const site: FastSite = { index, fn, hooks: [hook], at, original: Buffer.from(original), stub, patched: true, capture, sigs: new Map() };
   fp.sites.push(site);
@@ -83,13 +83,13 @@ export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol
  * first one, where the patch itself will run) continue from the copies of
  * those instructions in the stub: their call runs unhooked, correctly.
  */
-function moveThreadsOut(s: Session, proc: Proc, at: number, len: number, stub: number, moved: [number, number][], fnAddr: number): void {
+function moveThreadsOut(s: Session, proc: Proc, at: number, len: number, stub: number, moved: [number, number][], fnAddr: number, entry: number): void {
   const saved = Array.from(s.regs.words);
   try {
     for (const h of s.held) {
       if (s.table.thread(h.tid)?.proc !== proc || !s.nat.loadRegs(h.tid)) continue;
       const pc = s.regs.pc;
-      if (pc <= at || pc >= at + len) continue;
+      if (pc <= at || pc >= at + len || pc === entry) continue; // at the patch's first byte, or the function's: they run it
       // In the padding before the function (a jmp goes there): only nops to
       // the function's start, whose copy in the stub it runs instead.
       const m = pc < fnAddr ? moved[0] : moved.find(([fnOff]) => fnAddr + fnOff === pc);
