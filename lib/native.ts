@@ -163,7 +163,7 @@ export type FastLayout = Record<
 /** A function's patch and stub (native/fast/planner.h), or why it cannot be patched. */
 export type FastPlan =
   | { refused: string }
-  | { at: number; patch: Buffer; stub: Buffer; moved: [number, number][] };
+  | { at: number; before: number; patch: Buffer; stub: Buffer; moved: [number, number][] };
 
 /** Fast mode's part of the addon (native/addon_fast.cc). */
 export interface FastAddon {
@@ -171,8 +171,19 @@ export interface FastAddon {
   recorder: { code: Buffer; entry: number; ret: number; arenaWord: number; flagsWord: number; flags: number; nomatch: number };
   stubMaxSize: number;
   layout: FastLayout;
-  /** Plan the patch of the function at `fn` (its whole code given) with its stub at `stub`. */
-  plan(fn: number, code: Buffer, stub: number, recorderEntry: number, site: number): FastPlan;
+  /**
+   * Plan the patch of the function at `fn` (its whole code given) with its
+   * stub at `stub`. `branches`: [source, target, ...] from elsewhere in the
+   * object near the function; `before`: the padding just before it. The
+   * patch goes at fn + at, or at fn - before when `before` > 0.
+   */
+  plan(fn: number, code: Buffer, stub: number, recorderEntry: number, site: number, branches?: Float64Array, before?: Buffer): FastPlan;
+  /**
+   * The direct branches of the code at `base` (`ranges`: [start, end, ...],
+   * each decoded from its start), as [target, source, ...] sorted by target;
+   * `partial`: how many ranges could not be decoded to their end.
+   */
+  branches(base: number, code: Buffer, ranges: Float64Array): { branches: Float64Array; partial: number };
   /** [cycle counter, CLOCK_MONOTONIC ns] taken together. */
   clock(): [bigint, bigint];
   /** Wake the threads sleeping on the 32-bit word at `offset` of a shared mapping (FUTEX_WAKE); how many woke. */

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <algorithm>
 #include <climits>
 
 #include "fast/planner.h"
@@ -41,18 +42,30 @@ uint64_t to_u64(const Napi::Value& v) {
   return uint64_t(v.As<Napi::Number>().DoubleValue());
 }
 
-// plan(fn, code, stub, entry, site) -> { at, patch, stub, moved } | { refused }
+// plan(fn, code, stub, entry, site, branches?, before?) -> { at, before, patch, stub, moved } | { refused }
+// branches: [source, target, ...] from elsewhere near the function; before:
+// the padding just before it (planner.h, FastContext).
 Napi::Value Plan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto code = info[1].As<Napi::Buffer<uint8_t>>();
+  FastContext ctx;
+  if (info.Length() > 5 && info[5].IsTypedArray()) {
+    auto b = info[5].As<Napi::Float64Array>();
+    for (size_t i = 0; i + 1 < b.ElementLength(); i += 2) ctx.branches.emplace_back(uint64_t(b[i]), uint64_t(b[i + 1]));
+  }
+  if (info.Length() > 6 && info[6].IsBuffer()) {
+    auto b = info[6].As<Napi::Buffer<uint8_t>>();
+    ctx.before.assign(b.Data(), b.Data() + b.Length());
+  }
   FastPlan p = fast_plan(RemotePtr(to_u64(info[0])), code.Data(), code.Length(), RemotePtr(to_u64(info[2])),
-                         RemotePtr(to_u64(info[3])), uint32_t(info[4].As<Napi::Number>().Uint32Value()));
+                         RemotePtr(to_u64(info[3])), uint32_t(info[4].As<Napi::Number>().Uint32Value()), ctx);
   auto out = Napi::Object::New(env);
   if (!p.ok) {
     out.Set("refused", p.reason);
     return out;
   }
   out.Set("at", Napi::Number::New(env, double(p.at)));
+  out.Set("before", Napi::Number::New(env, double(p.before)));
   out.Set("patch", Napi::Buffer<uint8_t>::Copy(env, p.patch.data(), p.patch.size()));
   out.Set("stub", Napi::Buffer<uint8_t>::Copy(env, p.stub.data(), p.stub.size()));
   auto moved = Napi::Array::New(env, p.moved.size());
@@ -64,6 +77,25 @@ Napi::Value Plan(const Napi::CallbackInfo& info) {
   }
   out.Set("moved", moved);
   return out;
+}
+
+// branches(base, code, ranges) -> { branches, partial }: the direct branches
+// of the code at `base` (ranges: [start, end, ...] to decode), as
+// [target, source, ...] sorted by target; partial: ranges not decoded whole.
+Napi::Value Branches(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto code = info[1].As<Napi::Buffer<uint8_t>>();
+  auto r = info[2].As<Napi::Float64Array>();
+  std::vector<std::pair<uint64_t, uint64_t>> ranges, found;
+  for (size_t i = 0; i + 1 < r.ElementLength(); i += 2) ranges.emplace_back(uint64_t(r[i]), uint64_t(r[i + 1]));
+  size_t partial = fast_branches(RemotePtr(to_u64(info[0])), code.Data(), code.Length(), ranges, &found);
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  auto out = Napi::Float64Array::New(env, found.size() * 2);
+  for (size_t i = 0; i < found.size(); i++) out[2 * i] = double(found[i].second), out[2 * i + 1] = double(found[i].first);
+  auto o = Napi::Object::New(env);
+  o.Set("branches", out);
+  o.Set("partial", Napi::Number::New(env, double(partial)));
+  return o;
 }
 
 // clock() -> [cycles, CLOCK_MONOTONIC ns], taken back to back: the recorder's
@@ -128,6 +160,7 @@ Napi::Object FastExports(Napi::Env env) {
   o.Set("stubMaxSize", Napi::Number::New(env, double(fast_stub_max_size())));
   o.Set("layout", Layout(env));
   o.Set("plan", Napi::Function::New(env, Plan));
+  o.Set("branches", Napi::Function::New(env, Branches));
   o.Set("clock", Napi::Function::New(env, Clock));
   o.Set("wake", Napi::Function::New(env, Wake));
   return o;

@@ -10,6 +10,7 @@ import { processDying } from '../tracee/dying';
 import { hex } from '../tracee/memory';
 import type { Proc, Site } from './traced';
 import { byPublicName, FunctionSymbol, Module } from '../symbols/modules';
+import { rangeAt } from '../symbols/eh-frame';
 import { closeNames, matchFunctions, moduleMatches, parsePattern, Pattern, validatePattern } from '../symbols/patterns';
 import { bytesUnder, guardBreakpoint, unguardBreakpoint } from './guardian';
 import { wantsReturnSite } from './return-sites';
@@ -286,7 +287,7 @@ function isGoModule(m: Module | null): boolean {
  */
 function resolveIfunc(s: Session, proc: Proc, fn: FunctionSymbol, strict: boolean): FunctionSymbol | null {
   const cached = proc.ifuncs.get(fn.address);
-  if (cached !== undefined) return cached ? { ...fn, address: cached, ifunc: false } : null;
+  if (cached !== undefined) return cached ? implementation(proc, fn, cached) : null;
   const tid = s.stoppedTid(proc);
   if (!tid || !proc.pages.trampoline) {
     if (strict) throw new RethookError(`cannot hook ${fn.name}: it is an IFUNC, and resolving it needs the program stopped (hook it before run() or from a handler)`, 'EHOOK');
@@ -304,7 +305,25 @@ function resolveIfunc(s: Session, proc: Proc, fn: FunctionSymbol, strict: boolea
     if (strict) throw new RethookError(`cannot hook ${fn.name}: its IFUNC resolver picked ${hex(impl)}, outside every loaded object (the vDSO?)`, 'EHOOK');
     return null;
   }
-  return { ...fn, address: impl, ifunc: false };
+  return implementation(proc, fn, impl);
+}
+
+/**
+ * The implementation an IFUNC picked, under the symbol's name. Its size is
+ * not the resolver's: a symbol starting there says it (an unstripped
+ * object), else the call frame information's range starting there (libc's
+ * __strlen_evex has no symbol in a stripped libc.so.6); 0 when neither knows.
+ */
+function implementation(proc: Proc, fn: FunctionSymbol, impl: number): FunctionSymbol {
+  let size = 0;
+  for (const m of proc.modules.values()) {
+    if (!m.contains(impl)) continue;
+    const named = m.functions().find((f) => f.address === impl && f.size > 0 && !f.ifunc);
+    const cfi = named ? null : rangeAt(m.codeRanges((a, n) => proc.mem.read(a, n)), impl);
+    size = named ? named.size : cfi ? cfi.end - cfi.start : 0;
+    break;
+  }
+  return { ...fn, address: impl, ifunc: false, size };
 }
 
 /** Remove a hook's breakpoints (those no other hook or internal handler needs). */

@@ -13,6 +13,7 @@ import { unwinderStop } from '../engine/images';
 import { defaultSignature } from '../types/signatures';
 import { stringRegisters, unrecordedArgs } from '../types/values';
 import { MAX_SITES } from './arena';
+import { branchesNear, codeName, paddingBefore } from './branches';
 import { fastOf, fastProcOf, FastSite } from './fast-proc';
 
 /** The pool every unhooked site points at: maxActive 0, so the recorder lets its calls run unhooked. */
@@ -61,14 +62,17 @@ export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol
   const code = proc.mem.read(fn.address, fn.size);
   if (!code) return `its code at ${hex(fn.address)} cannot be read`;
   const index = fp.sites.length;
-  const plan = fast.plan(fn.address, code, stub, fp.recorderEntry, index);
-  if ('refused' in plan) return plan.refused;
-  const at = fn.address + plan.at;
-  const original = code.subarray(plan.at, plan.at + plan.patch.length);
+  // Other code's branches near it, and the padding before it (a place for a long jmp): branches.ts.
+  const near = mod ? branchesNear(proc, mod, fn.address - 128, fn.address + 64) : undefined;
+  const plan = fast.plan(fn.address, code, stub, fp.recorderEntry, index, near, mod ? paddingBefore(proc, mod, fn.address) : undefined);
+  if ('refused' in plan) return mod ? plan.refused.replace(/ at (0x[0-9a-f]+)/, (_, a: string) => ` at ${codeName(mod, Number(a))}`) : plan.refused;
+  const at = plan.before ? fn.address - plan.before : fn.address + plan.at;
+  const original = plan.before ? proc.mem.read(at, plan.patch.length) : code.subarray(plan.at, plan.at + plan.patch.length);
+  if (!original) return `its code at ${hex(at)} cannot be read`;
   if (!proc.mem.write(stub, plan.stub)) return `its stub at ${hex(stub)} cannot be written`;
   const capture = captureMask(s, hook, fn);
   fp.arena.setSite(index, fp.poolOf(hook), capture);
-  moveThreadsOut(s, proc, at, plan.patch.length, stub, plan.moved, fn.address);
+  moveThreadsOut(s, proc, at, plan.patch.length, stub, plan.moved, fn.address, fn.address + plan.at);
   if (!proc.mem.write(at, plan.patch)) return `its code at ${hex(at)} cannot be written`;
   const site: FastSite = { index, fn, hooks: [hook], at, original: Buffer.from(original), stub, patched: true, capture, sigs: new Map() };
   fp.sites.push(site);
@@ -82,14 +86,16 @@ export function plantFast(s: Session, proc: Proc, hook: Hook, fn: FunctionSymbol
  * first one, where the patch itself will run) continue from the copies of
  * those instructions in the stub: their call runs unhooked, correctly.
  */
-function moveThreadsOut(s: Session, proc: Proc, at: number, len: number, stub: number, moved: [number, number][], fnAddr: number): void {
+function moveThreadsOut(s: Session, proc: Proc, at: number, len: number, stub: number, moved: [number, number][], fnAddr: number, entry: number): void {
   const saved = Array.from(s.regs.words);
   try {
     for (const h of s.held) {
       if (s.table.thread(h.tid)?.proc !== proc || !s.nat.loadRegs(h.tid)) continue;
       const pc = s.regs.pc;
-      if (pc <= at || pc >= at + len) continue;
-      const m = moved.find(([fnOff]) => fnAddr + fnOff === pc);
+      if (pc <= at || pc >= at + len || pc === entry) continue; // at the patch's first byte, or the function's: they run it
+      // In the padding before the function (a jmp goes there): only nops to
+      // the function's start, whose copy in the stub it runs instead.
+      const m = pc < fnAddr ? moved[0] : moved.find(([fnOff]) => fnAddr + fnOff === pc);
       if (!m) continue; // not at an instruction boundary: it cannot be there
       s.regs.pc = stub + m[1];
       s.nat.storeRegs(h.tid);

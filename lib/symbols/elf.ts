@@ -48,6 +48,8 @@ export interface ElfFile {
   damage: string | null;
   /** It has a .symtab (local functions); false for a stripped object (only .dynsym). */
   symtab?: boolean;
+  /** PT_GNU_EH_FRAME: where .eh_frame_hdr is (as linked), the index of the call frame information (eh-frame.ts). */
+  ehFrameHdr?: { vaddr: number; size: number };
 }
 
 /** Limits on what one object may make us read and keep. */
@@ -57,7 +59,7 @@ export const MAX_NAME = 8192;
 const MAX_INTERP = 4096;
 
 const ELF_MAGIC = '\x7fELF';
-const PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PF_X = 1;
+const PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PT_GNU_EH_FRAME = 0x6474e550, PF_X = 1;
 const SHT_SYMTAB = 2, SHT_STRTAB = 3, SHT_DYNSYM = 11;
 const DT_NULL = 0, DT_HASH = 4, DT_STRTAB = 5, DT_SYMTAB = 6, DT_STRSZ = 10, DT_SYMENT = 11, DT_SONAME = 14, DT_GNU_HASH = 0x6ffffef5;
 const SHN_UNDEF = 0, SHN_LORESERVE = 0xff00;
@@ -272,6 +274,7 @@ function parse(path: string, src: ByteSource): ElfFile {
   const segments: (ElfSegment & { offset: number; filesz: number })[] = [];
   let interp: string | null = null;
   let dynamic: { offset: number; size: number } | null = null;
+  let ehFrameHdr: { vaddr: number; size: number } | undefined;
   for (let i = 0; i < phnum; i++) {
     const o = i * phentsize;
     const ptype = ph.readUInt32LE(o);
@@ -286,6 +289,8 @@ function parse(path: string, src: ByteSource): ElfFile {
       interp = decodeName(b, 0, nul < 0 ? b.length : nul);
     } else if (ptype === PT_DYNAMIC) {
       dynamic = { offset: u64(ph, o + 8, 'PT_DYNAMIC'), size: u64(ph, o + 32, 'PT_DYNAMIC') };
+    } else if (ptype === PT_GNU_EH_FRAME) {
+      ehFrameHdr = { vaddr: u64(ph, o + 16, 'PT_GNU_EH_FRAME'), size: u64(ph, o + 40, 'PT_GNU_EH_FRAME') };
     }
   }
   if (!segments.length) throw new Damage('it has no loadable segment');
@@ -451,6 +456,7 @@ function parse(path: string, src: ByteSource): ElfFile {
     objects,
     damage,
     symtab: hasSymtab,
+    ehFrameHdr,
   };
 }
 

@@ -2,6 +2,7 @@
 import * as path from 'path';
 import * as fs from 'fs';
 import { ElfFile, readElf } from './elf';
+import { CodeRange, codeRanges } from './eh-frame';
 import { Mapping } from './procfs';
 import { RethookError } from '../errors';
 import { demangle } from '../native';
@@ -40,6 +41,23 @@ export class Module {
     this.name = path.startsWith('[') ? path : pathBasename(path);
     this.soname = elf.soname;
   }
+
+  /**
+   * The functions' extents by the object's call frame information (every
+   * function with CFI, named or not), read once from its loaded image through
+   * `read` (the tracee's memory); [] without .eh_frame_hdr.
+   */
+  codeRanges(read: (addr: number, len: number) => Buffer | null): CodeRange[] {
+    if (this.cfiRanges) return this.cfiRanges;
+    const h = this.elf.ehFrameHdr;
+    const segmentEnd = (addr: number): number | null => {
+      const s = this.elf.segments.find((g) => addr >= g.vaddr + this.bias && addr < g.vaddr + this.bias + g.memsz);
+      return s ? s.vaddr + this.bias + s.memsz : null;
+    };
+    this.cfiRanges = h ? codeRanges(read, { addr: h.vaddr + this.bias, size: h.size }, segmentEnd, this.bias) : [];
+    return this.cfiRanges;
+  }
+  private cfiRanges: CodeRange[] | null = null;
 
   /** Damage found in the object (a one-line message naming it), or null. */
   get damage(): string | null {

@@ -230,7 +230,7 @@ uint64_t fast_recorder_flags() { return 0; }
 size_t fast_stub_max_size() { return kStubMax; }
 
 FastPlan fast_plan(RemotePtr fn, const uint8_t* code, size_t len, RemotePtr stub, RemotePtr recorder_entry,
-                   uint32_t site) {
+                   uint32_t site, const FastContext& ctx) {
   FastPlan p;
   const uint64_t f = fn.as_int();
   if ((f & 3) || (stub.as_int() & 3)) {
@@ -253,6 +253,13 @@ FastPlan fast_plan(RemotePtr fn, const uint8_t* code, size_t len, RemotePtr stub
     uint64_t to;
     if (branch_target(word(code + off), f + off, &to) && to == f + at && at > 0) {
       p.reason = "a branch at +" + hex(off) + " goes into the patched bytes";
+      return p;
+    }
+  }
+
+  for (auto [from, to] : ctx.branches) {  // from elsewhere in the object: as the function's own
+    if (to == f + at && at > 0) {
+      p.reason = "a branch at " + hex(from) + " goes into the patched bytes";
       return p;
     }
   }
@@ -297,6 +304,20 @@ FastPlan fast_plan(RemotePtr fn, const uint8_t* code, size_t len, RemotePtr stub
   p.stub = s.out;
   p.moved.emplace_back(uint32_t(at), moved_to);
   return p;
+}
+
+size_t fast_branches(RemotePtr base, const uint8_t* code, size_t len,
+                     const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+                     std::vector<std::pair<uint64_t, uint64_t>>* out) {
+  const uint64_t b = base.as_int();
+  for (auto [start, end] : ranges) {
+    if (start < b || end > b + len || start > end) continue;
+    for (uint64_t pc = (start + 3) & ~uint64_t(3); pc + 4 <= end; pc += 4) {  // instructions are aligned
+      uint64_t to;
+      if (branch_target(word(code + (pc - b)), pc, &to)) out->emplace_back(pc, to);
+    }
+  }
+  return 0;
 }
 
 }  // namespace rethook

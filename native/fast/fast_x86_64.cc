@@ -32,6 +32,7 @@ namespace {
 
 constexpr size_t kStubMax = 128;
 constexpr size_t kJmpRel32 = 5;
+constexpr size_t kJmpRel8 = 2;
 constexpr size_t kStubHeader = 16;
 constexpr uint8_t kEndbr64[4] = {0xF3, 0x0F, 0x1E, 0xFA};
 
@@ -47,6 +48,7 @@ struct Insn {
 struct ZydisApi {
   decltype(&ZydisDecoderInit) init = nullptr;
   decltype(&ZydisDecoderDecodeFull) decode = nullptr;
+  decltype(&ZydisDecoderDecodeInstruction) decode_instruction = nullptr;  // without operands: faster
 };
 
 const ZydisApi* zydis() {
@@ -57,12 +59,16 @@ const ZydisApi* zydis() {
       if (!h) continue;
       z.init = reinterpret_cast<decltype(z.init)>(dlsym(h, "ZydisDecoderInit"));
       z.decode = reinterpret_cast<decltype(z.decode)>(dlsym(h, "ZydisDecoderDecodeFull"));
-      if (z.init && z.decode) break;
+      z.decode_instruction = reinterpret_cast<decltype(z.decode_instruction)>(dlsym(h, "ZydisDecoderDecodeInstruction"));
+      if (z.init && z.decode && z.decode_instruction) break;
     }
     return z;
   }();
-  return api.init && api.decode ? &api : nullptr;
+  return api.init && api.decode && api.decode_instruction ? &api : nullptr;
 }
+
+constexpr const char* kNoZydis =
+    "fast mode decodes functions with Zydis, which is not installed (Debian: apt-get install libzydis4.0)";
 
 std::string hex(uint64_t v) {
   char b[24];
@@ -91,6 +97,30 @@ bool branch_target(const Insn& i, uint64_t fn, uint64_t* target) {
     }
   }
   return false;
+}
+
+// Where in `before` (the bytes just before the function at `fn`, no
+// function's: alignment padding) a 5-byte jmp can go that a jmp rel8 from
+// `from` reaches: the last instruction boundary at least 5 bytes before the
+// function, every instruction from there on a nop (falling through it into
+// the function then takes the jmp, as the function's own entry would). 0:
+// nowhere.
+uint64_t padding_jump(const ZydisApi* zy, const ZydisDecoder* dec, const std::vector<uint8_t>& before, uint64_t fn,
+                      uint64_t from) {
+  const uint64_t start = fn - before.size();
+  std::vector<uint64_t> boundaries;
+  ZydisDecodedInstruction d;
+  for (size_t off = 0; off < before.size(); off += d.length) {
+    if (!ZYAN_SUCCESS(zy->decode_instruction(dec, nullptr, before.data() + off, before.size() - off, &d))) return 0;
+    if (d.mnemonic != ZYDIS_MNEMONIC_NOP && d.mnemonic != ZYDIS_MNEMONIC_INT3) boundaries.clear();
+    else boundaries.push_back(start + off);
+  }
+  for (size_t k = boundaries.size(); k-- > 0;) {
+    uint64_t q = boundaries[k];
+    if (q + kJmpRel32 > fn) continue;
+    return from - q <= 128 ? q : 0;
+  }
+  return 0;
 }
 
 bool rip_relative(const Insn& i) {
@@ -161,22 +191,35 @@ uint64_t fast_recorder_flags() {
 size_t fast_stub_max_size() { return kStubMax; }
 
 FastPlan fast_plan(RemotePtr fn_ptr, const uint8_t* code, size_t len, RemotePtr stub_ptr, RemotePtr entry_ptr,
-                   uint32_t site) {
+                   uint32_t site, const FastContext& ctx) {
   const uint64_t fn = fn_ptr.as_int(), stub = stub_ptr.as_int();
   const size_t at = len >= 4 && memcmp(code, kEndbr64, 4) == 0 ? 4 : 0;
-  if (len < at + kJmpRel32) return refused("too short (" + std::to_string(len) + " bytes)");
+  if (len < at + kJmpRel32)
+    return refused("too short (" + std::to_string(len) + " bytes) for the 5-byte branch" + (at ? " after its endbr64" : ""));
 
-  // Decode the whole function: every branch in it is checked against the window.
+  // Decode the whole function (VEX and EVEX included): every branch in it is
+  // checked against the window. Bytes Zydis cannot decode are named with
+  // their first bytes.
   const ZydisApi* zy = zydis();
-  if (!zy) return refused("fast mode decodes functions with Zydis, which is not installed (Debian: apt-get install libzydis4.0)");
+  if (!zy) return refused(kNoZydis);
   ZydisDecoder dec;
   zy->init(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   std::vector<Insn> all;
   for (size_t off = 0; off < len;) {
     Insn i;
     i.off = off;
-    if (!ZYAN_SUCCESS(zy->decode(&dec, code + off, len - off, &i.d, i.ops)))
-      return refused("undecodable bytes at +" + hex(off));
+    ZyanStatus st = zy->decode(&dec, code + off, len - off, &i.d, i.ops);
+    if (st == ZYDIS_STATUS_NO_MORE_DATA)
+      return refused("its size (" + std::to_string(len) + " bytes) ends inside the instruction at +" + hex(off));
+    if (!ZYAN_SUCCESS(st)) {
+      std::string b;
+      for (size_t k = off; k < len && k < off + 4; k++) {
+        char t[4];
+        snprintf(t, sizeof t, "%02x", code[k]);
+        b += (b.empty() ? "" : " ") + std::string(t);
+      }
+      return refused("undecodable bytes at +" + hex(off) + " (" + b + (off + 4 < len ? " ..." : "") + ")");
+    }
     off += i.d.length;
     all.push_back(i);
   }
@@ -189,10 +232,33 @@ FastPlan fast_plan(RemotePtr fn_ptr, const uint8_t* code, size_t len, RemotePtr 
   while (all[last].off + all[last].d.length < at + kJmpRel32) last++;
   end = all[last].off + all[last].d.length;
 
-  for (const Insn& i : all) {
-    uint64_t t;
-    if (branch_target(i, fn, &t) && t > fn + at && t < fn + end)
-      return refused("a branch at +" + hex(i.off) + " goes into the patched bytes");
+  // Branches, the function's own and from elsewhere, into the window: the
+  // first one (by target) decides. The window then shrinks to end there,
+  // when that leaves room for a short jmp to a long one in the padding.
+  uint64_t hit_from = 0, hit_to = 0;
+  bool hit_own = false;
+  auto first_inside = [&](uint64_t lo, uint64_t hi) {
+    hit_to = 0;
+    for (const Insn& i : all) {
+      uint64_t t;
+      if (branch_target(i, fn, &t) && t > lo && t < hi && (!hit_to || t < hit_to)) hit_to = t, hit_from = i.off, hit_own = true;
+    }
+    for (auto [from, t] : ctx.branches)
+      if (t > lo && t < hi && (!hit_to || t < hit_to)) hit_to = t, hit_from = from, hit_own = false;
+    return hit_to != 0;
+  };
+  uint64_t pad = 0;  // where the long jmp goes in the padding (0: none)
+  if (first_inside(fn + at, fn + end)) {
+    std::string why = "a branch at " + (hit_own ? "+" + hex(hit_from) : hex(hit_from)) +
+                      " lands inside the patched bytes (at +" + hex(hit_to - fn) + ")";
+    size_t cut = size_t(hit_to - fn), k = first;
+    while (k < all.size() && all[k].off + all[k].d.length < cut) k++;
+    if (cut - at < kJmpRel8 || k == all.size() || all[k].off + all[k].d.length != cut) return refused(why);
+    pad = padding_jump(zy, &dec, ctx.before, fn, fn + at + kJmpRel8);
+    if (!pad) return refused(why + ", and no padding before the function holds a 5-byte jmp within a short jmp's reach");
+    if (first_inside(pad, pad + kJmpRel32)) return refused(why + ", and a branch lands in the padding where the jmp would go");
+    last = k;
+    end = cut;
   }
 
   FastPlan p;
@@ -249,7 +315,7 @@ FastPlan fast_plan(RemotePtr fn_ptr, const uint8_t* code, size_t len, RemotePtr 
   }
 
   int64_t back = int64_t(fn + end - (stub + p.stub.size() + kJmpRel32));
-  int64_t there = int64_t(stub - (fn + at + kJmpRel32));
+  int64_t there = int64_t(stub - ((pad ? pad : fn + at) + kJmpRel32));
   if (!fits_rel32(back) || !fits_rel32(there)) return refused("the stub is out of the function's reach");
   p.stub.push_back(0xE9);
   emit32(p.stub, int32_t(back));
@@ -266,9 +332,48 @@ FastPlan fast_plan(RemotePtr fn_ptr, const uint8_t* code, size_t len, RemotePtr 
 
   p.patch = {0xE9};
   emit32(p.patch, int32_t(there));
-  p.patch.resize(end - at, 0xCC);
+  if (pad) {
+    // From the padding's jmp to the window: the bytes between as they are,
+    // then jmp rel8 back to the padding's jmp.
+    p.before = size_t(fn - pad);
+    const uint8_t* between = ctx.before.data() + (ctx.before.size() - p.before) + kJmpRel32;
+    p.patch.insert(p.patch.end(), between, ctx.before.data() + ctx.before.size());
+    p.patch.insert(p.patch.end(), code, code + at);
+    p.patch.push_back(0xEB);
+    p.patch.push_back(uint8_t(int8_t(int64_t(pad) - int64_t(fn + at + kJmpRel8))));
+    p.patch.resize(p.before + end, 0xCC);
+  } else {
+    p.patch.resize(end - at, 0xCC);
+  }
   p.ok = true;
   return p;
+}
+
+size_t fast_branches(RemotePtr base, const uint8_t* code, size_t len,
+                     const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+                     std::vector<std::pair<uint64_t, uint64_t>>* out) {
+  const ZydisApi* zy = zydis();
+  if (!zy) return ranges.size();
+  ZydisDecoder dec;
+  zy->init(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  const uint64_t b = base.as_int();
+  size_t partial = 0;
+  ZydisDecodedInstruction d;
+  for (auto [start, end] : ranges) {
+    if (start < b || end > b + len || start > end) {
+      partial++;
+      continue;
+    }
+    for (uint64_t pc = start; pc < end; pc += d.length) {
+      if (!ZYAN_SUCCESS(zy->decode_instruction(&dec, nullptr, code + (pc - b), end - pc, &d))) {
+        partial++;
+        break;
+      }
+      for (const auto& imm : d.raw.imm)
+        if (imm.is_relative) out->emplace_back(pc, pc + d.length + uint64_t(imm.value.s));
+    }
+  }
+  return partial;
 }
 
 }  // namespace rethook

@@ -35,10 +35,24 @@ struct FastRecorder {
   size_t nomatch;  // the trap a return with no node of its frame executes
 };
 
+// What fast_plan may know of the function's surroundings (all optional).
+struct FastContext {
+  // Direct branches (source, target) from elsewhere in the object whose
+  // targets lie near the function (fast_branches): none may land inside the
+  // displaced bytes.
+  std::vector<std::pair<uint64_t, uint64_t>> branches;
+  // The bytes just before the function that no function holds (alignment
+  // padding after the one before): x86-64 puts a 5-byte jmp there when the
+  // function's first instructions before a branch target leave room only
+  // for a 2-byte one.
+  std::vector<uint8_t> before;
+};
+
 struct FastPlan {
   bool ok = false;
-  std::string reason;          // why not, when !ok: "too short (3 bytes)", "a branch at +0x1c goes into the patched bytes", ...
+  std::string reason;          // why not, when !ok: "too short (3 bytes) for the 5-byte branch", "a branch at +0x1c lands inside the patched bytes", ...
   size_t at = 0;               // the patch's offset from the function's address (after a landing pad)
+  size_t before = 0;           // >0: the patch starts this many bytes before the function (a jmp in the padding), not at `at`
   std::vector<uint8_t> patch;  // the bytes written there (the displaced instructions' length, padded)
   std::vector<uint8_t> stub;   // the stub's bytes, for the address given
   std::vector<std::pair<uint32_t, uint32_t>> moved;
@@ -51,6 +65,17 @@ uint64_t fast_recorder_flags();
 // The most bytes a stub can take (the tracer reserves that much per function).
 size_t fast_stub_max_size();
 FastPlan fast_plan(RemotePtr fn, const uint8_t* code, size_t len, RemotePtr stub, RemotePtr recorder_entry,
-                   uint32_t site);
+                   uint32_t site, const FastContext& ctx = FastContext{});
+
+// Direct branches (jmp, jcc, call, loop...; b, bl, cbz...) of an object's
+// code, for the check fast_plan cannot make alone: other code branching into
+// a function's displaced bytes (glibc's mempcpy jumps to memmove+3). `code`
+// holds the bytes at `base`; each range [start, end) of `ranges` (functions,
+// by their symbols or their CFI) is decoded from its start. Appends
+// (source, target) pairs to `out` and returns how many ranges could not be
+// decoded to their end (their branches past that point are not seen).
+size_t fast_branches(RemotePtr base, const uint8_t* code, size_t len,
+                     const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
+                     std::vector<std::pair<uint64_t, uint64_t>>* out);
 
 }  // namespace rethook
