@@ -105,10 +105,11 @@ export async function traceCommand(p: Parsed): Promise<number> {
     throw e;
   }
   const hk = hook;
-  // Every output starts by saying how calls are caught and which functions are in trap mode, and why.
+  // Every output starts by saying how calls are caught and which functions are in trap mode, and why
+  // (asked for trap mode, nothing is in it instead of fast: the stream starts with the calls, as it always has).
   const fallbacks = sessionFallbacks(h, hk);
   writeHeader(fallbacks);
-  if (!recording) note({ type: 'fallbacks', mode, fallbacks }, '');
+  if (!recording && h.mode !== 'trap') note({ type: 'fallbacks', mode, fallbacks }, '');
   // Refusals and damaged objects: those known now, then (at exit) those found as objects were loaded.
   const showNotes = hookNotes(hk, note);
   showNotes(true);
