@@ -113,7 +113,8 @@ export function positiveInt(name: string, v: string | undefined, dflt: number): 
 
 function duration(name: string, v: string | undefined, dflt: number | null): number | null {
   if (v === undefined) return dflt;
-  const ns = parseDuration(v);
+  // A bare number has no unit to read it in (10 what?): refused, not guessed.
+  const ns = /^\s*\d+(?:\.\d+)?\s*$/.test(v) ? null : parseDuration(v);
   if (ns === null) throw new UsageError(`--${name} expects a duration such as 10us, 1.5ms or 2s, got '${v}'`);
   return ns;
 }
@@ -271,7 +272,12 @@ export function parseCommand(argv: string[]): Parsed {
     cmd = argv[0] as Command;
     words = argv.slice(1);
   }
-  const { ours, rest } = splitArgv(cmd, optionalValues(words));
+  const given = optionalValues(words);
+  const { ours, rest } = splitArgv(cmd, given);
+  // `rethook --mode fast record ...`: options before the command make `record` read as the program (put `--` before a program so named).
+  const misplaced = words === argv ? given[ours.length] : undefined;
+  if (misplaced !== undefined && (COMMANDS as readonly string[]).includes(misplaced))
+    throw new UsageError(`'${misplaced}' is a command: it comes first (rethook ${misplaced} [options] ...), before any option`);
   let values: Values;
   try {
     values = parseArgs({ args: ours, options: OPTIONS[cmd], allowPositionals: false, strict: true }).values as Values;

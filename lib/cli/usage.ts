@@ -23,7 +23,9 @@ const HOOKING = `  -f, --function PATTERN  function to hook (repeatable): a name
                           (-f also takes one: -f 'lookup(const char *key, int len) -> int')
 `;
 
-const VIEWING = `      --format F          text: an indented call tree (default); json: one object per
+const TREE_TEXT = `text: an indented call tree (default)`;
+const SUMMARY_TEXT = `text: the summary table (default)`;
+const viewing = (text: string) => `      --format F          ${text}; json: one object per
                           event; chrome: Chrome trace event format (Perfetto UI,
                           chrome://tracing); folded: folded stacks for flame graphs
   -o, --output FILE       where the output goes (default: stderr for trace, stdout
@@ -52,6 +54,7 @@ Terminal:
                           always, never
       --slow D            durations from D on are highlighted (default 1ms)
 `;
+const VIEWING = viewing(TREE_TEXT);
 
 export const USAGE = {
   trace: `Usage: rethook [trace] [options] -- PROGRAM [ARGS...]
@@ -85,7 +88,7 @@ The summary of a record (rethook record -o FILE): per function calls, total,
 self, avg, min, max, p50, p99, unwound and missed calls.
 
 Options:
-${VIEWING}`,
+${viewing(SUMMARY_TEXT)}`,
   replay: `Usage: rethook replay [options] FILE
 
 The call tree of a record (rethook record -o FILE), as rethook trace shows it.

@@ -202,16 +202,25 @@ export function closeNames(wanted: string, names: Iterable<string>): string[] {
   return scored.slice(0, 3).map((s) => s[1]);
 }
 
+/**
+ * Optimal string alignment distance (Damerau-Levenshtein without editing a
+ * substring twice): a swap of two neighbours costs 1, so `grete` is 1 from
+ * `greet`. Gives limit + 1 as soon as every path exceeds `limit`.
+ */
 function editDistance(a: string, b: string, limit: number): number {
+  let before: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      rowMin = Math.min(rowMin, cur[j]);
+      let d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2] + 1);
+      cur[j] = d;
+      rowMin = Math.min(rowMin, d);
     }
     if (rowMin > limit) return limit + 1;
+    before = prev;
     prev = cur;
   }
   return prev[b.length];
