@@ -87,6 +87,8 @@ const TYPED = {
   'deep.g-O2': ['deep.c', '-g', '-O2', '-fomit-frame-pointer'],
   'cxxvalues.g-O0': ['cxxvalues.cc', '-g', '-O0'],
   'cxxvalues.g-O2': ['cxxvalues.cc', '-g', '-O2'],
+  'ustrings.g-O0': ['ustrings.c', '-g', '-O0'],
+  'ustrings.g-O2': ['ustrings.c', '-g', '-O2'],
 };
 const DEBUG_ROOT = path.join(OUT, 'debug-root');
 

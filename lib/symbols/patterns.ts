@@ -172,18 +172,32 @@ export function moduleMatches(p: Pattern, mod: Module): boolean {
   return !p.module || p.module.test(mod.name) || (mod.soname != null && p.module.test(mod.soname));
 }
 
-/** Functions of `mod` the pattern names: raw, demangled, or demangled without its parameters. */
+/**
+ * Functions of `mod` the pattern names: raw, demangled, or demangled without
+ * what the pattern leaves out: its parameters (`geo::area` names
+ * `geo::area(int, int)`) and its ABI tags (`geo::label` names
+ * `geo::label[abi:cxx11](char const*, int)`, `'geo::label(char const*, int)'` too).
+ */
 export function matchFunctions(p: Pattern, mod: Module): FunctionSymbol[] {
   if (!moduleMatches(p, mod)) return [];
   const out: FunctionSymbol[] = [];
   for (const f of mod.functions()) {
     if (p.fn.test(f.name) || p.fn.test(f.rawName)) out.push(f);
-    else if (f.name !== f.rawName) {
-      const paren = f.name.indexOf('(');
-      if (paren > 0 && p.fn.test(f.name.slice(0, paren))) out.push(f);
-    }
+    else if (f.name !== f.rawName && plainNames(f.name).some((n) => p.fn.test(n))) out.push(f);
   }
   return out;
+}
+
+const ABI_TAG = /\[abi:[^\]]*\]/g;
+
+/** A demangled name as people write it: without its parameters, without its ABI tags, or both. */
+function plainNames(name: string): string[] {
+  const paren = name.indexOf('(');
+  const base = paren > 0 ? name.slice(0, paren) : null;
+  if (!name.includes('[abi:')) return base ? [base] : [];
+  const untagged = name.replace(ABI_TAG, '');
+  const untaggedParen = untagged.indexOf('(');
+  return [...(base ? [base] : []), untagged, ...(untaggedParen > 0 ? [untagged.slice(0, untaggedParen)] : [])];
 }
 
 /** Up to three names close to `wanted` (edit distance), for "did you mean". */

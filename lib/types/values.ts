@@ -108,7 +108,14 @@ function readString(r: CallRegisters, addr: bigint): { s: string; truncated: boo
   return { s: decode(b.subarray(0, Math.min(b.length, STRING_MAX))), truncated: true };
 }
 
-const isString = (t: CType) => t.k === 'ptr' && !!t.to && t.to.k === 'int' && !!t.to.c && /\bchar$/.test(t.to.n);
+/**
+ * A C string: a pointer to plain char, or to a const character type by
+ * another name (`const unsigned char *`, as sqlite3_column_text returns;
+ * libxml2's `const xmlChar *`). A byte buffer (`uint8_t *`, `unsigned char *`
+ * written to) stays an address.
+ */
+const isString = (t: CType) =>
+  t.k === 'ptr' && !!t.to && t.to.k === 'int' && ((!!t.to.c && /\bchar$/.test(t.to.n)) || (t.to.s === 1 && /^const (?:(?:un)?signed )?\w*char$/i.test(t.to.n)));
 /** Parameters whose values are bits, shown in hex: flags, oflag, mask, prot. */
 const looksLikeFlags = (name: string | null) => !!name && flagNames(name);
 const flagNames = memoize((name: string) => /^(o?flags?|.*_flags?|.*mask|prot)$/i.test(name));
