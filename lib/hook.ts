@@ -34,6 +34,15 @@ export interface HookHandlers<D = unknown> {
   /** Calls of this hook that may be in flight at once (all threads). */
   maxActive?: number;
   /**
+   * What a pattern that names no function of the objects loaded now does:
+   * 'error' (default) throws a RethookError (ENOSYMBOL) that suggests close
+   * names; 'wait' keeps it for objects loaded later (dlopen), as a pattern
+   * scoped to an object not loaded yet is, and `unmatched` names it if it
+   * never matched (the CLI's way: `-f hd_fn` finds hd_fn in a library the
+   * program dlopens).
+   */
+  unmatched?: 'error' | 'wait';
+  /**
    * How returns are caught: 'trampoline' (the return address is replaced),
    * 'site' (a breakpoint at the return address, which stays untouched: for
    * code that saves or inspects it), or 'auto' (default): 'site' for the
@@ -192,7 +201,7 @@ export class Hook {
           const close = closeNames(p.moduleText, this.objectsSeen);
           return { pattern: p.text, reason: `no object named ${p.moduleText} was ever loaded` + (close.length ? ` (loaded: ${close.join(', ')})` : '') };
         }
-        return { pattern: p.text, reason: p.moduleText ? `no function matched in ${p.moduleText}` : 'no function matched' };
+        return { pattern: p.text, reason: (p.moduleText ? `no function matched in ${p.moduleText}` : 'no function matched') + (p.hint ?? '') };
       });
   }
 
@@ -225,7 +234,7 @@ export class Hook {
   }
 }
 
-const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode', 'mode', 'capture', 'args', 'ret', 'prototypes']);
+const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode', 'mode', 'capture', 'args', 'ret', 'prototypes', 'unmatched']);
 
 /** The hook's own types (a TypeError naming what cannot be read). */
 function parseTypeOptions(h: HookHandlers): { all: Signature | null; table: SpecTable | null } {
@@ -249,6 +258,7 @@ export function validateHandlers(h: unknown): HookHandlers {
   if (o.returnMode !== undefined && !['auto', 'trampoline', 'site'].includes(o.returnMode))
     throw new TypeError("Expected returnMode to be 'auto', 'trampoline' or 'site'");
   if (o.mode !== undefined && o.mode !== 'trap' && o.mode !== 'fast') throw new TypeError("Expected mode to be 'trap' or 'fast'");
+  if (o.unmatched !== undefined && o.unmatched !== 'error' && o.unmatched !== 'wait') throw new TypeError("Expected unmatched to be 'error' or 'wait'");
   if (o.capture !== undefined) {
     const st = (o.capture as { strings?: unknown } | null)?.strings;
     const ok = st === 'auto' || (Array.isArray(st) && st.every((i) => Number.isInteger(i) && i >= 0 && i < 8));

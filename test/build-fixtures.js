@@ -122,6 +122,7 @@ function newer(out, inputs) {
 /** The shared libraries: output name -> source, extra flags. */
 const LIBS = {
   'libplugin.so': ['dlopen_lib.c'],
+  'libhd.so': ['hd_lib.c'],
   'libffidemo.so': ['libffidemo.c'],
   'libreload_a.so': ['dlclose_lib.c', '-DNAME=a_work'],
   'libreload_b.so': ['dlclose_lib.c', '-DNAME=b_work'],

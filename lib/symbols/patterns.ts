@@ -21,6 +21,8 @@ export interface Pattern {
   /** Bookkeeping for "never matched": some function matched it; some object its module part names was loaded. */
   matched: boolean;
   moduleSeen: boolean;
+  /** A pattern kept for objects loaded later: what to add when it never matches (close names, a stripped program). */
+  hint?: string;
 }
 
 /** A pattern the user wrote that cannot be used: the message names it. */

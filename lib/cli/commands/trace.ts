@@ -75,6 +75,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
     hook = tracer.hook(h.patterns, {
       returnMode: h.returnMode,
       mode: fastMode ? 'fast' : 'trap',
+      // A name found in no object yet may be in one loaded later (dlopen): kept, and named at the end if it never matched.
+      unmatched: 'wait',
       // Fast mode copies C string arguments at the call: the output shows what the call saw.
       ...(fastMode ? { capture: { strings: 'auto' as const } } : {}),
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
