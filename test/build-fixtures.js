@@ -89,6 +89,8 @@ const TYPED = {
   'cxxvalues.g-O2': ['cxxvalues.cc', '-g', '-O2'],
   'ustrings.g-O0': ['ustrings.c', '-g', '-O0'],
   'ustrings.g-O2': ['ustrings.c', '-g', '-O2'],
+  'fills.g-O0': ['fills.c', '-g', '-O0'],
+  'fills.g-O2': ['fills.c', '-g', '-O2'],
 };
 const DEBUG_ROOT = path.join(OUT, 'debug-root');
 

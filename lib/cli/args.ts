@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import { RethookError } from '../errors';
 import { validatePattern } from '../symbols/patterns';
 import { parsePrototypes, splitFunctionSpec } from '../types/spec';
+import { STRING_MAX_LIMIT } from '../types/model';
 import type { ColorMode } from '../views/colors';
 import { parseDuration } from '../views/events';
 import type { FilterOptions } from '../views/filters';
@@ -28,6 +29,7 @@ const HOOKING = {
   'return-mode': { type: 'string' },
   mode: { type: 'string' },
   prototypes: { type: 'string' },
+  'string-max': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -111,6 +113,13 @@ export function positiveInt(name: string, v: string | undefined, dflt: number): 
   return Number(v);
 }
 
+function stringMax(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = positiveInt('string-max', v, 0);
+  if (n > STRING_MAX_LIMIT) throw new UsageError(`--string-max expects at most ${STRING_MAX_LIMIT} bytes, got ${n}`);
+  return n;
+}
+
 function duration(name: string, v: string | undefined, dflt: number | null): number | null {
   if (v === undefined) return dflt;
   // A bare number has no unit to read it in (10 what?): refused, not guessed.
@@ -142,6 +151,8 @@ export interface HookingArgs {
   mode: 'trap' | 'fast' | 'auto';
   /** C declarations of the hooked functions' types (from -f specs and --prototypes), or undefined. */
   prototypes: string | undefined;
+  /** Bytes of a string shown at most (--string-max), or undefined: the default. */
+  stringMax: number | undefined;
 }
 
 export interface ViewingArgs {
@@ -223,6 +234,7 @@ function hookingArgs(v: Values, rest: string[]): HookingArgs {
     detachOnExit: v['detach-on-exit'] === true,
     returnMode,
     prototypes: declared.length ? declared.join('\n') : undefined,
+    stringMax: stringMax(v['string-max'] as string | undefined),
   };
 }
 

@@ -21,6 +21,9 @@ const HOOKING = `  -f, --function PATTERN  function to hook (repeatable): a name
                           fast unless --backtrace is given
       --prototypes FILE   C declarations of the functions' types, one per line
                           (-f also takes one: -f 'lookup(const char *key, int len) -> int')
+      --string-max N      bytes of a string argument or return value shown (default
+                          64, at most 65536; fast mode: at most 96, what its recorder
+                          copies at the call)
 `;
 
 const TREE_TEXT = `text: an indented call tree (default)`;

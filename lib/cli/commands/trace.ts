@@ -80,6 +80,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       // Fast mode copies C string arguments at the call: the output shows what the call saw.
       ...(fastMode ? { capture: { strings: 'auto' as const } } : {}),
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
+      ...(h.stringMax !== undefined ? { stringMax: h.stringMax } : {}),
       onEntry: (ctx) => {
         calls++;
         view.entry(entryEvent(ctx, h.backtrace, fields));
