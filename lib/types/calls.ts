@@ -52,8 +52,17 @@ export function returnValue(t: TypedCall, retval: bigint, host: ValueHost): Type
  */
 export function filledValues(t: TypedCall, args: readonly bigint[], sp: number, host: ValueHost): TypedValue[] {
   const sig = t.sig!;
-  const which = sig.params.flatMap((p, i) => (isWritableString(p.type) ? [i] : []));
-  if (!which.length) return [];
+  const which = writableParams(sig);
+  if (!which.length) return NONE;
   const now = readArgs(sig, { ints: args, fp: () => t.fp ?? null, sp, read: host.read, stringMax: sig.stringMax });
   return which.map((i) => now[i]);
+}
+
+const NONE: TypedValue[] = Object.freeze([]) as unknown as TypedValue[];
+/** The indexes of a signature's writable string parameters, found once per signature (this runs at every return). */
+const writable = new WeakMap<Signature, number[]>();
+function writableParams(sig: Signature): number[] {
+  let w = writable.get(sig);
+  if (!w) writable.set(sig, (w = sig.params.flatMap((p, i) => (isWritableString(p.type) ? [i] : []))));
+  return w;
 }
