@@ -19,6 +19,9 @@ export interface ContextHost extends ValueHost {
   backtrace(fnAddr: number, returnAddress: number): Backtrace;
 }
 
+/** The integer argument registers of a call: at least six (x86-64 has six, arm64 eight). */
+export type CallArgs = readonly [bigint, bigint, bigint, bigint, bigint, bigint, ...bigint[]];
+
 /** What a context says about its call. @internal */
 export interface CallInfo {
   pid: number;
@@ -119,10 +122,14 @@ export class CallContext {
     this.typed = call.typed ?? null;
   }
 
-  /** The first integer arguments (6 on x86-64, 8 on arm64), as at entry. */
-  get args(): readonly bigint[] {
+  /**
+   * The first integer arguments (6 on x86-64, 8 on arm64), as at entry.
+   * Typed with the six every architecture has: `ctx.args[1]` is a bigint
+   * under `noUncheckedIndexedAccess` too.
+   */
+  get args(): CallArgs {
     const a = this.argsOrMaker;
-    return typeof a === 'function' ? (this.argsOrMaker = a()) : a;
+    return (typeof a === 'function' ? (this.argsOrMaker = a()) : a) as CallArgs;
   }
 
   /**
