@@ -26,7 +26,8 @@ export interface ExitStatus {
 
 /** A process of the session came (a followed fork), changed its image, or ended. */
 export type ProcessEvent =
-  | { type: 'fork'; pid: number; parent: number; timestampNs: bigint }
+  /** parentTid: the thread that forked, whose calls in flight the child inherits (they return in the child too). */
+  | { type: 'fork'; pid: number; parent: number; parentTid: number; timestampNs: bigint }
   | { type: 'exec'; pid: number; timestampNs: bigint }
   | { type: 'exit'; pid: number; code: number | null; signal: string | null; timestampNs: bigint };
 

@@ -40,8 +40,8 @@ function show(file: string, v: ViewingArgs, fd: number): number {
       const view = built!.view;
       if (typeof e.ts === 'number') lastTs = Math.max(lastTs, e.ts);
       if (e.type === 'entry') {
-        calls++;
         const en = e as EntryEvent;
+        if (!en.inherited) calls++; // a fork child's inherited call was counted in its parent
         threads.add(en.tid);
         if (inFlight.entry(en.tid, en.depth, en.function, bytes)) view.entry(en);
         else if (inFlight.dropped === 1) {
