@@ -66,6 +66,7 @@ const PROGRAMS = {
   unwind_backtrace: ['unwind_backtrace.c', '-rdynamic'],
   busy_threads: ['busy_threads.c', '-lpthread'],
   held: ['held.c'],
+  nested_calls: ['nested_calls.c'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'], patch_window: ['patch_window_main.c', 'patch_window.S'] } : {}),
   tailjump_chain: ['tailjump_main.c', 'tailjump.S', '-DCHAIN'],
   tailjump_short: ['tailjump_main.c', 'tailjump.S', '-DSHORT'],

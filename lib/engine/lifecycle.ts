@@ -127,7 +127,8 @@ function copyNodes(parent: ThreadState, th: ThreadState): boolean {
   for (const n of parent.stack.nodes) {
     const c = (n.owner as Hook).pool.take(n.owner);
     if (!c) break;
-    Object.assign(c, { ...n, args: n.args, data: n.data, inherited: true });
+    // The child's thread is new: what the tracer held it for is counted from now.
+    Object.assign(c, { ...n, args: n.args, data: n.data, inherited: true, heldAtEntry: 0n });
     copies.push(c);
   }
   if (copies.length === parent.stack.nodes.length) {

@@ -9,7 +9,7 @@ import { globToRegExp } from '../symbols/patterns';
 
 /** What the durations shown include, said once above the numbers. */
 export function durationsNote(overheadNs: number | null, mode?: 'fast' | 'trap'): string {
-  if (overheadNs !== null) return `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call, measured at start-up)`;
+  if (overheadNs !== null) return `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call, measured at start-up); a caller's total keeps about one round trip per hooked call nested in it`;
   return mode === 'fast'
     ? 'durations as the calls took them, timed in the process (functions left in trap mode, listed below, include the tracer\'s round trip)'
     : 'durations as measured: each includes the tracer\'s round trip (not measured)';
