@@ -56,6 +56,7 @@ describe.each(VARIANTS)('%s', (v) => {
     const child = evs.filter((e) => e.pid !== parent && e.type !== 'process-exit');
     // The child runs child_work and exits inside launch, which it inherited in flight from its parent.
     expect(child.map((e) => [e.type, e.function, e.unwound ?? null, e.reason ?? null, e.inherited ?? false])).toEqual([
+      ['entry', 'launch', null, null, true],
       ['entry', 'child_work', null, null, false],
       ['exit', 'child_work', false, null, false],
       ['exit', 'launch', true, 'thread-exit', true],
