@@ -15,6 +15,8 @@ export class Clock {
   /** c0 in halves, to convert readings without bigints. */
   private readonly hi0: number;
   private readonly lo0: number;
+  /** [c0 hi, c0 lo, t0 ns, rate] for native converters (fast.transcode), kept up to date. */
+  readonly factors = new Float64Array(4);
 
   static shared(): Clock {
     return (Clock.instance ??= new Clock());
@@ -27,12 +29,14 @@ export class Clock {
     this.rate = Number(t - this.t0) / Number(c - this.c0 || 1n);
     this.hi0 = Number(this.c0 >> 32n);
     this.lo0 = Number(this.c0 & 0xffffffffn);
+    this.factors.set([this.hi0, this.lo0, Number(this.t0), this.rate]);
   }
 
   /** Take a new pair: the longer the window, the better the rate. */
   refine(): void {
     const [c, t] = fast.clock();
     if (t - this.t0 > FIRST_WINDOW_NS) this.rate = Number(t - this.t0) / Number(c - this.c0 || 1n);
+    this.factors[3] = this.rate;
   }
 
   /** Cycles (hi, lo halves) to monotonic ns. */
