@@ -413,7 +413,9 @@ function stringsOf(c: EntryContext, nargs: number): [number, Buffer][] | null {
     if (p.type.k !== 'ptr' || !p.type.to?.c || !c.args[i]) continue;
     let bytes: Buffer;
     try {
-      bytes = Buffer.from(c.readCString(c.args[i], TRAP_STRING_MAX), 'utf8');
+      // With its NUL when it was read whole (as fast mode's recorder copies it); without, cut.
+      const text = Buffer.from(c.readCString(c.args[i], TRAP_STRING_MAX), 'utf8');
+      bytes = text.length < TRAP_STRING_MAX ? Buffer.concat([text, Buffer.alloc(1)]) : text;
     } catch {
       bytes = Buffer.alloc(0); // not readable: the reader shows it as such
     }

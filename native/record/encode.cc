@@ -59,6 +59,8 @@ void record_transcode(const TranscodeIn& in, TranscodeState& st) {
       }
       uint64_t len = u64(r + RH_R_RET);
       if (len > RH_STRING_MAX) len = RH_STRING_MAX;
+      // The string and its NUL; none read: cut there (at RH_STRING_MAX, or where its memory ended).
+      if (const void* nul = memchr(r + RH_R_REGS, 0, len)) len = size_t(static_cast<const uint8_t*>(nul) - (r + RH_R_REGS)) + 1;
       *out++ = 4;  // tag: STRING, site 0
       *out++ = 0;  // dt
       out = varint(out, u64(r + RH_R_TSC) & 0xff);
