@@ -199,3 +199,53 @@ export function sampleRecord(): RecordBuilder {
   r.end({ ts: 1.5e9, pids: [100, 102], calls: 11, nmissed: { g: 2 }, functions: [], status: { pid: 100, code: 0, signal: null, detached: false } });
   return r;
 }
+
+/**
+ * A record of `n` calls on one thread of four sites (one integer argument
+ * and a return value each), in pairs (an outer call and one inside it), in
+ * CALLS chunks of about 1 MiB: the bulk a speed test reads.
+ */
+export function bulkRecord(n: number): Buffer {
+  const r = new RecordBuilder();
+  r.site(...['alpha', 'beta', 'gamma', 'delta'].map((f, i) => ({ function: f, address: `0x40${i}000`, args: 1, ret: true })));
+  const out: Buffer[] = [r.bytes()];
+  const buf = Buffer.alloc(1 << 20);
+  let pos = 0, ts = 1e9, chunkBase = ts, done = 0;
+  const v = (x: number) => {
+    while (x >= 0x80) {
+      buf[pos++] = (x & 0x7f) | 0x80;
+      x = Math.floor(x / 0x80);
+    }
+    buf[pos++] = x;
+  };
+  const flush = () => {
+    const head = Buffer.alloc(21);
+    head[0] = Chunk.Calls;
+    head.writeUInt32LE(16 + pos, 1);
+    head.writeUInt32LE(100, 5);
+    head.writeUInt32LE(100, 9);
+    head.writeBigUInt64LE(BigInt(chunkBase), 13);
+    out.push(head, Buffer.from(buf.subarray(0, pos)));
+    pos = 0;
+    chunkBase = ts;
+  };
+  for (let i = 0; done < n; i++) {
+    const outer = (i % 2) * 2, inner = outer + 1;
+    const rec = (kind: number, site: number, dt: number, depth: number, word: number) => {
+      v(kind + 8 * site);
+      v(dt);
+      v(depth);
+      v(word);
+      ts += dt;
+    };
+    rec(1, outer, 120, 0, i & 0xffff);
+    rec(1, inner, 40, 1, 7);
+    rec(2, inner, 300 + (i % 50), 1, 0);
+    rec(2, outer, 60, 0, i & 1);
+    done += 2;
+    if (pos > (1 << 20) - 64) flush();
+  }
+  if (pos) flush();
+  out.push(new RecordBuilder(null).end({ ...END, ts: ts + 1, calls: n }).bytes());
+  return Buffer.concat(out);
+}

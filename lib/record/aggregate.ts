@@ -85,32 +85,38 @@ export class ColumnSummary {
   batch(b: CallBatch): void {
     let t = this.threads.get(b.tid);
     if (!t) this.threads.set(b.tid, (t = new Open()));
-    const kinds = b.kind, depths = b.depth, sites = b.site, tss = b.ts, tid = b.tid, agg = this.agg, overhead = this.overheadNs;
+    const kinds = b.kind, depths = b.depth, sites = b.site, tss = b.ts, tid = b.tid, agg = this.agg, overhead = this.overheadNs ?? 0, max = this.maxOpen;
     let n = t.n, held = this.held;
+    let oDepth = t.depth, oSite = t.site, oStart = t.start, oChildren = t.children;
     for (let r = 0, len = b.length; r < len; r++) {
       const kind = kinds[r], depth = depths[r];
       if (kind === Kind.Entry) {
-        while (n && t.depth[n - 1] >= depth) (n--, held--); // calls whose exits never came
-        if (held >= this.maxOpen) {
+        while (n && oDepth[n - 1] >= depth) (n--, held--); // calls whose exits never came
+        if (held >= max) {
           this.dropped++;
           continue;
         }
-        if (n === t.depth.length) t.grow();
-        t.depth[n] = depth;
-        t.site[n] = sites[r];
-        t.start[n] = tss[r];
-        t.children[n] = 0;
+        if (n === oDepth.length) {
+          t.grow();
+          (oDepth = t.depth), (oSite = t.site), (oStart = t.start), (oChildren = t.children);
+        }
+        oDepth[n] = depth;
+        oSite[n] = sites[r];
+        oStart[n] = tss[r];
+        oChildren[n] = 0;
         n++;
         held++;
       } else {
-        while (n && t.depth[n - 1] > depth) (n--, held--);
+        while (n && oDepth[n - 1] > depth) (n--, held--);
         const top = n - 1;
-        if (top < 0 || t.depth[top] !== depth || t.site[top] !== sites[r]) continue; // inherited, or its entry not seen
-        const dur = callTime(tss[r] - t.start[top], overhead);
-        const self = dur - t.children[top];
+        if (top < 0 || oDepth[top] !== depth || oSite[top] !== sites[r]) continue; // inherited, or its entry not seen
+        // callTime, inline: less the round trip, never below 0.
+        let dur = tss[r] - oStart[top] - overhead;
+        if (dur < 0) dur = 0;
+        const self = dur - oChildren[top];
         n--;
         held--;
-        if (n) t.children[n - 1] += dur;
+        if (n) oChildren[n - 1] += dur;
         agg.addCall(sites[r], dur, self > 0 ? self : 0, kind === Kind.Unwound, tid);
       }
     }
