@@ -125,12 +125,12 @@ export class CallEvents {
     }
   }
 
-  /** Ends every open call as unwound at `ts` (the record's end: `reason` detach or exit), innermost first. */
-  closeAll(ts: number, reason: number, out: CallEvent[]): void {
+  /** Ends every open call as unwound at `ts` (the record's end: `reason` detach or exit), innermost first, each handed to `emit` as it is made. */
+  closeAll(ts: number, reason: number, emit: (e: CallEvent) => void): void {
     for (const [tid, t] of this.threads) {
       while (t.n) {
         t.n--;
-        out.push(this.exit(t.pid, tid, t.site[t.n], t.depth[t.n], ts, Math.max(0, ts - t.ts[t.n]), reason, 0n, null, -1, undefined));
+        emit(this.exit(t.pid, tid, t.site[t.n], t.depth[t.n], ts, Math.max(0, ts - t.ts[t.n]), reason, 0n, null, -1, undefined));
       }
     }
   }

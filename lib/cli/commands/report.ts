@@ -125,9 +125,7 @@ function show(file: string, v: ViewingArgs, fd: number): number {
     const why = UNWIND_REASONS.indexOf(end.status?.detached ? 'detach' : 'exit');
     if (summary) (summary as ColumnSummary).endOpen(end.ts);
     else if (events) {
-      made.length = 0;
-      (events as CallEvents).closeAll(end.ts, why, made);
-      for (const e of made) emit(e);
+      (events as CallEvents).closeAll(end.ts, why, emit);
     }
   }
   const cs = summary as ColumnSummary | null;
