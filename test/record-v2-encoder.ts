@@ -203,13 +203,13 @@ export function sampleRecord(): RecordBuilder {
 /**
  * A record of `n` calls on one thread of four sites (one integer argument
  * and a return value each), in pairs (an outer call and one inside it), in
- * CALLS chunks of about 1 MiB: the bulk a speed test reads.
+ * CALLS chunks of about `chunkBytes`: the bulk a speed test reads.
  */
-export function bulkRecord(n: number): Buffer {
+export function bulkRecord(n: number, chunkBytes = 1 << 20): Buffer {
   const r = new RecordBuilder();
   r.site(...['alpha', 'beta', 'gamma', 'delta'].map((f, i) => ({ function: f, address: `0x40${i}000`, args: 1, ret: true })));
   const out: Buffer[] = [r.bytes()];
-  const buf = Buffer.alloc(1 << 20);
+  const buf = Buffer.alloc(chunkBytes);
   let pos = 0, ts = 1e9, chunkBase = ts, done = 0;
   const v = (x: number) => {
     while (x >= 0x80) {
@@ -243,7 +243,7 @@ export function bulkRecord(n: number): Buffer {
     rec(2, inner, 300 + (i % 50), 1, 0);
     rec(2, outer, 60, 0, i & 1);
     done += 2;
-    if (pos > (1 << 20) - 64) flush();
+    if (pos > chunkBytes - 64) flush();
   }
   if (pos) flush();
   out.push(new RecordBuilder(null).end({ ...END, ts: ts + 1, calls: n }).bytes());

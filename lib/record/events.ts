@@ -15,7 +15,9 @@ import { CallRegisters, readArgs, readReturn } from '../types/values';
 
 export type CallEvent = EntryEvent | ExitEvent;
 
-const hex = (v: bigint) => '0x' + v.toString(16);
+/** Hex of small words made once (most arguments are small: counts, flags, lengths); others each time. */
+const SMALL_HEX = Array.from({ length: 4096 }, (_, i) => '0x' + i.toString(16));
+const hex = (v: bigint) => (v < 4096n ? SMALL_HEX[Number(v)] : '0x' + v.toString(16));
 
 /** One thread's open calls, innermost last. */
 class Open {
@@ -81,6 +83,20 @@ function safely<T>(f: () => T): T | null {
 }
 
 /**
+ * Which calls are made into events at all (views/record.ts InFlightBound):
+ * those it refuses are never made (nothing is allocated for them: a record of
+ * calls that never return makes millions).
+ */
+export interface EventBound {
+  /** `ts`: the entry's (where a view would mark that calls are dropped from here on). */
+  entry(tid: number, depth: number, fn: string, bytes: number, ts: number): boolean;
+  exit(tid: number, depth: number, fn: string): boolean;
+}
+
+/** Bytes an entry's event takes, about: its JSON line's (EventBound's byte bound, as version 1 counted lines). */
+export const entryBytes = (s: SiteInfo): number => 100 + s.function.length + 8 * s.args;
+
+/**
  * Turns a record's batches into events, keeping each thread's open calls
  * across batches (to time exits and close what is open at the end).
  */
@@ -89,7 +105,7 @@ export class CallEvents {
   /** Exits and unwindings with no open call to end (not inherited): not shown. */
   unmatched = 0;
 
-  constructor(private readonly sites: readonly SiteInfo[]) {}
+  constructor(private readonly sites: readonly SiteInfo[], private readonly bound: EventBound | null = null) {}
 
   /** Calls open now, all threads. */
   get open(): number {
@@ -98,8 +114,8 @@ export class CallEvents {
     return n;
   }
 
-  /** The events of `b`'s rows, in order, appended to `out`. */
-  events(b: CallBatch, out: CallEvent[]): void {
+  /** The events of `b`'s rows, in order, each handed to `emit` as it is made (none is held here). */
+  events(b: CallBatch, emit: (e: CallEvent) => void): void {
     let t = this.threads.get(b.tid);
     if (!t) this.threads.set(b.tid, (t = new Open(b.pid)));
     for (let r = 0; r < b.length; r++) {
@@ -108,7 +124,8 @@ export class CallEvents {
       if (kind === Kind.Entry) {
         while (t.n && t.depth[t.n - 1] >= depth) t.n--; // calls whose exits never came
         t.push(depth, site, ts);
-        out.push(this.entry(b, r, att));
+        const s = this.sites[site];
+        if (!this.bound || this.bound.entry(b.tid, depth, s.function, entryBytes(s), ts)) emit(this.entry(b, r, att));
         continue;
       }
       while (t.n && t.depth[t.n - 1] > depth) t.n--;
@@ -121,7 +138,8 @@ export class CallEvents {
         this.unmatched++;
         continue;
       }
-      out.push(this.exit(b.pid, b.tid, site, depth, ts, durationNs, kind === Kind.Unwound ? b.reason[r] : -1, b.retval[r], b, r, att));
+      if (this.bound && !this.bound.exit(b.tid, depth, this.sites[site].function)) continue;
+      emit(this.exit(b.pid, b.tid, site, depth, ts, durationNs, kind === Kind.Unwound ? b.reason[r] : -1, b.retval[r], b, r, att));
     }
   }
 
@@ -130,6 +148,7 @@ export class CallEvents {
     for (const [tid, t] of this.threads) {
       while (t.n) {
         t.n--;
+        if (this.bound && !this.bound.exit(tid, t.depth[t.n], this.sites[t.site[t.n]].function)) continue;
         emit(this.exit(t.pid, tid, t.site[t.n], t.depth[t.n], ts, Math.max(0, ts - t.ts[t.n]), reason, 0n, null, -1, undefined));
       }
     }
@@ -183,6 +202,6 @@ export class CallEvents {
 /** The events of one batch (`state` carries each thread's open calls from batch to batch). */
 export function eventsOf(batch: CallBatch, sites: readonly SiteInfo[], state = new CallEvents(sites)): CallEvent[] {
   const out: CallEvent[] = [];
-  state.events(batch, out);
+  state.events(batch, (e) => out.push(e));
   return out;
 }

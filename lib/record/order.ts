@@ -7,7 +7,7 @@
 // other; each thread's own order always stays (ties go in file order).
 
 /** Events held to merge threads by ts. */
-export const WINDOW = 1 << 16;
+export const WINDOW = 1 << 14;
 
 export class TsOrder<T> {
   private ts: number[] = [];

@@ -14,7 +14,7 @@ import { NO_FILTERS } from '../../views/filters';
 import type { SummaryView } from '../../views/report';
 import { escapeText } from '../../symbols/text';
 import { readRecord } from '../../record/read';
-import { CallEvent, CallEvents } from '../../record/events';
+import { CallEvent, CallEvents, EventBound } from '../../record/events';
 import { ColumnSummary, summaryAggregator } from '../../record/aggregate';
 import { TsOrder } from '../../record/order';
 import { UNWIND_REASONS } from '../../record/batch';
@@ -33,8 +33,6 @@ export function reportCommand(p: Parsed): number {
   }
 }
 
-/** Bytes an entry event held by the views takes, about (InFlightBound's byte bound). */
-const entryBytes = (e: EntryEvent) => 160 + e.function.length + 20 * e.args.length;
 
 /** A note's line as the text views print it ('' for none). */
 function noteText(e: NoteEvent): string {
@@ -60,23 +58,26 @@ function show(file: string, v: ViewingArgs, fd: number): number {
   const inFlight = new InFlightBound();
   const view = () => built!.view;
 
+  // Events to the views, in ts order.
   const emit = (e: TraceEvent) => {
-    if (e.type === 'entry') {
-      const en = e as EntryEvent;
-      if (inFlight.entry(en.tid, en.depth, en.function, entryBytes(en))) view().entry(en);
-      else if (inFlight.dropped === 1) {
-        const m = `more than ${IN_FLIGHT_MAX} calls (or ${IN_FLIGHT_BYTES >> 20} MiB of their entries) in flight at once: calls that begin now are not shown until some return`;
-        view().note({ type: 'warning', message: m }, m);
-      }
-    } else if (e.type === 'exit') {
-      const ex = e as ExitEvent;
-      if (inFlight.exit(ex.tid, ex.depth, ex.function)) view().exit(ex);
-    } else {
-      view().note(e as NoteEvent, noteText(e as NoteEvent));
-    }
+    if (e.type === 'entry') view().entry(e as EntryEvent);
+    else if (e.type === 'exit') view().exit(e as ExitEvent);
+    else view().note(e as NoteEvent, noteText(e as NoteEvent));
   };
   const order = new TsOrder<TraceEvent>(emit);
-  const made: CallEvent[] = [];
+  const toOrder = (e: CallEvent) => order.push(e.ts, e);
+  // The bound on calls in flight applies as the events are made (a thread's own order): what it drops is never made.
+  const bound: EventBound = {
+    entry(tid, depth, fn, bytes, ts) {
+      if (inFlight.entry(tid, depth, fn, bytes)) return true;
+      if (inFlight.dropped === 1) {
+        const m = `more than ${IN_FLIGHT_MAX} calls (or ${IN_FLIGHT_BYTES >> 20} MiB of their entries) in flight at once: calls that begin now are not shown until some return`;
+        order.push(ts, { type: 'warning', message: m, ts });
+      }
+      return false;
+    },
+    exit: (tid, depth, fn) => inFlight.exit(tid, depth, fn),
+  };
 
   try {
     rec = readRecord(file, {
@@ -92,16 +93,14 @@ function show(file: string, v: ViewingArgs, fd: number): number {
       },
       sites(added, all) {
         if (summary) summary.sites(added);
-        else if (!events) events = new CallEvents(all);
+        else if (!events) events = new CallEvents(all, bound);
       },
       calls(b) {
         const last = b.ts[b.length - 1];
         if (last > lastTs) lastTs = last;
         if (tids && !tids.has(b.tid)) return;
         if (summary) return summary.batch(b);
-        made.length = 0;
-        events!.events(b, made);
-        for (const e of made) order.push(e.ts, e);
+        events!.events(b, toOrder);
       },
       note(e) {
         const ts = typeof e.ts === 'number' ? e.ts : lastTs;
@@ -116,7 +115,6 @@ function show(file: string, v: ViewingArgs, fd: number): number {
     (built as ReturnType<typeof buildViews> | null)?.sink.flush();
     throw e;
   }
-  order.drain();
   const end = rec.end;
   if (end) {
     lastTs = end.ts;
@@ -125,9 +123,10 @@ function show(file: string, v: ViewingArgs, fd: number): number {
     const why = UNWIND_REASONS.indexOf(end.status?.detached ? 'detach' : 'exit');
     if (summary) (summary as ColumnSummary).endOpen(end.ts);
     else if (events) {
-      (events as CallEvents).closeAll(end.ts, why, emit);
+      (events as CallEvents).closeAll(end.ts, why, toOrder);
     }
   }
+  order.drain();
   const cs = summary as ColumnSummary | null;
   const open = cs ? cs.open : inFlight.open;
   const b = built as ReturnType<typeof buildViews> | null;
