@@ -290,3 +290,39 @@ describe('a cut record is shown up to the cut, and says so in one line', () => {
     expect(rows.map((x) => x.function).sort()).toEqual(['f', 'lookup']);
   });
 });
+
+describe('captured strings render as the live views render them', () => {
+  test('read whole, cut, not readable, not captured; a double argument from the floating-point word', () => {
+    const STRLEN = { params: [{ name: 's', type: { n: 'const char *', k: 'ptr', s: 8, to: { n: 'const char', k: 'int', s: 1, sg: true, c: true } } }], ret: { n: 'size_t', k: 'int', s: 8, sg: false }, variadic: false, source: 'prototype' };
+    const SQRT = { params: [{ name: 'x', type: { n: 'double', k: 'float', s: 8 } }], ret: { n: 'double', k: 'float', s: 8 }, variadic: false, source: 'prototype' };
+    const r = new RecordBuilder().site({ function: 'strlen', args: 1, signature: STRLEN }, { function: 'sqrt', args: 0, fp: true, signature: SQRT });
+    const long = 'x'.repeat(96);
+    r.calls(100, 100, 0, [
+      { kind: 'entry', site: 0, ts: 1, depth: 0, args: [0x1000n], strings: [[0, Buffer.from('hi\n\0')]] },
+      { kind: 'exit', site: 0, ts: 2, depth: 0, ret: 3n },
+      { kind: 'entry', site: 0, ts: 3, depth: 0, args: [0x2000n], strings: [[0, Buffer.from(long)]] },
+      { kind: 'exit', site: 0, ts: 4, depth: 0, ret: 500n },
+      { kind: 'entry', site: 0, ts: 5, depth: 0, args: [0x3000n], strings: [[0, Buffer.alloc(0)]] },
+      { kind: 'exit', site: 0, ts: 6, depth: 0, ret: 0n },
+      { kind: 'entry', site: 0, ts: 7, depth: 0, args: [0n] },
+      { kind: 'exit', site: 0, ts: 8, depth: 0, ret: 0n },
+      { kind: 'entry', site: 1, ts: 9, depth: 0, fp: 2.25 },
+      { kind: 'exit', site: 1, ts: 10, depth: 0, fp: 1.5 },
+    ]).end();
+    const file = write(r.bytes());
+    const tree = view(['replay'], file).out.split('\n').filter((l) => l);
+    expect(tree).toEqual([
+      '    100 strlen(s="hi\\n") = 3 <1 ns>',
+      `    100 strlen(s="${'x'.repeat(64)}"...) = 500 <1 ns>`,
+      '    100 strlen(s=0x3000 <unreadable>) = 0 <1 ns>',
+      '    100 strlen(s=NULL) = 0 <1 ns>',
+      '    100 sqrt(x=2.25) = 1.5 <1 ns>',
+    ]);
+    const argv = json(view(['dump'], file).out).filter((e) => e.type === 'entry').map((e) => (e.argv as Obj[])[0]);
+    expect(argv.slice(0, 3)).toEqual([
+      { name: 's', type: 'const char *', value: 'hi\n' },
+      { name: 's', type: 'const char *', value: 'x'.repeat(64), truncated: true },
+      { name: 's', type: 'const char *', value: '0x3000', error: 'unreadable' },
+    ]);
+  });
+});
