@@ -36,7 +36,8 @@ export function summaryAggregator(summary: Summary): CallAggregator {
       summary.entry({ tid, function: fn, depth: 0 });
       const st = own.stacks!.get(tid)!;
       st[st.length - 1].children = totalNs - selfNs;
-      summary.exit({ tid, function: fn, depth: 0, durationNs: totalNs, unwound });
+      // The figures come with the round trip subtracted; the summary subtracts it again: it is added back.
+      summary.exit({ tid, function: fn, depth: 0, durationNs: totalNs + (summary.overheadNs ?? 0), unwound });
     },
   };
 }

@@ -326,3 +326,20 @@ describe('captured strings render as the live views render them', () => {
     ]);
   });
 });
+
+test('report subtracts the header\'s round trip once, from the columns as from the events, self times too', () => {
+  const r = new RecordBuilder({ ...HEADER, overheadNs: 1000 }).site({ function: 'outer' }, { function: 'inner' });
+  r.calls(100, 100, 0, [
+    { kind: 'entry', site: 0, ts: 0, depth: 0 },
+    { kind: 'entry', site: 1, ts: 1000, depth: 1 },
+    { kind: 'exit', site: 1, ts: 6000, depth: 1 },
+    { kind: 'entry', site: 1, ts: 7000, depth: 1 },
+    { kind: 'exit', site: 1, ts: 7500, depth: 1 },
+    { kind: 'exit', site: 0, ts: 10000, depth: 0 },
+  ]).end();
+  const file = write(r.bytes());
+  const cols = JSON.parse(view(['report', '--format', 'json'], file).out).rows as Obj[];
+  expect(cols.map((x) => [x.function, x.calls, x.totalNs, x.selfNs, x.minNs])).toEqual([['outer', 1, 9000, 5000, 9000], ['inner', 2, 4000, 4000, 0]]);
+  expect(JSON.parse(view(['report', '--format', 'json', '--max-depth', '5'], file).out).rows).toEqual(cols);
+  expect(JSON.parse(view(['report', '--format', 'json', '--raw-durations'], file).out).rows.map((x: Obj) => x.totalNs)).toEqual([10000, 5500]);
+});
