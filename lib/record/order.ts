@@ -4,16 +4,21 @@
 // threads interleave in any order (fast mode drains one ring at a time). A
 // window of WINDOW events is held in a heap and the earliest handed on as it
 // overflows: threads are merged by ts when they are within the window of each
-// other; each thread's own order always stays (ties go in file order).
+// other; each thread's own order always stays (ties go in file order). A
+// record that shows one thread only for its first events is let through
+// unheld (`windowed` false: holding events costs, they outlive the young
+// generation), until a second thread comes.
 
 /** Events held to merge threads by ts. */
-export const WINDOW = 1 << 14;
+export const WINDOW = 1 << 16;
 
 export class TsOrder<T> {
   private ts: number[] = [];
   private seq: number[] = [];
   private items: T[] = [];
   private next = 0;
+  /** Events are held to be merged; false: they pass straight through (one thread so far). */
+  windowed = true;
 
   constructor(private readonly emit: (item: T) => void, private readonly window = WINDOW) {}
 
@@ -22,6 +27,7 @@ export class TsOrder<T> {
   }
 
   push(ts: number, item: T): void {
+    if (!this.windowed && !this.items.length) return this.emit(item);
     const ts_ = this.ts, seq = this.seq, items = this.items;
     let i = items.length;
     ts_.push(ts);

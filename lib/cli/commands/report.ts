@@ -16,7 +16,7 @@ import { escapeText } from '../../symbols/text';
 import { readRecord } from '../../record/read';
 import { CallEvent, CallEvents, EventBound } from '../../record/events';
 import { ColumnSummary, summaryAggregator } from '../../record/aggregate';
-import { TsOrder } from '../../record/order';
+import { TsOrder, WINDOW } from '../../record/order';
 import { UNWIND_REASONS } from '../../record/batch';
 import type { Parsed, ViewingArgs } from '../args';
 import { buildViews, endOfRunLine, openOutput } from './views';
@@ -66,6 +66,7 @@ function show(file: string, v: ViewingArgs, fd: number): number {
   };
   const order = new TsOrder<TraceEvent>(emit);
   const toOrder = (e: CallEvent) => order.push(e.ts, e);
+  let firstTid = 0, rows = 0;
   // The bound on calls in flight applies as the events are made (a thread's own order): what it drops is never made.
   const bound: EventBound = {
     entry(tid, depth, fn, bytes, ts) {
@@ -100,6 +101,13 @@ function show(file: string, v: ViewingArgs, fd: number): number {
         if (last > lastTs) lastTs = last;
         if (tids && !tids.has(b.tid)) return;
         if (summary) return summary.batch(b);
+        // One thread for the first 2 windows of events: let through unheld, until a second thread comes.
+        if (!firstTid) firstTid = b.tid;
+        else if (b.tid !== firstTid) (order.windowed = true), (firstTid = -1);
+        if (firstTid > 0 && order.windowed && (rows += b.length) > 2 * WINDOW) {
+          order.drain();
+          order.windowed = false;
+        }
         events!.events(b, toOrder);
       },
       note(e) {
