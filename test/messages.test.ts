@@ -52,7 +52,7 @@ describe.each(MODES)('a record made in %s mode', (mode) => {
   });
 
   test('report --tid naming no thread of the record says so, exits 1', () => {
-    const tid = /"tid":(\d+)/.exec(fs.readFileSync(file, 'utf8'))![1];
+    const tid = /"tid":(\d+)/.exec(cli(['dump', file]).stdout)![1]; // the record is binary: its first call as dump shows it
     const r = cli(['report', '--tid', '999999', file]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`rethook: ${file} has no calls of thread 999999 (its threads: ${tid})\n`);

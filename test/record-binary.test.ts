@@ -43,7 +43,7 @@ describe.each(['fast', 'trap'] as const)('%s mode', (mode) => {
     for (let i = 1; i < rec.calls.length; i++) expect(rec.calls[i].ts).toBeGreaterThanOrEqual(rec.calls[i - 1].ts);
     expect(rec.calls[0].ts).toBeGreaterThanOrEqual(rec.header.startTs as number);
     expect(rec.end).toMatchObject({ calls: 5, status: { code: 7, signal: null, detached: false } });
-    expect(rec.notes).toEqual([expect.objectContaining({ type: 'process-exit', code: 7 })]);
+    expect(rec.notes).toEqual([...(mode === 'fast' ? [expect.objectContaining({ type: 'fallbacks', mode: 'fast', fallbacks: [] })] : []), expect.objectContaining({ type: 'process-exit', code: 7 })]);
   });
 
   test('nested calls come in depth order: entries 0 to 9, then exits 9 to 0', () => {

@@ -35,7 +35,15 @@ export class Clock {
   private settle(): number {
     let [c, t] = fast.clock();
     while (t - this.t0 < FIRST_WINDOW_NS) [c, t] = fast.clock();
-    return (this.rate = Number(t - this.t0) / Number(c - this.c0 || 1n));
+    this.rate = Number(t - this.t0) / Number(c - this.c0 || 1n);
+    this.factors[3] = this.rate;
+    return this.rate;
+  }
+
+  /** The factors for native converters, the rate settled first (a converter given rate 0 would make every ts the clock's start). */
+  settledFactors(): Float64Array {
+    if (!this.rate) this.settle();
+    return this.factors;
   }
 
   /** Take a new pair: the longer the window, the better the rate. */
