@@ -18,7 +18,7 @@ function jsonLines(text: string): Record<string, unknown>[] {
 
 /** The pid of the program the CLI started (its only child). */
 async function childOf(pid: number): Promise<number> {
-  for (const end = Date.now() + timeBound(2500); Date.now() < end; ) {
+  for (const end = Date.now() + timeBound(10000); Date.now() < end; ) { // a visible state; long only on a loaded machine
     try {
       const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
       if (kids) return Number(kids.split(' ')[0]);
@@ -179,7 +179,7 @@ describe('item 4: attach edge cases', () => {
     // Attached and hooked: tick's first bytes are patched.
     await waitUntil('tick hooked', () => !codeOf(pid, tick, 'tick').equals(unhooked), timeBound(20000));
     expect(states(pid).every((s) => s === 't' || s === 'T')).toBe(true);
-    expect(fs.readFileSync(out1, 'utf8')).toBe(''); // not one call ran
+    expect(jsonLines(fs.readFileSync(out1, 'utf8')).filter((l) => l.type !== 'fallbacks')).toEqual([]); // not one call ran (the stream's first event says how calls are caught)
     cli1.kill('SIGINT');
     expect((await exitOf(cli1, 10000)).code).toBe(0);
     expect(tracerPid(pid)).toBe(0);
@@ -223,7 +223,7 @@ describe('item 4: attach edge cases', () => {
     // Waiting it out: the parent is traced from the moment the child exits.
     {
       // In vfork until the CLI has started and waits (seconds for Node in the arm64 VM).
-      const { child, output } = await startUntraced(fixture('vforker'), [String(Math.min(timeBound(1000), 15000))], 'child');
+      const { child, output } = await startUntraced(fixture('vforker'), [String(Math.min(timeBound(3000), 15000))], 'child');
       const out = path.join(scratchDir(), 'vfork.jsonl');
       const cli = spawn(process.execPath, [CLI, 'trace', '-p', String(child.pid), '-f', 'work', '--format', 'json', '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
