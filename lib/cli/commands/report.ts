@@ -58,7 +58,8 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
   const headline = () => endOfRunLine(rec?.entries ?? 0, Object.values(rec?.end?.nmissed ?? {}).reduce((a, b) => a + b, 0), lastTs - run.startTs, exitStatus);
   // The summary from the columns: without filters, or with --tid only (a batch is one thread's).
   const f = v.filters;
-  const columns = (v.summary || v.hist.length > 0) && f.minDurationNs === null && f.maxDepth === null && f.callers === null && f.limit === null;
+  // (Views that take every call, --html's flame graph and timeline and --otlp's spans, take events.)
+  const columns = (v.summary || v.hist.length > 0) && !v.html && v.otlp === undefined && f.minDurationNs === null && f.maxDepth === null && f.callers === null && f.limit === null;
   const tids = f.tids ? new Set(f.tids) : null;
   let summary: ColumnSummary | null = null;
   let events: CallEvents | null = null;
