@@ -58,6 +58,7 @@ const PROGRAMS = {
   vfork_traceme: ['vfork_traceme.c'],
   retype_main: ['retype_main.c', '-ldl'],
   ring_flood: ['ring_flood.c'],
+  mixed_depth: ['mixed_depth.c'],
   libc_strings: ['libc_strings.c', '-fno-builtin'],
   scribbler: ['scribbler.c'],
   many_threads: ['many_threads.c', '-lpthread'],

@@ -69,7 +69,10 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
     if (s.status) return;
   }
   const before = stack.depth;
-  const action = enterHooks(s, th, stack, site, addr, sp, ret, tailCall, mode);
+  // The calls in flight on the modes' own stacks are under this one too (a goroutine's calls are its own).
+  let below = 0;
+  if (!site.goroutines) for (const m of s.modes) below += m.callsInFlight(proc, th.tid);
+  const action = enterHooks(s, th, stack, site, addr, sp, ret, tailCall, mode, below);
   if (action === null) return; // a handler detached or killed: the thread is no longer ours
   const pushed = stack.depth > before;
   // The guardian learns of the calls before their returns are hijacked (session.ts: the mirror's order).

@@ -79,6 +79,9 @@ function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
   const tid = lent ? lent.pid : b.tid;
   let stack = fp.inFlight.get(tid);
   if (!stack) fp.inFlight.set(tid, (stack = []));
+  // Calls of the thread in flight in trap mode (caught at their return site) are under every record waiting
+  // here: its trap-mode stack changes only at its stops, and the ring is drained before each is handled.
+  const trapDepth = lent ? 0 : fp.proc.threads.get(tid)?.stack.depth ?? 0;
   const halves = a.halves;
   while (tail < head && !s.status) {
     const off = a.record(b, tail++);
@@ -88,7 +91,7 @@ function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
       const len = Math.min(a.num(o + R_RET), STRING_MAX);
       (strings ??= new Map()).set(a.words[(o + R_SP) / 8], Buffer.from(a.memory.slice(o + R_REGS, o + R_REGS + len)));
     }
-    deliver(s, fp, pid, tid, stack, off, strings);
+    deliver(s, fp, pid, tid, stack, off, trapDepth, strings);
     if (tail - stored >= TAIL_EVERY) a.consumed(b, (stored = tail));
   }
   a.consumed(b, tail);
@@ -140,7 +143,7 @@ function delta(fp: FastProc, counter: Hook | string, now: number): number {
   return now - seen;
 }
 
-function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: PendingCall[], off: number, strings?: Map<bigint, Buffer>): void {
+function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: PendingCall[], off: number, trapDepth: number, strings?: Map<bigint, Buffer>): void {
   const a = fp.arena;
   const h = a.halves;
   const q = off / 4;
@@ -155,7 +158,7 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: Pend
     const depth = a.num(off + R_DEPTH);
     if (depth > MAX_DEPTH) return damaged(fp, tid, `an entry record's depth is ${depth}`);
     const call: PendingCall = {
-      site, hooks, sp, depth, tscHi, tscLo, clock: fp.clock,
+      site, hooks, sp, depth: depth + trapDepth, tscHi, tscLo, clock: fp.clock,
       argHalves: copyArgs(h, regs * 2), args: null, realRet: a.num(off + R_RET), data: null, typed: null, pid, strings, info: null,
     };
     stack.push(call);

@@ -68,13 +68,14 @@ export function fallbackEntry(s: Session, th: ThreadState, site: Site, addr: num
   }
   // The handlers run on nodes of their own, given back once copied into the pending call.
   const scratch = new ShadowStack();
-  // Its depth is the arena's: the calls in flight on the thread's one stack.
-  const action = enterHooks(s, th, scratch, site, addr, sp, ret, false, 'trampoline', raw.length);
+  // Its depth counts the calls in flight on the arena's stack and on trap mode's (those caught at their return site).
+  const depth = raw.length + th.stack.depth;
+  const action = enterHooks(s, th, scratch, site, addr, sp, ret, false, 'trampoline', depth);
   if (action === null) return true;
   const kept = scratch.drain().reverse();
   const call: PendingCall | null = kept.length ? {
     site: p, hooks: kept.map((n) => n.owner as Hook), data: kept.map((n) => n.data), typed: kept.map((n) => n.typed),
-    sp, depth: raw.length, tscHi: 0, tscLo: 0, clock: fp.clock, argHalves: halvesOf(kept[0].args), args: kept[0].args,
+    sp, depth, tscHi: 0, tscLo: 0, clock: fp.clock, argHalves: halvesOf(kept[0].args), args: kept[0].args,
     realRet: tail ? top.ret : ret, pid: th.proc.pid, info: null,
   } : null;
   for (const n of kept) (n.owner as Hook).pool.give(n);

@@ -47,6 +47,11 @@ export const fastMode: CallMode<Session> = {
   reapDead(s, th, sp) {
     if (fastOf(th.proc)) fastReapDead(s, th, sp);
   },
+  callsInFlight(proc, tid) {
+    const fp = fastOf(proc);
+    const b = fp?.arena.blocks.get(tid);
+    return b ? fp!.arena.nodes(b).length : 0;
+  },
   takesFallback: sharesFastStack,
   fallbackEntry,
 
