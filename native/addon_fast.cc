@@ -167,6 +167,7 @@ Napi::Value Transcode(const Napi::CallbackInfo& info) {
   st.tail = uint64_t(state[0]);
   st.pos = size_t(state[1]);
   st.last_ts = state[2];
+  if (state.ElementLength() >= 7) st.depth_base = uint64_t(state[6]);
   record_transcode(in, st);
   state[0] = double(st.tail);
   state[1] = double(st.pos);

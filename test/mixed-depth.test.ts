@@ -41,3 +41,14 @@ test('hooks of the two modes in one process: a patched call inside a trapped one
     expect(seen).toEqual(['> outer 0', '> middle 1', '> leaf 2', '< leaf 2', '< middle 1', '< outer 0']);
   }
 });
+
+test('a record of the same run holds the same nesting: its patched calls, transcoded from the rings, and its trapped ones in one stream', () => {
+  const rec = path.join(scratchDir(), 'mixed-depth.rethook');
+  const r = cli(['record', '-o', rec, '-f', 'outer', '-f', 'middle', '-f', 'leaf', '-f', 'libc.so.6:_setjmp', '--', PROGRAM]);
+  expect(r.status).toBe(0);
+  const d = cli(['dump', rec]);
+  expect(d.status).toBe(0);
+  const calls = d.stdout.trim().split('\n').map((l) => JSON.parse(l) as Ev).filter((e) => e.type === 'entry' || e.type === 'exit')
+    .map((e) => `${e.type === 'entry' ? '>' : '<'} ${e.function} ${e.depth}`);
+  expect(calls).toEqual(['> _setjmp 0', '< _setjmp 0', '> outer 0', '> _setjmp 1', '< _setjmp 1', '> middle 1', '> leaf 2', '< leaf 2', '< middle 1', '< outer 0']);
+});

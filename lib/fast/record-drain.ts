@@ -26,8 +26,8 @@ interface RecordOnly {
 }
 const recordOnly = new WeakMap<FastProc, RecordOnly>();
 const NO_FRAMES = new Float64Array(0);
-/** transcode's in/out: [tail, pos, last ts, entries, damaged, why]. */
-const state = new Float64Array(6);
+/** transcode's in/out: [tail, pos, last ts, entries, damaged, why, depth base (in)]. */
+const state = new Float64Array(7);
 
 /** The writer every hook of `fp` only records to, its new sites registered with it; or null. */
 export function recordOnlyWriter(s: Session, fp: FastProc): RecordWriter | null {
@@ -92,9 +92,13 @@ export function drainToRecord(fp: FastProc, b: ThreadBlock, w: RecordWriter, onD
   const map = recordOnly.get(fp)!.map;
   const unwinding = fp.unwinding.get(tid);
   const restored = unwinding ? Float64Array.from(unwinding.filter((n) => n.restored).map((n) => n.frame)) : NO_FRAMES;
+  // Calls of the thread in flight in trap mode (caught at their return site) are under every record waiting
+  // here (the ring is drained before each of its stops is handled): their count is added to each depth.
+  const trapDepth = lent ? 0 : fp.proc.threads.get(tid)?.stack.depth ?? 0;
   let tail = first;
   while (tail < head) {
     w.openCalls(pid, tid);
+    state[6] = trapDepth;
     state[0] = tail;
     state[1] = w.pos;
     state[2] = w.chunkLastTs;
@@ -120,7 +124,8 @@ export function recordEnds(fp: FastProc, w: RecordWriter, tid: number, nodes: re
   for (const n of nodes) {
     const id = map[2 * n.site] - 1;
     if (id < 0 || n.depth === undefined) continue;
-    if (reason) w.unwound(pid, tid, id, ts, n.depth, UNWIND_REASONS.indexOf(reason));
-    else w.exit(pid, tid, id, ts, n.depth, retval, null);
+    const depth = n.depth + (lent ? 0 : fp.proc.threads.get(tid)?.stack.depth ?? 0);
+    if (reason) w.unwound(pid, tid, id, ts, depth, UNWIND_REASONS.indexOf(reason));
+    else w.exit(pid, tid, id, ts, depth, retval, null);
   }
 }

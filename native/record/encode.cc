@@ -89,7 +89,7 @@ void record_transcode(const TranscodeIn& in, TranscodeState& st) {
       else last = ts;
       out = varint(out, uint64_t(kind) | (uint64_t(id) << 3));
       out = varint(out, uint64_t(dt));
-      out = varint(out, depth);
+      out = varint(out, depth + st.depth_base);
       if (kind == RH_KIND_ENTRY) {
         for (uint32_t i = 0; i < nargs; i++) out = varint(out, u64(r + RH_R_REGS + 8 * i));
         if (fp) memcpy(out, r + RH_R_FP, 8), out += 8;

@@ -24,6 +24,7 @@ struct TranscodeState {
   uint64_t tail;   // in/out: the next record to read (stored as the ring's tail at most every 256, and at the end)
   size_t pos;      // in/out: where the output goes on
   double last_ts;  // in/out: the chunk's last ts (ns)
+  uint64_t depth_base = 0;  // in: added to every record's depth (the thread's calls in flight in trap mode, under all of these)
   uint64_t entries = 0;
   uint64_t damaged = 0;
   uint32_t damage = 0;  // 1: a kind or site that is none; 2: a depth past any stack
