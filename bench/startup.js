@@ -5,7 +5,7 @@
 // hands it down in the environment; bench/startup-first.c subtracts it at its
 // first instruction. Configurations are interleaved round by round (the
 // machine's load drifts), median of RUNS (default 11). Target: node + 100 ms.
-//   node bench/startup.js [RUNS] [--json]      (after `npx tsc`)
+//   node bench/startup.js [RUNS] [--json] [--against OTHER/bin/rethook.js]   (after `npx tsc`)
 // Runs under `nice -n -5` when allowed (root), as it is.
 'use strict';
 const { execFileSync } = require('child_process');
@@ -28,14 +28,21 @@ function build() {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const rethook = (...args) => [process.execPath, RETHOOK, 'trace', ...args, '-o', '/dev/null', '--', FIRST];
+const argAfter = (flag) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
+// --against OTHER/bin/rethook.js: another checkout's CLI (built), measured in the same rounds (before/after).
+const AGAINST = argAfter('--against');
+const rethook = (bin) => (...args) => [process.execPath, bin, 'trace', ...args, '-o', '/dev/null', '--', FIRST];
+const modes = (bin, tag) => [
+  [`--mode trap -f tiny${tag}`, rethook(bin)('--mode', 'trap', '-f', 'tiny')],
+  [`default -f tiny${tag}`, rethook(bin)('-f', 'tiny')],
+  [`--mode trap -f 'libc.so.6:*'${tag}`, rethook(bin)('--mode', 'trap', '-f', 'libc.so.6:*')],
+  [`default -f 'libc.so.6:*'${tag}`, rethook(bin)('-f', 'libc.so.6:*')],
+];
 const CONFIGS = [
   ['node -e 0', [process.execPath, '-e', '0']],
   ['the program alone', [FIRST]],
-  ['--mode trap -f tiny', rethook('--mode', 'trap', '-f', 'tiny')],
-  ['default -f tiny', rethook('-f', 'tiny')],
-  ["--mode trap -f 'libc.so.6:*'", rethook('--mode', 'trap', '-f', 'libc.so.6:*')],
-  ["default -f 'libc.so.6:*'", rethook('-f', 'libc.so.6:*')],
+  ...modes(RETHOOK, ''),
+  ...(AGAINST ? modes(AGAINST, ' (against)') : []),
 ];
 
 /** Whether `nice -n -5` is allowed here. */
@@ -58,7 +65,7 @@ function once(cmd, nice, stamp) {
 }
 
 function main() {
-  const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 11);
+  const runs = Number(process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--against') ?? 11);
   const asJson = process.argv.includes('--json');
   build();
   const nice = niceAllowed();
@@ -83,11 +90,11 @@ function main() {
     return;
   }
   console.log(`Start-up, median of ${runs} interleaved runs${nice ? ' under nice -n -5' : ''}; load average ${load(loadBefore)} before, ${load(loadAfter)} after, ${os.cpus().length} CPUs`);
-  console.log(`  ${'what'.padEnd(30)} ${'to first instruction'.padStart(21)} ${'whole process'.padStart(14)}`);
+  console.log(`  ${'what'.padEnd(40)} ${'to first instruction'.padStart(21)} ${'whole process'.padStart(14)}`);
   for (const r of rows) {
     const first = r.firstMs === null ? '-' : `${r.firstMs.toFixed(1)} ms`;
     const over = r.firstMs !== null && r.what !== 'the program alone' ? ` = node + ${(r.firstMs - nodeMs).toFixed(0)} ms (target <= 100)` : '';
-    console.log(`  ${r.what.padEnd(30)} ${first.padStart(21)} ${(r.wholeMs.toFixed(1) + ' ms').padStart(14)}${over}`);
+    console.log(`  ${r.what.padEnd(40)} ${first.padStart(21)} ${(r.wholeMs.toFixed(1) + ' ms').padStart(14)}${over}`);
   }
 }
 main();
