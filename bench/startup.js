@@ -64,37 +64,51 @@ function once(cmd, nice, stamp) {
   return [first ? Number(first) : null, whole];
 }
 
-function main() {
-  const runs = Number(process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--against') ?? 11);
-  const asJson = process.argv.includes('--json');
+/**
+ * Each configuration `runs` times, round by round (the machine's load
+ * drifts): the median time to the program's first instruction and of the
+ * whole process, with the load average around it.
+ */
+function measure(configs = CONFIGS, runs = 11) {
   build();
   const nice = niceAllowed();
   const stamp = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-startup-')), 'stamp');
   const loadBefore = os.loadavg();
-  const got = CONFIGS.map(() => ({ first: [], whole: [] }));
-  for (let r = 0; r < runs; r++) {
-    CONFIGS.forEach(([, cmd], i) => {
-      const [first, whole] = once(cmd, nice, stamp);
-      if (first !== null) got[i].first.push(first);
-      got[i].whole.push(whole);
-    });
+  const got = configs.map(() => ({ first: [], whole: [] }));
+  try {
+    for (let r = 0; r < runs; r++) {
+      configs.forEach(([, cmd], i) => {
+        const [first, whole] = once(cmd, nice, stamp);
+        if (first !== null) got[i].first.push(first);
+        got[i].whole.push(whole);
+      });
+    }
+  } finally {
+    fs.rmSync(path.dirname(stamp), { recursive: true, force: true });
   }
-  const loadAfter = os.loadavg();
-  fs.rmSync(path.dirname(stamp), { recursive: true, force: true });
   const ms = (ns) => (ns === undefined ? null : Number((ns / 1e6).toFixed(1)));
-  const rows = CONFIGS.map(([what], i) => ({ what, firstMs: ms(median(got[i].first)), wholeMs: ms(median(got[i].whole)) }));
-  const nodeMs = rows[0].wholeMs;
+  const rows = configs.map(([what], i) => ({ what, firstMs: ms(median(got[i].first)), wholeMs: ms(median(got[i].whole)) }));
+  return { runs, nice, load: { before: loadBefore, after: os.loadavg() }, cpus: os.cpus().length, rows };
+}
+
+/** The figures as lines of text; `indent` before each. */
+function table(m, indent = '  ') {
   const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
-  if (asJson) {
-    console.log(JSON.stringify({ runs, nice, load: { before: loadBefore, after: loadAfter }, cpus: os.cpus().length, rows }));
-    return;
-  }
-  console.log(`Start-up, median of ${runs} interleaved runs${nice ? ' under nice -n -5' : ''}; load average ${load(loadBefore)} before, ${load(loadAfter)} after, ${os.cpus().length} CPUs`);
-  console.log(`  ${'what'.padEnd(40)} ${'to first instruction'.padStart(21)} ${'whole process'.padStart(14)}`);
-  for (const r of rows) {
+  const nodeMs = m.rows.find((r) => r.what === 'node -e 0')?.wholeMs ?? 0;
+  const out = [`Start-up, median of ${m.runs} interleaved runs${m.nice ? ' under nice -n -5' : ''}; load average ${load(m.load.before)} before, ${load(m.load.after)} after, ${m.cpus} CPUs`];
+  out.push(`${indent}${'what'.padEnd(40)} ${'to first instruction'.padStart(21)} ${'whole process'.padStart(14)}`);
+  for (const r of m.rows) {
     const first = r.firstMs === null ? '-' : `${r.firstMs.toFixed(1)} ms`;
     const over = r.firstMs !== null && r.what !== 'the program alone' ? ` = node + ${(r.firstMs - nodeMs).toFixed(0)} ms (target <= 100)` : '';
-    console.log(`  ${r.what.padEnd(40)} ${first.padStart(21)} ${(r.wholeMs.toFixed(1) + ' ms').padStart(14)}${over}`);
+    out.push(`${indent}${r.what.padEnd(40)} ${first.padStart(21)} ${(r.wholeMs.toFixed(1) + ' ms').padStart(14)}${over}`);
   }
+  return out.join('\n');
 }
-main();
+
+module.exports = { measure, table, CONFIGS };
+
+if (require.main === module) {
+  const runs = Number(process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--against') ?? 11);
+  const m = measure(CONFIGS, runs);
+  console.log(process.argv.includes('--json') ? JSON.stringify(m) : table(m));
+}
