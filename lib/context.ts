@@ -1,7 +1,7 @@
 // What handlers see. A context is valid only while its handler runs: the
 // thread is stopped then, and its registers are the ones read and written.
 import type { UnwindReason } from './rethook';
-import { callValues, returnValue, ValueHost } from './types/calls';
+import { callValues, filledValues, returnValue, ValueHost } from './types/calls';
 import type { Signature, TypedCall, TypedValue } from './types/model';
 
 /**
@@ -18,6 +18,9 @@ export interface ContextHost extends ValueHost {
   resolveFunction(target: string | number): { address: number; size: number };
   backtrace(fnAddr: number, returnAddress: number): Backtrace;
 }
+
+/** The integer argument registers of a call: at least six (x86-64 has six, arm64 eight). */
+export type CallArgs = readonly [bigint, bigint, bigint, bigint, bigint, bigint, ...bigint[]];
 
 /** What a context says about its call. @internal */
 export interface CallInfo {
@@ -119,10 +122,14 @@ export class CallContext {
     this.typed = call.typed ?? null;
   }
 
-  /** The first integer arguments (6 on x86-64, 8 on arm64), as at entry. */
-  get args(): readonly bigint[] {
+  /**
+   * The first integer arguments (6 on x86-64, 8 on arm64), as at entry.
+   * Typed with the six every architecture has: `ctx.args[1]` is a bigint
+   * under `noUncheckedIndexedAccess` too.
+   */
+  get args(): CallArgs {
     const a = this.argsOrMaker;
-    return typeof a === 'function' ? (this.argsOrMaker = a()) : a;
+    return (typeof a === 'function' ? (this.argsOrMaker = a()) : a) as CallArgs;
   }
 
   /**
@@ -265,6 +272,22 @@ export class ExitContext extends CallContext {
     this.check();
     if (this.retval === null || !this.typed?.sig) return null;
     return returnValue(this.typed, this.retval, this.host);
+  }
+
+  /**
+   * The `char *` arguments the function may have filled in (pointers to
+   * characters that are not const, by debug information, the built-in
+   * prototypes or the hook's spec), read again at the return, as ltrace
+   * shows them: snprintf's buffer holds the string it wrote (its entry value
+   * was what the buffer held before). [] when the function has none; null
+   * when unwound, when no signature is known, or in fast mode (the recorder
+   * copies strings at the call only: the buffer read later may hold
+   * something else by then).
+   */
+  get filled(): TypedValue[] | null {
+    this.check();
+    if (this.retval === null || !this.typed?.sig || !this.host.stoppedAtCall) return null;
+    return filledValues(this.typed, this.args, this.stackPointer, this.host);
   }
 
   /** Floating-point return value (xmm0 / d0) as a double. */

@@ -7,6 +7,7 @@ import type { Signature } from './types/model';
 import { overlay, SpecTable } from './types/signatures';
 import { parsePrototypes, signatureFromOptions } from './types/spec';
 import { closeNames, Pattern } from './symbols/patterns';
+import { STRING_MAX_LIMIT } from './types/model';
 
 /** A context whose per-call `data` is typed: `tracer.hook<D>(...)`. */
 
@@ -34,6 +35,15 @@ export interface HookHandlers<D = unknown> {
   /** Calls of this hook that may be in flight at once (all threads). */
   maxActive?: number;
   /**
+   * What a pattern that names no function of the objects loaded now does:
+   * 'error' (default) throws a RethookError (ENOSYMBOL) that suggests close
+   * names; 'wait' keeps it for objects loaded later (dlopen), as a pattern
+   * scoped to an object not loaded yet is, and `unmatched` names it if it
+   * never matched (the CLI's way: `-f hd_fn` finds hd_fn in a library the
+   * program dlopens).
+   */
+  unmatched?: 'error' | 'wait';
+  /**
    * How returns are caught: 'trampoline' (the return address is replaced),
    * 'site' (a breakpoint at the return address, which stays untouched: for
    * code that saves or inspects it), or 'auto' (default): 'site' for the
@@ -60,6 +70,13 @@ export interface HookHandlers<D = unknown> {
    * reads strings when the handler runs.
    */
   capture?: { strings: number[] | 'auto' };
+  /**
+   * Bytes of a C string (or std::string) read at most for the typed values
+   * (default 64, at most 65536); longer ones are cut there (`truncated`).
+   * Fast mode copies a string at the call up to 96 bytes (the recorder's
+   * record holds no more): there it is at most 96.
+   */
+  stringMax?: number;
   /**
    * The argument types of every function this hook hooks, over what debug
    * information or the built-in prototypes say: `['str', 'i32']`,
@@ -162,7 +179,10 @@ export class Hook {
     const known = this.sigs.get(fn.address);
     if (known && known.module === fn.module) return known.sig;
     const mine = this.spec.all ?? this.spec.table?.find(fn) ?? null;
-    const sig = mine ? overlay(mine, fallback()) : fallback();
+    let sig = mine ? overlay(mine, fallback()) : fallback();
+    // Its own copy: the signature found otherwise is shared by every hook on the function.
+    const max = this.handlers.stringMax;
+    if (sig && max !== undefined) sig = { ...sig, stringMax: this.handlers.mode === 'fast' ? Math.min(max, FAST_STRING_MAX) : max };
     this.sigs.set(fn.address, { module: fn.module, sig });
     return sig;
   }
@@ -197,7 +217,7 @@ export class Hook {
           const close = closeNames(p.moduleText, this.objectsSeen);
           return { pattern: p.text, reason: `no object named ${p.moduleText} was ever loaded` + (close.length ? ` (loaded: ${close.join(', ')})` : '') };
         }
-        return { pattern: p.text, reason: p.moduleText ? `no function matched in ${p.moduleText}` : 'no function matched' };
+        return { pattern: p.text, reason: (p.moduleText ? `no function matched in ${p.moduleText}` : 'no function matched') + (p.hint ?? '') };
       });
   }
 
@@ -230,7 +250,9 @@ export class Hook {
   }
 }
 
-const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode', 'mode', 'capture', 'args', 'ret', 'prototypes']);
+const HANDLER_KEYS = new Set(['onEntry', 'onExit', 'maxActive', 'returnMode', 'mode', 'capture', 'args', 'ret', 'prototypes', 'unmatched', 'stringMax']);
+/** What fast mode's recorder copies of a string at the call, at most (RH_STRING_MAX in native/fast/recorder.h). */
+export const FAST_STRING_MAX = 96;
 
 /** The hook's own types (a TypeError naming what cannot be read). */
 function parseTypeOptions(h: HookHandlers): { all: Signature | null; table: SpecTable | null } {
@@ -254,6 +276,9 @@ export function validateHandlers(h: unknown): HookHandlers {
   if (o.returnMode !== undefined && !['auto', 'trampoline', 'site'].includes(o.returnMode))
     throw new TypeError("Expected returnMode to be 'auto', 'trampoline' or 'site'");
   if (o.mode !== undefined && o.mode !== 'trap' && o.mode !== 'fast') throw new TypeError("Expected mode to be 'trap' or 'fast'");
+  if (o.stringMax !== undefined && (!Number.isInteger(o.stringMax) || o.stringMax < 1 || o.stringMax > STRING_MAX_LIMIT))
+    throw new TypeError(`Expected stringMax to be an integer from 1 to ${STRING_MAX_LIMIT}`);
+  if (o.unmatched !== undefined && o.unmatched !== 'error' && o.unmatched !== 'wait') throw new TypeError("Expected unmatched to be 'error' or 'wait'");
   if (o.capture !== undefined) {
     const st = (o.capture as { strings?: unknown } | null)?.strings;
     const ok = st === 'auto' || (Array.isArray(st) && st.every((i) => Number.isInteger(i) && i >= 0 && i < 8));

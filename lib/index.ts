@@ -6,7 +6,7 @@ export type { EntryEvent, EventsOptions, ExitEvent, ProcessExitEvent, TraceEvent
 export { Hook } from './hook';
 export type { FastEntryContext, FastExitContext, FastHookHandlers, HookHandlers, HookSite, WithData } from './hook';
 export { CallContext, EntryContext, ExitContext } from './context';
-export type { Backtrace, BacktraceFrame } from './context';
+export type { Backtrace, BacktraceFrame, CallArgs } from './context';
 export { RethookError } from './errors';
 export type { RethookErrorCode } from './errors';
 export type { UnwindReason } from './rethook';

@@ -45,6 +45,8 @@ export class RethookNode {
   fnName = '';
   fnAddr = 0;
   entryNs = 0n;
+  /** Its thread's heldNs (tracee/process.ts) as entryNs was taken: what accrues after is the tracer's, not the call's. */
+  heldAtEntry = 0n;
   /** Monotonic time (ns) the entry stop was taken, before any onEntry handler ran. */
   entryTs = 0n;
   args: bigint[] = [];

@@ -66,6 +66,8 @@ const PROGRAMS = {
   string_reuse: ['string_reuse.c'],
   unwind_backtrace: ['unwind_backtrace.c', '-rdynamic'],
   busy_threads: ['busy_threads.c', '-lpthread'],
+  held: ['held.c'],
+  nested_calls: ['nested_calls.c'],
   ...(X86 ? { ripfirst: ['ripfirst_main.c', 'ripfirst.S'], vexfirst: ['vexfirst_main.c', 'vexfirst.S'], emulated: ['emulated_main.c', 'emulated.S'], patch_window: ['patch_window_main.c', 'patch_window.S'] } : {}),
   tailjump_chain: ['tailjump_main.c', 'tailjump.S', '-DCHAIN'],
   tailjump_short: ['tailjump_main.c', 'tailjump.S', '-DSHORT'],
@@ -87,6 +89,10 @@ const TYPED = {
   'deep.g-O2': ['deep.c', '-g', '-O2', '-fomit-frame-pointer'],
   'cxxvalues.g-O0': ['cxxvalues.cc', '-g', '-O0'],
   'cxxvalues.g-O2': ['cxxvalues.cc', '-g', '-O2'],
+  'ustrings.g-O0': ['ustrings.c', '-g', '-O0'],
+  'ustrings.g-O2': ['ustrings.c', '-g', '-O2'],
+  'fills.g-O0': ['fills.c', '-g', '-O0'],
+  'fills.g-O2': ['fills.c', '-g', '-O2'],
 };
 const DEBUG_ROOT = path.join(OUT, 'debug-root');
 
@@ -120,6 +126,7 @@ function newer(out, inputs) {
 /** The shared libraries: output name -> source, extra flags. */
 const LIBS = {
   'libplugin.so': ['dlopen_lib.c'],
+  'libhd.so': ['hd_lib.c'],
   'libffidemo.so': ['libffidemo.c'],
   'libreload_a.so': ['dlclose_lib.c', '-DNAME=a_work'],
   'libreload_b.so': ['dlclose_lib.c', '-DNAME=b_work'],

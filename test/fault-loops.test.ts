@@ -53,7 +53,7 @@ describe.each(MODES)('%s mode', (mode) => {
       const ended = once(cli, 'exit');
       // Kill it at a different point each round: after 1 to 5 returns.
       await until('the first returns', () => err.split('"type":"exit"').length > 1 + (round % 5));
-      process.kill(JSON.parse(err.split('\n')[0]).pid, 'SIGKILL');
+      process.kill(JSON.parse(err.split('\n').find((l) => l.includes('"pid"'))!).pid, 'SIGKILL');
       const [code] = await Promise.race([ended, new Promise((_, no) => setTimeout(() => no(new Error(`round ${round}: the CLI did not end; stderr: ${err.slice(-400)}`)), timeBound(15000)))]) as [number];
       expect(code).toBe(128 + 9);
       const events = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));

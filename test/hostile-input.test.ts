@@ -29,7 +29,7 @@ describe('mapped files are opened as mapped, read by their headers only, never b
     // Through the CLI, killed outright if it hangs: a tracer blocked reading the FIFO ignores SIGTERM.
     const dir = fs.mkdtempSync(path.join(scratchDir(), 'maps-'));
     const t0 = Date.now();
-    const r = spawnSync(process.execPath, [CLI, 'trace', '-f', 'libplugin.so:plugin_twice', '--', bin('mapper'), LIBPLUGIN, dir, String(8 * 2 ** 30), 'fifo'], {
+    const r = spawnSync(process.execPath, [CLI, 'trace', '--mode', 'trap', '-f', 'libplugin.so:plugin_twice', '--', bin('mapper'), LIBPLUGIN, dir, String(8 * 2 ** 30), 'fifo'], {
       encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL',
     });
     expect({ status: r.status, signal: r.signal, stdout: r.stdout }).toEqual({ status: 0, signal: null, stdout: 'twice=42\n' });
@@ -162,7 +162,7 @@ describe('patterns that never match are named at exit, and an object part matche
   });
 
   test('the CLI names every never-matched pattern at exit, one line each on stderr, after the trace', () => {
-    const r = cli(['trace', '-f', 'libsoname.so.27:plugin_twice', '-f', 'libzz.so.1:*', '-f', 'libsoname.so:nosuch*', '--', fixture('dlopen_main'), bin('libsoname.so.0.27.6')]);
+    const r = cli(['trace', '--mode', 'trap', '-f', 'libsoname.so.27:plugin_twice', '-f', 'libzz.so.1:*', '-f', 'libsoname.so:nosuch*', '--', fixture('dlopen_main'), bin('libsoname.so.0.27.6')]);
     expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: 'twice=42\n' });
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toEqual([
@@ -270,8 +270,8 @@ describe('control characters in names are shown escaped in text output', () => {
 
   test('"did you mean" stays one line, the names in it escaped', () => {
     const r = cliRaw(['trace', '-f', 'esc_[31mred', '--', bin('evilnames')]);
-    expect(r.status).toBe(1);
-    expect(r.stderr).toBe("rethook: no function matches 'esc_[31mred' (did you mean 'esc\\e[31mred'?)\n");
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe("rethook: -f 'esc_[31mred' never matched: no function matched (did you mean 'esc\\e[31mred'?)\n");
   });
 
   test('a RethookError naming an evil name is one line, escaped (the API too)', async () => {

@@ -80,8 +80,8 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
   }, timeBound(120000));
 
   test('an internal error during a stop of a program we started: one line, the program ended, a prompt non-zero exit', async () => {
-    const cli = spawn(process.execPath, [CLI, 'trace', '-f', 'step', '--format', 'json', '--', FLOOD, '0'], {
-      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RETHOOK_TEST_FAULT: 'entry' },
+    const cli = spawn(process.execPath, [CLI, 'trace', '--mode', 'trap', '-f', 'step', '--format', 'json', '--', FLOOD, '0'], {
+      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RETHOOK_TEST_FAULT: 'entry' }, // the fault is injected into trap mode's stop handling
     });
     let err = '';
     cli.stderr!.on('data', (d) => (err += d));
@@ -95,8 +95,8 @@ describe('item 1: a failure while a thread is stopped never hangs the tracer', (
 
   test('an internal error during a stop of an attached process: one line, detached, the process runs on unharmed', async () => {
     const { child, output } = await startUntraced(fixture('spinner', 'O2'), [], 'ready');
-    const cli = spawn(process.execPath, [CLI, 'trace', '-p', String(child.pid), '-f', 'tick', '--format', 'json'], {
-      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RETHOOK_TEST_FAULT: 'entry' },
+    const cli = spawn(process.execPath, [CLI, 'trace', '--mode', 'trap', '-p', String(child.pid), '-f', 'tick', '--format', 'json'], {
+      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RETHOOK_TEST_FAULT: 'entry' }, // the fault is injected into trap mode's stop handling
     });
     let err = '';
     cli.stderr!.on('data', (d) => (err += d));
@@ -252,8 +252,9 @@ describe('item 12: signals and pipes of the environment', () => {
 
   test('the trace piped into head: no crash, the program runs to its end untraced, the CLI exits with its status, saying nothing', () => {
     const marker = path.join(scratchDir(), 'flood-done');
-    const r = spawnSync('bash', ['-c', `"${CLI}" trace -f step --format json -o /dev/stdout -- "${FLOOD}" 300000 3 "${marker}" | head -1; echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 60000 });
-    const [first, status] = r.stdout.split('\n');
+    const r = spawnSync('bash', ['-c', `"${CLI}" trace -f step --format json -o /dev/stdout -- "${FLOOD}" 300000 3 "${marker}" | head -2; echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 60000 });
+    const [header, first, status] = r.stdout.split('\n');
+    expect(JSON.parse(header)).toMatchObject({ type: 'fallbacks', fallbacks: [] }); // the stream's first event: how calls are caught
     expect(JSON.parse(first)).toMatchObject({ type: 'entry', function: 'step' });
     expect(status).toBe('status 3');
     expect(r.stderr).toBe('');
@@ -274,7 +275,7 @@ describe('item 12: signals and pipes of the environment', () => {
     for (const l of detached) expect(l).toMatchObject({ type: 'exit', function: 'tick', unwound: true, retval: null });
     // Every entry has its exit, per thread.
     const open = new Map<number, number>();
-    for (const l of lines) open.set(l.tid as number, (open.get(l.tid as number) ?? 0) + (l.type === 'entry' ? 1 : -1));
+    for (const l of lines.filter((e) => e.type === 'entry' || e.type === 'exit')) open.set(l.tid as number, (open.get(l.tid as number) ?? 0) + (l.type === 'entry' ? 1 : -1));
     expect([...open.values()].every((n) => n === 0)).toBe(true);
     child.kill('SIGUSR1');
     const [code] = await once(child, 'exit');

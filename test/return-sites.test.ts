@@ -53,9 +53,10 @@ describe.each(VARIANTS)('%s', (v) => {
     expect(r.status).toBe(0);
     const evs = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const parent = evs.find((e) => e.type === 'entry' && e.function === 'launch').pid;
-    const child = evs.filter((e) => e.pid !== parent && e.type !== 'process-exit');
+    const child = evs.filter((e) => e.pid !== parent && (e.type === 'entry' || e.type === 'exit'));
     // The child runs child_work and exits inside launch, which it inherited in flight from its parent.
     expect(child.map((e) => [e.type, e.function, e.unwound ?? null, e.reason ?? null, e.inherited ?? false])).toEqual([
+      ['entry', 'launch', null, null, true],
       ['entry', 'child_work', null, null, false],
       ['exit', 'child_work', false, null, false],
       ['exit', 'launch', true, 'thread-exit', true],

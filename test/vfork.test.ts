@@ -42,9 +42,9 @@ describe.each(MODES)('%s mode', (mode) => {
     const children = [...new Set(ev.filter((e) => e.pid !== parent).map((e) => e.pid))];
     expect(children).toHaveLength(2);
     for (const c of children) {
-      // The child's own calls, then the calls it inherited in flight (run, posix_spawn), all ended by its exec.
+      // The calls it inherited in flight (run, posix_spawn) open its stream; its own calls, all ended by its exec.
       expect(ev.filter((e) => e.pid === c).map(show)).toEqual([
-        'entry dup2', 'exit dup2', 'entry execve', 'exit execve unwound(exec)',
+        'entry run inherited', 'entry posix_spawn inherited', 'entry dup2', 'exit dup2', 'entry execve', 'exit execve unwound(exec)',
         'exit posix_spawn unwound(exec) inherited', 'exit run unwound(exec) inherited',
       ]);
     }
@@ -78,7 +78,7 @@ test.each(['O0', 'O2'])('vfork inside a hooked function: fast mode reports exact
     });
     expect(fast).toEqual(trap);
     expect(trap).toEqual(follow.length
-      ? { parent: ['entry launch', 'exit launch pid'], child: ['entry child_work', 'exit child_work 0x2a', 'exit launch unwound(thread-exit) inherited'] }
+      ? { parent: ['entry launch', 'exit launch pid'], child: ['entry launch inherited', 'entry child_work', 'exit child_work 0x2a', 'exit launch unwound(thread-exit) inherited'] }
       : { parent: ['entry launch', 'exit launch pid'], child: [] });
   }
 });

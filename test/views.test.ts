@@ -103,7 +103,7 @@ describe('calltree: a known call tree', () => {
     const r = cli(['report', run.file]);
     const out = r.stdout.split('\n');
     expect(out[0]).toMatch(/^rethook: 13 calls traced, 0 missed, in [\d.]+ m?s; process \d+ exited with 0$/);
-    expect(out[1]).toMatch(/^rethook: durations less the tracer's round trip \([\d.]+ [mun]?s per call, measured at start-up\)$/);
+    expect(out[1]).toMatch(/^rethook: durations less the tracer's round trip \([\d.]+ [mun]?s per call, measured at start-up\); a caller's total keeps about one round trip per hooked call nested in it$/);
     expect(out[2].split(/\s+/).filter(Boolean)).toEqual(['calls', 'total', 'self', 'avg', 'min', 'max', 'p50', 'p99', 'unwound', 'missed', 'function']);
     expect(out.slice(3).filter(Boolean).map((l) => l.trim().split(/\s+/)).map((c) => [c[c.length - 1], c[0]]).sort()).toEqual(
       [['inner', '7'], ['middle', '3'], ['other', '1'], ['outer', '1'], ['slow', '1']]);

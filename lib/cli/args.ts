@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import { RethookError } from '../errors';
 import { validatePattern } from '../symbols/patterns';
 import { parsePrototypes, splitFunctionSpec } from '../types/spec';
+import { STRING_MAX_LIMIT } from '../types/model';
 import type { ColorMode } from '../views/colors';
 import { parseDuration } from '../views/events';
 import type { FilterOptions } from '../views/filters';
@@ -28,6 +29,7 @@ const HOOKING = {
   'return-mode': { type: 'string' },
   mode: { type: 'string' },
   prototypes: { type: 'string' },
+  'string-max': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -129,9 +131,17 @@ export function positiveInt(name: string, v: string | undefined, dflt: number): 
   return Number(v);
 }
 
+function stringMax(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = positiveInt('string-max', v, 0);
+  if (n > STRING_MAX_LIMIT) throw new UsageError(`--string-max expects at most ${STRING_MAX_LIMIT} bytes, got ${n}`);
+  return n;
+}
+
 function duration(name: string, v: string | undefined, dflt: number | null): number | null {
   if (v === undefined) return dflt;
-  const ns = parseDuration(v);
+  // A bare number has no unit to read it in (10 what?): refused, not guessed.
+  const ns = /^\s*\d+(?:\.\d+)?\s*$/.test(v) ? null : parseDuration(v);
   if (ns === null) throw new UsageError(`--${name} expects a duration such as 10us, 1.5ms or 2s, got '${v}'`);
   return ns;
 }
@@ -163,6 +173,8 @@ export interface HookingArgs {
   mode: 'trap' | 'fast' | 'auto';
   /** C declarations of the hooked functions' types (from -f specs and --prototypes), or undefined. */
   prototypes: string | undefined;
+  /** Bytes of a string shown at most (--string-max), or undefined: the default. */
+  stringMax: number | undefined;
 }
 
 export interface ViewingArgs {
@@ -250,6 +262,7 @@ function hookingArgs(v: Values, rest: string[]): HookingArgs {
     detachOnExit: v['detach-on-exit'] === true,
     returnMode,
     prototypes: declared.length ? declared.join('\n') : undefined,
+    stringMax: stringMax(v['string-max'] as string | undefined),
   };
 }
 
@@ -340,7 +353,12 @@ export function parseCommand(argv: string[]): Parsed {
     cmd = argv[0] as Command;
     words = argv.slice(1);
   }
-  const { ours, rest } = splitArgv(cmd, optionalValues(words));
+  const given = optionalValues(words);
+  const { ours, rest } = splitArgv(cmd, given);
+  // `rethook --mode fast record ...`: options before the command make `record` read as the program (put `--` before a program so named).
+  const misplaced = words === argv ? given[ours.length] : undefined;
+  if (misplaced !== undefined && (COMMANDS as readonly string[]).includes(misplaced))
+    throw new UsageError(`'${misplaced}' is a command: it comes first (rethook ${misplaced} [options] ...), before any option`);
   let values: Values;
   try {
     values = parseArgs({ args: ours, options: OPTIONS[cmd], allowPositionals: false, strict: true }).values as Values;

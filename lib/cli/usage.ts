@@ -22,9 +22,14 @@ const HOOKING = `  -f, --function PATTERN  function to hook (repeatable): a name
                           call and return, the thread stopped meanwhile
       --prototypes FILE   C declarations of the functions' types, one per line
                           (-f also takes one: -f 'lookup(const char *key, int len) -> int')
+      --string-max N      bytes of a string argument or return value shown (default
+                          64, at most 65536; fast mode: at most 96, what its recorder
+                          copies at the call)
 `;
 
-const VIEWING = `      --format F          text: an indented call tree (default); json: one object per
+const TREE_TEXT = `text: an indented call tree (default)`;
+const SUMMARY_TEXT = `text: the summary table (default)`;
+const viewing = (text: string) => `      --format F          ${text}; json: one object per
                           event; chrome: Chrome trace event format (Perfetto UI,
                           chrome://tracing); folded: folded stacks for flame graphs;
                           pprof: gzipped pprof profile (go tool pprof, Pyroscope,
@@ -62,6 +67,7 @@ Terminal:
                           always, never
       --slow D            durations from D on are highlighted (default 1ms)
 `;
+const VIEWING = viewing(TREE_TEXT);
 
 export const USAGE = {
   trace: `Usage: rethook [trace] [options] -- PROGRAM [ARGS...]
@@ -95,7 +101,7 @@ The summary of a record (rethook record -o FILE): per function calls, total,
 self, avg, min, max, p50, p99, unwound and missed calls.
 
 Options:
-${VIEWING}`,
+${viewing(SUMMARY_TEXT)}`,
   replay: `Usage: rethook replay [options] FILE
 
 The call tree of a record (rethook record -o FILE), as rethook trace shows it.

@@ -62,7 +62,7 @@ async function seizeAndHold(s: Session, pid: number, slow?: (tids: number[]) => 
       try {
         seizeWaitingForOurGuardian(s, pid, tid);
       } catch (e) {
-        if (seized.size === 0) throw new RethookError(`cannot attach to process ${pid}: ${(e as Error).message}`, ptraceCode((e as Error).message, 'ENOPROCESS'), { cause: e });
+        if (seized.size === 0) throw new RethookError(`cannot attach to process ${pid}: ${heldBy(pid, tid) ?? (e as Error).message}`, ptraceCode((e as Error).message, 'ENOPROCESS'), { cause: e });
         continue; // the thread just exited
       }
       seized.add(tid);
@@ -156,6 +156,27 @@ function seizeWaitingForOurGuardian(s: Session, pid: number, tid: number): void 
       if (!/Operation not permitted|EPERM/.test((e as Error).message) || Date.now() > end || !tracedByGuardian(pid, tid)) throw e;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
+  }
+}
+
+/**
+ * When another tracer holds the thread (gdb, strace, a debugger): who, from
+ * /proc (its TracerPid and that process's command), for the refusal to name.
+ */
+function heldBy(pid: number, tid: number): string | null {
+  try {
+    const tracer = Number(/^TracerPid:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+    if (!tracer || tracer === process.pid) return null;
+    let cmd = '';
+    try {
+      cmd = fs.readFileSync(`/proc/${tracer}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' ').slice(0, 200);
+      if (!cmd) cmd = fs.readFileSync(`/proc/${tracer}/comm`, 'latin1').trim();
+    } catch {
+      // gone meanwhile, or not ours to read: the pid alone
+    }
+    return `it is traced by process ${tracer}${cmd ? ` (${cmd})` : ''}; a process has one tracer at a time: stop that one first`;
+  } catch {
+    return null;
   }
 }
 

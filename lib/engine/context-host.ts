@@ -14,6 +14,7 @@ export function contextHost(s: Session, th: ThreadState): ContextHost {
     if (s.current.tid !== tid || s.status) throw new RethookError(`thread ${tid} is not stopped in a handler`, 'ESTATE');
   };
   return {
+    stoppedAtCall: true,
     readMemory: (addr, length) => proc.mem.readExactly(addr, length),
     read: (addr, length) => proc.mem.read(addr, length),
     fpRegs: () => s.nat.fpArgs(tid),

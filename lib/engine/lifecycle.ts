@@ -109,7 +109,7 @@ function childOf(s: Session, parent: Proc, child: number, keepHooks: boolean): P
 function adoptChild(s: Session, parent: ThreadState, child: number, vfork: boolean): void {
   const cp = childOf(s, parent.proc, child, true);
   cp.sharesMemory = vfork;
-  s.processListener?.({ type: 'fork', pid: child, parent: parent.proc.pid, timestampNs: process.hrtime.bigint() });
+  s.processListener?.({ type: 'fork', pid: child, parent: parent.proc.pid, parentTid: parent.tid, timestampNs: process.hrtime.bigint() });
   const th = s.table.addThread(cp, child);
   for (const m of s.modes) m.childFollowed(s, parent, cp, vfork);
   if (copyNodes(parent, th)) return;
@@ -127,7 +127,8 @@ function copyNodes(parent: ThreadState, th: ThreadState): boolean {
   for (const n of parent.stack.nodes) {
     const c = (n.owner as Hook).pool.take(n.owner);
     if (!c) break;
-    Object.assign(c, { ...n, args: n.args, data: n.data, inherited: true });
+    // The child's thread is new: what the tracer held it for is counted from now.
+    Object.assign(c, { ...n, args: n.args, data: n.data, inherited: true, heldAtEntry: 0n });
     copies.push(c);
   }
   if (copies.length === parent.stack.nodes.length) {

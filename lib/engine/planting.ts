@@ -67,7 +67,7 @@ export function addHook(s: Session, list: readonly (string | number)[], handlers
   const seen = new Set<number>();
   for (const p of items) {
     // Aliases at one address are hooked once, under their public name (`free`, not `__libc_free`).
-    const fns = typeof p === 'number' ? [proc.functionAt(p)] : 'isGlob' in p ? byPublicName(resolvePattern(proc, p, true)) : [p];
+    const fns = typeof p === 'number' ? [proc.functionAt(p)] : 'isGlob' in p ? byPublicName(resolvePattern(proc, p, true, handlers.unmatched === 'wait')) : [p];
     // A function named exactly must be hooked; one a glob happens to match may be refused and skipped.
     const strict = typeof p === 'number' || !('isGlob' in p) || !p.isGlob;
     for (const fn of fns) {
@@ -116,10 +116,11 @@ export function plantPending(s: Session, proc: Proc, fresh: readonly Module[]): 
 
 /**
  * The functions a pattern names in `proc`. None is an error, except for a
- * pattern scoped to an object not loaded yet when `later` allows it (planted
- * when that object is loaded).
+ * pattern scoped to an object not loaded yet when `later` allows it, or any
+ * pattern when `wait` does (planted when an object that has it is loaded;
+ * its hint says what to add if none ever does).
  */
-function resolvePattern(proc: Proc, p: Pattern, later: boolean): FunctionSymbol[] {
+function resolvePattern(proc: Proc, p: Pattern, later: boolean, wait = false): FunctionSymbol[] {
   const out: FunctionSymbol[] = [];
   for (const m of proc.modules.values()) {
     if (!moduleMatches(p, m)) continue;
@@ -134,15 +135,26 @@ function resolvePattern(proc: Proc, p: Pattern, later: boolean): FunctionSymbol[
   const names: string[] = [];
   for (const m of proc.modules.values()) if (moduleMatches(p, m)) for (const f of m.functions()) names.push(f.name);
   const close = closeNames(p.text, names);
-  throw new RethookError(`no function matches '${p.text}'` + (close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : '') + strippedHint(proc, p), 'ENOSYMBOL');
+  const didYouMean = close.length ? ` (did you mean ${close.map((c) => `'${c}'`).join(', ')}?)` : '';
+  if (wait && later) {
+    p.hint = strippedHint(proc, p, true) + didYouMean;
+    return [];
+  }
+  throw new RethookError(`no function matches '${p.text}'` + didYouMean + strippedHint(proc, p, false), 'ENOSYMBOL');
 }
 
-/** For a pattern that may name a program's own function: the program has no symbol table, say so and what to do. */
-function strippedHint(proc: Proc, p: Pattern): string {
+/**
+ * For a pattern that may name a program's own function: the program has no
+ * symbol table, say so and what to do. When objects loaded later were
+ * searched too (`searchedLater`), the function may as well live in none of
+ * them: the program's table is one possibility, said as such.
+ */
+function strippedHint(proc: Proc, p: Pattern, searchedLater: boolean): string {
   if (p.module) return '';
   const exe = exeModule(proc);
   if (!exe || exe.elf.symtab !== false) return '';
-  return `; ${exe.name} has no symbol table: only its exported functions can be hooked; install its debug symbols or hook by address (-f 0x1234, as objdump -d shows it)`;
+  const what = `${exe.name} has no symbol table: only its exported functions can be hooked; install its debug symbols or hook by address (-f 0x1234, as objdump -d shows it)`;
+  return searchedLater ? ` in any object loaded; if it is a function of ${exe.name} itself: ${what}` : `; ${what}`;
 }
 
 /** The process's executable among its modules. */

@@ -83,6 +83,15 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
     // and ends with its thread (unwound), so no entry is left without its end.
     if (!caught && !processDying(proc.pid, th.tid)) giveBackSince(stack, before);
   }
+  // The calls' clocks start as the thread is let go: what the tracer did to set up their returns is not their time.
+  if (pushed && action.kind === 'continue') {
+    const go = process.hrtime.bigint();
+    const held = heldBy(s, th, go);
+    for (let i = before; i < stack.depth; i++) {
+      stack.nodes[i].entryNs = go;
+      stack.nodes[i].heldAtEntry = held;
+    }
+  }
   if (action.kind === 'skip') {
     giveBackSince(stack, before); // the call never happens (its return was not set up)
     // Return to the caller at once; a caller entered by tail call returns through the trampoline.
@@ -109,6 +118,8 @@ export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site
   let chained = tailCall;
   let action: EntryAction = { kind: 'continue' };
   const ts = process.hrtime.bigint(); // the entry's timestamp, before any handler runs
+  // The thread's stack, learnt once (/proc/PID/maps), before any call's clock starts: not timed in its first call.
+  if (stack === th.stack && !stack.range) stack.range = th.proc.stackRange(th.tid === th.proc.pid ? -1 : sp);
   const goroutine = site.goroutines ? goroutineId(s, th.proc, site, returnAbi.goroutine(s.regs)) : undefined;
   for (const hook of site.hooks) {
     const outer = stack.top();
@@ -152,11 +163,29 @@ export function enterHooks(s: Session, th: ThreadState, stack: ShadowStack, site
       continue;
     }
     node.entryNs = process.hrtime.bigint();
-    if (stack === th.stack && !stack.range) stack.range = th.proc.stackRange(th.tid === th.proc.pid ? -1 : sp);
+    node.heldAtEntry = heldBy(s, th, node.entryNs);
     stack.push(node);
     chained = true;
   }
   return action;
+}
+
+/** The thread's heldNs as it would be were it let go at `at` (the current stop's holding counted so far). */
+function heldBy(s: Session, th: ThreadState, at: bigint): bigint {
+  const taken = s.current.tid === th.tid && !s.current.resumed ? s.current.takenNs : 0n;
+  return th.heldNs + (taken ? at - taken : 0n);
+}
+
+/**
+ * A call's duration: from its clock's start to `now`, less the time the
+ * tracer held its thread meanwhile (at the stops of the hooked calls nested
+ * in it, signals...). Go's calls move between threads: theirs is as measured.
+ */
+function callNs(th: ThreadState, node: RethookNode, now: bigint): bigint {
+  const d = now - node.entryNs;
+  if (node.goroutine !== undefined) return d;
+  const held = th.heldNs - node.heldAtEntry;
+  return held > 0n && held < d ? d - held : d;
 }
 
 /** Where runtime.g keeps the goroutine's id (goid), per Go object, from its debug information; -1: not described. */
@@ -229,9 +258,10 @@ export function onReturn(s: Session, th: ThreadState): void {
 /** The exit handlers of the returning nodes (innermost first), then back to their pools. */
 export function exitReturning(s: Session, th: ThreadState, returning: RethookNode[]): void {
   s.current.returnTo = returning[returning.length - 1].realRet; // where detaching from a handler sends the thread
-  const now = process.hrtime.bigint();
+  // The return's time is when its stop was taken: what the tracer does with it (cold code the first time) is not the call's.
+  const now = s.current.takenNs || process.hrtime.bigint();
   for (const node of returning) {
-    runExitHandler(s, th, node, { retval: s.regs.retval, durationNs: now - node.entryNs, unwound: false, reason: null, timestampNs: now });
+    runExitHandler(s, th, node, { retval: s.regs.retval, durationNs: callNs(th, node, now), unwound: false, reason: null, timestampNs: now });
     releaseNode(s, th.proc, node);
   }
   s.current.returnTo = 0;
@@ -255,7 +285,7 @@ export function finishUnwound(s: Session, th: ThreadState, nodes: RethookNode[],
     if (reason !== 'detach' && !s.status && !th.proc.silent) {
       // A frame found dead while an unwinder had our return addresses put back went with an exception.
       const why = reason === 'longjmp' && node.restored ? 'exception' : reason;
-      runExitHandler(s, th, node, { retval: null, durationNs: now - node.entryNs, unwound: true, reason: why, timestampNs: now });
+      runExitHandler(s, th, node, { retval: null, durationNs: callNs(th, node, now), unwound: true, reason: why, timestampNs: now });
     }
     releaseNode(s, th.proc, node);
   }

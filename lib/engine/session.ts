@@ -26,7 +26,8 @@ export interface ExitStatus {
 
 /** A process of the session came (a followed fork), changed its image, or ended. */
 export type ProcessEvent =
-  | { type: 'fork'; pid: number; parent: number; timestampNs: bigint }
+  /** parentTid: the thread that forked, whose calls in flight the child inherits (they return in the child too). */
+  | { type: 'fork'; pid: number; parent: number; parentTid: number; timestampNs: bigint }
   | { type: 'exec'; pid: number; timestampNs: bigint }
   | { type: 'exit'; pid: number; code: number | null; signal: string | null; timestampNs: bigint };
 
@@ -68,6 +69,8 @@ export interface CurrentStop {
   call: [number, number] | null;
   /** While exit handlers of a return run: where the thread returns to (detaching from a handler sends it there). */
   returnTo: number;
+  /** When the stop was taken from the kernel (monotonic ns), 0 between stops: a return's time, before the tracer's work on it. */
+  takenNs: bigint;
 }
 
 interface Waiter<T> {
@@ -81,7 +84,7 @@ export class Session {
   readonly table: ThreadTable;
   /** Every hook, in the order added (planting.ts). */
   readonly hooks: Hook[] = [];
-  readonly current: CurrentStop = { tid: 0, resumed: false, trap: 0, call: null, returnTo: 0 };
+  readonly current: CurrentStop = { tid: 0, resumed: false, trap: 0, call: null, returnTo: 0, takenNs: 0n };
   /** Threads kept stopped until run() (attach, startup). */
   held: HeldThread[] = [];
   running = false;
@@ -127,13 +130,24 @@ export class Session {
 
   // ---- letting a stopped thread go (each marks the current stop resumed) ----
 
+  /** The current stop's thread goes on: the time it was held is counted on it (ThreadState.heldNs). */
+  private letGo(tid: number): void {
+    const c = this.current;
+    if (tid !== c.tid) return;
+    if (!c.resumed && c.takenNs) {
+      const th = this.table.thread(tid);
+      if (th) th.heldNs += process.hrtime.bigint() - c.takenNs;
+    }
+    c.resumed = true;
+  }
+
   // The guardian's mirror is written so that at every instant it holds what
   // the guardian may meet: calls are added before their return is hijacked
   // (return-hooks.ts), and removed only once the thread was let go (a thread
   // killed off with its tracer while stopped at the trampoline is still found
   // by its call; a call mirrored after its return only names a dead slot).
   resume(tid: number, sig: number, storeRegs = false, untilSyscall = false): boolean {
-    if (tid === this.current.tid) this.current.resumed = true;
+    this.letGo(tid);
     const ok = this.nat.resume(tid, sig, storeRegs, untilSyscall);
     if (this.guardian) mirrorThread(this.guardian, this.table, tid);
     return ok;
@@ -141,14 +155,14 @@ export class Session {
 
   /** Continue a thread stopped on our breakpoint at `addr`: the displaced instruction runs emulated or out of line. */
   step(tid: number, pid: number, addr: number): boolean {
-    if (tid === this.current.tid) this.current.resumed = true;
+    this.letGo(tid);
     const ok = this.nat.continueFromBreakpoint(tid, pid, addr);
     if (this.guardian) mirrorThread(this.guardian, this.table, tid);
     return ok;
   }
 
   listen(tid: number): boolean {
-    if (tid === this.current.tid) this.current.resumed = true;
+    this.letGo(tid);
     return this.nat.listen(tid);
   }
 

@@ -47,6 +47,7 @@ export function drain(s: Session): void {
     for (let n = 0; n < EVENTS_PER_TURN; n++) {
       const kind = s.nat.wait(n === 0 ? 0 : s.spinNs);
       if (kind === StopKind.None) return;
+      s.current.takenNs = process.hrtime.bigint();
       s.current.tid = s.info[Info.Tid];
       s.current.resumed = false;
       s.current.trap = kind === StopKind.Trap ? s.info[Info.Addr] : 0;
@@ -66,12 +67,14 @@ export function drain(s: Session): void {
       }
       s.current.tid = 0;
       s.current.call = null;
+      s.current.takenNs = 0n;
       if (s.status) return;
     }
     setImmediate(() => drain(s));
   } finally {
     s.current.tid = 0;
     s.current.call = null;
+    s.current.takenNs = 0n;
     s.draining = false;
   }
 }

@@ -21,6 +21,8 @@ export interface Pattern {
   /** Bookkeeping for "never matched": some function matched it; some object its module part names was loaded. */
   matched: boolean;
   moduleSeen: boolean;
+  /** A pattern kept for objects loaded later: what to add when it never matches (close names, a stripped program). */
+  hint?: string;
 }
 
 /** A pattern the user wrote that cannot be used: the message names it. */
@@ -184,18 +186,32 @@ export function moduleMatches(p: Pattern, mod: Module): boolean {
   return !p.module || p.module.test(mod.name) || (mod.soname != null && p.module.test(mod.soname));
 }
 
-/** Functions of `mod` the pattern names: raw, demangled, or demangled without its parameters. */
+/**
+ * Functions of `mod` the pattern names: raw, demangled, or demangled without
+ * what the pattern leaves out: its parameters (`geo::area` names
+ * `geo::area(int, int)`) and its ABI tags (`geo::label` names
+ * `geo::label[abi:cxx11](char const*, int)`, `'geo::label(char const*, int)'` too).
+ */
 export function matchFunctions(p: Pattern, mod: Module): FunctionSymbol[] {
   if (!moduleMatches(p, mod)) return [];
   const out: FunctionSymbol[] = [];
   for (const f of mod.functions()) {
     if (p.fn.test(f.name) || p.fn.test(f.rawName)) out.push(f);
-    else if (f.name !== f.rawName) {
-      const paren = f.name.indexOf('(');
-      if (paren > 0 && p.fn.test(f.name.slice(0, paren))) out.push(f);
-    }
+    else if (f.name !== f.rawName && plainNames(f.name).some((n) => p.fn.test(n))) out.push(f);
   }
   return out;
+}
+
+const ABI_TAG = /\[abi:[^\]]*\]/g;
+
+/** A demangled name as people write it: without its parameters, without its ABI tags, or both. */
+function plainNames(name: string): string[] {
+  const paren = name.indexOf('(');
+  const base = paren > 0 ? name.slice(0, paren) : null;
+  if (!name.includes('[abi:')) return base ? [base] : [];
+  const untagged = name.replace(ABI_TAG, '');
+  const untaggedParen = untagged.indexOf('(');
+  return [...(base ? [base] : []), untagged, ...(untaggedParen > 0 ? [untagged.slice(0, untaggedParen)] : [])];
 }
 
 /** Up to three names close to `wanted` (edit distance), for "did you mean". */
@@ -214,16 +230,25 @@ export function closeNames(wanted: string, names: Iterable<string>): string[] {
   return scored.slice(0, 3).map((s) => s[1]);
 }
 
+/**
+ * Optimal string alignment distance (Damerau-Levenshtein without editing a
+ * substring twice): a swap of two neighbours costs 1, so `grete` is 1 from
+ * `greet`. Gives limit + 1 as soon as every path exceeds `limit`.
+ */
 function editDistance(a: string, b: string, limit: number): number {
+  let before: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      rowMin = Math.min(rowMin, cur[j]);
+      let d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2] + 1);
+      cur[j] = d;
+      rowMin = Math.min(rowMin, d);
     }
     if (rowMin > limit) return limit + 1;
+    before = prev;
     prev = cur;
   }
   return prev[b.length];

@@ -38,6 +38,13 @@ export interface ThreadState<H = unknown> {
   readonly tid: number;
   readonly proc: Proc<H>;
   readonly stack: ShadowStack;
+  /**
+   * How long the tracer has held this thread at its stops, summed (ns):
+   * from taking each stop to letting the thread go. A call's duration leaves
+   * out what accrued while it was in flight (the handling of the hooked
+   * calls nested in it).
+   */
+  heldNs: bigint;
 }
 
 export class Proc<H = unknown> {

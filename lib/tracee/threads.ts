@@ -40,7 +40,7 @@ export class ThreadTable<H = unknown> {
   }
 
   addThread(proc: Proc<H>, tid: number): ThreadState<H> {
-    const th: ThreadState<H> = { tid, proc, stack: new ShadowStack() };
+    const th: ThreadState<H> = { tid, proc, stack: new ShadowStack(), heldNs: 0n };
     proc.threads.set(tid, th);
     this.threads.set(tid, th);
     this.nat.addThread(tid, proc.pid);

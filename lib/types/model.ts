@@ -2,6 +2,11 @@
 // DWARF (native/dwarf/types.cc gives the same shape), the built-in
 // prototypes or a user's spec; and the typed values read from a call.
 
+/** Bytes of a string read at most by default (the text shows `"..."...` past them). */
+export const STRING_MAX = 64;
+/** The most a hook's stringMax (--string-max) may ask for. */
+export const STRING_MAX_LIMIT = 65536;
+
 /**
  * A C type, as far as showing a value needs it. `n` is its C spelling; `k`
  * decides how a value is read and shown.
@@ -45,6 +50,8 @@ export interface Signature {
   variadic: boolean;
   /** Where it came from: debug information, the built-in prototypes, or a user's spec. */
   source: 'dwarf' | 'prototype' | 'spec';
+  /** Bytes of a string read at most, when the hook sets it (stringMax): its own copy of the signature. */
+  stringMax?: number;
 }
 
 /** One argument or a return value, read and shown by its type. */
@@ -67,7 +74,7 @@ export interface TypedValue {
   text: string;
   /** Set when the value could not be read (a bad pointer): `value` is then the address. */
   error?: 'unreadable';
-  /** A string longer than what is read (64 bytes): `value` holds its start. */
+  /** A string longer than what is read (64 bytes, or the hook's stringMax): `value` holds its start. */
   truncated?: boolean;
 }
 

@@ -10,7 +10,7 @@ const hex = (v: bigint | number) => '0x' + v.toString(16);
 
 /** What rendering needs of a context (the CLI also renders plain records of calls ended on detach). */
 type EntryLike = Pick<EntryContext, 'args'> & { values?: TypedValue[] | null; signature?: Signature | null };
-type ExitLike = Pick<ExitContext, 'retval' | 'unwound'> & { returnValue?: TypedValue | null };
+type ExitLike = Pick<ExitContext, 'retval' | 'unwound'> & { returnValue?: TypedValue | null; filled?: TypedValue[] | null };
 
 function valuesOf(c: EntryLike): TypedValue[] | null {
   try {
@@ -37,9 +37,17 @@ export function entryParts(c: EntryLike): EntryLike {
   return { args: c.args, values: valuesOf(c), signature: c.signature ?? null };
 }
 
+function filledOf(c: ExitLike): TypedValue[] | null {
+  try {
+    return c.filled ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** What a call's exit is rendered from, read once (as entryParts). */
 export function exitParts(c: ExitLike): ExitLike {
-  return { retval: c.retval, unwound: c.unwound, returnValue: returnOf(c) };
+  return { retval: c.retval, unwound: c.unwound, returnValue: returnOf(c), filled: filledOf(c) };
 }
 
 function variadicOf(c: EntryLike): boolean {
@@ -56,12 +64,18 @@ export function argsText(c: EntryLike, nargs: number): string {
   return variadicOf(c) ? `${s}${vs.length ? ', ' : ''}...` : s;
 }
 
-/** `= 0`, `= 1.5`, `= "text"`; '' for a void function; `= 0x…` when the type is not known. */
+/**
+ * `= 0`, `= 1.5`, `= "text"`; '' for a void function; `= 0x…` when the type
+ * is not known; then the buffers the call filled in: `= 4 [str="hi-3"]`.
+ */
 export function returnText(c: ExitLike): string {
   const r = returnOf(c);
   if (c.retval === null) return '';
-  if (!r) return `= ${hex(c.retval)}`;
-  return r.kind === 'void' ? '' : `= ${r.text}`;
+  const ret = !r ? `= ${hex(c.retval)}` : r.kind === 'void' ? '' : `= ${r.text}`;
+  const f = filledOf(c);
+  if (!f?.length) return ret;
+  const filled = `[${f.map((v) => `${v.name ? `${v.name}=` : ''}${v.text}`).join(', ')}]`;
+  return ret ? `${ret} ${filled}` : filled;
 }
 
 /** A value for JSON: numbers where they fit exactly, strings otherwise; pointers as hex strings, as `args`. */
@@ -102,6 +116,13 @@ export function returnJson(c: ExitLike): Record<string, unknown> | undefined {
   if (c.unwound) return undefined;
   const r = returnOf(c);
   return r ? jsonTyped(r) : undefined;
+}
+
+/** The `filled` field of an exit event: the buffers the call wrote, read at its return; undefined when none or not known. */
+export function filledJson(c: ExitLike): Record<string, unknown>[] | undefined {
+  if (c.unwound) return undefined;
+  const f = filledOf(c);
+  return f?.length ? f.map(jsonTyped) : undefined;
 }
 
 /**

@@ -3,6 +3,7 @@
 // type. Never throws for the program's data: a pointer that cannot be read
 // becomes its address with `error: 'unreadable'`.
 import { Location, locateArgs, locateReturn, usesFp } from './abi';
+import { STRING_MAX } from './model';
 import type { CType, Signature, TypedValue } from './model';
 import { memoize } from '../memo';
 import { decodeName, escapeC } from '../symbols/text';
@@ -18,10 +19,11 @@ export interface CallRegisters {
   read(addr: number | bigint, len: number): Buffer | null;
   /** Where a result returned in memory is (the hidden pointer taken at entry); undefined: not known, not read. */
   result?: bigint;
+  /** Bytes of a string read at most (the hook's stringMax); STRING_MAX when not given. */
+  stringMax?: number;
 }
 
-/** Bytes of a string read at most (the text shows `"..."...` past them). */
-export const STRING_MAX = 64;
+export { STRING_MAX, STRING_MAX_LIMIT } from './model';
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
@@ -91,24 +93,34 @@ function decode(b: Buffer): string {
   return s.includes('\ufffd') ? decodeName(b, 0, b.length) : s;
 }
 
-/** A NUL-terminated string of at most STRING_MAX bytes; null when its first byte cannot be read. */
+/** A NUL-terminated string of at most stringMax bytes; null when its first byte cannot be read. */
 function readString(r: CallRegisters, addr: bigint): { s: string; truncated: boolean } | null {
-  const first = Math.min(STRING_MAX + 1, 4096 - Number(addr & 4095n));
+  const max = r.stringMax ?? STRING_MAX;
+  const first = Math.min(max + 1, 4096 - Number(addr & 4095n));
   let b = r.read(addr, first);
   if (!b) return null;
   let z = b.indexOf(0);
-  if (z < 0 && first < STRING_MAX + 1) {
-    const rest = r.read(addr + BigInt(first), STRING_MAX + 1 - first);
+  if (z < 0 && first < max + 1) {
+    const rest = r.read(addr + BigInt(first), max + 1 - first);
     if (rest) {
       b = Buffer.concat([b, rest]);
       z = b.indexOf(0);
     }
   }
-  if (z >= 0 && z <= STRING_MAX) return { s: decode(b.subarray(0, z)), truncated: false };
-  return { s: decode(b.subarray(0, Math.min(b.length, STRING_MAX))), truncated: true };
+  if (z >= 0 && z <= max) return { s: decode(b.subarray(0, z)), truncated: false };
+  return { s: decode(b.subarray(0, Math.min(b.length, max))), truncated: true };
 }
 
-const isString = (t: CType) => t.k === 'ptr' && !!t.to && t.to.k === 'int' && !!t.to.c && /\bchar$/.test(t.to.n);
+/**
+ * A C string: a pointer to plain char, or to a const character type by
+ * another name (`const unsigned char *`, as sqlite3_column_text returns;
+ * libxml2's `const xmlChar *`). A byte buffer (`uint8_t *`, `unsigned char *`
+ * written to) stays an address.
+ */
+const isString = (t: CType) =>
+  t.k === 'ptr' && !!t.to && t.to.k === 'int' && ((!!t.to.c && /\bchar$/.test(t.to.n)) || (t.to.s === 1 && /^const (?:(?:un)?signed )?\w*char$/i.test(t.to.n)));
+/** A string the function may write (`char *`, `unsigned char *`: its characters not const): an output buffer. */
+export const isWritableString = (t: CType) => isString(t) && !/^const\b|\bconst$/.test(t.to!.n);
 /** Parameters whose values are bits, shown in hex: flags, oflag, mask, prot. */
 const looksLikeFlags = (name: string | null) => !!name && flagNames(name);
 const flagNames = memoize((name: string) => /^(o?flags?|.*_flags?|.*mask|prot)$/i.test(name));
@@ -119,7 +131,8 @@ const isStdString = (t: CType) => t.s === 32 && !!t.m && t.m.length >= 2 &&
 
 function stdString(b: Buffer, off: number, t: CType, name: string | null, r: CallRegisters): TypedValue {
   const p = b.readBigUInt64LE(off), len = b.readBigUInt64LE(off + 8);
-  const want = len > BigInt(STRING_MAX) ? STRING_MAX : Number(len);
+  const max = r.stringMax ?? STRING_MAX;
+  const want = len > BigInt(max) ? max : Number(len);
   const chars = want === 0 ? Buffer.alloc(0) : r.read(p, want);
   if (!chars) return { name, type: t.n, kind: 'str', value: asNumber(p), text: `${hex(p)} <unreadable>`, error: 'unreadable' };
   const s = decode(chars);

@@ -162,11 +162,12 @@ function liveEntry(e: EntryEvent): string | null {
 }
 
 function liveExit(e: ExitEvent): string | null {
-  const x = e as ExitEvent & Ordered & { ret?: Typed };
+  const x = e as ExitEvent & Ordered & { ret?: Typed; filled?: Typed[] };
   if (!x[IN_ORDER]) return null;
   let s = exitHead(e) + jsonNumber(e.depth) + ',"retval":' + (e.retval === null ? 'null' : '"' + e.retval + '"') + ',"unwound":' + e.unwound + ',"durationNs":' + jsonNs(e.durationNs);
   let n = 9;
   if (x.ret !== undefined) (s += ',"ret":' + typedValue(x.ret)), n++;
+  if (x.filled !== undefined) (s += ',"filled":' + typedList(x.filled)), n++;
   if (e.reason !== undefined) (s += ',"reason":' + jsonName(e.reason)), n++;
   if (e.inherited !== undefined) (s += ',"inherited":' + e.inherited), n++;
   if (e.goroutine !== undefined) (s += ',"goroutine":' + jsonNumber(e.goroutine)), n++;

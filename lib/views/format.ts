@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as tty from 'tty';
 import type { EntryContext, ExitContext } from '../context';
-import { argsJson, argsText as typedArgsText, callName, entryParts, exitParts, returnJson, returnText } from '../types/render';
+import { argsJson, argsText as typedArgsText, callName, entryParts, exitParts, filledJson, returnJson, returnText } from '../types/render';
 import { escapeC, escapeText } from '../symbols/text';
 import { memoize } from '../memo';
 import { IN_ORDER } from './event-json';
@@ -61,6 +61,8 @@ export function typeExit(ctx: ExitContext, e: ExitEvent, json: boolean): void {
   if (json) {
     const ret = returnJson(parts);
     if (ret) (e as unknown as Record<string, unknown>).ret = ret;
+    const filled = filledJson(parts);
+    if (filled) (e as unknown as Record<string, unknown>).filled = filled;
   }
   (e as WithLive)[LIVE] = parts;
 }
@@ -104,8 +106,12 @@ export function retText(e: ExitEvent): string {
   const live = (e as WithLive)[LIVE] as ExitParts | undefined;
   if (live !== undefined) return returnText(live);
   const ret = (e as unknown as { ret?: { type?: string; value?: unknown; error?: string } }).ret;
-  if (ret) return ret.type === 'void' ? '' : `= ${escapeText(recordValue(ret))}`;
-  return e.retval === null ? '' : `= ${e.retval}`;
+  const text = ret ? (ret.type === 'void' ? '' : `= ${escapeText(recordValue(ret))}`) : e.retval === null ? '' : `= ${e.retval}`;
+  // The buffers the call filled in, from a record: untrusted, shown only as well-formed entries.
+  const filled = (e as unknown as { filled?: unknown }).filled;
+  if (!Array.isArray(filled) || !filled.length || !filled.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v))) return text;
+  const shown = `[${escapeText(filled.map((v) => recordValue(v as Parameters<typeof recordValue>[0])).join(', '))}]`;
+  return text ? `${text} ${shown}` : shown;
 }
 
 // ---- the sink ----------------------------------------------------------------

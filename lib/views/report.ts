@@ -17,7 +17,7 @@ import { Fallback, fallbackLines, fallbacksOf } from './fallbacks';
  * theirs, and their callers', include the tracer's round trip, not subtracted.
  */
 export function durationsNote(overheadNs: number | null, mode?: 'fast' | 'trap', trapped = false): string {
-  if (overheadNs !== null) return `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call, measured at start-up)`;
+  if (overheadNs !== null) return `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call, measured at start-up); a caller's total keeps about one round trip per hooked call nested in it`;
   if (mode === 'fast') {
     return trapped
       ? 'durations as the calls took them, timed in the process, except for the functions in trap mode listed below: theirs, and those of the calls they run inside, include the tracer\'s round trip'

@@ -83,6 +83,8 @@ describe('matchFunctions', () => {
     ['geo::perimeter(int, int)', '_ZN3geo9perimeterEii'],
     ['geo::areas()', '_ZN3geo5areasEv'],
     ['memcpy', 'memcpy@@GLIBC_2.14'],
+    ['geo::label[abi:cxx11](char const*, int)', '_ZN3geo5labelB5cxx11EPKci'],
+    ['geo::Shape::name[abi:cxx11]() const', '_ZNK3geo5Shape4nameB5cxx11Ev'],
   ]);
 
   test.each<[string, string[]]>([
@@ -91,12 +93,19 @@ describe('matchFunctions', () => {
     ['geo::area(int, int)', ['geo::area(int, int)']],
     ['geo::area', ['geo::area(int, int)', 'geo::area(geo::Point const&)']],
     ['geo::area*', ['geo::area(int, int)', 'geo::area(geo::Point const&)', 'geo::areas()']],
-    ['geo::*', ['geo::area(int, int)', 'geo::area(geo::Point const&)', 'geo::perimeter(int, int)', 'geo::areas()']],
-    ['_ZN3geo*', ['geo::area(int, int)', 'geo::area(geo::Point const&)', 'geo::perimeter(int, int)', 'geo::areas()']],
+    ['geo::*', ['geo::area(int, int)', 'geo::area(geo::Point const&)', 'geo::perimeter(int, int)', 'geo::areas()', 'geo::label[abi:cxx11](char const*, int)', 'geo::Shape::name[abi:cxx11]() const']],
+    ['_ZN3geo*', ['geo::area(int, int)', 'geo::area(geo::Point const&)', 'geo::perimeter(int, int)', 'geo::areas()', 'geo::label[abi:cxx11](char const*, int)']],
     ['memcpy', ['memcpy']],
     ['memcpy@@GLIBC_2.14', ['memcpy']],
     ['area', []],
     ['geo::area(int', []],
+    // ABI tags are left out unless the pattern gives them; parameters too.
+    ['geo::label', ['geo::label[abi:cxx11](char const*, int)']],
+    ['geo::label(char const*, int)', ['geo::label[abi:cxx11](char const*, int)']],
+    ['geo::label(int)', []],
+    ['geo::label[[]abi:cxx11[]]', ['geo::label[abi:cxx11](char const*, int)']],
+    ['geo::Shape::name', ['geo::Shape::name[abi:cxx11]() const']],
+    ['geo::Shape::name() const', ['geo::Shape::name[abi:cxx11]() const']],
     ['libgeo.so:add', ['add']],
     ['libgeo.so.2:geo::area', ['geo::area(int, int)', 'geo::area(geo::Point const&)']],
     ['libother.so:add', []],
@@ -122,8 +131,11 @@ describe('matchFunctions', () => {
 describe('closeNames', () => {
   test.each<[string, string[], string[]]>([
     ['ad', ['add', 'sub', 'mul', 'addr', 'read', 'main'], ['add', 'addr', 'read']],
-    ['prinft', ['printf', 'print', 'sprintf', 'puts'], ['print', 'printf']],
-    ['libc.so.6:prinft', ['printf', 'print', 'sprintf', 'puts'], ['print', 'printf']],
+    // A swap of two neighbours is one edit (optimal string alignment): sprintf is an insertion and a swap.
+    ['prinft', ['printf', 'print', 'sprintf', 'puts'], ['print', 'printf', 'sprintf']],
+    ['libc.so.6:prinft', ['printf', 'print', 'sprintf', 'puts'], ['print', 'printf', 'sprintf']],
+    ['grete', ['free', 'getc', 'gets', 'greet'], ['greet', 'free', 'getc']],
+    ['abcd', ['badc'], ['badc']],
     ['ad*', ['add', 'sub'], ['add']],
     ['ad', ['add', 'add', 'add'], ['add']],
     ['geo::aera', ['geo::area', 'geo::perimeter'], ['geo::area']],

@@ -29,6 +29,8 @@ function showViews(file: string, v: ViewingArgs, fd: number, settleWith: (s: () 
   const run: RunInfo = { command: [], pid: 0, startTs: 0, startWallNs: 0, overheadNs: null };
   let built: ReturnType<typeof buildViews> | null = null;
   let calls = 0, lastTs = 0;
+  // The threads that made calls: a --tid that names none of them is said, not shown as an empty view.
+  const threads = new Set<number>();
   let exitStatus: { pid: number; code: number | null; signal: string | null; detached: boolean } | null = null;
   // What the views hold of calls that have not returned is bounded (a record of calls that never return).
   const inFlight = new InFlightBound();
@@ -47,8 +49,9 @@ function showViews(file: string, v: ViewingArgs, fd: number, settleWith: (s: () 
       const view = built!.view;
       if (typeof e.ts === 'number') lastTs = Math.max(lastTs, e.ts);
       if (e.type === 'entry') {
-        calls++;
         const en = e as EntryEvent;
+        if (!en.inherited) calls++; // a fork child's inherited call was counted in its parent
+        threads.add(en.tid);
         if (inFlight.entry(en.tid, en.depth, en.function, bytes)) view.entry(en);
         else if (inFlight.dropped === 1) {
           const m = `more than ${IN_FLIGHT_MAX} calls (or ${IN_FLIGHT_BYTES >> 20} MiB of their entries) in flight at once: calls that begin now are not shown until some return`;
@@ -89,11 +92,17 @@ function showViews(file: string, v: ViewingArgs, fd: number, settleWith: (s: () 
     process.stderr.write(`rethook: ${escapeText(file)}: ${inFlight.dropped} calls not shown: they began while ${IN_FLIGHT_MAX} calls ` +
       `(or ${IN_FLIGHT_BYTES >> 20} MiB of their entries) were in flight at once\n`);
   }
+  const absent = (v.filters.tids ?? []).filter((t) => !threads.has(t));
+  if (absent.length) {
+    const known = [...threads].sort((a, b) => a - b);
+    process.stderr.write(`rethook: ${escapeText(file)} has no calls of thread ${absent.join(', ')} ` +
+      `(its threads: ${known.length ? known.slice(0, 20).join(', ') + (known.length > 20 ? ', ...' : '') : 'none, no calls recorded'})\n`);
+  }
   // Lines too long to be rethook's are a damaged file: shown without them, said, and not a success.
   if (rec.skipped.lines) {
     process.stderr.write(`rethook: ${escapeText(file)}: ${rec.skipped.lines} line${rec.skipped.lines > 1 ? 's' : ''} too long skipped ` +
       `(the first: line ${rec.skipped.first}; an event line may take ${LINE_MAX >> 20} MiB)\n`);
     return 1;
   }
-  return 0;
+  return absent.length ? 1 : 0;
 }

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import type { Hook } from '../../hook';
 import { commandOf, exeOf } from '../../symbols/procfs';
 import type { ExitStatus, Tracer } from '../../tracer';
-import { EndInfo, missedLine, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
+import { EndInfo, EntryEvent, missedLine, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
 import { entryEvent, EventFields, exitEvent, Sink } from '../../views/format';
 import { JsonView } from '../../views/jsonl';
 import { loadedModules, recordEndLine, recordHeaderLine } from '../../views/record';
@@ -66,10 +66,24 @@ export async function traceCommand(p: Parsed): Promise<number> {
   };
   if (!recording && v!.format === 'pprof') run.modules = loadedModules(tracer.pid);
   const pids = new Set<number>([tracer.pid]);
+  const inflight = new InFlight();
   /** The traced processes not seen to exit: a pid seen to exit may be another process's now, and is never signalled. */
   const live = new Set<number>([tracer.pid]);
+  /** Followed fork children whose first event has not come yet: what they inherited in flight, and when. */
+  const inheriting = new Map<number, { calls: EntryEvent[]; ts: number }>();
+  /** Before a child's first call event: the calls it inherited open its stream. */
+  const opening = (pid: number) => {
+    const from = inheriting.get(pid);
+    if (!from) return;
+    inheriting.delete(pid);
+    inflight.openInherited(pid, from.calls, from.ts, view);
+  };
   tracer.onProcess((e) => {
     const ts = Number(e.timestampNs);
+    if (e.type === 'fork') {
+      const calls = inflight.stackOf(e.parentTid);
+      if (calls.length) inheriting.set(e.pid, { calls, ts });
+    }
     if (e.type === 'exit') live.delete(e.pid);
     if (e.type === 'fork') [pids, live].forEach((set) => set.add(e.pid));
     if (e.type === 'fork') note({ type: 'fork', pid: e.pid, parent: e.parent, ts }, '');
@@ -77,20 +91,25 @@ export async function traceCommand(p: Parsed): Promise<number> {
     else if (e.pid !== tracer.pid) note({ type: 'process-exit', pid: e.pid, code: e.code, signal: e.signal, ts }, '');
   });
 
-  const inflight = new InFlight();
   try {
     hook = tracer.hook(h.patterns, {
       returnMode: h.returnMode,
       mode,
+      // A name found in no object yet may be in one loaded later (dlopen): kept, and named at the end if it never matched.
+      unmatched: 'wait',
       // Fast mode copies C string arguments at the call: the output shows what the call saw.
       ...(fastMode ? { capture: { strings: 'auto' as const } } : {}),
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
+      ...(h.stringMax !== undefined ? { stringMax: h.stringMax } : {}),
       onEntry: (ctx) => {
         calls++;
-        view.entry(entryEvent(ctx, h.backtrace, fields));
-        inflight.entered(ctx);
+        if (inheriting.size) opening(ctx.pid);
+        const ev = entryEvent(ctx, h.backtrace, fields);
+        view.entry(ev);
+        inflight.entered(ctx, ev);
       },
       onExit: (ctx) => {
+        if (inheriting.size) opening(ctx.pid);
         view.exit(exitEvent(ctx, fields));
         inflight.exited(ctx);
       },
@@ -105,10 +124,11 @@ export async function traceCommand(p: Parsed): Promise<number> {
     throw e;
   }
   const hk = hook;
-  // Every output starts by saying how calls are caught and which functions are in trap mode, and why.
+  // Every output starts by saying how calls are caught and which functions are in trap mode, and why
+  // (asked for trap mode, nothing is in it instead of fast: the stream starts with the calls, as it always has).
   const fallbacks = sessionFallbacks(h, hk);
   writeHeader(fallbacks);
-  if (!recording) note({ type: 'fallbacks', mode, fallbacks }, '');
+  if (!recording && h.mode !== 'trap') note({ type: 'fallbacks', mode, fallbacks }, '');
   // Refusals and damaged objects: those known now, then (at exit) those found as objects were loaded.
   const showNotes = hookNotes(hk, note);
   showNotes(true);
