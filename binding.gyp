@@ -9,6 +9,7 @@
         "native/addon_values.cc",
         "native/addon_debug.cc",
         "native/addon_fast.cc",
+        "native/record/encode.cc",
         "native/dwarf/types.cc",
         "native/dwarf/unwind.cc",
         "native/session.cc",

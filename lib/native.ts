@@ -188,6 +188,20 @@ export interface FastAddon {
   clock(): [bigint, bigint];
   /** Wake the threads sleeping on the 32-bit word at `offset` of a shared mapping (FUTEX_WAKE); how many woke. */
   wake(memory: ArrayBuffer, offset: number): number;
+  /**
+   * One thread's ring records, from state[0] (its tail) up to `head`, written
+   * as the binary record's CALLS records (docs/record-format.md) into `out`
+   * from state[1], until head or once past `limit` (a record takes at most 256
+   * bytes). `sites`: per ring site index [record site id + 1 (0: none),
+   * args | ret << 4 | fp << 5]; `clock`: [cycles hi, cycles lo, ns, ns per
+   * cycle]; `restored`: frames an unwinder restored (their UNWOUND records say
+   * exception, the others longjmp). The ring's tail is stored (a waiting
+   * thread woken) at most every 256 records and at the end. state: [tail, pos,
+   * last ts] in and out, then out: [entries, damaged records, why (1: kind or
+   * site, 2: depth)] (native/record/encode.h).
+   */
+  transcode(memory: ArrayBuffer, block: number, ring: number, mask: number, head: number, sites: Uint32Array, clock: Float64Array,
+    restored: Float64Array, out: Uint8Array, limit: number, state: Float64Array): void;
 }
 
 interface Addon {

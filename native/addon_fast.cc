@@ -11,6 +11,7 @@
 
 #include "fast/planner.h"
 #include "fast/recorder.h"
+#include "record/encode.h"
 
 namespace rethook {
 
@@ -127,6 +128,55 @@ Napi::Value Wake(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(n < 0 ? 0 : n));
 }
 
+// transcode(memory, block, ring, mask, head, sites, clock, restored, out, limit, state):
+// one thread's ring records from state[0] (its tail) up to head written as
+// the binary record's CALLS records into `out` from state[1], until head or
+// past `limit`; the ring's tail stored (and a waiting thread woken) at most
+// every 256 records and at the end. state: [tail, pos, lastTs] in and out,
+// then [entries, damaged, damage] out (native/record/encode.h).
+Napi::Value Transcode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto memory = info[0].As<Napi::ArrayBuffer>();
+  auto sites = info[5].As<Napi::Uint32Array>();
+  auto clock = info[6].As<Napi::Float64Array>();
+  auto restored = info[7].As<Napi::Float64Array>();
+  auto out = info[8].As<Napi::Uint8Array>();
+  auto state = info[10].As<Napi::Float64Array>();
+  TranscodeIn in{};
+  in.arena = static_cast<uint8_t*>(memory.Data());
+  in.block = size_t(info[1].As<Napi::Number>().Int64Value());
+  in.ring = size_t(info[2].As<Napi::Number>().Int64Value());
+  in.mask = uint64_t(info[3].As<Napi::Number>().Int64Value());
+  in.head = uint64_t(info[4].As<Napi::Number>().Int64Value());
+  in.sites = sites.Data();
+  in.nsites = sites.ElementLength() / 2;
+  in.clock = clock.Data();
+  in.restored = restored.Data();
+  in.nrestored = restored.ElementLength();
+  in.out = out.Data();
+  in.limit = size_t(info[9].As<Napi::Number>().Int64Value());
+  const size_t len = memory.ByteLength();
+  bool ok = clock.ElementLength() >= 4 && state.ElementLength() >= 6 && ((in.mask + 1) & in.mask) == 0 &&
+            in.block + RH_B_NODES <= len && in.ring <= len && (in.mask + 1) * RH_RECORD_SIZE <= len - in.ring &&
+            in.limit + 256 <= out.ByteLength() && size_t(state[1]) <= in.limit + 256 && in.block % 8 == 0;
+  if (!ok) {
+    Napi::RangeError::New(env, "transcode: a ring or an output outside its memory").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  TranscodeState st;
+  st.tail = uint64_t(state[0]);
+  st.pos = size_t(state[1]);
+  st.last_ts = state[2];
+  record_transcode(in, st);
+  state[0] = double(st.tail);
+  state[1] = double(st.pos);
+  state[2] = st.last_ts;
+  state[3] = double(st.entries);
+  state[4] = double(st.damaged);
+  state[5] = double(st.damage);
+  return env.Undefined();
+}
+
 Napi::Object Layout(Napi::Env env) {
   auto o = Napi::Object::New(env);
 #define RH(name) o.Set(#name, Napi::Number::New(env, double(RH_##name)))
@@ -163,6 +213,7 @@ Napi::Object FastExports(Napi::Env env) {
   o.Set("branches", Napi::Function::New(env, Branches));
   o.Set("clock", Napi::Function::New(env, Clock));
   o.Set("wake", Napi::Function::New(env, Wake));
+  o.Set("transcode", Napi::Function::New(env, Transcode));
   return o;
 }
 

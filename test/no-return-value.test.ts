@@ -8,6 +8,8 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tracer } from '../lib';
+import { readRecord } from '../lib/record/read';
+import type { SiteInfo } from '../lib/record/batch';
 import { Captured, CLI, fixture, MODES, scratchDir, waitForState } from './helpers';
 import { timeBound } from './time-bound';
 
@@ -20,9 +22,29 @@ function linesOf(file: string): Record<string, unknown>[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l));
 }
 
-/** Until `file` holds an entry event of `fn` (the CLI flushes its output every 20 ms): its pid. */
-async function entered(file: string, fn: string, cli: ChildProcess): Promise<number> {
+/** The pid of the first entry of `fn` in record `file` so far (read as a cut record), or 0. */
+function recordedEntry(file: string, fn: string): number {
+  if (!fs.existsSync(file) || fs.statSync(file).size < 16) return 0;
+  let sites: readonly SiteInfo[] = [];
+  let pid = 0;
+  readRecord(file, {
+    sites: (_a, all) => (sites = all),
+    calls: (b) => {
+      for (let r = 0; r < b.length && !pid; r++) if (b.kind[r] === 1 && sites[b.site[r]].function === fn) pid = b.pid;
+    },
+  });
+  return pid;
+}
+
+/** Until `file` holds an entry of `fn` (the CLI flushes JSON every 20 ms, a record every second): its pid. */
+async function entered(file: string, fn: string, cli: ChildProcess, record = false): Promise<number> {
   for (const end = Date.now() + timeBound(20000); Date.now() < end && cli.exitCode === null; ) {
+    if (record) {
+      const pid = recordedEntry(file, fn);
+      if (pid) return pid;
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
     const e = linesOf(file).find((l) => l.type === 'entry' && l.function === fn);
     if (e) return e.pid as number;
     await new Promise((r) => setTimeout(r, 10));
@@ -34,7 +56,7 @@ async function entered(file: string, fn: string, cli: ChildProcess): Promise<num
 async function detachedInFlight(cmd: 'trace' | 'record', mode: string, out: string): Promise<void> {
   const args = cmd === 'trace' ? ['trace', '--format', 'json'] : ['record'];
   const cli = spawn(process.execPath, [CLI, ...args, '--mode', mode, '--detach-on-exit', '-o', out, '-f', 'nap', '-f', 'main', '--', fixture('sleeper'), String(NAP)], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const pid = await entered(out, 'nap', cli);
+  const pid = await entered(out, 'nap', cli, cmd === 'record');
   expect(await waitForState(pid, 'S', timeBound(10000))).toBe('S'); // asleep in nap's system call
   cli.kill('SIGTERM');
   const [code] = await once(cli, 'exit');

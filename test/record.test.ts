@@ -3,6 +3,8 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { readRecord } from '../lib/record/read';
+import type { SiteInfo } from '../lib/record/batch';
 import { cli, CLI, fixture, scratchDir } from './helpers';
 import { timeBound } from './time-bound';
 
@@ -23,15 +25,19 @@ describe('recursion: record, then report, replay and dump', () => {
     recorded = cli(['record', '-o', file, '-f', 'fact', '--', fixture('recursion')]);
   });
 
-  test('record runs the program as untraced, quietly, and writes a header line with the command, pid, modules and format version', () => {
+  test('record runs the program as untraced, quietly, and writes a header with the command, pid and modules, the site, the calls and the end', () => {
     expect(recorded).toEqual({ stdout: 'fact(5)=120\n', stderr: '', status: 0, signal: null });
-    const all = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const [header] = all;
-    expect(header).toMatchObject({ type: 'rethook-record', version: 1, command: [fixture('recursion')], attached: false, arch: process.arch, patterns: ['fact'], mode: 'fast', fallbacks: [] });
+    expect(fs.readFileSync(file).subarray(0, 12)).toEqual(Buffer.from('RHRECORD\x02\0\0\0', 'latin1'));
+    let sites: readonly SiteInfo[] = [];
+    let entries = 0;
+    const rec = readRecord(file, { sites: (_a, all) => (sites = all), calls: (b) => (entries += b.kind.subarray(0, b.length).filter((k) => k === 1).length) });
+    const header = rec.header;
+    expect(header).toMatchObject({ command: [fixture('recursion')], attached: false, arch: process.arch, patterns: ['fact'] });
     expect(header.pid).toBeGreaterThan(0);
-    expect(header.modules.map((m: Ev) => path.basename(m.path))).toEqual(expect.arrayContaining(['recursion.O0', expect.stringMatching(/^libc[.-]/)]));
-    expect(all[all.length - 1]).toMatchObject({ type: 'end', pids: [header.pid], calls: 5, nmissed: {}, status: { pid: header.pid, code: 0, signal: null, detached: false } });
-    expect(all[all.length - 1].functions).toEqual([expect.objectContaining({ function: 'fact', pid: header.pid })]);
+    expect(header.modules.map((m) => path.basename(m.path))).toEqual(expect.arrayContaining(['recursion.O0', expect.stringMatching(/^libc[.-]/)]));
+    expect(sites.map((x) => [x.function, x.pid])).toEqual([['fact', header.pid]]);
+    expect(entries).toBe(5);
+    expect({ cut: rec.cut, end: rec.end }).toMatchObject({ cut: false, end: { pids: [header.pid], calls: 5, nmissed: {}, status: { pid: header.pid, code: 0, signal: null, detached: false } } });
   });
 
   test('replay shows the tree the live trace shows', () => {
@@ -63,19 +69,17 @@ describe('recursion: record, then report, replay and dump', () => {
     expect(shape(JSON.parse(cli(['dump', '--chrome', file]).stdout))).toEqual(shape(JSON.parse(fs.readFileSync(chromeOut, 'utf8'))));
   });
 
-  test('a record cut in the middle of a line is shown up to the cut, and says it was cut', () => {
-    const text = fs.readFileSync(file, 'utf8');
-    const lines = text.split('\n');
-    // Header, entries of fact(5..1), the exits of fact(1) and fact(2), then half of fact(3)'s exit.
-    const keep = lines.slice(0, 8).join('\n') + '\n' + lines[8].slice(0, 20);
+  test('a record cut before its end is shown up to the cut, and says it was cut', () => {
+    // Cut inside its END chunk: every call is there, the end is not. (Cuts with calls in flight: test/unit/record-read.test.ts.)
+    const bytes = fs.readFileSync(file);
     const cut = path.join(scratchDir(), 'cut.rethook');
-    fs.writeFileSync(cut, keep);
+    fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 3));
     const rep = cli(['report', '--format', 'json', cut]);
     expect(rep.status).toBe(0);
-    expect(rep.stderr).toMatch(/^rethook: \S+cut\.rethook was cut short \(the tracer did not finish recording\): shown up to its last complete event, 7 events, [\d.]+ [mun]?s into the run; 3 calls were in flight there\n$/);
+    expect(rep.stderr).toMatch(/^rethook: \S+cut\.rethook was cut short \(the tracer did not finish recording\): shown up to its last complete event, \d+ events, [\d.]+ [mun]?s into the run; 0 calls were in flight there\n$/);
     const summary = JSON.parse(rep.stdout);
     expect(summary.cut).toBe(true);
-    expect(summary.rows).toEqual([expect.objectContaining({ function: 'fact', calls: 2 })]);
+    expect(summary.rows).toEqual([expect.objectContaining({ function: 'fact', calls: 5 })]);
     const replay = cli(['replay', '--args', '1', cut]);
     expect(masked(replay.stdout).slice(0, 6)).toEqual(['fact(0x5) {', '  fact(0x4) {', '    fact(0x3) {', '      fact(0x2) {', '        fact(0x1) = 0x1 <T>', '      } = 0x2 <T> /* fact */']);
     expect(replay.stderr).toMatch(/was cut short/);
@@ -83,14 +87,14 @@ describe('recursion: record, then report, replay and dump', () => {
     expect(cli(['dump', '--chrome', '-o', chromeFile, cut]).stderr).toMatch(/^rethook: \S+ was cut short .*\n$/);
     const chrome = JSON.parse(fs.readFileSync(chromeFile, 'utf8'));
     const xs = chrome.traceEvents.filter((e: Ev) => e.ph === 'X');
-    expect(xs.map((x: Ev) => [x.args.args[0], x.args.cut ?? false])).toEqual([['0x1', false], ['0x2', false], ['0x3', true], ['0x4', true], ['0x5', true]]);
+    expect(xs.map((x: Ev) => [x.args.args[0], x.args.cut ?? false])).toEqual([['0x1', false], ['0x2', false], ['0x3', false], ['0x4', false], ['0x5', false]]);
     expect(chrome.otherData.cut).toBe(true);
   });
 
   test('a file that is no record is a one-line error', () => {
     const r = cli(['report', fixture('recursion')]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^rethook: \S+ is not a rethook record \(its first line is no header\)\n$/);
+    expect(r.stderr).toMatch(/^rethook: \S+ is not a rethook record \(it does not start with RHRECORD\)\n$/);
     expect(cli(['report']).status).toBe(2);
   });
 });

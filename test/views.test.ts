@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Summary, Tracer } from '../lib';
 import { calibrate } from '../lib/views/calibrate';
+import { readRecord } from '../lib/record/read';
 import { Captured, cli, fixture, scratchDir } from './helpers';
 
 const TREE = ['-f', 'outer', '-f', 'middle', '-f', 'inner', '-f', 'slow', '-f', 'other'];
@@ -19,7 +20,7 @@ function recordRun(name: string, args: string[], prog: string[]): { file: string
   const file = path.join(scratchDir(), `${name}.rethook`);
   const r = cli(['record', '-o', file, ...args, '--', ...prog]);
   expect(r.status).toBe(0);
-  const header = JSON.parse(fs.readFileSync(file, 'utf8').split('\n')[0]);
+  const header = readRecord(file, {}).header;
   const dump = cli(['dump', file]);
   expect(dump.status).toBe(0);
   return { file, events: dump.stdout.trim().split('\n').map((l) => JSON.parse(l)), overheadNs: header.overheadNs };

@@ -35,6 +35,8 @@ const RING_OFFSET = 64 * 1024;
 const BLOCK_STRIDE = RING_OFFSET + RING_RECORDS * L.RECORD_SIZE;
 const MAX_BLOCKS = Math.floor((ARENA_SIZE - BLOCKS) / BLOCK_STRIDE);
 const EMPTY = 0n, DELETED = 1n;
+/** Records in a ring - 1. */
+export const RING_MASK = RING_RECORDS - 1;
 
 /** One thread's block, as the tracer tracks it. */
 export interface ThreadBlock {
@@ -204,6 +206,11 @@ export class FastArena {
     this.consumedExactly(b, 0n);
   }
 
+  /** Offset of a block's ring (RING_MASK + 1 records). */
+  ring(b: ThreadBlock): number {
+    return b.offset + RING_OFFSET;
+  }
+
   /** Offset of record number `n` of a block's ring. */
   record(b: ThreadBlock, n: number): number {
     return b.offset + RING_OFFSET + (n & (RING_RECORDS - 1)) * L.RECORD_SIZE;
@@ -231,15 +238,15 @@ export class FastArena {
    * A block's node stack, bottom first: each node's frame, real return
    * address and site. The program can write it: a depth past the stack is
    * read as full, and a node whose site is no site is left out (its pool is
-   * not known: nothing is released for it).
+   * not known: nothing is released for it). `depth`: its place on the stack.
    */
-  nodes(b: ThreadBlock): { sp: number; ret: number; site: number; tsc: bigint }[] {
+  nodes(b: ThreadBlock): { sp: number; ret: number; site: number; tsc: bigint; depth: number }[] {
     const out = [];
     for (let i = 0; i < this.depth(b); i++) {
       const n = b.offset + L.B_NODES + i * L.NODE_SIZE;
       const site = this.num(n + L.N_SITE);
       if (site >= MAX_SITES) continue;
-      out.push({ sp: this.num(n + L.N_SP), ret: this.num(n + L.N_RET), site, tsc: this.get(n + L.N_TSC) });
+      out.push({ sp: this.num(n + L.N_SP), ret: this.num(n + L.N_RET), site, tsc: this.get(n + L.N_TSC), depth: i });
     }
     return out;
   }

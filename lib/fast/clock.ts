@@ -17,6 +17,8 @@ export class Clock {
   /** c0 in halves, to convert readings without bigints. */
   private readonly hi0: number;
   private readonly lo0: number;
+  /** [c0 hi, c0 lo, t0 ns, rate] for native converters (fast.transcode), kept up to date. */
+  readonly factors = new Float64Array(4);
 
   static shared(): Clock {
     return (Clock.instance ??= new Clock());
@@ -26,6 +28,7 @@ export class Clock {
     [this.c0, this.t0] = fast.clock();
     this.hi0 = Number(this.c0 >> 32n);
     this.lo0 = Number(this.c0 & 0xffffffffn);
+    this.factors.set([this.hi0, this.lo0, Number(this.t0), this.rate]);
   }
 
   /** The first rate: over at least FIRST_WINDOW_NS since the clock was made (waiting out what is left of it). */
@@ -40,6 +43,7 @@ export class Clock {
     if (!this.rate) return; // not settled yet: settle() will take a window as long
     const [c, t] = fast.clock();
     if (t - this.t0 > FIRST_WINDOW_NS) this.rate = Number(t - this.t0) / Number(c - this.c0 || 1n);
+    this.factors[3] = this.rate;
   }
 
   /** Cycles (hi, lo halves) to monotonic ns. */

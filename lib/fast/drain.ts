@@ -19,6 +19,7 @@ import type { Session } from '../engine/session';
 import type { FastArena, ThreadBlock } from './arena';
 import type { FastProc, FastSite, PendingCall } from './fast-proc';
 import { fastOf } from './fast-proc';
+import { drainToRecord, recordEnds, recordOnlyWriter } from './record-drain';
 
 const L = fast.layout;
 const NARGS = arch.args.length;
@@ -47,9 +48,11 @@ function drainAll(s: Session, only?: { proc: Proc; tid?: number }): number {
   for (const proc of only ? [only.proc] : s.table.allProcesses()) {
     const fp = fastOf(proc);
     if (!fp) continue;
+    // Hooks that only record: the rings go into the record with no object per call.
+    const w = recordOnlyWriter(s, fp);
     for (const b of [...fp.arena.blocks.values()]) {
       if (only?.tid !== undefined && b.tid !== only.tid) continue;
-      n += drainBlock(s, fp, b);
+      n += w ? drainToRecord(fp, b, w, (tid, what) => damaged(fp, tid, what)) : drainBlock(s, fp, b);
       if (s.status) return n;
     }
     if (only?.tid === undefined) noteMissed(fp); // a stop's own drain leaves the counters to the next full one (or the thread's end)
@@ -97,7 +100,7 @@ function drainBlock(s: Session, fp: FastProc, b: ThreadBlock): number {
  * part is dropped, and each hook of the process says so once per thread and
  * counts what was dropped (FastProc.damaged).
  */
-function damaged(fp: FastProc, tid: number, what: string): void {
+export function damaged(fp: FastProc, tid: number, what: string): void {
   const n = fp.damaged.get(tid) ?? 0;
   fp.damaged.set(tid, n + 1);
   if (n) return;
@@ -200,7 +203,9 @@ function deliver(s: Session, fp: FastProc, pid: number, tid: number, stack: Pend
 }
 
 /** Calls whose frames an exception or a longjmp removed (innermost first): unwound with `reason`. */
-export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly { sp: number; site: number }[], reason: 'exception' | 'longjmp'): void {
+export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly { sp: number; site: number; depth?: number }[], reason: 'exception' | 'longjmp'): void {
+  const w = recordOnlyWriter(s, fp);
+  if (w) return recordEnds(fp, w, tid, dead, reason);
   const stack = fp.inFlight.get(tid) ?? [];
   for (const d of dead) {
     const i = stack.findIndex((c) => c.sp === d.sp && c.site.index === d.site);
@@ -209,7 +214,9 @@ export function endCalls(s: Session, fp: FastProc, tid: number, dead: readonly {
 }
 
 /** Calls that returned while the thread was stopped at the recorder's trap (innermost first): their exits, with `retval`. */
-export function returnCalls(s: Session, fp: FastProc, tid: number, nodes: readonly { sp: number; site: number }[], retval: bigint): void {
+export function returnCalls(s: Session, fp: FastProc, tid: number, nodes: readonly { sp: number; site: number; depth?: number }[], retval: bigint): void {
+  const w = recordOnlyWriter(s, fp);
+  if (w) return recordEnds(fp, w, tid, nodes, null, retval);
   const stack = fp.inFlight.get(tid) ?? [];
   for (const n of nodes) {
     const i = stack.findIndex((c) => c.sp === n.sp && c.site.index === n.site);
@@ -219,6 +226,14 @@ export function returnCalls(s: Session, fp: FastProc, tid: number, nodes: readon
 
 /** Calls still in flight on a thread that is gone (or a process that execs): unwound with `reason`. */
 export function endInFlight(s: Session, fp: FastProc, tid: number, reason: 'thread-exit' | 'exec'): void {
+  const w = recordOnlyWriter(s, fp);
+  if (w) {
+    // No calls kept here: the thread's node stack is what is open (its block, before it is dropped).
+    const b = fp.arena.blocks.get(tid);
+    if (b && !fp.lent.has(tid)) recordEnds(fp, w, tid, fp.arena.nodes(b).reverse(), reason);
+    fp.inFlight.delete(tid);
+    return;
+  }
   const stack = fp.inFlight.get(tid);
   fp.inFlight.delete(tid);
   if (stack) for (const call of stack.reverse()) endCall(s, fp, tid, call, reason);

@@ -8,6 +8,7 @@
 // tail-jumps into another fast one is one frame with three calls returning
 // once, innermost first). The entry's handlers run at the stop as in trap
 // mode; the exit comes as a fast one does, in the thread's ring.
+import { recordOnlyWriter } from './record-drain';
 import { returnAbi } from '../arch';
 import type { Hook } from '../hook';
 import { fast } from '../native';
@@ -89,7 +90,7 @@ export function fallbackEntry(s: Session, th: ThreadState, site: Site, addr: num
     call.tscLo = Number(tsc & 0xffffffffn);
     const pushed = fp.arena.pushCall(b, { sp, ret: call.realRet, site: p.index, tsc });
     if (pushed === 'ok' && !tail && !returnAbi.hijack(regs, th.proc.mem, fp.recorderReturn)) fp.arena.popNodes(b, raw.length);
-    else if (pushed === 'ok') {
+    else if (pushed === 'ok' && !recordOnlyWriter(s, fp)) { // (a record-only process keeps no calls: its node stack is what is open)
       let stack = fp.inFlight.get(th.tid);
       if (!stack) fp.inFlight.set(th.tid, (stack = []));
       stack.push(call);

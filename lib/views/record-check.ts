@@ -136,12 +136,12 @@ function shallow(v: unknown, field: string, level = 0): void {
 }
 
 /** The top-level fields of an event, each no deeper than LIMITS.nesting. */
-function allShallow(o: Obj): void {
+export function allShallow(o: Obj): void {
   for (const k in o) shallow(o[k], k, 1);
 }
 
 /** An `argv` entry or a `ret`: {name?, type?, value?, error?, truncated?} (value: any JSON, already shallow). */
-function typed(v: unknown, field: string): void {
+export function typed(v: unknown, field: string): void {
   const o = object(v, field);
   if (o.name !== undefined) str(o.name, `${field}.name`);
   if (o.type !== undefined) str(o.type, `${field}.type`);

@@ -1,4 +1,10 @@
-// Record files (`rethook record -o run.rethook`): JSON lines.
+// Record files of format version 1 (JSON lines), as `rethook record` writes
+// them until the binary writer (lib/record/write.ts) replaces it; they are
+// read by lib/record/read.ts no more (version 2 only: it says so in one line).
+// What stays here: the header and end lines, the modules, and the bound on
+// the calls in flight that the views hold (InFlightBound).
+//
+// Version 1 was:
 //
 //   line 1    the header: {"type":"rethook-record","version":1,"command":[...],
 //             "pid":N,"attached":false,"arch":"x64","startTs":ns,"startWallNs":ns,
@@ -8,18 +14,11 @@
 //             process-exit, missed, refused, warning, fork, exec ...)
 //   last      {"type":"end","ts":ns,"pids":[...],"calls":N,"nmissed":{"fn":n},
 //             "functions":[{"pid","address","function"}],"status":{...}}
-//
-// A file without its end line was cut (the tracer was killed while
-// recording): it is read up to its last complete line, and says so.
-//
-// A record is untrusted input: every field is checked (record-check.ts), a
-// line is read in time linear in its length and held only up to a bound, and
-// the calls in flight that the views hold are bounded too (InFlightBound).
+
 import * as fs from 'fs';
-import { RethookError } from '../errors';
-import type { RunInfo, TraceEvent } from './events';
+import type { RunInfo } from './events';
+import type { RecordEnd, RecordHeader } from './record-check';
 import type { Fallback } from './fallbacks';
-import { checkEnd, checkEvent, checkHeader, RecordEnd, RecordFieldError, RecordHeader } from './record-check';
 
 export const RECORD_VERSION = 1;
 
@@ -54,172 +53,6 @@ export function loadedModules(pid: number): { pid: number; path: string; start: 
     /* gone, or not readable: no modules known */
   }
   return [...first].filter(([p]) => code.has(p)).map(([p, start]) => ({ pid, path: p, start }));
-}
-
-/** An event line longer than this is skipped, with a warning in its place (rethook writes none this long). */
-export const LINE_MAX = 1 << 20;
-/** The header and the end line may be longer (a long command line, thousands of hooked functions). */
-export const LONG_LINE_MAX = 64 << 20;
-
-export interface ReadRecord {
-  header: RecordHeader;
-  end: RecordEnd | null;
-  /** The file ends early (no end line, or a line cut in the middle). */
-  cut: boolean;
-  /** Complete event lines read. */
-  events: number;
-  /** Lines skipped for being longer than their bound: how many, and the first one's number (0: none). */
-  skipped: { lines: number; first: number };
-}
-
-/** The first `n` bytes of a line held in pieces. */
-function lineStart(parts: Buffer[], n: number): string {
-  let s = '';
-  for (const p of parts) {
-    s += p.toString('latin1', 0, Math.min(p.length, n - s.length));
-    if (s.length >= n) break;
-  }
-  return s;
-}
-
-/**
- * Read a record: the header, then each event to `onEvent` as it is read,
- * with the length of its line (files of millions of events are never held
- * whole). Every line is checked (record-check.ts): a bad field throws a
- * RethookError naming the file, the line and the field. A line that is not
- * JSON ends the reading there when it is the last one (the file was cut);
- * with more lines after it, it is an error too. Reading is linear in the
- * file's size: a line is put together once, and one longer than its bound
- * (LINE_MAX, LONG_LINE_MAX) is only counted as it goes by, then skipped with
- * a `warning` event in its place.
- */
-export function readRecord(file: string, onHeader: (h: RecordHeader) => void, onEvent: (e: TraceEvent, bytes: number) => void): ReadRecord {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw new RethookError(`cannot open ${file}: ${(e as NodeJS.ErrnoException).code}`, 'ERECORD');
-  }
-  let header: RecordHeader | null = null;
-  let end: RecordEnd | null = null;
-  let events = 0;
-  const skipped = { lines: 0, first: 0 };
-  /** A line that is not JSON: the file was cut there, unless anything follows it. */
-  let notJson = 0;
-  const bad = (no: number, what: string) => new RethookError(`${file} line ${no}: ${what}`, 'ERECORD');
-  const nothingFollows = () => {
-    if (notJson) throw bad(notJson, 'not a JSON object with a "type", and more lines follow it');
-  };
-  const notRecord = (why: string) => new RethookError(`${file} is not a rethook record (${why})`, 'ERECORD');
-
-  /** One whole line (number `no`); false: the reading ends here. */
-  const line = (text: string, no: number): boolean => {
-    nothingFollows();
-    let o: Record<string, unknown> | null = null;
-    try {
-      const v = JSON.parse(text);
-      if (typeof v === 'object' && v !== null && !Array.isArray(v) && typeof v.type === 'string') o = v;
-    } catch {
-      /* not JSON */
-    }
-    if (!o) {
-      if (!header) throw notRecord('its first line is no header');
-      notJson = no;
-      return true;
-    }
-    let what = 'header';
-    try {
-      if (!header) {
-        if (o.type !== 'rethook-record') throw notRecord('its first line is no header');
-        if (Number.isInteger(o.version) && (o.version as number) > RECORD_VERSION) {
-          throw new RethookError(`${file} is a record of format version ${o.version}; this rethook reads version ${RECORD_VERSION}`, 'ERECORD');
-        }
-        header = checkHeader(o);
-        onHeader(header);
-        return true;
-      }
-      if (o.type === 'end') {
-        what = 'end line';
-        end = checkEnd(o);
-        return false;
-      }
-      what = `'${(o.type as string).slice(0, 40)}' event`;
-      const e = checkEvent(o);
-      events++;
-      onEvent(e, text.length);
-      return true;
-    } catch (err) {
-      if (err instanceof RecordFieldError) throw bad(no, `${what} ${err.message}`);
-      throw err;
-    }
-  };
-
-  /** A line past its bound, gone by (`bytes` long): skipped, with a warning event in its place. */
-  const skip = (no: number, bytes: number, max: number) => {
-    nothingFollows();
-    if (!skipped.lines) skipped.first = no;
-    skipped.lines++;
-    onEvent({ type: 'warning', message: `${file} line ${no} skipped: ${bytes} bytes, longer than the ${max >> 20} MiB a record line may take` }, 0);
-  };
-
-  // The line being read, in pieces (each a view of the chunk it was read in), or only its length once past its bound.
-  let parts: Buffer[] = [];
-  let length = 0;
-  let max = LONG_LINE_MAX; // the header's bound, then LINE_MAX (the end line's once its start is seen)
-  let over = false;
-  let no = 0;
-  try {
-    reading: for (;;) {
-      const chunk = Buffer.allocUnsafe(1 << 20);
-      const n = fs.readSync(fd, chunk, 0, chunk.length, null);
-      if (!n) break;
-      const data = chunk.subarray(0, n);
-      let start = 0;
-      while (start < n) {
-        const nl = data.indexOf(10, start);
-        const stop = nl < 0 ? n : nl;
-        length += stop - start;
-        if (!over) {
-          parts.push(data.subarray(start, stop));
-          if (length > LINE_MAX && header && max === LINE_MAX && lineStart(parts, 14) === '{"type":"end",') max = LONG_LINE_MAX;
-          if (length > max) {
-            if (!header) throw notRecord(`its first line is longer than ${max >> 20} MiB`);
-            over = true;
-            parts = [];
-          }
-        }
-        if (nl < 0) break;
-        no++;
-        if (over) skip(no, length, max);
-        else if (!line(parts.length === 1 ? parts[0].toString('utf8') : Buffer.concat(parts, length).toString('utf8'), no)) break reading;
-        parts = [];
-        length = 0;
-        over = false;
-        max = LINE_MAX;
-        start = nl + 1;
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  if (!end && length) {
-    // A last line without its line end: cut in the middle, or a complete line whose line end is missing.
-    if (over) skip(no + 1, length, max);
-    else {
-      const text = Buffer.concat(parts, length).toString('utf8');
-      let complete = true;
-      try {
-        JSON.parse(text);
-      } catch {
-        complete = false;
-      }
-      if (complete) line(text, no + 1);
-      else if (!header) throw notRecord('its first line is no header');
-      else nothingFollows();
-    }
-  }
-  if (!header) throw notRecord('it is empty');
-  return { header, end, cut: !end, events, skipped };
 }
 
 /** Calls of a record in flight at once (entered, their exits not seen yet), all threads together, that the views hold. */

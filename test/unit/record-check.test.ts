@@ -1,15 +1,9 @@
-// The record validator (lib/views/record-check.ts), the record reader's
-// bounds and errors (readRecord), and the bound on calls held in flight
+// The record validator (lib/views/record-check.ts) and the bound on calls held in flight
 // (InFlightBound), in-process: every field of a crafted record wrong in type
 // and in range is refused with its name.
-import * as fs from 'fs';
-import * as path from 'path';
-import { RethookError } from '../../lib/errors';
 import { checkEnd, checkEvent, checkHeader, LIMITS, RecordFieldError } from '../../lib/views/record-check';
-import { InFlightBound, LINE_MAX, LONG_LINE_MAX, readRecord } from '../../lib/views/record';
-import type { TraceEvent } from '../../lib/views/events';
-import { deepJson, END, EVENTS, HEADER, lines, MUTANTS, mutated, text } from '../record-corpus';
-import { scratchDir } from '../helpers';
+import { InFlightBound } from '../../lib/views/record';
+import { deepJson, END, EVENTS, HEADER, lines, MUTANTS } from '../record-corpus';
 
 type Obj = Record<string, unknown>;
 
@@ -82,89 +76,6 @@ describe('the validator', () => {
     const e = { ...EVENTS[0], pid: LIMITS.pid, tid: LIMITS.pid, depth: LIMITS.depth, ts: LIMITS.ns, address: '0xffffffffffffffff', args: Array(LIMITS.args).fill('0x0') };
     expect(refused(e)).toBeNull();
     expect(refused({ ...END, calls: LIMITS.count, nmissed: { '': LIMITS.count } })).toBeNull();
-  });
-});
-
-describe('readRecord', () => {
-  const write = (name: string, content: string | Buffer) => {
-    const file = path.join(scratchDir(), name);
-    fs.writeFileSync(file, content);
-    return file;
-  };
-  const read = (file: string) => {
-    const events: TraceEvent[] = [];
-    const r = readRecord(file, () => undefined, (e) => events.push(e));
-    return { ...r, events };
-  };
-  const error = (file: string): RethookError => {
-    try {
-      read(file);
-    } catch (e) {
-      expect(e).toBeInstanceOf(RethookError);
-      return e as RethookError;
-    }
-    throw new Error('no error');
-  };
-
-  test('a valid record is read whole: every event, the end line, not cut', () => {
-    const r = read(write('valid.rethook', text(lines())));
-    expect(r.events).toEqual(EVENTS);
-    expect({ cut: r.cut, end: r.end, skipped: r.skipped }).toEqual({ cut: false, end: END, skipped: { lines: 0, first: 0 } });
-  });
-
-  test.each([
-    [MUTANTS.find((mu) => mu.field === 'command')!, /^\S+mutant\.rethook line 1: header field 'command': expected an array, found "\.\/app"$/],
-    [MUTANTS.find((mu) => mu.field === 'depth')!, /^\S+mutant\.rethook line 2: 'entry' event field 'depth': expected an integer from 0 to 2147483647, found "0"$/],
-    [MUTANTS.find((mu) => mu.named === 'nmissed["g"]')!, /^\S+mutant\.rethook line 13: end line field 'nmissed\["g"\]': expected an integer from 0 to \d+, found null$/],
-  ])('a bad field is a RethookError ERECORD naming the file, the line and the field (%#)', (mu, message) => {
-    const e = error(write('mutant.rethook', mutated(mu)));
-    expect(e.code).toBe('ERECORD');
-    expect(e.message).toMatch(message);
-  });
-
-  test('a line that is not JSON is an error when lines follow it, and a cut when it is the last', () => {
-    const all = text(lines()).split('\n');
-    all.splice(3, 0, '{"type":"entry",');
-    expect(error(write('garbage.rethook', all.join('\n'))).message).toMatch(/garbage\.rethook line 4: not a JSON object with a "type", and more lines follow it$/);
-    const cut = text(lines()).split('\n').slice(0, 4).join('\n') + '\n{"type":"exit","pid":1\n';
-    const r = read(write('cut.rethook', cut));
-    expect({ cut: r.cut, events: r.events.length, end: r.end }).toEqual({ cut: true, events: 3, end: null });
-  });
-
-  test('an event with its line end missing at the end of the file is read, then said to be cut', () => {
-    const r = read(write('noeol.rethook', text(lines().slice(0, 3)).trimEnd()));
-    expect({ cut: r.cut, events: r.events }).toEqual({ cut: true, events: EVENTS.slice(0, 2) });
-  });
-
-  test(`an event line longer than ${LINE_MAX >> 20} MiB is skipped with a warning event in its place; the lines after it are read`, () => {
-    const all = lines().map((o) => JSON.stringify(o));
-    all.splice(2, 0, JSON.stringify({ type: 'warning', message: 'x'.repeat(LINE_MAX) }));
-    const r = read(write('long.rethook', all.join('\n') + '\n'));
-    expect(r.skipped).toEqual({ lines: 1, first: 3 });
-    expect(r.events).toHaveLength(EVENTS.length + 1);
-    expect(r.events[1]).toEqual({ type: 'warning', message: expect.stringMatching(/long\.rethook line 3 skipped: \d+ bytes, longer than the 1 MiB a record line may take$/) });
-    expect(r.events.slice(2)).toEqual(EVENTS.slice(1));
-    expect(r.end).toEqual(END);
-  });
-
-  test('an end line longer than an event line may be (thousands of hooked functions) is read', () => {
-    const functions = Array.from({ length: 40000 }, (_, i) => ({ pid: 100, address: 4198400 + i, function: `function_number_${i}` }));
-    const file = write('bigend.rethook', text([...lines().slice(0, -1), { ...END, functions }]));
-    expect(fs.statSync(file).size).toBeGreaterThan(LINE_MAX);
-    const r = read(file);
-    expect(r.end?.functions).toHaveLength(40000);
-    expect(r.skipped.lines).toBe(0);
-  });
-
-  test(`a first line longer than ${LONG_LINE_MAX >> 20} MiB is no record, said before the rest is read`, () => {
-    const head = Buffer.from(JSON.stringify({ ...HEADER, command: ['./app'] }).slice(0, -1) + ',"pad":"');
-    const file = write('bighead.rethook', Buffer.concat([head, Buffer.alloc(LONG_LINE_MAX, 'a'), Buffer.from('"}\n')]));
-    expect(error(file).message).toMatch(/bighead\.rethook is not a rethook record \(its first line is longer than 64 MiB\)$/);
-  });
-
-  test('a newer format version is refused as such, before its fields are checked', () => {
-    const file = write('v2.rethook', text([{ type: 'rethook-record', version: 2, command: 'changed' }]));
-    expect(error(file).message).toMatch(/v2\.rethook is a record of format version 2; this rethook reads version 1$/);
   });
 });
 

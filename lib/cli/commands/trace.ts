@@ -2,13 +2,15 @@
 // `rethook record` (events written to a record file for report/replay/dump):
 // options become a Tracer and its hook, and the hook's calls go to the views.
 import * as fs from 'fs';
-import type { Hook } from '../../hook';
+import type { Hook, HookHandlers } from '../../hook';
+import type { EntryContext, ExitContext } from '../../context';
 import { commandOf, exeOf } from '../../symbols/procfs';
 import type { ExitStatus, Tracer } from '../../tracer';
 import { EndInfo, EntryEvent, missedLine, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
 import { entryEvent, EventFields, exitEvent, Sink } from '../../views/format';
 import { JsonView } from '../../views/jsonl';
-import { loadedModules, recordEndLine, recordHeaderLine } from '../../views/record';
+import { loadedModules } from '../../views/record';
+import type { RecordHeaderV2, RecordWriter } from '../../record/write';
 import { HookingArgs, hookMode, Parsed, ViewingArgs } from '../args';
 import { attachResponsively, Interrupts } from '../interrupts';
 import { buildViews, endOfRun, endOfRunLine, hookNotes, openOutput, sessionFallbacks } from './views';
@@ -36,7 +38,9 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const endLine = () => endOfRunLine(calls, hook?.nmissed ?? 0, monotonicNs() - run.startTs, status);
   const built = recording ? null : buildViews(fd, v!, run, { live: true, headline: endLine });
   const sink = built?.sink ?? new Sink(fd);
-  const view: View = built?.view ?? new JsonView(sink);
+  // A record (format version 2, lib/record/write.ts): its writer, made once the program's pid is known; notes go into it.
+  let writer: RecordWriter | null = null;
+  const view: View = built?.view ?? (recording ? recordNotes(() => writer) : new JsonView(sink));
   const fields: EventFields = built?.fields ?? 'all';
   const note = (e: NoteEvent, text: string) => view.note(e, text);
   const tool = `rethook ${require('../../../package.json').version}`;
@@ -51,20 +55,15 @@ export async function traceCommand(p: Parsed): Promise<number> {
     const st = (e as { status?: ExitStatus }).status;
     if (!st) throw e;
     run.pid = st.pid;
-    if (recording) sink.write(recordHeaderLine(run, false, h.patterns, [], tool));
+    if (recording) writer = startRecord(fd, run, false, h.patterns, [], tool);
     return settled(ended(st));
   }
   run.pid = tracer.pid;
   if (h.attachPid !== null) run.command = commandOf(h.attachPid);
-  /** The record's first line, once: after hooking (it says which functions are in trap mode), or as the program ended first. */
-  let headerWritten = !recording;
-  const writeHeader = (fallbacks: Fallback[]) => {
-    if (headerWritten) return;
-    headerWritten = true;
-    sink.write(recordHeaderLine(run, h.attachPid !== null, h.patterns, loadedModules(tracer.pid), tool, fallbacks));
-    sink.flush(); // even a record cut right away says what it was
-  };
-  if (!recording && v!.format === 'pprof') run.modules = loadedModules(tracer.pid);
+  // Even a record cut right away says what it was: its header is written at once (the functions in trap mode follow as a note, once hooked).
+  const modules = recording || v!.format === 'pprof' ? loadedModules(tracer.pid) : [];
+  if (recording) writer = startRecord(fd, run, h.attachPid !== null, h.patterns, modules, tool);
+  if (!recording && v!.format === 'pprof') run.modules = modules;
   const pids = new Set<number>([tracer.pid]);
   const inflight = new InFlight();
   /** The traced processes not seen to exit: a pid seen to exit may be another process's now, and is never signalled. */
@@ -101,21 +100,23 @@ export async function traceCommand(p: Parsed): Promise<number> {
       ...(fastMode ? { capture: { strings: 'auto' as const } } : {}),
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       ...(h.stringMax !== undefined ? { stringMax: h.stringMax } : {}),
-      onEntry: (ctx) => {
+      // A record's hook only records: fast mode then writes its rings into the record with no object per call.
+      ...(writer ? recorder(writer, h.backtrace, modules) : {
+      onEntry: (ctx: EntryContext) => {
         calls++;
         if (inheriting.size) opening(ctx.pid);
         const ev = entryEvent(ctx, h.backtrace, fields);
         view.entry(ev);
         inflight.entered(ctx, ev);
       },
-      onExit: (ctx) => {
+      onExit: (ctx: ExitContext) => {
         if (inheriting.size) opening(ctx.pid);
         view.exit(exitEvent(ctx, fields));
         inflight.exited(ctx);
       },
+      }),
     });
   } catch (e) {
-    writeHeader([]);
     const st = (e as { status?: ExitStatus }).status;
     if (st) return settled(ended(st)); // it ended before it could be hooked
     if ((e as { dying?: boolean }).dying) return settled(ended(await tracer.run())); // it is ending now
@@ -127,8 +128,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   // Every output starts by saying how calls are caught and which functions are in trap mode, and why
   // (asked for trap mode, nothing is in it instead of fast: the stream starts with the calls, as it always has).
   const fallbacks = sessionFallbacks(h, hk);
-  writeHeader(fallbacks);
-  if (!recording && h.mode !== 'trap') note({ type: 'fallbacks', mode, fallbacks }, '');
+  if (h.mode !== 'trap') note({ type: 'fallbacks', mode, fallbacks }, '');
   // Refusals and damaged objects: those known now, then (at exit) those found as objects were loaded.
   const showNotes = hookNotes(hk, note);
   showNotes(true);
@@ -141,10 +141,14 @@ export async function traceCommand(p: Parsed): Promise<number> {
   };
   interrupts.hooked(tracer, h.attachPid !== null ? 'attached' : h.detachOnExit ? 'detach-on-exit' : 'started', live);
 
+  // A slow run's record is written out every second too: a killed recorder loses at most that (or its last buffer).
+  const flusher = writer ? setInterval(() => writer!.flush(), 1000) : null;
+  flusher?.unref();
   let st: ExitStatus;
   try {
     st = await tracer.run();
   } finally {
+    if (flusher) clearInterval(flusher);
     sink.flush();
   }
   tracer.onProcess(null);
@@ -170,8 +174,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
     const info: EndInfo = { endTs: monotonicNs(), nmissed: new Map(hk?.nmissedByFunction ?? []), cut: false, status: s };
     view.end(info);
     if (recording) {
-      sink.write(recordEndLine({ ts: info.endTs, pids: [...pids], calls, nmissed: Object.fromEntries(info.nmissed), functions: hk?.functions ?? [], status: s }));
-      sink.flush();
+      calls = writer!.calls;
+      writer!.end({ ts: info.endTs, pids: [...pids], calls, nmissed: Object.fromEntries(info.nmissed), functions: hk?.functions ?? [], status: s });
       if (process.stderr.isTTY) process.stderr.write(`${endLine()}; recorded in ${outName}\n`);
     } else if (built?.tree && !v!.summary && !v!.hist.length && v!.format === 'text' && require('tty').isatty(fd)) {
       built.tree.flushAll();
@@ -181,4 +185,44 @@ export async function traceCommand(p: Parsed): Promise<number> {
     if (fd !== 2) fs.closeSync(fd);
     return endOfRun(s, hk?.unmatched ?? []);
   }
+}
+
+/** A record's header written at once (lib/record/write.ts): its writer, on `fd`. */
+function startRecord(fd: number, run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeaderV2['modules'], tool: string): RecordWriter {
+  const { RecordWriter } = require('../../record/write') as typeof import('../../record/write');
+  const fastMode = run.mode === 'fast';
+  const nsPerTick = fastMode ? (require('../../fast/clock') as typeof import('../../fast/clock')).Clock.shared().factors[3] : 1;
+  return new RecordWriter(fd, {
+    command: run.command, pid: run.pid, attached, arch: process.arch, startTs: run.startTs, startWallNs: run.startWallNs,
+    overheadNs: run.overheadNs, mode: run.mode ?? 'trap', patterns, modules, cwd: process.cwd(), tool,
+    fallbacks: [], // known once hooked: `fallback` notes follow
+    clock: { source: fastMode ? (process.arch === 'arm64' ? 'cntvct' : 'tsc') : 'monotonic', nsPerTick },
+  });
+}
+
+/** The hook's handlers of a record: every call into the writer, nothing else (lib/record/write.ts). */
+function recorder(w: RecordWriter, backtrace: boolean, modules: RecordHeaderV2['modules']): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+  const { recordingHandlers } = require('../../record/write') as typeof import('../../record/write');
+  const { arch } = require('../../native') as typeof import('../../native');
+  // The object an address is in, by the modules the header lists (their first mapping; the last one below the address).
+  const sorted = [...modules].sort((a, b) => Number(BigInt(a.start) - BigInt(b.start)));
+  const moduleOf = (pid: number, address: number): string => {
+    let best = '';
+    for (const m of sorted) if (m.pid === pid && Number(BigInt(m.start)) <= address) best = m.path;
+    return best;
+  };
+  return recordingHandlers(w, { backtrace, argRegs: arch.args.length, moduleOf });
+}
+
+/** A record's view: only its notes, each a NOTE chunk (calls go into the record by the hook itself). */
+function recordNotes(writer: () => RecordWriter | null): View {
+  return {
+    entry: () => undefined,
+    exit: () => undefined,
+    note: (e: NoteEvent) => {
+      const ts = (e as { ts?: number }).ts ?? monotonicNs();
+      writer()?.note({ ...e, ts });
+    },
+    end: () => undefined,
+  };
 }
