@@ -90,14 +90,13 @@ async function main() {
   console.log(`  record size: ${recBytes.toFixed(1)} bytes per call${uf ? `, uftrace ${ufBytes.toFixed(1)} = ${(recBytes / ufBytes).toFixed(2)}x (target <= 1)` : ''}`);
   console.log(`  report of ${N} calls: ${(reportNs / 1e6).toFixed(0)} ms${uf ? `, uftrace report ${(ufReportNs / 1e6).toFixed(0)} ms = ${(reportNs / ufReportNs).toFixed(2)}x (target <= 1)` : ''}`);
 
-  // Start-up: a program of one call, whole process, against Node's own.
-  const nodeStart = median([1, 2, 3, 4, 5].map(() => wallNs([process.execPath, '-e', '0'])));
-  const untraced = median([1, 2, 3, 4, 5].map(() => wallNs([LOOP, '1'])));
-  const start = median([1, 2, 3, 4, 5].map(() => wallNs(rethook('trace', '-o', path.join(tmp, 's.txt'), '-f', 'tiny', '--', LOOP, '1'))));
-  const startTrap = median([1, 2, 3, 4, 5].map(() => wallNs(rethook('trace', '--mode', 'trap', '-o', path.join(tmp, 's.txt'), '-f', 'tiny', '--', LOOP, '1'))));
-  let ufStart = null;
-  if (uf) ufStart = median([1, 2, 3, 4, 5].map(() => wallNs(['uftrace', 'record', '-P', 'tiny', '-d', ufData, LOOP, '1'])));
-  console.log(`  start-up, a 1-call program, whole process: rethook ${(start / 1e6).toFixed(0)} ms (--mode trap ${(startTrap / 1e6).toFixed(0)} ms), node -e 0 ${(nodeStart / 1e6).toFixed(0)} ms, untraced ${(untraced / 1e6).toFixed(1)} ms${uf ? `, uftrace record ${(ufStart / 1e6).toFixed(0)} ms` : ''} (target: node + 100 ms)`);
+  // Start-up: exec to the program's first instruction, against Node's own (bench/startup.js).
+  const startup = require('./startup');
+  console.log('  ' + startup.table(startup.measure(startup.CONFIGS, 9), '    '));
+  if (uf) {
+    const ufStart = median([1, 2, 3, 4, 5].map(() => wallNs(['uftrace', 'record', '-P', 'tiny', '-d', ufData, LOOP, '1'])));
+    console.log(`  uftrace record -P tiny, a 1-call program, whole process: ${(ufStart / 1e6).toFixed(0)} ms`);
+  }
 
   // Memory over a long run: the tracer's peak RSS for -c over 10x N calls.
   const long = N * 5;

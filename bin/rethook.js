@@ -4,4 +4,5 @@
 // signal dispositions it inherits, so the shell notes which ones our caller
 // ignored (nohup, trap '' HUP) for the program rethook starts (methods/spawn.ts).
 'use strict';
+require('../dist/cli/compile-cache').enableCompileCache();
 require('../dist/cli/main').main(process.argv.slice(2));

@@ -4,8 +4,6 @@ import { RethookError } from '../errors';
 import { escapeText } from '../symbols/text';
 import { ignoreAsCallerDid } from '../tracee/caller-signals';
 import { parseCommand, UsageError } from './args';
-import { reportCommand } from './commands/report';
-import { traceCommand } from './commands/trace';
 import { USAGE } from './usage';
 
 export async function main(argv: string[]): Promise<void> {
@@ -49,9 +47,10 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE[p.cmd]);
     return 0;
   }
-  if (p.cmd === 'trace' || p.cmd === 'record') return traceCommand(p);
+  // Each command loads what it needs: a trace waits for none of the record reader's modules.
+  if (p.cmd === 'trace' || p.cmd === 'record') return (require('./commands/trace') as typeof import('./commands/trace')).traceCommand(p);
   const after = { settle: () => Promise.resolve() };
-  const code = reportCommand(p, after);
+  const code = (require('./commands/report') as typeof import('./commands/report')).reportCommand(p, after);
   await after.settle(); // --otlp: the last spans sent (the output is written already)
   return code;
 }

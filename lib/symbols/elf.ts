@@ -207,11 +207,23 @@ function u64(b: Buffer, o: number, what: string): number {
   return Number(v);
 }
 
-/** A u64 as a number, or -1 when out of range (for fields whose damage only loses one item). */
-function u64OrBad(b: Buffer, o: number): number {
-  const v = b.readBigUInt64LE(o);
-  return v > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(v);
+// The symbol table is read before the program may run (every library, at
+// every start): its fields are read byte by byte, not with Buffer's methods
+// or BigInt, which cost far more in code not yet optimized.
+
+/** A little-endian u32 at `o` (in bounds: the caller checked). */
+function le32(b: Uint8Array, o: number): number {
+  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + b[o + 3] * 0x1000000;
 }
+
+/** A u64 as a number, or -1 when out of range (for fields whose damage only loses one item). */
+function u64OrBad(b: Uint8Array, o: number): number {
+  const hi = le32(b, o + 4);
+  // Above 2^53 - 1 exactly when the high word is 2^21 or more.
+  return hi > 0x1fffff ? -1 : hi * 0x100000000 + le32(b, o);
+}
+
+const indexOfByte = Uint8Array.prototype.indexOf;
 
 /**
  * A string table: names are read within its bounds only, each NUL found by a
@@ -223,10 +235,10 @@ class StringTable {
   private budget: number;
   constructor(private readonly b: Buffer) {
     let count = 0;
-    for (let i = b.indexOf(0); i >= 0; i = b.indexOf(0, i + 1)) count++;
+    for (let i = indexOfByte.call(b, 0); i >= 0; i = indexOfByte.call(b, 0, i + 1)) count++;
     this.nuls = new Int32Array(count);
     let k = 0;
-    for (let i = b.indexOf(0); i >= 0; i = b.indexOf(0, i + 1)) this.nuls[k++] = i;
+    for (let i = indexOfByte.call(b, 0); i >= 0; i = indexOfByte.call(b, 0, i + 1)) this.nuls[k++] = i;
     // Names may share tails, but not without bound: what names may cost in all.
     this.budget = 8 * b.length + (1 << 20);
   }
@@ -325,15 +337,21 @@ function parse(path: string, src: ByteSource): ElfFile {
       note(e.message);
     }
   }
-  let dynstr: StringTable | null = null;
+  // String tables by file range: .dynstr serves DT_SONAME and .dynsym, read and indexed once.
+  const stringTables = new Map<string, StringTable>();
+  const stringTable = (off: number, size: number, what: string): StringTable => {
+    const key = `${off}:${size}`;
+    let t = stringTables.get(key);
+    if (!t) stringTables.set(key, (t = new StringTable(region(src, off, size, what))));
+    return t;
+  };
   const dynStrings = (): StringTable | null => {
-    if (dynstr) return dynstr;
     const addr = dyn.get(DT_STRTAB), size = dyn.get(DT_STRSZ);
     if (addr === undefined || size === undefined || addr < 0 || size < 0) return null;
     // A PIE's or a library's addresses are relative to 0; an executable's are absolute: both are link-time addresses.
     const off = fileOffset(addr, size);
     if (off === null) throw new Damage('DT_STRTAB lies outside the file image');
-    return (dynstr = new StringTable(region(src, off, size, 'DT_STRTAB')));
+    return stringTable(off, size, 'DT_STRTAB');
   };
   let soname: string | null = null;
   const sonameOff = dyn.get(DT_SONAME);
@@ -355,7 +373,7 @@ function parse(path: string, src: ByteSource): ElfFile {
   const readSymbols = (table: Buffer, entsize: number, strings: StringTable) => {
     for (let o = 0; o + SYM_SIZE <= table.length; o += entsize) {
       const info = table[o + 4];
-      const shndx = table.readUInt16LE(o + 6);
+      const shndx = table[o + 6] | (table[o + 7] << 8);
       const type = info & 0xf;
       const isFunc = type === STT_FUNC || type === STT_GNU_IFUNC;
       if ((!isFunc && type !== STT_OBJECT) || shndx === SHN_UNDEF || (isFunc && shndx >= SHN_LORESERVE)) continue; // defined only
@@ -365,7 +383,7 @@ function parse(path: string, src: ByteSource): ElfFile {
       // A function must lie in an executable segment (a damaged value would plant int3 in data or mid-nowhere);
       // an object in some segment.
       // (An object may sit at a segment's very end: __TMC_END__, end markers.)
-      const seg = (isFunc ? exec : segments).find((s) => value >= s.vaddr && (value < s.vaddr + s.memsz || (!isFunc && value === s.vaddr + s.memsz)));
+      const seg = segmentAt(isFunc ? exec : segments, value, !isFunc);
       if (!seg) {
         // An end marker, not damage: Go's linker gives the end of the text
         // (`runtime.etext`) a zero-size function symbol just past its last byte.
@@ -376,7 +394,7 @@ function parse(path: string, src: ByteSource): ElfFile {
         refusedSymbols++;
         size = seg.vaddr + seg.memsz - value;
       }
-      const name = strings.name(table.readUInt32LE(o));
+      const name = strings.name(le32(table, o));
       if (name === null) {
         refusedSymbols++;
         continue;
@@ -413,7 +431,7 @@ function parse(path: string, src: ByteSource): ElfFile {
         const strtab = sections[symtab.link];
         if (!strtab || strtab.type !== SHT_STRTAB) throw new Damage(`its symbol table links to section ${symtab.link}, not a string table`);
         const table = region(src, symtab.offset, symtab.size, 'the symbol table');
-        const strings = new StringTable(region(src, strtab.offset, strtab.size, 'the string table'));
+        const strings = stringTable(strtab.offset, strtab.size, 'the string table');
         readSymbols(table, symtab.entsize, strings);
         fromSections = true;
       }
@@ -458,6 +476,12 @@ function parse(path: string, src: ByteSource): ElfFile {
     symtab: hasSymtab,
     ehFrameHdr,
   };
+}
+
+/** The segment holding `value` (or ending at it, when `atEnd`), or undefined. */
+function segmentAt<S extends ElfSegment>(segs: S[], value: number, atEnd: boolean): S | undefined {
+  for (const s of segs) if (value >= s.vaddr && (value < s.vaddr + s.memsz || (atEnd && value === s.vaddr + s.memsz))) return s;
+  return undefined;
 }
 
 /** How many entries .dynsym has, from DT_HASH (nchain) or DT_GNU_HASH (the highest index in its chains). */

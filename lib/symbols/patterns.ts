@@ -156,6 +156,18 @@ function globMatch(tokens: Token[], name: string): boolean {
 
 function compileGlob(glob: string, isModule: boolean, bad: (why: string) => Error): Glob {
   const tokens = tokenize(glob, bad);
+  // Every symbol of every object is tested at start-up: literals (`tiny`) and
+  // literals then one star (`kv_*`, `*`) are plain string tests, the same
+  // answers as globMatch's.
+  const lead = tokens.findIndex((t) => t.kind !== 'lit');
+  if (lead < 0) {
+    const dotted = glob + '.';
+    return { source: glob, test: isModule ? (s: string) => s === glob || s.startsWith(dotted) : (s: string) => s === glob };
+  }
+  if (lead === tokens.length - 1 && tokens[lead].kind === 'star') {
+    const prefix = glob.slice(0, lead);
+    return { source: glob, test: (s: string) => s.startsWith(prefix) };
+  }
   // A module given as "libz.so" also names "libz.so.1": the glob, or the glob then "." and anything.
   const versioned: Token[] | null = isModule ? [...tokens, { kind: 'lit', ch: '.' }, { kind: 'star' }] : null;
   return {

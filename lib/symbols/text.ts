@@ -17,7 +17,8 @@ export function decodeName(b: Buffer, start: number, end: number): string {
       break;
     }
   }
-  if (ascii) return b.toString('latin1', start, end);
+  // latin1Slice: toString('latin1') without its argument handling (names are decoded by the thousand at start-up).
+  if (ascii) return (b as Buffer & { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
   let out = '';
   let i = start;
   while (i < end) {

@@ -302,13 +302,36 @@ float sqrtf(float x);
 float powf(float x, float y);
 `;
 
-let table: Map<string, Signature> | null = null;
+/**
+ * Each declaration's line by the name it declares (the last word before its
+ * first '(', as parseDeclaration reads it; a later line wins). A line is
+ * parsed when its function is first asked for: in fast mode that is while
+ * the program waits to start.
+ */
+let lines: Map<string, string> | null = null;
+const parsed = new Map<string, Signature | null>();
 
 /** The built-in prototype of the C library function named `name`, or null. */
 export function builtinPrototype(name: string): Signature | null {
-  if (!table) {
-    table = new Map();
-    for (const d of parsePrototypes(LIBC, 'prototype', 'built-in prototypes')) table.set(d.pattern, d.sig);
+  const done = parsed.get(name);
+  if (done !== undefined) return done;
+  if (!lines) {
+    lines = new Map();
+    for (const line of LIBC.split('\n')) {
+      const l = line.replace(/\/\/.*$/, '').trim();
+      const open = l.indexOf('(');
+      const m = open > 0 ? /^(.*?)\s*([^\s*]+)$/.exec(l.slice(0, open).trim()) : null;
+      if (m) lines.set(m[2], l);
+    }
   }
-  return table.get(name) ?? null;
+  const line = lines.get(name);
+  const d = line ? parsePrototypes(line, 'prototype', 'built-in prototypes')[0] : undefined;
+  const sig = d && d.pattern === name ? d.sig : null;
+  parsed.set(name, sig);
+  return sig;
+}
+
+/** Every built-in declaration, parsed (the tests check them all). */
+export function builtinPrototypes(): { pattern: string; sig: Signature }[] {
+  return parsePrototypes(LIBC, 'prototype', 'built-in prototypes');
 }

@@ -2,7 +2,7 @@
 // prototypes, calling conventions, call names, Rust and C++ demangling.
 import { returnAbi } from '../../lib/arch';
 import { locateArgs, returnsInMemory } from '../../lib/types/abi';
-import { builtinPrototype } from '../../lib/types/prototypes';
+import { builtinPrototype, builtinPrototypes } from '../../lib/types/prototypes';
 import { callName } from '../../lib/types/render';
 import { parseDeclaration, parsePrototypes, parseType, signatureFromOptions, splitFunctionSpec } from '../../lib/types/spec';
 import { demangle } from '../../lib/native';
@@ -41,6 +41,12 @@ test('the built-in prototypes cover the common C library functions', () => {
     expect(builtinPrototype(f)).not.toBeNull();
   expect(builtinPrototype('open')).toMatchObject({ variadic: true, params: [{ name: 'pathname' }, { name: 'flags', type: { fmt: 'hex' } }] });
   expect(builtinPrototype('no_such_function')).toBeNull();
+});
+
+test('each built-in prototype, looked up by name alone, is the one the whole table declares for it', () => {
+  const all = new Map(builtinPrototypes().map((d) => [d.pattern, d.sig]));
+  expect(all.size).toBeGreaterThan(250);
+  for (const [name, sig] of all) expect(builtinPrototype(name)).toEqual(sig);
 });
 
 (process.arch === 'x64' ? test : test.skip)('x86-64: arguments go to integer, SSE and stack locations as the System V ABI says', () => {

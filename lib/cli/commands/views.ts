@@ -6,20 +6,25 @@ import type { Hook } from '../../hook';
 import { escapeText } from '../../symbols/text';
 import type { ExitStatus } from '../../tracer';
 import { RethookError } from '../../errors';
-import { ChromeView, FoldedView } from '../../views/chrome';
 import { colorEnabled, palette } from '../../views/colors';
 import { formatDuration, NoteEvent, RunInfo, Tee, View } from '../../views/events';
-import { HtmlView } from '../../views/html';
-import { OtlpView } from '../../views/otlp';
 import { Filter, hasFilters } from '../../views/filters';
 import { JsonView } from '../../views/jsonl';
-import { PerfettoView } from '../../views/perfetto';
-import { PprofView } from '../../views/pprof';
-import { SummaryView } from '../../views/report';
 import { TreeView } from '../../views/tree';
 import { HookingArgs, trapOptions, ViewingArgs } from '../args';
 import type { Fallback } from '../../views/fallbacks';
 import { EventFields, sharesTerminal, Sink } from '../../views/format';
+
+// The views other than the default tree and JSON lines are loaded when asked
+// for: their modules (OTLP's protobuf above all) would delay every start-up.
+const views = {
+  chrome: () => require('../../views/chrome') as typeof import('../../views/chrome'),
+  html: () => require('../../views/html') as typeof import('../../views/html'),
+  otlp: () => require('../../views/otlp') as typeof import('../../views/otlp'),
+  perfetto: () => require('../../views/perfetto') as typeof import('../../views/perfetto'),
+  pprof: () => require('../../views/pprof') as typeof import('../../views/pprof'),
+  summary: () => require('../../views/report') as typeof import('../../views/report'),
+};
 
 /** The output file (created), or stderr. */
 export function openOutput(name: string | undefined): number {
@@ -59,27 +64,27 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
   let view: View;
   let tree: TreeView | null = null;
   if (v.html) {
-    view = new HtmlView(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, headline: o.headline });
+    view = new (views.html().HtmlView)(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, headline: o.headline });
   } else if (aggregate) {
-    view = new SummaryView(sink, {
+    view = new (views.summary().SummaryView)(sink, {
       summary: v.summary, hist: v.hist, sort: v.sort, perThread: v.perThread, json: v.format === 'json', colors,
       overheadNs: v.rawDurations ? null : run.overheadNs, mode: run.mode, headline: o.headline,
     });
   } else if (v.format === 'json') {
     view = new JsonView(sink, !o.live);
   } else if (v.format === 'chrome') {
-    view = new ChromeView(sink, run);
+    view = new (views.chrome().ChromeView)(sink, run);
   } else if (v.format === 'folded') {
-    view = new FoldedView(sink, v.rawDurations ? null : run.overheadNs);
+    view = new (views.chrome().FoldedView)(sink, v.rawDurations ? null : run.overheadNs);
   } else if (v.format === 'pprof') {
-    view = new PprofView(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, live: o.live });
+    view = new (views.pprof().PprofView)(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, live: o.live });
   } else if (v.format === 'perfetto') {
-    view = new PerfettoView(sink, run);
+    view = new (views.perfetto().PerfettoView)(sink, run);
   } else {
     view = tree = new TreeView(sink, { nargs: v.nargs, backtraces: true, colors, time: v.time, run, slowNs: v.slowNs });
   }
   // --otlp: the spans besides the views asked for, or alone.
-  const otlp = v.otlp === undefined ? null : new OtlpView(v.otlp, run, require('../../../package.json').version, o.live);
+  const otlp = v.otlp === undefined ? null : new (views.otlp().OtlpView)(v.otlp, run, require('../../../package.json').version, o.live);
   if (otlp) {
     view = v.viewAsked ? new Tee([view, otlp]) : otlp;
     if (!v.viewAsked) tree = null;
