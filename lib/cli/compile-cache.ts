@@ -2,7 +2,8 @@
 // a hundred files) was the largest part of rethook's start-up, and the program
 // waits for it. Node 22.1+ does this itself (module.enableCompileCache); on
 // older Node, the cache is ours: one file per installation and Node version in
-// the temporary directory, holding each module's cached code under its size and
+// the user's cache directory ($XDG_CACHE_HOME/rethook or ~/.cache/rethook, never
+// a shared one such as /tmp), holding each module's cached code under its size and
 // modification time. A module not in it (or changed) is compiled as usual, and
 // the file is written again at exit, whole, by rename (concurrent runs never
 // see half of one). V8 checks the data it is given and rejects what does not
@@ -34,9 +35,9 @@ interface ModuleInternals {
 
 export function enableCompileCache(): void {
   if (process.env.RETHOOK_NO_COMPILE_CACHE) return;
-  const Module = require('module') as ModuleInternals & { enableCompileCache?: () => unknown };
+  const Module = require('module') as ModuleInternals & { enableCompileCache?: (dir?: string) => unknown };
   if (typeof Module.enableCompileCache === 'function') {
-    Module.enableCompileCache();
+    Module.enableCompileCache(path.dirname(cacheFile())); // in the user's cache directory, not Node's default in /tmp
     return;
   }
   const file = cacheFile();
@@ -84,8 +85,10 @@ function requireFor(Module: ModuleInternals, mod: NodeModule): NodeJS.Require {
 function cacheFile(): string {
   let h = 0x811c9dc5;
   for (const c of `${ROOT}\0${process.version}\0${process.versions.v8}\0${process.arch}`) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  return path.join(os.tmpdir(), `rethook-compile-cache-${uid}`, `${h.toString(16)}.bin`);
+  // The user's own cache directory, never a shared one (/tmp): nothing for another user to plant or race, and a
+  // traced session leaves no file where others could see it (test/local-attacker.test.ts looks in /tmp and /dev/shm).
+  const base = process.env.XDG_CACHE_HOME && path.isAbsolute(process.env.XDG_CACHE_HOME) ? process.env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(base, 'rethook', `compile-cache-${h.toString(16)}.bin`);
 }
 
 /**
