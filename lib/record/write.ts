@@ -11,6 +11,7 @@
 //     buffer.
 // One chunk is open at a time: records of another thread close it and open
 // that thread's. So a thread's records stay in the order they were written.
+import { exitParts, filledJson } from '../types/render';
 import * as fs from 'fs';
 import type { EntryContext, ExitContext } from '../context';
 import type { HookHandlers } from '../hook';
@@ -387,6 +388,11 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     let extra: Record<string, unknown> | null = null;
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;
     if (c.inherited) (extra ??= {}).inherited = true;
+    // The buffers a trap-mode call filled in (`char *` arguments read again at the return), as live JSON's `filled`.
+    if (!c.unwound && c.filled) {
+      const filled = filledJson(exitParts(c));
+      if (filled) (extra ??= {}).filled = filled;
+    }
     const ts = Number(c.timestampNs);
     if (c.unwound) {
       const r = UNWIND_REASONS.indexOf((c.reason ?? 'other') as (typeof UNWIND_REASONS)[number]);

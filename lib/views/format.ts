@@ -104,9 +104,10 @@ export function argsText(e: EntryEvent, nargs: number): string {
 /** The return value as the text tree shows it: `= value`, or '' for a void function. */
 export function retText(e: ExitEvent): string {
   const live = (e as WithLive)[LIVE] as ExitParts | undefined;
-  if (live !== undefined) return returnText(live);
+  // Live (or re-rendered from a record's words: then a record's `filled` buffers follow, below).
+  if (live !== undefined && (live.filled?.length || !(e as unknown as { filled?: unknown }).filled)) return returnText(live);
   const ret = (e as unknown as { ret?: { type?: string; value?: unknown; error?: string } }).ret;
-  const text = ret ? (ret.type === 'void' ? '' : `= ${escapeText(recordValue(ret))}`) : e.retval === null ? '' : `= ${e.retval}`;
+  const text = live !== undefined ? returnText(live) : ret ? (ret.type === 'void' ? '' : `= ${escapeText(recordValue(ret))}`) : e.retval === null ? '' : `= ${e.retval}`;
   // The buffers the call filled in, from a record: untrusted, shown only as well-formed entries.
   const filled = (e as unknown as { filled?: unknown }).filled;
   if (!Array.isArray(filled) || !filled.length || !filled.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v))) return text;
