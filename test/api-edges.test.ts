@@ -129,8 +129,9 @@ describe('events()', () => {
   });
 
   test('breaking out of the loop unhooks; the program runs on', async () => {
-    // Long enough to be still running at the break (untraced, 200,000 calls take a moment).
-    const t = await Tracer.spawn(fixture('threads'), ['2', '100000'], { stdio: 'ignore' });
+    // Long enough to be still running when its code is read after the break (untraced, 2 x 20,000,000 calls take
+    // a few hundred ms; 2 x 100,000 had ended before the read on a loaded machine).
+    const t = await Tracer.spawn(fixture('threads'), ['2', '20000000'], { stdio: 'ignore' });
     const work = () => codeOf(t.pid, fixture('threads'), 'work', 8);
     const original = work(); // stopped at its exec: nothing hooked yet
     // Trap mode: unhooking puts its breakpoints' bytes back; fast mode's patch stays (a running thread may be inside it).
