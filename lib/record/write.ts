@@ -92,6 +92,14 @@ export interface RecordHeaderV2 {
   clock: { source: 'tsc' | 'cntvct' | 'monotonic'; nsPerTick: number };
 }
 
+/** Where a record's bytes go: a file descriptor, or a consumer in this process (the live summary: lib/record/live.ts). */
+export type RecordOutput = number | ((b: Buffer) => void);
+
+function writeAll(fd: number, b: Buffer): void {
+  let done = 0;
+  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done);
+}
+
 export class RecordWriter {
   /** The bytes waiting to be written; the fast path writes into it too (from `pos`). */
   buf = Buffer.allocUnsafe(FLUSH_AT + SLACK);
@@ -110,10 +118,18 @@ export class RecordWriter {
   /** Site ids by pid, then address. */
   private readonly siteIds = new Map<number, Map<number, number>>();
   private closed = false;
-  /** Bytes written to the file so far. */
+  /** Bytes written out so far. */
   written = 0;
+  private readonly sendOut: (b: Buffer) => void;
 
-  constructor(readonly fd: number, private readonly header: RecordHeaderV2) {
+  /**
+   * `output`: the record file's fd, or a consumer of its bytes (the header,
+   * then whole buffers of chunks as they are flushed; a chunk too big for the
+   * buffer comes as its 5-byte head, then its payload). A consumer must not
+   * keep the buffer it is given: it is written over after the call.
+   */
+  constructor(output: RecordOutput, private readonly header: RecordHeaderV2) {
+    this.sendOut = typeof output === 'number' ? (b) => writeAll(output, b) : output;
     const json = Buffer.from(JSON.stringify(header));
     const head = Buffer.alloc(16);
     head.write(RECORD_MAGIC, 0, 'latin1');
@@ -222,8 +238,7 @@ export class RecordWriter {
 
   private out(b: Buffer): void {
     if (this.closed) return;
-    let done = 0;
-    while (done < b.length) done += fs.writeSync(this.fd, b, done, b.length - done);
+    this.sendOut(b);
     this.written += b.length;
   }
 
