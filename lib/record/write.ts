@@ -378,7 +378,9 @@ export type ModuleOf = (pid: number, address: number) => string;
  * Handlers that record every call to `w` and do nothing else. With
  * `backtrace`, each entry carries its backtrace (an EXTRA record).
  */
-export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; argRegs: number; moduleOf: ModuleOf }): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; argRegs: number; moduleOf: ModuleOf; noReads?: boolean }): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+  // noReads (a live summary: only times count): no string or floating-point register read from the thread per call.
+  const reads = !opts.noReads;
   const siteOf = (c: EntryContext | ExitContext) => {
     const id = w.siteIdOf(c.pid, c.address);
     if (id >= 0) return id;
@@ -395,7 +397,7 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     }
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;
     if (c.inherited) (extra ??= {}).inherited = true;
-    w.entry(c.pid, c.tid, site, Number(c.timestampNs), c.depth, c.args, s.fp ? fpArgBits(c) : null, stringsOf(c, s.args), extra);
+    w.entry(c.pid, c.tid, site, Number(c.timestampNs), c.depth, c.args, s.fp && reads ? fpArgBits(c) : null, reads ? stringsOf(c, s.args) : null, extra);
   };
   const onExit = (c: ExitContext) => {
     const site = siteOf(c);
@@ -407,7 +409,7 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
       const r = UNWIND_REASONS.indexOf((c.reason ?? 'other') as (typeof UNWIND_REASONS)[number]);
       w.unwound(c.pid, c.tid, site, ts, c.depth, r < 0 ? UNWIND_REASONS.length - 1 : r, extra);
     } else {
-      w.exit(c.pid, c.tid, site, ts, c.depth, c.retval, w.siteInfo(site).fp ? fpRetBits(c) : null, extra);
+      w.exit(c.pid, c.tid, site, ts, c.depth, c.retval, w.siteInfo(site).fp && reads ? fpRetBits(c) : null, extra);
     }
   };
   (onEntry as Tagged)[RECORDS_TO] = w;

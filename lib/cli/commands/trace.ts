@@ -115,7 +115,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       ...(h.stringMax !== undefined ? { stringMax: h.stringMax } : {}),
       // A record's hook only records: fast mode then writes its rings into the record with no object per call.
-      ...(writer ? recorder(writer, h.backtrace && recording, recording ? modules : []) : {
+      ...(writer ? recorder(writer, recording, h.backtrace && recording, recording ? modules : []) : {
       onEntry: (ctx: EntryContext) => {
         calls++;
         if (inheriting.size) opening(ctx.pid);
@@ -237,7 +237,7 @@ function startRecord(fd: RecordOutput, run: RunInfo, attached: boolean, patterns
 }
 
 /** The hook's handlers of a record: every call into the writer, nothing else (lib/record/write.ts). */
-function recorder(w: RecordWriter, backtrace: boolean, modules: RecordHeaderV2['modules']): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+function recorder(w: RecordWriter, values: boolean, backtrace: boolean, modules: RecordHeaderV2['modules']): Pick<HookHandlers, 'onEntry' | 'onExit'> {
   const { recordingHandlers } = require('../../record/write') as typeof import('../../record/write');
   const { arch } = require('../../native') as typeof import('../../native');
   // The object an address is in, by the modules the header lists (their first mapping; the last one below the address).
@@ -247,7 +247,7 @@ function recorder(w: RecordWriter, backtrace: boolean, modules: RecordHeaderV2['
     for (const m of sorted) if (m.pid === pid && Number(BigInt(m.start)) <= address) best = m.path;
     return best;
   };
-  return recordingHandlers(w, { backtrace, argRegs: arch.args.length, moduleOf });
+  return recordingHandlers(w, { backtrace, argRegs: arch.args.length, moduleOf, noReads: !values });
 }
 
 /** A record's view: only its notes, each a NOTE chunk (calls go into the record by the hook itself). */
