@@ -183,6 +183,9 @@ export type EntryAction =
   | { kind: 'skip'; retval: bigint }
   | { kind: 'redirect'; address: number };
 
+/** EntryContexts made in this process: what tests read to see that a path makes no object per call (RETHOOK_TEST_CONTEXTS, lib/cli/commands/trace.ts). */
+export const contextsMade = { entries: 0 };
+
 export class EntryContext extends CallContext {
   /** @internal */ _action: EntryAction = { kind: 'continue' };
   /** @internal */ private ts: bigint | (() => bigint);
@@ -191,6 +194,7 @@ export class EntryContext extends CallContext {
   constructor(host: ContextHost, call: CallInfo) {
     super(host, call);
     this.ts = call.entryTs;
+    contextsMade.entries++;
   }
 
   /**

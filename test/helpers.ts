@@ -33,8 +33,8 @@ export function untraced(file: string, args: string[] = []): RunResult {
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal };
 }
 
-export function cli(args: string[], opts: { input?: string } = {}): RunResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input: opts.input ?? '', timeout: 60000 });
+export function cli(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): RunResult {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input: opts.input ?? '', timeout: 60000, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal };
 }
 

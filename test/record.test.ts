@@ -99,6 +99,51 @@ describe('recursion: record, then report, replay and dump', () => {
   });
 });
 
+describe('live -c and --hist are made as report makes them: from a record written in memory, no object per call', () => {
+  const TREE = ['-f', 'outer', '-f', 'middle', '-f', 'inner', '-f', 'slow', '-f', 'other'];
+  /** A live summary's JSON, and the EntryContexts the tracer made (RETHOOK_TEST_CONTEXTS). */
+  const live = (...args: string[]) => {
+    const r = cli(['trace', '-c', '--hist', 'inner', '--format', 'json', ...args, ...TREE, '--', fixture('calltree')], { env: { RETHOOK_TEST_CONTEXTS: '1' } });
+    expect(r.status).toBe(0);
+    const contexts = /^rethook-test: (\d+) entry contexts$/m.exec(r.stderr);
+    return { summary: JSON.parse(r.stderr.trim().split('\n').pop()!), contexts: Number(contexts![1]) };
+  };
+  const rowsOf = (s: Ev): Record<string, Ev> => Object.fromEntries((s.rows as Ev[]).map((r) => [r.function, r]));
+  const MS = 1e6;
+  /** The calltree's figures: 200 ms asleep in slow, counted in slow's self and in middle's and outer's total only. */
+  const expectTree = (s: Ev) => {
+    const rows = rowsOf(s);
+    expect(Object.values(rows).map((r) => [r.function, r.calls, r.unwound, r.nmissed]).sort()).toEqual(
+      [['inner', 7, 0, 0], ['middle', 3, 0, 0], ['other', 1, 0, 0], ['outer', 1, 0, 0], ['slow', 1, 0, 0]]);
+    for (const f of ['outer', 'middle', 'slow']) expect(rows[f].totalNs).toBeGreaterThanOrEqual(200 * MS);
+    expect(rows.slow.selfNs).toBe(rows.slow.totalNs);
+    expect(rows.middle.totalNs).toBeGreaterThanOrEqual(rows.slow.totalNs);
+    expect(rows.outer.totalNs).toBeGreaterThanOrEqual(rows.middle.totalNs);
+    for (const f of ['outer', 'middle', 'inner', 'other']) expect(rows[f].selfNs).toBeLessThan(MS);
+    expect(rows.other.selfNs).toBeLessThanOrEqual(rows.other.totalNs);
+    expect(s.histograms.map((h: Ev) => [h.function, h.calls])).toEqual([['inner', 7]]);
+  };
+
+  test('live -c gives the rows record + report give, and makes no EntryContext; the event path (a filter) makes one per call', () => {
+    const file = path.join(scratchDir(), 'calltree-live.rethook');
+    expect(cli(['record', '-o', file, ...TREE, '--', fixture('calltree')]).status).toBe(0);
+    const rep = cli(['report', '-c', '--hist', 'inner', '--format', 'json', file]);
+    expect(rep.status).toBe(0);
+    const reported = JSON.parse(rep.stdout);
+    const columns = live();
+    expectTree(reported);
+    expectTree(columns.summary);
+    expect(columns.contexts).toBe(0);
+    // Same keys, same notes: the live summary is the one report prints.
+    expect(Object.keys(columns.summary)).toEqual(Object.keys(reported));
+    expect(columns.summary.fallbacks).toEqual(reported.fallbacks);
+    // A filter other than --tid takes the event path: an EntryContext per call (the count can tell the paths apart).
+    const events = live('--max-depth', '10');
+    expectTree(events.summary);
+    expect(events.contexts).toBe(13);
+  });
+});
+
 test('flood: a recording tracer SIGKILLed mid-run leaves a record reported up to the cut', async () => {
   const file = path.join(scratchDir(), 'killed.rethook');
   const rec = spawn(process.execPath, [CLI, 'record', '-o', file, '-f', 'step', '--', fixture('flood'), '0'], { stdio: 'ignore' });

@@ -185,14 +185,8 @@ function read(inp: Input, file: string, h: RecordHandlers, damaged: (offset: num
   inp.skip(hlen);
   h.header?.(header);
 
-  const sites: SiteInfo[] = [];
-  let sitesBytes = 0;
-  let end: RecordEnd | null = null;
+  const dec = new ChunkDecoder(h);
   let cut = false;
-  let events = 0, entries = 0, orphans = 0;
-  const batch = new Batch();
-  const onCalls = h.calls ?? (() => undefined);
-
   for (;;) {
     const at = inp.at;
     if (!inp.need(1)) break;
@@ -202,11 +196,7 @@ function read(inp: Input, file: string, h: RecordHandlers, damaged: (offset: num
     }
     const type = inp.buf[inp.lo];
     const len = inp.buf.readUInt32LE(inp.lo + 1);
-    if (len > CHUNK_MAX) throw damaged(at + 1, `a chunk of ${len} bytes (at most ${CHUNK_MAX >> 20} MiB)`);
-    const max = type === ChunkType.Note ? NOTE_MAX : CHUNK_MAX;
-    if (len > max) throw damaged(at + 1, `a NOTE chunk of ${len} bytes (at most ${max >> 20} MiB)`);
-    if (type === ChunkType.Calls && len < CALLS_HEAD) throw damaged(at + 1, `a CALLS chunk of ${len} bytes (its pid, tid and baseTs take ${CALLS_HEAD})`);
-    if (type < ChunkType.Sites || type > ChunkType.End) {
+    if (!checkChunkHead(type, len, at)) {
       // A chunk type this version does not know: skipped (new ones may be added).
       if (!inp.skip(5 + len)) {
         cut = true;
@@ -218,41 +208,77 @@ function read(inp: Input, file: string, h: RecordHandlers, damaged: (offset: num
       cut = true; // the last chunk was cut
       break;
     }
-    const start = inp.lo + 5;
+    if (dec.chunk(type, inp.buf, inp.lo + 5, len, at)) break; // nothing is read past the end
+    inp.skip(5 + len);
+  }
+  const { end, sites, events, entries, orphans } = dec;
+  return { header, end, cut: cut || !end, sites, events, entries, orphans };
+}
+
+/** A chunk's type and length checked (RecordDamage at `at`, its type byte); false for a type this version does not know. */
+export function checkChunkHead(type: number, len: number, at: number): boolean {
+  if (len > CHUNK_MAX) throw new RecordDamage(at + 1, `a chunk of ${len} bytes (at most ${CHUNK_MAX >> 20} MiB)`);
+  const max = type === ChunkType.Note ? NOTE_MAX : CHUNK_MAX;
+  if (len > max) throw new RecordDamage(at + 1, `a NOTE chunk of ${len} bytes (at most ${max >> 20} MiB)`);
+  if (type === ChunkType.Calls && len < CALLS_HEAD) throw new RecordDamage(at + 1, `a CALLS chunk of ${len} bytes (its pid, tid and baseTs take ${CALLS_HEAD})`);
+  return type >= ChunkType.Sites && type <= ChunkType.End;
+}
+
+/**
+ * The chunks after the header, decoded one whole chunk at a time and handed
+ * to the handlers: what readRecord and a reader of a record being written
+ * (lib/record/live.ts) share. Damage throws RecordDamage at its byte.
+ */
+export class ChunkDecoder {
+  readonly sites: SiteInfo[] = [];
+  private sitesBytes = 0;
+  end: RecordEnd | null = null;
+  /** Call records (ENTRY, EXIT, UNWOUND) and notes; ENTRY records; STRING and EXTRA records with no call before them. */
+  events = 0;
+  entries = 0;
+  orphans = 0;
+  private readonly batch = new Batch();
+  private readonly onCalls: (b: CallBatch) => void;
+
+  constructor(private readonly h: RecordHandlers) {
+    this.onCalls = h.calls ?? (() => undefined);
+  }
+
+  /** A whole chunk of a type checkChunkHead knows: its payload is buf[start, start + len), its type byte at offset `at`. True at the END. */
+  chunk(type: number, buf: Buffer, start: number, len: number, at: number): boolean {
     const payloadAt = at + 5;
+    const h = this.h;
     if (type === ChunkType.Calls) {
-      const b = inp.buf;
-      const pid = b.readUInt32LE(start), tid = b.readUInt32LE(start + 4);
-      if (pid < 1 || pid > LIMITS.pid) throw damaged(payloadAt, `a CALLS chunk of pid ${pid} (1 to ${LIMITS.pid})`);
-      if (tid < 1 || tid > LIMITS.pid) throw damaged(payloadAt + 4, `a CALLS chunk of tid ${tid} (1 to ${LIMITS.pid})`);
-      const baseTs = b.readUInt32LE(start + 8) + b.readUInt32LE(start + 12) * 0x100000000;
-      const r = decodeCalls({ buf: b, start: start + CALLS_HEAD, end: start + len, fileOffset: payloadAt + CALLS_HEAD }, pid, tid, baseTs, sites, batch, onCalls);
-      events += r.rows;
-      entries += r.entries;
-      orphans += r.orphans;
+      const pid = buf.readUInt32LE(start), tid = buf.readUInt32LE(start + 4);
+      if (pid < 1 || pid > LIMITS.pid) throw new RecordDamage(payloadAt, `a CALLS chunk of pid ${pid} (1 to ${LIMITS.pid})`);
+      if (tid < 1 || tid > LIMITS.pid) throw new RecordDamage(payloadAt + 4, `a CALLS chunk of tid ${tid} (1 to ${LIMITS.pid})`);
+      const baseTs = buf.readUInt32LE(start + 8) + buf.readUInt32LE(start + 12) * 0x100000000;
+      const r = decodeCalls({ buf, start: start + CALLS_HEAD, end: start + len, fileOffset: payloadAt + CALLS_HEAD }, pid, tid, baseTs, this.sites, this.batch, this.onCalls);
+      this.events += r.rows;
+      this.entries += r.entries;
+      this.orphans += r.orphans;
     } else if (type === ChunkType.Sites) {
-      sitesBytes += len;
-      if (sitesBytes > SITES_TOTAL_MAX) throw damaged(at + 1, `more than ${SITES_TOTAL_MAX >> 20} MiB of SITES chunks`);
-      const added = json(inp.buf, start, len, payloadAt, 'SITES chunk', (v) => checkSites(v, sites.length));
-      for (const s of added) sites.push(s);
-      h.sites?.(added, sites);
+      this.sitesBytes += len;
+      if (this.sitesBytes > SITES_TOTAL_MAX) throw new RecordDamage(at + 1, `more than ${SITES_TOTAL_MAX >> 20} MiB of SITES chunks`);
+      const added = json(buf, start, len, payloadAt, 'SITES chunk', (v) => checkSites(v, this.sites.length));
+      for (const s of added) this.sites.push(s);
+      h.sites?.(added, this.sites);
     } else if (type === ChunkType.Note) {
-      const e = json(inp.buf, start, len, payloadAt, 'NOTE', (v) => {
+      const e = json(buf, start, len, payloadAt, 'NOTE', (v) => {
         if (!isObject(v) || typeof v.type !== 'string') throw new RecordFieldError('type', 'a string', isObject(v) ? v.type : v);
         if (v.type === 'entry' || v.type === 'exit' || v.type === 'end') throw new RecordFieldError('type', 'a note (calls are CALLS records)', v.type);
         return checkEvent(v) as NoteEvent;
       });
-      events++;
+      this.events++;
       h.note?.(e);
     } else {
-      end = json(inp.buf, start, len, payloadAt, 'END', (v) => {
+      this.end = json(buf, start, len, payloadAt, 'END', (v) => {
         if (!isObject(v)) throw new RecordFieldError('end', 'an object', v);
         v.type = 'end';
         return checkEnd(v);
       });
-      break; // nothing is read past the end
+      return true;
     }
-    inp.skip(5 + len);
+    return false;
   }
-  return { header, end, cut: cut || !end, sites, events, entries, orphans };
 }

@@ -93,6 +93,14 @@ export interface RecordHeaderV2 {
   clock: { source: 'tsc' | 'cntvct' | 'monotonic'; nsPerTick: number };
 }
 
+/** Where a record's bytes go: a file descriptor, or a consumer in this process (the live summary: lib/record/live.ts). */
+export type RecordOutput = number | ((b: Buffer) => void);
+
+function writeAll(fd: number, b: Buffer): void {
+  let done = 0;
+  while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done);
+}
+
 export class RecordWriter {
   /** The bytes waiting to be written; the fast path writes into it too (from `pos`). */
   buf = Buffer.allocUnsafe(FLUSH_AT + SLACK);
@@ -111,10 +119,18 @@ export class RecordWriter {
   /** Site ids by pid, then address. */
   private readonly siteIds = new Map<number, Map<number, number>>();
   private closed = false;
-  /** Bytes written to the file so far. */
+  /** Bytes written out so far. */
   written = 0;
+  private readonly sendOut: (b: Buffer) => void;
 
-  constructor(readonly fd: number, private readonly header: RecordHeaderV2) {
+  /**
+   * `output`: the record file's fd, or a consumer of its bytes (the header,
+   * then whole buffers of chunks as they are flushed; a chunk too big for the
+   * buffer comes as its 5-byte head, then its payload). A consumer must not
+   * keep the buffer it is given: it is written over after the call.
+   */
+  constructor(output: RecordOutput, private readonly header: RecordHeaderV2) {
+    this.sendOut = typeof output === 'number' ? (b) => writeAll(output, b) : output;
     const json = Buffer.from(JSON.stringify(header));
     const head = Buffer.alloc(16);
     head.write(RECORD_MAGIC, 0, 'latin1');
@@ -223,8 +239,7 @@ export class RecordWriter {
 
   private out(b: Buffer): void {
     if (this.closed) return;
-    let done = 0;
-    while (done < b.length) done += fs.writeSync(this.fd, b, done, b.length - done);
+    this.sendOut(b);
     this.written += b.length;
   }
 
@@ -364,7 +379,9 @@ export type ModuleOf = (pid: number, address: number) => string;
  * Handlers that record every call to `w` and do nothing else. With
  * `backtrace`, each entry carries its backtrace (an EXTRA record).
  */
-export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; argRegs: number; moduleOf: ModuleOf }): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; argRegs: number; moduleOf: ModuleOf; noReads?: boolean }): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+  // noReads (a live summary: only times count): no string or floating-point register read from the thread per call.
+  const reads = !opts.noReads;
   const siteOf = (c: EntryContext | ExitContext) => {
     const id = w.siteIdOf(c.pid, c.address);
     if (id >= 0) return id;
@@ -381,7 +398,7 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     }
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;
     if (c.inherited) (extra ??= {}).inherited = true;
-    w.entry(c.pid, c.tid, site, Number(c.timestampNs), c.depth, c.args, s.fp ? fpArgBits(c) : null, stringsOf(c, s.args), extra);
+    w.entry(c.pid, c.tid, site, Number(c.timestampNs), c.depth, c.args, s.fp && reads ? fpArgBits(c) : null, reads ? stringsOf(c, s.args) : null, extra);
   };
   const onExit = (c: ExitContext) => {
     const site = siteOf(c);
@@ -398,7 +415,7 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
       const r = UNWIND_REASONS.indexOf((c.reason ?? 'other') as (typeof UNWIND_REASONS)[number]);
       w.unwound(c.pid, c.tid, site, ts, c.depth, r < 0 ? UNWIND_REASONS.length - 1 : r, extra);
     } else {
-      w.exit(c.pid, c.tid, site, ts, c.depth, c.retval, w.siteInfo(site).fp ? fpRetBits(c) : null, extra);
+      w.exit(c.pid, c.tid, site, ts, c.depth, c.retval, w.siteInfo(site).fp && reads ? fpRetBits(c) : null, extra);
     }
   };
   (onEntry as Tagged)[RECORDS_TO] = w;

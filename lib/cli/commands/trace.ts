@@ -10,7 +10,13 @@ import { EndInfo, EntryEvent, missedLine, monotonicNs, NoteEvent, RunInfo, View,
 import { entryEvent, EventFields, exitEvent, Sink } from '../../views/format';
 import { JsonView } from '../../views/jsonl';
 import { loadedModules } from '../../views/record';
-import type { RecordHeaderV2, RecordWriter } from '../../record/write';
+import type { RecordHeaderV2, RecordOutput, RecordWriter } from '../../record/write';
+import type { ColumnSummary } from '../../record/aggregate';
+import type { LiveRecordReader } from '../../record/live';
+import type { Summary } from '../../views/summary';
+import type { SummaryView } from '../../views/report';
+import { NO_FILTERS } from '../../views/filters';
+import { IN_FLIGHT_MAX } from '../../views/record';
 import { HookingArgs, hookMode, Parsed, ViewingArgs } from '../args';
 import { attachResponsively, Interrupts } from '../interrupts';
 import { buildViews, endOfRun, endOfRunLine, hookNotes, openOutput, sessionFallbacks } from './views';
@@ -36,7 +42,14 @@ export async function traceCommand(p: Parsed): Promise<number> {
   let status: ExitStatus | null = null;
   let hook: Hook | null = null;
   const endLine = () => endOfRunLine(calls, hook?.nmissed ?? 0, monotonicNs() - run.startTs, status);
-  const built = recording ? null : buildViews(fd, v!, run, { live: true, headline: endLine });
+  // The summary and histograms alone, with no filter but --tid: made from a record written in memory
+  // (lib/record/live.ts), as `report` makes them, with no object per call. Followed forks' inherited calls
+  // are counted only by the event path (views/in-flight.ts), so those runs take it.
+  const f = v?.filters;
+  const columns = !recording && !v!.html && v!.otlp === undefined && (v!.summary || v!.hist.length > 0) && !h.followForks
+    && f!.minDurationNs === null && f!.maxDepth === null && f!.callers === null && f!.limit === null;
+  const built = recording ? null : buildViews(fd, columns ? { ...v!, filters: NO_FILTERS } : v!, run, { live: true, headline: endLine });
+  const fromColumns = columns ? liveSummary((built!.view as SummaryView).summary, v!.rawDurations ? null : run.overheadNs, f!.tids) : null;
   const sink = built?.sink ?? new Sink(fd);
   // A record (format version 2, lib/record/write.ts): its writer, made once the program's pid is known; notes go into it.
   let writer: RecordWriter | null = null;
@@ -63,6 +76,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   // Even a record cut right away says what it was: its header is written at once (the functions in trap mode follow as a note, once hooked).
   const modules = recording || v!.format === 'pprof' ? loadedModules(tracer.pid) : [];
   if (recording) writer = startRecord(fd, run, h.attachPid !== null, h.patterns, modules, tool);
+  else if (fromColumns) writer = startRecord(fromColumns.reader.take, run, h.attachPid !== null, h.patterns, [], tool);
   if (!recording && v!.format === 'pprof') run.modules = modules;
   const pids = new Set<number>([tracer.pid]);
   const inflight = new InFlight();
@@ -101,7 +115,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       ...(h.stringMax !== undefined ? { stringMax: h.stringMax } : {}),
       // A record's hook only records: fast mode then writes its rings into the record with no object per call.
-      ...(writer ? recorder(writer, h.backtrace, modules) : {
+      ...(writer ? recorder(writer, recording, h.backtrace && recording, recording ? modules : []) : {
       onEntry: (ctx: EntryContext) => {
         calls++;
         if (inheriting.size) opening(ctx.pid);
@@ -142,7 +156,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   interrupts.hooked(tracer, h.attachPid !== null ? 'attached' : h.detachOnExit ? 'detach-on-exit' : 'started', live);
 
   // A slow run's record is written out every second too: a killed recorder loses at most that (or its last buffer).
-  const flusher = writer ? setInterval(() => writer!.flush(), 1000) : null;
+  const flusher = writer && recording ? setInterval(() => writer!.flush(), 1000) : null;
   flusher?.unref();
   let st: ExitStatus;
   try {
@@ -172,6 +186,13 @@ export async function traceCommand(p: Parsed): Promise<number> {
     status = s;
     if (!s.detached) view.note({ type: 'process-exit', pid: s.pid, code: s.code, signal: s.signal }, '');
     const info: EndInfo = { endTs: monotonicNs(), nmissed: new Map(hk?.nmissedByFunction ?? []), cut: false, status: s };
+    if (fromColumns && writer) {
+      // The calls written since the last full buffer, then those still open, ended at the end (as report does).
+      writer.flush();
+      fromColumns.columns.endOpen(info.endTs);
+      calls = writer.calls;
+    }
+    if (process.env.RETHOOK_TEST_CONTEXTS) process.stderr.write(`rethook-test: ${(require('../../context') as typeof import('../../context')).contextsMade.entries} entry contexts\n`);
     view.end(info);
     if (recording) {
       calls = writer!.calls;
@@ -187,8 +208,23 @@ export async function traceCommand(p: Parsed): Promise<number> {
   }
 }
 
-/** A record's header written at once (lib/record/write.ts): its writer, on `fd`. */
-function startRecord(fd: number, run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeaderV2['modules'], tool: string): RecordWriter {
+/** A live summary's own record reader, feeding the summary from the columns (lib/record/aggregate.ts); --tid keeps its threads' calls. */
+function liveSummary(summary: Summary, overheadNs: number | null, tids: readonly number[] | null): { reader: LiveRecordReader; columns: ColumnSummary } {
+  const { ColumnSummary, summaryAggregator } = require('../../record/aggregate') as typeof import('../../record/aggregate');
+  const { LiveRecordReader } = require('../../record/live') as typeof import('../../record/live');
+  const columns = new ColumnSummary(summaryAggregator(summary), overheadNs, IN_FLIGHT_MAX);
+  const only = tids ? new Set(tids) : null;
+  const reader = new LiveRecordReader({
+    sites: (added) => columns.sites(added),
+    calls: (b) => {
+      if (!only || only.has(b.tid)) columns.batch(b);
+    },
+  });
+  return { reader, columns };
+}
+
+/** A record's header written at once (lib/record/write.ts): its writer, on `fd` (or to a consumer). */
+function startRecord(fd: RecordOutput, run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeaderV2['modules'], tool: string): RecordWriter {
   const { RecordWriter } = require('../../record/write') as typeof import('../../record/write');
   const fastMode = run.mode === 'fast';
   const nsPerTick = fastMode ? (require('../../fast/clock') as typeof import('../../fast/clock')).Clock.shared().factors[3] : 1;
@@ -201,7 +237,7 @@ function startRecord(fd: number, run: RunInfo, attached: boolean, patterns: read
 }
 
 /** The hook's handlers of a record: every call into the writer, nothing else (lib/record/write.ts). */
-function recorder(w: RecordWriter, backtrace: boolean, modules: RecordHeaderV2['modules']): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+function recorder(w: RecordWriter, values: boolean, backtrace: boolean, modules: RecordHeaderV2['modules']): Pick<HookHandlers, 'onEntry' | 'onExit'> {
   const { recordingHandlers } = require('../../record/write') as typeof import('../../record/write');
   const { arch } = require('../../native') as typeof import('../../native');
   // The object an address is in, by the modules the header lists (their first mapping; the last one below the address).
@@ -211,7 +247,7 @@ function recorder(w: RecordWriter, backtrace: boolean, modules: RecordHeaderV2['
     for (const m of sorted) if (m.pid === pid && Number(BigInt(m.start)) <= address) best = m.path;
     return best;
   };
-  return recordingHandlers(w, { backtrace, argRegs: arch.args.length, moduleOf });
+  return recordingHandlers(w, { backtrace, argRegs: arch.args.length, moduleOf, noReads: !values });
 }
 
 /** A record's view: only its notes, each a NOTE chunk (calls go into the record by the hook itself). */
