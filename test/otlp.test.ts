@@ -58,6 +58,9 @@ async function receiver(): Promise<Receiver> {
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       r.requests++;
+      // Answered first, decoded after: the decoding here (in jest's process) must not be what a loaded machine's tracer waits on.
+      res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
+      res.end();
       if (req.method !== 'POST' || req.url !== '/v1/traces' || req.headers['content-type'] !== 'application/x-protobuf') r.bad.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
       const msg = ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(Buffer.concat(chunks)), { longs: String });
       for (const rs of msg.resourceSpans ?? []) {
@@ -74,8 +77,6 @@ async function receiver(): Promise<Receiver> {
           }
         }
       }
-      res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
-      res.end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
