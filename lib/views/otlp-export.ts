@@ -22,6 +22,8 @@ const IN_FLIGHT = 2;
 const REQUEST_MS = 10000;
 /** After the run, how long the last spans may take to go out. */
 const FINAL_MS = 5000;
+/** However fast the collector answers, the wait after the run ends here. */
+const FINAL_MAX_MS = 60000;
 
 /** AnyValue as the serializer takes it. */
 export type AttributeValue = string | number | boolean | string[];
@@ -71,6 +73,8 @@ export class OtlpExporter {
   private readonly resources = new Map<number, ReturnType<typeof resourceFromAttributes>>();
   private readonly scope: { name: string; version: string };
   private idle: (() => void) | null = null;
+  /** After the run: a request answered (the wait for the rest starts again). */
+  private answered: (() => void) | null = null;
   /** Requests in flight, and how each is settled. */
   private readonly requests = new Map<http.ClientRequest, (error: string | null) => void>();
   readonly totals: ExportTotals = { sent: 0, dropped: 0, failed: 0, failedRequests: 0, firstError: null };
@@ -151,6 +155,7 @@ export class OtlpExporter {
         this.inFlight--;
         if (error === null) this.totals.sent += spans;
         else this.fail(spans, error, true);
+        if (error === null) this.answered?.();
         this.send();
         if (this.idle && !this.inFlight && !this.outbox.length) this.idle();
       };
@@ -177,17 +182,26 @@ export class OtlpExporter {
     this.totals.firstError ??= error;
   }
 
-  /** The last spans out, waited for FINAL_MS at most; what is left then is counted as failed. */
+  /** The last spans out, while the collector answers (FINAL_MS without an answer, FINAL_MAX_MS in all); what is left then is counted as failed. */
   async finish(): Promise<ExportTotals> {
     this.encode();
     if (this.inFlight || this.outbox.length) {
+      // FINAL_MS without an answer ends the wait; a collector that keeps answering gets up to FINAL_MAX_MS.
       let timer: NodeJS.Timeout | undefined;
+      let cap: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.idle = resolve;
         timer = setTimeout(resolve, FINAL_MS);
+        cap = setTimeout(resolve, FINAL_MAX_MS);
+        this.answered = () => {
+          clearTimeout(timer);
+          timer = setTimeout(resolve, FINAL_MS);
+        };
       });
       clearTimeout(timer);
+      clearTimeout(cap);
       this.idle = null;
+      this.answered = null;
     }
     this.closing = true; // nothing more is sent
     for (const [req, done] of [...this.requests]) {
