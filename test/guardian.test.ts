@@ -42,7 +42,7 @@ async function killTracer(env: NodeJS.ProcessEnv): Promise<{ code: number | null
   const exited = once(prog, 'exit');
   const out = collect(prog, 'stdout');
   await out.until((t) => t.includes('ready\n'));
-  const cli = spawn(process.execPath, [CLI, 'trace', '--format', 'json', '-p', String(prog.pid), '-f', 'slow'], {
+  const cli = spawn(process.execPath, [CLI, 'trace', '--mode', 'trap', '--format', 'json', '-p', String(prog.pid), '-f', 'slow'], { // trap mode: a thread at the trampoline when the tracer dies (what the guardian rescues)
     stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
   });
   // Two entries seen: a call is in flight with its return address ours.
