@@ -5,7 +5,7 @@
 // RecordFieldError; the reader adds the file and the byte offset.
 import type { SiteInfo } from './batch';
 import type { CType, Param, Signature } from '../types/model';
-import { allShallow, checkHeader, LIMITS, RecordFieldError, RecordHeader, typed } from '../views/record-check';
+import { allShallow, bool, checkHeader, int, LIMITS, object, RecordFieldError, RecordHeader, str, typed } from '../views/record-check';
 
 type Obj = Record<string, unknown>;
 
@@ -17,22 +17,6 @@ export interface RecordHeaderV2 extends RecordHeader {
 
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function object(v: unknown, field: string): Obj {
-  if (!isObject(v)) throw new RecordFieldError(field, 'an object', v);
-  return v;
-}
-function str(v: unknown, field: string): string {
-  if (typeof v !== 'string') throw new RecordFieldError(field, 'a string', v);
-  return v;
-}
-function bool(v: unknown, field: string): boolean {
-  if (typeof v !== 'boolean') throw new RecordFieldError(field, 'true or false', v);
-  return v;
-}
-function int(v: unknown, field: string, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw new RecordFieldError(field, `an integer from ${lo} to ${hi}`, v);
-  return v;
-}
 function array(v: unknown, field: string, max: number): unknown[] {
   if (!Array.isArray(v) || v.length > max) throw new RecordFieldError(field, `an array of at most ${max}`, v);
   return v;

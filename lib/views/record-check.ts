@@ -75,22 +75,22 @@ function isObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function object(v: unknown, field: string): Obj {
+export function object(v: unknown, field: string): Obj {
   if (!isObject(v)) throw new RecordFieldError(field, 'an object', v);
   return v;
 }
 
-function str(v: unknown, field: string): string {
+export function str(v: unknown, field: string): string {
   if (typeof v !== 'string') throw new RecordFieldError(field, 'a string', v);
   return v;
 }
 
-function bool(v: unknown, field: string): boolean {
+export function bool(v: unknown, field: string): boolean {
   if (typeof v !== 'boolean') throw new RecordFieldError(field, 'true or false', v);
   return v;
 }
 
-function int(v: unknown, field: string, lo: number, hi: number): number {
+export function int(v: unknown, field: string, lo: number, hi: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw new RecordFieldError(field, `an integer from ${lo} to ${hi}`, v);
   return v;
 }
