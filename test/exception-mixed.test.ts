@@ -22,15 +22,8 @@ async function throughMixedFrames(file: string): Promise<void> {
   ]);
 }
 
-/**
- * Open on arm64: there the program dies in std::terminate (SIGABRT) when the
- * fallback tail-jumps into the thrower (run in the arm64 VM; x86-64 passes).
- * Skipped there, and said so, until it is fixed.
- */
-const tailJumpThrow = process.arch === 'arm64' ? test.skip : test;
-
 describe.each(VARIANTS)('a C++ exception through fast and fallback frames (%s)', (v) => {
-  tailJumpThrow('through a fallback that tail-jumps into the thrower: the calls it removes end as unwound by exception, innermost first, and the program runs as untraced', async () => {
+  test('through a fallback that tail-jumps into the thrower: the calls it removes end as unwound by exception, innermost first, and the program runs as untraced', async () => {
     await throughMixedFrames(fixture('exception_mixed', v));
   });
 

@@ -138,19 +138,23 @@ export function arm64NotAFunctionStart(addr: number, bytes: Buffer): string | nu
   return null;
 }
 
-/** mov x19, #n; loop: bl f; subs x19, x19, #1; b.ne loop; exit(0); f: ret. */
+/** mov x19, #n; loop: bl g; subs x19, x19, #1; b.ne loop; exit(0); g: (frame) bl f (frame) ret; f: ret. */
 export function arm64CalibrationCode(n: number): CalibrationCode {
   const words = [
     0xd2800000 | (n << 5) | 19, // mov x19, #n
-    0x94000006, //                loop: bl f
+    0x94000006, //                loop: bl g
     0xf1000673, //                subs x19, x19, #1
     0x54ffffc1, //                b.ne loop
     0xd2800000 | (93 << 5) | 8, // mov x8, #SYS_exit
     0xd2800000, //                mov x0, #0
     0xd4000001, //                svc #0
+    0xa9bf7bfd, //                g: stp x29, x30, [sp, #-16]!
+    0x94000003, //                bl f
+    0xa8c17bfd, //                ldp x29, x30, [sp], #16
+    0xd65f03c0, //                ret
     0xd65f03c0, //                f: ret
   ];
   const code = Buffer.alloc(words.length * 4);
   words.forEach((w, i) => code.writeUInt32LE(w >>> 0, i * 4));
-  return { machine: 183, code, fOffset: 28, fSize: 4 };
+  return { machine: 183, code, fOffset: 44, fSize: 4, gOffset: 28, gSize: 16 };
 }

@@ -52,7 +52,8 @@ export interface ReturnAbi {
 
 /**
  * A program for measuring the tracer's round trip (views/calibrate.ts): its
- * machine code calls f `n` times, then exits 0; f is a bare return.
+ * machine code calls g `n` times, then exits 0; g calls f once and returns;
+ * f is a bare return.
  */
 export interface CalibrationCode {
   /** ELF e_machine. */
@@ -61,4 +62,7 @@ export interface CalibrationCode {
   /** Where f is in `code`, and its size. */
   fOffset: number;
   fSize: number;
+  /** Where g (f's only caller) is, and its size. */
+  gOffset: number;
+  gSize: number;
 }

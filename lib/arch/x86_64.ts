@@ -71,14 +71,16 @@ export function x86CalibrationCode(n: number): CalibrationCode {
   const code = Buffer.from([
     0xb9, n & 0xff, (n >> 8) & 0xff, 0, 0, // mov ecx, n
     0x51, //                         loop: push rcx
-    0xe8, 14, 0, 0, 0, //             call f
+    0xe8, 14, 0, 0, 0, //             call g
     0x59, //                         pop rcx
     0xff, 0xc9, //                   dec ecx
     0x75, 0xf5, //                   jnz loop
     0xb8, 60, 0, 0, 0, //            mov eax, SYS_exit
     0x31, 0xff, //                   xor edi, edi
     0x0f, 0x05, //                   syscall
+    0xe8, 1, 0, 0, 0, //              g: call f
+    0xc3, //                         ret
     0xc3, //                         f: ret
   ]);
-  return { machine: 62, code, fOffset: 25, fSize: 1 };
+  return { machine: 62, code, fOffset: 31, fSize: 1, gOffset: 25, gSize: 6 };
 }

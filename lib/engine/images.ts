@@ -227,10 +227,17 @@ function plantGoHooks(s: Session, proc: Proc, m: Module): void {
   }
 }
 
-/** The unwinder is about to walk this thread's stack: put every real return address back. */
+/**
+ * The unwinder is about to walk this thread's stack: put every real return
+ * address back, in the reverse order of the hijacks: the modes' first, then
+ * trap mode's. A fast call entered by a tail jump from a trap-mode call (a
+ * fallback) saved trap mode's trampoline as its return address: the mode
+ * puts that back first, and trap mode then finds it and puts the real one.
+ * After a catch (atCatch) it is the other way round, as the hijacks were made.
+ */
 function beforeUnwind(s: Session, th: ThreadState): 'continue' {
-  returnAbi.unhijackForUnwind(s.regs, th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
   for (const m of s.modes) m.beforeUnwind(s, th);
+  returnAbi.unhijackForUnwind(s.regs, th.proc.mem, th.stack.nodes, th.proc.pages.trampoline);
   return 'continue';
 }
 

@@ -84,6 +84,8 @@ export interface RecordHeaderV2 {
   startTs: number;
   startWallNs: number;
   overheadNs: number | null;
+  /** What a hooked call nested in a trap-mode call adds to it (RunInfo.nestedNs); absent in records before rethook 0.3. */
+  nestedNs?: number | null;
   mode: string;
   patterns: readonly string[];
   modules: { pid: number; path: string; start: string }[];

@@ -108,19 +108,22 @@ const foldedName = memoize((fn: string) => escapeText(fn).replace(/;/g, '_'));
 
 /** Folded stacks: `outer;inner self-time-ns`, one line per distinct stack, for flame graphs. */
 export class FoldedView implements View {
-  private readonly stacks = new Stacks<{ depth: number; function: string; children: number }>();
+  private readonly stacks = new Stacks<{ depth: number; function: string; children: number; nested: number }>();
   private readonly weights = new Map<string, number>();
-  constructor(private readonly out: Sink, private readonly overheadNs: number | null) {}
+  constructor(private readonly out: Sink, private readonly overheadNs: number | null, private readonly nestedNs: number | null = null) {}
   entry(e: EntryEvent): void {
-    this.stacks.push(e.tid, { depth: e.depth, function: e.function, children: 0 });
+    this.stacks.push(e.tid, { depth: e.depth, function: e.function, children: 0, nested: 0 });
   }
   exit(e: ExitEvent): void {
-    const dur = callTime(e.durationNs, this.overheadNs);
     const f = this.stacks.pop(e.tid, e);
+    const dur = callTime(e.durationNs, this.overheadNs, f?.nested ?? 0, this.nestedNs);
     const outer = this.stacks.peek(e.tid);
     const key = [...(f ? outer.map((o) => o.function) : []), e.function].map(foldedName).join(';');
     this.weights.set(key, (this.weights.get(key) ?? 0) + Math.max(0, dur - (f?.children ?? 0)));
-    if (f && outer.length) outer[outer.length - 1].children += dur;
+    if (f && outer.length) {
+      outer[outer.length - 1].children += dur;
+      outer[outer.length - 1].nested += 1 + f.nested;
+    }
   }
   note(): void {}
   end(): void {

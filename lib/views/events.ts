@@ -63,6 +63,13 @@ export interface RunInfo {
    * (durations shown as measured, and said so).
    */
   overheadNs: number | null;
+  /**
+   * What each hooked call nested in a trap-mode call added to its duration
+   * besides the nested call's own (measured with overheadNs): taken off a
+   * call's duration once per hooked call made inside it, at any depth.
+   * Absent or null: not measured (records written before it).
+   */
+  nestedNs?: number | null;
   /** How the hook asked for its calls to be caught ('fast', else trap): what the durations include. */
   mode?: 'fast' | 'trap';
   /** Objects with code mapped in the traced processes (a record's header has them): where pprof places the functions. */
@@ -113,9 +120,13 @@ export class Tee implements View {
   }
 }
 
-/** A duration as summaries show it: the measured one less the tracer's round trip, never below 0. */
-export function callTime(durationNs: number, overheadNs: number | null): number {
-  return overheadNs ? Math.max(0, durationNs - overheadNs) : durationNs;
+/**
+ * A duration as summaries show it: the measured one less the tracer's round
+ * trip, and less what the `nested` hooked calls made inside it (at any depth)
+ * added to it (nestedNs each); never below 0.
+ */
+export function callTime(durationNs: number, overheadNs: number | null, nested = 0, nestedNs: number | null = null): number {
+  return overheadNs ? Math.max(0, durationNs - overheadNs - nested * (nestedNs ?? 0)) : durationNs;
 }
 
 const UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };

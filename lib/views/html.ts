@@ -32,6 +32,8 @@ interface Open {
   function: string;
   frame: Frame;
   ts: number;
+  /** Hooked calls made inside it so far, at any depth. */
+  nested: number;
 }
 
 interface Thread {
@@ -46,6 +48,8 @@ interface Thread {
 
 export interface HtmlViewOptions {
   overheadNs: number | null;
+  /** With overheadNs: taken off a call once per hooked call nested in it (RunInfo.nestedNs). */
+  nestedNs?: number | null;
   headline: () => string;
 }
 
@@ -63,7 +67,7 @@ export class HtmlView implements View {
   private readonly notes: { type: string; message: string }[] = [];
 
   constructor(private readonly out: Sink, private readonly run: RunInfo, private readonly o: HtmlViewOptions) {
-    this.summary = new Summary({ overheadNs: o.overheadNs });
+    this.summary = new Summary({ overheadNs: o.overheadNs, nestedNs: o.nestedNs });
   }
 
   private thread(pid: number, tid: number, ts: number): Thread {
@@ -93,18 +97,19 @@ export class HtmlView implements View {
     if (!st) this.stacks.set(e.tid, (st = []));
     while (st.length && st[st.length - 1].depth >= e.depth) st.pop();
     const parent = st.length ? st[st.length - 1].frame : this.root;
-    st.push({ depth: e.depth, function: e.function, frame: this.child(parent, e.function), ts: e.ts });
+    st.push({ depth: e.depth, function: e.function, frame: this.child(parent, e.function), ts: e.ts, nested: 0 });
   }
 
   exit(e: ExitEvent): void {
     this.summary.exit(e);
-    const dur = callTime(e.durationNs, this.o.overheadNs);
     const t = this.thread(e.pid, e.tid, e.ts);
     const st = this.stacks.get(e.tid) ?? [];
     while (st.length && st[st.length - 1].depth > e.depth) st.pop();
     const top = st[st.length - 1];
     let open: Open | null = null;
     if (top && top.depth === e.depth && top.function === e.function) open = st.pop()!;
+    const dur = callTime(e.durationNs, this.o.overheadNs, open?.nested ?? 0, this.o.nestedNs ?? null);
+    if (open && st.length) st[st.length - 1].nested += 1 + open.nested;
     // An exit whose entry was not seen (inherited): a stack of its own.
     const frame = open ? open.frame : this.child(this.root, e.function);
     frame.total += dur;
@@ -150,7 +155,7 @@ export class HtmlView implements View {
       pid: this.run.pid,
       mode: this.run.mode ?? null,
       headline: this.o.headline(),
-      durations: durationsNote(this.o.overheadNs, this.run.mode),
+      durations: durationsNote(this.o.overheadNs, this.run.mode, false, this.o.nestedNs ?? null),
       cut: info.cut,
       status: info.status,
       span: Math.max(0, info.endTs - this.run.startTs),

@@ -48,6 +48,8 @@ type SourceLine = ((file: string, linkAddr: number) => string | null) & { close?
 export interface PprofOptions {
   /** Subtracted from every duration (as the summary does); null: as measured. */
   overheadNs: number | null;
+  /** With overheadNs: taken off a call once per hooked call nested in it (RunInfo.nestedNs). */
+  nestedNs?: number | null;
   /** Live: a function's module unknown from RunInfo.modules is read from /proc/PID/maps. */
   live: boolean;
   /** How source lines are found (tests give their own); default: the addon's debug information, when it loads. */
@@ -55,7 +57,7 @@ export interface PprofOptions {
 }
 
 export class PprofView implements View {
-  private readonly stacks = new Map<number, { depth: number; function: string; site: number; children: number }[]>();
+  private readonly stacks = new Map<number, { depth: number; function: string; site: number; children: number; nested: number }[]>();
   private readonly sites = new Map<string, Site>();
   /** A function's last address seen: for an exit whose entry was not (inherited). */
   private readonly addressOf = new Map<string, { address: number; pid: number }>();
@@ -76,22 +78,26 @@ export class PprofView implements View {
     let st = this.stacks.get(e.tid);
     if (!st) this.stacks.set(e.tid, (st = []));
     while (st.length && st[st.length - 1].depth >= e.depth) st.pop();
-    st.push({ depth: e.depth, function: e.function, site: this.site(e.function, address, e.pid), children: 0 });
+    st.push({ depth: e.depth, function: e.function, site: this.site(e.function, address, e.pid), children: 0, nested: 0 });
   }
 
   exit(e: ExitEvent): void {
-    const dur = callTime(e.durationNs, this.o.overheadNs);
     const st = this.stacks.get(e.tid) ?? [];
     while (st.length && st[st.length - 1].depth > e.depth) st.pop();
     const top = st[st.length - 1];
+    const mine = top && top.depth === e.depth && top.function === e.function;
+    const dur = callTime(e.durationNs, this.o.overheadNs, mine ? top.nested : 0, this.o.nestedNs ?? null);
     let sites: number[];
     let children = 0;
-    if (top && top.depth === e.depth && top.function === e.function) {
+    if (mine) {
       st.pop();
       children = top.children;
       sites = [top.site];
       for (let i = st.length - 1; i >= 0; i--) sites.push(st[i].site);
-      if (st.length) st[st.length - 1].children += dur;
+      if (st.length) {
+        st[st.length - 1].children += dur;
+        st[st.length - 1].nested += 1 + top.nested;
+      }
     } else {
       const known = this.addressOf.get(e.function);
       sites = [this.site(e.function, known?.address ?? 0, known?.pid ?? e.pid)];

@@ -187,6 +187,7 @@ export function checkHeader(o: Obj): RecordHeader {
   ns(o.startTs, 'startTs');
   ns(o.startWallNs, 'startWallNs');
   orNull(ns)(o.overheadNs, 'overheadNs');
+  optional(o, 'nestedNs', orNull(ns));
   each(o.patterns, 'patterns', str);
   each(o.modules, 'modules', module);
   optional(o, 'cwd', str);

@@ -16,7 +16,10 @@ import { Fallback, fallbackLines, fallbacksOf } from './fallbacks';
  * in a fast run, some functions are in trap mode (listed below the numbers):
  * theirs, and their callers', include the tracer's round trip, not subtracted.
  */
-export function durationsNote(overheadNs: number | null, mode?: 'fast' | 'trap', trapped = false): string {
+export function durationsNote(overheadNs: number | null, mode?: 'fast' | 'trap', trapped = false, nestedNs: number | null = null): string {
+  if (overheadNs !== null && nestedNs !== null) {
+    return `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call) and, in a caller, what each hooked call nested in it added (${formatDuration(Math.round(nestedNs))}), both measured at start-up`;
+  }
   if (overheadNs !== null) return `durations less the tracer's round trip (${formatDuration(Math.round(overheadNs))} per call, measured at start-up); a caller's total keeps about one round trip per hooked call nested in it`;
   if (mode === 'fast') {
     return trapped
@@ -57,11 +60,11 @@ function label(n: number): string {
 /** What the percentiles shown are (they come from the histogram, not from every duration). */
 export const PERCENTILES_NOTE = `percentiles within ${(PERCENTILE_RELATIVE_ERROR * 100).toFixed(1)}%`;
 
-export function renderHistogram(fn: string, h: Histogram, overheadNs: number | null, c: Palette, mode?: 'fast' | 'trap'): string {
+export function renderHistogram(fn: string, h: Histogram, overheadNs: number | null, c: Palette, mode?: 'fast' | 'trap', nestedNs: number | null = null): string {
   const buckets = h.log2Buckets();
   const max = Math.max(1, ...buckets.map((b) => b.count));
   const width = 52;
-  let s = `${c.header(`@${escapeText(fn)}`)}: ${h.count} calls, durations in ns; ${durationsNote(overheadNs, mode)}; ${PERCENTILES_NOTE}\n`;
+  let s = `${c.header(`@${escapeText(fn)}`)}: ${h.count} calls, durations in ns; ${durationsNote(overheadNs, mode, false, nestedNs)}; ${PERCENTILES_NOTE}\n`;
   for (const b of buckets) {
     const range = `[${label(b.low)}, ${label(b.high)})`;
     const bar = '@'.repeat(Math.round((b.count / max) * width));
@@ -83,6 +86,8 @@ export interface SummaryViewOptions {
   json: boolean;
   colors: Palette;
   overheadNs: number | null;
+  /** With overheadNs: taken off a call once per hooked call nested in it. */
+  nestedNs?: number | null;
   /** How the calls were caught (RunInfo.mode): what the durations include. */
   mode?: 'fast' | 'trap';
   /** A line to put first (the end-of-run line), or ''. */
@@ -93,7 +98,7 @@ export interface SummaryViewOptions {
 export class SummaryView implements View {
   readonly summary: Summary;
   constructor(private readonly out: Sink, private readonly o: SummaryViewOptions) {
-    this.summary = new Summary({ overheadNs: o.overheadNs, perThread: o.perThread });
+    this.summary = new Summary({ overheadNs: o.overheadNs, nestedNs: o.nestedNs, perThread: o.perThread });
   }
   entry(e: EntryEvent): void {
     this.summary.entry(e);
@@ -123,7 +128,7 @@ export class SummaryView implements View {
     const histFns = this.summary.functions().filter((f) => globs.some((g) => g.test(f))).sort();
     if (this.o.json) {
       const o: Record<string, unknown> = {
-        type: 'summary', overheadNs: this.o.overheadNs, sort: this.o.sort, cut: info.cut || undefined,
+        type: 'summary', overheadNs: this.o.overheadNs, nestedNs: this.summary.nestedNs, sort: this.o.sort, cut: info.cut || undefined,
         // p50Ns, p90Ns, p99Ns come from a histogram: within this fraction of the exact percentile (exact below 256 ns)
         percentileRelativeError: PERCENTILE_RELATIVE_ERROR,
       };
@@ -146,8 +151,8 @@ export class SummaryView implements View {
     // In a fast run, the functions in trap mode are timed with the tracer's round trip (not subtracted: it was not measured).
     const trapped = this.o.mode === 'fast' && this.fallbacks.length > 0;
     const inTrap = new Set(this.fallbacks.map((f) => f.function));
-    if (this.o.summary) s += `rethook: ${durationsNote(this.o.overheadNs, this.o.mode, trapped)}\n` + renderSummary(rows, this.o.perThread, this.o.colors);
-    for (const f of histFns) s += '\n' + renderHistogram(f, this.summary.histogram(f), this.o.overheadNs, this.o.colors, inTrap.has(f) ? 'trap' : this.o.mode);
+    if (this.o.summary) s += `rethook: ${durationsNote(this.o.overheadNs, this.o.mode, trapped, this.summary.nestedNs)}\n` + renderSummary(rows, this.o.perThread, this.o.colors);
+    for (const f of histFns) s += '\n' + renderHistogram(f, this.summary.histogram(f), this.o.overheadNs, this.o.colors, inTrap.has(f) ? 'trap' : this.o.mode, this.summary.nestedNs);
     for (const line of fallbackLines(this.fallbacks)) s += `rethook: ${line}\n`;
     for (const n of this.notes) if (n.type !== 'fallback') s += `rethook: ${escapeText(n.message)}\n`;
     this.out.write(s);

@@ -88,7 +88,8 @@ class AccTable {
 /**
  * One thread's calls in flight, innermost last, as columns (nothing made per
  * call): depth, key (site or name), start (ns; 0 for events, whose exits say
- * their duration) and the time of the hooked calls made inside so far.
+ * their duration), the time of the hooked calls made inside so far, and how
+ * many hooked calls were made inside it so far, at any depth (callTime).
  */
 class OpenCalls {
   n = 0;
@@ -96,6 +97,7 @@ class OpenCalls {
   key = new Int32Array(16);
   start = new Float64Array(16);
   children = new Float64Array(16);
+  nested = new Uint32Array(16);
   push(depth: number, key: number, start: number): void {
     if (this.n === this.depth.length) {
       const grow = <T extends Uint32Array | Int32Array | Float64Array>(a: T): T => {
@@ -107,11 +109,13 @@ class OpenCalls {
       this.key = grow(this.key);
       this.start = grow(this.start);
       this.children = grow(this.children);
+      this.nested = grow(this.nested);
     }
     this.depth[this.n] = depth;
     this.key[this.n] = key;
     this.start[this.n] = start;
     this.children[this.n] = 0;
+    this.nested[this.n] = 0;
     this.n++;
   }
   /** An entry at `depth`: calls at it or deeper still open did not end (their exits were lost). */
@@ -125,10 +129,13 @@ class OpenCalls {
     const top = this.n - 1;
     return top >= 0 && this.depth[top] === depth && this.key[top] === key ? top : -1;
   }
-  /** Ends the innermost call, which took `dur`: its parent's children time grows by it. */
+  /** Ends the innermost call, which took `dur`: its parent's children time grows by it, and its count of nested calls by it and those inside it. */
   pop(dur: number): void {
     this.n--;
-    if (this.n) this.children[this.n - 1] += dur;
+    if (this.n) {
+      this.children[this.n - 1] += dur;
+      this.nested[this.n - 1] += 1 + this.nested[this.n];
+    }
   }
 }
 
@@ -141,6 +148,8 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 export interface SummaryOptions {
   /** Subtracted from every duration (the tracer's round trip); null: durations as measured. */
   overheadNs?: number | null;
+  /** Subtracted from a call's duration once per hooked call nested in it (RunInfo.nestedNs), with overheadNs. */
+  nestedNs?: number | null;
   perThread?: boolean;
 }
 
@@ -163,10 +172,12 @@ export class Summary {
   private readonly batchStacks = new Map<number, OpenCalls>();
   private readonly missed = new Map<string, number>();
   readonly overheadNs: number | null;
+  readonly nestedNs: number | null;
   readonly perThread: boolean;
 
   constructor(o: SummaryOptions = {}) {
     this.overheadNs = o.overheadNs ?? null;
+    this.nestedNs = o.nestedNs ?? null;
     this.perThread = o.perThread ?? false;
     this.siteAccs = new AccTable(this.perThread);
     this.nameAccs = new AccTable(this.perThread);
@@ -204,7 +215,7 @@ export class Summary {
       else if (kind === Kind.Exit || kind === Kind.Unwound) {
         const at = st.find(b.depth[r], b.site[r]);
         if (at < 0) continue;
-        const dur = callTime(b.ts[r] - st.start[at], this.overheadNs);
+        const dur = callTime(b.ts[r] - st.start[at], this.overheadNs, st.nested[at], this.nestedNs);
         const children = st.children[at];
         st.pop(dur);
         this.addCall(b.site[r], dur, Math.max(0, dur - children), kind === Kind.Unwound, b.tid);
@@ -218,7 +229,7 @@ export class Summary {
       while (st.n) {
         const at = st.n - 1;
         const key = st.key[at];
-        const dur = callTime(Math.max(0, ts - st.start[at]), this.overheadNs);
+        const dur = callTime(Math.max(0, ts - st.start[at]), this.overheadNs, st.nested[at], this.nestedNs);
         const children = st.children[at];
         st.pop(dur);
         this.addCall(key, dur, Math.max(0, dur - children), true, tid);
@@ -243,16 +254,14 @@ export class Summary {
 
   /** A call ended (an ExitContext or an exit event). */
   exit(e: ExitLike): void {
-    const dur = callTime(Number(e.durationNs), this.overheadNs);
     const key = this.nameKey(e.function);
     const st = this.eventStacks.get(e.tid);
+    const at = st ? st.find(e.depth, key) : -1;
+    const dur = callTime(Number(e.durationNs), this.overheadNs, at >= 0 ? st!.nested[at] : 0, this.nestedNs);
     let children = 0;
-    if (st) {
-      const at = st.find(e.depth, key);
-      if (at >= 0) {
-        children = st.children[at];
-        st.pop(dur);
-      }
+    if (at >= 0) {
+      children = st!.children[at];
+      st!.pop(dur);
     }
     add(this.nameAccs.get(key, e.tid, e.function), dur, Math.max(0, dur - children), e.unwound);
   }

@@ -15,7 +15,7 @@ import type { SummaryView } from '../../views/report';
 import { escapeText } from '../../symbols/text';
 import { readRecord } from '../../record/read';
 import { CallEvent, CallEvents, EventBound } from '../../record/events';
-import { ColumnSummary, summaryAggregator } from '../../record/aggregate';
+import { ColumnSummary } from '../../record/aggregate';
 import { TsOrder, WINDOW } from '../../record/order';
 import { UNWIND_REASONS } from '../../record/batch';
 import type { Parsed, ViewingArgs } from '../args';
@@ -93,11 +93,11 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
   try {
     rec = readRecord(file, {
       header(h) {
-        Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, modules: h.modules, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
+        Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, nestedNs: h.nestedNs ?? null, modules: h.modules, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
         lastTs = h.startTs;
         built = buildViews(fd, columns ? { ...v, filters: NO_FILTERS } : v, run, { live: false, headline });
         settleWith(built.settle);
-        if (columns) summary = new ColumnSummary(summaryAggregator((built.view as SummaryView).summary), v.rawDurations ? null : run.overheadNs, IN_FLIGHT_MAX);
+        if (columns) summary = new ColumnSummary((built.view as SummaryView).summary, v.rawDurations ? null : run.overheadNs, IN_FLIGHT_MAX, run.nestedNs);
         for (const fb of h.fallbacks) {
           const m = `in trap mode, not fast: ${fb.function}: ${fb.reason}`;
           view().note({ type: 'fallback', message: m, ts: h.startTs }, m);

@@ -37,7 +37,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const fastMode = mode === 'fast';
   const wantsOverhead = !fastMode && (recording || (!v!.rawDurations && (v!.summary || v!.hist.length > 0 || v!.format === 'folded' || v!.format === 'pprof')));
   const calibration = wantsOverhead ? await (require('../../views/calibrate') as typeof import('../../views/calibrate')).calibrate() : null;
-  const run: RunInfo = { command: h.program, pid: 0, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: calibration?.overheadNs ?? null, mode: fastMode ? 'fast' : 'trap' };
+  const run: RunInfo = { command: h.program, pid: 0, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: calibration?.overheadNs ?? null, nestedNs: calibration?.nestedNs ?? null, mode: fastMode ? 'fast' : 'trap' };
   let calls = 0;
   let status: ExitStatus | null = null;
   let hook: Hook | null = null;
@@ -49,7 +49,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const columns = !recording && !v!.html && v!.otlp === undefined && (v!.summary || v!.hist.length > 0) && !h.followForks
     && f!.minDurationNs === null && f!.maxDepth === null && f!.callers === null && f!.limit === null;
   const built = recording ? null : buildViews(fd, columns ? { ...v!, filters: NO_FILTERS } : v!, run, { live: true, headline: endLine });
-  const fromColumns = columns ? liveSummary((built!.view as SummaryView).summary, v!.rawDurations ? null : run.overheadNs, f!.tids) : null;
+  const fromColumns = columns ? liveSummary((built!.view as SummaryView).summary, v!.rawDurations ? null : run, f!.tids) : null;
   const sink = built?.sink ?? new Sink(fd);
   // A record (format version 2, lib/record/write.ts): its writer, made once the program's pid is known; notes go into it.
   let writer: RecordWriter | null = null;
@@ -209,10 +209,10 @@ export async function traceCommand(p: Parsed): Promise<number> {
 }
 
 /** A live summary's own record reader, feeding the summary from the columns (lib/record/aggregate.ts); --tid keeps its threads' calls. */
-function liveSummary(summary: Summary, overheadNs: number | null, tids: readonly number[] | null): { reader: LiveRecordReader; columns: ColumnSummary } {
-  const { ColumnSummary, summaryAggregator } = require('../../record/aggregate') as typeof import('../../record/aggregate');
+function liveSummary(summary: Summary, overhead: Pick<RunInfo, 'overheadNs' | 'nestedNs'> | null, tids: readonly number[] | null): { reader: LiveRecordReader; columns: ColumnSummary } {
+  const { ColumnSummary } = require('../../record/aggregate') as typeof import('../../record/aggregate');
   const { LiveRecordReader } = require('../../record/live') as typeof import('../../record/live');
-  const columns = new ColumnSummary(summaryAggregator(summary), overheadNs, IN_FLIGHT_MAX);
+  const columns = new ColumnSummary(summary, overhead?.overheadNs ?? null, IN_FLIGHT_MAX, overhead?.nestedNs ?? null);
   const only = tids ? new Set(tids) : null;
   const reader = new LiveRecordReader({
     sites: (added) => columns.sites(added),
@@ -230,7 +230,7 @@ function startRecord(fd: RecordOutput, run: RunInfo, attached: boolean, patterns
   const nsPerTick = fastMode ? (require('../../fast/clock') as typeof import('../../fast/clock')).Clock.shared().factors[3] : 1;
   return new RecordWriter(fd, {
     command: run.command, pid: run.pid, attached, arch: process.arch, startTs: run.startTs, startWallNs: run.startWallNs,
-    overheadNs: run.overheadNs, mode: run.mode ?? 'trap', patterns, modules, cwd: process.cwd(), tool,
+    overheadNs: run.overheadNs, nestedNs: run.nestedNs ?? null, mode: run.mode ?? 'trap', patterns, modules, cwd: process.cwd(), tool,
     fallbacks: [], // known once hooked: `fallback` notes follow
     clock: { source: fastMode ? (process.arch === 'arm64' ? 'cntvct' : 'tsc') : 'monotonic', nsPerTick },
   });

@@ -64,20 +64,20 @@ export function buildViews(fd: number, v: ViewingArgs, run: RunInfo, o: { live: 
   let view: View;
   let tree: TreeView | null = null;
   if (v.html) {
-    view = new (views.html().HtmlView)(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, headline: o.headline });
+    view = new (views.html().HtmlView)(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, nestedNs: v.rawDurations ? null : run.nestedNs, headline: o.headline });
   } else if (aggregate) {
     view = new (views.summary().SummaryView)(sink, {
       summary: v.summary, hist: v.hist, sort: v.sort, perThread: v.perThread, json: v.format === 'json', colors,
-      overheadNs: v.rawDurations ? null : run.overheadNs, mode: run.mode, headline: o.headline,
+      overheadNs: v.rawDurations ? null : run.overheadNs, nestedNs: v.rawDurations ? null : run.nestedNs, mode: run.mode, headline: o.headline,
     });
   } else if (v.format === 'json') {
     view = new JsonView(sink, !o.live);
   } else if (v.format === 'chrome') {
     view = new (views.chrome().ChromeView)(sink, run);
   } else if (v.format === 'folded') {
-    view = new (views.chrome().FoldedView)(sink, v.rawDurations ? null : run.overheadNs);
+    view = new (views.chrome().FoldedView)(sink, v.rawDurations ? null : run.overheadNs, v.rawDurations ? null : run.nestedNs);
   } else if (v.format === 'pprof') {
-    view = new (views.pprof().PprofView)(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, live: o.live });
+    view = new (views.pprof().PprofView)(sink, run, { overheadNs: v.rawDurations ? null : run.overheadNs, nestedNs: v.rawDurations ? null : run.nestedNs, live: o.live });
   } else if (v.format === 'perfetto') {
     view = new (views.perfetto().PerfettoView)(sink, run);
   } else {
