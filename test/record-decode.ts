@@ -16,6 +16,8 @@ export interface DecodedCall {
   reason?: number;
   strings?: [number, string][];
   extra?: Record<string, unknown>;
+  /** A HELD record after an EXIT/UNWOUND: ns the tracer held the thread during the call (trap mode). */
+  held?: number;
 }
 
 export interface DecodedRecord {
@@ -75,6 +77,10 @@ export function decodeRecord(file: string): DecodedRecord {
           const n = Number(varint(payload, at));
           last!.extra = JSON.parse(payload.toString('utf8', at.p, at.p + n));
           at.p += n;
+          continue;
+        }
+        if (kind === 6) {
+          last!.held = Number(varint(payload, at));
           continue;
         }
         const s = out.sites[site];

@@ -51,8 +51,8 @@ export interface Site {
 /** One record of a CALLS chunk. */
 export type CallRec =
   | { kind: 'entry'; site: number; ts: number; depth: number; args?: bigint[]; fp?: number; strings?: [number, Buffer][]; extra?: Obj }
-  | { kind: 'exit'; site: number; ts: number; depth: number; ret?: bigint; fp?: number; extra?: Obj }
-  | { kind: 'unwound'; site: number; ts: number; depth: number; reason: number; extra?: Obj };
+  | { kind: 'exit'; site: number; ts: number; depth: number; ret?: bigint; fp?: number; extra?: Obj; held?: number }
+  | { kind: 'unwound'; site: number; ts: number; depth: number; reason: number; extra?: Obj; held?: number };
 
 const double = (d: number | undefined) => {
   const b = Buffer.alloc(8);
@@ -77,6 +77,7 @@ export function callRecords(sites: readonly Site[], baseTs: number, recs: readon
       if (s.ret) parts.push(varint(r.ret ?? 0n));
       if (s.fp) parts.push(double(r.fp));
     } else parts.push(Buffer.from([r.reason]));
+    if (r.kind !== 'entry' && r.held) parts.push(varint(6), varint(0), varint(r.held));
     if (r.extra) {
       const json = Buffer.from(JSON.stringify(r.extra));
       parts.push(varint(5), varint(0), varint(json.length), json);

@@ -48,3 +48,18 @@ test('the first of six calls is within 3 times the others: the set-up of a first
   });
   expect(Math.min(...ratios)).toBeLessThan(3);
 });
+
+test("-c in trap mode: a caller's total leaves out what its 20 nested hooked calls added (less than a quarter of a round trip each remains)", () => {
+  // Measured at start-up: the round trip, and what one nested hooked call adds to its caller (about two round trips).
+  // Before they were taken off, outer's median was 20 nested calls' worth: 40 round trips.
+  const runs = [1, 2, 3].map(() => {
+    const r = cli(['trace', '--mode', 'trap', '-c', '--format', 'json', '-f', 'outer', '-f', 'inner', '--', fixture('nested_calls', 'O2')]);
+    expect(r.status).toBe(0);
+    const s = JSON.parse(r.stderr.split('\n').find((l) => l.startsWith('{"type":"summary"'))!);
+    expect(s.nestedNs).toBeGreaterThan(s.overheadNs);
+    const outer = s.rows.find((x: { function: string }) => x.function === 'outer');
+    expect(outer.calls).toBe(6);
+    return outer.p50Ns / s.overheadNs;
+  });
+  expect(Math.min(...runs)).toBeLessThan(5);
+});

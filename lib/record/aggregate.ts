@@ -65,7 +65,7 @@ export class ColumnSummary {
   batch(b: CallBatch): void {
     let t = this.threads.get(b.tid);
     if (!t) this.threads.set(b.tid, (t = new Open()));
-    const kinds = b.kind, depths = b.depth, sites = b.site, tss = b.ts, tid = b.tid, agg = this.agg, overhead = this.overheadNs ?? 0, max = this.maxOpen;
+    const kinds = b.kind, depths = b.depth, sites = b.site, tss = b.ts, heldCol = b.held ?? null, tid = b.tid, agg = this.agg, overhead = this.overheadNs ?? 0, max = this.maxOpen;
     const perNested = overhead ? this.nestedNs ?? 0 : 0;
     let n = t.n, held = this.held;
     let oDepth = t.depth, oSite = t.site, oStart = t.start, oChildren = t.children, oNested = t.nested;
@@ -92,8 +92,8 @@ export class ColumnSummary {
         while (n && oDepth[n - 1] > depth) (n--, held--);
         const top = n - 1;
         if (top < 0 || oDepth[top] !== depth || oSite[top] !== sites[r]) continue; // inherited, or its entry not seen
-        // callTime, inline: less the round trip and what the calls nested in it added, never below 0.
-        let dur = tss[r] - oStart[top] - overhead - oNested[top] * perNested;
+        // callTime, inline: less the tracer's holding of the thread (trap mode's HELD), the round trip and what the calls nested in it added, never below 0.
+        let dur = tss[r] - oStart[top] - (heldCol ? heldCol[r] : 0) - overhead - oNested[top] * perNested;
         if (dur < 0) dur = 0;
         const self = dur - oChildren[top];
         n--;

@@ -54,6 +54,13 @@ export interface CallBatch {
   args: BigUint64Array;
   /** ENTRY/EXIT rows of sites with `fp`: the floating-point word's bits. */
   fpWord: BigUint64Array;
+  /**
+   * EXIT and UNWOUND rows of calls caught in trap mode: how long (ns) the
+   * tracer held the thread stopped during the call (at its entry and at the
+   * stops of the calls nested in it): the call's duration is its ts less its
+   * entry's, less this. 0 elsewhere; absent: 0 for every row.
+   */
+  held?: Float64Array;
   /** Rows with STRING or EXTRA records: row -> its strings (by argument index) and extra fields. */
   attached: Map<number, { strings?: Map<number, Buffer>; extra?: Record<string, unknown> }>;
 }

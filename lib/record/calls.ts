@@ -14,9 +14,10 @@ export class RecordDamage extends Error {
   }
 }
 
-/** STRING and EXTRA records (kinds 4 and 5). */
+/** STRING, EXTRA and HELD records (kinds 4, 5 and 6). */
 export const KIND_STRING = 4;
 export const KIND_EXTRA = 5;
+export const KIND_HELD = 6;
 /** What a STRING record holds at most; an EXTRA record's JSON. */
 export const STRING_MAX = 4096;
 export const EXTRA_MAX = 1 << 20;
@@ -38,6 +39,7 @@ export class Batch implements CallBatch {
   ts = new Float64Array(BATCH_ROWS);
   depth = new Uint32Array(BATCH_ROWS);
   reason = new Uint8Array(BATCH_ROWS);
+  held = new Float64Array(BATCH_ROWS);
   retval = new BigUint64Array(BATCH_ROWS);
   argsAt = new Uint32Array(BATCH_ROWS);
   args = new BigUint64Array(BATCH_ROWS * 2);
@@ -150,7 +152,7 @@ export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number
   let c = 0, v = 0;
 
   b.reset(pid, tid);
-  const kinds = b.kind, siteCol = b.site, tsCol = b.ts, depthCol = b.depth, argsAt = b.argsAt, reasons = b.reason, r32 = b.retval32, f32 = b.fp32;
+  const kinds = b.kind, siteCol = b.site, tsCol = b.ts, depthCol = b.depth, argsAt = b.argsAt, reasons = b.reason, r32 = b.retval32, f32 = b.fp32, held = b.held;
   while (pos < end) {
     recordAt = pos;
     // tag
@@ -184,7 +186,19 @@ export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number
       rowAttached = got.rowAttached;
       continue;
     }
-    if (kind < Kind.Entry || kind > Kind.Unwound) damage(`a record of kind ${kind} (1 to 5 are known)`);
+    if (kind === KIND_HELD) {
+      // varint ns, for the EXIT or UNWOUND row before it in this chunk.
+      if (pos >= end) bad(PAST_END);
+      v = longNum(buf, pos, end);
+      if (after < 0) bad(after);
+      pos = after;
+      if (v > LIMITS.ns) damage(`a HELD record of ${v} ns (at most 2^64)`);
+      const row = b.length - 1;
+      if (row < 0 || kinds[row] === Kind.Entry) damage('a HELD record after no EXIT or UNWOUND record of its chunk');
+      held[row] = v;
+      continue;
+    }
+    if (kind < Kind.Entry || kind > Kind.Unwound) damage(`a record of kind ${kind} (1 to 6 are known)`);
     if (site >= nsites) damage(`a call of site ${site}, which no SITES chunk before it declared (${nsites} are)`);
     if (b.length === BATCH_ROWS || b.attachedBytes > BATCH_ATTACHED_MAX) {
       emit(b);
@@ -210,6 +224,7 @@ export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number
     depthCol[r] = v;
     argsAt[r] = b.nargs;
     reasons[r] = 0;
+    held[r] = 0;
     if (kind === Kind.Entry) {
       const n = s.args;
       if (b.nargs + n > b.args.length) b.argsRoom(n);

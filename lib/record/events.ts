@@ -132,7 +132,8 @@ export class CallEvents {
       const top = t.n - 1;
       let durationNs = 0;
       if (top >= 0 && t.depth[top] === depth && t.site[top] === site) {
-        durationNs = Math.max(0, ts - t.ts[top]);
+        // Less what the tracer held the thread for during a trap-mode call (its HELD record): as the live event's.
+        durationNs = Math.max(0, ts - t.ts[top] - (b.held ? b.held[r] : 0));
         t.n--;
       } else if (att?.extra?.inherited !== true) {
         this.unmatched++;

@@ -11,6 +11,7 @@
 //     buffer.
 // One chunk is open at a time: records of another thread close it and open
 // that thread's. So a thread's records stay in the order they were written.
+import { KIND_EXTRA, KIND_HELD, KIND_STRING } from './calls';
 import { exitParts, filledJson } from '../types/render';
 import * as fs from 'fs';
 import type { EntryContext, ExitContext } from '../context';
@@ -28,9 +29,6 @@ export const enum ChunkType {
   End = 4,
 }
 
-/** STRING records (kind 4) and EXTRA records (kind 5) of a CALLS payload. */
-export const KIND_STRING = 4;
-export const KIND_EXTRA = 5;
 /** The longest string a STRING record holds. */
 export const STRING_RECORD_MAX = 4096;
 /** Bytes of a string trap mode copies at an entry (fast mode's recorder copies up to 96). */
@@ -305,26 +303,36 @@ export class RecordWriter {
     if (extra) this.extra(extra);
   }
 
-  /** An EXIT record. */
-  exit(pid: number, tid: number, site: number, ts: number, depth: number, retval: bigint | null, fpBits: Buffer | null, extra?: Record<string, unknown> | null): void {
+  /** An EXIT record; `heldNs`: how long the tracer held the thread during the call (a HELD record when not 0). */
+  exit(pid: number, tid: number, site: number, ts: number, depth: number, retval: bigint | null, fpBits: Buffer | null,
+    extra?: Record<string, unknown> | null, heldNs = 0): void {
     const s = this.sites[site];
     this.openCalls(pid, tid);
-    this.room(50);
+    this.room(60);
     this.head(Kind.Exit, site, ts);
     this.varint(depth);
     if (s.ret) this.word(retval ?? 0n);
     if (s.fp) this.fpWord(fpBits);
+    if (heldNs > 0) this.held(heldNs);
     if (extra) this.extra(extra);
   }
 
-  /** An UNWOUND record: `reason` an index into UNWIND_REASONS. */
-  unwound(pid: number, tid: number, site: number, ts: number, depth: number, reason: number, extra?: Record<string, unknown> | null): void {
+  /** An UNWOUND record: `reason` an index into UNWIND_REASONS; `heldNs` as exit()'s. */
+  unwound(pid: number, tid: number, site: number, ts: number, depth: number, reason: number, extra?: Record<string, unknown> | null, heldNs = 0): void {
     this.openCalls(pid, tid);
-    this.room(40);
+    this.room(50);
     this.head(Kind.Unwound, site, ts);
     this.varint(depth);
     this.buf[this.pos++] = reason;
+    if (heldNs > 0) this.held(heldNs);
     if (extra) this.extra(extra);
+  }
+
+  /** A HELD record, for the EXIT or UNWOUND just written (room made by it). */
+  private held(ns: number): void {
+    this.varint(KIND_HELD);
+    this.varint(0);
+    this.varint(Math.round(ns));
   }
 
   private string(argIndex: number, bytes: Buffer): void {
@@ -413,11 +421,13 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
       if (filled) (extra ??= {}).filled = filled;
     }
     const ts = Number(c.timestampNs);
+    // What the tracer held the thread for during the call (its entry's stop, the nested calls' stops): not the call's time.
+    const held = Number(c.timestampNs - c.entryTimestampNs - c.durationNs);
     if (c.unwound) {
       const r = UNWIND_REASONS.indexOf((c.reason ?? 'other') as (typeof UNWIND_REASONS)[number]);
-      w.unwound(c.pid, c.tid, site, ts, c.depth, r < 0 ? UNWIND_REASONS.length - 1 : r, extra);
+      w.unwound(c.pid, c.tid, site, ts, c.depth, r < 0 ? UNWIND_REASONS.length - 1 : r, extra, held);
     } else {
-      w.exit(c.pid, c.tid, site, ts, c.depth, c.retval, w.siteInfo(site).fp && reads ? fpRetBits(c) : null, extra);
+      w.exit(c.pid, c.tid, site, ts, c.depth, c.retval, w.siteInfo(site).fp && reads ? fpRetBits(c) : null, extra, held);
     }
   };
   (onEntry as Tagged)[RECORDS_TO] = w;

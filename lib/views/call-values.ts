@@ -56,7 +56,14 @@ export function callValues(entry: EntryEvent | null, exit: ExitEvent | null): Re
   return out;
 }
 
-/** A call's span as the viewers draw it: it ends at its exit's ts and lasts exactly its durationNs. */
-export function callStart(e: ExitEvent): number {
-  return e.ts - e.durationNs;
+/**
+ * Where a call's span starts as the timelines draw it: at its entry's ts (it
+ * ends at its exit's), so that spans nest and threads line up in real time.
+ * In fast mode that lasts exactly its durationNs; in trap mode it also holds
+ * the time the tracer held the thread at the stops of the call (durationNs,
+ * which the event's args carry, leaves that out). No entry seen (inherited):
+ * its durationNs before its exit.
+ */
+export function callStart(e: ExitEvent, entry: { ts: number } | null): number {
+  return entry ? Math.min(entry.ts, e.ts) : e.ts - e.durationNs;
 }

@@ -2,9 +2,10 @@
 // one complete event ("ph":"X") per call on its process and thread track,
 // process and thread names as metadata events, arguments and return values
 // as event args (typed, by name: call-values.ts), unwound calls marked. A
-// call is drawn from the moment it was let go to its return: its `dur` is its
-// durationNs exactly (in µs, with ns as the fraction), not the time from its
-// entry stop, which includes the tracer's handling of that stop. Folded stacks (`a;b;c self-ns`) for
+// call is drawn from its entry's ts to its exit's (call-values.ts callStart):
+// in fast mode its `dur` is its durationNs exactly (in µs, with ns as the
+// fraction); in trap mode the span also holds the tracer's holding of the
+// thread at its stops, which `args.durationNs` leaves out. Folded stacks (`a;b;c self-ns`) for
 // flame graphs (flamegraph.pl, speedscope, inferno).
 import * as path from 'path';
 import type { Sink } from './format';
@@ -81,7 +82,8 @@ export class ChromeView implements View {
     const entry = this.stacks.pop(e.tid, e);
     const args = callValues(entry, e);
     args.durationNs = e.durationNs;
-    this.complete(e.function, e.pid, e.tid, callStart(e), e.durationNs, args, e.unwound);
+    const start = callStart(e, entry);
+    this.complete(e.function, e.pid, e.tid, start, e.ts - start, args, e.unwound);
   }
 
   note(e: NoteEvent): void {

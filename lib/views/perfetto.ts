@@ -127,7 +127,7 @@ export class PerfettoView implements View {
     const entry = this.stacks.pop(e.tid, e);
     const values = callValues(entry, e);
     values.durationNs = e.durationNs;
-    this.hold(e.tid, { name: e.function, start: callStart(e), end: e.ts, depth: e.depth, unwound: e.unwound, values });
+    this.hold(e.tid, { name: e.function, start: callStart(e, entry), end: e.ts, depth: e.depth, unwound: e.unwound, values });
     if (this.stacks.peek(e.tid).length === 0) this.release(e.tid);
   }
 

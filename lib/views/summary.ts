@@ -215,7 +215,7 @@ export class Summary {
       else if (kind === Kind.Exit || kind === Kind.Unwound) {
         const at = st.find(b.depth[r], b.site[r]);
         if (at < 0) continue;
-        const dur = callTime(b.ts[r] - st.start[at], this.overheadNs, st.nested[at], this.nestedNs);
+        const dur = callTime(b.ts[r] - st.start[at] - (b.held ? b.held[r] : 0), this.overheadNs, st.nested[at], this.nestedNs);
         const children = st.children[at];
         st.pop(dur);
         this.addCall(b.site[r], dur, Math.max(0, dur - children), kind === Kind.Unwound, b.tid);

@@ -162,6 +162,25 @@ describe('eventsOf and the columns', () => {
     expect(new CallEvents(sites).open).toBe(0);
   });
 
+  test('a trap-mode call\'s HELD time (the tracer holding its thread) is left out of its duration, in events and in report', () => {
+    const r = new RecordBuilder().site({ function: 'a' }, { function: 'b' });
+    r.calls(100, 7, 0, [
+      { kind: 'entry', site: 0, ts: 1000, depth: 0 },
+      { kind: 'entry', site: 1, ts: 1100, depth: 1 },
+      { kind: 'exit', site: 1, ts: 1400, depth: 1, held: 100 },
+      { kind: 'unwound', site: 0, ts: 2000, depth: 0, reason: 0, held: 600 },
+    ]).end();
+    const file = write(r.bytes());
+    let sites: readonly SiteInfo[] = [];
+    const out: CallEvent[] = [];
+    readRecord(file, { sites: (_a, all) => (sites = all), calls: (b: CallBatch) => out.push(...eventsOf(b, sites)) });
+    expect(out.filter((e) => e.type === 'exit').map((e) => [e.function, e.type === 'exit' ? e.durationNs : null])).toEqual([['b', 200], ['a', 400]]);
+    const rows = JSON.parse(view(['report', '--format', 'json'], file).out).rows as Obj[];
+    expect(rows.map((x) => [x.function, x.totalNs, x.selfNs])).toEqual([['a', 400, 200], ['b', 200, 200]]);
+    // The event path (a filter) counts the same.
+    expect(JSON.parse(view(['report', '--format', 'json', '--max-depth', '9'], file).out).rows).toEqual(rows);
+  });
+
   test('threads whose chunks interleave out of order are merged by ts, each thread\'s order kept', () => {
     const r = new RecordBuilder().site({ function: 'a' });
     r.calls(100, 1, 0, [{ kind: 'entry', site: 0, ts: 10, depth: 0 }, { kind: 'exit', site: 0, ts: 40, depth: 0 }]);
@@ -228,7 +247,8 @@ describe('a damaged record is one line naming the file, the byte and the problem
     ['a varint of 11 bytes', Buffer.concat([varint(1), varint(0), varint(0), Buffer.alloc(10, 0xff), Buffer.from([1])]), 0, 'a varint of more than 64 bits'],
     ['a varint past 64 bits', Buffer.concat([varint(1), varint(0), varint(0), Buffer.alloc(9, 0xff), Buffer.from([2])]), 0, 'a varint of more than 64 bits'],
     ['a call of a site not declared', Buffer.concat([varint(1), varint(0), varint(0), varint(1), varint(1 + 8 * 5), varint(0), varint(0)]), 4, 'a call of site 5, which no SITES chunk before it declared (1 are)'],
-    ['a record of kind 6', Buffer.concat([varint(6), varint(0)]), 0, 'a record of kind 6 (1 to 5 are known)'],
+    ['a record of kind 7', Buffer.concat([varint(7), varint(0)]), 0, 'a record of kind 7 (1 to 6 are known)'],
+    ['a HELD after an ENTRY', Buffer.concat([varint(1), varint(0), varint(0), varint(1), varint(6), varint(0), varint(5)]), 4, 'a HELD record after no EXIT or UNWOUND record of its chunk'],
     ['a depth past 2^31 - 1', Buffer.concat([varint(1), varint(0), varint(2 ** 31), varint(0)]), 0, 'a depth of 2147483648 (at most 2147483647)'],
     ['an unwinding reason of 9', Buffer.concat([varint(3), varint(0), varint(0), Buffer.from([9])]), 0, 'an unwinding reason of 9 (0 to 6 are known)'],
     ['a record cut by its chunk\'s end', Buffer.concat([varint(1), varint(0), varint(0)]), 0, 'a call record runs past the end of its CALLS chunk'],
