@@ -1,7 +1,9 @@
 // tracer.batches(): a hook's calls as CallBatches (one thread's rows, typed-array
 // columns). In both modes, the rows equal what per-call handlers see of the
 // same program (its run is deterministic): kinds, functions, depths, argument
-// and return words, typed values (valuesOf), unwound calls and their reasons.
+// words (those the signature has) and return words, typed values (valuesOf),
+// unwound calls and their reasons. Fast mode's come from the rings, with no
+// context made per call.
 import { Tracer } from '../lib';
 import type { CallBatch, CallBatchStream, EntryContext, ExitContext, TypedValue } from '../lib';
 import { Summary, UNWIND_REASONS } from '../lib';
