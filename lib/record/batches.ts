@@ -256,17 +256,16 @@ class Collector {
     while (from < src.length) {
       const { b, w } = this.filling(src.pid, src.tid);
       const at = b.length;
-      let n = Math.min(src.length - from, this.rows - at);
+      const n = Math.min(src.length - from, this.rows - at), end = from + n;
+      // The decoder's argsAt is every row's start (its words follow its entry's): words of rows [from, end).
       const w0 = src.argsAt[from];
-      const wordsTo = (end: number) => (end < src.length ? src.argsAt[end] : src.argsAt[end - 1] + (src.kind[end - 1] === Kind.Entry ? this.sites[src.site[end - 1]].args : 0));
-      while (n > 1 && w + wordsTo(from + n) - w0 > b.args.length) n >>= 1;
-      const words = wordsTo(from + n) - w0;
+      const words = (end < src.length ? src.argsAt[end] : src.argsAt[end - 1] + (src.kind[end - 1] === Kind.Entry ? this.sites[src.site[end - 1]].args : 0)) - w0;
       if (w + words > b.args.length) {
-        if (at === 0) throw new Error(`batches: a row of ${words} argument words`); // never: a site carries at most its argument registers
+        // Never while a row carries at most 8 words (a site's argument registers): a batch has room for 8 a row.
+        if (at === 0) throw new Error(`batches: ${words} argument words for ${n} rows`);
         this.flush(src.tid);
         continue;
       }
-      const end = from + n;
       b.kind.set(src.kind.subarray(from, end), at);
       b.site.set(src.site.subarray(from, end), at);
       b.ts.set(src.ts.subarray(from, end), at);
