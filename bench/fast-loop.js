@@ -4,8 +4,10 @@
 //   duration FILE N      work100() hooked: mean reported durationNs, and the program's own mean
 //   threads FILE T N     T threads x N calls of work(): exits delivered (none may be lost)
 //   plant FILE           hooking f_0..f_999 in fast mode: ms
+//   batches FILE N       tiny()'s calls through tracer.batches() in fast mode, rows counted: wall ns per call
+// RETHOOK_DIST=DIR takes the Tracer from another build's dist (to set a change against the code before it, in one run).
 'use strict';
-const { Tracer } = require('../dist');
+const { Tracer } = require(process.env.RETHOOK_DIST || '../dist');
 const fs = require('fs');
 
 (async () => {
@@ -18,6 +20,21 @@ const fs = require('fs');
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     await t.run();
     console.log(JSON.stringify({ hooks: h.functions.length, fellBack: h.fellBack.length, plantMs: ms }));
+    return;
+  }
+  if (what === 'batches') {
+    const t = await Tracer.spawn(file, [a], { stdio: [0, devnull, 2] });
+    const stream = t.batches('tiny', { mode: 'fast' });
+    if (stream.hook.fellBack.length) throw new Error(stream.hook.fellBack.join('; '));
+    const start = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
+    let rows = 0;
+    for await (const batch of stream) rows += batch.length;
+    const ns = Number(process.hrtime.bigint() - start);
+    const cpu = process.cpuUsage(cpu0);
+    const calls = Number(a);
+    if (rows !== 2 * calls) throw new Error(`${rows} rows for ${calls} calls`);
+    console.log(JSON.stringify({ calls, rows, wallNsPerCall: ns / calls, tracerCpuNsPerCall: ((cpu.user + cpu.system) * 1000) / calls, nmissed: stream.hook.nmissed }));
     return;
   }
   const args = what === 'threads' ? [a, b] : [a];

@@ -80,6 +80,10 @@ const bareNs = median([1, 2, 3].map(() => wallNs([path.join(BIN, 'loop'), String
 const fastRuns = [1, 2, 3].map(() => JSON.parse(run(node('fast-loop.js', 'loop', path.join(BIN, 'loop'), String(fastN)))));
 const fastNs = median(fastRuns.map((r) => r.wallNsPerCall));
 console.log(`\nfast mode, ${fastN} calls of tiny(), every exit delivered to a handler: ${fastNs.toFixed(0)} ns per call, untraced ${bareNs.toFixed(1)} ns: ${(fastNs / bareNs).toFixed(0)}x the untraced loop, +${(fastNs - bareNs).toFixed(0)} ns per call (target <= 500 ns)`);
+const batchRuns = [1, 2, 3].map(() => JSON.parse(run(node('fast-loop.js', 'batches', path.join(BIN, 'loop'), String(fastN)))));
+const batchNs = median(batchRuns.map((r) => r.wallNsPerCall));
+const batchCpu = batchRuns.find((r) => r.wallNsPerCall === batchNs).tracerCpuNsPerCall;
+console.log(`fast mode, the same calls through tracer.batches() (rows counted, from the rings: no object per call): ${batchNs.toFixed(0)} ns per call, the tracer's CPU ${batchCpu.toFixed(0)} ns per call`);
 let uftrace = null;
 try {
   execFileSync('uftrace', ['--version'], { stdio: 'ignore' });

@@ -1,16 +1,27 @@
 // tracer.batches(): a hook's calls as CallBatches (one thread's rows, typed-array
 // columns). In both modes, the rows equal what per-call handlers see of the
 // same program (its run is deterministic): kinds, functions, depths, argument
-// and return words, typed values (valuesOf), unwound calls and their reasons.
+// words (those the signature has) and return words, typed values (valuesOf),
+// unwound calls and their reasons. Fast mode's come from the rings, with no
+// context made per call.
 import { Tracer } from '../lib';
 import type { CallBatch, CallBatchStream, EntryContext, ExitContext, TypedValue } from '../lib';
 import { Summary, UNWIND_REASONS } from '../lib';
+import { contextsMade } from '../lib/context';
+import { siteShape } from '../lib/record/write';
+import type { Signature } from '../lib/types/model';
 import { Captured, fixture, Mode, MODES } from './helpers';
 
 /** One call row as both sides show it. */
 type Row = [kind: 'entry' | 'exit' | 'unwound', fn: string, depth: number, words: string, values: string, reason: string];
 /** Argument and return words, pointers (which ASLR moves between the two runs) as `ptr`. */
 const words = (ws: Iterable<bigint>) => Array.from(ws, (w) => (w >= 1n << 32n ? 'ptr' : String(w))).join(' ');
+/**
+ * The first two argument words a call has by its signature: a known plain
+ * signature's integer parameters (what a fast-mode row carries; the registers
+ * past them hold no argument), else two.
+ */
+const argWords = (sig: Signature | null | undefined) => siteShape(sig ?? null, 2).args;
 const text = (v: TypedValue[] | TypedValue | null | undefined) => (v == null ? '' : Array.isArray(v) ? v.map((x) => x.text).join(', ') : v.text);
 
 interface Options {
@@ -27,7 +38,7 @@ async function perCall(name: string, patterns: string[], mode: Mode, o: Options)
   const push = (tid: number, r: Row) => (byTid.get(tid) ?? byTid.set(tid, []).get(tid)!).push(r);
   const hook = t.hook(patterns, {
     mode, prototypes: o.prototypes, capture: o.capture,
-    onEntry: (c: EntryContext) => void push(c.tid, ['entry', c.function, c.depth, words(c.args.slice(0, 2)), text(c.values), '']),
+    onEntry: (c: EntryContext) => void push(c.tid, ['entry', c.function, c.depth, words(c.args.slice(0, argWords(c.signature))), text(c.values), '']),
     onExit: (c: ExitContext) => void push(c.tid, [c.unwound ? 'unwound' : 'exit', c.function, c.depth, c.unwound ? '0' : words([c.retval!]), c.unwound ? '' : text(c.returnValue), c.reason ?? '']),
   } as never);
   await t.run();
@@ -67,7 +78,7 @@ function rowOf(s: CallBatchStream, b: CallBatch, i: number): Row {
   expect(site.pid).toBe(b.pid);
   const v = s.valuesOf(b, i);
   switch (b.kind[i]) {
-    case 1: return ['entry', site.function, b.depth[i], words(b.args.subarray(b.argsAt[i], b.argsAt[i] + Math.min(2, site.args))), text(v.args), ''];
+    case 1: return ['entry', site.function, b.depth[i], words(b.args.subarray(b.argsAt[i], b.argsAt[i] + Math.min(argWords(site.signature as Signature | null), site.args))), text(v.args), ''];
     case 2: return ['exit', site.function, b.depth[i], words([b.retval[i]]), text(v.ret), ''];
     case 3: return ['unwound', site.function, b.depth[i], '0', '', UNWIND_REASONS[b.reason[i]]];
     default: throw new Error(`row ${i}: kind ${b.kind[i]}`);
@@ -106,4 +117,15 @@ describe.each(MODES)('%s mode', (mode) => {
     expect(got.threads[0].filter((r) => r[0] === 'unwound').map((r) => [r[1], r[5]])).toEqual([['deeper', 'longjmp'], ['deep', 'longjmp']]);
     expect(Object.fromEntries(got.summary.rows().map((r) => [r.function, [r.calls, r.unwound]]))).toEqual({ deep: [1, 1], deeper: [1, 1], after: [1, 0] });
   });
+});
+
+test('in fast mode the rows come from the rings, with no context made per call', async () => {
+  const t = await Tracer.spawn(fixture('threads'), ['3', '2000'], { stdio: [0, new Captured().fd, 2] });
+  const before = contextsMade.entries;
+  const stream = t.batches('work', { mode: 'fast' });
+  expect(stream.hook.fellBack).toEqual([]);
+  let rows = 0;
+  for await (const b of stream) rows += b.length;
+  expect(rows).toBe(12000);
+  expect(contextsMade.entries - before).toBe(0);
 });

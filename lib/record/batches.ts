@@ -1,17 +1,32 @@
 // Tracer.batches: a hook's calls as CallBatches (lib/record/batch.ts), one
 // thread's rows at a time in typed-array columns, through an async iterator:
 // for consumers that count, sum or store calls in bulk (no object per call
-// reaches them). Built for now over the per-call handlers: each call's
-// context is copied into its thread's columns, and a thread's batch is handed
-// on when it is full, every flushMs, and at the end. valuesOf gives one row's
-// typed values when a consumer wants them.
+// reaches them). A thread's batch is handed on when it is full, every
+// flushMs, and at the end; valuesOf gives one row's typed values when a
+// consumer wants them (rendered as replay renders them: record/events.ts).
+//
+// Where the rows come from:
+//   - fast mode: the hook only records (write.ts recordingHandlers), so the
+//     addon transcodes the rings straight into a record kept in memory
+//     (fast/record-drain.ts), read back as it is written (live.ts) into the
+//     columns, as live `trace -c` does: no context per call. Functions left in
+//     trap mode (and any process whose calls also go to another hook) take the
+//     writer's JS encoder, from their contexts, into the same record;
+//   - trap mode: each call's context is copied into its thread's columns
+//     (a trap-mode call stops the thread anyway; its values, read then, are
+//     kept whole).
 import type { EntryContext, ExitContext } from '../context';
 import type { ExitStatus } from '../engine/session';
 import type { Hook, HookHandlers } from '../hook';
+import { arch } from '../native';
+import { Clock } from '../fast/clock';
 import { locateArgs } from '../types/abi';
 import type { CType, Signature, TypedValue } from '../types/model';
-import { CallRegisters, readArgs, readReturn } from '../types/values';
+import { monotonicNs, wallNs } from '../views/events';
 import { CallBatch, Kind, SiteInfo, UNWIND_REASONS, UnwindReasonName } from './batch';
+import { Attached, entryValues, exitValue } from './events';
+import { LiveRecordReader } from './live';
+import { recordingHandlers, RecordWriter } from './write';
 
 export interface BatchesOptions {
   /** How calls are caught, as hook()'s (default 'trap'). */
@@ -44,7 +59,36 @@ export interface CallBatchStream extends AsyncIterableIterator<CallBatch> {
   valuesOf(batch: CallBatch, row: number): RowValues;
 }
 
-// ---- one row's typed values, from the columns ----
+// ---- one row's typed values ----
+
+/**
+ * Row `row`'s typed values, by its site's signature: from the row's `extra`
+ * (`argv`, `ret`: trap mode's values, read at the call, when its words do not
+ * hold them) when it carries them, else rendered from its words, its
+ * floating-point word and the strings captured at the call, as replay renders
+ * a record's (record/events.ts). UNWOUND rows have none. Shared with the
+ * record reader: sites as the record's SITES give them.
+ */
+export function valuesOf(batch: CallBatch, row: number, sites: readonly SiteInfo[]): RowValues {
+  const site = sites[batch.site[row]];
+  const att = batch.attached.get(row) as Attached | undefined;
+  const kind = batch.kind[row];
+  if (kind === Kind.Entry) {
+    const argv = att?.extra?.argv;
+    if (argv !== undefined) return { args: argv as TypedValue[], ret: null };
+    if (!site?.signature) return { args: null, ret: null };
+    const at = batch.argsAt[row];
+    return { args: entryValues(batch, row, site, Array.from(batch.args.subarray(at, at + site.args)), att), ret: null };
+  }
+  if (kind === Kind.Exit) {
+    const ret = att?.extra?.ret;
+    if (ret !== undefined) return { args: null, ret: ret as TypedValue };
+    return { args: null, ret: site ? exitValue(batch, row, site, batch.retval[row]) : null };
+  }
+  return { args: null, ret: null };
+}
+
+// ---- trap mode's rows: which values travel in the words ----
 
 /** A type read from one integer register alone (no memory): the writer's "plain" scalars. */
 function inRegister(t: CType): boolean {
@@ -80,49 +124,6 @@ function planOf(sig: Signature): Plan {
   return p;
 }
 
-/**
- * Row `row`'s typed values, by its site's signature: from the row's `extra`
- * (`argv`, `ret`) when it carries them, else read from its words and the
- * strings attached to it. UNWOUND rows have none. Shared with the record
- * reader: sites as the record's SITES give them.
- */
-export function valuesOf(batch: CallBatch, row: number, sites: readonly SiteInfo[]): RowValues {
-  const site = sites[batch.site[row]];
-  const sig = (site?.signature ?? null) as Signature | null;
-  const att = batch.attached.get(row);
-  const kind = batch.kind[row];
-  if (kind === Kind.Entry) {
-    const argv = att?.extra?.argv;
-    if (argv !== undefined) return { args: argv as TypedValue[], ret: null };
-    if (!sig) return { args: null, ret: null };
-    const at = batch.argsAt[row];
-    const words = Array.from(batch.args.subarray(at, at + site.args));
-    const strings = att?.strings;
-    const read = (addr: number | bigint, len: number): Buffer | null => {
-      if (!strings) return null;
-      const a = BigInt(addr);
-      for (const [reg, bytes] of strings) {
-        const start = words[reg];
-        if (start !== undefined && a >= start && a < start + BigInt(bytes.length)) {
-          const off = Number(a - start);
-          return bytes.subarray(off, off + len);
-        }
-      }
-      return null;
-    };
-    const regs: CallRegisters = { ints: words, fp: () => null, sp: 0, read };
-    return { args: readArgs(sig, regs), ret: null };
-  }
-  if (kind === Kind.Exit) {
-    const ret = att?.extra?.ret;
-    if (ret !== undefined) return { args: null, ret: ret as TypedValue };
-    if (!sig?.ret) return { args: null, ret: null };
-    const regs: CallRegisters = { ints: [batch.retval[row]], fp: () => null, sp: 0, read: () => null };
-    return { args: null, ret: readReturn(sig.ret, regs) };
-  }
-  return { args: null, ret: null };
-}
-
 // ---- columns, per thread ----
 
 function emptyBatch(pid: number, tid: number, rows: number, words: number): CallBatch {
@@ -136,7 +137,7 @@ function emptyBatch(pid: number, tid: number, rows: number, words: number): Call
 
 /** Where each thread's rows collect, and the batches waiting for the consumer. */
 class Collector {
-  private readonly filling = new Map<number, { b: CallBatch; words: number }>();
+  private readonly open = new Map<number, { b: CallBatch; words: number }>();
   /** Batches the consumer gave back (the step after it got them): their columns are used again. */
   private readonly spare: CallBatch[] = [];
   readonly ready: CallBatch[] = [];
@@ -159,26 +160,34 @@ class Collector {
     return site;
   }
 
-  /** The next row of thread `tid`'s batch (handing the batch on first if it is full). */
-  private row(pid: number, tid: number, words: number): { b: CallBatch; r: number; w: number } {
-    let f = this.filling.get(tid);
-    if (f && (f.b.length === this.rows || f.words + words > f.b.args.length)) {
-      this.flush(tid);
-      f = undefined;
-    }
+  /** Thread `tid`'s batch being filled, and its argument words used (a new one if none). */
+  private filling(pid: number, tid: number): { b: CallBatch; w: number } {
+    let f = this.open.get(tid);
     if (!f) {
-      const reuse = this.spare.pop();
-      const b = reuse ?? emptyBatch(pid, tid, this.rows, this.rows * 8);
+      const b = this.spare.pop() ?? emptyBatch(pid, tid, this.rows, this.rows * 8);
       b.pid = pid;
       b.tid = tid;
       b.length = 0;
       b.attached = new Map();
-      this.filling.set(tid, (f = { b, words: 0 }));
+      this.open.set(tid, (f = { b, words: 0 }));
+    }
+    return { b: f.b, w: f.words };
+  }
+
+  private used(tid: number, words: number): void {
+    this.open.get(tid)!.words += words;
+  }
+
+  /** The next row of thread `tid`'s batch (handing the batch on first if it is full). */
+  private row(pid: number, tid: number, words: number): { b: CallBatch; r: number; w: number } {
+    let f = this.filling(pid, tid);
+    if (f.b.length === this.rows || f.w + words > f.b.args.length) {
+      this.flush(tid);
+      f = this.filling(pid, tid);
     }
     const r = f.b.length++;
-    const w = f.words;
-    f.words += words;
-    return { b: f.b, r, w };
+    this.used(tid, words);
+    return { b: f.b, r, w: f.w };
   }
 
   entry(c: EntryContext): void {
@@ -227,20 +236,78 @@ class Collector {
 
   /** Hands thread `tid`'s rows on (or every thread's). */
   flush(tid?: number): void {
-    const tids = tid === undefined ? [...this.filling.keys()] : [tid];
+    const tids = tid === undefined ? [...this.open.keys()] : [tid];
     for (const t of tids) {
-      const f = this.filling.get(t);
+      const f = this.open.get(t);
       if (!f) continue;
-      this.filling.delete(t);
+      this.open.delete(t);
       if (f.b.length) this.ready.push(f.b);
       else this.spare.push(f.b);
     }
     if (this.ready.length) this.onReady();
   }
 
+  /**
+   * The rows of a batch the record reader decoded (its columns are reused
+   * after this): copied into its thread's batches, in bulk, column by column.
+   */
+  append(src: CallBatch): void {
+    let from = 0;
+    while (from < src.length) {
+      const { b, w } = this.filling(src.pid, src.tid);
+      const at = b.length;
+      const n = Math.min(src.length - from, this.rows - at), end = from + n;
+      // The decoder's argsAt is every row's start (its words follow its entry's): words of rows [from, end).
+      const w0 = src.argsAt[from];
+      const words = (end < src.length ? src.argsAt[end] : src.argsAt[end - 1] + (src.kind[end - 1] === Kind.Entry ? this.sites[src.site[end - 1]].args : 0)) - w0;
+      if (w + words > b.args.length) {
+        // Never while a row carries at most 8 words (a site's argument registers): a batch has room for 8 a row.
+        if (at === 0) throw new Error(`batches: ${words} argument words for ${n} rows`);
+        this.flush(src.tid);
+        continue;
+      }
+      b.kind.set(src.kind.subarray(from, end), at);
+      b.site.set(src.site.subarray(from, end), at);
+      b.ts.set(src.ts.subarray(from, end), at);
+      b.depth.set(src.depth.subarray(from, end), at);
+      b.reason.set(src.reason.subarray(from, end), at);
+      b.retval.set(src.retval.subarray(from, end), at);
+      b.fpWord.set(src.fpWord.subarray(from, end), at);
+      b.args.set(src.args.subarray(w0, w0 + words), w);
+      const shift = w - w0;
+      for (let i = 0; i < n; i++) b.argsAt[at + i] = src.argsAt[from + i] + shift;
+      if (src.attached.size) for (const [r, a] of src.attached) if (r >= from && r < end) b.attached.set(at + r - from, a);
+      b.length = at + n;
+      this.used(src.tid, words);
+      if (b.length === this.rows) this.flush(src.tid);
+      from = end;
+    }
+  }
+
   giveBack(b: CallBatch): void {
     if (this.spare.length < 8) this.spare.push(b);
   }
+}
+
+/**
+ * Fast mode's feed: a record written in memory by the hook's recording
+ * handlers (the rings transcoded into it by the addon), decoded buffer by
+ * buffer into `collector`'s columns.
+ */
+function recordFeed(collector: Collector): { handlers: Pick<HookHandlers, 'onEntry' | 'onExit'>; writer: RecordWriter } {
+  const reader = new LiveRecordReader({
+    sites: (added) => {
+      for (const s of added) collector.sites.push(s);
+    },
+    calls: (b) => collector.append(b),
+  });
+  // The header is not read back (live.ts skips it): it says what the record is, as `trace -c`'s does.
+  const writer = new RecordWriter(reader.take, {
+    command: [], pid: 0, attached: false, arch: process.arch, startTs: monotonicNs(), startWallNs: wallNs(), overheadNs: null,
+    mode: 'fast', patterns: [], modules: [], cwd: process.cwd(), tool: 'rethook batches', fallbacks: [],
+    clock: { source: process.arch === 'arm64' ? 'cntvct' : 'tsc', nsPerTick: Clock.shared().factors[3] },
+  });
+  return { handlers: recordingHandlers(writer, { backtrace: false, argRegs: arch.args.length, moduleOf: () => '' }), writer };
 }
 
 /**
@@ -262,6 +329,7 @@ export function batchStream(hookFn: (handlers: HookHandlers) => Hook, run: () =>
     w?.();
   };
   const collector = new Collector(rows, wake);
+  const record = options.mode === 'fast' ? recordFeed(collector) : null;
   let ended = false;
   let failure: { error: unknown } | null = null;
   let started = false;
@@ -270,20 +338,24 @@ export function batchStream(hookFn: (handlers: HookHandlers) => Hook, run: () =>
   const hook = hookFn({
     mode: options.mode, maxActive: options.maxActive, returnMode: options.returnMode, capture: options.capture,
     args: options.args, ret: options.ret, prototypes: options.prototypes,
-    onEntry: (ctx) => collector.entry(ctx),
-    onExit: (ctx) => collector.exit(ctx),
+    ...(record ? record.handlers : { onEntry: (ctx: EntryContext) => collector.entry(ctx), onExit: (ctx: ExitContext) => collector.exit(ctx) }),
   } as HookHandlers);
+  /** Every thread's rows handed on (the record's first: what its buffer holds is decoded into them). */
+  const flushAll = () => {
+    record?.writer.flush();
+    collector.flush();
+  };
   const finish = () => {
     if (timer) clearInterval(timer);
     timer = null;
-    collector.flush();
+    flushAll();
     ended = true;
     wake();
   };
   const start = () => {
     if (started) return;
     started = true;
-    timer = setInterval(() => collector.flush(), flushMs);
+    timer = setInterval(flushAll, flushMs);
     timer.unref();
     run().then(finish, (error) => {
       if (!ended) failure = { error };

@@ -46,7 +46,7 @@ class Open {
 /** The fields of an EXTRA record that go before `argv` in an entry event (as live events have them). */
 const BEFORE_ARGV = ['backtrace', 'backtraceReliable', 'backtraceSources'];
 
-type Attached = { strings?: Map<number, Buffer>; extra?: Record<string, unknown> };
+export type Attached = { strings?: Map<number, Buffer>; extra?: Record<string, unknown> };
 
 /** What the renderers read a recorded call's memory through: only the strings captured at its entry. */
 function capturedMemory(words: readonly bigint[], strings: Map<number, Buffer> | undefined): CallRegisters['read'] {
@@ -80,6 +80,27 @@ function safely<T>(f: () => T): T | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * An ENTRY row's typed arguments, read by its site's signature from its
+ * argument `words`, its floating-point word and the strings captured at the
+ * call (null: no signature, or one that cannot be rendered). What replay
+ * shows, and what tracer.batches()' valuesOf gives.
+ */
+export function entryValues(b: CallBatch, r: number, s: SiteInfo, words: readonly bigint[], att: Attached | undefined): TypedValue[] | null {
+  const sig = s.signature as Signature | null;
+  if (!sig) return null;
+  const regs: CallRegisters = { ints: words, fp: () => fpRegister(b, r), sp: 0, read: capturedMemory(words, att?.strings) };
+  return safely(() => readArgs(sig, regs));
+}
+
+/** An EXIT row's typed return value, from its return `word` and floating-point word (`b` null: none), or null. */
+export function exitValue(b: CallBatch | null, r: number, s: SiteInfo, word: bigint): TypedValue | null {
+  const ret = (s.signature as Signature | null)?.ret;
+  if (!ret) return null;
+  const regs: CallRegisters = { ints: [word], fp: () => (b ? fpRegister(b, r) : null), sp: 0, read: () => null };
+  return safely(() => readReturn(ret, regs));
 }
 
 /**
@@ -166,10 +187,8 @@ export class CallEvents {
     if (extra) for (const k of BEFORE_ARGV) if (extra[k] !== undefined) e[k] = extra[k];
     if (extra?.argv !== undefined) e.argv = extra.argv;
     else if (s.signature) {
-      const sig = s.signature as Signature;
-      const regs: CallRegisters = { ints: words, fp: () => fpRegister(b, r), sp: 0, read: capturedMemory(words, att?.strings) };
-      const values = safely(() => readArgs(sig, regs));
-      typeEntry({ args: words as unknown as CallArgs, values, signature: sig }, e, true); // a record holds the words its site says (fewer than six: the rest are not read)
+      const values = entryValues(b, r, s, words, att);
+      typeEntry({ args: words as unknown as CallArgs, values, signature: s.signature as Signature }, e, true); // a record holds the words its site says (fewer than six: the rest are not read)
     }
     if (extra) for (const k in extra) if (!BEFORE_ARGV.includes(k) && k !== 'argv') e[k] = extra[k];
     e.ts = b.ts[r];
@@ -187,9 +206,7 @@ export class CallEvents {
     const extra = att?.extra;
     if (!unwound && extra?.ret !== undefined) e.ret = extra.ret;
     else if (!unwound && s.signature && (s.signature as Signature).ret) {
-      const ret = (s.signature as Signature).ret!;
-      const regs: CallRegisters = { ints: [word], fp: () => (b ? fpRegister(b, r) : null), sp: 0, read: () => null };
-      const returnValue: TypedValue | null = safely(() => readReturn(ret, regs));
+      const returnValue = exitValue(b, r, s, word);
       typeExit({ retval: word, unwound: false, returnValue } as unknown as ExitContext, e, true);
     }
     if (unwound) e.reason = UNWIND_REASONS[reason];
