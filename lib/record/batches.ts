@@ -131,7 +131,7 @@ function emptyBatch(pid: number, tid: number, rows: number, words: number): Call
     pid, tid, length: 0,
     kind: new Uint8Array(rows), site: new Uint32Array(rows), ts: new Float64Array(rows), depth: new Uint32Array(rows),
     reason: new Uint8Array(rows), retval: new BigUint64Array(rows), argsAt: new Uint32Array(rows),
-    args: new BigUint64Array(words), fpWord: new BigUint64Array(rows), attached: new Map(),
+    args: new BigUint64Array(words), fpWord: new BigUint64Array(rows), held: new Float64Array(rows), attached: new Map(),
   };
 }
 
@@ -199,6 +199,7 @@ class Collector {
     b.ts[r] = Number(c.timestampNs);
     b.depth[r] = c.depth;
     b.reason[r] = 0;
+    b.held![r] = 0;
     b.retval[r] = 0n;
     b.fpWord[r] = 0n;
     b.argsAt[r] = w;
@@ -227,6 +228,8 @@ class Collector {
     b.ts[r] = Number(c.timestampNs);
     b.depth[r] = c.depth;
     b.reason[r] = c.unwound ? Math.max(0, UNWIND_REASONS.indexOf((c.reason ?? 'other') as UnwindReasonName)) : 0;
+    // What the tracer held the thread for during the call, as a record's HELD.
+    b.held![r] = Number(c.timestampNs - c.entryTimestampNs - c.durationNs);
     b.retval[r] = c.retval === null ? 0n : BigInt.asUintN(64, c.retval);
     b.fpWord[r] = 0n;
     b.argsAt[r] = 0;
@@ -271,6 +274,8 @@ class Collector {
       b.ts.set(src.ts.subarray(from, end), at);
       b.depth.set(src.depth.subarray(from, end), at);
       b.reason.set(src.reason.subarray(from, end), at);
+      if (src.held) b.held!.set(src.held.subarray(from, end), at);
+      else b.held!.fill(0, at, at + n);
       b.retval.set(src.retval.subarray(from, end), at);
       b.fpWord.set(src.fpWord.subarray(from, end), at);
       b.args.set(src.args.subarray(w0, w0 + words), w);
