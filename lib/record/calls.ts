@@ -178,6 +178,7 @@ export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number
     if (kind === KIND_STRING || kind === KIND_EXTRA) {
       const got = attach(kind, buf, pos, end, b, rowAttached);
       if (got.orphan) orphans++;
+      if (got.inheritedEntry) entries--; // a fork child's inherited call opens its stream: not a call it made
       if (got.damage) {
         recordAt = got.at;
         damage(got.damage);
@@ -290,6 +291,8 @@ interface Attach {
   orphan: boolean;
   damage: string | null;
   at: number;
+  /** An EXTRA `inherited: true` on an ENTRY row. */
+  inheritedEntry?: boolean;
 }
 
 /** A STRING or EXTRA record (after its tag and dt, at `pos`) attached to the last row of `b`. */
@@ -333,5 +336,5 @@ function attach(kind: number, buf: Buffer, pos: number, end: number, b: Batch, r
   if (!a) b.attached.set(row, (a = {}));
   if (extra) a.extra = a.extra ? { ...a.extra, ...extra } : extra;
   else (a.strings ??= new Map()).set(index, Buffer.from(buf.subarray(pos, pos + n)));
-  return { pos: pos + n, rowAttached, orphan: false, damage: null, at };
+  return { pos: pos + n, rowAttached, orphan: false, damage: null, at, inheritedEntry: extra?.inherited === true && b.kind[row] === Kind.Entry };
 }

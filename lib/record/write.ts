@@ -101,6 +101,13 @@ function writeAll(fd: number, b: Buffer): void {
   while (done < b.length) done += fs.writeSync(fd, b, done, b.length - done);
 }
 
+/** A call in flight, as a fork child inherits it: its site, depth and argument words. */
+interface InheritedCall {
+  site: number;
+  depth: number;
+  args: readonly bigint[];
+}
+
 export class RecordWriter {
   /** The bytes waiting to be written; the fast path writes into it too (from `pos`). */
   buf = Buffer.allocUnsafe(FLUSH_AT + SLACK);
@@ -121,6 +128,13 @@ export class RecordWriter {
   private closed = false;
   /** Bytes written out so far. */
   written = 0;
+  /**
+   * With followForks(): the calls in flight each thread has here (those this
+   * writer encoded: trap mode's), and the fork children whose stream is to
+   * open with the calls they inherited (their parent's at the fork).
+   */
+  private inFlight: Map<number, InheritedCall[]> | null = null;
+  private readonly inheriting = new Map<number, { calls: InheritedCall[]; ts: number }>();
   private readonly sendOut: (b: Buffer) => void;
 
   /**
@@ -288,9 +302,51 @@ export class RecordWriter {
     this.pos += 8;
   }
 
+  /** Followed fork children's streams open with the calls they inherited (see forked()). */
+  followForks(): void {
+    this.inFlight ??= new Map();
+  }
+
+  /**
+   * A followed fork child `pid` appeared at `ts`, forked by thread
+   * `parentTid`: its stream will open with ENTRY records (EXTRA
+   * `inherited: true`, at `ts`, not counted as calls) of the calls the parent
+   * had in flight, so that the child's returns from them end calls of its own.
+   */
+  forked(parentTid: number, pid: number, ts: number): void {
+    const calls = this.inFlight?.get(parentTid);
+    if (calls?.length) this.inheriting.set(pid, { calls: calls.map((c) => ({ ...c })), ts });
+  }
+
+  private openInherited(pid: number): void {
+    const from = this.inheriting.get(pid)!;
+    this.inheriting.delete(pid);
+    for (const c of from.calls) {
+      // The child's own site of the same function (sites are per process).
+      const s = this.sites[c.site];
+      const site = this.site(pid, Number(BigInt(s.address)), s.function, s.module, s.signature, { args: s.args, ret: s.ret, fp: s.fp });
+      this.entry(pid, pid, site, from.ts, c.depth, c.args, null, null, { inherited: true }, true);
+    }
+  }
+
+  private track(tid: number, kind: Kind, site: number, depth: number, args: readonly bigint[] | null): void {
+    let st = this.inFlight!.get(tid);
+    if (!st) this.inFlight!.set(tid, (st = []));
+    if (kind === Kind.Entry) {
+      while (st.length && st[st.length - 1].depth >= depth) st.pop();
+      st.push({ site, depth, args: args ?? [] });
+    } else {
+      while (st.length && st[st.length - 1].depth > depth) st.pop();
+      const top = st[st.length - 1];
+      if (top && top.depth === depth && top.site === site) st.pop();
+    }
+  }
+
   /** An ENTRY record: `args` (as many as the site carries), its floating-point word, strings and extra fields. */
   entry(pid: number, tid: number, site: number, ts: number, depth: number, args: readonly bigint[], fpBits: Buffer | null,
-    strings?: readonly [number, Buffer][] | null, extra?: Record<string, unknown> | null): void {
+    strings?: readonly [number, Buffer][] | null, extra?: Record<string, unknown> | null, inherited = false): void {
+    if (this.inheriting.size && !inherited && this.inheriting.has(pid)) this.openInherited(pid);
+    if (this.inFlight) this.track(tid, Kind.Entry, site, depth, args.slice(0, this.sites[site].args));
     const s = this.sites[site];
     this.openCalls(pid, tid);
     this.room(40 + 10 * s.args);
@@ -298,7 +354,7 @@ export class RecordWriter {
     this.varint(depth);
     for (let i = 0; i < s.args; i++) this.word(args[i] ?? 0n);
     if (s.fp) this.fpWord(fpBits);
-    this.calls++;
+    if (!inherited) this.calls++;
     if (strings) for (const [i, bytes] of strings) this.string(i, bytes);
     if (extra) this.extra(extra);
   }
@@ -306,6 +362,8 @@ export class RecordWriter {
   /** An EXIT record; `heldNs`: how long the tracer held the thread during the call (a HELD record when not 0). */
   exit(pid: number, tid: number, site: number, ts: number, depth: number, retval: bigint | null, fpBits: Buffer | null,
     extra?: Record<string, unknown> | null, heldNs = 0): void {
+    if (this.inheriting.size && this.inheriting.has(pid)) this.openInherited(pid);
+    if (this.inFlight) this.track(tid, Kind.Exit, site, depth, null);
     const s = this.sites[site];
     this.openCalls(pid, tid);
     this.room(60);
@@ -319,6 +377,8 @@ export class RecordWriter {
 
   /** An UNWOUND record: `reason` an index into UNWIND_REASONS; `heldNs` as exit()'s. */
   unwound(pid: number, tid: number, site: number, ts: number, depth: number, reason: number, extra?: Record<string, unknown> | null, heldNs = 0): void {
+    if (this.inheriting.size && this.inheriting.has(pid)) this.openInherited(pid);
+    if (this.inFlight) this.track(tid, Kind.Unwound, site, depth, null);
     this.openCalls(pid, tid);
     this.room(50);
     this.head(Kind.Unwound, site, ts);
@@ -422,7 +482,7 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     }
     const ts = Number(c.timestampNs);
     // What the tracer held the thread for during the call (its entry's stop, the nested calls' stops): not the call's time.
-    const held = Number(c.timestampNs - c.entryTimestampNs - c.durationNs);
+    const held = c.inherited ? 0 : Number(c.timestampNs - c.entryTimestampNs - c.durationNs);
     if (c.unwound) {
       const r = UNWIND_REASONS.indexOf((c.reason ?? 'other') as (typeof UNWIND_REASONS)[number]);
       w.unwound(c.pid, c.tid, site, ts, c.depth, r < 0 ? UNWIND_REASONS.length - 1 : r, extra, held);

@@ -76,6 +76,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
   // Even a record cut right away says what it was: its header is written at once (the functions in trap mode follow as a note, once hooked).
   const modules = recording || v!.format === 'pprof' ? loadedModules(tracer.pid) : [];
   if (recording) writer = startRecord(fd, run, h.attachPid !== null, h.patterns, modules, tool);
+  // A followed fork child's record stream opens with the calls it inherited (trap mode's: those the writer encodes).
+  if (recording && h.followForks) writer!.followForks();
   else if (fromColumns) writer = startRecord(fromColumns.reader.take, run, h.attachPid !== null, h.patterns, [], tool);
   if (!recording && v!.format === 'pprof') run.modules = modules;
   const pids = new Set<number>([tracer.pid]);
@@ -96,6 +98,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
     if (e.type === 'fork') {
       const calls = inflight.stackOf(e.parentTid);
       if (calls.length) inheriting.set(e.pid, { calls, ts });
+      if (recording) writer?.forked(e.parentTid, e.pid, ts);
     }
     if (e.type === 'exit') live.delete(e.pid);
     if (e.type === 'fork') [pids, live].forEach((set) => set.add(e.pid));
