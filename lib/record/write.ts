@@ -143,7 +143,12 @@ export class RecordWriter {
    * buffer comes as its 5-byte head, then its payload). A consumer must not
    * keep the buffer it is given: it is written over after the call.
    */
-  constructor(output: RecordOutput, private readonly header: RecordHeaderV2) {
+  /**
+   * `timesOnly` (a live summary, which counts times and nothing else): every
+   * site carries no argument, return or floating-point word, so a call is
+   * its ENTRY and EXIT records' tag, dt and depth (about 6 bytes).
+   */
+  constructor(output: RecordOutput, private readonly header: RecordHeaderV2, private readonly opts: { timesOnly?: boolean } = {}) {
     this.sendOut = typeof output === 'number' ? (b) => writeAll(output, b) : output;
     const json = Buffer.from(JSON.stringify(header));
     const head = Buffer.alloc(16);
@@ -166,7 +171,8 @@ export class RecordWriter {
     if (id === undefined) {
       id = this.sites.length;
       byAddress.set(address, id);
-      this.sites.push({ id, pid, function: fn, address: '0x' + address.toString(16), module, ...shape, signature: sig });
+      const carried = this.opts.timesOnly ? { args: 0, ret: false, fp: false } : shape;
+      this.sites.push({ id, pid, function: fn, address: '0x' + address.toString(16), module, ...carried, signature: sig });
     }
     return id;
   }

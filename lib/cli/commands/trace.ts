@@ -78,7 +78,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   if (recording) writer = startRecord(fd, run, h.attachPid !== null, h.patterns, modules, tool);
   // A followed fork child's record stream opens with the calls it inherited (trap mode's: those the writer encodes).
   if (recording && h.followForks) writer!.followForks();
-  else if (fromColumns) writer = startRecord(fromColumns.reader.take, run, h.attachPid !== null, h.patterns, [], tool);
+  else if (fromColumns) writer = startRecord(fromColumns.reader.take, run, h.attachPid !== null, h.patterns, [], tool, true);
   if (!recording && v!.format === 'pprof') run.modules = modules;
   const pids = new Set<number>([tracer.pid]);
   const inflight = new InFlight();
@@ -227,7 +227,7 @@ function liveSummary(summary: Summary, overhead: Pick<RunInfo, 'overheadNs' | 'n
 }
 
 /** A record's header written at once (lib/record/write.ts): its writer, on `fd` (or to a consumer). */
-function startRecord(fd: RecordOutput, run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeaderV2['modules'], tool: string): RecordWriter {
+function startRecord(fd: RecordOutput, run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeaderV2['modules'], tool: string, timesOnly = false): RecordWriter {
   const { RecordWriter } = require('../../record/write') as typeof import('../../record/write');
   const fastMode = run.mode === 'fast';
   const nsPerTick = fastMode ? (require('../../fast/clock') as typeof import('../../fast/clock')).Clock.shared().factors[3] : 1;
@@ -236,7 +236,7 @@ function startRecord(fd: RecordOutput, run: RunInfo, attached: boolean, patterns
     overheadNs: run.overheadNs, nestedNs: run.nestedNs ?? null, mode: run.mode ?? 'trap', patterns, modules, cwd: process.cwd(), tool,
     fallbacks: [], // known once hooked: `fallback` notes follow
     clock: { source: fastMode ? (process.arch === 'arm64' ? 'cntvct' : 'tsc') : 'monotonic', nsPerTick },
-  });
+  }, { timesOnly });
 }
 
 /** The hook's handlers of a record: every call into the writer, nothing else (lib/record/write.ts). */
