@@ -138,7 +138,8 @@ function longWord(buf: Buffer, pos: number, end: number, to: Uint32Array, at: nu
  * `b` to `emit` whenever it is full and at the end (one thread's rows in
  * order). `sites` are the sites declared so far.
  */
-export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number, sites: readonly SiteInfo[], b: Batch, emit: (b: CallBatch) => void): ChunkResult {
+export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number, sites: readonly SiteInfo[], b: Batch, emit: (b: CallBatch) => void,
+  timesOnly = false): ChunkResult {
   const buf = p.buf, end = p.end, nsites = sites.length;
   let pos = p.start, ts = baseTs, entries = 0, rows = 0, orphans = 0;
   let recordAt = pos;
@@ -176,7 +177,7 @@ export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number
     }
     const dt = v;
     if (kind === KIND_STRING || kind === KIND_EXTRA) {
-      const got = attach(kind, buf, pos, end, b, rowAttached);
+      const got = attach(kind, buf, pos, end, b, rowAttached, timesOnly);
       if (got.orphan) orphans++;
       if (got.inheritedEntry) entries--; // a fork child's inherited call opens its stream: not a call it made
       if (got.damage) {
@@ -226,6 +227,26 @@ export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number
     argsAt[r] = b.nargs;
     reasons[r] = 0;
     held[r] = 0;
+    if (timesOnly && kind !== Kind.Unwound) {
+      // The words gone over: each varint's bytes up to its last (< 0x80), at most 10; then the floating-point word.
+      const n = kind === Kind.Entry ? s.args : s.ret ? 1 : 0;
+      for (let i = 0; i < n; i++) {
+        const from = pos;
+        while (pos < end && buf[pos] >= 0x80) pos++;
+        if (pos >= end) bad(PAST_END);
+        const len = ++pos - from;
+        if (len > 10 || (len === 10 && buf[pos - 1] > 1)) bad(TOO_LONG);
+      }
+      if (s.fp) {
+        if (pos + 8 > end) bad(PAST_END);
+        pos += 8;
+      }
+      r32[2 * r] = r32[2 * r + 1] = f32[2 * r] = f32[2 * r + 1] = 0;
+      if (kind === Kind.Entry) entries++;
+      b.length = r + 1;
+      rows++;
+      continue;
+    }
     if (kind === Kind.Entry) {
       const n = s.args;
       if (b.nargs + n > b.args.length) b.argsRoom(n);
@@ -296,7 +317,7 @@ interface Attach {
 }
 
 /** A STRING or EXTRA record (after its tag and dt, at `pos`) attached to the last row of `b`. */
-function attach(kind: number, buf: Buffer, pos: number, end: number, b: Batch, rowAttached: number): Attach {
+function attach(kind: number, buf: Buffer, pos: number, end: number, b: Batch, rowAttached: number, timesOnly = false): Attach {
   const at = pos;
   const fail = (damage: string): Attach => ({ pos, rowAttached, orphan: false, damage, at });
   const num = (): number => {
@@ -329,6 +350,7 @@ function attach(kind: number, buf: Buffer, pos: number, end: number, b: Batch, r
   }
   const row = b.length - 1;
   if (row < 0) return { pos: pos + n, rowAttached, orphan: true, damage: null, at };
+  if (timesOnly && !extra) return { pos: pos + n, rowAttached, orphan: false, damage: null, at }; // a string: not kept
   rowAttached += n;
   if (rowAttached > ATTACHED_PER_CALL_MAX) return fail(`more than ${ATTACHED_PER_CALL_MAX >> 20} MiB of strings and extra fields on one call`);
   b.attachedBytes += n;

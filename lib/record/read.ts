@@ -46,6 +46,12 @@ export interface RecordHandlers {
   /** One thread's calls, in order (the columns are reused: copy what you keep). */
   calls?(b: CallBatch): void;
   note?(e: NoteEvent): void;
+  /**
+   * The calls' consumer takes only kind, site, ts, depth, reason and held
+   * (report's summary): argument, return and floating-point words are gone
+   * over, not stored (those columns hold 0), and strings are not kept.
+   */
+  timesOnly?: boolean;
 }
 
 export interface ReadRecord {
@@ -253,7 +259,7 @@ export class ChunkDecoder {
       if (pid < 1 || pid > LIMITS.pid) throw new RecordDamage(payloadAt, `a CALLS chunk of pid ${pid} (1 to ${LIMITS.pid})`);
       if (tid < 1 || tid > LIMITS.pid) throw new RecordDamage(payloadAt + 4, `a CALLS chunk of tid ${tid} (1 to ${LIMITS.pid})`);
       const baseTs = buf.readUInt32LE(start + 8) + buf.readUInt32LE(start + 12) * 0x100000000;
-      const r = decodeCalls({ buf, start: start + CALLS_HEAD, end: start + len, fileOffset: payloadAt + CALLS_HEAD }, pid, tid, baseTs, this.sites, this.batch, this.onCalls);
+      const r = decodeCalls({ buf, start: start + CALLS_HEAD, end: start + len, fileOffset: payloadAt + CALLS_HEAD }, pid, tid, baseTs, this.sites, this.batch, this.onCalls, h.timesOnly ?? false);
       this.events += r.rows;
       this.entries += r.entries;
       this.orphans += r.orphans;

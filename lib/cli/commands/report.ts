@@ -92,6 +92,7 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
   const startFallbacks = new Set<string>();
   try {
     rec = readRecord(file, {
+      timesOnly: columns,
       header(h) {
         Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, nestedNs: h.nestedNs ?? null, modules: h.modules, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
         lastTs = h.startTs;
