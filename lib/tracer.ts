@@ -9,8 +9,8 @@ import type { Backtrace } from './context';
 import type { ExitStatus, ProcessEvent, Session } from './engine/session';
 import type { Readable, Writable } from 'stream';
 import type { FastHookHandlers, Hook, HookHandlers } from './hook';
-import { eventStream, EventsOptions, TraceEventStream } from './methods/events';
-import { batchStream, BatchesOptions, CallBatchStream } from './record/batches';
+import type { EventsOptions, TraceEventStream } from './methods/events';
+import type { BatchesOptions, CallBatchStream } from './record/batches';
 import { attachSession } from './methods/attach';
 import { spawnSession } from './methods/spawn';
 import { backtraceOf } from './engine/backtrace';
@@ -84,6 +84,8 @@ export class Tracer {
    * the program run (as run()); breaking out unhooks. `.hook` is the hook.
    */
   events(pattern: string | number | readonly (string | number)[], options: EventsOptions = {}): TraceEventStream {
+    // Loaded when used (the record reader and writer behind batches are not a trace's start-up).
+    const { eventStream } = require('./methods/events') as typeof import('./methods/events');
     return eventStream((h) => this.hook(pattern, h), () => this.#running ?? this.run(), options);
   }
 
@@ -96,6 +98,7 @@ export class Tracer {
    * first step lets the program run (as run()); breaking out unhooks.
    */
   batches(pattern: string | number | readonly (string | number)[], options: BatchesOptions = {}): CallBatchStream {
+    const { batchStream } = require('./record/batches') as typeof import('./record/batches');
     return batchStream((h) => this.hook(pattern, h), () => this.#running ?? this.run(), options);
   }
 
