@@ -46,7 +46,7 @@ class Open {
 /** The fields of an EXTRA record that go before `argv` in an entry event (as live events have them). */
 const BEFORE_ARGV = ['backtrace', 'backtraceReliable', 'backtraceSources'];
 
-type Attached = { strings?: Map<number, Buffer>; extra?: Record<string, unknown> };
+export type Attached = { strings?: Map<number, Buffer>; extra?: Record<string, unknown> };
 
 /** What the renderers read a recorded call's memory through: only the strings captured at its entry. */
 function capturedMemory(words: readonly bigint[], strings: Map<number, Buffer> | undefined): CallRegisters['read'] {
@@ -116,6 +116,19 @@ export class CallEvents {
 
   /** The events of `b`'s rows, in order, each handed to `emit` as it is made (none is held here). */
   events(b: CallBatch, emit: (e: CallEvent) => void): void {
+    this.rows(b, (r, att) => emit(this.entry(b, r, att)),
+      (site, depth, ts, durationNs, reason, r, att) => emit(this.exit(b.pid, b.tid, site, depth, ts, durationNs, reason, b.retval[r], b, r, att)));
+  }
+
+  /**
+   * `b`'s rows as calls, in order, with no object made: each entry shown is
+   * handed to `entry` (its row), each exit shown to `exit` (its site, depth,
+   * ts, duration, unwinding reason or -1, row), its duration timed from the
+   * open entry it ends. What the events are made from; a view that writes
+   * straight from the columns (record/json-lines.ts) takes these.
+   */
+  rows(b: CallBatch, entry: (r: number, att: Attached | undefined) => void,
+    exit: (site: number, depth: number, ts: number, durationNs: number, reason: number, r: number, att: Attached | undefined) => void): void {
     let t = this.threads.get(b.tid);
     if (!t) this.threads.set(b.tid, (t = new Open(b.pid)));
     for (let r = 0; r < b.length; r++) {
@@ -125,7 +138,7 @@ export class CallEvents {
         while (t.n && t.depth[t.n - 1] >= depth) t.n--; // calls whose exits never came
         t.push(depth, site, ts);
         const s = this.sites[site];
-        if (!this.bound || this.bound.entry(b.tid, depth, s.function, entryBytes(s), ts)) emit(this.entry(b, r, att));
+        if (!this.bound || this.bound.entry(b.tid, depth, s.function, entryBytes(s), ts)) entry(r, att);
         continue;
       }
       while (t.n && t.depth[t.n - 1] > depth) t.n--;
@@ -139,7 +152,7 @@ export class CallEvents {
         continue;
       }
       if (this.bound && !this.bound.exit(b.tid, depth, this.sites[site].function)) continue;
-      emit(this.exit(b.pid, b.tid, site, depth, ts, durationNs, kind === Kind.Unwound ? b.reason[r] : -1, b.retval[r], b, r, att));
+      exit(site, depth, ts, durationNs, kind === Kind.Unwound ? b.reason[r] : -1, r, att);
     }
   }
 
@@ -154,7 +167,8 @@ export class CallEvents {
     }
   }
 
-  private entry(b: CallBatch, r: number, att: Attached | undefined): EntryEvent {
+  /** Row `r` of `b`, an entry, as its event. */
+  entry(b: CallBatch, r: number, att: Attached | undefined): EntryEvent {
     const s = this.sites[b.site[r]];
     const words: bigint[] = new Array(s.args);
     for (let i = 0, at = b.argsAt[r]; i < s.args; i++) words[i] = b.args[at + i];
@@ -176,7 +190,8 @@ export class CallEvents {
     return e;
   }
 
-  private exit(pid: number, tid: number, site: number, depth: number, ts: number, durationNs: number, reason: number, word: bigint,
+  /** An exit as its event (`b`, `r`: its row, for the floating-point word; null, -1 for a call ended by closeAll). */
+  exit(pid: number, tid: number, site: number, depth: number, ts: number, durationNs: number, reason: number, word: bigint,
     b: CallBatch | null, r: number, att: Attached | undefined): ExitEvent {
     const s = this.sites[site];
     const unwound = reason >= 0;

@@ -7,7 +7,7 @@ import type { EntryContext, ExitContext } from '../../context';
 import { commandOf, exeOf } from '../../symbols/procfs';
 import type { ExitStatus, Tracer } from '../../tracer';
 import { EndInfo, EntryEvent, missedLine, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
-import { entryEvent, EventFields, exitEvent, Sink } from '../../views/format';
+import { entryEvent, EventFields, exitEvent, FLUSH_AFTER_MS, Sink } from '../../views/format';
 import { JsonView } from '../../views/jsonl';
 import { loadedModules } from '../../views/record';
 import type { RecordHeaderV2, RecordOutput, RecordWriter } from '../../record/write';
@@ -15,7 +15,7 @@ import type { ColumnSummary } from '../../record/aggregate';
 import type { LiveRecordReader } from '../../record/live';
 import type { Summary } from '../../views/summary';
 import type { SummaryView } from '../../views/report';
-import { NO_FILTERS } from '../../views/filters';
+import { hasFilters, NO_FILTERS } from '../../views/filters';
 import { IN_FLIGHT_MAX } from '../../views/record';
 import { HookingArgs, hookMode, Parsed, ViewingArgs } from '../args';
 import { attachResponsively, Interrupts } from '../interrupts';
@@ -51,11 +51,24 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const built = recording ? null : buildViews(fd, columns ? { ...v!, filters: NO_FILTERS } : v!, run, { live: true, headline: endLine });
   const fromColumns = columns ? liveSummary((built!.view as SummaryView).summary, v!.rawDurations ? null : run.overheadNs, f!.tids) : null;
   const sink = built?.sink ?? new Sink(fd);
+  // JSON lines in fast mode, with no filter, backtrace or followed fork: written from a record written in memory
+  // too (lib/record/json-lines.ts), as `record` + `dump --format json` write them, with no object per call.
+  const jsonColumns = !recording && fastMode && v!.format === 'json' && !v!.summary && !v!.hist.length && !v!.html && v!.otlp === undefined
+    && !h.followForks && !h.backtrace && !hasFilters(f!) ? liveJson(sink) : null;
   // A record (format version 2, lib/record/write.ts): its writer, made once the program's pid is known; notes go into it.
   let writer: RecordWriter | null = null;
   const view: View = built?.view ?? (recording ? recordNotes(() => writer) : new JsonView(sink));
   const fields: EventFields = built?.fields ?? 'all';
-  const note = (e: NoteEvent, text: string) => view.note(e, text);
+  // (The calls written before a note go out before it.)
+  const note = (e: NoteEvent, text: string) => {
+    if (jsonColumns) toJson();
+    view.note(e, text);
+  };
+  /** The calls written so far into the JSON columns' record, out to the view. */
+  const toJson = () => {
+    writer?.flush();
+    jsonColumns!.json.drain();
+  };
   const tool = `rethook ${require('../../../package.json').version}`;
 
   const interrupts = new Interrupts(h.attachPid);
@@ -77,6 +90,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const modules = recording || v!.format === 'pprof' ? loadedModules(tracer.pid) : [];
   if (recording) writer = startRecord(fd, run, h.attachPid !== null, h.patterns, modules, tool);
   else if (fromColumns) writer = startRecord(fromColumns.reader.take, run, h.attachPid !== null, h.patterns, [], tool);
+  else if (jsonColumns) writer = startRecord(jsonColumns.take, run, h.attachPid !== null, h.patterns, [], tool);
   if (!recording && v!.format === 'pprof') run.modules = modules;
   const pids = new Set<number>([tracer.pid]);
   const inflight = new InFlight();
@@ -115,7 +129,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       ...(h.stringMax !== undefined ? { stringMax: h.stringMax } : {}),
       // A record's hook only records: fast mode then writes its rings into the record with no object per call.
-      ...(writer ? recorder(writer, recording, h.backtrace && recording, recording ? modules : []) : {
+      ...(writer ? recorder(writer, recording || jsonColumns !== null, h.backtrace && recording, recording ? modules : []) : {
       onEntry: (ctx: EntryContext) => {
         calls++;
         if (inheriting.size) opening(ctx.pid);
@@ -156,7 +170,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
   interrupts.hooked(tracer, h.attachPid !== null ? 'attached' : h.detachOnExit ? 'detach-on-exit' : 'started', live);
 
   // A slow run's record is written out every second too: a killed recorder loses at most that (or its last buffer).
-  const flusher = writer && recording ? setInterval(() => writer!.flush(), 1000) : null;
+  // Live JSON's, every FLUSH_AFTER_MS as the sink's (what a drain wrote: all threads' calls up to then).
+  const flusher = writer && (recording || jsonColumns) ? setInterval(() => writer!.flush(), recording ? 1000 : FLUSH_AFTER_MS) : null;
   flusher?.unref();
   let st: ExitStatus;
   try {
@@ -168,6 +183,11 @@ export async function traceCommand(p: Parsed): Promise<number> {
   tracer.onProcess(null);
   showNotes();
   if (st.detached) inflight.endAll(view);
+  // The calls still open end here, as `dump` ends them at the record's end.
+  if (jsonColumns) {
+    writer?.flush();
+    jsonColumns.json.closeAll(monotonicNs(), st.detached ? 'detach' : 'exit');
+  }
   if (released) st = await released;
   if (hk.nmissed > 0) {
     const reasons = Object.fromEntries(hk.nmissedByReason);
@@ -184,6 +204,10 @@ export async function traceCommand(p: Parsed): Promise<number> {
   /** The program's end, written and turned into our exit code. */
   function ended(s: ExitStatus, hk?: Hook): number {
     status = s;
+    if (jsonColumns) {
+      toJson();
+      if (writer) calls = writer.calls;
+    }
     if (!s.detached) view.note({ type: 'process-exit', pid: s.pid, code: s.code, signal: s.signal }, '');
     const info: EndInfo = { endTs: monotonicNs(), nmissed: new Map(hk?.nmissedByFunction ?? []), cut: false, status: s };
     if (fromColumns && writer) {
@@ -221,6 +245,21 @@ function liveSummary(summary: Summary, overheadNs: number | null, tids: readonly
     },
   });
   return { reader, columns };
+}
+
+/** Live JSON lines' own record reader, writing each decoded buffer's calls (lib/record/json-lines.ts). */
+function liveJson(sink: Sink): { take: (b: Buffer) => void; json: import('../../record/json-lines').ColumnJson } {
+  const { ColumnJson } = require('../../record/json-lines') as typeof import('../../record/json-lines');
+  const { LiveRecordReader } = require('../../record/live') as typeof import('../../record/live');
+  const json = new ColumnJson(sink);
+  const reader = new LiveRecordReader(json.handlers);
+  return {
+    take: (b) => {
+      reader.take(b);
+      json.buffered();
+    },
+    json,
+  };
 }
 
 /** A record's header written at once (lib/record/write.ts): its writer, on `fd` (or to a consumer). */
