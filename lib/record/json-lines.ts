@@ -16,6 +16,10 @@
 // threads holding lines, are held back to be merged with the next buffer's
 // (a thread drained after the buffer was written out may still have calls
 // before them). Before a note and at the end, everything held goes out.
+// While the record has shown one thread only, its lines go out as they are
+// made, unheld (as record/order.ts lets one thread through): holding costs
+// (the lines outlive the young generation), and most programs traced have one
+// thread calling the functions hooked.
 import { CallBatch, SiteInfo, UNWIND_REASONS } from './batch';
 import { Attached, CallEvent, CallEvents } from './events';
 import type { RecordHandlers } from './read';
@@ -57,6 +61,9 @@ export class ColumnJson {
   private sites: readonly SiteInfo[] = [];
   private readonly held = new Map<number, Held>();
   private seq = 0;
+  /** Lines are held to be merged; false: they go out as they are made (one thread so far, firstTid). */
+  private windowed = false;
+  private firstTid = -1;
   private out = '';
   /** Per site: the start of its entry and exit lines, for thread headTid[site]. */
   private readonly entryHead: string[] = [];
@@ -135,7 +142,11 @@ export class ColumnJson {
     if (!ev || !b.length) return;
     if (b.args !== this.argsOf) (this.argsOf = b.args), (this.args32 = new Uint32Array(b.args.buffer, b.args.byteOffset, 2 * b.args.length));
     if (b.retval !== this.retOf) (this.retOf = b.retval), (this.ret32 = new Uint32Array(b.retval.buffer, b.retval.byteOffset, 2 * b.retval.length));
-    const held = this.thread(b.tid);
+    if (!this.windowed && b.tid !== this.firstTid) {
+      if (this.firstTid < 0) this.firstTid = b.tid;
+      else this.windowed = true;
+    }
+    const held = this.windowed ? this.thread(b.tid) : null;
     const sites = this.sites;
     const args32 = this.args32, ret32 = this.ret32;
     ev.rows(b, (r: number, att: Attached | undefined) => {
@@ -149,7 +160,8 @@ export class ColumnJson {
         for (let i = 0, at = b.argsAt[r]; i < s.args; i++) args += (i ? ',"' : '"') + this.hex(args32, at + i, i) + '"';
         line = this.entryHead[site] + b.depth[r] + ',"args":[' + args + '],"ts":' + jsonNs(ts) + '}\n';
       }
-      held.push(line, ts, this.seq++);
+      if (held) held.push(line, ts, this.seq++);
+      else this.emit(line);
     }, (site, depth, ts, durationNs, reason, r, att) => {
       const s = sites[site];
       let line: string;
@@ -160,7 +172,8 @@ export class ColumnJson {
           : ',"retval":null,"unwound":true,"durationNs":') + jsonNs(durationNs) + (reason < 0 ? '' : ',"reason":' + jsonName(UNWIND_REASONS[reason])) +
           ',"ts":' + jsonNs(ts) + '}\n';
       }
-      held.push(line, ts, this.seq++);
+      if (held) held.push(line, ts, this.seq++);
+      else this.emit(line);
     });
   }
 
@@ -174,13 +187,12 @@ export class ColumnJson {
       only = h;
       if (!all) cut = Math.min(cut, h.ts[h.ts.length - 1]);
     }
-    if (!n) return;
     if (n === 1) {
       // One thread holds lines: all of them go, in its order.
       const h = only!;
       for (let i = h.at; i < h.lines.length; i++) this.emit(h.lines[i]);
       h.at = h.lines.length;
-    } else {
+    } else if (n > 1) {
       const hs = [...this.held.values()].filter((h) => h.size);
       for (;;) {
         let best: Held | null = null;
