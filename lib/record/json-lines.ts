@@ -2,57 +2,153 @@
 // json` writes in fast mode (lib/cli/commands/trace.ts). The hook records
 // (fast mode's transcoder writes the rings into record buffers), each buffer
 // is decoded into CallBatch columns (record/live.ts), and each row becomes its
-// JSON line here, with no context and no event object per call: the line is
-// built from the columns (its start, up to the depth, made once per site and
-// thread). Calls are matched and timed by record/events.ts CallEvents (as
+// JSON line here, with no context, no event object and no string per call: the
+// line's bytes are written from the columns into a big buffer (its start, up
+// to the depth, made once per site and thread; numbers and hex digit by
+// digit), which goes to the sink whole. Calls are matched and timed by record/events.ts CallEvents (as
 // `dump` does); a row with typed values (its site has a signature) or extra
 // fields is made into the event `dump` makes and written by
 // views/event-json.ts, so both write the same bytes.
 //
 // Order: a thread's calls are in order in the record, threads' calls are not
-// (fast mode drains one ring at a time). The lines of each decoded buffer are
-// held per thread and merged by ts (ties in record order) when the buffer is
-// done; each thread's newest lines, those past the earliest last ts of the
-// threads holding lines, are held back to be merged with the next buffer's
-// (a thread drained after the buffer was written out may still have calls
-// before them). Before a note and at the end, everything held goes out.
-// While the record has shown one thread only, its lines go out as they are
-// made, unheld (as record/order.ts lets one thread through): holding costs
-// (the lines outlive the young generation), and most programs traced have one
-// thread calling the functions hooked.
+// (fast mode drains one ring at a time, and a ring may wait). Lines are held
+// per thread and merged by ts (ties in record order) when a decoded buffer is
+// done: as `dump` orders a record's events (record/order.ts), the WINDOW
+// newest are held back to be merged with the next buffers', and so are those
+// younger than HOLD_NS (a live stream is not held for long by a slow
+// program). Before a note and at the end, everything held goes out.
+// While the record has shown one thread only (for 2 windows of lines), its
+// lines go out as they are made, unheld (as record/order.ts lets one thread
+// through), until a second thread comes: holding costs
+// (copying the lines again), and most programs traced have one thread calling
+// the functions hooked. Held lines are bytes too, in a buffer per thread.
 import { CallBatch, SiteInfo, UNWIND_REASONS } from './batch';
 import { Attached, CallEvent, CallEvents } from './events';
+import { WINDOW } from './order';
 import type { RecordHandlers } from './read';
 import { entryJson, exitJson, jsonName, jsonNs } from '../views/event-json';
 import type { Sink } from '../views/format';
-import type { EntryEvent, ExitEvent } from '../views/events';
+import { EntryEvent, ExitEvent, monotonicNs } from '../views/events';
 
-/** Characters of lines joined before they go to the sink (one write per this many, not one per line). */
-const OUT_CHUNK = 1 << 15;
+/** Bytes of lines that go to the sink in one write. */
+const OUT_BYTES = 1 << 18;
+/** Room a line written from the columns may take past its start: digits, hex words (8 of them), the fields' names. */
+const LINE_ROOM = 512;
+/** At most this many bytes of a thread's lines are held: past it, every line held goes out (merged). */
+const HELD_BYTES = 1 << 26;
+/** A line held this long (by its ts) goes out: a live stream is not held back for WINDOW more calls. */
+const HOLD_NS = 1e9;
 
-const SMALL_HEX = Array.from({ length: 4096 }, (_, i) => '0x' + i.toString(16));
-const ZEROS = ['', '0', '00', '000', '0000', '00000', '000000', '0000000'];
+const HEX = Buffer.from('0123456789abcdef');
+const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
+const ARGS = ascii(',"args":['), TS = ascii('],"ts":'), TS_ = ascii(',"ts":'), END = ascii('}\n');
+const RETVAL = ascii(',"retval":"'), RETURNED = ascii('","unwound":false,"durationNs":'), UNWOUND = ascii(',"retval":null,"unwound":true,"durationNs":');
+const REASONS = UNWIND_REASONS.map((r) => ascii(',"reason":' + jsonName(r)));
 
-/** One thread's lines not yet written, in its order. */
+/** A growing byte buffer lines are written into. */
+class Bytes {
+  buf: Buffer;
+  pos = 0;
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+  /** Room for `n` more bytes. */
+  room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const b = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + n));
+    this.buf.copy(b, 0, 0, this.pos);
+    this.buf = b;
+  }
+  put(a: Uint8Array): void {
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < a.length; i++) b[p++] = a[i];
+    this.pos = p;
+  }
+  /** A string line (made by views/event-json.ts), UTF-8. */
+  text(s: string): void {
+    this.room(3 * s.length);
+    this.pos += (this.buf as Buffer & { utf8Write(s: string, at: number): number }).utf8Write(s, this.pos);
+  }
+  /** A non-negative integer below 2^32, in decimal. */
+  private small(n: number): void {
+    const b = this.buf;
+    let p = this.pos;
+    if (n < 10) b[p++] = 48 + n;
+    else {
+      const digits = n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
+      p += digits;
+      for (let i = 1; i <= digits; i++) {
+        const q = Math.floor(n / 10);
+        b[p - i] = 48 + (n - 10 * q);
+        n = q;
+      }
+    }
+    this.pos = p;
+  }
+  /** A number as JSON.stringify writes it (a ts or duration in ns: integers up to 2^53 digit by digit). */
+  num(n: number): void {
+    if (n >= 0 && n < 4294967296 && Number.isInteger(n)) return this.small(n);
+    if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n))) return this.text(jsonNs(n));
+    const hi = Math.floor(n / 1e9), lo = n - hi * 1e9;
+    this.small(hi);
+    const b = this.buf;
+    let p = this.pos + 9;
+    let v = lo;
+    for (let i = 1; i <= 9; i++) {
+      const q = Math.floor(v / 10);
+      b[p - i] = 48 + (v - 10 * q);
+      v = q;
+    }
+    this.pos = p;
+  }
+  /** A 64-bit word given as its halves, as the events write it: '0x' and its hex digits, no leading zeros. */
+  hex(lo: number, hi: number): void {
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = 48;
+    b[p++] = 120;
+    if (hi) {
+      for (let i = (35 - Math.clz32(hi)) >> 2; i-- > 0; ) b[p++] = HEX[(hi >>> (4 * i)) & 15];
+      for (let i = 8; i-- > 0; ) b[p++] = HEX[(lo >>> (4 * i)) & 15];
+    } else if (!lo) b[p++] = 48;
+    else for (let i = (35 - Math.clz32(lo)) >> 2; i-- > 0; ) b[p++] = HEX[(lo >>> (4 * i)) & 15];
+    this.pos = p;
+  }
+}
+
+/** One thread's lines not yet written, in its order: their bytes, where each ends, its ts and record order. */
 class Held {
-  lines: string[] = [];
+  readonly bytes = new Bytes(1 << 16);
+  ends: number[] = [];
   ts: number[] = [];
   seq: number[] = [];
+  /** The first line not written, and where it starts. */
   at = 0;
+  from = 0;
   get size(): number {
-    return this.lines.length - this.at;
+    return this.ends.length - this.at;
   }
-  push(line: string, ts: number, seq: number): void {
-    this.lines.push(line);
+  line(ts: number, seq: number): void {
+    this.ends.push(this.bytes.pos);
     this.ts.push(ts);
     this.seq.push(seq);
   }
   /** Drops what was written. */
   compact(): void {
     if (!this.at) return;
-    if (this.at === this.lines.length) (this.lines = []), (this.ts = []), (this.seq = []);
-    else this.lines.splice(0, this.at), this.ts.splice(0, this.at), this.seq.splice(0, this.at);
+    const b = this.bytes;
+    if (this.at === this.ends.length) {
+      (this.ends = []), (this.ts = []), (this.seq = []);
+      b.pos = 0;
+    } else {
+      b.buf.copy(b.buf, 0, this.from, b.pos);
+      b.pos -= this.from;
+      this.ends.splice(0, this.at), this.ts.splice(0, this.at), this.seq.splice(0, this.at);
+      for (let i = 0; i < this.ends.length; i++) this.ends[i] -= this.from;
+    }
     this.at = 0;
+    this.from = 0;
   }
 }
 
@@ -61,18 +157,15 @@ export class ColumnJson {
   private sites: readonly SiteInfo[] = [];
   private readonly held = new Map<number, Held>();
   private seq = 0;
-  /** Lines are held to be merged; false: they go out as they are made (one thread so far, firstTid). */
-  private windowed = false;
-  private firstTid = -1;
-  private out = '';
-  /** Per site: the start of its entry and exit lines, for thread headTid[site]. */
-  private readonly entryHead: string[] = [];
-  private readonly exitHead: string[] = [];
+  private readonly out = new Bytes(OUT_BYTES + LINE_ROOM);
+  /** Lines are held to be merged; false: they go out as they are made (one thread so far, firstTid; -1: several). */
+  private windowed = true;
+  private firstTid = 0;
+  private rows = 0;
+  /** Per site: the start of its entry and exit lines (up to the depth's value), for thread headTid[site]. */
+  private readonly entryHead: Buffer[] = [];
+  private readonly exitHead: Buffer[] = [];
   private readonly headTid: number[] = [];
-  /** The last word written per argument slot (and the return's, past them), and its hex: most repeat from call to call. */
-  private readonly lastLo: number[] = [];
-  private readonly lastHi: number[] = [];
-  private readonly lastHex: string[] = [];
   /** The 32-bit halves of the argument and return columns (little-endian), remade when the columns are. */
   private args32 = new Uint32Array(0);
   private argsOf: BigUint64Array | null = null;
@@ -90,14 +183,18 @@ export class ColumnJson {
     calls: (b) => this.batch(b),
   };
 
-  /** A decoded buffer is done: its lines merged by ts and written, but for each thread's newest (see above). */
+  /** A decoded buffer is done (or FLUSH_AFTER_MS went by): the lines held merged by ts and written, but for the newest (see above). */
   buffered(): void {
     this.release(false);
   }
 
   /** Every call still open ended at `ts`, unwound (`reason`: detach or exit), as `dump` ends them at the record's end; then everything written. */
   closeAll(ts: number, reason: (typeof UNWIND_REASONS)[number]): void {
-    this.events?.closeAll(ts, UNWIND_REASONS.indexOf(reason), (e: CallEvent) => this.thread(e.tid).push(exitJson(e as ExitEvent), e.ts, this.seq++));
+    this.events?.closeAll(ts, UNWIND_REASONS.indexOf(reason), (e: CallEvent) => {
+      const h = this.thread(e.tid);
+      h.bytes.text(exitJson(e as ExitEvent));
+      h.line(e.ts, this.seq++);
+    });
     this.release(true);
   }
 
@@ -112,28 +209,12 @@ export class ColumnJson {
     return h;
   }
 
-  /** A word of a 32-bit-halves column at element `i`, as the events write it, remembered for `slot`. */
-  private hex(w: Uint32Array, i: number, slot: number): string {
-    const lo = w[2 * i], hi = w[2 * i + 1];
-    if (hi === 0 && lo < 4096) return SMALL_HEX[lo];
-    if (lo === this.lastLo[slot] && hi === this.lastHi[slot]) return this.lastHex[slot];
-    this.lastLo[slot] = lo;
-    this.lastHi[slot] = hi;
-    let s: string;
-    if (hi === 0) s = '0x' + lo.toString(16);
-    else {
-      const l = lo.toString(16);
-      s = '0x' + hi.toString(16) + ZEROS[8 - l.length] + l;
-    }
-    return (this.lastHex[slot] = s);
-  }
-
   private heads(b: CallBatch, site: number): void {
     if (this.headTid[site] === b.tid && this.entryHead[site] !== undefined) return;
     const s = this.sites[site];
     const who = '"pid":' + b.pid + ',"tid":' + b.tid + ',"function":' + jsonName(s.function);
-    this.entryHead[site] = '{"type":"entry",' + who + ',"address":"0x' + s.address.toString(16) + '","depth":';
-    this.exitHead[site] = '{"type":"exit",' + who + ',"depth":';
+    this.entryHead[site] = Buffer.from('{"type":"entry",' + who + ',"address":"0x' + s.address.toString(16) + '","depth":');
+    this.exitHead[site] = Buffer.from('{"type":"exit",' + who + ',"depth":');
     this.headTid[site] = b.tid;
   }
 
@@ -142,80 +223,118 @@ export class ColumnJson {
     if (!ev || !b.length) return;
     if (b.args !== this.argsOf) (this.argsOf = b.args), (this.args32 = new Uint32Array(b.args.buffer, b.args.byteOffset, 2 * b.args.length));
     if (b.retval !== this.retOf) (this.retOf = b.retval), (this.ret32 = new Uint32Array(b.retval.buffer, b.retval.byteOffset, 2 * b.retval.length));
-    if (!this.windowed && b.tid !== this.firstTid) {
-      if (this.firstTid < 0) this.firstTid = b.tid;
-      else this.windowed = true;
+    // One thread for the first 2 windows of lines: let through unheld from there, until a second thread comes (as record/order.ts).
+    if (this.firstTid === 0) this.firstTid = b.tid;
+    else if (b.tid !== this.firstTid) (this.windowed = true), (this.firstTid = -1);
+    if (this.firstTid > 0 && this.windowed && (this.rows += b.length) > 2 * WINDOW) {
+      this.release(true);
+      this.windowed = false;
     }
     const held = this.windowed ? this.thread(b.tid) : null;
+    const o = held ? held.bytes : this.out;
     const sites = this.sites;
     const args32 = this.args32, ret32 = this.ret32;
+    const done = (ts: number) => {
+      if (held) {
+        held.line(ts, this.seq++);
+        if (o.pos > HELD_BYTES) this.release(true);
+      } else if (o.pos > OUT_BYTES) this.write();
+    };
     ev.rows(b, (r: number, att: Attached | undefined) => {
       const site = b.site[r], s = sites[site];
-      const ts = b.ts[r];
-      let line: string;
-      if (att !== undefined || s.signature) line = entryJson(ev.entry(b, r, att) as EntryEvent);
+      if (att !== undefined || s.signature) o.text(entryJson(ev.entry(b, r, att) as EntryEvent));
       else {
         this.heads(b, site);
-        let args = '';
-        for (let i = 0, at = b.argsAt[r]; i < s.args; i++) args += (i ? ',"' : '"') + this.hex(args32, at + i, i) + '"';
-        line = this.entryHead[site] + b.depth[r] + ',"args":[' + args + '],"ts":' + jsonNs(ts) + '}\n';
+        const head = this.entryHead[site];
+        o.room(head.length + LINE_ROOM);
+        o.put(head);
+        o.num(b.depth[r]);
+        o.put(ARGS);
+        for (let i = 0, at = 2 * b.argsAt[r]; i < s.args; i++, at += 2) {
+          if (i) o.buf[o.pos++] = 44; // ,
+          o.buf[o.pos++] = 34; // "
+          o.hex(args32[at], args32[at + 1]);
+          o.buf[o.pos++] = 34;
+        }
+        o.put(TS);
+        o.num(b.ts[r]);
+        o.put(END);
       }
-      if (held) held.push(line, ts, this.seq++);
-      else this.emit(line);
+      done(b.ts[r]);
     }, (site, depth, ts, durationNs, reason, r, att) => {
       const s = sites[site];
-      let line: string;
-      if (att !== undefined || (reason < 0 && s.signature)) line = exitJson(ev.exit(b.pid, b.tid, site, depth, ts, durationNs, reason, b.retval[r], b, r, att));
+      if (att !== undefined || (reason < 0 && s.signature)) o.text(exitJson(ev.exit(b.pid, b.tid, site, depth, ts, durationNs, reason, b.retval[r], b, r, att)));
       else {
         this.heads(b, site);
-        line = this.exitHead[site] + depth + (reason < 0 ? ',"retval":"' + this.hex(ret32, r, 16) + '","unwound":false,"durationNs":'
-          : ',"retval":null,"unwound":true,"durationNs":') + jsonNs(durationNs) + (reason < 0 ? '' : ',"reason":' + jsonName(UNWIND_REASONS[reason])) +
-          ',"ts":' + jsonNs(ts) + '}\n';
+        const head = this.exitHead[site];
+        o.room(head.length + LINE_ROOM);
+        o.put(head);
+        o.num(depth);
+        if (reason < 0) {
+          o.put(RETVAL);
+          o.hex(ret32[2 * r], ret32[2 * r + 1]);
+          o.put(RETURNED);
+        } else o.put(UNWOUND);
+        o.num(durationNs);
+        if (reason >= 0) o.put(REASONS[reason]);
+        o.put(TS_);
+        o.num(ts);
+        o.put(END);
       }
-      if (held) held.push(line, ts, this.seq++);
-      else this.emit(line);
+      done(ts);
     });
   }
 
-  /** The lines held, merged by ts (ties in record order), written up to the earliest last ts of the threads holding lines (`all`: every one). */
-  private release(all: boolean): void {
-    let cut = Infinity, n = 0;
-    let only: Held | null = null;
-    for (const h of this.held.values()) {
-      if (!h.size) continue;
-      n++;
-      only = h;
-      if (!all) cut = Math.min(cut, h.ts[h.ts.length - 1]);
-    }
-    if (n === 1) {
-      // One thread holds lines: all of them go, in its order.
-      const h = only!;
-      for (let i = h.at; i < h.lines.length; i++) this.emit(h.lines[i]);
-      h.at = h.lines.length;
-    } else if (n > 1) {
-      const hs = [...this.held.values()].filter((h) => h.size);
-      for (;;) {
-        let best: Held | null = null;
-        for (const h of hs) {
-          if (h.at === h.lines.length || h.ts[h.at] > cut) continue;
-          if (!best || h.ts[h.at] < best.ts[best.at] || (h.ts[h.at] === best.ts[best.at] && h.seq[h.at] < best.seq[best.at])) best = h;
-        }
-        if (!best) break;
-        this.emit(best.lines[best.at++]);
-      }
-    }
-    for (const h of this.held.values()) h.compact();
-    if (this.out) {
-      this.sink.write(this.out);
-      this.out = '';
-    }
+  /** The lines waiting in `out` to the sink. */
+  private write(): void {
+    if (!this.out.pos) return;
+    this.sink.writeBytes(this.out.buf.subarray(0, this.out.pos));
+    this.out.pos = 0;
   }
 
-  private emit(line: string): void {
-    this.out += line;
-    if (this.out.length > OUT_CHUNK) {
-      this.sink.write(this.out);
-      this.out = '';
+  /**
+   * The lines held, merged by ts (ties in record order), written: all of them
+   * (`all`), or the earliest while more than WINDOW are held or they are
+   * older than HOLD_NS.
+   */
+  private release(all: boolean): void {
+    let held = 0;
+    const hs: Held[] = [];
+    for (const h of this.held.values()) {
+      if (!h.size) continue;
+      hs.push(h);
+      held += h.size;
     }
+    let over = all ? Infinity : held - WINDOW;
+    const old = all ? Infinity : monotonicNs() - HOLD_NS;
+    const o = this.out;
+    while (hs.length) {
+      // The thread with the earliest line, and the one after it: its lines before the other's go in one copy.
+      let best: Held | null = null, next: Held | null = null;
+      for (const h of hs) {
+        if (h.at === h.ends.length) continue;
+        if (!best || before(h, best)) (next = best), (best = h);
+        else if (!next || before(h, next)) next = h;
+      }
+      if (!best || (over <= 0 && best.ts[best.at] > old)) break;
+      let end = best.at + 1;
+      over--;
+      const nts = next ? next.ts[next.at] : Infinity, nseq = next ? next.seq[next.at] : Infinity;
+      while (end < best.ends.length && (over > 0 || best.ts[end] <= old) && (best.ts[end] < nts || (best.ts[end] === nts && best.seq[end] < nseq))) end++, over--;
+      const to = best.ends[end - 1];
+      o.room(to - best.from);
+      best.bytes.buf.copy(o.buf, o.pos, best.from, to);
+      o.pos += to - best.from;
+      best.at = end;
+      best.from = to;
+      if (o.pos > OUT_BYTES) this.write();
+    }
+    for (const h of hs) h.compact();
+    this.write();
   }
+}
+
+/** h's next line comes before g's (by ts, then record order). */
+function before(h: Held, g: Held): boolean {
+  return h.ts[h.at] < g.ts[g.at] || (h.ts[h.at] === g.ts[g.at] && h.seq[h.at] < g.seq[g.at]);
 }

@@ -11,7 +11,7 @@
 //     buffer.
 // One chunk is open at a time: records of another thread close it and open
 // that thread's. So a thread's records stay in the order they were written.
-import { exitParts, filledJson } from '../types/render';
+import { argsJson, entryParts, exitParts, filledJson, returnJson } from '../types/render';
 import * as fs from 'fs';
 import type { EntryContext, ExitContext } from '../context';
 import type { HookHandlers } from '../hook';
@@ -63,6 +63,26 @@ export function siteShape(sig: Signature | null, argRegs: number): SiteShape {
   if (!plain) return { args: argRegs, ret: true, fp };
   const ints = sig.params.filter((p) => p.type.k !== 'float').length;
   return { args: Math.min(ints, argRegs), ret: sig.ret?.k !== 'void', fp };
+}
+
+/**
+ * Whether a call's typed values, rendered from what its records carry (the
+ * argument registers, one floating-point register, the `char *` arguments'
+ * strings: record/events.ts), are those the live views render from the
+ * thread itself: no argument on the stack or in memory, at most one
+ * floating-point argument, no string read at the return.
+ */
+export function recordRendersAsLive(sig: Signature | null, argRegs: number): boolean {
+  if (!sig) return true;
+  let ints = 0, fps = 0;
+  for (const p of sig.params) {
+    if (p.type.k === 'float') fps++;
+    else if (['int', 'bool', 'enum', 'ptr'].includes(p.type.k)) ints++;
+    else return false;
+  }
+  const r = sig.ret;
+  if (ints > argRegs || fps > 1 || sig.variadic) return false;
+  return !r || (['void', 'int', 'bool', 'enum', 'ptr', 'float'].includes(r.k) && !(r.k === 'ptr' && r.to?.c));
 }
 
 /** A site as its SITES chunk entry says it. */
@@ -122,6 +142,14 @@ export class RecordWriter {
   /** Bytes written out so far. */
   written = 0;
   private readonly sendOut: (b: Buffer) => void;
+  /**
+   * Live JSON's record (lib/record/json-lines.ts): every site carries every
+   * argument register and the return word (the raw `args` and `retval` live
+   * events show); a process whose sites' typed values the record cannot
+   * render as live views do (recordRendersAsLive) is not transcoded: its calls
+   * come through the handlers, which render typed values at the call.
+   */
+  liveValues = false;
 
   /**
    * `output`: the record file's fd, or a consumer of its bytes (the header,
@@ -155,6 +183,17 @@ export class RecordWriter {
       this.sites.push({ id, pid, function: fn, address: '0x' + address.toString(16), module, ...shape, signature: sig });
     }
     return id;
+  }
+
+  /** What a site's records carry (siteShape; with liveValues, every register). */
+  shapeOf(sig: Signature | null, argRegs: number): SiteShape {
+    const shape = siteShape(sig, argRegs);
+    return this.liveValues ? { args: argRegs, ret: true, fp: shape.fp } : shape;
+  }
+
+  /** False when a call of `sig` must be rendered at the call (liveValues): fast mode's transcoder does not write such calls. */
+  carries(sig: Signature | null, argRegs: number): boolean {
+    return !this.liveValues || recordRendersAsLive(sig, argRegs);
   }
 
   siteInfo(id: number): SiteEntry {
@@ -386,7 +425,7 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     const id = w.siteIdOf(c.pid, c.address);
     if (id >= 0) return id;
     const sig = c.signature;
-    return w.site(c.pid, c.address, c.function, opts.moduleOf(c.pid, c.address), sig, siteShape(sig, opts.argRegs));
+    return w.site(c.pid, c.address, c.function, opts.moduleOf(c.pid, c.address), sig, w.shapeOf(sig, opts.argRegs));
   };
   const onEntry = (c: EntryContext) => {
     const site = siteOf(c);
@@ -398,6 +437,11 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     }
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;
     if (c.inherited) (extra ??= {}).inherited = true;
+    // Live JSON's typed values, from a call with a context: rendered now, from the thread, as the live views do.
+    if (w.liveValues && c.signature) {
+      const argv = argsJson(entryParts(c));
+      if (argv) (extra ??= {}).argv = argv;
+    }
     w.entry(c.pid, c.tid, site, Number(c.timestampNs), c.depth, c.args, s.fp && reads ? fpArgBits(c) : null, reads ? stringsOf(c, s.args) : null, extra);
   };
   const onExit = (c: ExitContext) => {
@@ -406,9 +450,13 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;
     if (c.inherited) (extra ??= {}).inherited = true;
     // The buffers a trap-mode call filled in (`char *` arguments read again at the return), as live JSON's `filled`.
-    if (!c.unwound && c.filled) {
-      const filled = filledJson(exitParts(c));
+    const live = w.liveValues && !c.unwound && c.signature;
+    if (!c.unwound && (c.filled || live)) {
+      const parts = exitParts(c);
+      const filled = c.filled ? filledJson(parts) : null;
       if (filled) (extra ??= {}).filled = filled;
+      const ret = live ? returnJson(parts) : null;
+      if (ret) (extra ??= {}).ret = ret;
     }
     const ts = Number(c.timestampNs);
     if (c.unwound) {

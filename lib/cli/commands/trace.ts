@@ -90,7 +90,10 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const modules = recording || v!.format === 'pprof' ? loadedModules(tracer.pid) : [];
   if (recording) writer = startRecord(fd, run, h.attachPid !== null, h.patterns, modules, tool);
   else if (fromColumns) writer = startRecord(fromColumns.reader.take, run, h.attachPid !== null, h.patterns, [], tool);
-  else if (jsonColumns) writer = startRecord(jsonColumns.take, run, h.attachPid !== null, h.patterns, [], tool);
+  else if (jsonColumns) {
+    writer = startRecord(jsonColumns.take, run, h.attachPid !== null, h.patterns, [], tool);
+    writer.liveValues = true;
+  }
   if (!recording && v!.format === 'pprof') run.modules = modules;
   const pids = new Set<number>([tracer.pid]);
   const inflight = new InFlight();
@@ -171,7 +174,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
 
   // A slow run's record is written out every second too: a killed recorder loses at most that (or its last buffer).
   // Live JSON's, every FLUSH_AFTER_MS as the sink's (what a drain wrote: all threads' calls up to then).
-  const flusher = writer && (recording || jsonColumns) ? setInterval(() => writer!.flush(), recording ? 1000 : FLUSH_AFTER_MS) : null;
+  const flusher = writer && recording ? setInterval(() => writer!.flush(), 1000)
+    : writer && jsonColumns ? setInterval(() => (writer!.flush(), jsonColumns.json.buffered()), FLUSH_AFTER_MS) : null;
   flusher?.unref();
   let st: ExitStatus;
   try {
