@@ -180,7 +180,7 @@ export class CallEvents {
     if (extra?.argv !== undefined) e.argv = extra.argv;
     else if (s.signature) {
       const sig = s.signature as Signature;
-      const regs: CallRegisters = { ints: words, fp: () => fpRegister(b, r), sp: 0, read: capturedMemory(words, att?.strings) };
+      const regs: CallRegisters = { ints: words, fp: () => fpRegister(b, r), sp: 0, read: capturedMemory(words, att?.strings), stringMax: sig.stringMax };
       const values = safely(() => readArgs(sig, regs));
       typeEntry({ args: words as unknown as CallArgs, values, signature: sig }, e, true); // a record holds the words its site says (fewer than six: the rest are not read)
     }
