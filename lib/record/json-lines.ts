@@ -45,10 +45,21 @@ const ARGS = ascii(',"args":['), TS = ascii('],"ts":'), TS_ = ascii(',"ts":'), E
 const RETVAL = ascii(',"retval":"'), RETURNED = ascii('","unwound":false,"durationNs":'), UNWOUND = ascii(',"retval":null,"unwound":true,"durationNs":');
 const REASONS = UNWIND_REASONS.map((r) => ascii(',"reason":' + jsonName(r)));
 
-/** A growing byte buffer lines are written into. */
-class Bytes {
+/** Words remembered (Bytes.word): the argument registers (8 at most), then the return value's. */
+const RET_SLOT = 15;
+const SLOTS = 16;
+
+/** Two decimal digits of 0..99, as byte pairs. */
+const DIGITS2 = new Uint8Array(200);
+for (let i = 0; i < 100; i++) (DIGITS2[2 * i] = 48 + Math.floor(i / 10)), (DIGITS2[2 * i + 1] = 48 + (i % 10));
+
+/** A growing byte buffer lines are written into (exported for its unit test). */
+export class Bytes {
   buf: Buffer;
   pos = 0;
+  /** The digits of the last large number's part above 1e9 (a ts's, from call to call): made once. */
+  private lastHigh = -1;
+  private highDigits = new Uint8Array(0);
   constructor(size: number) {
     this.buf = Buffer.allocUnsafe(size);
   }
@@ -60,6 +71,11 @@ class Bytes {
     this.buf = b;
   }
   put(a: Uint8Array): void {
+    if (a.length > 24) {
+      this.buf.set(a, this.pos);
+      this.pos += a.length;
+      return;
+    }
     const b = this.buf;
     let p = this.pos;
     for (let i = 0; i < a.length; i++) b[p++] = a[i];
@@ -70,38 +86,68 @@ class Bytes {
     this.room(3 * s.length);
     this.pos += (this.buf as Buffer & { utf8Write(s: string, at: number): number }).utf8Write(s, this.pos);
   }
-  /** A non-negative integer below 2^32, in decimal. */
+  /** A non-negative integer below 2^31, in decimal. */
   private small(n: number): void {
     const b = this.buf;
-    let p = this.pos;
-    if (n < 10) b[p++] = 48 + n;
-    else {
-      const digits = n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
-      p += digits;
-      for (let i = 1; i <= digits; i++) {
-        const q = Math.floor(n / 10);
-        b[p - i] = 48 + (n - 10 * q);
-        n = q;
-      }
+    const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
+    this.pos += digits;
+    this.digits(n, this.pos, digits);
+  }
+  /** `count` digits of n (below 2^31) ending before `end`, two at a time. */
+  private digits(n: number, end: number, count: number): void {
+    const b = this.buf;
+    let p = end;
+    while (count >= 2) {
+      const q = (n / 100) | 0, r = 2 * (n - 100 * q);
+      b[--p] = DIGITS2[r + 1];
+      b[--p] = DIGITS2[r];
+      n = q;
+      count -= 2;
     }
-    this.pos = p;
+    if (count) b[--p] = 48 + n;
   }
   /** A number as JSON.stringify writes it (a ts or duration in ns: integers up to 2^53 digit by digit). */
   num(n: number): void {
-    if (n >= 0 && n < 4294967296 && Number.isInteger(n)) return this.small(n);
+    if (n >= 0 && n < 2147483648 && (n | 0) === n) return this.small(n);
     if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n))) return this.text(jsonNs(n));
     const hi = Math.floor(n / 1e9), lo = n - hi * 1e9;
-    this.small(hi);
-    const b = this.buf;
-    let p = this.pos + 9;
-    let v = lo;
-    for (let i = 1; i <= 9; i++) {
-      const q = Math.floor(v / 10);
-      b[p - i] = 48 + (v - 10 * q);
-      v = q;
+    if (hi !== this.lastHigh) {
+      this.lastHigh = hi;
+      this.highDigits = Buffer.from(String(hi), 'latin1');
     }
+    this.put(this.highDigits);
+    this.pos += 9;
+    this.digits(lo, this.pos, 9);
+  }
+  /**
+   * hex(lo, hi), remembered for `slot` (an argument register, or the return
+   * value): most argument registers hold at a call what they held at the one
+   * before (a pointer's 14 bytes copied, not 12 digits made).
+   */
+  word(lo: number, hi: number, slot: number): void {
+    if (hi === 0 && lo < 256) return this.hex(lo, 0);
+    const at = 24 * slot;
+    const saved = this.saved;
+    if (this.savedLo[slot] !== lo || this.savedHi[slot] !== hi || !this.savedLen[slot]) {
+      const start = this.pos;
+      this.hex(lo, hi);
+      const n = this.pos - start;
+      for (let i = 0; i < n; i++) saved[at + i] = this.buf[start + i];
+      this.savedLo[slot] = lo;
+      this.savedHi[slot] = hi;
+      this.savedLen[slot] = n;
+      return;
+    }
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = at, end = at + this.savedLen[slot]; i < end; i++) b[p++] = saved[i];
     this.pos = p;
   }
+  private readonly saved = new Uint8Array(24 * SLOTS);
+  private readonly savedLo = new Float64Array(SLOTS);
+  private readonly savedHi = new Float64Array(SLOTS);
+  private readonly savedLen = new Uint8Array(SLOTS);
+
   /** A 64-bit word given as its halves, as the events write it: '0x' and its hex digits, no leading zeros. */
   hex(lo: number, hi: number): void {
     const b = this.buf;
@@ -253,7 +299,7 @@ export class ColumnJson {
         for (let i = 0, at = 2 * b.argsAt[r]; i < s.args; i++, at += 2) {
           if (i) o.buf[o.pos++] = 44; // ,
           o.buf[o.pos++] = 34; // "
-          o.hex(args32[at], args32[at + 1]);
+          o.word(args32[at], args32[at + 1], i);
           o.buf[o.pos++] = 34;
         }
         o.put(TS);
@@ -272,7 +318,7 @@ export class ColumnJson {
         o.num(depth);
         if (reason < 0) {
           o.put(RETVAL);
-          o.hex(ret32[2 * r], ret32[2 * r + 1]);
+          o.word(ret32[2 * r], ret32[2 * r + 1], RET_SLOT);
           o.put(RETURNED);
         } else o.put(UNWOUND);
         o.num(durationNs);
