@@ -168,7 +168,9 @@ export async function traceCommand(p: Parsed): Promise<number> {
   sink.onClosed = () => {
     if (released) return;
     released = tracer.waitReleased();
-    void tracer.detach();
+    // Live JSON's lines are written while the writer hands a buffer out: the detach (which drains the rings into it) waits until that is done.
+    if (jsonColumns) queueMicrotask(() => void tracer.detach());
+    else void tracer.detach();
   };
   interrupts.hooked(tracer, h.attachPid !== null ? 'attached' : h.detachOnExit ? 'detach-on-exit' : 'started', live);
 
