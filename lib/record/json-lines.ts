@@ -143,6 +143,36 @@ export class Bytes {
     for (let i = at, end = at + this.savedLen[slot]; i < end; i++) b[p++] = saved[i];
     this.pos = p;
   }
+  /**
+   * `n` argument words from args32[at] on, quoted, comma-separated. The words
+   * past the first are mostly those of the call before (the first, a loop's
+   * index, changes): when they all are, their bytes are copied at once.
+   */
+  args(args32: Uint32Array, at: number, n: number): void {
+    const b = this.buf;
+    if (!n) return;
+    b[this.pos++] = 34; // "
+    this.word(args32[at], args32[at + 1], 0);
+    b[this.pos++] = 34;
+    if (n === 1) return;
+    const rest = this.rest, words = 2 * (n - 1);
+    let same = this.restWords === words;
+    for (let i = 0; same && i < words; i++) same = rest[i] === args32[at + 2 + i];
+    if (same) return this.put(this.restBytes);
+    const start = this.pos;
+    for (let i = 1, w = at + 2; i < n; i++, w += 2) {
+      b[this.pos++] = 44; // ,
+      b[this.pos++] = 34;
+      this.word(args32[w], args32[w + 1], i);
+      b[this.pos++] = 34;
+    }
+    for (let i = 0; i < words; i++) rest[i] = args32[at + 2 + i];
+    this.restWords = words;
+    this.restBytes = Uint8Array.from(b.subarray(start, this.pos));
+  }
+  private readonly rest = new Uint32Array(2 * SLOTS);
+  private restWords = -1;
+  private restBytes = new Uint8Array(0);
   private readonly saved = new Uint8Array(24 * SLOTS);
   private readonly savedLo = new Float64Array(SLOTS);
   private readonly savedHi = new Float64Array(SLOTS);
@@ -296,12 +326,7 @@ export class ColumnJson {
         o.put(head);
         o.num(b.depth[r]);
         o.put(ARGS);
-        for (let i = 0, at = 2 * b.argsAt[r]; i < s.args; i++, at += 2) {
-          if (i) o.buf[o.pos++] = 44; // ,
-          o.buf[o.pos++] = 34; // "
-          o.word(args32[at], args32[at + 1], i);
-          o.buf[o.pos++] = 34;
-        }
+        o.args(args32, 2 * b.argsAt[r], s.args);
         o.put(TS);
         o.num(b.ts[r]);
         o.put(END);

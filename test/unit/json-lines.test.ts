@@ -27,3 +27,14 @@ test('a word remembered for its slot is written as the events write it, changed 
   const line = written((b) => words.forEach((w, i) => (b.word(Number(w & 0xffffffffn), Number(w >> 32n), i % 2), b.buf[b.pos++] = 44)));
   expect(line).toBe(words.map((w) => '0x' + w.toString(16) + ',').join(''));
 });
+
+test('argument words are written as the events write them, the words after the first repeated or not', () => {
+  const rows = [[5n, 0x7ffcba1b6ac8n, 0n], [6n, 0x7ffcba1b6ac8n, 0n], [7n, 0x7ffcba1b6ac8n, 1n], [7n], [8n, 0x7ffcba1b6ac8n, 1n], [], [9n, 0x7ffcba1b6ac8n]];
+  const line = written((b) => rows.forEach((ws) => {
+    const a = new Uint32Array(2 + 2 * ws.length);
+    ws.forEach((w, i) => ((a[2 + 2 * i] = Number(w & 0xffffffffn)), (a[3 + 2 * i] = Number(w >> 32n))));
+    b.args(a, 2, ws.length);
+    b.buf[b.pos++] = 124; // |
+  }));
+  expect(line).toBe(rows.map((ws) => ws.map((w) => `"0x${w.toString(16)}"`).join(',') + '|').join(''));
+});
