@@ -418,7 +418,12 @@ export type ModuleOf = (pid: number, address: number) => string;
  * Handlers that record every call to `w` and do nothing else. With
  * `backtrace`, each entry carries its backtrace (an EXTRA record).
  */
-export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; argRegs: number; moduleOf: ModuleOf; noReads?: boolean }): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+export function recordingHandlers(w: RecordWriter, opts: {
+  backtrace: boolean; argRegs: number; moduleOf: ModuleOf; noReads?: boolean;
+  /** Calls of goroutines (a Go program's) go to these instead: a record's calls nest per thread, not per goroutine (live JSON). */
+  goroutines?: Pick<HookHandlers, 'onEntry' | 'onExit'> | null;
+}): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+  const goroutines = opts.goroutines ?? null;
   // noReads (a live summary: only times count): no string or floating-point register read from the thread per call.
   const reads = !opts.noReads;
   const siteOf = (c: EntryContext | ExitContext) => {
@@ -428,6 +433,7 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     return w.site(c.pid, c.address, c.function, opts.moduleOf(c.pid, c.address), sig, w.shapeOf(sig, opts.argRegs));
   };
   const onEntry = (c: EntryContext) => {
+    if (goroutines && c.goroutine !== undefined) return goroutines.onEntry!(c);
     const site = siteOf(c);
     const s = w.siteInfo(site);
     let extra: Record<string, unknown> | null = null;
@@ -445,6 +451,7 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     w.entry(c.pid, c.tid, site, Number(c.timestampNs), c.depth, c.args, s.fp && reads ? fpArgBits(c) : null, reads ? stringsOf(c, s.args) : null, extra);
   };
   const onExit = (c: ExitContext) => {
+    if (goroutines && c.goroutine !== undefined) return goroutines.onExit!(c);
     const site = siteOf(c);
     let extra: Record<string, unknown> | null = null;
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;

@@ -121,6 +121,21 @@ export async function traceCommand(p: Parsed): Promise<number> {
     else if (e.pid !== tracer.pid) note({ type: 'process-exit', pid: e.pid, code: e.code, signal: e.signal, ts }, '');
   });
 
+  /** The per-call path: each call's contexts made into events for the views. */
+  const perCall = {
+    onEntry: (ctx: EntryContext) => {
+      calls++;
+      if (inheriting.size) opening(ctx.pid);
+      const ev = entryEvent(ctx, h.backtrace, fields);
+      view.entry(ev);
+      inflight.entered(ctx, ev);
+    },
+    onExit: (ctx: ExitContext) => {
+      if (inheriting.size) opening(ctx.pid);
+      view.exit(exitEvent(ctx, fields));
+      inflight.exited(ctx);
+    },
+  };
   try {
     hook = tracer.hook(h.patterns, {
       returnMode: h.returnMode,
@@ -132,20 +147,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       ...(h.stringMax !== undefined ? { stringMax: h.stringMax } : {}),
       // A record's hook only records: fast mode then writes its rings into the record with no object per call.
-      ...(writer ? recorder(writer, recording || jsonColumns !== null, h.backtrace && recording, recording ? modules : []) : {
-      onEntry: (ctx: EntryContext) => {
-        calls++;
-        if (inheriting.size) opening(ctx.pid);
-        const ev = entryEvent(ctx, h.backtrace, fields);
-        view.entry(ev);
-        inflight.entered(ctx, ev);
-      },
-      onExit: (ctx: ExitContext) => {
-        if (inheriting.size) opening(ctx.pid);
-        view.exit(exitEvent(ctx, fields));
-        inflight.exited(ctx);
-      },
-      }),
+      ...(writer ? recorder(writer, recording || jsonColumns !== null, h.backtrace && recording, recording ? modules : [], jsonColumns ? perCall : null) : perCall),
     });
   } catch (e) {
     const st = (e as { status?: ExitStatus }).status;
@@ -212,7 +214,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
     status = s;
     if (jsonColumns) {
       toJson();
-      if (writer) calls = writer.calls;
+      if (writer) calls += writer.calls; // (a goroutine's calls took the per-call path)
     }
     if (!s.detached) view.note({ type: 'process-exit', pid: s.pid, code: s.code, signal: s.signal }, '');
     const info: EndInfo = { endTs: monotonicNs(), nmissed: new Map(hk?.nmissedByFunction ?? []), cut: false, status: s };
@@ -282,7 +284,8 @@ function startRecord(fd: RecordOutput, run: RunInfo, attached: boolean, patterns
 }
 
 /** The hook's handlers of a record: every call into the writer, nothing else (lib/record/write.ts). */
-function recorder(w: RecordWriter, values: boolean, backtrace: boolean, modules: RecordHeaderV2['modules']): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+function recorder(w: RecordWriter, values: boolean, backtrace: boolean, modules: RecordHeaderV2['modules'],
+  goroutines: Pick<HookHandlers, 'onEntry' | 'onExit'> | null): Pick<HookHandlers, 'onEntry' | 'onExit'> {
   const { recordingHandlers } = require('../../record/write') as typeof import('../../record/write');
   const { arch } = require('../../native') as typeof import('../../native');
   // The object an address is in, by the modules the header lists (their first mapping; the last one below the address).
@@ -292,7 +295,7 @@ function recorder(w: RecordWriter, values: boolean, backtrace: boolean, modules:
     for (const m of sorted) if (m.pid === pid && Number(BigInt(m.start)) <= address) best = m.path;
     return best;
   };
-  return recordingHandlers(w, { backtrace, argRegs: arch.args.length, moduleOf, noReads: !values });
+  return recordingHandlers(w, { backtrace, argRegs: arch.args.length, moduleOf, noReads: !values, goroutines });
 }
 
 /** A record's view: only its notes, each a NOTE chunk (calls go into the record by the hook itself). */
