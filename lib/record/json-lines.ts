@@ -2,13 +2,13 @@
 // json` writes in fast mode (lib/cli/commands/trace.ts). The hook records
 // (fast mode's transcoder writes the rings into record buffers), each buffer
 // is decoded into CallBatch columns (record/live.ts), and each row becomes its
-// JSON line here, with no context, no event object and no string per call: the
-// line's bytes are written from the columns into a big buffer (its start, up
-// to the depth, made once per site and thread; numbers and hex digit by
-// digit), which goes to the sink whole. Calls are matched and timed by record/events.ts CallEvents (as
-// `dump` does); a row with typed values (its site has a signature) or extra
-// fields is made into the event `dump` makes and written by
-// views/event-json.ts, so both write the same bytes.
+// JSON line here, with no context, no event object and no string per call:
+// the line's bytes are written from the columns into a big buffer (its start,
+// up to the depth, made once per site and thread; numbers and hex digit by
+// digit), which goes to the sink whole. Calls are matched and timed by
+// record/events.ts CallEvents (as `dump` does); a row with typed values (its
+// site has a signature) or extra fields is made into the event `dump` makes
+// and written by views/event-json.ts, so both write the same bytes.
 //
 // Order: a thread's calls are in order in the record, threads' calls are not
 // (fast mode drains one ring at a time, and a ring may wait). Lines are held
@@ -16,12 +16,12 @@
 // done: as `dump` orders a record's events (record/order.ts), the WINDOW
 // newest are held back to be merged with the next buffers', and so are those
 // younger than HOLD_NS (a live stream is not held for long by a slow
-// program). Before a note and at the end, everything held goes out.
-// While the record has shown one thread only (for 2 windows of lines), its
-// lines go out as they are made, unheld (as record/order.ts lets one thread
-// through), until a second thread comes: holding costs
-// (copying the lines again), and most programs traced have one thread calling
-// the functions hooked. Held lines are bytes too, in a buffer per thread.
+// program). Before a note and at the end, everything held goes out. While the
+// record has shown one thread only (for 2 windows of lines), its lines go out
+// as they are made, unheld (as record/order.ts lets one thread through), until
+// a second thread comes: holding costs (the lines are copied again), and most
+// programs traced have one thread calling the functions hooked. Held lines are
+// bytes too, in a buffer per thread.
 import { CallBatch, SiteInfo, UNWIND_REASONS } from './batch';
 import { Attached, CallEvent, CallEvents } from './events';
 import { WINDOW } from './order';
