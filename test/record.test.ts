@@ -165,3 +165,62 @@ test('flood: a recording tracer SIGKILLed mid-run leaves a record reported up to
   expect(rows[0].calls).toBeGreaterThan(100);
   expect(rows[0].calls).toBeGreaterThanOrEqual(Math.floor(events / 2) - 1);
 }, timeBound(60000));
+
+describe('live --format json in fast mode is written as dump writes a record: from a record written in memory, no object per call', () => {
+  const TREE = ['-f', 'outer', '-f', 'middle', '-f', 'inner', '-f', 'slow', '-f', 'other'];
+  const calls = (text: string): Ev[] => text.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'entry' || e.type === 'exit');
+  /** Live JSON of the calltree, and the EntryContexts the tracer made (RETHOOK_TEST_CONTEXTS). */
+  const live = (...args: string[]) => {
+    const out = path.join(scratchDir(), 'calltree-live.json');
+    const r = cli(['trace', '--format', 'json', '-o', out, ...args, ...TREE, '--', fixture('calltree')], { env: { RETHOOK_TEST_CONTEXTS: '1' } });
+    expect(r.status).toBe(0);
+    return { events: calls(fs.readFileSync(out, 'utf8')), contexts: Number(/^rethook-test: (\d+) entry contexts$/m.exec(r.stderr)![1]) };
+  };
+  /** Events with what differs between runs left out (of the argument registers, the one inner's and middle's argument is in). */
+  const same = (evs: Ev[]) => evs.map((e) => {
+    const { ts: _ts, durationNs: _d, pid: _p, tid: _t, address: _a, args, ...rest } = e;
+    return { ...rest, args: ['inner', 'middle'].includes(e.function) ? args?.slice(0, 1) : undefined };
+  });
+
+  test('live JSON makes no EntryContext and writes the calls record + dump --format json write; a filter takes the per-call path', () => {
+    const file = path.join(scratchDir(), 'calltree-json.rethook');
+    expect(cli(['record', '-o', file, ...TREE, '--', fixture('calltree')]).status).toBe(0);
+    const dump = cli(['dump', '--format', 'json', file]);
+    expect(dump.status).toBe(0);
+    const dumped = calls(dump.stdout);
+    expect(dumped).toHaveLength(26);
+
+    const columns = live();
+    expect(columns.contexts).toBe(0);
+    expect(same(columns.events)).toEqual(same(dumped));
+    expect(columns.events.find((e) => e.function === 'middle' && e.type === 'exit')).toMatchObject({ retval: '0x2', unwound: false });
+    // In ts order, each exit timed from its entry: slow slept 200 ms.
+    const ts = columns.events.map((e) => e.ts);
+    expect(ts).toEqual([...ts].sort((a, b) => a - b));
+    expect(columns.events.find((e) => e.function === 'slow' && e.type === 'exit')!.durationNs).toBeGreaterThanOrEqual(200e6);
+
+    // A filter takes the per-call path: an EntryContext per call, the same lines.
+    const events = live('--max-depth', '10');
+    expect(events.contexts).toBe(13);
+    expect(same(events.events)).toEqual(same(dumped));
+  });
+
+  test('typed values in live JSON from the record are those the per-call path renders at the call', () => {
+    const FNS = ['-f', 'halve', '-f', 'measure', '-f', 'lookup', '-f', 'paint', '-f', 'flip'];
+    const run = (...args: string[]) => {
+      const out = path.join(scratchDir(), 'types-live.json');
+      const r = cli(['trace', '--format', 'json', '-o', out, ...args, ...FNS, '--', fixture('types', 'g-O0')], { env: { RETHOOK_TEST_CONTEXTS: '1' } });
+      expect(r.status).toBe(0);
+      const typed = calls(fs.readFileSync(out, 'utf8')).map((e) => [e.type, e.function, e.argv ?? e.ret]);
+      return { typed, contexts: Number(/^rethook-test: (\d+) entry contexts$/m.exec(r.stderr)![1]) };
+    };
+    const columns = run();
+    expect(columns.contexts).toBe(0);
+    const perCall = run('--max-depth', '10');
+    expect(perCall.contexts).toBeGreaterThan(0);
+    expect(columns.typed).toEqual(perCall.typed);
+    // A float, a string, an enum: rendered from the record's words and strings.
+    expect(columns.typed).toContainEqual(['entry', 'halve', [{ name: 'f', type: 'float', value: 5 }]]);
+    expect(columns.typed).toContainEqual(['entry', 'lookup', [{ name: 'key', type: 'const char *', value: 'alpha' }, { name: 'len', type: 'int', value: 5 }]]);
+  });
+});

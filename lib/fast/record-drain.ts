@@ -10,7 +10,7 @@
 import { arch, fast } from '../native';
 import type { Session } from '../engine/session';
 import { defaultSignature } from '../types/signatures';
-import { RecordWriter, recordWriterOf, siteShape } from '../record/write';
+import { RecordWriter, recordWriterOf } from '../record/write';
 import { UNWIND_REASONS } from '../record/batch';
 import { RING_MASK, ThreadBlock } from './arena';
 import type { FastProc } from './fast-proc';
@@ -48,6 +48,15 @@ export function recordOnlyWriter(s: Session, fp: FastProc): RecordWriter | null 
     }
   }
   if (mixed) writer = null;
+  // A writer that cannot carry some site's calls as its views show them (live JSON: RecordWriter.carries) takes them from the handlers.
+  if (writer) {
+    for (const site of fp.sites) {
+      const hook = site.hooks[0];
+      const sig = hook ? hook.signatureFor(site.fn, () => defaultSignature(s.nat, site.fn)) : null;
+      if (!writer.carries(sig, arch.args.length)) writer = null;
+      if (!writer) break;
+    }
+  }
   const old = r?.map ?? new Uint32Array(0);
   const map = old.length >= 2 * fp.sites.length ? old : new Uint32Array(Math.max(2 * fp.sites.length, 2 * old.length, 64));
   if (map !== old) map.set(old);
@@ -57,7 +66,7 @@ export function recordOnlyWriter(s: Session, fp: FastProc): RecordWriter | null 
       const site = fp.sites[i];
       const hook = site.hooks[0];
       const sig = hook ? hook.signatureFor(site.fn, () => defaultSignature(s.nat, site.fn)) : null;
-      const shape = siteShape(sig, arch.args.length);
+      const shape = writer.shapeOf(sig, arch.args.length);
       const id = writer.site(fp.proc.pid, site.fn.address, site.fn.name, site.fn.module.path, sig, shape);
       const real = writer.siteInfo(id); // registered first by a trap-mode entry: its shape holds
       map[2 * i] = id + 1;

@@ -5,6 +5,7 @@
 // RecordFieldError; the reader adds the file and the byte offset.
 import type { SiteInfo } from './batch';
 import type { CType, Param, Signature } from '../types/model';
+import { STRING_MAX_LIMIT } from '../types/model';
 import { allShallow, bool, checkHeader, int, LIMITS, object, RecordFieldError, RecordHeader, str, typed } from '../views/record-check';
 
 type Obj = Record<string, unknown>;
@@ -91,7 +92,10 @@ function signature(v: unknown, field: string): Signature | null {
   if (s.ret !== null) ctype(s.ret, `${field}.ret`);
   bool(s.variadic, `${field}.variadic`);
   str(s.source, `${field}.source`);
-  return { params, ret: s.ret as CType | null, variadic: s.variadic as boolean, source: s.source as Signature['source'] };
+  const sig: Signature = { params, ret: s.ret as CType | null, variadic: s.variadic as boolean, source: s.source as Signature['source'] };
+  // The hook's --string-max (strings are shown up to it, as live).
+  if (s.stringMax !== undefined) sig.stringMax = int(s.stringMax, `${field}.stringMax`, 0, STRING_MAX_LIMIT);
+  return sig;
 }
 
 const HEX = /^0x[0-9a-f]{1,16}$/;

@@ -91,7 +91,7 @@ function safely<T>(f: () => T): T | null {
 export function entryValues(b: CallBatch, r: number, s: SiteInfo, words: readonly bigint[], att: Attached | undefined): TypedValue[] | null {
   const sig = s.signature as Signature | null;
   if (!sig) return null;
-  const regs: CallRegisters = { ints: words, fp: () => fpRegister(b, r), sp: 0, read: capturedMemory(words, att?.strings) };
+  const regs: CallRegisters = { ints: words, fp: () => fpRegister(b, r), sp: 0, read: capturedMemory(words, att?.strings), stringMax: sig.stringMax };
   return safely(() => readArgs(sig, regs));
 }
 
@@ -137,6 +137,19 @@ export class CallEvents {
 
   /** The events of `b`'s rows, in order, each handed to `emit` as it is made (none is held here). */
   events(b: CallBatch, emit: (e: CallEvent) => void): void {
+    this.rows(b, (r, att) => emit(this.entry(b, r, att)),
+      (site, depth, ts, durationNs, reason, r, att) => emit(this.exit(b.pid, b.tid, site, depth, ts, durationNs, reason, b.retval[r], b, r, att)));
+  }
+
+  /**
+   * `b`'s rows as calls, in order, with no object made: each entry shown is
+   * handed to `entry` (its row), each exit shown to `exit` (its site, depth,
+   * ts, duration, unwinding reason or -1, row), its duration timed from the
+   * open entry it ends. What the events are made from; a view that writes
+   * straight from the columns (record/json-lines.ts) takes these.
+   */
+  rows(b: CallBatch, entry: (r: number, att: Attached | undefined) => void,
+    exit: (site: number, depth: number, ts: number, durationNs: number, reason: number, r: number, att: Attached | undefined) => void): void {
     let t = this.threads.get(b.tid);
     if (!t) this.threads.set(b.tid, (t = new Open(b.pid)));
     for (let r = 0; r < b.length; r++) {
@@ -146,7 +159,7 @@ export class CallEvents {
         while (t.n && t.depth[t.n - 1] >= depth) t.n--; // calls whose exits never came
         t.push(depth, site, ts);
         const s = this.sites[site];
-        if (!this.bound || this.bound.entry(b.tid, depth, s.function, entryBytes(s), ts)) emit(this.entry(b, r, att));
+        if (!this.bound || this.bound.entry(b.tid, depth, s.function, entryBytes(s), ts)) entry(r, att);
         continue;
       }
       while (t.n && t.depth[t.n - 1] > depth) t.n--;
@@ -161,7 +174,7 @@ export class CallEvents {
         continue;
       }
       if (this.bound && !this.bound.exit(b.tid, depth, this.sites[site].function)) continue;
-      emit(this.exit(b.pid, b.tid, site, depth, ts, durationNs, kind === Kind.Unwound ? b.reason[r] : -1, b.retval[r], b, r, att));
+      exit(site, depth, ts, durationNs, kind === Kind.Unwound ? b.reason[r] : -1, r, att);
     }
   }
 
@@ -176,7 +189,8 @@ export class CallEvents {
     }
   }
 
-  private entry(b: CallBatch, r: number, att: Attached | undefined): EntryEvent {
+  /** Row `r` of `b`, an entry, as its event. */
+  entry(b: CallBatch, r: number, att: Attached | undefined): EntryEvent {
     const s = this.sites[b.site[r]];
     const words: bigint[] = new Array(s.args);
     for (let i = 0, at = b.argsAt[r]; i < s.args; i++) words[i] = b.args[at + i];
@@ -196,7 +210,8 @@ export class CallEvents {
     return e;
   }
 
-  private exit(pid: number, tid: number, site: number, depth: number, ts: number, durationNs: number, reason: number, word: bigint,
+  /** An exit as its event (`b`, `r`: its row, for the floating-point word; null, -1 for a call ended by closeAll). */
+  exit(pid: number, tid: number, site: number, depth: number, ts: number, durationNs: number, reason: number, word: bigint,
     b: CallBatch | null, r: number, att: Attached | undefined): ExitEvent {
     const s = this.sites[site];
     const unwound = reason >= 0;

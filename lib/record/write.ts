@@ -12,7 +12,7 @@
 // One chunk is open at a time: records of another thread close it and open
 // that thread's. So a thread's records stay in the order they were written.
 import { KIND_EXTRA, KIND_HELD, KIND_STRING } from './calls';
-import { exitParts, filledJson } from '../types/render';
+import { argsJson, entryParts, exitParts, filledJson, returnJson } from '../types/render';
 import * as fs from 'fs';
 import type { EntryContext, ExitContext } from '../context';
 import type { HookHandlers } from '../hook';
@@ -61,6 +61,26 @@ export function siteShape(sig: Signature | null, argRegs: number): SiteShape {
   if (!plain) return { args: argRegs, ret: true, fp };
   const ints = sig.params.filter((p) => p.type.k !== 'float').length;
   return { args: Math.min(ints, argRegs), ret: sig.ret?.k !== 'void', fp };
+}
+
+/**
+ * Whether a call's typed values, rendered from what its records carry (the
+ * argument registers, one floating-point register, the `char *` arguments'
+ * strings: record/events.ts), are those the live views render from the
+ * thread itself: no argument on the stack or in memory, at most one
+ * floating-point argument, no string read at the return.
+ */
+export function recordRendersAsLive(sig: Signature | null, argRegs: number): boolean {
+  if (!sig) return true;
+  let ints = 0, fps = 0;
+  for (const p of sig.params) {
+    if (p.type.k === 'float') fps++;
+    else if (['int', 'bool', 'enum', 'ptr'].includes(p.type.k)) ints++;
+    else return false;
+  }
+  const r = sig.ret;
+  if (ints > argRegs || fps > 1 || sig.variadic) return false;
+  return !r || (['void', 'int', 'bool', 'enum', 'ptr', 'float'].includes(r.k) && !(r.k === 'ptr' && r.to?.c));
 }
 
 /** A site as its SITES chunk entry says it. */
@@ -136,6 +156,14 @@ export class RecordWriter {
   private inFlight: Map<number, InheritedCall[]> | null = null;
   private readonly inheriting = new Map<number, { calls: InheritedCall[]; ts: number }>();
   private readonly sendOut: (b: Buffer) => void;
+  /**
+   * Live JSON's record (lib/record/json-lines.ts): every site carries every
+   * argument register and the return word (the raw `args` and `retval` live
+   * events show); a process whose sites' typed values the record cannot
+   * render as live views do (recordRendersAsLive) is not transcoded: its calls
+   * come through the handlers, which render typed values at the call.
+   */
+  liveValues = false;
 
   /**
    * `output`: the record file's fd, or a consumer of its bytes (the header,
@@ -175,6 +203,17 @@ export class RecordWriter {
       this.sites.push({ id, pid, function: fn, address: '0x' + address.toString(16), module, ...carried, signature: sig });
     }
     return id;
+  }
+
+  /** What a site's records carry (siteShape; with liveValues, every register). */
+  shapeOf(sig: Signature | null, argRegs: number): SiteShape {
+    const shape = siteShape(sig, argRegs);
+    return this.liveValues ? { args: argRegs, ret: true, fp: shape.fp } : shape;
+  }
+
+  /** False when a call of `sig` must be rendered at the call (liveValues): fast mode's transcoder does not write such calls. */
+  carries(sig: Signature | null, argRegs: number): boolean {
+    return !this.liveValues || recordRendersAsLive(sig, argRegs);
   }
 
   siteInfo(id: number): SiteEntry {
@@ -455,16 +494,22 @@ export type ModuleOf = (pid: number, address: number) => string;
  * Handlers that record every call to `w` and do nothing else. With
  * `backtrace`, each entry carries its backtrace (an EXTRA record).
  */
-export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; argRegs: number; moduleOf: ModuleOf; noReads?: boolean }): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+export function recordingHandlers(w: RecordWriter, opts: {
+  backtrace: boolean; argRegs: number; moduleOf: ModuleOf; noReads?: boolean;
+  /** Calls of goroutines (a Go program's) go to these instead: a record's calls nest per thread, not per goroutine (live JSON). */
+  goroutines?: Pick<HookHandlers, 'onEntry' | 'onExit'> | null;
+}): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+  const goroutines = opts.goroutines ?? null;
   // noReads (a live summary: only times count): no string or floating-point register read from the thread per call.
   const reads = !opts.noReads;
   const siteOf = (c: EntryContext | ExitContext) => {
     const id = w.siteIdOf(c.pid, c.address);
     if (id >= 0) return id;
     const sig = c.signature;
-    return w.site(c.pid, c.address, c.function, opts.moduleOf(c.pid, c.address), sig, siteShape(sig, opts.argRegs));
+    return w.site(c.pid, c.address, c.function, opts.moduleOf(c.pid, c.address), sig, w.shapeOf(sig, opts.argRegs));
   };
   const onEntry = (c: EntryContext) => {
+    if (goroutines && c.goroutine !== undefined) return goroutines.onEntry!(c);
     const site = siteOf(c);
     const s = w.siteInfo(site);
     let extra: Record<string, unknown> | null = null;
@@ -474,17 +519,27 @@ export function recordingHandlers(w: RecordWriter, opts: { backtrace: boolean; a
     }
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;
     if (c.inherited) (extra ??= {}).inherited = true;
+    // Live JSON's typed values, from a call with a context: rendered now, from the thread, as the live views do.
+    if (w.liveValues && c.signature) {
+      const argv = argsJson(entryParts(c));
+      if (argv) (extra ??= {}).argv = argv;
+    }
     w.entry(c.pid, c.tid, site, Number(c.timestampNs), c.depth, c.args, s.fp && reads ? fpArgBits(c) : null, reads ? stringsOf(c, s.args) : null, extra);
   };
   const onExit = (c: ExitContext) => {
+    if (goroutines && c.goroutine !== undefined) return goroutines.onExit!(c);
     const site = siteOf(c);
     let extra: Record<string, unknown> | null = null;
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;
     if (c.inherited) (extra ??= {}).inherited = true;
     // The buffers a trap-mode call filled in (`char *` arguments read again at the return), as live JSON's `filled`.
-    if (!c.unwound && c.filled) {
-      const filled = filledJson(exitParts(c));
+    const live = w.liveValues && !c.unwound && c.signature;
+    if (!c.unwound && (c.filled || live)) {
+      const parts = exitParts(c);
+      const filled = c.filled ? filledJson(parts) : null;
       if (filled) (extra ??= {}).filled = filled;
+      const ret = live ? returnJson(parts) : null;
+      if (ret) (extra ??= {}).ret = ret;
     }
     const ts = Number(c.timestampNs);
     // What the tracer held the thread for during the call (its entry's stop, the nested calls' stops): not the call's time.

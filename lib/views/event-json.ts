@@ -25,7 +25,7 @@ export function jsonString(s: string): string {
 }
 
 /** jsonString of what repeats from call to call: function names, parameter names and types. */
-const jsonName: (s: string) => string = memoize(jsonString);
+export const jsonName: (s: string) => string = memoize(jsonString);
 
 function jsonNumber(n: number): string {
   return Number.isFinite(n) ? '' + n : 'null';
@@ -38,7 +38,7 @@ const ZEROS = ['', '0', '00', '000', '0000', '00000', '000000', '0000000', '0000
  * (a monotonic ts is ~1e14): two small integers' digits are made fast, a
  * large double's are not (it took an eighth of the formatting).
  */
-function jsonNs(n: number): string {
+export function jsonNs(n: number): string {
   if (n < 2147483648 || n > Number.MAX_SAFE_INTEGER || !Number.isInteger(n)) return jsonNumber(n);
   const lo = n % 1e9;
   const low = '' + lo;

@@ -133,7 +133,7 @@ export function sharesTerminal(fd: number): boolean {
  * trap mode goes back to the loop between two stops, so that was a write
  * syscall (and a setImmediate) per event, a sixth of the JSON formatting.
  */
-const FLUSH_AFTER_MS = 20;
+export const FLUSH_AFTER_MS = 20;
 /** How much buffered output may wait (a write syscall per this many bytes at most). */
 const SINK_BYTES = 1 << 17;
 

@@ -7,7 +7,7 @@ import type { EntryContext, ExitContext } from '../../context';
 import { commandOf, exeOf } from '../../symbols/procfs';
 import type { ExitStatus, Tracer } from '../../tracer';
 import { EndInfo, EntryEvent, missedLine, monotonicNs, NoteEvent, RunInfo, View, wallNs } from '../../views/events';
-import { entryEvent, EventFields, exitEvent, Sink } from '../../views/format';
+import { entryEvent, EventFields, exitEvent, FLUSH_AFTER_MS, Sink } from '../../views/format';
 import { JsonView } from '../../views/jsonl';
 import { loadedModules } from '../../views/record';
 import type { RecordHeaderV2, RecordOutput, RecordWriter } from '../../record/write';
@@ -15,7 +15,7 @@ import type { ColumnSummary } from '../../record/aggregate';
 import type { LiveRecordReader } from '../../record/live';
 import type { Summary } from '../../views/summary';
 import type { SummaryView } from '../../views/report';
-import { NO_FILTERS } from '../../views/filters';
+import { hasFilters, NO_FILTERS } from '../../views/filters';
 import { IN_FLIGHT_MAX } from '../../views/record';
 import { HookingArgs, hookMode, Parsed, ViewingArgs } from '../args';
 import { attachResponsively, Interrupts } from '../interrupts';
@@ -51,11 +51,24 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const built = recording ? null : buildViews(fd, columns ? { ...v!, filters: NO_FILTERS } : v!, run, { live: true, headline: endLine });
   const fromColumns = columns ? liveSummary((built!.view as SummaryView).summary, v!.rawDurations ? null : run, f!.tids) : null;
   const sink = built?.sink ?? new Sink(fd);
+  // JSON lines in fast mode, with no filter, backtrace or followed fork: written from a record written in memory
+  // too (lib/record/json-lines.ts), as `record` + `dump --format json` write them, with no object per call.
+  const jsonColumns = !recording && fastMode && v!.format === 'json' && !v!.summary && !v!.hist.length && !v!.html && v!.otlp === undefined
+    && !h.followForks && !h.backtrace && !hasFilters(f!) ? liveJson(sink) : null;
   // A record (format version 2, lib/record/write.ts): its writer, made once the program's pid is known; notes go into it.
   let writer: RecordWriter | null = null;
   const view: View = built?.view ?? (recording ? recordNotes(() => writer) : new JsonView(sink));
   const fields: EventFields = built?.fields ?? 'all';
-  const note = (e: NoteEvent, text: string) => view.note(e, text);
+  // (The calls written before a note go out before it.)
+  const note = (e: NoteEvent, text: string) => {
+    if (jsonColumns) toJson();
+    view.note(e, text);
+  };
+  /** The calls written so far into the JSON columns' record, out to the view. */
+  const toJson = () => {
+    writer?.flush();
+    jsonColumns!.json.drain();
+  };
   const tool = `rethook ${require('../../../package.json').version}`;
 
   const interrupts = new Interrupts(h.attachPid);
@@ -76,9 +89,13 @@ export async function traceCommand(p: Parsed): Promise<number> {
   // Even a record cut right away says what it was: its header is written at once (the functions in trap mode follow as a note, once hooked).
   const modules = recording || v!.format === 'pprof' ? loadedModules(tracer.pid) : [];
   if (recording) writer = startRecord(fd, run, h.attachPid !== null, h.patterns, modules, tool);
+  else if (fromColumns) writer = startRecord(fromColumns.reader.take, run, h.attachPid !== null, h.patterns, [], tool, true);
+  else if (jsonColumns) {
+    writer = startRecord(jsonColumns.take, run, h.attachPid !== null, h.patterns, [], tool);
+    writer.liveValues = true;
+  }
   // A followed fork child's record stream opens with the calls it inherited (trap mode's: those the writer encodes).
   if (recording && h.followForks) writer!.followForks();
-  else if (fromColumns) writer = startRecord(fromColumns.reader.take, run, h.attachPid !== null, h.patterns, [], tool, true);
   if (!recording && v!.format === 'pprof') run.modules = modules;
   const pids = new Set<number>([tracer.pid]);
   const inflight = new InFlight();
@@ -107,6 +124,21 @@ export async function traceCommand(p: Parsed): Promise<number> {
     else if (e.pid !== tracer.pid) note({ type: 'process-exit', pid: e.pid, code: e.code, signal: e.signal, ts }, '');
   });
 
+  /** The per-call path: each call's contexts made into events for the views. */
+  const perCall = {
+    onEntry: (ctx: EntryContext) => {
+      calls++;
+      if (inheriting.size) opening(ctx.pid);
+      const ev = entryEvent(ctx, h.backtrace, fields);
+      view.entry(ev);
+      inflight.entered(ctx, ev);
+    },
+    onExit: (ctx: ExitContext) => {
+      if (inheriting.size) opening(ctx.pid);
+      view.exit(exitEvent(ctx, fields));
+      inflight.exited(ctx);
+    },
+  };
   try {
     hook = tracer.hook(h.patterns, {
       returnMode: h.returnMode,
@@ -118,20 +150,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       ...(h.stringMax !== undefined ? { stringMax: h.stringMax } : {}),
       // A record's hook only records: fast mode then writes its rings into the record with no object per call.
-      ...(writer ? recorder(writer, recording, h.backtrace && recording, recording ? modules : []) : {
-      onEntry: (ctx: EntryContext) => {
-        calls++;
-        if (inheriting.size) opening(ctx.pid);
-        const ev = entryEvent(ctx, h.backtrace, fields);
-        view.entry(ev);
-        inflight.entered(ctx, ev);
-      },
-      onExit: (ctx: ExitContext) => {
-        if (inheriting.size) opening(ctx.pid);
-        view.exit(exitEvent(ctx, fields));
-        inflight.exited(ctx);
-      },
-      }),
+      ...(writer ? recorder(writer, recording || jsonColumns !== null, h.backtrace && recording, recording ? modules : [], jsonColumns ? perCall : null) : perCall),
     });
   } catch (e) {
     const st = (e as { status?: ExitStatus }).status;
@@ -154,12 +173,16 @@ export async function traceCommand(p: Parsed): Promise<number> {
   sink.onClosed = () => {
     if (released) return;
     released = tracer.waitReleased();
-    void tracer.detach();
+    // Live JSON's lines are written while the writer hands a buffer out: the detach (which drains the rings into it) waits until that is done.
+    if (jsonColumns) queueMicrotask(() => void tracer.detach());
+    else void tracer.detach();
   };
   interrupts.hooked(tracer, h.attachPid !== null ? 'attached' : h.detachOnExit ? 'detach-on-exit' : 'started', live);
 
   // A slow run's record is written out every second too: a killed recorder loses at most that (or its last buffer).
-  const flusher = writer && recording ? setInterval(() => writer!.flush(), 1000) : null;
+  // Live JSON's, every FLUSH_AFTER_MS as the sink's (what a drain wrote: all threads' calls up to then).
+  const flusher = writer && recording ? setInterval(() => writer!.flush(), 1000)
+    : writer && jsonColumns ? setInterval(() => (writer!.flush(), jsonColumns.json.buffered()), FLUSH_AFTER_MS) : null;
   flusher?.unref();
   let st: ExitStatus;
   try {
@@ -171,6 +194,11 @@ export async function traceCommand(p: Parsed): Promise<number> {
   tracer.onProcess(null);
   showNotes();
   if (st.detached) inflight.endAll(view);
+  // The calls still open end here, as `dump` ends them at the record's end.
+  if (jsonColumns) {
+    writer?.flush();
+    jsonColumns.json.closeAll(monotonicNs(), st.detached ? 'detach' : 'exit');
+  }
   if (released) st = await released;
   if (hk.nmissed > 0) {
     const reasons = Object.fromEntries(hk.nmissedByReason);
@@ -187,6 +215,10 @@ export async function traceCommand(p: Parsed): Promise<number> {
   /** The program's end, written and turned into our exit code. */
   function ended(s: ExitStatus, hk?: Hook): number {
     status = s;
+    if (jsonColumns) {
+      toJson();
+      if (writer) calls += writer.calls; // (a goroutine's calls took the per-call path)
+    }
     if (!s.detached) view.note({ type: 'process-exit', pid: s.pid, code: s.code, signal: s.signal }, '');
     const info: EndInfo = { endTs: monotonicNs(), nmissed: new Map(hk?.nmissedByFunction ?? []), cut: false, status: s };
     if (fromColumns && writer) {
@@ -226,6 +258,21 @@ function liveSummary(summary: Summary, overhead: Pick<RunInfo, 'overheadNs' | 'n
   return { reader, columns };
 }
 
+/** Live JSON lines' own record reader, writing each decoded buffer's calls (lib/record/json-lines.ts). */
+function liveJson(sink: Sink): { take: (b: Buffer) => void; json: import('../../record/json-lines').ColumnJson } {
+  const { ColumnJson } = require('../../record/json-lines') as typeof import('../../record/json-lines');
+  const { LiveRecordReader } = require('../../record/live') as typeof import('../../record/live');
+  const json = new ColumnJson(sink);
+  const reader = new LiveRecordReader(json.handlers);
+  return {
+    take: (b) => {
+      reader.take(b);
+      json.buffered();
+    },
+    json,
+  };
+}
+
 /** A record's header written at once (lib/record/write.ts): its writer, on `fd` (or to a consumer). */
 function startRecord(fd: RecordOutput, run: RunInfo, attached: boolean, patterns: readonly string[], modules: RecordHeaderV2['modules'], tool: string, timesOnly = false): RecordWriter {
   const { RecordWriter } = require('../../record/write') as typeof import('../../record/write');
@@ -240,7 +287,8 @@ function startRecord(fd: RecordOutput, run: RunInfo, attached: boolean, patterns
 }
 
 /** The hook's handlers of a record: every call into the writer, nothing else (lib/record/write.ts). */
-function recorder(w: RecordWriter, values: boolean, backtrace: boolean, modules: RecordHeaderV2['modules']): Pick<HookHandlers, 'onEntry' | 'onExit'> {
+function recorder(w: RecordWriter, values: boolean, backtrace: boolean, modules: RecordHeaderV2['modules'],
+  goroutines: Pick<HookHandlers, 'onEntry' | 'onExit'> | null): Pick<HookHandlers, 'onEntry' | 'onExit'> {
   const { recordingHandlers } = require('../../record/write') as typeof import('../../record/write');
   const { arch } = require('../../native') as typeof import('../../native');
   // The object an address is in, by the modules the header lists (their first mapping; the last one below the address).
@@ -250,7 +298,7 @@ function recorder(w: RecordWriter, values: boolean, backtrace: boolean, modules:
     for (const m of sorted) if (m.pid === pid && Number(BigInt(m.start)) <= address) best = m.path;
     return best;
   };
-  return recordingHandlers(w, { backtrace, argRegs: arch.args.length, moduleOf, noReads: !values });
+  return recordingHandlers(w, { backtrace, argRegs: arch.args.length, moduleOf, noReads: !values, goroutines });
 }
 
 /** A record's view: only its notes, each a NOTE chunk (calls go into the record by the hook itself). */
