@@ -50,7 +50,8 @@ function scanSavedCopies(mem: TraceeMemory, sp: number, nodes: readonly RethookN
       for (let off = len - 8; words && off >= 0; off -= 8) if (words.readBigUInt64LE(off) === t) slots.push(base + off);
       visit(n, slots);
     }
-    low = Math.max(low, n.frame);
+    // A node entered by a tail call shares its caller's frame: that frame is scanned for the caller (next), from the same low.
+    if (!n.chained) low = Math.max(low, n.frame);
   }
 }
 
