@@ -232,14 +232,17 @@ export function stringRegisters(sig: Signature): number[] {
 /**
  * Why fast mode cannot show `sig`'s arguments as they were at the call, or
  * null. Its records hold the integer argument registers and the first
- * floating-point one (8 bytes); an argument on the stack or in another
- * floating-point register would be read when the handler runs, after the
- * call: wrong. Such a function stays in trap mode.
+ * floating-point one (8 bytes); an argument on the stack, in another
+ * floating-point register or in a caller's copy it points to (a big struct
+ * on arm64) would be read when the handler runs, after the call: wrong.
+ * Such a function stays in trap mode.
  */
 export function unrecordedArgs(sig: Signature): string | null {
   for (const loc of locations(sig).locs) {
     for (const p of loc) {
       if (p.src === 'stack') return 'some of its arguments are on the stack, which fast mode does not record';
+      // arm64 (AAPCS64): a struct over 16 bytes goes as a pointer to a copy the caller made; read later, the copy may be gone.
+      if (p.src === 'byref') return 'a struct argument is passed by reference to a copy in the caller\'s memory, which fast mode does not record';
       if (p.src === 'fp' && (p.reg > 0 || p.bytes > 8)) return 'it takes more floating-point arguments than fast mode records (one)';
     }
   }
