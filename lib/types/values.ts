@@ -238,11 +238,13 @@ export function stringRegisters(sig: Signature): number[] {
  * Such a function stays in trap mode.
  */
 export function unrecordedArgs(sig: Signature): string | null {
-  for (const loc of locations(sig).locs) {
-    for (const p of loc) {
+  const { locs } = locations(sig);
+  for (let i = 0; i < locs.length; i++) {
+    for (const p of locs[i]) {
       if (p.src === 'stack') return 'some of its arguments are on the stack, which fast mode does not record';
-      // arm64 (AAPCS64): a struct over 16 bytes goes as a pointer to a copy the caller made; read later, the copy may be gone.
-      if (p.src === 'byref') return 'a struct argument is passed by reference to a copy in the caller\'s memory, which fast mode does not record';
+      // arm64 (AAPCS64): a C struct over 16 bytes goes as a pointer to a copy the caller made; read later, the
+      // copy may be gone. (A C++ class passed by invisible reference, on both architectures, keeps fast mode as before.)
+      if (p.src === 'byref' && !sig.params[i]?.type.nt) return 'a struct argument is passed by reference to a copy in the caller\'s memory, which fast mode does not record';
       if (p.src === 'fp' && (p.reg > 0 || p.bytes > 8)) return 'it takes more floating-point arguments than fast mode records (one)';
     }
   }
