@@ -228,7 +228,7 @@ describe('chrome', () => {
       const app = path.join(path.dirname(require.resolve('speedscope/package.json')), 'dist', 'release', 'index.html');
       await page.goto(`file://${app}`);
       // In the page (strings: this file is compiled without the DOM's types).
-      const shows = (re: string) => page.waitForFunction(`/${re}/.test(document.body.innerText)`, { timeout: 30000 });
+      const shows = (re: string, flags = '') => page.waitForFunction(`/${re}/${flags}.test(document.body.innerText)`, { timeout: 30000 });
       await shows('Browse');
       const [chooser] = await Promise.all([
         page.waitForFileChooser(),
@@ -239,6 +239,8 @@ describe('chrome', () => {
       // The sandwich view lists every function (the flame graph draws them on a canvas).
       await page.evaluate(`[...document.querySelectorAll('div')].find((d) => /Sandwich$/.test(d.textContent) && d.children.length <= 1).click()`);
       await shows('Symbol Name');
+      // The rows come after the header (a loaded machine draws them later): wait for each function's.
+      for (const fn of ['outer', 'middle', 'inner', 'slow', 'other']) await shows(`^\\s*${fn}\\b`, 'm');
       const text = (await page.evaluate('document.body.innerText')) as string;
       for (const fn of ['outer', 'middle', 'inner', 'slow', 'other']) expect(text).toMatch(new RegExp(`^\\s*${fn}\\b`, 'm'));
       expect(text).toMatch(/calltree\.O0 \d+ \(pid \d+\)/);
