@@ -10,6 +10,8 @@
         "native/addon_debug.cc",
         "native/addon_fast.cc",
         "native/record/encode.cc",
+        "native/record/summarize.cc",
+        "native/addon_record.cc",
         "native/dwarf/types.cc",
         "native/dwarf/unwind.cc",
         "native/session.cc",

@@ -204,7 +204,33 @@ export interface FastAddon {
     restored: Float64Array, out: Uint8Array, limit: number, state: Float64Array): void;
 }
 
+/**
+ * A summary of CALLS records counted in the addon (native/record/summarize.h;
+ * lib/record/aggregate.ts is its one user): overheadNs and nestedNs as
+ * callTime's (null: as measured); per thread with perThread.
+ */
+export interface NativeCallSummarizer {
+  /** What site `id`'s records carry besides the times. */
+  site(id: number, args: number, ret: boolean, fp: boolean): void;
+  /**
+   * One CALLS payload, buf[start, end) after its pid, tid and baseTs, decoded
+   * times-only and (with `aggregate`) counted. False at damage (the calls
+   * before it counted). out: [rows, entries, orphans, last ts (-1: no
+   * call), EXTRA records (see extras)].
+   */
+  chunk(buf: Uint8Array, start: number, end: number, tid: number, baseTs: number, aggregate: boolean, out: Float64Array): boolean;
+  /** The last chunk's EXTRA records: [at (after tag and dt), its JSON's start, its length, on an ENTRY (1) or not (0)]..., payload offsets. */
+  extras(): Float64Array;
+  batch(tid: number, kind: Uint8Array, site: Uint32Array, ts: Float64Array, depth: Uint32Array, held: Float64Array | null, length: number): void;
+  endOpen(ts: number): void;
+  /** The figures since the last take, per site (and thread): [site, tid, count, sum, self, min, max, unwound, base, n, ...n bucket counts]... */
+  take(): Float64Array;
+  open(): number;
+  dropped(): number;
+}
+
 interface Addon {
+  CallSummarizer: new (overheadNs: number | null, nestedNs: number | null, maxOpen: number, perThread: boolean) => NativeCallSummarizer;
   NativeTracer: new (wake: () => void) => NativeTracer;
   /** A pipe, both ends close-on-exec: [readFd, writeFd]. */
   pipe(): [number, number];
@@ -249,6 +275,7 @@ function loadAddon(): Addon {
 const addon: Addon = loadAddon();
 
 export const NativeTracer = addon.NativeTracer;
+export const CallSummarizer = addon.CallSummarizer;
 export const demangle = addon.demangle;
 export const createSharedMemory = addon.createSharedMemory;
 export const mapSharedFd = addon.mapSharedFd;

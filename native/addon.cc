@@ -17,6 +17,7 @@
 
 #include "addon_debug.h"
 #include "addon_fast.h"
+#include "addon_record.h"
 #include "addon_values.h"
 #include "guardian/shared.h"
 #include "session.h"
@@ -479,6 +480,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("startGuardian", Napi::Function::New(env, StartGuardian));
   exports.Set("reapChild", Napi::Function::New(env, ReapChild));
   exports.Set("fast", FastExports(env));
+  exports.Set("CallSummarizer", CallSummarizerClass(env));
   return exports;
 }
 

@@ -1,127 +1,98 @@
-// `rethook report` of a record, straight from the columns: no object per call.
-// Each thread's open calls are a small typed-array stack; an EXIT or UNWOUND
-// ends the innermost open call of its site and depth, and the call's total
-// and self time (less the tracer's round trip: callTime) go to a
-// CallAggregator, which views/summary.ts's Summary is (site, addCall).
-import { CallBatch, Kind, SiteInfo } from './batch';
-import { callTime } from '../views/events';
+// A record's calls summarized from its bytes or its columns, natively
+// (native/record/summarize.h): `rethook report`, live `trace -c` and
+// `--hist`, and Summary.addBatch. Each thread's open calls are paired with
+// their ends, and per site (and thread, with perThread) the count, total,
+// self, min, max, unwound count and log-linear histogram are kept in the
+// addon, with nothing made per call; the Summary (views/summary.ts) takes
+// them over whenever it is read. A call's time is less the tracer's holding
+// (HELD), its round trip and what the hooked calls nested in it added
+// (callTime).
+import { CallSummarizer, NativeCallSummarizer } from '../native';
+import type { CallBatch, SiteInfo } from './batch';
+import { readExtra, RecordDamage } from './calls';
+import type { Summary } from '../views/summary';
 
-/**
- * What report's aggregation feeds: a site's name before its first call, then
- * each finished call's figures (round trip already subtracted). Summary's
- * own `site` and `addCall` have this shape.
- */
-export interface CallAggregator {
-  site(key: number, info: { function: string; pid?: number; address?: bigint | number | string }): void;
-  addCall(key: number, totalNs: number, selfNs: number, unwound: boolean, tid: number): void;
-}
-
-/** One thread's open calls, innermost last: depth, site, start ts, time of the hooked calls inside so far, and their number at any depth. */
-class Open {
-  n = 0;
-  depth = new Uint32Array(64);
-  site = new Uint32Array(64);
-  start = new Float64Array(64);
-  children = new Float64Array(64);
-  nested = new Uint32Array(64);
-  grow(): void {
-    const m = this.depth.length * 2;
-    const d = new Uint32Array(m), s = new Uint32Array(m), t = new Float64Array(m), c = new Float64Array(m), k = new Uint32Array(m);
-    d.set(this.depth);
-    s.set(this.site);
-    t.set(this.start);
-    c.set(this.children);
-    k.set(this.nested);
-    this.depth = d;
-    this.site = s;
-    this.start = t;
-    this.children = c;
-    this.nested = k;
-  }
+/** What a CALLS chunk held, for the reader's totals; lastTs -1: no call in it. */
+export interface ChunkCounts {
+  rows: number;
+  entries: number;
+  orphans: number;
+  lastTs: number;
 }
 
 /**
- * Aggregates a record's calls from its batches. Open calls are bounded
- * (`maxOpen`, all threads together): a call that begins past that is not
- * counted (`dropped`), as the views do not show it.
+ * Feeds a Summary. Open calls are bounded (`maxOpen`, all threads
+ * together): a call that begins past that is not counted (`dropped`), as
+ * the views do not show it.
  */
 export class ColumnSummary {
-  private readonly threads = new Map<number, Open>();
-  private held = 0;
-  dropped = 0;
+  private readonly native: NativeCallSummarizer;
+  private readonly out = new Float64Array(5);
 
   /** overheadNs and nestedNs: as callTime's (null: durations as measured). */
-  constructor(private readonly agg: CallAggregator, private readonly overheadNs: number | null, private readonly maxOpen: number,
-    private readonly nestedNs: number | null = null) {}
+  constructor(private readonly summary: Summary, overheadNs: number | null, maxOpen: number, nestedNs: number | null = null) {
+    this.native = new CallSummarizer(overheadNs, nestedNs, maxOpen, summary.perThread);
+    summary.feedFrom(() => this.flush());
+  }
 
+  /** Calls open now (all threads). */
   get open(): number {
-    return this.held;
+    return this.native.open();
+  }
+
+  /** Calls not counted: they began with maxOpen calls open. */
+  get dropped(): number {
+    return this.native.dropped();
   }
 
   sites(added: readonly SiteInfo[]): void {
-    for (const s of added) this.agg.site(s.id, { function: s.function, pid: s.pid, address: s.address });
+    for (const s of added) {
+      this.summary.site(s.id, { function: s.function, pid: s.pid, address: s.address });
+      this.native.site(s.id, s.args, s.ret, s.fp);
+    }
   }
 
-  batch(b: CallBatch): void {
-    let t = this.threads.get(b.tid);
-    if (!t) this.threads.set(b.tid, (t = new Open()));
-    const kinds = b.kind, depths = b.depth, sites = b.site, tss = b.ts, heldCol = b.held ?? null, tid = b.tid, agg = this.agg, overhead = this.overheadNs ?? 0, max = this.maxOpen;
-    const perNested = overhead ? this.nestedNs ?? 0 : 0;
-    let n = t.n, held = this.held;
-    let oDepth = t.depth, oSite = t.site, oStart = t.start, oChildren = t.children, oNested = t.nested;
-    for (let r = 0, len = b.length; r < len; r++) {
-      const kind = kinds[r], depth = depths[r];
-      if (kind === Kind.Entry) {
-        while (n && oDepth[n - 1] >= depth) (n--, held--); // calls whose exits never came
-        if (held >= max) {
-          this.dropped++;
-          continue;
-        }
-        if (n === oDepth.length) {
-          t.grow();
-          (oDepth = t.depth), (oSite = t.site), (oStart = t.start), (oChildren = t.children), (oNested = t.nested);
-        }
-        oDepth[n] = depth;
-        oSite[n] = sites[r];
-        oStart[n] = tss[r];
-        oChildren[n] = 0;
-        oNested[n] = 0;
-        n++;
-        held++;
-      } else {
-        while (n && oDepth[n - 1] > depth) (n--, held--);
-        const top = n - 1;
-        if (top < 0 || oDepth[top] !== depth || oSite[top] !== sites[r]) continue; // inherited, or its entry not seen
-        // callTime, inline: less the tracer's holding of the thread (trap mode's HELD), the round trip and what the calls nested in it added, never below 0.
-        let dur = tss[r] - oStart[top] - (heldCol ? heldCol[r] : 0) - overhead - oNested[top] * perNested;
-        if (dur < 0) dur = 0;
-        const self = dur - oChildren[top];
-        n--;
-        held--;
-        if (n) {
-          oChildren[n - 1] += dur;
-          oNested[n - 1] += 1 + oNested[n];
-        }
-        agg.addCall(sites[r], dur, self > 0 ? self : 0, kind === Kind.Unwound, tid);
+  /**
+   * One CALLS payload, buf[start, end) after its pid, tid and baseTs (the
+   * file's byte `fileOffset`), decoded and counted in the addon (counted only
+   * with `aggregate`); its EXTRA records checked here. Null at damage, which
+   * lib/record/calls.ts names (ChunkDecoder).
+   */
+  chunk(buf: Buffer, start: number, end: number, fileOffset: number, tid: number, baseTs: number, aggregate: boolean): ChunkCounts | null {
+    const o = this.out;
+    if (!this.native.chunk(buf, start, end, tid, baseTs, aggregate, o)) return null;
+    const counts = { rows: o[0], entries: o[1], orphans: o[2], lastTs: o[3] };
+    if (o[4]) {
+      const x = this.native.extras();
+      for (let i = 0; i < x.length; i += 4) {
+        const extra = readExtra(buf, start + x[i + 1], x[i + 2]);
+        if (typeof extra === 'string') throw new RecordDamage(fileOffset + x[i], extra);
+        if (extra.inherited === true && x[i + 3]) counts.entries--; // a fork child's inherited call opens its stream: not a call it made
       }
     }
-    t.n = n;
-    this.held = held;
+    return counts;
+  }
+
+  /** One thread's rows, decoded elsewhere. */
+  batch(b: CallBatch): void {
+    this.native.batch(b.tid, b.kind, b.site, b.ts, b.depth, b.held ?? null, b.length);
   }
 
   /** Ends every open call as unwound at `ts` (the record's end), innermost first. */
   endOpen(ts: number): void {
-    for (const [tid, t] of this.threads) {
-      while (t.n) {
-        const top = --t.n;
-        const dur = callTime(Math.max(0, ts - t.start[top]), this.overheadNs, t.nested[top], this.nestedNs);
-        if (t.n) {
-          t.children[t.n - 1] += dur;
-          t.nested[t.n - 1] += 1 + t.nested[top];
-        }
-        this.agg.addCall(t.site[top], dur, Math.max(0, dur - t.children[top]), true, tid);
-      }
+    this.native.endOpen(ts);
+  }
+
+  /** What was counted since the last flush, into the Summary. */
+  flush(): void {
+    const t = this.native.take();
+    for (let at = 0; at < t.length; ) {
+      const n = t[at + 9];
+      this.summary.addCounted(t[at], t[at + 1], {
+        count: t[at + 2], sum: t[at + 3], self: t[at + 4], min: t[at + 5], max: t[at + 6], unwound: t[at + 7], base: t[at + 8],
+        counts: t.subarray(at + 10, at + 10 + n),
+      });
+      at += 10 + n;
     }
-    this.held = 0;
   }
 }

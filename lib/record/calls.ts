@@ -341,12 +341,9 @@ function attach(kind: number, buf: Buffer, pos: number, end: number, b: Batch, r
   if (pos + n > end) return fail(pastEnd);
   let extra: Record<string, unknown> | null = null;
   if (kind === KIND_EXTRA) {
-    try {
-      extra = checkExtra(JSON.parse(buf.toString('utf8', pos, pos + n)));
-    } catch (e) {
-      if (e instanceof RecordFieldError) return fail(`EXTRA field '${e.field}': ${e.message.replace(/^field '[^']*': /, '')}`);
-      return fail('an EXTRA record that is not JSON');
-    }
+    const got = readExtra(buf, pos, n);
+    if (typeof got === 'string') return fail(got);
+    extra = got;
   }
   const row = b.length - 1;
   if (row < 0) return { pos: pos + n, rowAttached, orphan: true, damage: null, at };
@@ -359,4 +356,14 @@ function attach(kind: number, buf: Buffer, pos: number, end: number, b: Batch, r
   if (extra) a.extra = a.extra ? { ...a.extra, ...extra } : extra;
   else (a.strings ??= new Map()).set(index, Buffer.from(buf.subarray(pos, pos + n)));
   return { pos: pos + n, rowAttached, orphan: false, damage: null, at, inheritedEntry: extra?.inherited === true && b.kind[row] === Kind.Entry };
+}
+
+/** An EXTRA record's JSON, buf[pos, pos + n), checked; or what is wrong with it. */
+export function readExtra(buf: Buffer, pos: number, n: number): Record<string, unknown> | string {
+  try {
+    return checkExtra(JSON.parse(buf.toString('utf8', pos, pos + n)));
+  } catch (e) {
+    if (e instanceof RecordFieldError) return `EXTRA field '${e.field}': ${e.message.replace(/^field '[^']*': /, '')}`;
+    return 'an EXTRA record that is not JSON';
+  }
 }

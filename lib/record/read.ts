@@ -16,6 +16,7 @@ import { checkEnd, checkEvent, LIMITS, RecordEnd, RecordFieldError } from '../vi
 import type { CallBatch, SiteInfo } from './batch';
 import { Batch, decodeCalls, RecordDamage } from './calls';
 import { checkHeaderV2, checkSites, RecordHeaderV2 } from './check';
+import type { ChunkCounts } from './aggregate';
 
 export type { RecordHeaderV2 } from './check';
 
@@ -52,6 +53,13 @@ export interface RecordHandlers {
    * over, not stored (those columns hold 0), and strings are not kept.
    */
   timesOnly?: boolean;
+  /**
+   * Takes each CALLS payload, buf[start, end) after its pid, tid and baseTs
+   * (at the file's byte `fileOffset`), instead of the decoder and `calls`:
+   * a summary counting in the addon (lib/record/aggregate.ts). Null: the
+   * payload is damaged (the decoder then names where and how).
+   */
+  callsChunk?(pid: number, tid: number, baseTs: number, buf: Buffer, start: number, end: number, fileOffset: number): ChunkCounts | null;
 }
 
 export interface ReadRecord {
@@ -259,7 +267,15 @@ export class ChunkDecoder {
       if (pid < 1 || pid > LIMITS.pid) throw new RecordDamage(payloadAt, `a CALLS chunk of pid ${pid} (1 to ${LIMITS.pid})`);
       if (tid < 1 || tid > LIMITS.pid) throw new RecordDamage(payloadAt + 4, `a CALLS chunk of tid ${tid} (1 to ${LIMITS.pid})`);
       const baseTs = buf.readUInt32LE(start + 8) + buf.readUInt32LE(start + 12) * 0x100000000;
-      const r = decodeCalls({ buf, start: start + CALLS_HEAD, end: start + len, fileOffset: payloadAt + CALLS_HEAD }, pid, tid, baseTs, this.sites, this.batch, this.onCalls, h.timesOnly ?? false);
+      const payload = { buf, start: start + CALLS_HEAD, end: start + len, fileOffset: payloadAt + CALLS_HEAD };
+      let r;
+      if (h.callsChunk) {
+        r = h.callsChunk(pid, tid, baseTs, buf, payload.start, payload.end, payload.fileOffset);
+        if (!r) {
+          decodeCalls(payload, pid, tid, baseTs, this.sites, this.batch, () => undefined, true); // names the damage
+          throw new RecordDamage(payload.fileOffset, 'a CALLS chunk that the summary could not read');
+        }
+      } else r = decodeCalls(payload, pid, tid, baseTs, this.sites, this.batch, this.onCalls, h.timesOnly ?? false);
       this.events += r.rows;
       this.entries += r.entries;
       this.orphans += r.orphans;

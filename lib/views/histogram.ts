@@ -129,11 +129,21 @@ export class Histogram {
 
   /** Adds another histogram's values to this one. */
   merge(o: Histogram): void {
+    this.addCounts(o.base, o.counts, o);
+  }
+
+  /**
+   * Adds values counted elsewhere in these buckets (the addon's summaries,
+   * native/record/summarize.h): `counts` of buckets [base, base + length),
+   * and their count, sum, min and max.
+   */
+  addCounts(base: number, counts: ArrayLike<number>, o: { count: number; sum: number; min: number; max: number }): void {
     if (!o.count) return;
-    if (o.counts.length) {
-      this.cover(o.base);
-      this.cover(o.base + o.counts.length - 1);
-      for (let at = 0; at < o.counts.length; at++) this.counts[o.base + at - this.base] += o.counts[at];
+    if (counts.length) {
+      if (base < 0 || base + counts.length > HISTOGRAM_BUCKETS) throw new RangeError(`Histogram.addCounts: buckets ${base} to ${base + counts.length - 1} (0 to ${HISTOGRAM_BUCKETS - 1} exist)`);
+      this.cover(base);
+      this.cover(base + counts.length - 1);
+      for (let at = 0; at < counts.length; at++) this.counts[base + at - this.base] += counts[at];
     }
     this.count += o.count;
     this.sum += o.sum;

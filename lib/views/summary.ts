@@ -9,7 +9,6 @@
 // min, max, unwound count and one log-linear histogram of the durations
 // (histogram.ts), from which the percentiles come, within 0.4%.
 import type { CallBatch } from '../record/batch';
-import { Kind } from '../record/batch';
 import { callTime } from './events';
 import { Histogram } from './histogram';
 
@@ -46,6 +45,19 @@ interface EntryLike {
 interface ExitLike extends EntryLike {
   durationNs: bigint | number;
   unwound: boolean;
+}
+
+/** Calls of one site counted elsewhere: Summary.addCounted. */
+export interface CountedCalls {
+  count: number;
+  sum: number;
+  self: number;
+  min: number;
+  max: number;
+  unwound: number;
+  /** Histogram counts (histogram.ts buckets) of buckets [base, base + counts.length). */
+  base: number;
+  counts: ArrayLike<number>;
 }
 
 /** What a site id stands for (the record's SITES entry, or the hook's site). */
@@ -167,9 +179,11 @@ export class Summary {
   private readonly nameAccs: AccTable;
   private readonly nameKeys = new Map<string, number>();
   private readonly names: string[] = [];
-  /** Per thread: the calls in flight of entry/exit, and of addBatch. */
+  /** Per thread: the calls in flight of entry/exit. */
   private readonly eventStacks = new Map<number, OpenCalls>();
-  private readonly batchStacks = new Map<number, OpenCalls>();
+  /** addBatch's counting (in the addon), made at its first batch. */
+  private columns: import('../record/aggregate').ColumnSummary | null = null;
+  private readonly feeders: (() => void)[] = [];
   private readonly missed = new Map<string, number>();
   readonly overheadNs: number | null;
   readonly nestedNs: number | null;
@@ -201,40 +215,47 @@ export class Summary {
   }
 
   /**
+   * Figures counted elsewhere for site `key` (and thread `tid`, with
+   * perThread): the addon's summaries (lib/record/aggregate.ts), as if their
+   * calls had been given to addCall one by one.
+   */
+  addCounted(key: number, tid: number, c: CountedCalls): void {
+    const fn = this.siteNames[key];
+    if (fn === undefined) throw new RangeError(`Summary.addCounted: site ${key} was not named with site() first`);
+    const a = this.siteAccs.get(key, tid, fn);
+    a.hist.addCounts(c.base, c.counts, c);
+    a.self += c.self;
+    a.unwound += c.unwound;
+  }
+
+  /** `pull` is called before the summary is read: a feeder counting elsewhere hands its figures over then. */
+  feedFrom(pull: () => void): void {
+    this.feeders.push(pull);
+  }
+
+  private pull(): void {
+    for (const f of this.feeders) f();
+  }
+
+  /**
    * A batch of one thread's calls (lib/record/batch.ts): each EXIT or UNWOUND
    * row ends the open call of its site and depth; its duration is its ts less
    * its entry's (less overheadNs), its self that less the calls inside. An
    * EXIT/UNWOUND with no open call to end (inherited from a parent, or its
-   * entry not seen) is not counted. Calls stay open across batches of a thread.
+   * entry not seen) is not counted. Calls stay open across batches of a
+   * thread. Counted in the addon, as report's (lib/record/aggregate.ts).
    */
   addBatch(b: CallBatch): void {
-    const st = stackOf(this.batchStacks, b.tid);
-    for (let r = 0; r < b.length; r++) {
-      const kind = b.kind[r];
-      if (kind === Kind.Entry) st.enter(b.depth[r], b.site[r], b.ts[r]);
-      else if (kind === Kind.Exit || kind === Kind.Unwound) {
-        const at = st.find(b.depth[r], b.site[r]);
-        if (at < 0) continue;
-        const dur = callTime(b.ts[r] - st.start[at] - (b.held ? b.held[r] : 0), this.overheadNs, st.nested[at], this.nestedNs);
-        const children = st.children[at];
-        st.pop(dur);
-        this.addCall(b.site[r], dur, Math.max(0, dur - children), kind === Kind.Unwound, b.tid);
-      }
+    if (!this.columns) {
+      const { ColumnSummary } = require('../record/aggregate') as typeof import('../record/aggregate');
+      this.columns = new ColumnSummary(this, this.overheadNs, 0xffffffff, this.nestedNs);
     }
+    this.columns.batch(b);
   }
 
   /** Ends every call addBatch still holds open as unwound at `ts` (a record's end: detached, or the process gone). */
   endOpenCalls(ts: number): void {
-    for (const [tid, st] of this.batchStacks) {
-      while (st.n) {
-        const at = st.n - 1;
-        const key = st.key[at];
-        const dur = callTime(Math.max(0, ts - st.start[at]), this.overheadNs, st.nested[at], this.nestedNs);
-        const children = st.children[at];
-        st.pop(dur);
-        this.addCall(key, dur, Math.max(0, dur - children), true, tid);
-      }
-    }
+    this.columns?.endOpen(ts);
   }
 
   private nameKey(fn: string): number {
@@ -273,6 +294,7 @@ export class Summary {
 
   /** One accumulator per row: every site's and thread's of a function (and thread, with perThread) merged. */
   private merged(): Map<string, Acc> {
+    this.pull();
     const rows = new Map<string, Acc>();
     for (const table of [this.nameAccs, this.siteAccs]) {
       for (const a of table.all()) {
@@ -289,12 +311,14 @@ export class Summary {
 
   /** The durations of one function's calls (all threads and sites) as a histogram: for --hist. */
   histogram(fn: string): Histogram {
+    this.pull();
     const h = new Histogram();
     for (const table of [this.nameAccs, this.siteAccs]) for (const a of table.all()) if (a.function === fn) h.merge(a.hist);
     return h;
   }
 
   functions(): string[] {
+    this.pull();
     return [...new Set([...this.nameAccs.all(), ...this.siteAccs.all()].map((a) => a.function))];
   }
 

@@ -92,7 +92,15 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
   const startFallbacks = new Set<string>();
   try {
     rec = readRecord(file, {
-      timesOnly: columns,
+      // The summary counts whole CALLS chunks in the addon: calls() below sees none.
+      callsChunk: columns ? (_pid, tid, baseTs, buf, start, stop, at) => {
+        const r = summary!.chunk(buf, start, stop, at, tid, baseTs, !tids || tids.has(tid));
+        if (r && r.rows) {
+          threads.add(tid);
+          if (r.lastTs > lastTs) lastTs = r.lastTs;
+        }
+        return r;
+      } : undefined,
       header(h) {
         Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, nestedNs: h.nestedNs ?? null, modules: h.modules, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
         lastTs = h.startTs;
@@ -113,7 +121,6 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
         const last = b.ts[b.length - 1];
         if (last > lastTs) lastTs = last;
         if (tids && !tids.has(b.tid)) return;
-        if (summary) return summary.batch(b);
         // One thread for the first 2 windows of events: let through unheld, until a second thread comes.
         if (!firstTid) firstTid = b.tid;
         else if (b.tid !== firstTid) (order.windowed = true), (firstTid = -1);

@@ -251,6 +251,7 @@ function liveSummary(summary: Summary, overhead: Pick<RunInfo, 'overheadNs' | 'n
   const only = tids ? new Set(tids) : null;
   const reader = new LiveRecordReader({
     sites: (added) => columns.sites(added),
+    callsChunk: (_pid, tid, baseTs, buf, start, end, at) => columns.chunk(buf, start, end, at, tid, baseTs, !only || only.has(tid)),
     calls: (b) => {
       if (!only || only.has(b.tid)) columns.batch(b);
     },

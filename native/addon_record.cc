@@ -1,0 +1,118 @@
+// The record's part of the binding, typed in lib/native.ts as
+// NativeCallSummarizer: native/record/summarize.h behind an object. Marshalling only.
+#include "addon_record.h"
+
+#include "record/summarize.h"
+
+namespace rethook {
+
+namespace {
+
+double number_or_zero(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0; }
+
+class CallSummarizer : public Napi::ObjectWrap<CallSummarizer> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "CallSummarizer",
+                       {InstanceMethod("site", &CallSummarizer::Site), InstanceMethod("chunk", &CallSummarizer::Chunk),
+                        InstanceMethod("extras", &CallSummarizer::Extras),
+                        InstanceMethod("batch", &CallSummarizer::Batch), InstanceMethod("endOpen", &CallSummarizer::EndOpen),
+                        InstanceMethod("take", &CallSummarizer::Take), InstanceMethod("open", &CallSummarizer::Open),
+                        InstanceMethod("dropped", &CallSummarizer::Dropped)});
+  }
+
+  // new CallSummarizer(overheadNs | null, nestedNs | null, maxOpen, perThread)
+  explicit CallSummarizer(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<CallSummarizer>(info),
+        s_(number_or_zero(info[0]), number_or_zero(info[1]), info[2].As<Napi::Number>().Uint32Value(), info[3].ToBoolean()) {}
+
+ private:
+  // site(id, args, ret, fp)
+  Napi::Value Site(const Napi::CallbackInfo& info) {
+    SiteShape s;
+    s.args = uint8_t(info[1].As<Napi::Number>().Uint32Value());
+    s.ret = info[2].ToBoolean();
+    s.fp = info[3].ToBoolean();
+    s_.site(info[0].As<Napi::Number>().Uint32Value(), s);
+    return info.Env().Undefined();
+  }
+
+  // chunk(buf, start, end, tid, baseTs, aggregate, out) -> read whole: out = [rows, entries, orphans, last ts (-1: none), EXTRA records]
+  Napi::Value Chunk(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto buf = info[0].As<Napi::Uint8Array>();
+    const size_t start = size_t(info[1].As<Napi::Number>().Int64Value()), end = size_t(info[2].As<Napi::Number>().Int64Value());
+    auto out = info[6].As<Napi::Float64Array>();
+    if (start > end || end > buf.ByteLength() || out.ElementLength() < 5) {
+      Napi::RangeError::New(env, "CallSummarizer.chunk: a payload outside its buffer").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ChunkCounts c;
+    const bool taken = s_.chunk(buf.Data() + start, end - start, info[3].As<Napi::Number>().Uint32Value(),
+                                info[4].As<Napi::Number>().DoubleValue(), info[5].ToBoolean(), &c);
+    out[0] = c.rows, out[1] = c.entries, out[2] = c.orphans, out[3] = c.last_ts, out[4] = double(s_.extras().size());
+    return Napi::Boolean::New(env, taken);
+  }
+
+  // extras() -> Float64Array: the last chunk's EXTRA records, [at, json, len, on an ENTRY (0/1)]... (payload offsets)
+  Napi::Value Extras(const Napi::CallbackInfo& info) {
+    const auto& x = s_.extras();
+    auto out = Napi::Float64Array::New(info.Env(), x.size() * 4);
+    for (size_t i = 0; i < x.size(); i++)
+      out[4 * i] = double(x[i].at), out[4 * i + 1] = double(x[i].json), out[4 * i + 2] = double(x[i].len), out[4 * i + 3] = x[i].on_entry;
+    return out;
+  }
+
+  // batch(tid, kind, site, ts, depth, held | null, length)
+  Napi::Value Batch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto kind = info[1].As<Napi::Uint8Array>();
+    auto site = info[2].As<Napi::Uint32Array>();
+    auto ts = info[3].As<Napi::Float64Array>();
+    auto depth = info[4].As<Napi::Uint32Array>();
+    const size_t n = size_t(info[6].As<Napi::Number>().Int64Value());
+    const double* held = nullptr;
+    size_t held_len = n;
+    if (info[5].IsTypedArray()) {
+      auto h = info[5].As<Napi::Float64Array>();
+      held = h.Data(), held_len = h.ElementLength();
+    }
+    if (held_len < n || kind.ElementLength() < n || site.ElementLength() < n || ts.ElementLength() < n || depth.ElementLength() < n) {
+      Napi::RangeError::New(env, "CallSummarizer.batch: columns shorter than the length").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    s_.batch(info[0].As<Napi::Number>().Uint32Value(), kind.Data(), site.Data(), ts.Data(), depth.Data(), held, n);
+    return env.Undefined();
+  }
+
+  Napi::Value EndOpen(const Napi::CallbackInfo& info) {
+    s_.end_open(info[0].As<Napi::Number>().DoubleValue());
+    return info.Env().Undefined();
+  }
+
+  // take() -> Float64Array: per accumulator [site, tid, count, sum, self, min, max, unwound, base, n, ...n counts]
+  Napi::Value Take(const Napi::CallbackInfo& info) {
+    std::vector<CallAcc> accs = s_.take();
+    size_t len = 0;
+    for (const auto& a : accs) len += 10 + a.counts.size();
+    auto out = Napi::Float64Array::New(info.Env(), len);
+    double* p = out.Data();
+    for (const auto& a : accs) {
+      const double head[10] = {double(a.site), double(a.tid), a.count, a.sum, a.self, a.min, a.max, a.unwound, double(a.base), double(a.counts.size())};
+      std::copy(head, head + 10, p);
+      p = std::copy(a.counts.begin(), a.counts.end(), p + 10);
+    }
+    return out;
+  }
+
+  Napi::Value Open(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(s_.open())); }
+  Napi::Value Dropped(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(s_.dropped())); }
+
+  CallSummary s_;
+};
+
+}  // namespace
+
+Napi::Function CallSummarizerClass(Napi::Env env) { return CallSummarizer::Init(env); }
+
+}  // namespace rethook

@@ -1,0 +1,7 @@
+// The record's part of the binding (addon_record.cc): addon.CallSummarizer in lib/native.ts.
+#pragma once
+#include <napi.h>
+
+namespace rethook {
+Napi::Function CallSummarizerClass(Napi::Env env);
+}
