@@ -3,7 +3,8 @@
 // calls, total and self time (self: minus the hooked calls made inside it),
 // average, min, max, p50, p99, unwound calls and calls missed. Also the API's
 // object: feed it contexts from handlers, events from a record, or calls as
-// numbers (addCall, addBatch: no object per call).
+// numbers (addCall; addBatch and records are counted in the addon:
+// lib/record/aggregate.ts, no object per call).
 //
 // Nothing is kept per call: per function (and thread) the count, total, self,
 // min, max, unwound count and one log-linear histogram of the durations
@@ -98,19 +99,19 @@ class AccTable {
 }
 
 /**
- * One thread's calls in flight, innermost last, as columns (nothing made per
- * call): depth, key (site or name), start (ns; 0 for events, whose exits say
- * their duration), the time of the hooked calls made inside so far, and how
- * many hooked calls were made inside it so far, at any depth (callTime).
+ * One thread's calls in flight (entry/exit events), innermost last, as
+ * columns: depth, key (an interned name), the time of the hooked calls made
+ * inside so far, and how many hooked calls were made inside it so far, at
+ * any depth (callTime). (Columns and records are paired in the addon:
+ * lib/record/aggregate.ts.)
  */
 class OpenCalls {
   n = 0;
   depth = new Uint32Array(16);
   key = new Int32Array(16);
-  start = new Float64Array(16);
   children = new Float64Array(16);
   nested = new Uint32Array(16);
-  push(depth: number, key: number, start: number): void {
+  private push(depth: number, key: number): void {
     if (this.n === this.depth.length) {
       const grow = <T extends Uint32Array | Int32Array | Float64Array>(a: T): T => {
         const b = new (a.constructor as new (n: number) => T)(a.length * 2);
@@ -119,21 +120,19 @@ class OpenCalls {
       };
       this.depth = grow(this.depth);
       this.key = grow(this.key);
-      this.start = grow(this.start);
       this.children = grow(this.children);
       this.nested = grow(this.nested);
     }
     this.depth[this.n] = depth;
     this.key[this.n] = key;
-    this.start[this.n] = start;
     this.children[this.n] = 0;
     this.nested[this.n] = 0;
     this.n++;
   }
   /** An entry at `depth`: calls at it or deeper still open did not end (their exits were lost). */
-  enter(depth: number, key: number, start: number): void {
+  enter(depth: number, key: number): void {
     while (this.n && this.depth[this.n - 1] >= depth) this.n--;
-    this.push(depth, key, start);
+    this.push(depth, key);
   }
   /** The index of the open call an exit of `key` at `depth` ends, or -1 (inherited, or its entry lost). */
   find(depth: number, key: number): number {
@@ -270,7 +269,7 @@ export class Summary {
 
   /** A call began (an EntryContext or an entry event). */
   entry(e: EntryLike): void {
-    stackOf(this.eventStacks, e.tid).enter(e.depth, this.nameKey(e.function), 0);
+    stackOf(this.eventStacks, e.tid).enter(e.depth, this.nameKey(e.function));
   }
 
   /** A call ended (an ExitContext or an exit event). */
