@@ -11,6 +11,7 @@
         "native/addon_fast.cc",
         "native/record/encode.cc",
         "native/record/summarize.cc",
+        "native/record/json_lines.cc",
         "native/addon_record.cc",
         "native/dwarf/types.cc",
         "native/dwarf/unwind.cc",

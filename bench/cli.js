@@ -1,7 +1,8 @@
 // What a user runs, end to end, side by side with uftrace in the same run:
 // the CLI with no --mode (the default) over a loop calling tiny(). Every
 // per-call figure is a slope between N and N/10 calls of the whole process
-// (start-up cancels), median of 3. Called by bench/run.js; alone:
+// (start-up cancels), median of 3; each run writes to a path removed before
+// it (truncating the last run's output would be timed). Called by bench/run.js; alone:
 //   node bench/cli.js [N]      (after `npm run bench` built bench/bin)
 'use strict';
 const { execFileSync, spawn } = require('child_process');
@@ -17,6 +18,8 @@ const N = Number(process.argv[2]) || Math.round(2000000 * scale);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-bench-'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** What a run writes (files, or uftrace's directory): removed before each timed run, so no run pays for deleting the last one's output. */
+const OUTPUTS = () => [rec, ufData, path.join(tmp, 'c.txt'), path.join(tmp, 'h.txt'), path.join(tmp, 'j.json')];
 function wallNs(cmd, opts = {}) {
   const t0 = process.hrtime.bigint();
   execFileSync(cmd[0], cmd.slice(1), { stdio: 'ignore', ...opts });
@@ -24,8 +27,12 @@ function wallNs(cmd, opts = {}) {
 }
 /** Per-call ns: the slope of the whole process's time between n and n/10 calls. */
 function slope(make) {
-  const big = median([1, 2, 3].map(() => wallNs(make(N))));
-  const small = median([1, 2, 3].map(() => wallNs(make(Math.round(N / 10)))));
+  const fresh = (cmd) => {
+    for (const f of OUTPUTS()) fs.rmSync(f, { recursive: true, force: true });
+    return wallNs(cmd);
+  };
+  const big = median([1, 2, 3].map(() => fresh(make(N))));
+  const small = median([1, 2, 3].map(() => fresh(make(Math.round(N / 10)))));
   return (big - small) / (N - Math.round(N / 10));
 }
 function has(tool) {

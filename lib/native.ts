@@ -229,7 +229,29 @@ export interface NativeCallSummarizer {
   dropped(): number;
 }
 
+/**
+ * Live JSON lines written from CALLS bytes (native/record/json_lines.h;
+ * lib/record/json-lines.ts is its one user), for chunks whose every call is
+ * plain (its site untyped; no STRING or EXTRA record).
+ */
+export interface NativeJsonLineWriter {
+  /** Site `id`: its words; plain (no signature); the bytes after the tid of its entry and exit lines, up to the depth's value. */
+  site(id: number, args: number, ret: boolean, fp: boolean, plain: boolean, entryTail: Uint8Array, exitTail: Uint8Array): void;
+  /**
+   * One CALLS payload, buf[start, end): paired with the thread's open calls
+   * (depth, site, ts arrays, `openN` in use) and written into `out` from
+   * `outPos` (with lineEnds and lineTs: each line's end and ts too). 0:
+   * written; 1: not plain or damaged, nothing changed (decode it); 2: more
+   * room needed, nothing changed (see result). result: [rows, entries,
+   * lines, unmatched, last ts, out pos, open n, open calls needed, out bytes
+   * needed, lines needed].
+   */
+  chunk(buf: Uint8Array, start: number, end: number, pid: number, tid: number, baseTs: number, openDepth: Uint32Array, openSite: Uint32Array,
+    openTs: Float64Array, openN: number, out: Uint8Array, outPos: number, lineEnds: Uint32Array | null, lineTs: Float64Array | null, result: Float64Array): 0 | 1 | 2;
+}
+
 interface Addon {
+  JsonLineWriter: new () => NativeJsonLineWriter;
   CallSummarizer: new (overheadNs: number | null, nestedNs: number | null, maxOpen: number, perThread: boolean) => NativeCallSummarizer;
   NativeTracer: new (wake: () => void) => NativeTracer;
   /** A pipe, both ends close-on-exec: [readFd, writeFd]. */
@@ -276,6 +298,7 @@ const addon: Addon = loadAddon();
 
 export const NativeTracer = addon.NativeTracer;
 export const CallSummarizer = addon.CallSummarizer;
+export const JsonLineWriter = addon.JsonLineWriter;
 export const demangle = addon.demangle;
 export const createSharedMemory = addon.createSharedMemory;
 export const mapSharedFd = addon.mapSharedFd;

@@ -481,6 +481,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("reapChild", Napi::Function::New(env, ReapChild));
   exports.Set("fast", FastExports(env));
   exports.Set("CallSummarizer", CallSummarizerClass(env));
+  exports.Set("JsonLineWriter", JsonLineWriterClass(env));
   return exports;
 }
 

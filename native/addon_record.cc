@@ -2,6 +2,7 @@
 // NativeCallSummarizer: native/record/summarize.h behind an object. Marshalling only.
 #include "addon_record.h"
 
+#include "record/json_lines.h"
 #include "record/summarize.h"
 
 namespace rethook {
@@ -111,7 +112,62 @@ class CallSummarizer : public Napi::ObjectWrap<CallSummarizer> {
   CallSummary s_;
 };
 
+class JsonLineWriter : public Napi::ObjectWrap<JsonLineWriter> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "JsonLineWriter", {InstanceMethod("site", &JsonLineWriter::Site), InstanceMethod("chunk", &JsonLineWriter::Chunk)});
+  }
+  explicit JsonLineWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsonLineWriter>(info) {}
+
+ private:
+  // site(id, args, ret, fp, plain, entryTail, exitTail)
+  Napi::Value Site(const Napi::CallbackInfo& info) {
+    auto bytes = [](const Napi::Value& v) {
+      auto b = v.As<Napi::Uint8Array>();
+      return std::string(reinterpret_cast<const char*>(b.Data()), b.ByteLength());
+    };
+    w_.site(info[0].As<Napi::Number>().Uint32Value(), uint8_t(info[1].As<Napi::Number>().Uint32Value()), info[2].ToBoolean(), info[3].ToBoolean(),
+            info[4].ToBoolean(), bytes(info[5]), bytes(info[6]));
+    return info.Env().Undefined();
+  }
+
+  // chunk(buf, start, end, pid, tid, baseTs, openDepth, openSite, openTs, openN, out, outPos, lineEnds | null, lineTs | null, result) -> status
+  // result: [rows, entries, lines, unmatched, last ts, out pos, open n, need open, need bytes, need lines]
+  Napi::Value Chunk(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto buf = info[0].As<Napi::Uint8Array>();
+    const size_t start = size_t(info[1].As<Napi::Number>().Int64Value()), end = size_t(info[2].As<Napi::Number>().Int64Value());
+    auto depth = info[6].As<Napi::Uint32Array>();
+    auto site = info[7].As<Napi::Uint32Array>();
+    auto ts = info[8].As<Napi::Float64Array>();
+    auto out = info[10].As<Napi::Uint8Array>();
+    auto result = info[14].As<Napi::Float64Array>();
+    OpenCalls open{depth.Data(), site.Data(), ts.Data(), size_t(info[9].As<Napi::Number>().Int64Value()),
+                   std::min(depth.ElementLength(), std::min(site.ElementLength(), ts.ElementLength()))};
+    LinesOut lines{out.Data(), size_t(info[11].As<Napi::Number>().Int64Value()), out.ByteLength()};
+    if (info[12].IsTypedArray() && info[13].IsTypedArray()) {
+      auto e = info[12].As<Napi::Uint32Array>();
+      auto t = info[13].As<Napi::Float64Array>();
+      lines.ends = e.Data(), lines.ts = t.Data(), lines.lines_cap = std::min(e.ElementLength(), t.ElementLength());
+    }
+    if (start > end || end > buf.ByteLength() || open.n > open.cap || lines.pos > lines.cap || result.ElementLength() < 10) {
+      Napi::RangeError::New(env, "JsonLineWriter.chunk: a payload, a stack or an output outside its memory").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    JsonChunkResult r = w_.chunk(buf.Data() + start, end - start, info[3].As<Napi::Number>().Uint32Value(), info[4].As<Napi::Number>().Uint32Value(),
+                                 info[5].As<Napi::Number>().DoubleValue(), open, lines);
+    const double vals[10] = {r.rows, r.entries, r.lines, r.unmatched, r.last_ts, double(lines.pos), double(open.n),
+                             double(r.need_open), double(r.need_bytes), double(r.need_lines)};
+    std::copy(vals, vals + 10, result.Data());
+    return Napi::Number::New(env, double(r.status));
+  }
+
+  JsonLines w_;
+};
+
 }  // namespace
+
+Napi::Function JsonLineWriterClass(Napi::Env env) { return JsonLineWriter::Init(env); }
 
 Napi::Function CallSummarizerClass(Napi::Env env) { return CallSummarizer::Init(env); }
 

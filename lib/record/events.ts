@@ -19,23 +19,27 @@ export type CallEvent = EntryEvent | ExitEvent;
 const SMALL_HEX = Array.from({ length: 4096 }, (_, i) => '0x' + i.toString(16));
 const hex = (v: bigint) => (v < 4096n ? SMALL_HEX[Number(v)] : '0x' + v.toString(16));
 
-/** One thread's open calls, innermost last. */
-class Open {
+/** One thread's open calls, innermost last (also paired in the addon: native/record/json_lines.h works on these arrays). */
+export class Open {
   n = 0;
   depth = new Uint32Array(16);
   site = new Uint32Array(16);
   ts = new Float64Array(16);
   constructor(readonly pid: number) {}
+  /** Room for `cap` open calls. */
+  reserve(cap: number): void {
+    if (cap <= this.depth.length) return;
+    const m = Math.max(cap, 2 * this.depth.length);
+    const d = new Uint32Array(m), s = new Uint32Array(m), t = new Float64Array(m);
+    d.set(this.depth);
+    s.set(this.site);
+    t.set(this.ts);
+    this.depth = d;
+    this.site = s;
+    this.ts = t;
+  }
   push(depth: number, site: number, ts: number): void {
-    if (this.n === this.depth.length) {
-      const d = new Uint32Array(this.n * 2), s = new Uint32Array(this.n * 2), t = new Float64Array(this.n * 2);
-      d.set(this.depth);
-      s.set(this.site);
-      t.set(this.ts);
-      this.depth = d;
-      this.site = s;
-      this.ts = t;
-    }
+    if (this.n === this.depth.length) this.reserve(this.n + 1);
     this.depth[this.n] = depth;
     this.site[this.n] = site;
     this.ts[this.n] = ts;
@@ -127,6 +131,13 @@ export class CallEvents {
   unmatched = 0;
 
   constructor(private readonly sites: readonly SiteInfo[], private readonly bound: EventBound | null = null) {}
+
+  /** Thread `tid`'s open calls (made empty at its first call). */
+  openCalls(pid: number, tid: number): Open {
+    let t = this.threads.get(tid);
+    if (!t) this.threads.set(tid, (t = new Open(pid)));
+    return t;
+  }
 
   /** Calls open now, all threads. */
   get open(): number {

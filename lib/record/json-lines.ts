@@ -26,6 +26,8 @@ import { CallBatch, SiteInfo, UNWIND_REASONS } from './batch';
 import { Attached, CallEvent, CallEvents } from './events';
 import { WINDOW } from './order';
 import type { RecordHandlers } from './read';
+import type { ChunkCounts } from './aggregate';
+import { JsonLineWriter } from '../native';
 import { entryJson, exitJson, jsonName, jsonNs } from '../views/event-json';
 import type { Sink } from '../views/format';
 import { EntryEvent, ExitEvent, monotonicNs } from '../views/events';
@@ -205,8 +207,8 @@ class Held {
   get size(): number {
     return this.ends.length - this.at;
   }
-  line(ts: number, seq: number): void {
-    this.ends.push(this.bytes.pos);
+  line(ts: number, seq: number, end = this.bytes.pos): void {
+    this.ends.push(end);
     this.ts.push(ts);
     this.seq.push(seq);
   }
@@ -250,12 +252,23 @@ export class ColumnJson {
 
   constructor(private readonly sink: Sink) {}
 
-  /** What the live record reader (record/live.ts) hands the decoded buffers to. */
+  /** The addon's writer of plain chunks' lines, and what it hands back. */
+  private readonly native = new JsonLineWriter();
+  private readonly result = new Float64Array(10);
+  private lineEnds = new Uint32Array(1024);
+  private lineTs = new Float64Array(1024);
+
+  /** What the live record reader (record/live.ts) hands the buffers to: each CALLS chunk whose calls are all plain is written by the addon, the others decoded. */
   readonly handlers: RecordHandlers = {
-    sites: (_added, all) => {
+    sites: (added, all) => {
       this.sites = all;
       if (!this.events) this.events = new CallEvents(all);
+      for (const s of added) {
+        const name = ',"function":' + jsonName(s.function);
+        this.native.site(s.id, s.args, s.ret, s.fp, !s.signature, Buffer.from(name + ',"address":"0x' + s.address.toString(16) + '","depth":'), Buffer.from(name + ',"depth":'));
+      }
     },
+    callsChunk: (pid, tid, baseTs, buf, start, end) => this.chunk(pid, tid, baseTs, buf, start, end),
     calls: (b) => this.batch(b),
   };
 
@@ -292,6 +305,41 @@ export class ColumnJson {
     this.entryHead[site] = Buffer.from('{"type":"entry",' + who + ',"address":"0x' + s.address.toString(16) + '","depth":');
     this.exitHead[site] = Buffer.from('{"type":"exit",' + who + ',"depth":');
     this.headTid[site] = b.tid;
+  }
+
+  /** A CALLS payload written by the addon, when its calls are all plain: as batch() writes them, byte for byte. */
+  private chunk(pid: number, tid: number, baseTs: number, buf: Buffer, start: number, end: number): ChunkCounts | undefined {
+    const ev = this.events;
+    if (!ev) return undefined;
+    const open = ev.openCalls(pid, tid);
+    // One thread for the first 2 windows of lines: let through unheld from there, until a second thread comes (as batch()).
+    if (this.firstTid === 0) this.firstTid = tid;
+    else if (tid !== this.firstTid) (this.windowed = true), (this.firstTid = -1);
+    const held = this.windowed ? this.thread(tid) : null;
+    const o = held ? held.bytes : this.out;
+    const r = this.result;
+    for (;;) {
+      const status = this.native.chunk(buf, start, end, pid, tid, baseTs, open.depth, open.site, open.ts, open.n, o.buf, o.pos,
+        held ? this.lineEnds : null, held ? this.lineTs : null, r);
+      if (status === 1) return undefined;
+      if (status === 0) break;
+      open.reserve(r[7]);
+      o.room(r[8] - o.pos);
+      if (r[9] > this.lineEnds.length) (this.lineEnds = new Uint32Array(r[9])), (this.lineTs = new Float64Array(r[9]));
+    }
+    const [rows, entries, lines, unmatched, lastTs, pos, openN] = r;
+    o.pos = pos;
+    open.n = openN;
+    ev.unmatched += unmatched;
+    if (held) for (let i = 0; i < lines; i++) held.line(this.lineTs[i], this.seq++, this.lineEnds[i]);
+    // (batch() lets them through before writing a batch, the rows known; here the lines held are all let through after.)
+    if (this.firstTid > 0 && this.windowed && (this.rows += rows) > 2 * WINDOW) {
+      this.release(true);
+      this.windowed = false;
+    }
+    if (held && o.pos > HELD_BYTES) this.release(true);
+    else if (!held && o.pos > OUT_BYTES) this.write();
+    return { rows, entries, orphans: 0, lastTs };
   }
 
   private batch(b: CallBatch): void {

@@ -54,12 +54,15 @@ export interface RecordHandlers {
    */
   timesOnly?: boolean;
   /**
-   * Takes each CALLS payload, buf[start, end) after its pid, tid and baseTs
-   * (at the file's byte `fileOffset`), instead of the decoder and `calls`:
-   * a summary counting in the addon (lib/record/aggregate.ts). Null: the
-   * payload is damaged (the decoder then names where and how).
+   * Offered each CALLS payload, buf[start, end) after its pid, tid and
+   * baseTs (at the file's byte `fileOffset`), before the decoder: its counts
+   * when it took the chunk (the decoder and `calls` do not see it); null when
+   * it found damage after taking part of it (the decoder then names where
+   * and how, and the reading stops); undefined to leave it to the decoder
+   * and `calls`. Summaries counted in the addon (lib/record/aggregate.ts)
+   * and live JSON lines written by it (lib/record/json-lines.ts) take chunks.
    */
-  callsChunk?(pid: number, tid: number, baseTs: number, buf: Buffer, start: number, end: number, fileOffset: number): ChunkCounts | null;
+  callsChunk?(pid: number, tid: number, baseTs: number, buf: Buffer, start: number, end: number, fileOffset: number): ChunkCounts | null | undefined;
 }
 
 export interface ReadRecord {
@@ -268,14 +271,12 @@ export class ChunkDecoder {
       if (tid < 1 || tid > LIMITS.pid) throw new RecordDamage(payloadAt + 4, `a CALLS chunk of tid ${tid} (1 to ${LIMITS.pid})`);
       const baseTs = buf.readUInt32LE(start + 8) + buf.readUInt32LE(start + 12) * 0x100000000;
       const payload = { buf, start: start + CALLS_HEAD, end: start + len, fileOffset: payloadAt + CALLS_HEAD };
-      let r;
-      if (h.callsChunk) {
-        r = h.callsChunk(pid, tid, baseTs, buf, payload.start, payload.end, payload.fileOffset);
-        if (!r) {
-          decodeCalls(payload, pid, tid, baseTs, this.sites, this.batch, () => undefined, true); // names the damage
-          throw new RecordDamage(payload.fileOffset, 'a CALLS chunk that the summary could not read');
-        }
-      } else r = decodeCalls(payload, pid, tid, baseTs, this.sites, this.batch, this.onCalls, h.timesOnly ?? false);
+      const taken = h.callsChunk?.(pid, tid, baseTs, buf, payload.start, payload.end, payload.fileOffset);
+      if (taken === null) {
+        decodeCalls(payload, pid, tid, baseTs, this.sites, this.batch, () => undefined, true); // names the damage
+        throw new RecordDamage(payload.fileOffset, 'a CALLS chunk that the summary could not read');
+      }
+      const r = taken ?? decodeCalls(payload, pid, tid, baseTs, this.sites, this.batch, this.onCalls, h.timesOnly ?? false);
       this.events += r.rows;
       this.entries += r.entries;
       this.orphans += r.orphans;

@@ -38,3 +38,93 @@ test('argument words are written as the events write them, the words after the f
   }));
   expect(line).toBe(rows.map((ws) => ws.map((w) => `"0x${w.toString(16)}"`).join(',') + '|').join(''));
 });
+
+describe('lines the addon writes from plain chunks (native/record/json_lines.h)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { ColumnJson } = require('../../lib/record/json-lines') as typeof import('../../lib/record/json-lines');
+  const { LiveRecordReader } = require('../../lib/record/live') as typeof import('../../lib/record/live');
+  const { Sink } = require('../../lib/views/format') as typeof import('../../lib/views/format');
+  const { RecordBuilder, LOOKUP_SIG } = require('../record-v2-encoder') as typeof import('../record-v2-encoder');
+  const fs = require('fs') as typeof import('fs');
+  const path = require('path') as typeof import('path');
+  const { scratchDir } = require('../helpers') as typeof import('../helpers');
+
+  let seed = 5;
+  const rand = (n: number) => (((seed = (seed * 1103515245 + 12345) % 2 ** 31) >>> 8) % n);
+  const WORDS = [0n, 1n, 0xffn, 0x100n, 0x7ffcba1b6ac8n, 0xffffffffn, 0x100000000n, 0xffffffffffffffffn];
+
+  /** A record (no END: a live one) of random calls on three threads in interleaved chunks: untyped sites, one typed (a chunk with it is decoded). */
+  let typedChunks = 0;
+  function record(): Buffer {
+    const r = new RecordBuilder();
+    r.site({ function: 'plain6', args: 6, ret: true }, { function: 'noret', args: 1, ret: false }, { function: 'fp\u00e9"\\', args: 2, ret: true, fp: true },
+      { function: 'typed', address: '0x401100', args: 2, ret: true, signature: LOOKUP_SIG });
+    const state = new Map<number, { ts: number; open: number[] }>();
+    for (let c = 0; c < 60; c++) {
+      const tid = 11 + (c % 3);
+      const st = state.get(tid) ?? { ts: 2 ** 40 + tid, open: [] };
+      state.set(tid, st);
+      const recs: Parameters<typeof r.calls>[3][number][] = [];
+      const base = st.ts;
+      const typed = c % 7 === 3;
+      for (let i = 0; i < 300; i++) {
+        st.ts += rand(2000);
+        if (st.open.length === 0 || (rand(2) && st.open.length < 20)) {
+          const site = typed && rand(3) === 0 ? 3 : rand(3);
+          recs.push({ kind: 'entry', site, ts: st.ts, depth: st.open.length, args: Array.from({ length: 6 }, () => WORDS[rand(WORDS.length)]), fp: 0.5 });
+          st.open.push(site);
+        } else if (rand(40) === 0) {
+          recs.push({ kind: 'exit', site: 1, ts: st.ts, depth: st.open.length + 3 }); // an exit whose entry was not seen
+        } else {
+          const site = st.open.pop()!;
+          const held = rand(4) === 0 ? rand(30) : undefined;
+          if (rand(10) === 0) recs.push({ kind: 'unwound', site, ts: st.ts, depth: st.open.length, reason: rand(7), held });
+          else recs.push({ kind: 'exit', site, ts: st.ts, depth: st.open.length, ret: WORDS[rand(WORDS.length)], fp: 1.5, held });
+        }
+      }
+      if (recs.some((x) => x.site === 3)) typedChunks++;
+      r.calls(100, tid, base, recs);
+    }
+    return r.bytes();
+  }
+
+  /** The lines ColumnJson writes of `bytes` read live, with the addon writing plain chunks or (native false) every chunk decoded. */
+  let taken = 0;
+  function lines(bytes: Buffer, native: boolean, pieces: number): string {
+    const file = path.join(scratchDir(), `lines-${native}-${pieces}.json`);
+    const fd = fs.openSync(file, 'w');
+    const sink = new Sink(fd, true);
+    const json = new ColumnJson(sink);
+    const h = json.handlers;
+    const handlers = native ? { ...h, callsChunk: (...a: Parameters<NonNullable<typeof h.callsChunk>>) => {
+      const r = h.callsChunk!(...a);
+      if (r) taken++;
+      return r;
+    } } : { ...h, callsChunk: undefined };
+    const reader = new LiveRecordReader(handlers);
+    const step = Math.ceil(bytes.length / pieces);
+    for (let at = 0; at < bytes.length; at += step) {
+      reader.take(bytes.subarray(at, at + step));
+      json.buffered();
+    }
+    json.closeAll(2 ** 41, 'exit');
+    sink.flush();
+    fs.closeSync(fd);
+    return fs.readFileSync(file, 'utf8');
+  }
+
+  test('are byte for byte the lines written from the decoded columns: threads merged, HELD, unwound, unmatched exits, typed chunks among them', () => {
+    const bytes = record();
+    const viaAddon = lines(bytes, true, 1);
+    expect(taken).toBe(60 - typedChunks); // every chunk but those with a typed call
+    expect(viaAddon).toBe(lines(bytes, false, 1));
+    expect(lines(bytes, true, 7)).toBe(lines(bytes, false, 7));
+    const ls = viaAddon.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; function: string; reason?: string; args?: string[]; ts: number });
+    expect(ls.filter((l) => l.type === 'exit' && l.reason).length).toBeGreaterThan(10);
+    expect(ls.some((l) => l.function === 'typed')).toBe(true);
+    expect(ls.some((l) => l.args?.includes('0xffffffffffffffff'))).toBe(true);
+    expect(ls.some((l) => l.function === 'fp\u00e9"\\')).toBe(true);
+    // Merged by ts across threads, as dump merges them.
+    for (let i = 1; i < ls.length; i++) if (ls[i].ts < ls[i - 1].ts) throw new Error(`line ${i} is out of order`);
+  });
+});
