@@ -198,10 +198,12 @@ export interface FastAddon {
    * exception, the others longjmp). The ring's tail is stored (a waiting
    * thread woken) at most every 256 records and at the end. state: [tail, pos,
    * last ts] in and out, then out: [entries, damaged records, why (1: kind or
-   * site, 2: depth)] (native/record/encode.h).
+   * site, 2: depth)] (native/record/encode.h). prev, prevGen, gen: version
+   * 3's words, each written XOR its site's last in the chunk (per record site
+   * id, 17 words and the chunk `gen` they are of: lib/record/write.ts).
    */
   transcode(memory: ArrayBuffer, block: number, ring: number, mask: number, head: number, sites: Uint32Array, clock: Float64Array,
-    restored: Float64Array, out: Uint8Array, limit: number, state: Float64Array): void;
+    restored: Float64Array, out: Uint8Array, limit: number, state: Float64Array, prev: BigUint64Array, prevGen: Uint32Array, gen: number): void;
 }
 
 /**
@@ -251,7 +253,8 @@ export interface NativeJsonLineWriter {
 }
 
 interface Addon {
-  JsonLineWriter: new () => NativeJsonLineWriter;
+  /** xorWords: the record's words are version 3's (each XOR its site's last in the chunk). */
+  JsonLineWriter: new (xorWords: boolean) => NativeJsonLineWriter;
   CallSummarizer: new (overheadNs: number | null, nestedNs: number | null, maxOpen: number, perThread: boolean) => NativeCallSummarizer;
   NativeTracer: new (wake: () => void) => NativeTracer;
   /** A pipe, both ends close-on-exec: [readFd, writeFd]. */

@@ -128,12 +128,13 @@ Napi::Value Wake(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(n < 0 ? 0 : n));
 }
 
-// transcode(memory, block, ring, mask, head, sites, clock, restored, out, limit, state):
+// transcode(memory, block, ring, mask, head, sites, clock, restored, out, limit, state, prev, prevGen, gen):
 // one thread's ring records from state[0] (its tail) up to head written as
 // the binary record's CALLS records into `out` from state[1], until head or
 // past `limit`; the ring's tail stored (and a waiting thread woken) at most
 // every 256 records and at the end. state: [tail, pos, lastTs] in and out,
-// then [entries, damaged, damage] out (native/record/encode.h).
+// then [entries, damaged, damage] out; prev, prevGen, gen: the words' XOR
+// tables of the open chunk (native/record/encode.h).
 Napi::Value Transcode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto memory = info[0].As<Napi::ArrayBuffer>();
@@ -142,6 +143,8 @@ Napi::Value Transcode(const Napi::CallbackInfo& info) {
   auto restored = info[7].As<Napi::Float64Array>();
   auto out = info[8].As<Napi::Uint8Array>();
   auto state = info[10].As<Napi::Float64Array>();
+  auto prev = info[11].As<Napi::BigUint64Array>();
+  auto prev_gen = info[12].As<Napi::Uint32Array>();
   TranscodeIn in{};
   in.arena = static_cast<uint8_t*>(memory.Data());
   in.block = size_t(info[1].As<Napi::Number>().Int64Value());
@@ -155,6 +158,10 @@ Napi::Value Transcode(const Napi::CallbackInfo& info) {
   in.nrestored = restored.ElementLength();
   in.out = out.Data();
   in.limit = size_t(info[9].As<Napi::Number>().Int64Value());
+  in.prev = prev.Data();
+  in.prev_gen = prev_gen.Data();
+  in.nprev = std::min(prev.ElementLength() / kWordSlots, prev_gen.ElementLength());
+  in.gen = info[13].As<Napi::Number>().Uint32Value();
   const size_t len = memory.ByteLength();
   bool ok = clock.ElementLength() >= 4 && state.ElementLength() >= 6 && ((in.mask + 1) & in.mask) == 0 &&
             in.block + RH_B_NODES <= len && in.ring <= len && (in.mask + 1) * RH_RECORD_SIZE <= len - in.ring &&

@@ -117,7 +117,8 @@ class JsonLineWriter : public Napi::ObjectWrap<JsonLineWriter> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "JsonLineWriter", {InstanceMethod("site", &JsonLineWriter::Site), InstanceMethod("chunk", &JsonLineWriter::Chunk)});
   }
-  explicit JsonLineWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsonLineWriter>(info) {}
+  // new JsonLineWriter(xorWords)
+  explicit JsonLineWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsonLineWriter>(info), w_(info[0].ToBoolean()) {}
 
  private:
   // site(id, args, ret, fp, plain, entryTail, exitTail)

@@ -44,7 +44,8 @@ export function varint(b: Buffer, at: { p: number }): bigint {
 
 export function decodeRecord(file: string): DecodedRecord {
   const b = fs.readFileSync(file);
-  if (b.toString('latin1', 0, 8) !== 'RHRECORD' || b.readUInt32LE(8) !== 2) throw new Error('not a version-2 record');
+  const version = b.readUInt32LE(8);
+  if (b.toString('latin1', 0, 8) !== 'RHRECORD' || (version !== 2 && version !== 3)) throw new Error('not a version-2 or 3 record');
   const hlen = b.readUInt32LE(12);
   const out: DecodedRecord = { header: JSON.parse(b.toString('utf8', 16, 16 + hlen)), sites: [], calls: [], notes: [], end: null, chunks: 0, bytes: b.length, callsBytes: 0 };
   let p = 16 + hlen;
@@ -63,6 +64,15 @@ export function decodeRecord(file: string): DecodedRecord {
       let ts = Number(payload.readBigUInt64LE(8));
       const at = { p: 16 };
       let last: DecodedCall | null = null;
+      // Version 3: a word is written XOR its site's last in the same slot of this chunk.
+      const prev = new Map<number, bigint[]>();
+      const word = (site: number, slot: number): bigint => {
+        const v = varint(payload, at);
+        if (version < 3) return v;
+        let row = prev.get(site);
+        if (!row) prev.set(site, (row = new Array<bigint>(17).fill(0n)));
+        return (row[slot] ^= v);
+      };
       while (at.p < payload.length) {
         const tag = Number(varint(payload, at));
         ts += Number(varint(payload, at));
@@ -88,9 +98,9 @@ export function decodeRecord(file: string): DecodedRecord {
         const c: DecodedCall = { pid, tid, kind, site, ts, depth: Number(varint(payload, at)) };
         if (kind === 1) {
           c.args = [];
-          for (let i = 0; i < s.args; i++) c.args.push(varint(payload, at));
+          for (let i = 0; i < s.args; i++) c.args.push(word(site, i));
         }
-        if (kind === 2 && s.ret) c.ret = varint(payload, at);
+        if (kind === 2 && s.ret) c.ret = word(site, 16);
         if ((kind === 1 || kind === 2) && s.fp) (c.fp = payload.subarray(at.p, at.p + 8)), (at.p += 8);
         if (kind === 3) c.reason = payload[at.p++];
         if (kind < 1 || kind > 3) throw new Error(`unknown record kind ${kind}`);

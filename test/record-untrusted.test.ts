@@ -200,7 +200,7 @@ describe('a crafted record corpus: each field of its JSON parts wrong in type an
     expect(r.status).toBe(1);
     const v1 = write('v1.rethook', lines().map((o) => JSON.stringify(o)).join('\n') + '\n');
     const old = run(['report', v1]);
-    expect(old.stderr).toBe(`rethook: ${v1} is a JSON-lines record (version 1, rethook 0.1); this rethook reads version 2: record it again\n`);
+    expect(old.stderr).toBe(`rethook: ${v1} is a JSON-lines record (version 1, rethook 0.1); this rethook reads versions 2 and 3: record it again\n`);
     expect(old.status).toBe(1);
   });
 });
@@ -332,7 +332,7 @@ describe('reading is linear, and memory bounded', () => {
     const file = path.join(scratchDir(), 'never.rethook');
     beforeAll(() => {
       const name = 'a_function_that_never_returns_'.repeat(3);
-      const r = new RecordBuilder();
+      const r = new RecordBuilder(HEADER, 2); // version 2: the raw argument bytes below are the words themselves
       for (let i = 0; i < 1000; i += 100) r.site(...Array.from({ length: 100 }, (_, k) => ({ function: `${name}${i + k}`, address: `0x${(0x401000 + i + k).toString(16)}`, args: 3 })));
       const fd = fs.openSync(file, 'w');
       fs.writeSync(fd, r.bytes());

@@ -1,4 +1,4 @@
-// A test-only encoder of version-2 records (docs/record-format.md), written
+// A test-only encoder of version-3 records (and version 2, whose words are not XORed; docs/record-format.md), written
 // from the format's description and independent of the writer
 // (lib/record/write.ts): the reader's tests build records with it, valid and
 // damaged ones.
@@ -60,21 +60,35 @@ const double = (d: number | undefined) => {
   return b;
 };
 
-/** The records of one CALLS payload (after pid, tid, baseTs), each ts made a dt from the one before. */
-export function callRecords(sites: readonly Site[], baseTs: number, recs: readonly CallRec[]): Buffer {
+/**
+ * The records of one CALLS payload (after pid, tid, baseTs), each ts made a dt
+ * from the one before; `xor` (version 3): each argument and return word XOR
+ * its site's last in the same slot in this payload.
+ */
+export function callRecords(sites: readonly Site[], baseTs: number, recs: readonly CallRec[], xor = true): Buffer {
   const parts: Buffer[] = [];
   let last = baseTs;
+  const prev = new Map<number, bigint[]>();
+  const word = (site: number, slot: number, v: bigint): Buffer => {
+    if (!xor) return varint(v);
+    let row = prev.get(site);
+    if (!row) prev.set(site, (row = new Array<bigint>(17).fill(0n)));
+    v = BigInt.asUintN(64, v);
+    const x = v ^ row[slot];
+    row[slot] = v;
+    return varint(x);
+  };
   for (const r of recs) {
     const kind = r.kind === 'entry' ? 1 : r.kind === 'exit' ? 2 : 3;
     const s = sites[r.site];
     parts.push(varint(kind + 8 * r.site), varint(Math.max(0, r.ts - last)), varint(r.depth));
     last = Math.max(last, r.ts);
     if (r.kind === 'entry') {
-      for (let i = 0; i < s.args; i++) parts.push(varint(r.args?.[i] ?? 0n));
+      for (let i = 0; i < s.args; i++) parts.push(word(r.site, i, r.args?.[i] ?? 0n));
       if (s.fp) parts.push(double(r.fp));
       for (const [i, bytes] of r.strings ?? []) parts.push(varint(4), varint(0), varint(i), varint(bytes.length), bytes);
     } else if (r.kind === 'exit') {
-      if (s.ret) parts.push(varint(r.ret ?? 0n));
+      if (s.ret) parts.push(word(r.site, 16, r.ret ?? 0n));
       if (s.fp) parts.push(double(r.fp));
     } else parts.push(Buffer.from([r.reason]));
     if (r.kind !== 'entry' && r.held) parts.push(varint(6), varint(0), varint(r.held));
@@ -97,7 +111,8 @@ export class RecordBuilder {
   readonly parts: Buffer[] = [];
   readonly sites: Site[] = [];
 
-  constructor(header: Obj | null = HEADER, version = 2) {
+  /** `version` 3 (the current): words XOR as callRecords writes them; 2: as they are. A builder of no header makes version 3's. */
+  constructor(header: Obj | null = HEADER, readonly version = 3) {
     if (header) {
       const json = Buffer.from(JSON.stringify(header));
       this.parts.push(Buffer.from('RHRECORD', 'latin1'), u32(version), u32(json.length), json);
@@ -119,7 +134,7 @@ export class RecordBuilder {
   }
 
   calls(pid: number, tid: number, baseTs: number, recs: readonly CallRec[]): this {
-    return this.chunk(Chunk.Calls, Buffer.concat([u32(pid), u32(tid), u64(baseTs), callRecords(this.sites, baseTs, recs)]));
+    return this.chunk(Chunk.Calls, Buffer.concat([u32(pid), u32(tid), u64(baseTs), callRecords(this.sites, baseTs, recs, this.version >= 3)]));
   }
 
   /** A CALLS chunk of raw record bytes. */

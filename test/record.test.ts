@@ -27,7 +27,7 @@ describe('recursion: record, then report, replay and dump', () => {
 
   test('record runs the program as untraced, quietly, and writes a header with the command, pid and modules, the site, the calls and the end', () => {
     expect(recorded).toEqual({ stdout: 'fact(5)=120\n', stderr: '', status: 0, signal: null });
-    expect(fs.readFileSync(file).subarray(0, 12)).toEqual(Buffer.from('RHRECORD\x02\0\0\0', 'latin1'));
+    expect(fs.readFileSync(file).subarray(0, 12)).toEqual(Buffer.from('RHRECORD\x03\0\0\0', 'latin1'));
     let sites: readonly SiteInfo[] = [];
     let entries = 0;
     const rec = readRecord(file, { sites: (_a, all) => (sites = all), calls: (b) => (entries += b.kind.subarray(0, b.length).filter((k) => k === 1).length) });

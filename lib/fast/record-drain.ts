@@ -111,7 +111,7 @@ export function drainToRecord(fp: FastProc, b: ThreadBlock, w: RecordWriter, onD
     state[0] = tail;
     state[1] = w.pos;
     state[2] = w.chunkLastTs;
-    fast.transcode(a.memory, b.offset, a.ring(b), RING_MASK, head, map, fp.clock.settledFactors(), restored, w.buf, w.limit, state);
+    fast.transcode(a.memory, b.offset, a.ring(b), RING_MASK, head, map, fp.clock.settledFactors(), restored, w.buf, w.limit, state, w.wordsPrev, w.wordsGen, w.gen);
     tail = state[0];
     w.pos = state[1];
     w.chunkLastTs = state[2];

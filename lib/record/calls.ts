@@ -6,6 +6,9 @@ import { CallBatch, Kind, SiteInfo, UNWIND_REASONS } from './batch';
 import { checkExtra } from './check';
 import { LIMITS, RecordFieldError } from '../views/record-check';
 
+/** Words kept per site for version 3's XOR: 16 argument slots, then the return word (lib/record/write.ts WORD_SLOTS). */
+const WORD_SLOTS = 17;
+
 /** A damaged record: what is wrong, and at which byte of the file. */
 export class RecordDamage extends Error {
   constructor(readonly offset: number, message: string) {
@@ -69,6 +72,42 @@ export class Batch implements CallBatch {
     grown.set(this.args.subarray(0, this.nargs));
     this.args = grown;
     this.args32 = new Uint32Array(grown.buffer);
+  }
+}
+
+/**
+ * Version 3's words (docs/record-format.md): each argument and return word is
+ * written XOR its site's last word in the same slot in the same CALLS chunk.
+ * Per site: its last words as u32 halves (WORD_SLOTS of them), and the chunk
+ * they are of.
+ */
+export class WordXor {
+  private lo = new Uint32Array(0);
+  private hi = new Uint32Array(0);
+  private gen = new Uint32Array(0);
+  private cur = 0;
+  /** A new chunk, of `nsites` sites at most: every site's words are 0 in it. */
+  chunk(nsites: number): void {
+    this.cur = this.cur === 0xffffffff ? 1 : this.cur + 1;
+    if (nsites <= this.gen.length) return;
+    const n = Math.max(nsites, 2 * this.gen.length);
+    this.lo = new Uint32Array(n * WORD_SLOTS);
+    this.hi = new Uint32Array(n * WORD_SLOTS);
+    this.gen = new Uint32Array(n);
+  }
+  /** The word at a[at] (low half), a[at + 1] (high), as written for `slot` of `site`, made the word itself. */
+  apply(site: number, slot: number, a: Uint32Array, at: number): void {
+    const row = site * WORD_SLOTS, lo = this.lo, hi = this.hi;
+    if (this.gen[site] !== this.cur) {
+      lo.fill(0, row, row + WORD_SLOTS);
+      hi.fill(0, row, row + WORD_SLOTS);
+      this.gen[site] = this.cur;
+    }
+    const i = row + slot;
+    a[at] ^= lo[i];
+    a[at + 1] ^= hi[i];
+    lo[i] = a[at];
+    hi[i] = a[at + 1];
   }
 }
 
@@ -139,7 +178,8 @@ function longWord(buf: Buffer, pos: number, end: number, to: Uint32Array, at: nu
  * order). `sites` are the sites declared so far.
  */
 export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number, sites: readonly SiteInfo[], b: Batch, emit: (b: CallBatch) => void,
-  timesOnly = false): ChunkResult {
+  timesOnly = false, xor: WordXor | null = null): ChunkResult {
+  xor?.chunk(sites.length);
   const buf = p.buf, end = p.end, nsites = sites.length;
   let pos = p.start, ts = baseTs, entries = 0, rows = 0, orphans = 0;
   let recordAt = pos;
@@ -263,6 +303,7 @@ export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number
           if (after < 0) bad(after);
           pos = after;
         }
+        if (xor) xor.apply(site, i, a32, at);
       }
       b.nargs += n;
       r32[2 * r] = 0;
@@ -282,6 +323,7 @@ export function decodeCalls(p: Payload, pid: number, tid: number, baseTs: number
           if (after < 0) bad(after);
           pos = after;
         }
+        if (xor) xor.apply(site, WORD_SLOTS - 1, r32, 2 * r);
       }
     } else {
       if (pos >= end) bad(PAST_END);

@@ -28,6 +28,7 @@ import { WINDOW } from './order';
 import type { RecordHandlers } from './read';
 import type { ChunkCounts } from './aggregate';
 import { JsonLineWriter } from '../native';
+import { RECORD_FORMAT_VERSION } from './write';
 import { entryJson, exitJson, jsonName, jsonNs } from '../views/event-json';
 import type { Sink } from '../views/format';
 import { EntryEvent, ExitEvent, monotonicNs } from '../views/events';
@@ -253,7 +254,7 @@ export class ColumnJson {
   constructor(private readonly sink: Sink) {}
 
   /** The addon's writer of plain chunks' lines, and what it hands back. */
-  private readonly native = new JsonLineWriter();
+  private readonly native = new JsonLineWriter(RECORD_FORMAT_VERSION >= 3); // a live record is this rethook's own
   private readonly result = new Float64Array(10);
   private lineEnds = new Uint32Array(1024);
   private lineTs = new Float64Array(1024);

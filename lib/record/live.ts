@@ -8,7 +8,8 @@ import { checkChunkHead, ChunkDecoder, RecordHandlers } from './read';
 import { RecordDamage } from './calls';
 
 export class LiveRecordReader {
-  readonly decoder: ChunkDecoder;
+  /** Made once the header (its version) is read. */
+  private decoder: ChunkDecoder | null = null;
   /** Past the header (magic, version, its length, its JSON). */
   private headerDone = false;
   /** The start of a chunk not yet whole (a chunk bigger than the writer's buffer comes in two pieces). */
@@ -16,9 +17,7 @@ export class LiveRecordReader {
   /** The record's offset of the next byte taken (for the damage messages of a bug of ours). */
   private offset = 0;
 
-  constructor(handlers: RecordHandlers) {
-    this.decoder = new ChunkDecoder(handlers);
-  }
+  constructor(private readonly handlers: RecordHandlers) {}
 
   /** The writer's output: every whole chunk in `b` decoded now; `b` is not kept. */
   readonly take = (b: Buffer): void => {
@@ -32,12 +31,13 @@ export class LiveRecordReader {
       if (buf.length < 16 || buf.length < 16 + buf.readUInt32LE(12)) return this.keep(buf, 0);
       p = 16 + buf.readUInt32LE(12);
       this.headerDone = true;
+      this.decoder = new ChunkDecoder(this.handlers, buf.readUInt32LE(8));
     }
     while (p + 5 <= buf.length) {
       const type = buf[p], len = buf.readUInt32LE(p + 1);
       const known = checkChunkHead(type, len, this.offset + p);
       if (p + 5 + len > buf.length) break;
-      if (known && this.decoder.chunk(type, buf, p + 5, len, this.offset + p)) throw new RecordDamage(this.offset + p, 'an END chunk of a live record');
+      if (known && this.decoder!.chunk(type, buf, p + 5, len, this.offset + p)) throw new RecordDamage(this.offset + p, 'an END chunk of a live record');
       p += 5 + len;
     }
     this.keep(buf, p);

@@ -1,4 +1,4 @@
-// Reading a record (format version 2, docs/record-format.md): the magic and
+// Reading a record (format versions 2 and 3, docs/record-format.md): the magic and
 // version, the header, then the chunks in order, read from the file in big
 // reads. Calls come out as CallBatch columns (calls.ts), sites, notes and
 // the end as checked JSON. Reading is linear in the file's size and holds at
@@ -14,14 +14,16 @@ import { RethookError } from '../errors';
 import type { NoteEvent } from '../views/events';
 import { checkEnd, checkEvent, LIMITS, RecordEnd, RecordFieldError } from '../views/record-check';
 import type { CallBatch, SiteInfo } from './batch';
-import { Batch, decodeCalls, RecordDamage } from './calls';
+import { Batch, decodeCalls, RecordDamage, WordXor } from './calls';
 import { checkHeaderV2, checkSites, RecordHeaderV2 } from './check';
 import type { ChunkCounts } from './aggregate';
 
 export type { RecordHeaderV2 } from './check';
 
 export const RECORD_MAGIC = 'RHRECORD';
-export const RECORD_VERSION = 2;
+/** The version written; what is read: RECORD_VERSIONS (version 3 writes words XOR the chunk's last of their site and slot). */
+export const RECORD_VERSION = 3;
+const RECORD_VERSIONS = [2, 3];
 
 export const enum ChunkType {
   Sites = 1,
@@ -137,7 +139,7 @@ class Input {
   }
 }
 
-const V1_LINE = (file: string) => `${file} is a JSON-lines record (version 1, rethook 0.1); this rethook reads version 2: record it again`;
+const V1_LINE = (file: string) => `${file} is a JSON-lines record (version 1, rethook 0.1); this rethook reads versions 2 and 3: record it again`;
 
 /**
  * Reads record `file`, handing each part to `handlers` as it comes. Throws a
@@ -190,7 +192,7 @@ function read(inp: Input, file: string, h: RecordHandlers, damaged: (offset: num
   if (inp.buf.toString('latin1', inp.lo, inp.lo + Math.min(8, n0)) !== RECORD_MAGIC.slice(0, Math.min(8, n0))) throw notRecord(`it does not start with ${RECORD_MAGIC}`);
   if (!whole) throw damaged(n0, `the file ends inside the record's first 16 bytes (magic, version, header length)`);
   const version = inp.buf.readUInt32LE(inp.lo + 8);
-  if (version !== RECORD_VERSION) throw new RethookError(`${file} is a record of format version ${version}; this rethook reads version ${RECORD_VERSION}`, 'ERECORD');
+  if (!RECORD_VERSIONS.includes(version)) throw new RethookError(`${file} is a record of format version ${version}; this rethook reads versions 2 and 3`, 'ERECORD');
   const hlen = inp.buf.readUInt32LE(inp.lo + 12);
   if (hlen > HEADER_MAX) throw damaged(12, `a header of ${hlen} bytes (at most ${HEADER_MAX >> 20} MiB)`);
   inp.skip(16);
@@ -202,7 +204,7 @@ function read(inp: Input, file: string, h: RecordHandlers, damaged: (offset: num
   inp.skip(hlen);
   h.header?.(header);
 
-  const dec = new ChunkDecoder(h);
+  const dec = new ChunkDecoder(h, version);
   let cut = false;
   for (;;) {
     const at = inp.at;
@@ -256,9 +258,12 @@ export class ChunkDecoder {
   orphans = 0;
   private readonly batch = new Batch();
   private readonly onCalls: (b: CallBatch) => void;
+  private readonly xor: WordXor | null;
 
-  constructor(private readonly h: RecordHandlers) {
+  /** `version`: the record's (3: words XOR their site's last in the chunk). */
+  constructor(private readonly h: RecordHandlers, version: number) {
     this.onCalls = h.calls ?? (() => undefined);
+    this.xor = version >= 3 ? new WordXor() : null;
   }
 
   /** A whole chunk of a type checkChunkHead knows: its payload is buf[start, start + len), its type byte at offset `at`. True at the END. */
@@ -276,7 +281,7 @@ export class ChunkDecoder {
         decodeCalls(payload, pid, tid, baseTs, this.sites, this.batch, () => undefined, true); // names the damage
         throw new RecordDamage(payload.fileOffset, 'a CALLS chunk that the summary could not read');
       }
-      const r = taken ?? decodeCalls(payload, pid, tid, baseTs, this.sites, this.batch, this.onCalls, h.timesOnly ?? false);
+      const r = taken ?? decodeCalls(payload, pid, tid, baseTs, this.sites, this.batch, this.onCalls, h.timesOnly ?? false, this.xor);
       this.events += r.rows;
       this.entries += r.entries;
       this.orphans += r.orphans;

@@ -1,4 +1,4 @@
-// Writing the binary record (format version 2, docs/record-format.md): the
+// Writing the binary record (format version 3, docs/record-format.md): the
 // header at once, then chunks in one buffer of at least 1 MiB written out
 // with one write when full, at the notes and at the end. A recorder killed
 // at any point leaves a file readable up to its last buffer.
@@ -20,7 +20,9 @@ import type { Signature } from '../types/model';
 import { Kind, UNWIND_REASONS } from './batch';
 
 export const RECORD_MAGIC = 'RHRECORD';
-export const RECORD_FORMAT_VERSION = 2;
+export const RECORD_FORMAT_VERSION = 3;
+/** Words kept per site for version 3's XOR (native/record/encode.h kWordSlots): 16 argument slots, then the return word. */
+export const WORD_SLOTS = 17;
 
 export const enum ChunkType {
   Sites = 1,
@@ -157,6 +159,15 @@ export class RecordWriter {
   private readonly inheriting = new Map<number, { calls: InheritedCall[]; ts: number }>();
   private readonly sendOut: (b: Buffer) => void;
   /**
+   * Version 3's words: each argument and return word is written XOR its
+   * site's word in the same slot at its last call in the same CALLS chunk.
+   * Per site id: its last words (WORD_SLOTS), and the chunk (`gen`) they are
+   * of. Shared with fast mode's transcoder (lib/fast/record-drain.ts).
+   */
+  wordsPrev = new BigUint64Array(WORD_SLOTS * 64);
+  wordsGen = new Uint32Array(64);
+  gen = 1;
+  /**
    * Live JSON's record (lib/record/json-lines.ts): every site carries every
    * argument register and the return word (the raw `args` and `retval` live
    * events show); a process whose sites' typed values the record cannot
@@ -201,6 +212,13 @@ export class RecordWriter {
       byAddress.set(address, id);
       const carried = this.opts.timesOnly ? { args: 0, ret: false, fp: false } : shape;
       this.sites.push({ id, pid, function: fn, address: '0x' + address.toString(16), module, ...carried, signature: sig });
+      if (id >= this.wordsGen.length) {
+        const gen = new Uint32Array(2 * this.wordsGen.length), prev = new BigUint64Array(WORD_SLOTS * gen.length);
+        gen.set(this.wordsGen);
+        prev.set(this.wordsPrev);
+        this.wordsGen = gen;
+        this.wordsPrev = prev;
+      }
     }
     return id;
   }
@@ -239,6 +257,7 @@ export class RecordWriter {
     if (this.pos + CALLS_HEADER > FLUSH_AT) this.flush();
     const base = this.threadTs.get(tid) ?? this.header.startTs;
     const b = this.buf;
+    this.gen = this.gen === 0xffffffff ? 1 : this.gen + 1; // the words of a new chunk XOR nothing (0 stays: no chunk's)
     this.chunkAt = this.pos;
     b[this.pos] = ChunkType.Calls;
     b.writeUInt32LE(pid >>> 0, this.pos + 5);
@@ -331,6 +350,19 @@ export class RecordWriter {
     this.pos = p;
   }
 
+  /** Word `slot` of a call of `site` as version 3 writes it: XOR the site's last in the open chunk (which it becomes). */
+  private xorWord(site: number, slot: number, v: bigint): bigint {
+    const at = site * WORD_SLOTS;
+    if (this.wordsGen[site] !== this.gen) {
+      this.wordsPrev.fill(0n, at, at + WORD_SLOTS);
+      this.wordsGen[site] = this.gen;
+    }
+    v = BigInt.asUintN(64, v);
+    const x = v ^ this.wordsPrev[at + slot];
+    this.wordsPrev[at + slot] = v;
+    return x;
+  }
+
   /** tag and dt of a record at `ts` (ns) of the open chunk (a step back in time writes 0). */
   private head(kind: number, site: number, ts: number): void {
     this.varint(kind + site * 8);
@@ -397,7 +429,7 @@ export class RecordWriter {
     this.room(40 + 10 * s.args);
     this.head(Kind.Entry, site, ts);
     this.varint(depth);
-    for (let i = 0; i < s.args; i++) this.word(args[i] ?? 0n);
+    for (let i = 0; i < s.args; i++) this.word(this.xorWord(site, i, args[i] ?? 0n));
     if (s.fp) this.fpWord(fpBits);
     if (!inherited) this.calls++;
     if (strings) for (const [i, bytes] of strings) this.string(i, bytes);
@@ -414,7 +446,7 @@ export class RecordWriter {
     this.room(60);
     this.head(Kind.Exit, site, ts);
     this.varint(depth);
-    if (s.ret) this.word(retval ?? 0n);
+    if (s.ret) this.word(this.xorWord(site, WORD_SLOTS - 1, retval ?? 0n));
     if (s.fp) this.fpWord(fpBits);
     if (heldNs > 0) this.held(heldNs);
     if (extra) this.extra(extra);

@@ -81,6 +81,16 @@ void record_transcode(const TranscodeIn& in, TranscodeState& st) {
         continue;
       }
       const uint32_t id = in.sites[2 * site] - 1, flags = in.sites[2 * site + 1];
+      if (id >= in.nprev) {
+        st.damaged++, st.damage = 1;
+        prev_kind = 0;
+        continue;
+      }
+      uint64_t* const prev = in.prev + size_t(id) * kWordSlots;
+      if (in.prev_gen[id] != in.gen) {
+        memset(prev, 0, kWordSlots * 8);
+        in.prev_gen[id] = in.gen;
+      }
       const uint32_t nargs = flags & 15;
       const bool ret = flags & 16, fp = flags & 32;
       const int64_t ts = int64_t(std::llround(t0 + double(int64_t(u64(r + RH_R_TSC) - c0)) * rate));
@@ -91,11 +101,19 @@ void record_transcode(const TranscodeIn& in, TranscodeState& st) {
       out = varint(out, uint64_t(dt));
       out = varint(out, depth + st.depth_base);
       if (kind == RH_KIND_ENTRY) {
-        for (uint32_t i = 0; i < nargs; i++) out = varint(out, u64(r + RH_R_REGS + 8 * i));
+        for (uint32_t i = 0; i < nargs; i++) {
+          const uint64_t w = u64(r + RH_R_REGS + 8 * i);
+          out = varint(out, w ^ prev[i]);
+          prev[i] = w;
+        }
         if (fp) memcpy(out, r + RH_R_FP, 8), out += 8;
         st.entries++;
       } else if (kind == RH_KIND_EXIT) {
-        if (ret) out = varint(out, u64(r + RH_R_REGS));
+        if (ret) {
+          const uint64_t w = u64(r + RH_R_REGS);
+          out = varint(out, w ^ prev[kWordSlots - 1]);
+          prev[kWordSlots - 1] = w;
+        }
         if (fp) memcpy(out, r + RH_R_FP, 8), out += 8;
       } else {
         // Found gone while an unwinder had its real return address back: an exception removed it; else a longjmp.

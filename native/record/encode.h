@@ -18,7 +18,18 @@ struct TranscodeIn {
   size_t nrestored;
   uint8_t* out;
   size_t limit;          // stop once the output passes this (a record takes at most 256 bytes)
+  // Version 3's words: each argument and return word is written XOR the site's
+  // word in the same slot at its last call in the same CALLS chunk
+  // (docs/record-format.md). Per record site id: kWordSlots words, and the
+  // chunk (gen) they are of; another gen's are all 0.
+  uint64_t* prev;
+  uint32_t* prev_gen;
+  size_t nprev;          // record site ids the tables cover
+  uint32_t gen;          // the open chunk's
 };
+
+/** Words kept per site: 16 argument slots, then the return word. */
+constexpr size_t kWordSlots = 17;
 
 struct TranscodeState {
   uint64_t tail;   // in/out: the next record to read (stored as the ring's tail at most every 256, and at the end)

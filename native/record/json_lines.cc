@@ -22,6 +22,8 @@ const char* const kReasons[] = {"\"longjmp\"", "\"exception\"", "\"thread-exit\"
 constexpr unsigned kNReasons = 7;
 /** The most a line takes besides its site's tail and its words: the fixed fields and five numbers of 20 digits. */
 constexpr size_t kLineFixed = 200;
+/** Words kept per site for version 3's XOR: 16 argument slots, then the return word (encode.h kWordSlots). */
+constexpr size_t kSlots = 17;
 
 inline bool varint(const uint8_t* p, size_t len, size_t& pos, uint64_t& v) {
   uint64_t r = 0;
@@ -83,6 +85,8 @@ JsonChunkResult JsonLines::chunk(const uint8_t* p, size_t len, uint32_t pid, uin
   size_t pos = 0, n = 0, nwords = 0, bytes = 0;
   double ts = base_ts;
   uint64_t entries = 0;
+  gen_ = gen_ == UINT32_MAX ? 1 : gen_ + 1;
+  if (xor_ && prev_gen_.size() < sites_.size()) prev_gen_.resize(sites_.size(), 0), prev_.resize(sites_.size() * kSlots, 0);
   while (pos < len) {
     uint64_t tag, dt, v;
     if (!varint(p, len, pos, tag) || !varint(p, len, pos, dt)) return not_plain();
@@ -107,6 +111,14 @@ JsonChunkResult JsonLines::chunk(const uint8_t* p, size_t len, uint32_t pid, uin
     if (words_.size() < nwords + words + 1) words_.resize(std::max<size_t>(4096, 2 * (nwords + words + 1)));
     for (unsigned i = 0; i < words; i++)
       if (!varint(p, len, pos, words_[nwords++])) return not_plain();
+    if (xor_ && words) {
+      uint64_t* last = &prev_[site * kSlots];
+      if (prev_gen_[site] != gen_) std::fill(last, last + kSlots, 0), prev_gen_[site] = gen_;
+      if (kind == kEntry)
+        for (unsigned i = 0; i < words; i++) last[i] = words_[nwords - words + i] ^= last[i];
+      else
+        last[kSlots - 1] = words_[nwords - 1] ^= last[kSlots - 1];
+    }
     if (kind == kExit && !s.ret) words_[nwords++] = 0;  // an exit shows a return word: 0 when its site records none
     if (kind == kUnwound) {
       if (pos >= len || p[pos] >= kNReasons) return not_plain();

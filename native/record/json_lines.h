@@ -39,6 +39,8 @@ struct JsonChunkResult {
 
 class JsonLines {
  public:
+  /** xor_words: version 3's words, each written XOR its site's last in the chunk (docs/record-format.md). */
+  explicit JsonLines(bool xor_words) : xor_(xor_words) {}
   /** Site `id`: its words, and (plain) the bytes after the tid of its entry and exit lines, up to the depth's value. */
   void site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, std::string entry_tail, std::string exit_tail);
   /**
@@ -61,6 +63,11 @@ class JsonLines {
   std::vector<uint32_t> site_, depth_, words_at_;
   std::vector<double> ts_, hold_;
   std::vector<uint64_t> words_;
+  // Version 3's words: per site, its last words in the chunk being decoded (17 slots), and the chunk they are of.
+  const bool xor_;
+  std::vector<uint64_t> prev_;
+  std::vector<uint32_t> prev_gen_;
+  uint32_t gen_ = 0;
 };
 
 }  // namespace rethook

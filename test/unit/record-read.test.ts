@@ -206,14 +206,14 @@ const HEAD_LEN = 16 + Buffer.byteLength(JSON.stringify(HEADER));
 describe('a damaged record is one line naming the file, the byte and the problem', () => {
   test('a version-1 JSON-lines record', () => {
     const v1 = '{"type":"rethook-record","version":1,"command":[],"pid":1}\n{"type":"end"}\n';
-    expect(refusal(v1)).toBe('FILE is a JSON-lines record (version 1, rethook 0.1); this rethook reads version 2: record it again');
+    expect(refusal(v1)).toBe('FILE is a JSON-lines record (version 1, rethook 0.1); this rethook reads versions 2 and 3: record it again');
   });
 
   test.each<[string, () => Buffer, string]>([
     ['an empty file', () => Buffer.alloc(0), 'FILE is not a rethook record (it is empty)'],
     ['bad magic', () => Buffer.from('RHRECORX\x02\0\0\0\0\0\0\0', 'latin1'), 'FILE is not a rethook record (it does not start with RHRECORD)'],
     ['an ELF file', () => Buffer.from('\x7fELF\x02\x01\x01\0', 'latin1'), 'FILE is not a rethook record (it does not start with RHRECORD)'],
-    ['bad version', () => new RecordBuilder(HEADER, 3).bytes(), 'FILE is a record of format version 3; this rethook reads version 2'],
+    ['bad version', () => new RecordBuilder(HEADER, 4).bytes(), 'FILE is a record of format version 4; this rethook reads versions 2 and 3'],
     ['a file cut in its first 16 bytes', () => new RecordBuilder().bytes().subarray(0, 11), 'FILE at byte 11: the file ends inside the record\'s first 16 bytes (magic, version, header length)'],
     ['a truncated header', () => new RecordBuilder().bytes().subarray(0, 40), `FILE at byte 40: the file ends inside the header (24 of its ${HEAD_LEN - 16} bytes)`],
     ['a header of 4 GiB', () => { const b = new RecordBuilder().bytes(); b.writeUInt32LE(0xffffffff, 12); return b; }, 'FILE at byte 12: a header of 4294967295 bytes (at most 64 MiB)'],
@@ -362,4 +362,38 @@ test('report subtracts the header\'s round trip once, from the columns as from t
   expect(cols.map((x) => [x.function, x.calls, x.totalNs, x.selfNs, x.minNs])).toEqual([['outer', 1, 9000, 5000, 9000], ['inner', 2, 4000, 4000, 0]]);
   expect(JSON.parse(view(['report', '--format', 'json', '--max-depth', '5'], file).out).rows).toEqual(cols);
   expect(JSON.parse(view(['report', '--format', 'json', '--raw-durations'], file).out).rows.map((x: Obj) => x.totalNs)).toEqual([10000, 5500]);
+});
+
+test('version 3 writes a word XOR its site\'s last in the chunk: the same calls read back as from version 2, in fewer bytes', () => {
+  const words = [0n, 1n, 0x7ffcba1b6ac8n, 0xffffffffffffffffn, 0x1999999999999999n, 0x100000000n];
+  const make = (version: number) => {
+    const r = new RecordBuilder(HEADER, version);
+    r.site({ function: 'a', args: 6, ret: true }, { function: 'b', args: 2, ret: true, fp: true });
+    for (let c = 0; c < 3; c++) {
+      const recs: Parameters<typeof r.calls>[3][number][] = [];
+      for (let i = 0; i < 200; i++) {
+        const site = i % 3 === 0 ? 1 : 0, ts = 1e9 + c * 1e6 + 10 * i;
+        recs.push({ kind: 'entry', site, ts, depth: 0, args: Array.from({ length: 6 }, (_, k) => (k === 0 ? BigInt(i) : words[(i * k) % 6 === 0 ? k : 2])), fp: 1.5 });
+        recs.push({ kind: 'exit', site, ts: ts + 5, depth: 0, ret: words[i % 6], fp: 2.5 });
+      }
+      r.calls(100, 11 + (c % 2), 1e9 + c * 1e6, recs);
+    }
+    return r.end({ ...END, ts: 2e9 }).bytes();
+  };
+  const v2 = make(2), v3 = make(3);
+  const read = (bytes: Buffer) => {
+    const out: string[] = [];
+    let state: CallEvents | null = null;
+    readRecord(write(bytes), {
+      sites: (_a, all) => void (state ??= new CallEvents(all)),
+      calls: (b) => state!.events(b, (e) => out.push(JSON.stringify(e))),
+    });
+    return out;
+  };
+  const events = read(v3);
+  expect(events).toEqual(read(v2));
+  expect(events.length).toBe(1200);
+  expect(events[3 * 2]).toContain('"args":["0x3"');
+  expect(events.some((e) => e.includes('"retval":"0xffffffffffffffff"'))).toBe(true);
+  expect(v3.length).toBeLessThan(0.7 * v2.length);
 });

@@ -25,12 +25,12 @@ function writer(name: string): { w: RecordWriter; file: string; close: () => voi
 
 const shape = { args: 2, ret: true, fp: false };
 
-test('the header is written at once: magic, version 2, its length and JSON', () => {
+test('the header is written at once: magic, version 3, its length and JSON', () => {
   const { file, close } = writer('header');
   const b = fs.readFileSync(file);
   close();
   expect(b.toString('latin1', 0, 8)).toBe('RHRECORD');
-  expect(b.readUInt32LE(8)).toBe(2);
+  expect(b.readUInt32LE(8)).toBe(3);
   expect(JSON.parse(b.toString('utf8', 16, 16 + b.readUInt32LE(12)))).toEqual(header());
   expect(b.length).toBe(16 + b.readUInt32LE(12));
 });
