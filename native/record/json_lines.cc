@@ -5,6 +5,7 @@
 //   {"type":"exit","pid":P,"tid":T<exit tail>D,"retval":null,"unwound":true,"durationNs":N,"reason":"R","ts":TS}
 // and an exit is paired as lib/record/events.ts CallEvents.rows pairs it.
 #include "json_lines.h"
+#include "varint.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -24,21 +25,6 @@ constexpr unsigned kNReasons = 7;
 constexpr size_t kLineFixed = 200;
 /** Words kept per site for version 3's XOR: 16 argument slots, then the return word (encode.h kWordSlots). */
 constexpr size_t kSlots = 17;
-
-inline bool varint(const uint8_t* p, size_t len, size_t& pos, uint64_t& v) {
-  uint64_t r = 0;
-  for (int i = 0; i < 10; i++) {
-    if (pos >= len) return false;
-    const uint8_t c = p[pos++];
-    if (i == 9 && c > 1) return false;
-    r |= uint64_t(c & 0x7f) << (7 * i);
-    if (c < 0x80) {
-      v = r;
-      return true;
-    }
-  }
-  return false;
-}
 
 struct Writer {
   uint8_t* p;
@@ -89,16 +75,16 @@ JsonChunkResult JsonLines::chunk(const uint8_t* p, size_t len, uint32_t pid, uin
   if (xor_ && prev_gen_.size() < sites_.size()) prev_gen_.resize(sites_.size(), 0), prev_.resize(sites_.size() * kSlots, 0);
   while (pos < len) {
     uint64_t tag, dt, v;
-    if (!varint(p, len, pos, tag) || !varint(p, len, pos, dt)) return not_plain();
+    if (!read_varint(p, len, pos, tag) || !read_varint(p, len, pos, dt)) return not_plain();
     const uint8_t kind = uint8_t(tag & 7);
     const uint64_t site = tag >> 3;
     if (kind == kHeld) {
-      if (!varint(p, len, pos, v) || !n || kind_[n - 1] == kEntry) return not_plain();
+      if (!read_varint(p, len, pos, v) || !n || kind_[n - 1] == kEntry) return not_plain();
       hold_[n - 1] = double(v);
       continue;
     }
     if (kind < kEntry || kind > kUnwound || site >= sites_.size() || !sites_[site].known || !sites_[site].plain) return not_plain();
-    if (!varint(p, len, pos, v) || v > kMaxDepth) return not_plain();
+    if (!read_varint(p, len, pos, v) || v > kMaxDepth) return not_plain();
     ts += double(dt);
     if (!(ts <= kMaxSafe)) return not_plain();
     if (n == kind_.size()) {
@@ -110,7 +96,7 @@ JsonChunkResult JsonLines::chunk(const uint8_t* p, size_t len, uint32_t pid, uin
     const unsigned words = kind == kEntry ? s.args : kind == kExit && s.ret ? 1 : 0;
     if (words_.size() < nwords + words + 1) words_.resize(std::max<size_t>(4096, 2 * (nwords + words + 1)));
     for (unsigned i = 0; i < words; i++)
-      if (!varint(p, len, pos, words_[nwords++])) return not_plain();
+      if (!read_varint(p, len, pos, words_[nwords++])) return not_plain();
     if (xor_ && words) {
       uint64_t* last = &prev_[site * kSlots];
       if (prev_gen_[site] != gen_) std::fill(last, last + kSlots, 0), prev_gen_[site] = gen_;

@@ -7,6 +7,7 @@
 // site's figures. Anything this decoder does not take (an EXTRA record, a
 // damaged byte) leaves the chunk to lib/record/calls.ts, which names damage.
 #include "summarize.h"
+#include "varint.h"
 
 #include <algorithm>
 #include <cmath>
@@ -27,22 +28,6 @@ constexpr uint64_t kMaxArgs = 16, kStringMax = 4096, kExtraMax = 1 << 20, kAttac
 /** Rows decoded before they are counted: what a chunk holds at once, however big it is. */
 constexpr size_t kSegment = 1 << 14;
 constexpr double kTwo53 = 9007199254740992.0, kTwo64 = 18446744073709551616.0;
-
-/** A varint at pos (at most 10 bytes, the 10th 0 or 1); false past the end or too long. */
-inline bool varint(const uint8_t* p, size_t len, size_t& pos, uint64_t& v) {
-  uint64_t r = 0;
-  for (int i = 0; i < 10; i++) {
-    if (pos >= len) return false;
-    const uint8_t c = p[pos++];
-    if (i == 9 && c > 1) return false;
-    r |= uint64_t(c & 0x7f) << (7 * i);
-    if (c < 0x80) {
-      v = r;
-      return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -119,14 +104,14 @@ bool CallSummary::chunk(const uint8_t* p, size_t len, uint32_t tid, double base_
   room(kSegment);
   while (pos < len) {
     uint64_t tag, dt, v;
-    if (!varint(p, len, pos, tag) || !varint(p, len, pos, dt)) return false;
+    if (!read_varint(p, len, pos, tag) || !read_varint(p, len, pos, dt)) return false;
     const uint8_t kind = uint8_t(tag & 7);
     const uint64_t site = tag >> 3;
     if (kind == kString || kind == kExtra) {
       const size_t at = pos;
       uint64_t index = 0, bytes;
-      if (kind == kString && (!varint(p, len, pos, index) || index >= kMaxArgs)) return false;
-      if (!varint(p, len, pos, bytes) || bytes > (kind == kString ? kStringMax : kExtraMax) || bytes > len - pos) return false;
+      if (kind == kString && (!read_varint(p, len, pos, index) || index >= kMaxArgs)) return false;
+      if (!read_varint(p, len, pos, bytes) || bytes > (kind == kString ? kStringMax : kExtraMax) || bytes > len - pos) return false;
       if (!rows_seen) orphans++;
       else if (kind == kExtra && (attached += bytes) > kAttachedMax) return false;
       if (kind == kExtra) extras_.push_back(ChunkExtra{at, pos, size_t(bytes), rows_seen && last_kind == kEntry});
@@ -135,12 +120,12 @@ bool CallSummary::chunk(const uint8_t* p, size_t len, uint32_t tid, double base_
     }
     if (kind == kHeld) {
       // For the EXIT or UNWOUND just before it: a row still held (a batch is counted only when the next row comes).
-      if (!varint(p, len, pos, v) || !n || kind_[n - 1] == kEntry) return false;
+      if (!read_varint(p, len, pos, v) || !n || kind_[n - 1] == kEntry) return false;
       hold_[n - 1] = double(v);
       continue;
     }
     if (kind < kEntry || kind > kUnwound || site >= nsites || !shapes_[site].known) return false;
-    if (!varint(p, len, pos, v) || v > kMaxDepth) return false;
+    if (!read_varint(p, len, pos, v) || v > kMaxDepth) return false;
     const uint32_t depth = uint32_t(v);
     const SiteShape& s = shapes_[site];
     if (kind == kUnwound) {
@@ -148,7 +133,7 @@ bool CallSummary::chunk(const uint8_t* p, size_t len, uint32_t tid, double base_
     } else {
       const unsigned words = kind == kEntry ? s.args : s.ret ? 1 : 0;
       for (unsigned i = 0; i < words; i++)
-        if (!varint(p, len, pos, v)) return false;
+        if (!read_varint(p, len, pos, v)) return false;
       if (s.fp) {
         if (len - pos < 8) return false;
         pos += 8;
