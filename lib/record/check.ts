@@ -1,4 +1,4 @@
-// The JSON parts of a version-2 record (header, SITES, EXTRA) checked as the
+// The JSON parts of a version-2 or 3 record (header, SITES, EXTRA) checked as the
 // record is untrusted input (docs/record-format.md): each field's type and
 // range, nothing nested deeper than LIMITS.nesting. Notes and the end are
 // checked as version 1's lines were (views/record-check.ts). A bad field is a

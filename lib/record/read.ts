@@ -143,7 +143,7 @@ const V1_LINE = (file: string) => `${file} is a JSON-lines record (version 1, re
 
 /**
  * Reads record `file`, handing each part to `handlers` as it comes. Throws a
- * RethookError (ERECORD) of one line for a file that is not a version-2
+ * RethookError (ERECORD) of one line for a file that is not a version-2 or 3
  * record or is damaged; a cut record is read up to the cut.
  */
 export function readRecord(file: string, handlers: RecordHandlers): ReadRecord {

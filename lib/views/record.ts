@@ -1,6 +1,6 @@
 // Record files of format version 1 (JSON lines), as `rethook record` writes
 // them until the binary writer (lib/record/write.ts) replaces it; they are
-// read by lib/record/read.ts no more (version 2 only: it says so in one line).
+// read by lib/record/read.ts no more (versions 2 and 3 only: it says so in one line).
 // What stays here: the header and end lines, the modules, and the bound on
 // the calls in flight that the views hold (InFlightBound).
 //

@@ -55,7 +55,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   // too (lib/record/json-lines.ts), as `record` + `dump --format json` write them, with no object per call.
   const jsonColumns = !recording && fastMode && v!.format === 'json' && !v!.summary && !v!.hist.length && !v!.html && v!.otlp === undefined
     && !h.followForks && !h.backtrace && !hasFilters(f!) ? liveJson(sink) : null;
-  // A record (format version 2, lib/record/write.ts): its writer, made once the program's pid is known; notes go into it.
+  // A record (format version 3, lib/record/write.ts): its writer, made once the program's pid is known; notes go into it.
   let writer: RecordWriter | null = null;
   const view: View = built?.view ?? (recording ? recordNotes(() => writer) : new JsonView(sink));
   const fields: EventFields = built?.fields ?? 'all';
