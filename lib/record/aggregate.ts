@@ -10,7 +10,28 @@
 import { CallSummarizer, NativeCallSummarizer } from '../native';
 import type { CallBatch, SiteInfo } from './batch';
 import { readExtra, RecordDamage } from './calls';
-import type { Summary } from '../views/summary';
+
+/** Calls of one site counted in the addon, as one accumulator of them. */
+export interface CountedCalls {
+  count: number;
+  sum: number;
+  self: number;
+  min: number;
+  max: number;
+  unwound: number;
+  /** Histogram counts (views/histogram.ts buckets) of buckets [base, base + counts.length). */
+  base: number;
+  counts: ArrayLike<number>;
+}
+
+/** What takes the counts over (views/summary.ts's Summary is one): sites' names, then each site's counted calls when it is read. */
+export interface CountedSink {
+  readonly perThread: boolean;
+  site(key: number, info: { function: string; pid?: number; address?: bigint | number | string }): void;
+  addCounted(key: number, tid: number, c: CountedCalls): void;
+  /** `pull` is called before the sink is read. */
+  feedFrom(pull: () => void): void;
+}
 
 /** What a CALLS chunk held, for the reader's totals; lastTs -1: no call in it. */
 export interface ChunkCounts {
@@ -21,7 +42,7 @@ export interface ChunkCounts {
 }
 
 /**
- * Feeds a Summary. Open calls are bounded (`maxOpen`, all threads
+ * Feeds a Summary (a CountedSink). Open calls are bounded (`maxOpen`, all threads
  * together): a call that begins past that is not counted (`dropped`), as
  * the views do not show it.
  */
@@ -30,7 +51,7 @@ export class ColumnSummary {
   private readonly out = new Float64Array(5);
 
   /** overheadNs and nestedNs: as callTime's (null: durations as measured). */
-  constructor(private readonly summary: Summary, overheadNs: number | null, maxOpen: number, nestedNs: number | null = null) {
+  constructor(private readonly summary: CountedSink, overheadNs: number | null, maxOpen: number, nestedNs: number | null = null) {
     this.native = new CallSummarizer(overheadNs, nestedNs, maxOpen, summary.perThread);
     summary.feedFrom(() => this.flush());
   }

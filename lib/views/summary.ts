@@ -10,6 +10,7 @@
 // min, max, unwound count and one log-linear histogram of the durations
 // (histogram.ts), from which the percentiles come, within 0.4%.
 import type { CallBatch } from '../record/batch';
+import type { ColumnSummary, CountedCalls } from '../record/aggregate';
 import { callTime } from './events';
 import { Histogram } from './histogram';
 
@@ -46,19 +47,6 @@ interface EntryLike {
 interface ExitLike extends EntryLike {
   durationNs: bigint | number;
   unwound: boolean;
-}
-
-/** Calls of one site counted elsewhere: Summary.addCounted. */
-export interface CountedCalls {
-  count: number;
-  sum: number;
-  self: number;
-  min: number;
-  max: number;
-  unwound: number;
-  /** Histogram counts (histogram.ts buckets) of buckets [base, base + counts.length). */
-  base: number;
-  counts: ArrayLike<number>;
 }
 
 /** What a site id stands for (the record's SITES entry, or the hook's site). */
@@ -181,7 +169,7 @@ export class Summary {
   /** Per thread: the calls in flight of entry/exit. */
   private readonly eventStacks = new Map<number, OpenCalls>();
   /** addBatch's counting (in the addon), made at its first batch. */
-  private columns: import('../record/aggregate').ColumnSummary | null = null;
+  private columns: ColumnSummary | null = null;
   private readonly feeders: (() => void)[] = [];
   private readonly missed = new Map<string, number>();
   readonly overheadNs: number | null;
@@ -246,8 +234,9 @@ export class Summary {
    */
   addBatch(b: CallBatch): void {
     if (!this.columns) {
-      const { ColumnSummary } = require('../record/aggregate') as typeof import('../record/aggregate');
-      this.columns = new ColumnSummary(this, this.overheadNs, 0xffffffff, this.nestedNs);
+      // Loaded when first used: the addon comes with it (a summary of events or addCall needs neither).
+      const { ColumnSummary: Columns } = require('../record/aggregate') as typeof import('../record/aggregate');
+      this.columns = new Columns(this, this.overheadNs, 0xffffffff, this.nestedNs);
     }
     this.columns.batch(b);
   }
