@@ -2,7 +2,7 @@
 export { Tracer } from './tracer';
 export { resolveProgram } from './symbols/program';
 export type { SpawnOptions, AttachOptions, ExitStatus, ProcessEvent, StdioOption } from './tracer';
-export type { EntryEvent, EventsOptions, ExitEvent, ProcessExitEvent, TraceEvent, TraceEventStream } from './tracer';
+export type { EntryEvent, EventsOptions, ExitEvent, ProcessExitEvent, TraceEvent, TraceEventStream, TypedJson } from './tracer';
 export { Hook } from './hook';
 export type { FastEntryContext, FastExitContext, FastHookHandlers, HookHandlers, HookSite, WithData } from './hook';
 export { CallContext, EntryContext, ExitContext } from './context';

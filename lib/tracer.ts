@@ -9,7 +9,7 @@ import type { Backtrace } from './context';
 import type { ExitStatus, ProcessEvent, Session } from './engine/session';
 import type { Readable, Writable } from 'stream';
 import type { FastHookHandlers, Hook, HookHandlers } from './hook';
-import type { EventsOptions, TraceEventStream } from './methods/events';
+import type { EventsOptions, TraceEventStream } from './methods/event-stream';
 import type { BatchesOptions, CallBatchStream } from './record/batches';
 import { attachSession } from './methods/attach';
 import { spawnSession } from './methods/spawn';
@@ -21,7 +21,8 @@ import type { AttachOptions, SpawnOptions } from './options';
 
 export type { ExitStatus, ProcessEvent } from './engine/session';
 export type { AttachOptions, SpawnOptions, StdioOption } from './options';
-export type { EntryEvent, EventsOptions, ExitEvent, ProcessExitEvent, TraceEvent, TraceEventStream } from './methods/events';
+export type { EntryEvent, ExitEvent, ProcessExitEvent, TraceEvent, TypedJson } from './events';
+export type { EventsOptions, TraceEventStream } from './methods/event-stream';
 
 export class Tracer {
   readonly #session: Session;
@@ -85,7 +86,7 @@ export class Tracer {
    */
   events(pattern: string | number | readonly (string | number)[], options: EventsOptions = {}): TraceEventStream {
     // Loaded when used (the record reader and writer behind batches are not a trace's start-up).
-    const { eventStream } = require('./methods/events') as typeof import('./methods/events');
+    const { eventStream } = require('./methods/event-stream') as typeof import('./methods/event-stream');
     return eventStream((h) => this.hook(pattern, h), () => this.#running ?? this.run(), options);
   }
 

@@ -2,8 +2,9 @@
 // child_process takes it, error codes and causes, typed ctx.data, signal
 // names typed as NodeJS.Signals, events as an async iterator.
 import * as fs from 'fs';
+import * as path from 'path';
 import { RethookError, Tracer, TraceEvent } from '../lib';
-import { codeOf, fixture, scratchDir } from './helpers';
+import { cli, codeOf, fixture, FIXTURES, scratchDir } from './helpers';
 
 async function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
   let s = '';
@@ -109,10 +110,32 @@ describe('events()', () => {
       else if (ev.type === 'exit') got.push(`< ${ev.function} = ${ev.retval}${ev.unwound ? ` unwound(${ev.reason})` : ''}`);
     }
     expect(got).toEqual([
-      '> fact 5 d0', '> fact 4 d1', '> fact 3 d2', '> fact 2 d3', '> fact 1 d4',
-      '< fact = 1', '< fact = 2', '< fact = 6', '< fact = 24', '< fact = 120',
+      '> fact 0x5 d0', '> fact 0x4 d1', '> fact 0x3 d2', '> fact 0x2 d3', '> fact 0x1 d4',
+      '< fact = 0x1', '< fact = 0x2', '< fact = 0x6', '< fact = 0x18', '< fact = 0x78',
     ]);
     expect(last).toEqual({ type: 'process-exit', pid: t.pid, code: 0, signal: null, detached: false });
+  });
+
+  test('yields the very events --format json writes for the same calls, typed values included', async () => {
+    const bin = path.join(FIXTURES, 'types.g-O0');
+    const fns = ['ints', 'flip', 'scale', 'make_point', 'lookup', 'u64max'];
+    const t = await Tracer.spawn(bin, [], { stdio: 'ignore' });
+    const api: TraceEvent[] = [];
+    for await (const ev of t.events(fns)) api.push(ev);
+    const r = cli(['trace', '--format', 'json', ...fns.flatMap((f) => ['-f', f]), '--', bin]);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('{"type":"entry"') || l.startsWith('{"type":"exit"'));
+    // Both as JSON text (an event is JSON as it is), with what differs between two runs of a program put aside:
+    // process ids, times, and addresses (the program's and its stack's, placed anew by ASLR at each run).
+    const same = (json: string) => json.replace(/"(pid|tid|ts|durationNs)":\d+/g, '"$1":0').replace(/0x[0-9a-f]{9,}/g, 'ADDR');
+    const fromApi = api.filter((e) => e.type !== 'process-exit').map((e) => same(JSON.stringify(e)));
+    expect(fromApi).toEqual(lines.map(same));
+    expect(fromApi.length).toBe(2 * fns.length);
+    // Typed as the JSON view types them; a string as it was at the call (copied there in fast mode, the default).
+    expect(fromApi.join('\n')).toContain('"argv":[{"name":"a","type":"signed char","value":-1}');
+    expect(fromApi.join('\n')).toContain('"argv":[{"name":"key","type":"const char *","value":"alpha"}');
+    // Plain objects: nothing hidden for the views (jest and util.inspect would show symbol-keyed properties).
+    for (const e of api) expect(Object.getOwnPropertySymbols(e)).toEqual([]);
+    expect(api.at(-1)).toEqual({ type: 'process-exit', pid: t.pid, code: 0, signal: null, detached: false });
   });
 
   test('works alongside run() and other hooks; unwound frames come as exits with a reason', async () => {

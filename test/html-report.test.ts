@@ -10,7 +10,8 @@ import type { Browser, Page } from 'puppeteer-core';
 import { cli, fixture, scratchDir } from './helpers';
 import { HtmlView } from '../lib/views/html';
 import { Sink } from '../lib/views/format';
-import type { EntryEvent, ExitEvent, RunInfo } from '../lib/views/events';
+import type { EntryEvent, ExitEvent } from '../lib/events';
+import type { RunInfo } from '../lib/views/view';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const puppeteer = require('puppeteer-core') as typeof import('puppeteer-core');

@@ -8,7 +8,7 @@ import { validatePattern } from '../symbols/patterns';
 import { parsePrototypes, splitFunctionSpec } from '../types/spec';
 import { STRING_MAX_LIMIT } from '../types/model';
 import type { ColorMode } from '../views/colors';
-import { parseDuration } from '../views/events';
+import { parseDuration } from '../views/view';
 import type { FilterOptions } from '../views/filters';
 import { SORT_KEYS, SortKey } from '../views/summary';
 import type { TimeColumn } from '../views/tree';

@@ -22,7 +22,7 @@ import { arch } from '../native';
 import { Clock } from '../fast/clock';
 import { locateArgs } from '../types/abi';
 import type { CType, Signature, TypedValue } from '../types/model';
-import { monotonicNs, wallNs } from '../views/events';
+import { monotonicNs, wallNs } from '../views/view';
 import { CallBatch, Kind, SiteInfo, UNWIND_REASONS, UnwindReasonName } from './batch';
 import { Attached, entryValues, exitValue } from './events';
 import { LiveRecordReader } from './live';

@@ -1,4 +1,4 @@
-// A record's calls as the event objects the views take (views/events.ts),
+// A record's calls as the event objects the views take (lib/events.ts),
 // for the views that need objects: the tree, JSON lines, Chrome. Typed
 // `argv` / `ret` are rendered again from the site's signature, the argument
 // words and the captured strings by lib/types' renderers, the ones the live
@@ -6,7 +6,7 @@
 // An exit's duration is its ts less its entry's: exits are matched to the
 // open entry of their thread by site and depth.
 import { CallBatch, Kind, SiteInfo, UNWIND_REASONS } from './batch';
-import type { EntryEvent, ExitEvent } from '../views/events';
+import type { EntryEvent, ExitEvent, TypedJson } from '../events';
 import { IN_ORDER } from '../views/event-json';
 import { typeEntry, typeExit } from '../views/format';
 import type { CallArgs, ExitContext } from '../context';
@@ -210,7 +210,7 @@ export class CallEvents {
     } as EntryEvent & Record<string, unknown>;
     const extra = att?.extra;
     if (extra) for (const k of BEFORE_ARGV) if (extra[k] !== undefined) e[k] = extra[k];
-    if (extra?.argv !== undefined) e.argv = extra.argv;
+    if (extra?.argv !== undefined) e.argv = extra.argv as TypedJson[];
     else if (s.signature) {
       const values = entryValues(b, r, s, words, att);
       typeEntry({ args: words as unknown as CallArgs, values, signature: s.signature as Signature }, e, true); // a record holds the words its site says (fewer than six: the rest are not read)
@@ -230,7 +230,7 @@ export class CallEvents {
       type: 'exit', pid, tid, function: s.function, depth, retval: unwound ? null : hex(word), unwound, durationNs,
     } as ExitEvent & Record<string, unknown>;
     const extra = att?.extra;
-    if (!unwound && extra?.ret !== undefined) e.ret = extra.ret;
+    if (!unwound && extra?.ret !== undefined) e.ret = extra.ret as TypedJson;
     else if (!unwound && s.signature && (s.signature as Signature).ret) {
       const returnValue = exitValue(b, r, s, word);
       typeExit({ retval: word, unwound: false, returnValue } as unknown as ExitContext, e, true);

@@ -31,7 +31,8 @@ import { JsonLineWriter } from '../native';
 import { RECORD_FORMAT_VERSION } from './write';
 import { entryJson, exitJson, jsonName, jsonNs } from '../views/event-json';
 import type { Sink } from '../views/format';
-import { EntryEvent, ExitEvent, monotonicNs } from '../views/events';
+import type { EntryEvent, ExitEvent } from '../events';
+import { monotonicNs } from '../views/view';
 
 /** Bytes of lines that go to the sink in one write. */
 const OUT_BYTES = 1 << 18;

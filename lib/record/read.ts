@@ -11,7 +11,7 @@
 // was killed): what came before the cut is read, and `cut` says so.
 import * as fs from 'fs';
 import { RethookError } from '../errors';
-import type { NoteEvent } from '../views/events';
+import type { NoteEvent } from '../events';
 import { checkEnd, checkEvent, LIMITS, RecordEnd, RecordFieldError } from '../views/record-check';
 import type { CallBatch, SiteInfo } from './batch';
 import { Batch, decodeCalls, RecordDamage, WordXor } from './calls';

@@ -2,7 +2,7 @@
 // `args`, Perfetto's debug annotations): the typed values as the JSON events
 // carry them (`argv`, `ret`: what the tree shows), by parameter name; the raw
 // registers only for a function whose signature is not known.
-import type { EntryEvent, ExitEvent } from './events';
+import type { EntryEvent, ExitEvent } from '../events';
 
 /** One `argv` entry or a `ret`, as the JSON events carry it (types/render.ts). */
 interface Typed {

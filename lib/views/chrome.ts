@@ -12,7 +12,8 @@ import type { Sink } from './format';
 import { memoize } from '../memo';
 import { escapeText } from '../symbols/text';
 import { callStart, callValues } from './call-values';
-import { callTime, EndInfo, EntryEvent, ExitEvent, NoteEvent, RunInfo, View } from './events';
+import type { EntryEvent, ExitEvent, NoteEvent } from '../events';
+import { callTime, EndInfo, RunInfo, View } from './view';
 
 /** Per thread, the calls in flight (matched to their exits by depth and name). */
 export class Stacks<T extends { depth: number; function: string }> {

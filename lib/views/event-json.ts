@@ -4,7 +4,7 @@
 // JSON.stringify gives; anything this writer does not know the shape of (a
 // replayed event, an added field) goes to JSON.stringify.
 import { memoize } from '../memo';
-import type { EntryEvent, ExitEvent } from './events';
+import type { EntryEvent, ExitEvent } from '../events';
 
 /**
  * Set by the builders of live events (the CLI's entryEvent and exitEvent),

@@ -10,7 +10,8 @@
 //   --min-duration D   only calls at least D long, with their callers kept for
 //                      context (decided at each call's exit: entries wait until then)
 import { globToRegExp, Glob } from '../symbols/patterns';
-import type { EndInfo, EntryEvent, ExitEvent, NoteEvent, View } from './events';
+import type { EntryEvent, ExitEvent, NoteEvent } from '../events';
+import type { EndInfo, View } from './view';
 import type { Shown } from './tree';
 
 export interface FilterOptions {

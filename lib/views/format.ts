@@ -7,9 +7,9 @@ import { argsJson, argsText as typedArgsText, callName, entryParts, exitParts, f
 import { escapeC, escapeText } from '../symbols/text';
 import { memoize } from '../memo';
 import { IN_ORDER } from './event-json';
-import type { EntryEvent, ExitEvent } from './events';
+import type { EntryEvent, ExitEvent, TypedJson } from '../events';
 
-export { formatDuration } from './events';
+export { formatDuration } from './view';
 
 // ---- a call's arguments and return value: the one place they are rendered ----
 
@@ -47,31 +47,33 @@ type ExitParts = ReturnType<typeof exitParts>;
  * Typed fields of a call's entry event (`argv`, next to the raw `args`) when
  * its signature is known, and what its text as the tree shows it is made of.
  */
-export function typeEntry(parts: EntryParts, e: EntryEvent, json: boolean): void {
+export function typeEntry(parts: EntryParts, e: EntryEvent, json: boolean, live = true): void {
   if (json) {
     const argv = argsJson(parts);
-    if (argv) (e as unknown as Record<string, unknown>).argv = argv;
+    if (argv) e.argv = argv as unknown as TypedJson[];
   }
-  (e as WithLive)[LIVE] = parts;
+  if (live) (e as WithLive)[LIVE] = parts;
 }
 
 /** Typed `ret` of an exit event (when `json`), and what its text (`= 0`, `= "x"`, '' for void) is made of. */
-export function typeExit(ctx: ExitContext, e: ExitEvent, json: boolean): void {
+export function typeExit(ctx: ExitContext, e: ExitEvent, json: boolean, live = true): void {
   const parts = exitParts(ctx);
   if (json) {
     const ret = returnJson(parts);
-    if (ret) (e as unknown as Record<string, unknown>).ret = ret;
+    if (ret) e.ret = ret as unknown as TypedJson;
     const filled = filledJson(parts);
-    if (filled) (e as unknown as Record<string, unknown>).filled = filled;
+    if (filled) e.filled = filled as unknown as TypedJson[];
   }
-  (e as WithLive)[LIVE] = parts;
+  if (live) (e as WithLive)[LIVE] = parts;
 }
 
 /**
  * What the views listening to live events read of them: 'all' fields, or only
- * 'text' (the tree and the summaries: no typed JSON fields; see entryEvent).
+ * 'text' (the tree and the summaries: no typed JSON fields; see entryEvent);
+ * 'plain': all fields and nothing else (`tracer.events()`: no hidden
+ * properties for the text or the JSON writer's field order).
  */
-export type EventFields = 'all' | 'text';
+export type EventFields = 'all' | 'text' | 'plain';
 
 /** The raw `args` of a 'text' event whose typed values say it all. */
 export const NO_ARGS: string[] = Object.freeze([]) as unknown as string[];
@@ -228,18 +230,18 @@ export function entryEvent(c: EntryContext, backtraces: boolean, fields: EventFi
   const parts = entryParts(c);
   const o: EntryEvent = {
     type: 'entry', pid: c.pid, tid: c.tid, function: c.function, address: addressHex(c.address), depth: c.depth,
-    args: fields === 'all' || !parts.values ? renderArgs(c) : NO_ARGS,
+    args: fields !== 'text' || !parts.values ? renderArgs(c) : NO_ARGS,
   } as EntryEvent;
   if (backtraces) {
     const bt = c.backtrace();
     o.backtrace = bt.frames.slice(1).map((f) => f.symbol);
     o.backtraceReliable = bt.reliable;
-    if (bt.frames.some((f) => f.source)) (o as unknown as Record<string, unknown>).backtraceSources = bt.frames.slice(1).map((f) => f.source ?? null);
+    if (bt.frames.some((f) => f.source)) o.backtraceSources = bt.frames.slice(1).map((f) => f.source ?? null);
   }
-  typeEntry(parts, o, fields === 'all');
+  typeEntry(parts, o, fields !== 'text', fields !== 'plain');
   if (c.goroutine !== undefined) o.goroutine = c.goroutine;
   o.ts = Number(c.timestampNs);
-  (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
+  if (fields !== 'plain') (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
   return o;
 }
 
@@ -248,11 +250,11 @@ export function exitEvent(c: ExitContext, fields: EventFields = 'all'): ExitEven
   const o = {
     type: 'exit', pid: c.pid, tid: c.tid, function: c.function, depth: c.depth, retval: renderRet(c), unwound: c.unwound, durationNs: Number(c.durationNs),
   } as ExitEvent;
-  typeExit(c, o, fields === 'all');
+  typeExit(c, o, fields !== 'text', fields !== 'plain');
   if (c.reason) o.reason = c.reason;
   if (c.inherited) o.inherited = true;
   if (c.goroutine !== undefined) o.goroutine = c.goroutine;
   o.ts = Number(c.timestampNs);
-  (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
+  if (fields !== 'plain') (o as { [IN_ORDER]?: true })[IN_ORDER] = true;
   return o;
 }

@@ -7,7 +7,8 @@
 // with textContent: a symbol named `<script>` shows as text and runs nothing.
 import { createHash } from 'crypto';
 import type { Sink } from './format';
-import { callTime, EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, RunInfo, View } from './events';
+import type { EntryEvent, ExitEvent, NoteEvent } from '../events';
+import { callTime, EndInfo, formatDuration, RunInfo, View } from './view';
 import { durationsNote } from './report';
 import { percentile, Summary } from './summary';
 import { PAGE_SCRIPT, PAGE_STYLE } from './html-page';

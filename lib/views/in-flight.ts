@@ -2,7 +2,8 @@
 // tracer detaches, they end in the output as unwound with reason 'detach'
 // (the program goes on with them; their returns are no longer ours to see).
 import type { EntryContext, ExitContext } from '../context';
-import type { EntryEvent, View } from './events';
+import type { EntryEvent } from '../events';
+import type { View } from './view';
 
 interface Call {
   pid: number;

@@ -1,6 +1,7 @@
 // JSON lines: one object per event, as the events are (events.ts).
 import type { Sink } from './format';
-import type { EndInfo, EntryEvent, ExitEvent, NoteEvent, View } from './events';
+import type { EntryEvent, ExitEvent, NoteEvent } from '../events';
+import type { EndInfo, View } from './view';
 import { entryJson, exitJson } from './event-json';
 
 /** Notes that mark processes coming and going (the tree's markers). */

@@ -8,7 +8,8 @@
 import * as os from 'os';
 import * as path from 'path';
 import { randomBytes } from 'crypto';
-import { EndInfo, EntryEvent, ExitEvent, RunInfo, View } from './events';
+import type { EntryEvent, ExitEvent } from '../events';
+import { EndInfo, RunInfo, View } from './view';
 import { AttributeValue, exportLine, OtlpExporter, SpanRecord, tracesUrl } from './otlp-export';
 import { commandOf, exeOf } from '../symbols/procfs';
 

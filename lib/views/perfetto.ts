@@ -16,7 +16,8 @@ import * as path from 'path';
 import type { Sink } from './format';
 import { callStart, callValues } from './call-values';
 import { Stacks } from './chrome';
-import type { EndInfo, EntryEvent, ExitEvent, NoteEvent, RunInfo, View } from './events';
+import type { EntryEvent, ExitEvent, NoteEvent } from '../events';
+import type { EndInfo, RunInfo, View } from './view';
 import { SEQ_INCREMENTAL_STATE_CLEARED, SEQ_NEEDS_INCREMENTAL_STATE, traceType, TYPE_INSTANT, TYPE_SLICE_BEGIN, TYPE_SLICE_END } from './perfetto-schema';
 
 const SEQUENCE = 1;

@@ -14,7 +14,8 @@ import type { Function as PFunction, Location, Mapping, Profile } from 'pprof-fo
 import type { Sink } from './format';
 import { readElf } from '../symbols/elf';
 import { loadedModules } from './record';
-import { callTime, EndInfo, EntryEvent, ExitEvent, ModuleRef, RunInfo, View } from './events';
+import type { EntryEvent, ExitEvent } from '../events';
+import { callTime, EndInfo, ModuleRef, RunInfo, View } from './view';
 
 /** A hooked function as a pprof location (one per address). */
 interface Site {

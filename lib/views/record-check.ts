@@ -9,7 +9,8 @@
 // than LIMITS.nesting: the views write events out again (JSON.stringify is
 // recursive).
 import type { Fallback } from './fallbacks';
-import type { EntryEvent, ExitEvent, NoteEvent, RunInfo, TraceEvent } from './events';
+import type { EntryEvent, ExitEvent, NoteEvent, LineEvent } from '../events';
+import type { RunInfo } from './view';
 
 /** A record's first line (record.ts has the format). */
 export interface RecordHeader extends RunInfo {
@@ -285,7 +286,7 @@ function checkNote(o: Obj): NoteEvent {
 }
 
 /** An event line (not the header, not the end line): checked, and returned as an event. */
-export function checkEvent(o: Obj): TraceEvent {
+export function checkEvent(o: Obj): LineEvent {
   allShallow(o);
   if (o.type === 'entry') return checkEntry(o);
   if (o.type === 'exit') return checkExit(o);

@@ -16,7 +16,7 @@
 //             "functions":[{"pid","address","function"}],"status":{...}}
 
 import * as fs from 'fs';
-import type { RunInfo } from './events';
+import type { RunInfo } from './view';
 import type { RecordEnd, RecordHeader } from './record-check';
 import type { Fallback } from './fallbacks';
 

@@ -3,7 +3,8 @@
 import type { Sink } from './format';
 import { escapeText } from '../symbols/text';
 import type { Palette } from './colors';
-import { EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, View } from './events';
+import type { EntryEvent, ExitEvent, NoteEvent } from '../events';
+import { EndInfo, formatDuration, View } from './view';
 import { PERCENTILE_RELATIVE_ERROR, SortKey, Summary, SummaryRow } from './summary';
 import { Bucket, Histogram } from './histogram';
 

@@ -11,7 +11,7 @@
 // (histogram.ts), from which the percentiles come, within 0.4%.
 import type { CallBatch } from '../record/batch';
 import type { ColumnSummary, CountedCalls } from '../record/aggregate';
-import { callTime } from './events';
+import { callTime } from './view';
 import { Histogram } from './histogram';
 
 export { PERCENTILE_RELATIVE_ERROR } from './histogram';

@@ -13,7 +13,8 @@ import { memoize } from '../memo';
 import { escapeText } from '../symbols/text';
 import { fallbackLines, fallbacksOf } from './fallbacks';
 import type { Palette } from './colors';
-import { EndInfo, EntryEvent, ExitEvent, formatDuration, NoteEvent, RunInfo, View } from './events';
+import type { EntryEvent, ExitEvent, NoteEvent } from '../events';
+import { EndInfo, formatDuration, RunInfo, View } from './view';
 
 export type TimeColumn = 'none' | 'absolute' | 'relative';
 

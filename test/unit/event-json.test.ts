@@ -1,7 +1,7 @@
 // The JSON lines of live events (lib/views/event-json.ts) are byte for byte
 // what JSON.stringify writes, for every shape an event takes.
 import { entryJson, exitJson, IN_ORDER, withoutShownDepth } from '../../lib/views/event-json';
-import type { EntryEvent, ExitEvent } from '../../lib/views/events';
+import type { EntryEvent, ExitEvent } from '../../lib/events';
 
 const live = <T extends object>(o: T): T => Object.assign(o, { [IN_ORDER]: true });
 const stringified = (e: object) => JSON.stringify(withoutShownDepth(e)) + '\n';

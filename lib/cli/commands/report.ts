@@ -7,8 +7,9 @@
 // filters other than --tid, take events (lib/record/events.ts), merged from
 // the threads by ts (lib/record/order.ts).
 import * as fs from 'fs';
-import type { EntryEvent, ExitEvent, NoteEvent, RunInfo, TraceEvent } from '../../views/events';
-import { formatDuration, missedLine } from '../../views/events';
+import type { EntryEvent, ExitEvent, NoteEvent, LineEvent } from '../../events';
+import type { RunInfo } from '../../views/view';
+import { formatDuration, missedLine } from '../../views/view';
 import { IN_FLIGHT_BYTES, IN_FLIGHT_MAX, InFlightBound } from '../../views/record';
 import { NO_FILTERS } from '../../views/filters';
 import type { SummaryView } from '../../views/report';
@@ -68,12 +69,12 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
   const view = () => built!.view;
 
   // Events to the views, in ts order.
-  const emit = (e: TraceEvent) => {
+  const emit = (e: LineEvent) => {
     if (e.type === 'entry') view().entry(e as EntryEvent);
     else if (e.type === 'exit') view().exit(e as ExitEvent);
     else view().note(e as NoteEvent, noteText(e as NoteEvent));
   };
-  const order = new TsOrder<TraceEvent>(emit);
+  const order = new TsOrder<LineEvent>(emit);
   const toOrder = (e: CallEvent) => order.push(e.ts, e);
   let firstTid = 0, rows = 0;
   // The bound on calls in flight applies as the events are made (a thread's own order): what it drops is never made.

@@ -1,48 +1,11 @@
 // methods/: what puts a session together (Tracer.spawn, Tracer.attach) and the event stream over it: above both the engine and the modes, which it hands the session (the engine knows no mode).
-// Tracer.events: a hook whose calls come out as plain objects through an
-// async iterator, for code that prefers streams to callbacks.
-import type { EntryContext, ExitContext } from '../context';
+// Tracer.events: a hook whose calls come out through an async iterator as the
+// one event model's plain objects (../events.ts: what `--format json` writes
+// and a record replays), for code that prefers streams to callbacks.
 import type { ExitStatus } from '../engine/session';
+import type { TraceEvent } from '../events';
 import type { Hook, HookHandlers } from '../hook';
-import type { UnwindReason } from '../rethook';
-
-interface CallEventBase {
-  pid: number;
-  tid: number;
-  /** Name of the hooked function (demangled for C++). */
-  function: string;
-  address: number;
-  /** Nesting of hooked calls on this thread (0 = outermost). */
-  depth: number;
-  /** The first integer arguments, as at entry. */
-  args: readonly bigint[];
-  returnAddress: number;
-  stackPointer: number;
-  /** Made in the parent before a fork and in flight in this followed child too. */
-  inherited: boolean;
-}
-
-/** A hooked function was entered. */
-export interface EntryEvent extends CallEventBase {
-  type: 'entry';
-}
-
-/** A hooked call returned (or its frame was unwound: `unwound`, `reason`). */
-export interface ExitEvent extends CallEventBase {
-  type: 'exit';
-  /** Null when unwound: a call that did not return has no return value. */
-  retval: bigint | null;
-  durationNs: bigint;
-  unwound: boolean;
-  reason: UnwindReason | null;
-}
-
-/** The program ended (or the tracer detached): the last event. */
-export interface ProcessExitEvent extends ExitStatus {
-  type: 'process-exit';
-}
-
-export type TraceEvent = EntryEvent | ExitEvent | ProcessExitEvent;
+import { entryEvent, exitEvent } from '../views/format';
 
 export interface EventsOptions {
   /** Calls of this hook in flight at once (all threads), as hook()'s. */
@@ -56,18 +19,17 @@ export interface EventsOptions {
    * `stream.hook.fellBack` says which and why).
    */
   mode?: 'trap' | 'fast';
+  /**
+   * C strings to copy at the call, as hook()'s, but `{ strings: 'auto' }` by
+   * default: an event shows a string argument as it was at the call (as
+   * `--format json` does), not as it is when the event is made.
+   */
+  capture?: HookHandlers['capture'];
 }
 
 /** An async iterator of a hook's events, with the hook itself. */
 export interface TraceEventStream extends AsyncIterableIterator<TraceEvent> {
   readonly hook: Hook;
-}
-
-function base(ctx: EntryContext | ExitContext): CallEventBase {
-  return {
-    pid: ctx.pid, tid: ctx.tid, function: ctx.function, address: ctx.address, depth: ctx.depth,
-    args: ctx.args, returnAddress: ctx.returnAddress, stackPointer: ctx.stackPointer, inherited: ctx.inherited,
-  };
 }
 
 /**
@@ -96,12 +58,13 @@ export function eventStream(
     maxActive: options.maxActive,
     returnMode: options.returnMode,
     mode: options.mode ?? 'fast',
+    capture: options.capture ?? { strings: 'auto' },
     onEntry: (ctx) => {
-      queue.push({ type: 'entry', ...base(ctx) });
+      queue.push(entryEvent(ctx, false, 'plain'));
       wake();
     },
     onExit: (ctx) => {
-      queue.push({ type: 'exit', ...base(ctx), retval: ctx.retval, durationNs: ctx.durationNs, unwound: ctx.unwound, reason: ctx.reason });
+      queue.push(exitEvent(ctx, 'plain'));
       wake();
     },
   });

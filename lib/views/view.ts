@@ -1,52 +1,6 @@
-// The events every view consumes, live or replayed from a record: the JSON
-// lines of `--format json`, as objects. Field names are stable (other tools
-// parse them); new ones are only ever added.
-
-export interface EntryEvent {
-  type: 'entry';
-  pid: number;
-  tid: number;
-  function: string;
-  address: string;
-  /** Hooked calls nested on this thread (0 = outermost). */
-  depth: number;
-  /** The first integer arguments, as hex strings. */
-  args: string[];
-  backtrace?: string[];
-  backtraceReliable?: boolean;
-  inherited?: boolean;
-  /** Go programs: the goroutine's id (calls nest per goroutine: `depth` counts its calls). */
-  goroutine?: number;
-  /** CLOCK_MONOTONIC ns when the entry stop was taken. */
-  ts: number;
-}
-
-export interface ExitEvent {
-  type: 'exit';
-  pid: number;
-  tid: number;
-  function: string;
-  depth: number;
-  /** Hex; null when the call did not return (unwound): it has no return value. */
-  retval: string | null;
-  unwound: boolean;
-  /** As measured: it includes the tracer's round trip (see overheadNs). */
-  durationNs: number;
-  reason?: string;
-  inherited?: boolean;
-  /** Go programs: the goroutine's id, as at the entry. */
-  goroutine?: number;
-  /** CLOCK_MONOTONIC ns when the return (or unwinding) was seen. */
-  ts: number;
-}
-
-/** Anything else: process-exit, missed, refused, warning, fork, exec... */
-export interface NoteEvent {
-  type: string;
-  [k: string]: unknown;
-}
-
-export type TraceEvent = EntryEvent | ExitEvent | NoteEvent;
+// What a view is (View, Tee) and what it is told of a run (RunInfo, EndInfo),
+// with the time helpers the views share. The events themselves: ../events.ts.
+import type { EntryEvent, ExitEvent, NoteEvent } from '../events';
 
 /** What the views know at the end of a run (live or replayed). */
 export interface RunInfo {
