@@ -12,6 +12,8 @@
         "native/record/encode.cc",
         "native/record/summarize.cc",
         "native/record/json_lines.cc",
+        "native/record/plain_calls.cc",
+        "native/record/tree_lines.cc",
         "native/addon_record.cc",
         "native/dwarf/types.cc",
         "native/dwarf/unwind.cc",

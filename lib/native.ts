@@ -252,7 +252,30 @@ export interface NativeJsonLineWriter {
     openTs: Float64Array, openN: number, out: Uint8Array, outPos: number, lineEnds: Uint32Array | null, lineTs: Float64Array | null, result: Float64Array): 0 | 1 | 2;
 }
 
+/**
+ * The addon's writer of the live call tree from CALLS bytes
+ * (native/record/tree_lines.h; lib/record/tree-lines.ts is its one user), for
+ * chunks whose every call is plain.
+ */
+export interface NativeTreeLineWriter {
+  /** Site `id`: its words; plain (no signature); its name as a call line shows it and as a block's end does (escaped). */
+  site(id: number, args: number, ret: boolean, fp: boolean, plain: boolean, callName: Uint8Array, blockName: Uint8Array): void;
+  /**
+   * One CALLS payload of thread `tid`, buf[start, end), after the thread's
+   * pending entry line (`head` at `headDepth`; null: none), paired with its
+   * open calls and written into `out` from `outPos`. 0: written; 1: not plain
+   * or damaged, nothing changed; 2: more room needed, nothing changed.
+   * result: [rows, entries, lines, unmatched, last ts, out pos, open n, open
+   * calls needed, out bytes needed, the pending line's start in out (-1:
+   * none; it runs to out pos), its depth].
+   */
+  chunk(buf: Uint8Array, start: number, end: number, tid: number, baseTs: number, head: Uint8Array | null, headDepth: number, openDepth: Uint32Array,
+    openSite: Uint32Array, openTs: Float64Array, openN: number, out: Uint8Array, outPos: number, result: Float64Array): 0 | 1 | 2;
+}
+
 interface Addon {
+  /** nargs: the argument registers a line shows. */
+  TreeLineWriter: new (xorWords: boolean, nargs: number) => NativeTreeLineWriter;
   /** xorWords: the record's words are version 3's (each XOR its site's last in the chunk). */
   JsonLineWriter: new (xorWords: boolean) => NativeJsonLineWriter;
   CallSummarizer: new (overheadNs: number | null, nestedNs: number | null, maxOpen: number, perThread: boolean) => NativeCallSummarizer;
@@ -302,6 +325,7 @@ const addon: Addon = loadAddon();
 export const NativeTracer = addon.NativeTracer;
 export const CallSummarizer = addon.CallSummarizer;
 export const JsonLineWriter = addon.JsonLineWriter;
+export const TreeLineWriter = addon.TreeLineWriter;
 export const demangle = addon.demangle;
 export const createSharedMemory = addon.createSharedMemory;
 export const mapSharedFd = addon.mapSharedFd;

@@ -482,6 +482,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("fast", FastExports(env));
   exports.Set("CallSummarizer", CallSummarizerClass(env));
   exports.Set("JsonLineWriter", JsonLineWriterClass(env));
+  exports.Set("TreeLineWriter", TreeLineWriterClass(env));
   return exports;
 }
 

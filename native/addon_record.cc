@@ -1,15 +1,23 @@
 // The record's part of the binding, typed in lib/native.ts as
-// NativeCallSummarizer: native/record/summarize.h behind an object. Marshalling only.
+// NativeCallSummarizer, NativeJsonLineWriter and NativeTreeLineWriter:
+// native/record/summarize.h, json_lines.h and tree_lines.h behind objects.
+// Marshalling only.
 #include "addon_record.h"
 
 #include "record/json_lines.h"
 #include "record/summarize.h"
+#include "record/tree_lines.h"
 
 namespace rethook {
 
 namespace {
 
 double number_or_zero(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0; }
+
+std::string bytes_of(const Napi::Value& v) {
+  auto b = v.As<Napi::Uint8Array>();
+  return std::string(reinterpret_cast<const char*>(b.Data()), b.ByteLength());
+}
 
 class CallSummarizer : public Napi::ObjectWrap<CallSummarizer> {
  public:
@@ -123,12 +131,8 @@ class JsonLineWriter : public Napi::ObjectWrap<JsonLineWriter> {
  private:
   // site(id, args, ret, fp, plain, entryTail, exitTail)
   Napi::Value Site(const Napi::CallbackInfo& info) {
-    auto bytes = [](const Napi::Value& v) {
-      auto b = v.As<Napi::Uint8Array>();
-      return std::string(reinterpret_cast<const char*>(b.Data()), b.ByteLength());
-    };
     w_.site(info[0].As<Napi::Number>().Uint32Value(), uint8_t(info[1].As<Napi::Number>().Uint32Value()), info[2].ToBoolean(), info[3].ToBoolean(),
-            info[4].ToBoolean(), bytes(info[5]), bytes(info[6]));
+            info[4].ToBoolean(), bytes_of(info[5]), bytes_of(info[6]));
     return info.Env().Undefined();
   }
 
@@ -155,7 +159,7 @@ class JsonLineWriter : public Napi::ObjectWrap<JsonLineWriter> {
       Napi::RangeError::New(env, "JsonLineWriter.chunk: a payload, a stack or an output outside its memory").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    JsonChunkResult r = w_.chunk(buf.Data() + start, end - start, info[3].As<Napi::Number>().Uint32Value(), info[4].As<Napi::Number>().Uint32Value(),
+    LinesResult r = w_.chunk(buf.Data() + start, end - start, info[3].As<Napi::Number>().Uint32Value(), info[4].As<Napi::Number>().Uint32Value(),
                                  info[5].As<Napi::Number>().DoubleValue(), open, lines);
     const double vals[10] = {r.rows, r.entries, r.lines, r.unmatched, r.last_ts, double(lines.pos), double(open.n),
                              double(r.need_open), double(r.need_bytes), double(r.need_lines)};
@@ -166,10 +170,59 @@ class JsonLineWriter : public Napi::ObjectWrap<JsonLineWriter> {
   JsonLines w_;
 };
 
+class TreeLineWriter : public Napi::ObjectWrap<TreeLineWriter> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "TreeLineWriter", {InstanceMethod("site", &TreeLineWriter::Site), InstanceMethod("chunk", &TreeLineWriter::Chunk)});
+  }
+  // new TreeLineWriter(xorWords, nargs)
+  explicit TreeLineWriter(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<TreeLineWriter>(info), w_(info[0].ToBoolean(), info[1].As<Napi::Number>().Uint32Value()) {}
+
+ private:
+  // site(id, args, ret, fp, plain, callName, blockName)
+  Napi::Value Site(const Napi::CallbackInfo& info) {
+    w_.site(info[0].As<Napi::Number>().Uint32Value(), uint8_t(info[1].As<Napi::Number>().Uint32Value()), info[2].ToBoolean(), info[3].ToBoolean(),
+            info[4].ToBoolean(), bytes_of(info[5]), bytes_of(info[6]));
+    return info.Env().Undefined();
+  }
+
+  // chunk(buf, start, end, tid, baseTs, head | null, headDepth, openDepth, openSite, openTs, openN, out, outPos, result) -> status
+  // result: [rows, entries, lines, unmatched, last ts, out pos, open n, need open, need bytes, pending start (-1: none), pending depth]
+  Napi::Value Chunk(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto buf = info[0].As<Napi::Uint8Array>();
+    const size_t start = size_t(info[1].As<Napi::Number>().Int64Value()), end = size_t(info[2].As<Napi::Number>().Int64Value());
+    const std::string head = info[5].IsTypedArray() ? bytes_of(info[5]) : std::string();
+    auto depth = info[7].As<Napi::Uint32Array>();
+    auto site = info[8].As<Napi::Uint32Array>();
+    auto ts = info[9].As<Napi::Float64Array>();
+    auto out = info[11].As<Napi::Uint8Array>();
+    auto result = info[13].As<Napi::Float64Array>();
+    OpenCalls open{depth.Data(), site.Data(), ts.Data(), size_t(info[10].As<Napi::Number>().Int64Value()),
+                   std::min(depth.ElementLength(), std::min(site.ElementLength(), ts.ElementLength()))};
+    LinesOut lines{out.Data(), size_t(info[12].As<Napi::Number>().Int64Value()), out.ByteLength()};
+    if (start > end || end > buf.ByteLength() || open.n > open.cap || lines.pos > lines.cap || result.ElementLength() < 11) {
+      Napi::RangeError::New(env, "TreeLineWriter.chunk: a payload, a stack or an output outside its memory").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    TreeChunkResult r = w_.chunk(buf.Data() + start, end - start, info[3].As<Napi::Number>().Uint32Value(), info[4].As<Napi::Number>().DoubleValue(),
+                                 head, info[6].As<Napi::Number>().Uint32Value(), open, lines);
+    const double vals[11] = {r.rows, r.entries, r.lines, r.unmatched, r.last_ts, double(lines.pos), double(open.n),
+                             double(r.need_open), double(r.need_bytes), r.pending_start, r.pending_depth};
+    std::copy(vals, vals + 11, result.Data());
+    return Napi::Number::New(env, double(r.status));
+  }
+
+  TreeLines w_;
+};
+
 }  // namespace
 
 Napi::Function JsonLineWriterClass(Napi::Env env) { return JsonLineWriter::Init(env); }
 
 Napi::Function CallSummarizerClass(Napi::Env env) { return CallSummarizer::Init(env); }
+
+Napi::Function TreeLineWriterClass(Napi::Env env) { return TreeLineWriter::Init(env); }
 
 }  // namespace rethook

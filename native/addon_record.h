@@ -5,4 +5,5 @@
 namespace rethook {
 Napi::Function CallSummarizerClass(Napi::Env env);
 Napi::Function JsonLineWriterClass(Napi::Env env);
+Napi::Function TreeLineWriterClass(Napi::Env env);
 }

@@ -205,6 +205,32 @@ describe('live --format json in fast mode is written as dump writes a record: fr
     expect(same(events.events)).toEqual(same(dumped));
   });
 
+  test('the live tree to a file makes no EntryContext and is the tree the per-call path and replay write', () => {
+    // Times and argument registers other than inner's and middle's first differ from run to run.
+    const same = (text: string) => text.trim().split('\n').map((l) => l.replace(/^ *\d+ /, '').replace(/ <[\d.]+ [num]?s>/, '')
+      .replace(/^( *(?:inner|middle)\(0x[0-9a-f]+).*?\)/, '$1…)').replace(/^( *(?:outer|slow|other)\().*?\)/, '$1…)'));
+    const tree = (...args: string[]) => {
+      const out = path.join(scratchDir(), 'calltree-live.txt');
+      const r = cli(['trace', '-o', out, ...args, ...TREE, '--', fixture('calltree')], { env: { RETHOOK_TEST_CONTEXTS: '1' } });
+      expect(r.status).toBe(0);
+      return { lines: same(fs.readFileSync(out, 'utf8')), contexts: Number(/^rethook-test: (\d+) entry contexts$/m.exec(r.stderr)![1]) };
+    };
+    const file = path.join(scratchDir(), 'calltree-text.rethook');
+    expect(cli(['record', '-o', file, ...TREE, '--', fixture('calltree')]).status).toBe(0);
+    const replay = cli(['replay', file]);
+    expect(replay.status).toBe(0);
+    const replayed = same(replay.stdout);
+    const columns = tree();
+    expect(columns.contexts).toBe(0);
+    const perCall = tree('--max-depth', '10');
+    expect(perCall.contexts).toBe(13);
+    // The header (how calls are caught) first, then the calls: leaves on one line, blocks closed with their name.
+    expect(columns.lines).toEqual(perCall.lines);
+    expect(columns.lines.filter((l) => !l.startsWith('rethook: '))).toEqual(replayed.filter((l) => !l.startsWith('rethook: ')));
+    expect(columns.lines).toContain('  middle(0x2…) {');
+    expect(columns.lines).toContain('  } = 0x2 /* middle */');
+  });
+
   test('typed values in live JSON from the record are those the per-call path renders at the call', () => {
     const FNS = ['-f', 'halve', '-f', 'measure', '-f', 'lookup', '-f', 'paint', '-f', 'flip'];
     const run = (...args: string[]) => {

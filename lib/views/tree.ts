@@ -154,6 +154,36 @@ export class TreeView implements View {
     if (text) this.out.write(`rethook: ${escapeText(text)}\n`);
   }
 
+  /** Buffered, with no colors or time column: the lines record/tree-lines.ts writes from a record's bytes. */
+  get plainLines(): boolean {
+    return !this.out.sync && !this.o.colors.enabled && this.o.time === 'none';
+  }
+
+  /**
+   * Buffered mode: thread `tid`'s entry line not written yet (a leaf so far),
+   * with its depth; null when there is none. For a writer of the same lines
+   * from a record's bytes (record/tree-lines.ts, never with backtraces),
+   * which takes it up and hands its own back (setPending).
+   */
+  pendingOf(tid: number): { head: string; depth: number } | null {
+    const p = this.pending.get(tid);
+    return p !== undefined && p.head !== null ? { head: p.head, depth: p.depth } : null;
+  }
+
+  /** Thread `tid`'s pending entry line is now `head` at `depth` (null: none; what was pending was written by the caller). */
+  setPending(tid: number, head: string | null, depth = 0): void {
+    let slot = this.pending.get(tid);
+    if (slot === undefined) {
+      if (head === null) return;
+      if (this.pending.size >= SWEEP_AT) this.sweep();
+      this.pending.set(tid, (slot = { head: null, seq: 0, suffix: '', depth: 0 }));
+    }
+    slot.head = head;
+    slot.seq = this.entries++;
+    slot.suffix = '';
+    slot.depth = depth;
+  }
+
   /** Lines written by others (the end-of-run line, the summary) go after what is pending. */
   flushAll(): void {
     this.closeOpen();

@@ -16,6 +16,7 @@ import type { ColumnSummary } from '../../record/aggregate';
 import type { LiveRecordReader } from '../../record/live';
 import type { Summary } from '../../views/summary';
 import type { SummaryView } from '../../views/report';
+import type { TreeView } from '../../views/tree';
 import { hasFilters, NO_FILTERS } from '../../views/filters';
 import { IN_FLIGHT_MAX } from '../../views/record';
 import { HookingArgs, hookMode, Parsed, ViewingArgs } from '../args';
@@ -52,23 +53,26 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const built = recording ? null : buildViews(fd, columns ? { ...v!, filters: NO_FILTERS } : v!, run, { live: true, headline: endLine });
   const fromColumns = columns ? liveSummary((built!.view as SummaryView).summary, v!.rawDurations ? null : run, f!.tids) : null;
   const sink = built?.sink ?? new Sink(fd);
-  // JSON lines in fast mode, with no filter, backtrace or followed fork: written from a record written in memory
-  // too (lib/record/json-lines.ts), as `record` + `dump --format json` write them, with no object per call.
-  const jsonColumns = !recording && fastMode && v!.format === 'json' && !v!.summary && !v!.hist.length && !v!.html && v!.otlp === undefined
-    && !h.followForks && !h.backtrace && !hasFilters(f!) ? liveJson(sink) : null;
+  // JSON lines, or the tree to a file or a pipe (no colors or time column), in fast mode, with no filter, backtrace
+  // or followed fork: written from a record written in memory too (lib/record/json-lines.ts, tree-lines.ts), as
+  // `record` + `dump --format json` or `replay` write them, with no object per call.
+  const linesFromRecord = !recording && fastMode && !v!.summary && !v!.hist.length && !v!.html && v!.otlp === undefined
+    && !h.followForks && !h.backtrace && !hasFilters(f!);
+  const lineColumns = linesFromRecord && v!.format === 'json' ? liveLines(sink, null, v!.nargs)
+    : linesFromRecord && built?.tree && built.view === built.tree && built.tree.plainLines ? liveLines(sink, built.tree, v!.nargs) : null;
   // A record (format version 3, lib/record/write.ts): its writer, made once the program's pid is known; notes go into it.
   let writer: RecordWriter | null = null;
   const view: View = built?.view ?? (recording ? recordNotes(() => writer) : new JsonView(sink));
   const fields: EventFields = built?.fields ?? 'all';
   // (The calls written before a note go out before it.)
   const note = (e: NoteEvent, text: string) => {
-    if (jsonColumns) toJson();
+    if (lineColumns) toLines();
     view.note(e, text);
   };
-  /** The calls written so far into the JSON columns' record, out to the view. */
-  const toJson = () => {
+  /** The calls written so far into the record in memory, out to the view. */
+  const toLines = () => {
     writer?.flush();
-    jsonColumns!.json.drain();
+    lineColumns!.lines.drain();
   };
   const tool = `rethook ${require('../../../package.json').version}`;
 
@@ -91,8 +95,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
   const modules = recording || v!.format === 'pprof' ? loadedModules(tracer.pid) : [];
   if (recording) writer = startRecord(fd, run, h.attachPid !== null, h.patterns, modules, tool);
   else if (fromColumns) writer = startRecord(fromColumns.reader.take, run, h.attachPid !== null, h.patterns, [], tool, true);
-  else if (jsonColumns) {
-    writer = startRecord(jsonColumns.take, run, h.attachPid !== null, h.patterns, [], tool);
+  else if (lineColumns) {
+    writer = startRecord(lineColumns.take, run, h.attachPid !== null, h.patterns, [], tool);
     writer.liveValues = true;
   }
   // A followed fork child's record stream opens with the calls it inherited (trap mode's: those the writer encodes).
@@ -151,7 +155,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
       ...(h.prototypes ? { prototypes: h.prototypes } : {}),
       ...(h.stringMax !== undefined ? { stringMax: h.stringMax } : {}),
       // A record's hook only records: fast mode then writes its rings into the record with no object per call.
-      ...(writer ? recorder(writer, recording || jsonColumns !== null, h.backtrace && recording, recording ? modules : [], jsonColumns ? perCall : null) : perCall),
+      ...(writer ? recorder(writer, recording || lineColumns !== null, h.backtrace && recording, recording ? modules : [], lineColumns ? perCall : null) : perCall),
     });
   } catch (e) {
     const st = (e as { status?: ExitStatus }).status;
@@ -175,7 +179,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
     if (released) return;
     released = tracer.waitReleased();
     // Live JSON's lines are written while the writer hands a buffer out: the detach (which drains the rings into it) waits until that is done.
-    if (jsonColumns) queueMicrotask(() => void tracer.detach());
+    if (lineColumns) queueMicrotask(() => void tracer.detach());
     else void tracer.detach();
   };
   interrupts.hooked(tracer, h.attachPid !== null ? 'attached' : h.detachOnExit ? 'detach-on-exit' : 'started', live);
@@ -183,7 +187,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   // A slow run's record is written out every second too: a killed recorder loses at most that (or its last buffer).
   // Live JSON's, every FLUSH_AFTER_MS as the sink's (what a drain wrote: all threads' calls up to then).
   const flusher = writer && recording ? setInterval(() => writer!.flush(), 1000)
-    : writer && jsonColumns ? setInterval(() => (writer!.flush(), jsonColumns.json.buffered()), FLUSH_AFTER_MS) : null;
+    : writer && lineColumns ? setInterval(() => (writer!.flush(), lineColumns.lines.buffered()), FLUSH_AFTER_MS) : null;
   flusher?.unref();
   let st: ExitStatus;
   try {
@@ -196,9 +200,9 @@ export async function traceCommand(p: Parsed): Promise<number> {
   showNotes();
   if (st.detached) inflight.endAll(view);
   // The calls still open end here, as `dump` ends them at the record's end.
-  if (jsonColumns) {
+  if (lineColumns) {
     writer?.flush();
-    jsonColumns.json.closeAll(monotonicNs(), st.detached ? 'detach' : 'exit');
+    lineColumns.lines.closeAll(monotonicNs(), st.detached ? 'detach' : 'exit');
   }
   if (released) st = await released;
   if (hk.nmissed > 0) {
@@ -216,8 +220,8 @@ export async function traceCommand(p: Parsed): Promise<number> {
   /** The program's end, written and turned into our exit code. */
   function ended(s: ExitStatus, hk?: Hook): number {
     status = s;
-    if (jsonColumns) {
-      toJson();
+    if (lineColumns) {
+      toLines();
       if (writer) calls += writer.calls; // (a goroutine's calls took the per-call path)
     }
     if (!s.detached) view.note({ type: 'process-exit', pid: s.pid, code: s.code, signal: s.signal }, '');
@@ -260,19 +264,27 @@ function liveSummary(summary: Summary, overhead: Pick<RunInfo, 'overheadNs' | 'n
   return { reader, columns };
 }
 
-/** Live JSON lines' own record reader, writing each decoded buffer's calls (lib/record/json-lines.ts). */
-function liveJson(sink: Sink): { take: (b: Buffer) => void; json: import('../../record/json-lines').ColumnJson } {
-  const { ColumnJson } = require('../../record/json-lines') as typeof import('../../record/json-lines');
+/** Live JSON lines' (tree: the tree's) own record reader, writing each decoded buffer's calls (lib/record/json-lines.ts, tree-lines.ts). */
+function liveLines(sink: Sink, tree: TreeView | null, nargs: number): { take: (b: Buffer) => void; lines: LiveLines } {
   const { LiveRecordReader } = require('../../record/live') as typeof import('../../record/live');
-  const json = new ColumnJson(sink);
-  const reader = new LiveRecordReader(json.handlers);
+  const lines: LiveLines = tree ? new (require('../../record/tree-lines') as typeof import('../../record/tree-lines')).ColumnTree(sink, tree, nargs)
+    : new (require('../../record/json-lines') as typeof import('../../record/json-lines')).ColumnJson(sink);
+  const reader = new LiveRecordReader(lines.handlers);
   return {
     take: (b) => {
       reader.take(b);
-      json.buffered();
+      lines.buffered();
     },
-    json,
+    lines,
   };
+}
+
+/** What writes lines from a record written in memory (ColumnJson, ColumnTree). */
+interface LiveLines {
+  readonly handlers: import('../../record/read').RecordHandlers;
+  buffered(): void;
+  drain(): void;
+  closeAll(ts: number, reason: 'detach' | 'exit'): void;
 }
 
 /** A record's header written at once (lib/record/write.ts): its writer, on `fd` (or to a consumer). */
