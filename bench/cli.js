@@ -19,7 +19,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rethook-bench-'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** What a run writes (files, or uftrace's directory): removed before each timed run, so no run pays for deleting the last one's output. */
-const OUTPUTS = () => [rec, ufData, path.join(tmp, 'c.txt'), path.join(tmp, 'h.txt'), path.join(tmp, 'j.json')];
+const OUTPUTS = () => [rec, ufData, path.join(tmp, 'c.txt'), path.join(tmp, 'h.txt'), path.join(tmp, 'j.json'), path.join(tmp, 't.txt'), path.join(tmp, 'uf.txt')];
 function wallNs(cmd, opts = {}) {
   const t0 = process.hrtime.bigint();
   execFileSync(cmd[0], cmd.slice(1), { stdio: 'ignore', ...opts });
@@ -76,12 +76,16 @@ async function main() {
   add('rethook trace -c', slope((n) => rethook('trace', '-c', '-o', path.join(tmp, 'c.txt'), '-f', 'tiny', '--', LOOP, String(n))), 1);
   add('rethook trace --hist', slope((n) => rethook('trace', '--hist', 'tiny', '-o', path.join(tmp, 'h.txt'), '-f', 'tiny', '--', LOOP, String(n))), 1);
   add('rethook trace --format json -o FILE', slope((n) => rethook('trace', '--format', 'json', '-o', path.join(tmp, 'j.json'), '-f', 'tiny', '--', LOOP, String(n))), 4);
+  // The call tree as text to a file, against uftrace's own live text (record, then replay to stdout, redirected to a file).
+  const text = slope((n) => rethook('trace', '-o', path.join(tmp, 't.txt'), '-f', 'tiny', '--', LOOP, String(n)));
+  const ufLive = uf ? slope((n) => ['sh', '-c', `exec uftrace live -P tiny -d "${ufData}" "${LOOP}" ${n} > "${path.join(tmp, 'uf.txt')}"`]) : null;
   console.log(`\nThe CLI end to end, no --mode, ${N} and ${Math.round(N / 10)} calls of tiny() (per call = the slope of whole-process time, median of 3)`);
   if (uf) console.log(`  uftrace record -P tiny                         ${ufRecord.toFixed(0).padStart(7)} ns per call`);
   for (const r of rows) {
     const ratio = uf ? ` = ${(r.ns / ufRecord).toFixed(2)}x uftrace record (target <= ${r.target})` : '';
     console.log(`  ${r.what.padEnd(46)} ${r.ns.toFixed(0).padStart(7)} ns per call${ratio}`);
   }
+  console.log(`  ${'rethook trace -o FILE (the tree, text)'.padEnd(46)} ${text.toFixed(0).padStart(7)} ns per call${uf ? ` = ${(text / ufLive).toFixed(2)}x uftrace live -P tiny > FILE (${ufLive.toFixed(0)} ns)` : ''}`);
 
   // Bytes per call, and reading back N calls.
   execFileSync(RETHOOK, ['record', '-o', rec, '-f', 'tiny', '--', LOOP, String(N)], { stdio: 'ignore' });
