@@ -231,6 +231,24 @@ describe('live --format json in fast mode is written as dump writes a record: fr
     expect(columns.lines).toContain('  } = 0x2 /* middle */');
   });
 
+  test("replay writes the tree of one thread from the record's bytes, as the events path writes it, past the window held for merging", () => {
+    const file = path.join(scratchDir(), 'flood-replay.rethook');
+    expect(cli(['record', '-o', file, '-f', 'step', '--', fixture('flood'), '300000', '0']).status).toBe(0);
+    const replay = (...args: string[]) => {
+      const out = path.join(scratchDir(), 'flood-replay.txt');
+      const r = cli(['replay', '-o', out, ...args, file], { env: { RETHOOK_TEST_CONTEXTS: '1' } });
+      expect(r.status).toBe(0);
+      return { text: fs.readFileSync(out, 'utf8'), chunks: Number(/^rethook-test: (\d+) chunks written by the addon$/m.exec(r.stderr)?.[1] ?? 0) };
+    };
+    const native = replay();
+    const events = replay('--max-depth', '100'); // a filter takes the events path
+    expect(native.chunks).toBeGreaterThan(0);
+    expect(events.chunks).toBe(0);
+    expect(native.text.length).toBeGreaterThan(300000 * 30);
+    expect(native.text).toBe(events.text);
+    expect(native.text.split('\n', 1)[0]).toMatch(/^ +\d+ step\(0x0, 0x493e0, 0x[0-9a-f]+\) = 0x1 <[\d.]+ [num]?s>$/);
+  });
+
   test('typed values in live JSON from the record are those the per-call path renders at the call', () => {
     const FNS = ['-f', 'halve', '-f', 'measure', '-f', 'lookup', '-f', 'paint', '-f', 'flip'];
     const run = (...args: string[]) => {

@@ -30,7 +30,8 @@ import type { ExitEvent } from '../events';
 const OUT_BYTES = 1 << 18;
 
 export class ColumnTree {
-  private events: CallEvents | null = null;
+  /** How calls are paired and made into events (replay sets its own, bounded, before its first sites). */
+  events: CallEvents | null = null;
   private readonly native: InstanceType<typeof TreeLineWriter>;
   private readonly result = new Float64Array(11);
   private out = Buffer.allocUnsafe(OUT_BYTES);
@@ -42,12 +43,15 @@ export class ColumnTree {
     this.native = new TreeLineWriter(RECORD_FORMAT_VERSION >= 3, nargs); // a live record is this rethook's own
   }
 
+  /** Sites added to the record. */
+  sites(added: readonly SiteInfo[], all: readonly SiteInfo[]): void {
+    if (!this.events) this.events = new CallEvents(all);
+    for (const s of added) this.native.site(s.id, s.args, s.ret, s.fp, !s.signature, Buffer.from(escapeText(callLabel(s.function))), Buffer.from(escapeText(s.function)));
+  }
+
   /** What the live record reader (record/live.ts) hands the buffers to. */
   readonly handlers: RecordHandlers = {
-    sites: (added, all) => {
-      if (!this.events) this.events = new CallEvents(all);
-      for (const s of added) this.native.site(s.id, s.args, s.ret, s.fp, !s.signature, Buffer.from(escapeText(callLabel(s.function))), Buffer.from(escapeText(s.function)));
-    },
+    sites: (added, all) => this.sites(added, all),
     callsChunk: (pid, tid, baseTs, buf, start, end) => this.chunk(pid, tid, baseTs, buf, start, end),
     calls: (b) => {
       const ev = this.events;
@@ -59,7 +63,7 @@ export class ColumnTree {
   };
 
   /** A CALLS payload written by the addon, when its calls are all plain; undefined: decode it. */
-  private chunk(pid: number, tid: number, baseTs: number, buf: Buffer, start: number, end: number): ChunkCounts | undefined {
+  chunk(pid: number, tid: number, baseTs: number, buf: Buffer, start: number, end: number): ChunkCounts | undefined {
     const ev = this.events;
     if (!ev) return undefined;
     const open = ev.openCalls(pid, tid);

@@ -68,8 +68,12 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
   const inFlight = new InFlightBound();
   const view = () => built!.view;
 
-  // Events to the views, in ts order.
+  // The tree alone, to a file or a pipe, unfiltered: a thread's plain CALLS chunks written by the addon
+  // (lib/record/tree-lines.ts) while it is the one thread making calls and its events go out unheld (see calls()).
+  let treeLines: import('../../record/tree-lines').ColumnTree | null = null;
+  // Events to the views, in ts order (what the addon wrote goes out first).
   const emit = (e: LineEvent) => {
+    if (treeLines) treeLines.drain();
     if (e.type === 'entry') view().entry(e as EntryEvent);
     else if (e.type === 'exit') view().exit(e as ExitEvent);
     else view().note(e as NoteEvent, noteText(e as NoteEvent));
@@ -101,13 +105,27 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
           if (r.lastTs > lastTs) lastTs = r.lastTs;
         }
         return r;
-      } : undefined,
+      } : (pid, tid, baseTs, buf, start, stop) => {
+        // Only while one thread makes calls and its events go out as they are made (order not windowed): nothing to merge.
+        if (!treeLines || tid !== firstTid || order.windowed) return undefined;
+        order.drain();
+        const r = treeLines.chunk(pid, tid, baseTs, buf, start, stop);
+        if (r && r.rows) {
+          threads.add(tid);
+          if (r.lastTs > lastTs) lastTs = r.lastTs;
+        }
+        return r;
+      },
       header(h) {
         Object.assign(run, { command: h.command, pid: h.pid, startTs: h.startTs, startWallNs: h.startWallNs, overheadNs: h.overheadNs, nestedNs: h.nestedNs ?? null, modules: h.modules, mode: h.mode === 'fast' ? 'fast' : h.mode === 'trap' ? 'trap' : undefined });
         lastTs = h.startTs;
         built = buildViews(fd, columns ? { ...v, filters: NO_FILTERS } : v, run, { live: false, headline });
         settleWith(built.settle);
         if (columns) summary = new ColumnSummary((built.view as SummaryView).summary, v.rawDurations ? null : run.overheadNs, IN_FLIGHT_MAX, run.nestedNs);
+        else if (built.tree && built.view === built.tree && built.tree.plainLines) {
+          // (The in-flight bound is for views that hold entries: the tree holds none, and the addon's lines are not bounded.)
+          treeLines = new (require('../../record/tree-lines') as typeof import('../../record/tree-lines')).ColumnTree(built.sink, built.tree, v.nargs);
+        }
         for (const fb of h.fallbacks) {
           const m = `in trap mode, not fast: ${fb.function}: ${fb.reason}`;
           view().note({ type: 'fallback', message: m, ts: h.startTs }, m);
@@ -116,6 +134,10 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
       sites(added, all) {
         if (summary) summary.sites(added);
         else if (!events) events = new CallEvents(all, bound);
+        if (treeLines) {
+          treeLines.events = events;
+          treeLines.sites(added, all);
+        }
       },
       calls(b) {
         threads.add(b.tid);
@@ -144,6 +166,7 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
   } catch (e) {
     // What the views have shown up to the damage goes out before the file closes (a flush timer finds nothing left).
     order.drain();
+    (treeLines as import('../../record/tree-lines').ColumnTree | null)?.drain();
     (built as ReturnType<typeof buildViews> | null)?.sink.flush();
     throw e;
   }
@@ -159,6 +182,8 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
     }
   }
   order.drain();
+  (treeLines as import('../../record/tree-lines').ColumnTree | null)?.drain();
+  if (process.env.RETHOOK_TEST_CONTEXTS && treeLines) process.stderr.write(`rethook-test: ${(treeLines as import('../../record/tree-lines').ColumnTree).nativeChunks} chunks written by the addon\n`);
   const cs = summary as ColumnSummary | null;
   const open = cs ? cs.open : inFlight.open;
   const b = built as ReturnType<typeof buildViews> | null;
