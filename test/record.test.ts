@@ -231,6 +231,31 @@ describe('live --format json in fast mode is written as dump writes a record: fr
     expect(columns.lines).toContain('  } = 0x2 /* middle */');
   });
 
+  test('typed values in the live tree from the record are those the per-call path shows, rendered from the words or at the call', () => {
+    const FNS = ['flip', 'paint', 'halve', 'two', 'lookup', 'u64max', 'peek'];
+    const run = (fns: string[], ...args: string[]) => {
+      const out = path.join(scratchDir(), 'types-live.txt');
+      const r = cli(['trace', '-o', out, ...args, ...fns.flatMap((f) => ['-f', f]), '--', fixture('types', 'g-O0')], { env: { RETHOOK_TEST_CONTEXTS: '1' } });
+      expect(r.status).toBe(0);
+      const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.replace(/^ *\d+ /, '').replace(/ <[\d.]+ [num]?s>/, '').replace(/0x(7ff|fff)[0-9a-f]+/g, 'STACK'));
+      return { lines, contexts: Number(/^rethook-test: (\d+) entry contexts$/m.exec(r.stderr)![1]) };
+    };
+    // Every site's values rendered from the record's words and strings: no context.
+    const fromWords = run(FNS);
+    expect(fromWords.contexts).toBe(0);
+    expect(fromWords.lines).toEqual(run(FNS, '--max-depth', '10').lines);
+    expect(fromWords.lines).toContain('halve(f=5.0) = 2.5');
+    // A site whose values the record cannot render (a struct, a char, a second double: scale is in trap mode) makes
+    // the process's calls come through the handlers, which render them at the call, text included.
+    const more = [...FNS, 'make_point', 'measure', 'scale'];
+    const atCall = run(more);
+    expect(atCall.contexts).toBeGreaterThan(0);
+    expect(atCall.lines).toEqual(run(more, '--max-depth', '10').lines);
+    expect(atCall.lines).toContain('make_point(x=7, y=-8) = {x=7, y=-8}');
+    expect(atCall.lines).toContain('scale(v=1.5, f=2.0, n=3) = 9.0');
+    expect(atCall.lines).toContain("measure(s=\"hello \\\"world\\\"\\n\", c='x') = 15");
+  });
+
   test("replay writes the tree of one thread from the record's bytes, as the events path writes it, past the window held for merging", () => {
     const file = path.join(scratchDir(), 'flood-replay.rethook');
     expect(cli(['record', '-o', file, '-f', 'step', '--', fixture('flood'), '300000', '0']).status).toBe(0);

@@ -149,5 +149,7 @@ export function checkExtra(o: unknown): Obj {
   opt('goroutine', (v, f) => int(v, f, 0, Number.MAX_SAFE_INTEGER));
   opt('argv', each(typed));
   opt('ret', typed);
+  opt('argvText', str);
+  opt('retText', str);
   return x;
 }

@@ -12,7 +12,7 @@
 // One chunk is open at a time: records of another thread close it and open
 // that thread's. So a thread's records stay in the order they were written.
 import { KIND_EXTRA, KIND_HELD, KIND_STRING } from './calls';
-import { argsJson, entryParts, exitParts, filledJson, returnJson } from '../types/render';
+import { argsJson, argsText, entryParts, exitParts, filledJson, returnJson, returnText } from '../types/render';
 import * as fs from 'fs';
 import type { EntryContext, ExitContext } from '../context';
 import type { HookHandlers } from '../hook';
@@ -175,6 +175,13 @@ export class RecordWriter {
    * come through the handlers, which render typed values at the call.
    */
   liveValues = false;
+  /**
+   * The live tree's record (lib/record/tree-lines.ts): with liveValues, the
+   * values rendered at the call also carry their text as the tree shows it
+   * (`argvText`, `retText`): the JSON of a typed value does not say all of it
+   * (`2.0` for a double, `'x'` for a char, a struct's members).
+   */
+  liveText = false;
 
   /**
    * `output`: the record file's fd, or a consumer of its bytes (the header,
@@ -553,8 +560,10 @@ export function recordingHandlers(w: RecordWriter, opts: {
     if (c.inherited) (extra ??= {}).inherited = true;
     // Live JSON's typed values, from a call with a context: rendered now, from the thread, as the live views do.
     if (w.liveValues && c.signature) {
-      const argv = argsJson(entryParts(c));
+      const parts = entryParts(c);
+      const argv = argsJson(parts);
       if (argv) (extra ??= {}).argv = argv;
+      if (argv && w.liveText) extra!.argvText = argsText(parts, 8);
     }
     w.entry(c.pid, c.tid, site, Number(c.timestampNs), c.depth, c.args, s.fp && reads ? fpArgBits(c) : null, reads ? stringsOf(c, s.args) : null, extra);
   };
@@ -572,6 +581,7 @@ export function recordingHandlers(w: RecordWriter, opts: {
       if (filled) (extra ??= {}).filled = filled;
       const ret = live ? returnJson(parts) : null;
       if (ret) (extra ??= {}).ret = ret;
+      if (live && w.liveText) (extra ??= {}).retText = returnText(parts);
     }
     const ts = Number(c.timestampNs);
     // What the tracer held the thread for during the call (its entry's stop, the nested calls' stops): not the call's time.

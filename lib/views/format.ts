@@ -98,6 +98,9 @@ function recordValue(v: { name?: string; type?: string; value?: unknown; error?:
 export function argsText(e: EntryEvent, nargs: number): string {
   const live = (e as WithLive)[LIVE] as EntryParts | undefined;
   if (live !== undefined && live.values) return typedArgsText(live, 8);
+  // Rendered at the call by the live tree's record (RecordWriter.liveText): as the per-call path shows it.
+  const said = (e as { argvText?: unknown }).argvText;
+  if (typeof said === 'string') return escapeText(said);
   const argv = (e as unknown as { argv?: { name?: string; type?: string; value?: unknown; error?: string }[] }).argv;
   if (argv) return escapeText(argv.map(recordValue).join(', ')); // from a record: untrusted text
   return e.args.slice(0, nargs).join(', ');
@@ -106,6 +109,8 @@ export function argsText(e: EntryEvent, nargs: number): string {
 /** The return value as the text tree shows it: `= value`, or '' for a void function. */
 export function retText(e: ExitEvent): string {
   const live = (e as WithLive)[LIVE] as ExitParts | undefined;
+  const said = (e as { retText?: unknown }).retText;
+  if (typeof said === 'string') return escapeText(said);
   // Live (or re-rendered from a record's words: then a record's `filled` buffers follow, below).
   if (live !== undefined && (live.filled?.length || !(e as unknown as { filled?: unknown }).filled)) return returnText(live);
   const ret = (e as unknown as { ret?: { type?: string; value?: unknown; error?: string } }).ret;

@@ -98,6 +98,7 @@ export async function traceCommand(p: Parsed): Promise<number> {
   else if (lineColumns) {
     writer = startRecord(lineColumns.take, run, h.attachPid !== null, h.patterns, [], tool);
     writer.liveValues = true;
+    writer.liveText = v!.format !== 'json'; // the tree's
   }
   // A followed fork child's record stream opens with the calls it inherited (trap mode's: those the writer encodes).
   if (recording && h.followForks) writer!.followForks();
