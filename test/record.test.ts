@@ -256,6 +256,27 @@ describe('live --format json in fast mode is written as dump writes a record: fr
     expect(atCall.lines).toContain("measure(s=\"hello \\\"world\\\"\\n\", c='x') = 15");
   });
 
+  test('a record keeps the values its words cannot (arguments on the stack, a second double): replay and dump show them as the live tree does', () => {
+    const fns = ['ints', 'scale', 'two'].flatMap((f) => ['-f', f]);
+    const file = path.join(scratchDir(), 'types-at-call.rethook');
+    expect(cli(['record', '-o', file, ...fns, '--', fixture('types', 'g-O0')]).status).toBe(0);
+    const strip = (text: string) => text.trim().split('\n').filter((l) => !l.startsWith('rethook: ')).map((l) => l.replace(/^ *\d+ /, '').replace(/ <[\d.]+ [num]?s>/, ''));
+    const replayed = cli(['replay', file]);
+    expect(replayed.status).toBe(0);
+    const live = cli(['trace', ...fns, '--', fixture('types', 'g-O0')]);
+    expect(strip(replayed.stdout)).toEqual(strip(live.stderr));
+    expect(strip(replayed.stdout)).toEqual([
+      'ints(a=-1, b=-2, c=-3, d=-4, e=250, f=65000, g=4000000000, h=18446744073709551615) = 4000065239',
+      'scale(v=1.5, f=2.0, n=3) = 9.0',
+      'two(a=9, b=4) = 5',
+    ]);
+    // JSON: the typed values by name, and no text field (the tree's own).
+    const dumped = cli(['dump', file]).stdout.split('\n').filter((l) => l.includes('"function":"ints"') && l.startsWith('{"type":"entry"'));
+    expect(dumped).toHaveLength(1);
+    expect(JSON.parse(dumped[0]).argv.slice(6)).toEqual([{ name: 'g', type: 'unsigned int', value: 4000000000 }, { name: 'h', type: 'long unsigned int', value: '18446744073709551615' }]);
+    expect(dumped[0]).not.toContain('Text');
+  });
+
   test("replay writes the tree of one thread from the record's bytes, as the events path writes it, past the window held for merging", () => {
     const file = path.join(scratchDir(), 'flood-replay.rethook');
     expect(cli(['record', '-o', file, '-f', 'step', '--', fixture('flood'), '300000', '0']).status).toBe(0);

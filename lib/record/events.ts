@@ -8,7 +8,7 @@
 import { CallBatch, Kind, SiteInfo, UNWIND_REASONS } from './batch';
 import type { EntryEvent, ExitEvent, TypedJson } from '../events';
 import { IN_ORDER } from '../views/event-json';
-import { typeEntry, typeExit } from '../views/format';
+import { SAID, typeEntry, typeExit, WithSaid } from '../views/format';
 import type { CallArgs, ExitContext } from '../context';
 import type { Signature, TypedValue } from '../types/model';
 import { CallRegisters, readArgs, readReturn } from '../types/values';
@@ -215,7 +215,8 @@ export class CallEvents {
       const values = entryValues(b, r, s, words, att);
       typeEntry({ args: words as unknown as CallArgs, values, signature: s.signature as Signature }, e, true); // a record holds the words its site says (fewer than six: the rest are not read)
     }
-    if (extra) for (const k in extra) if (!BEFORE_ARGV.includes(k) && k !== 'argv') e[k] = extra[k];
+    if (extra) for (const k in extra) if (!BEFORE_ARGV.includes(k) && k !== 'argv' && k !== 'argvText') e[k] = extra[k];
+    if (typeof extra?.argvText === 'string') (e as WithSaid)[SAID] = { args: extra.argvText };
     e.ts = b.ts[r];
     (e as { [IN_ORDER]?: true })[IN_ORDER] = true;
     return e;
@@ -236,7 +237,8 @@ export class CallEvents {
       typeExit({ retval: word, unwound: false, returnValue } as unknown as ExitContext, e, true);
     }
     if (unwound) e.reason = UNWIND_REASONS[reason];
-    if (extra) for (const k in extra) if (k !== 'ret') e[k] = extra[k];
+    if (extra) for (const k in extra) if (k !== 'ret' && k !== 'retText') e[k] = extra[k];
+    if (typeof extra?.retText === 'string' && !unwound) (e as WithSaid)[SAID] = { ret: extra.retText };
     e.ts = ts;
     (e as { [IN_ORDER]?: true })[IN_ORDER] = true;
     return e;

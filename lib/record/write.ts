@@ -245,6 +245,21 @@ export class RecordWriter {
     return this.sites[id];
   }
 
+  /**
+   * Whether a call of site `id` (with a signature) has its typed values
+   * rendered at the call into its EXTRA record (argv, ret and, but for live
+   * JSON, their text): always for live views (liveValues), else when they
+   * cannot be rendered from the words and strings the record carries (an
+   * argument on the stack, a second double: a trap-mode call's).
+   */
+  rendersAtCall(id: number, argRegs: number): boolean {
+    if (this.liveValues) return true;
+    let v = this.atCall[id];
+    if (v === undefined) v = this.atCall[id] = !recordRendersAsLive(this.sites[id].signature, argRegs);
+    return v;
+  }
+  private readonly atCall: boolean[] = [];
+
   /** Known already: the id, or -1. */
   siteIdOf(pid: number, address: number): number {
     return this.siteIds.get(pid)?.get(address) ?? -1;
@@ -558,12 +573,13 @@ export function recordingHandlers(w: RecordWriter, opts: {
     }
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;
     if (c.inherited) (extra ??= {}).inherited = true;
-    // Live JSON's typed values, from a call with a context: rendered now, from the thread, as the live views do.
-    if (w.liveValues && c.signature) {
+    // Typed values the record cannot render from its words (or live views'), from a call with a context:
+    // rendered now, from the thread, as the live views do; with their text but for live JSON's.
+    if (c.signature && reads && w.rendersAtCall(site, opts.argRegs)) {
       const parts = entryParts(c);
       const argv = argsJson(parts);
       if (argv) (extra ??= {}).argv = argv;
-      if (argv && w.liveText) extra!.argvText = argsText(parts, 8);
+      if (argv && (w.liveText || !w.liveValues)) extra!.argvText = argsText(parts, 8);
     }
     w.entry(c.pid, c.tid, site, Number(c.timestampNs), c.depth, c.args, s.fp && reads ? fpArgBits(c) : null, reads ? stringsOf(c, s.args) : null, extra);
   };
@@ -574,14 +590,14 @@ export function recordingHandlers(w: RecordWriter, opts: {
     if (c.goroutine !== undefined) (extra ??= {}).goroutine = c.goroutine;
     if (c.inherited) (extra ??= {}).inherited = true;
     // The buffers a trap-mode call filled in (`char *` arguments read again at the return), as live JSON's `filled`.
-    const live = w.liveValues && !c.unwound && c.signature;
+    const live = !c.unwound && c.signature && reads && w.rendersAtCall(site, opts.argRegs);
     if (!c.unwound && (c.filled || live)) {
       const parts = exitParts(c);
       const filled = c.filled ? filledJson(parts) : null;
       if (filled) (extra ??= {}).filled = filled;
       const ret = live ? returnJson(parts) : null;
       if (ret) (extra ??= {}).ret = ret;
-      if (live && w.liveText) (extra ??= {}).retText = returnText(parts);
+      if (live && (w.liveText || !w.liveValues)) (extra ??= {}).retText = returnText(parts);
     }
     const ts = Number(c.timestampNs);
     // What the tracer held the thread for during the call (its entry's stop, the nested calls' stops): not the call's time.

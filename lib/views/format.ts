@@ -37,6 +37,14 @@ export function renderRet(ctx: ExitContext): string | null {
   return ctx.retval === null ? null : hexIn(RET_SLOT, ctx.retval);
 }
 
+/**
+ * The text of typed values rendered at the call, from a record's EXTRA
+ * (`argvText`, `retText`: RecordWriter.rendersAtCall), kept on its event
+ * for the tree; not written to JSON (its `argv` and `ret` are).
+ */
+export const SAID: unique symbol = Symbol('text rendered at the call');
+export type WithSaid = { [SAID]?: { args?: string; ret?: string } };
+
 /** What a live event's text is made from (entryParts, exitParts), kept on it; not written to JSON. */
 const LIVE = Symbol('live');
 type WithLive = { [LIVE]?: EntryParts | ExitParts };
@@ -99,8 +107,8 @@ export function argsText(e: EntryEvent, nargs: number): string {
   const live = (e as WithLive)[LIVE] as EntryParts | undefined;
   if (live !== undefined && live.values) return typedArgsText(live, 8);
   // Rendered at the call by the live tree's record (RecordWriter.liveText): as the per-call path shows it.
-  const said = (e as { argvText?: unknown }).argvText;
-  if (typeof said === 'string') return escapeText(said);
+  const said = (e as WithSaid)[SAID]?.args;
+  if (said !== undefined) return escapeText(said);
   const argv = (e as unknown as { argv?: { name?: string; type?: string; value?: unknown; error?: string }[] }).argv;
   if (argv) return escapeText(argv.map(recordValue).join(', ')); // from a record: untrusted text
   return e.args.slice(0, nargs).join(', ');
@@ -109,8 +117,8 @@ export function argsText(e: EntryEvent, nargs: number): string {
 /** The return value as the text tree shows it: `= value`, or '' for a void function. */
 export function retText(e: ExitEvent): string {
   const live = (e as WithLive)[LIVE] as ExitParts | undefined;
-  const said = (e as { retText?: unknown }).retText;
-  if (typeof said === 'string') return escapeText(said);
+  const said = (e as WithSaid)[SAID]?.ret;
+  if (said !== undefined) return escapeText(said);
   // Live (or re-rendered from a record's words: then a record's `filled` buffers follow, below).
   if (live !== undefined && (live.filled?.length || !(e as unknown as { filled?: unknown }).filled)) return returnText(live);
   const ret = (e as unknown as { ret?: { type?: string; value?: unknown; error?: string } }).ret;
