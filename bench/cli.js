@@ -94,15 +94,20 @@ async function main() {
   execFileSync(RETHOOK, ['record', '-o', rec, '-f', 'tiny', '--', LOOP, String(N)], { stdio: 'ignore' });
   const recBytes = fs.statSync(rec).size / N;
   const reportNs = median([1, 2, 3].map(() => wallNs(rethook('report', rec))));
+  const txt = path.join(tmp, 't.txt');
+  const replayNs = median([1, 2, 3].map(() => wallNs(rethook('replay', '-o', txt, rec))));
   let ufBytes = null;
   let ufReportNs = null;
+  let ufReplayNs = null;
   if (uf) {
     execFileSync('uftrace', ['record', '-P', 'tiny', '-d', ufData, LOOP, String(N)], { stdio: 'ignore' });
     ufBytes = fs.readdirSync(ufData).filter((f) => f.endsWith('.dat')).reduce((s, f) => s + fs.statSync(path.join(ufData, f)).size, 0) / N;
     ufReportNs = median([1, 2, 3].map(() => wallNs(['uftrace', 'report', '-d', ufData])));
+    ufReplayNs = median([1, 2, 3].map(() => wallNs(['sh', '-c', `exec uftrace replay -d "${ufData}" > "${txt}"`])));
   }
   console.log(`  record size: ${recBytes.toFixed(1)} bytes per call${uf ? `, uftrace ${ufBytes.toFixed(1)} = ${(recBytes / ufBytes).toFixed(2)}x (target <= 1)` : ''}`);
   console.log(`  report of ${N} calls: ${(reportNs / 1e6).toFixed(0)} ms${uf ? `, uftrace report ${(ufReportNs / 1e6).toFixed(0)} ms = ${(reportNs / ufReportNs).toFixed(2)}x (target <= 1)` : ''}`);
+  console.log(`  replay of ${N} calls to a file: ${(replayNs / 1e6).toFixed(0)} ms${uf ? `, uftrace replay ${(ufReplayNs / 1e6).toFixed(0)} ms = ${(replayNs / ufReplayNs).toFixed(2)}x` : ''}`);
 
   // Start-up: exec to the program's first instruction, against Node's own (bench/startup.js).
   const startup = require('./startup');
