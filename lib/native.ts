@@ -267,10 +267,11 @@ export interface NativeTreeLineWriter {
    * or damaged, nothing changed; 2: more room needed, nothing changed.
    * result: [rows, entries, lines, unmatched, last ts, out pos, open n, open
    * calls needed, out bytes needed, the pending line's start in out (-1:
-   * none; it runs to out pos), its depth].
+   * none; it runs to out pos), its depth]. maxOpen: not written (1) when
+   * the thread would hold more open calls at once (0: no limit).
    */
   chunk(buf: Uint8Array, start: number, end: number, tid: number, baseTs: number, head: Uint8Array | null, headDepth: number, openDepth: Uint32Array,
-    openSite: Uint32Array, openTs: Float64Array, openN: number, out: Uint8Array, outPos: number, result: Float64Array): 0 | 1 | 2;
+    openSite: Uint32Array, openTs: Float64Array, openN: number, out: Uint8Array, outPos: number, result: Float64Array, maxOpen: number): 0 | 1 | 2;
 }
 
 interface Addon {

@@ -187,7 +187,7 @@ class TreeLineWriter : public Napi::ObjectWrap<TreeLineWriter> {
     return info.Env().Undefined();
   }
 
-  // chunk(buf, start, end, tid, baseTs, head | null, headDepth, openDepth, openSite, openTs, openN, out, outPos, result) -> status
+  // chunk(buf, start, end, tid, baseTs, head | null, headDepth, openDepth, openSite, openTs, openN, out, outPos, result, maxOpen) -> status
   // result: [rows, entries, lines, unmatched, last ts, out pos, open n, need open, need bytes, pending start (-1: none), pending depth]
   Napi::Value Chunk(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -207,7 +207,8 @@ class TreeLineWriter : public Napi::ObjectWrap<TreeLineWriter> {
       return env.Undefined();
     }
     TreeChunkResult r = w_.chunk(buf.Data() + start, end - start, info[3].As<Napi::Number>().Uint32Value(), info[4].As<Napi::Number>().DoubleValue(),
-                                 head, info[6].As<Napi::Number>().Uint32Value(), open, lines);
+                                 head, info[6].As<Napi::Number>().Uint32Value(), open, lines,
+                                 info[14].IsNumber() ? size_t(info[14].As<Napi::Number>().Int64Value()) : 0);
     const double vals[11] = {r.rows, r.entries, r.lines, r.unmatched, r.last_ts, double(lines.pos), double(open.n),
                              double(r.need_open), double(r.need_bytes), r.pending_start, r.pending_depth};
     std::copy(vals, vals + 11, result.Data());

@@ -62,8 +62,8 @@ export class ColumnTree {
     },
   };
 
-  /** A CALLS payload written by the addon, when its calls are all plain; undefined: decode it. */
-  chunk(pid: number, tid: number, baseTs: number, buf: Buffer, start: number, end: number): ChunkCounts | undefined {
+  /** A CALLS payload written by the addon, when its calls are all plain (and the thread holds at most `maxOpen` open calls at once: 0, no limit); undefined: decode it. */
+  chunk(pid: number, tid: number, baseTs: number, buf: Buffer, start: number, end: number, maxOpen = 0): ChunkCounts | undefined {
     const ev = this.events;
     if (!ev) return undefined;
     const open = ev.openCalls(pid, tid);
@@ -71,7 +71,7 @@ export class ColumnTree {
     const head = pending ? Buffer.from(pending.head) : null;
     const r = this.result;
     for (;;) {
-      const status = this.native.chunk(buf, start, end, tid, baseTs, head, pending?.depth ?? 0, open.depth, open.site, open.ts, open.n, this.out, this.pos, r);
+      const status = this.native.chunk(buf, start, end, tid, baseTs, head, pending?.depth ?? 0, open.depth, open.site, open.ts, open.n, this.out, this.pos, r, maxOpen);
       if (status === 1) return undefined;
       if (status === 0) break;
       open.reserve(r[7]);

@@ -129,6 +129,34 @@ export class InFlightBound {
     return true;
   }
 
+  /** Whether thread `tid`'s calls are being dropped now (a dropped call is in flight). */
+  dropping(tid: number): boolean {
+    return (this.threads.get(tid)?.dropFrom ?? -1) >= 0;
+  }
+
+  /**
+   * Thread `tid`'s calls in flight are now these: what a writer that shows a
+   * thread's calls without asking (record/tree-lines.ts, kept below the
+   * bound's limits so that it would have dropped none) left open.
+   */
+  setThread(tid: number, depths: number[], fns: string[], bytes: number[]): void {
+    const old = this.threads.get(tid);
+    if (old) this.unwind(old, 0);
+    if (!depths.length) {
+      if (old && old.dropFrom < 0) this.threads.delete(tid);
+      return;
+    }
+    const t = old ?? { depths: [], fns: [], bytes: [], dropFrom: -1 };
+    this.threads.set(tid, t);
+    for (let i = 0; i < depths.length; i++) {
+      t.depths.push(depths[i]);
+      t.fns.push(fns[i]);
+      t.bytes.push(bytes[i]);
+      this.heldBytes += bytes[i];
+    }
+    this.held += depths.length;
+  }
+
   /** Forget the calls at `depth` or deeper on a thread. */
   private unwind(t: Thread, depth: number): void {
     while (t.depths.length && t.depths[t.depths.length - 1] >= depth) {

@@ -76,4 +76,22 @@ bool PlainCalls::decode(const uint8_t* p, size_t len, double base_ts, const std:
   return true;
 }
 
+size_t PlainCalls::peak_open(const OpenCalls& open) const {
+  sim_depth_.assign(open.depth, open.depth + open.n);
+  sim_site_.assign(open.site, open.site + open.n);
+  size_t peak = open.n;
+  for (size_t r = 0; r < n; r++) {
+    const uint32_t depth = depth_[r];
+    if (kind_[r] == kEntry) {
+      while (!sim_depth_.empty() && sim_depth_.back() >= depth) sim_depth_.pop_back(), sim_site_.pop_back();
+      sim_depth_.push_back(depth), sim_site_.push_back(site_[r]);
+      peak = std::max(peak, sim_depth_.size());
+      continue;
+    }
+    while (!sim_depth_.empty() && sim_depth_.back() > depth) sim_depth_.pop_back(), sim_site_.pop_back();
+    if (!sim_depth_.empty() && sim_depth_.back() == depth && sim_site_.back() == site_[r]) sim_depth_.pop_back(), sim_site_.pop_back();
+  }
+  return peak;
+}
+
 }  // namespace rethook

@@ -114,6 +114,9 @@ class PlainCalls {
     open.n = on;
   }
 
+  /** The most calls `open` would hold at once while the decoded rows are paired (pair() without its writes). */
+  size_t peak_open(const OpenCalls& open) const;
+
   // The rows decoded (reused from chunk to chunk): n of them, `entries` entries.
   size_t n = 0;
   uint64_t entries = 0;
@@ -129,6 +132,7 @@ class PlainCalls {
   std::vector<Site> sites_;
 
  private:
+  mutable std::vector<uint32_t> sim_depth_, sim_site_;
   // Version 3's words: per site, its last words in the chunk being decoded (17 slots), and the chunk they are of.
   const bool xor_;
   std::vector<uint64_t> prev_;

@@ -73,10 +73,10 @@ void TreeLines::site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, s
 }
 
 TreeChunkResult TreeLines::chunk(const uint8_t* p, size_t len, uint32_t tid, double base_ts, const std::string& head, uint32_t head_depth,
-                                 OpenCalls& open, LinesOut& out) {
+                                 OpenCalls& open, LinesOut& out, size_t max_open) {
   TreeChunkResult res;
   size_t bytes = 0;
-  if (!calls_.decode(p, len, base_ts, entry_bytes_, exit_bytes_, bytes)) {
+  if (!calls_.decode(p, len, base_ts, entry_bytes_, exit_bytes_, bytes) || (max_open && calls_.peak_open(open) > max_open)) {
     res.status = LinesResult::kNotPlain;
     return res;
   }

@@ -30,10 +30,12 @@ class TreeLines {
   /**
    * One CALLS payload of thread `tid`: decoded, and when every call in it is
    * plain, paired (open) and written (out), after the thread's pending head
-   * (`head`, at `head_depth`; empty: none). Nothing changes unless kWritten.
+   * (`head`, at `head_depth`; empty: none). Nothing changes unless kWritten;
+   * kNotPlain too when the thread would hold more than `max_open` open calls
+   * at once (0: no limit).
    */
   TreeChunkResult chunk(const uint8_t* p, size_t len, uint32_t tid, double base_ts, const std::string& head, uint32_t head_depth, OpenCalls& open,
-                        LinesOut& out);
+                        LinesOut& out, size_t max_open);
 
  private:
   PlainCalls calls_;

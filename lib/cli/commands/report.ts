@@ -15,10 +15,10 @@ import { NO_FILTERS } from '../../views/filters';
 import type { SummaryView } from '../../views/report';
 import { escapeText } from '../../symbols/text';
 import { readRecord } from '../../record/read';
-import { CallEvent, CallEvents, EventBound } from '../../record/events';
+import { CallEvent, CallEvents, entryBytes, EventBound } from '../../record/events';
 import { ColumnSummary } from '../../record/aggregate';
 import { TsOrder, WINDOW } from '../../record/order';
-import { UNWIND_REASONS } from '../../record/batch';
+import { SiteInfo, UNWIND_REASONS } from '../../record/batch';
 import type { Parsed, ViewingArgs } from '../args';
 import { buildViews, endOfRunLine, openOutput } from './views';
 
@@ -71,6 +71,8 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
   // The tree alone, to a file or a pipe, unfiltered: a thread's plain CALLS chunks written by the addon
   // (lib/record/tree-lines.ts) while it is the one thread making calls and its events go out unheld (see calls()).
   let treeLines: import('../../record/tree-lines').ColumnTree | null = null;
+  let sites: readonly SiteInfo[] = [];
+  let maxEntryBytes = 1;
   // Events to the views, in ts order (what the addon wrote goes out first).
   const emit = (e: LineEvent) => {
     if (treeLines) treeLines.drain();
@@ -106,13 +108,21 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
         }
         return r;
       } : (pid, tid, baseTs, buf, start, stop) => {
-        // Only while one thread makes calls and its events go out as they are made (order not windowed): nothing to merge.
-        if (!treeLines || tid !== firstTid || order.windowed) return undefined;
+        // Only while one thread makes calls and its events go out as they are made (order not windowed): nothing to
+        // merge; and while the in-flight bound would drop none of its calls: below its limits, nothing dropped in flight.
+        if (!treeLines || tid !== firstTid || order.windowed || inFlight.dropping(tid)) return undefined;
         order.drain();
-        const r = treeLines.chunk(pid, tid, baseTs, buf, start, stop);
+        const r = treeLines.chunk(pid, tid, baseTs, buf, start, stop, Math.min(IN_FLIGHT_MAX, Math.floor(IN_FLIGHT_BYTES / maxEntryBytes)));
         if (r && r.rows) {
           threads.add(tid);
           if (r.lastTs > lastTs) lastTs = r.lastTs;
+          // The bound takes over the thread's calls left open (they count for the calls after them).
+          const open = events!.openCalls(pid, tid), depths: number[] = [], fns: string[] = [], bytes: number[] = [];
+          for (let i = 0; i < open.n; i++) {
+            const s = sites[open.site[i]];
+            depths.push(open.depth[i]), fns.push(s.function), bytes.push(entryBytes(s));
+          }
+          inFlight.setThread(tid, depths, fns, bytes);
         }
         return r;
       },
@@ -132,6 +142,8 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
         }
       },
       sites(added, all) {
+        sites = all;
+        for (const s of added) maxEntryBytes = Math.max(maxEntryBytes, entryBytes(s));
         if (summary) summary.sites(added);
         else if (!events) events = new CallEvents(all, bound);
         if (treeLines) {
