@@ -14,6 +14,7 @@
         "native/record/json_lines.cc",
         "native/record/plain_calls.cc",
         "native/record/tree_lines.cc",
+        "native/record/word_values.cc",
         "native/addon_record.cc",
         "native/dwarf/types.cc",
         "native/dwarf/unwind.cc",

@@ -237,8 +237,12 @@ export interface NativeCallSummarizer {
  * plain (its site untyped; no STRING or EXTRA record).
  */
 export interface NativeJsonLineWriter {
-  /** Site `id`: its words; plain (no signature); the bytes after the tid of its entry and exit lines, up to the depth's value. */
-  site(id: number, args: number, ret: boolean, fp: boolean, plain: boolean, entryTail: Uint8Array, exitTail: Uint8Array): void;
+  /**
+   * Site `id`: its words; plain (no signature, or one whose values are all
+   * words: `typed`, lib/types/values.ts wordSignature's bytes); the bytes
+   * after the tid of its entry and exit lines, up to the depth's value.
+   */
+  site(id: number, args: number, ret: boolean, fp: boolean, plain: boolean, entryTail: Uint8Array, exitTail: Uint8Array, typed?: Uint8Array): void;
   /**
    * One CALLS payload, buf[start, end): paired with the thread's open calls
    * (depth, site, ts arrays, `openN` in use) and written into `out` from
@@ -259,7 +263,7 @@ export interface NativeJsonLineWriter {
  */
 export interface NativeTreeLineWriter {
   /** Site `id`: its words; plain (no signature); its name as a call line shows it and as a block's end does (escaped). */
-  site(id: number, args: number, ret: boolean, fp: boolean, plain: boolean, callName: Uint8Array, blockName: Uint8Array): void;
+  site(id: number, args: number, ret: boolean, fp: boolean, plain: boolean, callName: Uint8Array, blockName: Uint8Array, typed?: Uint8Array): void;
   /**
    * One CALLS payload of thread `tid`, buf[start, end), after the thread's
    * pending entry line (`head` at `headDepth`; null: none), paired with its

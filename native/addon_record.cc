@@ -129,10 +129,10 @@ class JsonLineWriter : public Napi::ObjectWrap<JsonLineWriter> {
   explicit JsonLineWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsonLineWriter>(info), w_(info[0].ToBoolean()) {}
 
  private:
-  // site(id, args, ret, fp, plain, entryTail, exitTail)
+  // site(id, args, ret, fp, plain, entryTail, exitTail, typed | undefined)
   Napi::Value Site(const Napi::CallbackInfo& info) {
     w_.site(info[0].As<Napi::Number>().Uint32Value(), uint8_t(info[1].As<Napi::Number>().Uint32Value()), info[2].ToBoolean(), info[3].ToBoolean(),
-            info[4].ToBoolean(), bytes_of(info[5]), bytes_of(info[6]));
+            info[4].ToBoolean(), bytes_of(info[5]), bytes_of(info[6]), info[7].IsTypedArray() ? bytes_of(info[7]) : std::string());
     return info.Env().Undefined();
   }
 
@@ -180,10 +180,10 @@ class TreeLineWriter : public Napi::ObjectWrap<TreeLineWriter> {
       : Napi::ObjectWrap<TreeLineWriter>(info), w_(info[0].ToBoolean(), info[1].As<Napi::Number>().Uint32Value()) {}
 
  private:
-  // site(id, args, ret, fp, plain, callName, blockName)
+  // site(id, args, ret, fp, plain, callName, blockName, typed | undefined)
   Napi::Value Site(const Napi::CallbackInfo& info) {
     w_.site(info[0].As<Napi::Number>().Uint32Value(), uint8_t(info[1].As<Napi::Number>().Uint32Value()), info[2].ToBoolean(), info[3].ToBoolean(),
-            info[4].ToBoolean(), bytes_of(info[5]), bytes_of(info[6]));
+            info[4].ToBoolean(), bytes_of(info[5]), bytes_of(info[6]), info[7].IsTypedArray() ? bytes_of(info[7]) : std::string());
     return info.Env().Undefined();
   }
 

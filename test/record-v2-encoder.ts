@@ -166,6 +166,21 @@ const CHAR_P = { n: 'const char *', k: 'ptr', s: 8, to: { n: 'const char', k: 'i
 const INT = { n: 'int', k: 'int', s: 4, sg: true };
 /** `int lookup(const char *key, int len)`, `double atof(const char *nptr)`. */
 export const LOOKUP_SIG = { params: [{ name: 'key', type: CHAR_P }, { name: 'len', type: INT }], ret: INT, variadic: false, source: 'spec' };
+/**
+ * Signatures whose values are all words (the addon's line writers render them: lib/types/values.ts wordSignature):
+ * `long mix(signed char a, unsigned short b, int flags, unsigned long mode, _Bool on, void *p)` (flags in hex by
+ * its name, mode in octal), `void nothing(unsigned int n, ...)`, `f(long x)` with no return type known.
+ */
+export const WORD_SIGS = {
+  mix: {
+    params: [{ name: 'a', type: { n: 'signed char', k: 'int', s: 1, sg: true } }, { name: 'b', type: { n: 'short unsigned int', k: 'int', s: 2, sg: false } },
+      { name: 'flags', type: INT }, { name: 'mode', type: { n: 'mode_t', k: 'int', s: 8, sg: false, fmt: 'oct' } },
+      { name: 'on', type: { n: '_Bool', k: 'bool', s: 1 } }, { name: '', type: { n: 'void *', k: 'ptr', s: 8, to: { n: 'void', k: 'void', s: 0 } } }],
+    ret: { n: 'long int', k: 'int', s: 8, sg: true }, variadic: false, source: 'dwarf',
+  },
+  nothing: { params: [{ name: 'n', type: { n: 'unsigned int', k: 'int', s: 4, sg: false } }], ret: { n: 'void', k: 'void', s: 0 }, variadic: true, source: 'prototype' },
+  unknownRet: { params: [{ name: 'x', type: { n: 'long', k: 'int', s: 8, sg: true } }], ret: null, variadic: false, source: 'spec' },
+};
 export const ATOF_SIG = { params: [{ name: 'nptr', type: CHAR_P }], ret: { n: 'double', k: 'float', s: 8 }, variadic: false, source: 'prototype' };
 
 /** The reasons of UNWOUND records, in reason-byte order. */

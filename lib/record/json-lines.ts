@@ -27,7 +27,9 @@ import { Attached, CallEvent, CallEvents } from './events';
 import { WINDOW } from './order';
 import type { RecordHandlers } from './read';
 import type { ChunkCounts } from './aggregate';
-import { JsonLineWriter } from '../native';
+import { arch, JsonLineWriter } from '../native';
+import { wordSignature } from '../types/values';
+import type { Signature } from '../types/model';
 import { RECORD_FORMAT_VERSION } from './write';
 import { entryJson, exitJson, jsonName, jsonNs } from '../views/event-json';
 import type { Sink } from '../views/format';
@@ -197,6 +199,15 @@ export class Bytes {
   }
 }
 
+/**
+ * A typed site's values as the addon's line writers show them, when every one
+ * is a word the record carries (lib/types/values.ts wordSignature); null:
+ * untyped, or TypeScript's (the words this machine's ABI reads, as replay's).
+ */
+export function typedWords(s: SiteInfo): Buffer | null {
+  return s.signature ? wordSignature(s.signature as Signature, Math.min(s.args, arch.args.length)) : null;
+}
+
 /** One thread's lines not yet written, in its order: their bytes, where each ends, its ts and record order. */
 class Held {
   readonly bytes = new Bytes(1 << 16);
@@ -267,7 +278,9 @@ export class ColumnJson {
       if (!this.events) this.events = new CallEvents(all);
       for (const s of added) {
         const name = ',"function":' + jsonName(s.function);
-        this.native.site(s.id, s.args, s.ret, s.fp, !s.signature, Buffer.from(name + ',"address":"0x' + s.address.toString(16) + '","depth":'), Buffer.from(name + ',"depth":'));
+        const typed = typedWords(s);
+        this.native.site(s.id, s.args, s.ret, s.fp, !s.signature || typed !== null, Buffer.from(name + ',"address":"0x' + s.address.toString(16) + '","depth":'),
+          Buffer.from(name + ',"depth":'), typed ?? undefined);
       }
     },
     callsChunk: (pid, tid, baseTs, buf, start, end) => this.chunk(pid, tid, baseTs, buf, start, end),

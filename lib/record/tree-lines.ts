@@ -20,6 +20,7 @@ import { Attached, CallEvent, CallEvents } from './events';
 import type { RecordHandlers } from './read';
 import type { ChunkCounts } from './aggregate';
 import { TreeLineWriter } from '../native';
+import { typedWords } from './json-lines';
 import { RECORD_FORMAT_VERSION } from './write';
 import { callLabel, type Sink } from '../views/format';
 import { escapeText } from '../symbols/text';
@@ -46,7 +47,11 @@ export class ColumnTree {
   /** Sites added to the record. */
   sites(added: readonly SiteInfo[], all: readonly SiteInfo[]): void {
     if (!this.events) this.events = new CallEvents(all);
-    for (const s of added) this.native.site(s.id, s.args, s.ret, s.fp, !s.signature, Buffer.from(escapeText(callLabel(s.function))), Buffer.from(escapeText(s.function)));
+    for (const s of added) {
+      const typed = typedWords(s);
+      this.native.site(s.id, s.args, s.ret, s.fp, !s.signature || typed !== null, Buffer.from(escapeText(callLabel(s.function))), Buffer.from(escapeText(s.function)),
+        typed ?? undefined);
+    }
   }
 
   /** What the live record reader (record/live.ts) hands the buffers to. */

@@ -318,3 +318,50 @@ export function readReturn(t: CType, r: CallRegisters): TypedValue {
   const v = decodeValue(loc.length ? gather(loc, r) : Buffer.alloc(0), 0, t, null, r);
   return v;
 }
+
+/**
+ * How the native line writers (native/record/word_values.h) show a
+ * signature's values when every one of them is its register's word: an
+ * integer (not a character), a boolean or a pointer that is not a string,
+ * each in an integer argument register (at most `argRegs` of them), and a
+ * return value of those kinds, void or unknown. The rules are those of
+ * fromRegister and decodeValue above, and each value's JSON (`{"name":…,
+ * "type":…,"value":`) and text (`name=`) prefixes are made here. null: the
+ * values need TypeScript (strings, floats, enums, structs, chars...).
+ */
+export function wordSignature(sig: Signature, argRegs: number): Buffer | null {
+  if (sig.params.length > argRegs || sig.params.length > 255) return null;
+  const parts: Buffer[] = [Buffer.from([1, sig.variadic ? 1 : 0, sig.params.length])];
+  const bytes = (s: string) => {
+    const b = Buffer.from(s);
+    const n = Buffer.alloc(4);
+    n.writeUInt32LE(b.length);
+    return Buffer.concat([n, b]);
+  };
+  const value = (t: CType | null, name: string | null): Buffer | null => {
+    let kind: number, size = 8, signed = 0, fmt = 0;
+    if (t === null) kind = 0;
+    else if (t.k === 'void') kind = 4;
+    else if (t.k === 'int' && !t.c) {
+      kind = 1;
+      size = t.s > 0 ? t.s : 8;
+      if (![1, 2, 4, 8].includes(size)) return null;
+      signed = t.sg !== false ? 1 : 0;
+      const f = t.fmt ?? (looksLikeFlags(name) ? 'hex' : undefined);
+      fmt = f === 'hex' ? 1 : f === 'oct' ? 2 : 0;
+    } else if (t.k === 'bool') (kind = 2), (size = 1);
+    else if (t.k === 'ptr' && !isString(t)) kind = 3;
+    else return null;
+    const json = t === null ? '' : kind === 4 ? `{"type":${JSON.stringify(t.n)}}` : `{${name ? `"name":${JSON.stringify(name)},` : ''}"type":${JSON.stringify(t.n)},"value":`;
+    return Buffer.concat([Buffer.from([kind, size, signed, fmt]), bytes(json)]);
+  };
+  for (const p of sig.params) {
+    const v = value(p.type, p.name);
+    if (!v || p.type.k === 'void') return null;
+    parts.push(v, bytes(p.name ? `${p.name}=` : ''));
+  }
+  const ret = value(sig.ret, null);
+  if (!ret) return null;
+  parts.push(ret);
+  return Buffer.concat(parts);
+}

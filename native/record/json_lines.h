@@ -10,14 +10,19 @@
 #include <vector>
 
 #include "plain_calls.h"
+#include "word_values.h"
 
 namespace rethook {
 
 class JsonLines {
  public:
   explicit JsonLines(bool xor_words) : calls_(xor_words) {}
-  /** Site `id`: its words, and (plain) the bytes after the tid of its entry and exit lines, up to the depth's value. */
-  void site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, std::string entry_tail, std::string exit_tail);
+  /**
+   * Site `id`: its words, and (plain) the bytes after the tid of its entry and
+   * exit lines, up to the depth's value; `typed`: its values as words
+   * (wordSignature's bytes; empty: none, the site has no signature).
+   */
+  void site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, std::string entry_tail, std::string exit_tail, const std::string& typed);
   /**
    * One CALLS payload of thread `tid` of `pid`: decoded, and when every call
    * in it is plain, paired (open) and written (out). Nothing changes unless
@@ -29,6 +34,8 @@ class JsonLines {
  private:
   PlainCalls calls_;
   std::vector<std::string> entry_tail_, exit_tail_;
+  std::vector<WordSignature> typed_;
+  std::vector<bool> has_typed_;
   /** The most a site's entry and exit line take. */
   std::vector<size_t> entry_bytes_, exit_bytes_;
 };

@@ -62,13 +62,21 @@ void format_duration(ByteWriter& w, uint64_t n) {
   }
 }
 
-void TreeLines::site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, std::string call_name, std::string block_name) {
-  calls_.site(id, args, ret, fp, plain);
-  if (id >= call_name_.size()) call_name_.resize(id + 1), block_name_.resize(id + 1), entry_bytes_.resize(id + 1, 0), exit_bytes_.resize(id + 1, 0);
-  // An entry: the prefix, the name, 21 bytes an argument shown, and what closes the line before it (` {\n`).
-  entry_bytes_[id] = kPrefix + call_name.size() + 24 * nargs_ + 16;
+void TreeLines::site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, std::string call_name, std::string block_name,
+                     const std::string& typed) {
+  if (id >= call_name_.size())
+    call_name_.resize(id + 1), block_name_.resize(id + 1), entry_bytes_.resize(id + 1, 0), exit_bytes_.resize(id + 1, 0), typed_.resize(id + 1),
+        has_typed_.resize(id + 1, false);
+  WordSignature& sig = typed_[id];
+  has_typed_[id] = !typed.empty() && parse_word_signature(reinterpret_cast<const uint8_t*>(typed.data()), typed.size(), sig) && sig.params.size() <= args;
+  calls_.site(id, args, ret, fp, plain && (typed.empty() || has_typed_[id]));
+  size_t typed_bytes = 0;
+  if (has_typed_[id])
+    for (const WordValue& v : sig.params) typed_bytes += v.text.size() + kWordValueMax + 2;
+  // An entry: the prefix, the name, 21 bytes an argument shown (or the typed values), and what closes the line before it (` {\n`).
+  entry_bytes_[id] = kPrefix + call_name.size() + 24 * nargs_ + typed_bytes + 16;
   // An exit: ` = 0x…` or ` unwound (…)`, `<time>` (20 digits at most), or all that as a block's end with its prefix and name.
-  exit_bytes_[id] = kPrefix + block_name.size() + 96;
+  exit_bytes_[id] = kPrefix + block_name.size() + 96 + kWordValueMax;
   call_name_[id] = std::move(call_name), block_name_[id] = std::move(block_name);
 }
 
@@ -98,11 +106,17 @@ TreeChunkResult TreeLines::chunk(const uint8_t* p, size_t len, uint32_t tid, dou
     w.put(head);
     pending_depth = head_depth;
   }
+  // What follows the call: ` = value` (nothing for a void function), or ` unwound (why)`.
   const auto outcome = [&](size_t r) {
     if (c.kind_[r] == PlainCalls::kExit) {
-      w.lit("= ");
-      w.hex(c.words_[c.words_at_[r]]);
+      const uint32_t site = c.site_[r];
+      const WordValue* ret = has_typed_[site] && typed_[site].ret.kind != WordValue::kUnknown ? &typed_[site].ret : nullptr;
+      if (ret && ret->kind == WordValue::kVoid) return;
+      w.lit(" = ");
+      if (ret) write_text_value(w, *ret, c.words_[c.words_at_[r]]);
+      else w.hex(c.words_[c.words_at_[r]]);
     } else {
+      *w.p++ = ' ';
       w.lit("unwound (");
       const char* why = kUnwindReasons[c.reason_[r]];
       w.put(why, strlen(why));
@@ -121,17 +135,27 @@ TreeChunkResult TreeLines::chunk(const uint8_t* p, size_t len, uint32_t tid, dou
         indent(w, pending_depth);
         w.put(call_name_[site]);
         *w.p++ = '(';
-        const unsigned shown = c.sites_[site].args < nargs_ ? c.sites_[site].args : nargs_;
-        for (unsigned i = 0; i < shown; i++) {
-          if (i) w.lit(", ");
-          w.hex(c.words_[c.words_at_[r] + i]);
+        if (has_typed_[site]) {
+          const WordSignature& sig = typed_[site];
+          for (size_t i = 0; i < sig.params.size(); i++) {
+            if (i) w.lit(", ");
+            w.put(sig.params[i].text);
+            write_text_value(w, sig.params[i], c.words_[c.words_at_[r] + i]);
+          }
+          if (sig.variadic && sig.params.empty()) w.lit("...");
+          else if (sig.variadic) w.lit(", ...");
+        } else {
+          const unsigned shown = c.sites_[site].args < nargs_ ? c.sites_[site].args : nargs_;
+          for (unsigned i = 0; i < shown; i++) {
+            if (i) w.lit(", ");
+            w.hex(c.words_[c.words_at_[r] + i]);
+          }
         }
         *w.p++ = ')';
       },
       [&](size_t r, double dur) {
         const uint32_t depth = c.depth_[r];
         if (pending_at && pending_depth == depth) {
-          *w.p++ = ' ';
           outcome(r);
           w.lit(" <");
           format_duration(w, uint64_t(dur));
@@ -142,7 +166,7 @@ TreeChunkResult TreeLines::chunk(const uint8_t* p, size_t len, uint32_t tid, dou
         if (pending_at) w.lit(" {\n"), pending_at = nullptr, lines++;
         w.put(col, size_t(col_len));
         indent(w, depth);
-        w.lit("} ");
+        *w.p++ = '}';
         outcome(r);
         w.lit(" <");
         format_duration(w, uint64_t(dur));

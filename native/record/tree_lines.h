@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "plain_calls.h"
+#include "word_values.h"
 
 namespace rethook {
 
@@ -25,8 +26,8 @@ class TreeLines {
  public:
   /** nargs: the argument registers a line shows (-A). */
   TreeLines(bool xor_words, unsigned nargs) : calls_(xor_words), nargs_(nargs) {}
-  /** Site `id`: its words, and (plain) its name as a call line and as a block's end show it. */
-  void site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, std::string call_name, std::string block_name);
+  /** Site `id`: its words, and (plain) its name as a call line and as a block's end show it; `typed` as JsonLines::site's. */
+  void site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, std::string call_name, std::string block_name, const std::string& typed);
   /**
    * One CALLS payload of thread `tid`: decoded, and when every call in it is
    * plain, paired (open) and written (out), after the thread's pending head
@@ -41,6 +42,8 @@ class TreeLines {
   PlainCalls calls_;
   const unsigned nargs_;
   std::vector<std::string> call_name_, block_name_;
+  std::vector<WordSignature> typed_;
+  std::vector<bool> has_typed_;
   std::vector<size_t> entry_bytes_, exit_bytes_;
 };
 

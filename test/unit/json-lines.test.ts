@@ -44,7 +44,7 @@ describe('lines the addon writes from plain chunks (native/record/json_lines.h)'
   const { ColumnJson } = require('../../lib/record/json-lines') as typeof import('../../lib/record/json-lines');
   const { LiveRecordReader } = require('../../lib/record/live') as typeof import('../../lib/record/live');
   const { Sink } = require('../../lib/views/format') as typeof import('../../lib/views/format');
-  const { RecordBuilder, LOOKUP_SIG } = require('../record-v2-encoder') as typeof import('../record-v2-encoder');
+  const { RecordBuilder, LOOKUP_SIG, WORD_SIGS } = require('../record-v2-encoder') as typeof import('../record-v2-encoder');
   const fs = require('fs') as typeof import('fs');
   const path = require('path') as typeof import('path');
   const { scratchDir } = require('../helpers') as typeof import('../helpers');
@@ -58,7 +58,9 @@ describe('lines the addon writes from plain chunks (native/record/json_lines.h)'
   function record(): Buffer {
     const r = new RecordBuilder();
     r.site({ function: 'plain6', args: 6, ret: true }, { function: 'noret', args: 1, ret: false }, { function: 'fp\u00e9"\\', args: 2, ret: true, fp: true },
-      { function: 'typed', address: '0x401100', args: 2, ret: true, signature: LOOKUP_SIG });
+      { function: 'typed', address: '0x401100', args: 2, ret: true, signature: LOOKUP_SIG },
+      { function: 'mix', args: 6, ret: true, signature: WORD_SIGS.mix }, { function: 'nothing', args: 6, ret: true, signature: WORD_SIGS.nothing },
+      { function: 'unknownRet', args: 6, ret: true, signature: WORD_SIGS.unknownRet });
     const state = new Map<number, { ts: number; open: number[] }>();
     for (let c = 0; c < 60; c++) {
       const tid = 11 + (c % 3);
@@ -70,7 +72,7 @@ describe('lines the addon writes from plain chunks (native/record/json_lines.h)'
       for (let i = 0; i < 300; i++) {
         st.ts += rand(2000);
         if (st.open.length === 0 || (rand(2) && st.open.length < 20)) {
-          const site = typed && rand(3) === 0 ? 3 : rand(3);
+          const site = typed && rand(3) === 0 ? 3 : [0, 1, 2, 4, 5, 6][rand(6)];
           recs.push({ kind: 'entry', site, ts: st.ts, depth: st.open.length, args: Array.from({ length: 6 }, () => WORDS[rand(WORDS.length)]), fp: 0.5 });
           st.open.push(site);
         } else if (rand(40) === 0) {
@@ -126,5 +128,40 @@ describe('lines the addon writes from plain chunks (native/record/json_lines.h)'
     expect(ls.some((l) => l.function === 'fp\u00e9"\\')).toBe(true);
     // Merged by ts across threads, as dump merges them.
     for (let i = 1; i < ls.length; i++) if (ls[i].ts < ls[i - 1].ts) throw new Error(`line ${i} is out of order`);
+  });
+
+  test('typed values that are all words are written by the addon as the JSON view writes them: numbers, big ones as strings, pointers in hex, void', () => {
+    const r = new RecordBuilder();
+    r.site({ function: 'mix', args: 6, ret: true, signature: WORD_SIGS.mix }, { function: 'nothing', args: 6, ret: true, signature: WORD_SIGS.nothing },
+      { function: 'unknownRet', args: 6, ret: true, signature: WORD_SIGS.unknownRet });
+    const M = 0xffffffffffffffffn;
+    const calls: [number, bigint[], bigint][] = [[0, [M, M, M, M, M, 0n], M], [0, [0x80n, 0x8000n, 0x80000000n, 8n, 0x100n, 1n], 0x20000000000000n],
+      [1, [M, 0n, 0n, 0n, 0n, 0n], 5n], [2, [M, 0n, 0n, 0n, 0n, 0n], M]];
+    type R = Parameters<typeof r.calls>[3][number];
+    const recs: R[] = [];
+    let ts = 2 ** 30;
+    for (const [site, args, ret] of calls) {
+      recs.push({ kind: 'entry', site, ts, depth: 0, args });
+      recs.push({ kind: 'exit', site, ts: ts + 100, depth: 0, ret });
+      ts += 1000;
+    }
+    r.calls(100, 100, 2 ** 30, recs);
+    taken = 0;
+    const viaAddon = lines(r.bytes(), true, 1);
+    expect(taken).toBe(1);
+    expect(viaAddon).toBe(lines(r.bytes(), false, 1));
+    const ls = viaAddon.trimEnd().split('\n').map((l) => JSON.parse(l) as { argv?: unknown[]; ret?: unknown });
+    expect(ls.map((l) => l.argv ?? l.ret ?? null)).toEqual([
+      [{ name: 'a', type: 'signed char', value: -1 }, { name: 'b', type: 'short unsigned int', value: 65535 }, { name: 'flags', type: 'int', value: -1 },
+        { name: 'mode', type: 'mode_t', value: '18446744073709551615' }, { name: 'on', type: '_Bool', value: true }, { type: 'void *', value: '0x0' }],
+      { type: 'long int', value: -1 },
+      [{ name: 'a', type: 'signed char', value: -128 }, { name: 'b', type: 'short unsigned int', value: 32768 }, { name: 'flags', type: 'int', value: -2147483648 },
+        { name: 'mode', type: 'mode_t', value: 8 }, { name: 'on', type: '_Bool', value: false }, { type: 'void *', value: '0x1' }],
+      { type: 'long int', value: '9007199254740992' },
+      [{ name: 'n', type: 'unsigned int', value: 4294967295 }],
+      { type: 'void' },
+      [{ name: 'x', type: 'long', value: -1 }],
+      null,
+    ]);
   });
 });

@@ -8,7 +8,7 @@ import { LiveRecordReader } from '../../lib/record/live';
 import { Sink } from '../../lib/views/format';
 import { TreeView } from '../../lib/views/tree';
 import { palette } from '../../lib/views/colors';
-import { RecordBuilder, LOOKUP_SIG } from '../record-v2-encoder';
+import { RecordBuilder, LOOKUP_SIG, WORD_SIGS } from '../record-v2-encoder';
 import { scratchDir } from '../helpers';
 
 let seed = 7;
@@ -40,7 +40,9 @@ function tree(bytes: Buffer, native: boolean, pieces: number, nargs = 3): { text
 test('the addon writes the tree the events make, byte for byte: leaves on one line, blocks, unwound calls, unmatched exits, deep calls, typed chunks among them', () => {
   const r = new RecordBuilder();
   r.site({ function: 'plain6', args: 6, ret: true }, { function: 'noret', args: 1, ret: false }, { function: 'ns::f<int>(int, char const*)', args: 2, ret: true, fp: true },
-    { function: 'typed', address: '0x401100', args: 2, ret: true, signature: LOOKUP_SIG }, { function: 'esc\u001b[31m\u00e9', args: 0, ret: true });
+    { function: 'typed', address: '0x401100', args: 2, ret: true, signature: LOOKUP_SIG }, { function: 'esc\u001b[31m\u00e9', args: 0, ret: true },
+    { function: 'mix', args: 6, ret: true, signature: WORD_SIGS.mix }, { function: 'nothing', args: 6, ret: true, signature: WORD_SIGS.nothing },
+    { function: 'unknownRet', args: 6, ret: true, signature: WORD_SIGS.unknownRet });
   const state = new Map<number, { ts: number; open: number[] }>();
   let typedChunks = 0;
   for (let c = 0; c < 60; c++) {
@@ -54,7 +56,7 @@ test('the addon writes the tree the events make, byte for byte: leaves on one li
     for (let i = 0; i < 400; i++) {
       st.ts += rand(3) === 0 ? rand(3e6) : rand(2000);
       if (st.open.length === 0 || (deep ? st.open.length < 300 : rand(2) && st.open.length < 20)) {
-        const site = typed && rand(3) === 0 ? 3 : [0, 1, 2, 4][rand(4)];
+        const site = typed && rand(3) === 0 ? 3 : [0, 1, 2, 4, 5, 6, 7][rand(7)];
         recs.push({ kind: 'entry', site, ts: st.ts, depth: st.open.length, args: Array.from({ length: 6 }, () => WORDS[rand(WORDS.length)]), fp: 0.5 });
         st.open.push(site);
       } else if (rand(40) === 0) {
@@ -105,4 +107,31 @@ test('durations are written as the tree writes them, toFixed rounding of decimal
   expect(viaAddon.text).toBe(tree(r.bytes(), false, 1).text);
   expect(viaAddon.text).toContain('leaf(0x4e2) = 0x0 <1.3 us>'); // 1.25 is a double: toFixed rounds its tie up
   expect(viaAddon.text.split('\n').filter(Boolean)).toHaveLength(durations.length);
+});
+
+test('typed values that are all words are written by the addon as the tree writes them: signed, unsigned, hex by name, octal, bool, NULL, void, variadic', () => {
+  const r = new RecordBuilder();
+  r.site({ function: 'mix', args: 6, ret: true, signature: WORD_SIGS.mix }, { function: 'nothing', args: 6, ret: true, signature: WORD_SIGS.nothing },
+    { function: 'unknownRet', args: 6, ret: true, signature: WORD_SIGS.unknownRet });
+  const M = 0xffffffffffffffffn;
+  const calls: [number, bigint[], bigint][] = [[0, [M, M, M, M, M, 0n], M], [0, [0n, 0n, 0n, 0n, 0n, 0x7ffcba1b6ac8n], 0n], [0, [0x80n, 0x8000n, 0x80000000n, 8n, 0x100n, 1n], 0x7fffffffffffffffn],
+    [1, [M, 0n, 0n, 0n, 0n, 0n], 5n], [2, [M, 0n, 0n, 0n, 0n, 0n], M]];
+  const recs: Rec[] = [];
+  let ts = 2 ** 30;
+  for (const [site, args, ret] of calls) {
+    recs.push({ kind: 'entry', site, ts, depth: 0, args });
+    recs.push({ kind: 'exit', site, ts: ts + 100, depth: 0, ret });
+    ts += 1000;
+  }
+  r.calls(100, 100, 2 ** 30, recs);
+  const viaAddon = tree(r.bytes(), true, 1);
+  expect(viaAddon.nativeChunks).toBe(1);
+  expect(viaAddon.text).toBe(tree(r.bytes(), false, 1).text);
+  expect(viaAddon.text.split('\n').filter(Boolean).map((l) => l.replace(/^ +100 /, ''))).toEqual([
+    'mix(a=-1, b=65535, flags=0xffffffff, mode=01777777777777777777777, on=true, NULL) = -1 <100 ns>',
+    'mix(a=0, b=0, flags=0x0, mode=00, on=false, 0x7ffcba1b6ac8) = 0 <100 ns>',
+    'mix(a=-128, b=32768, flags=0x80000000, mode=010, on=false, 0x1) = 9223372036854775807 <100 ns>',
+    'nothing(n=4294967295, ...) <100 ns>',
+    'unknownRet(x=-1) = 0xffffffffffffffff <100 ns>',
+  ]);
 });
