@@ -181,6 +181,25 @@ export const WORD_SIGS = {
   nothing: { params: [{ name: 'n', type: { n: 'unsigned int', k: 'int', s: 4, sg: false } }], ret: { n: 'void', k: 'void', s: 0 }, variadic: true, source: 'prototype' },
   unknownRet: { params: [{ name: 'x', type: { n: 'long', k: 'int', s: 8, sg: true } }], ret: null, variadic: false, source: 'spec' },
 };
+/** A record (no END) of one thread's calls of WORD_SIGS' functions, one after the other, with words at their edges. */
+export function wordCallsRecord(): Buffer {
+  const r = new RecordBuilder();
+  r.site({ function: 'mix', args: 6, ret: true, signature: WORD_SIGS.mix }, { function: 'nothing', args: 6, ret: true, signature: WORD_SIGS.nothing },
+    { function: 'unknownRet', args: 6, ret: true, signature: WORD_SIGS.unknownRet });
+  const M = 0xffffffffffffffffn;
+  const calls: [number, bigint[], bigint][] = [[0, [M, M, M, M, M, 0n], M], [0, [0n, 0n, 0n, 0n, 0n, 0x7ffcba1b6ac8n], 0n],
+    [0, [0x80n, 0x8000n, 0x80000000n, 8n, 0x100n, 1n], 0x7fffffffffffffffn], [1, [M, 0n, 0n, 0n, 0n, 0n], 5n], [2, [M, 0n, 0n, 0n, 0n, 0n], M]];
+  const recs: CallRec[] = [];
+  let ts = 2 ** 30;
+  for (const [site, args, ret] of calls) {
+    recs.push({ kind: 'entry', site, ts, depth: 0, args });
+    recs.push({ kind: 'exit', site, ts: ts + 100, depth: 0, ret });
+    ts += 1000;
+  }
+  r.calls(100, 100, 2 ** 30, recs);
+  return r.bytes();
+}
+
 export const ATOF_SIG = { params: [{ name: 'nptr', type: CHAR_P }], ret: { n: 'double', k: 'float', s: 8 }, variadic: false, source: 'prototype' };
 
 /** The reasons of UNWOUND records, in reason-byte order. */

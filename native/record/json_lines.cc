@@ -22,17 +22,14 @@ constexpr size_t kLineFixed = 200;
 void JsonLines::site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, std::string entry_tail, std::string exit_tail,
                      const std::string& typed) {
   if (id >= entry_tail_.size())
-    entry_tail_.resize(id + 1), exit_tail_.resize(id + 1), entry_bytes_.resize(id + 1, 0), exit_bytes_.resize(id + 1, 0), typed_.resize(id + 1),
-        has_typed_.resize(id + 1, false);
-  WordSignature& sig = typed_[id];
-  has_typed_[id] = !typed.empty() && parse_word_signature(reinterpret_cast<const uint8_t*>(typed.data()), typed.size(), sig) && sig.params.size() <= args;
-  // A signature that cannot be read, or whose values are not all words of the site: its calls are TypeScript's.
-  calls_.site(id, args, ret, fp, plain && (typed.empty() || has_typed_[id]));
+    entry_tail_.resize(id + 1), exit_tail_.resize(id + 1), entry_bytes_.resize(id + 1, 0), exit_bytes_.resize(id + 1, 0);
+  calls_.site(id, args, ret, fp, plain, typed);
+  const WordSignature* sig = calls_.typed(id);
   size_t typed_bytes = 0;
-  if (has_typed_[id])
-    for (const WordValue& v : sig.params) typed_bytes += v.json.size() + kWordValueMax + 2;
+  if (sig)
+    for (const WordValue& v : sig->params) typed_bytes += v.json.size() + kWordValueMax + 2;
   entry_bytes_[id] = kLineFixed + entry_tail.size() + 21 * args + typed_bytes;
-  exit_bytes_[id] = kLineFixed + exit_tail.size() + (has_typed_[id] ? sig.ret.json.size() + kWordValueMax + 8 : 0);
+  exit_bytes_[id] = kLineFixed + exit_tail.size() + (sig ? sig->ret.json.size() + kWordValueMax + 8 : 0);
   entry_tail_[id] = std::move(entry_tail), exit_tail_[id] = std::move(exit_tail);
 }
 
@@ -76,13 +73,12 @@ LinesResult JsonLines::chunk(const uint8_t* p, size_t len, uint32_t pid, uint32_
           w.hex(c.words_[c.words_at_[r] + i]);
           *w.p++ = '"';
         }
-        if (has_typed_[site]) {
-          const WordSignature& sig = typed_[site];
+        if (const WordSignature* sig = c.typed(site)) {
           w.lit("],\"argv\":[");
-          for (size_t i = 0; i < sig.params.size(); i++) {
+          for (size_t i = 0; i < sig->params.size(); i++) {
             if (i) *w.p++ = ',';
-            w.put(sig.params[i].json);
-            write_json_value(w, sig.params[i], c.words_[c.words_at_[r] + i]);
+            w.put(sig->params[i].json);
+            write_json_value(w, sig->params[i], c.words_[c.words_at_[r] + i]);
           }
         }
         w.lit("],\"ts\":");
@@ -100,9 +96,9 @@ LinesResult JsonLines::chunk(const uint8_t* p, size_t len, uint32_t pid, uint32_
           w.hex(c.words_[c.words_at_[r]]);
           w.lit("\",\"unwound\":false,\"durationNs\":");
           w.num(uint64_t(dur));
-          const uint32_t site = c.site_[r];
-          if (has_typed_[site] && typed_[site].ret.kind != WordValue::kUnknown) {
-            const WordValue& ret = typed_[site].ret;
+          const WordSignature* sig = c.typed(c.site_[r]);
+          if (sig && sig->ret.kind != WordValue::kUnknown) {
+            const WordValue& ret = sig->ret;
             w.lit(",\"ret\":");
             w.put(ret.json);
             if (ret.kind != WordValue::kVoid) write_json_value(w, ret, c.words_[c.words_at_[r]]);

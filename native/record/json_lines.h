@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "plain_calls.h"
-#include "word_values.h"
 
 namespace rethook {
 
@@ -34,8 +33,6 @@ class JsonLines {
  private:
   PlainCalls calls_;
   std::vector<std::string> entry_tail_, exit_tail_;
-  std::vector<WordSignature> typed_;
-  std::vector<bool> has_typed_;
   /** The most a site's entry and exit line take. */
   std::vector<size_t> entry_bytes_, exit_bytes_;
 };

@@ -17,9 +17,11 @@ constexpr double kMaxSafe = 9007199254740991.0;
 constexpr size_t kSlots = 17;
 }  // namespace
 
-void PlainCalls::site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain) {
-  if (id >= sites_.size()) sites_.resize(id + 1);
-  sites_[id] = Site{args, ret, fp, plain, true};
+void PlainCalls::site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, const std::string& typed) {
+  if (id >= sites_.size()) sites_.resize(id + 1), typed_.resize(id + 1), has_typed_.resize(id + 1, false);
+  WordSignature& sig = typed_[id];
+  has_typed_[id] = !typed.empty() && parse_word_signature(reinterpret_cast<const uint8_t*>(typed.data()), typed.size(), sig) && sig.params.size() <= args;
+  sites_[id] = Site{args, ret, fp, plain && (typed.empty() || has_typed_[id]), true};
 }
 
 bool PlainCalls::decode(const uint8_t* p, size_t len, double base_ts, const std::vector<size_t>& entry_bytes,

@@ -7,9 +7,10 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
+
+#include "word_values.h"
 
 namespace rethook {
 
@@ -41,41 +42,20 @@ struct LinesResult {
 extern const char* const kUnwindReasons[];
 constexpr unsigned kNUnwindReasons = 7;
 
-/** Bytes written from `p` on (the caller made room). */
-struct ByteWriter {
-  uint8_t* p;
-  void put(const char* s, size_t n) {
-    memcpy(p, s, n);
-    p += n;
-  }
-  template <size_t N>
-  void lit(const char (&s)[N]) {
-    put(s, N - 1);
-  }
-  void put(const std::string& s) { put(s.data(), s.size()); }
-  void num(uint64_t v) {
-    char tmp[20];
-    int i = 20;
-    do tmp[--i] = char('0' + v % 10), v /= 10;
-    while (v);
-    put(tmp + i, size_t(20 - i));
-  }
-  void hex(uint64_t v) {
-    static const char kHex[] = "0123456789abcdef";
-    *p++ = '0', *p++ = 'x';
-    int digits = v ? (67 - __builtin_clzll(v)) >> 2 : 1;
-    while (digits--) *p++ = uint8_t(kHex[(v >> (4 * digits)) & 15]);
-  }
-};
-
-
 class PlainCalls {
  public:
   enum : uint8_t { kEntry = 1, kExit = 2, kUnwound = 3 };
   /** xor_words: version 3's words, each written XOR its site's last in the chunk (docs/record-format.md). */
   explicit PlainCalls(bool xor_words) : xor_(xor_words) {}
-  /** Site `id`: its words, and whether its calls are plain. */
-  void site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain);
+  /**
+   * Site `id`: its words, and whether its calls are plain; `typed`: its
+   * values as words (lib/types/values.ts wordSignature's bytes; empty: no
+   * signature). A signature that cannot be read, or whose values are not all
+   * words of the site, makes its calls TypeScript's.
+   */
+  void site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, const std::string& typed);
+  /** Site `id`'s typed values as words, or null (untyped: hex words). */
+  const WordSignature* typed(uint32_t id) const { return has_typed_[id] ? &typed_[id] : nullptr; }
   /**
    * Decodes a whole payload into the rows below; false when it is not all
    * plain (a STRING or EXTRA record, a typed or unknown site) or damaged.
@@ -130,6 +110,8 @@ class PlainCalls {
     bool ret = false, fp = false, plain = false, known = false;
   };
   std::vector<Site> sites_;
+  std::vector<WordSignature> typed_;
+  std::vector<bool> has_typed_;
 
  private:
   mutable std::vector<uint32_t> sim_depth_, sim_site_;

@@ -65,14 +65,12 @@ void format_duration(ByteWriter& w, uint64_t n) {
 void TreeLines::site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, std::string call_name, std::string block_name,
                      const std::string& typed) {
   if (id >= call_name_.size())
-    call_name_.resize(id + 1), block_name_.resize(id + 1), entry_bytes_.resize(id + 1, 0), exit_bytes_.resize(id + 1, 0), typed_.resize(id + 1),
-        has_typed_.resize(id + 1, false);
-  WordSignature& sig = typed_[id];
-  has_typed_[id] = !typed.empty() && parse_word_signature(reinterpret_cast<const uint8_t*>(typed.data()), typed.size(), sig) && sig.params.size() <= args;
-  calls_.site(id, args, ret, fp, plain && (typed.empty() || has_typed_[id]));
+    call_name_.resize(id + 1), block_name_.resize(id + 1), entry_bytes_.resize(id + 1, 0), exit_bytes_.resize(id + 1, 0);
+  calls_.site(id, args, ret, fp, plain, typed);
+  const WordSignature* sig = calls_.typed(id);
   size_t typed_bytes = 0;
-  if (has_typed_[id])
-    for (const WordValue& v : sig.params) typed_bytes += v.text.size() + kWordValueMax + 2;
+  if (sig)
+    for (const WordValue& v : sig->params) typed_bytes += v.text.size() + kWordValueMax + 2;
   // An entry: the prefix, the name, 21 bytes an argument shown (or the typed values), and what closes the line before it (` {\n`).
   entry_bytes_[id] = kPrefix + call_name.size() + 24 * nargs_ + typed_bytes + 16;
   // An exit: ` = 0x…` or ` unwound (…)`, `<time>` (20 digits at most), or all that as a block's end with its prefix and name.
@@ -109,8 +107,8 @@ TreeChunkResult TreeLines::chunk(const uint8_t* p, size_t len, uint32_t tid, dou
   // What follows the call: ` = value` (nothing for a void function), or ` unwound (why)`.
   const auto outcome = [&](size_t r) {
     if (c.kind_[r] == PlainCalls::kExit) {
-      const uint32_t site = c.site_[r];
-      const WordValue* ret = has_typed_[site] && typed_[site].ret.kind != WordValue::kUnknown ? &typed_[site].ret : nullptr;
+      const WordSignature* sig = c.typed(c.site_[r]);
+      const WordValue* ret = sig && sig->ret.kind != WordValue::kUnknown ? &sig->ret : nullptr;
       if (ret && ret->kind == WordValue::kVoid) return;
       w.lit(" = ");
       if (ret) write_text_value(w, *ret, c.words_[c.words_at_[r]]);
@@ -135,15 +133,14 @@ TreeChunkResult TreeLines::chunk(const uint8_t* p, size_t len, uint32_t tid, dou
         indent(w, pending_depth);
         w.put(call_name_[site]);
         *w.p++ = '(';
-        if (has_typed_[site]) {
-          const WordSignature& sig = typed_[site];
-          for (size_t i = 0; i < sig.params.size(); i++) {
+        if (const WordSignature* sig = c.typed(site)) {
+          for (size_t i = 0; i < sig->params.size(); i++) {
             if (i) w.lit(", ");
-            w.put(sig.params[i].text);
-            write_text_value(w, sig.params[i], c.words_[c.words_at_[r] + i]);
+            w.put(sig->params[i].text);
+            write_text_value(w, sig->params[i], c.words_[c.words_at_[r] + i]);
           }
-          if (sig.variadic && sig.params.empty()) w.lit("...");
-          else if (sig.variadic) w.lit(", ...");
+          if (sig->variadic && sig->params.empty()) w.lit("...");
+          else if (sig->variadic) w.lit(", ...");
         } else {
           const unsigned shown = c.sites_[site].args < nargs_ ? c.sites_[site].args : nargs_;
           for (unsigned i = 0; i < shown; i++) {

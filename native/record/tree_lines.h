@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "plain_calls.h"
-#include "word_values.h"
 
 namespace rethook {
 
@@ -42,8 +41,6 @@ class TreeLines {
   PlainCalls calls_;
   const unsigned nargs_;
   std::vector<std::string> call_name_, block_name_;
-  std::vector<WordSignature> typed_;
-  std::vector<bool> has_typed_;
   std::vector<size_t> entry_bytes_, exit_bytes_;
 };
 

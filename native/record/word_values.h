@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "plain_calls.h"
+#include "byte_writer.h"
 
 namespace rethook {
 

@@ -44,7 +44,7 @@ describe('lines the addon writes from plain chunks (native/record/json_lines.h)'
   const { ColumnJson } = require('../../lib/record/json-lines') as typeof import('../../lib/record/json-lines');
   const { LiveRecordReader } = require('../../lib/record/live') as typeof import('../../lib/record/live');
   const { Sink } = require('../../lib/views/format') as typeof import('../../lib/views/format');
-  const { RecordBuilder, LOOKUP_SIG, WORD_SIGS } = require('../record-v2-encoder') as typeof import('../record-v2-encoder');
+  const { RecordBuilder, LOOKUP_SIG, WORD_SIGS, wordCallsRecord } = require('../record-v2-encoder') as typeof import('../record-v2-encoder');
   const fs = require('fs') as typeof import('fs');
   const path = require('path') as typeof import('path');
   const { scratchDir } = require('../helpers') as typeof import('../helpers');
@@ -131,33 +131,22 @@ describe('lines the addon writes from plain chunks (native/record/json_lines.h)'
   });
 
   test('typed values that are all words are written by the addon as the JSON view writes them: numbers, big ones as strings, pointers in hex, void', () => {
-    const r = new RecordBuilder();
-    r.site({ function: 'mix', args: 6, ret: true, signature: WORD_SIGS.mix }, { function: 'nothing', args: 6, ret: true, signature: WORD_SIGS.nothing },
-      { function: 'unknownRet', args: 6, ret: true, signature: WORD_SIGS.unknownRet });
-    const M = 0xffffffffffffffffn;
-    const calls: [number, bigint[], bigint][] = [[0, [M, M, M, M, M, 0n], M], [0, [0x80n, 0x8000n, 0x80000000n, 8n, 0x100n, 1n], 0x20000000000000n],
-      [1, [M, 0n, 0n, 0n, 0n, 0n], 5n], [2, [M, 0n, 0n, 0n, 0n, 0n], M]];
-    type R = Parameters<typeof r.calls>[3][number];
-    const recs: R[] = [];
-    let ts = 2 ** 30;
-    for (const [site, args, ret] of calls) {
-      recs.push({ kind: 'entry', site, ts, depth: 0, args });
-      recs.push({ kind: 'exit', site, ts: ts + 100, depth: 0, ret });
-      ts += 1000;
-    }
-    r.calls(100, 100, 2 ** 30, recs);
+    const bytes = wordCallsRecord();
     taken = 0;
-    const viaAddon = lines(r.bytes(), true, 1);
+    const viaAddon = lines(bytes, true, 1);
     expect(taken).toBe(1);
-    expect(viaAddon).toBe(lines(r.bytes(), false, 1));
+    expect(viaAddon).toBe(lines(bytes, false, 1));
     const ls = viaAddon.trimEnd().split('\n').map((l) => JSON.parse(l) as { argv?: unknown[]; ret?: unknown });
     expect(ls.map((l) => l.argv ?? l.ret ?? null)).toEqual([
       [{ name: 'a', type: 'signed char', value: -1 }, { name: 'b', type: 'short unsigned int', value: 65535 }, { name: 'flags', type: 'int', value: -1 },
         { name: 'mode', type: 'mode_t', value: '18446744073709551615' }, { name: 'on', type: '_Bool', value: true }, { type: 'void *', value: '0x0' }],
       { type: 'long int', value: -1 },
+      [{ name: 'a', type: 'signed char', value: 0 }, { name: 'b', type: 'short unsigned int', value: 0 }, { name: 'flags', type: 'int', value: 0 },
+        { name: 'mode', type: 'mode_t', value: 0 }, { name: 'on', type: '_Bool', value: false }, { type: 'void *', value: '0x7ffcba1b6ac8' }],
+      { type: 'long int', value: 0 },
       [{ name: 'a', type: 'signed char', value: -128 }, { name: 'b', type: 'short unsigned int', value: 32768 }, { name: 'flags', type: 'int', value: -2147483648 },
         { name: 'mode', type: 'mode_t', value: 8 }, { name: 'on', type: '_Bool', value: false }, { type: 'void *', value: '0x1' }],
-      { type: 'long int', value: '9007199254740992' },
+      { type: 'long int', value: '9223372036854775807' },
       [{ name: 'n', type: 'unsigned int', value: 4294967295 }],
       { type: 'void' },
       [{ name: 'x', type: 'long', value: -1 }],

@@ -8,7 +8,7 @@ import { LiveRecordReader } from '../../lib/record/live';
 import { Sink } from '../../lib/views/format';
 import { TreeView } from '../../lib/views/tree';
 import { palette } from '../../lib/views/colors';
-import { RecordBuilder, LOOKUP_SIG, WORD_SIGS } from '../record-v2-encoder';
+import { RecordBuilder, LOOKUP_SIG, WORD_SIGS, wordCallsRecord } from '../record-v2-encoder';
 import { scratchDir } from '../helpers';
 
 let seed = 7;
@@ -110,23 +110,10 @@ test('durations are written as the tree writes them, toFixed rounding of decimal
 });
 
 test('typed values that are all words are written by the addon as the tree writes them: signed, unsigned, hex by name, octal, bool, NULL, void, variadic', () => {
-  const r = new RecordBuilder();
-  r.site({ function: 'mix', args: 6, ret: true, signature: WORD_SIGS.mix }, { function: 'nothing', args: 6, ret: true, signature: WORD_SIGS.nothing },
-    { function: 'unknownRet', args: 6, ret: true, signature: WORD_SIGS.unknownRet });
-  const M = 0xffffffffffffffffn;
-  const calls: [number, bigint[], bigint][] = [[0, [M, M, M, M, M, 0n], M], [0, [0n, 0n, 0n, 0n, 0n, 0x7ffcba1b6ac8n], 0n], [0, [0x80n, 0x8000n, 0x80000000n, 8n, 0x100n, 1n], 0x7fffffffffffffffn],
-    [1, [M, 0n, 0n, 0n, 0n, 0n], 5n], [2, [M, 0n, 0n, 0n, 0n, 0n], M]];
-  const recs: Rec[] = [];
-  let ts = 2 ** 30;
-  for (const [site, args, ret] of calls) {
-    recs.push({ kind: 'entry', site, ts, depth: 0, args });
-    recs.push({ kind: 'exit', site, ts: ts + 100, depth: 0, ret });
-    ts += 1000;
-  }
-  r.calls(100, 100, 2 ** 30, recs);
-  const viaAddon = tree(r.bytes(), true, 1);
+  const bytes = wordCallsRecord();
+  const viaAddon = tree(bytes, true, 1);
   expect(viaAddon.nativeChunks).toBe(1);
-  expect(viaAddon.text).toBe(tree(r.bytes(), false, 1).text);
+  expect(viaAddon.text).toBe(tree(bytes, false, 1).text);
   expect(viaAddon.text.split('\n').filter(Boolean).map((l) => l.replace(/^ +100 /, ''))).toEqual([
     'mix(a=-1, b=65535, flags=0xffffffff, mode=01777777777777777777777, on=true, NULL) = -1 <100 ns>',
     'mix(a=0, b=0, flags=0x0, mode=00, on=false, 0x7ffcba1b6ac8) = 0 <100 ns>',
