@@ -37,8 +37,11 @@ export interface CallMode<S> {
   beforeStop(s: S, th: ThreadState): void;
   /** A trap at `addr`: handled, when it is the mode's own (true). */
   ownTrap(s: S, th: ThreadState, addr: number): boolean;
-  /** At a trap-mode entry of `site` (not a tail call): calls whose frames are gone end first. */
-  reapDead(s: S, th: ThreadState, sp: number): void;
+  /**
+   * At a trap-mode entry of `site` (stack pointer `sp`, return address `ret`;
+   * at a return, `ret` undefined): calls whose frames are gone end first.
+   */
+  reapDead(s: S, th: ThreadState, sp: number, ret?: number): void;
   /** How many calls of thread `tid` are in flight on this mode's own stack (a trap-mode call's depth counts them). */
   callsInFlight(proc: Proc, tid: number): number;
   /** Whether a breakpoint entry of `site` is a fallback of this mode's (a function it wanted and could not take). */

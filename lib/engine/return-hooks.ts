@@ -55,7 +55,7 @@ export function onEntry(s: Session, th: ThreadState, site: Site, addr: number): 
   // Entered by a tail call from a hooked function: its return is that one's
   // (through the trampoline, or at the same return site from the same frame).
   const tailCall = ret === tramp || (top !== undefined && top.mode === 'site' && top.frame === sp && top.realRet === ret);
-  for (const m of s.modes) m.reapDead(s, th, sp);
+  for (const m of s.modes) m.reapDead(s, th, sp, ret);
   const taker = !site.goroutines && !tailCall ? s.modes.find((m) => m.takesFallback(th, site)) : undefined;
   if (taker) {
     // A fallback of a mode's hook: its call goes on that mode's stack (fast/fallback.ts).

@@ -37,8 +37,13 @@ function nodesFor(fp: FastProc, tid: number): RethookNode[] {
  * longer holds the recorder's address are gone (a longjmp went past them):
  * they end as unwound now, before this call's events, as trap mode's own
  * nodes do. The thread is stopped at our breakpoint, not in the recorder.
+ * At an entry (its return address `ret`), a call entered at this very stack
+ * pointer is gone too unless this one is its tail call (`ret` is then the
+ * recorder's): two live calls are never entered at one stack pointer. That
+ * is the evidence where the slot's is stale (arm64: a leaf called after a
+ * longjmp saves no x30 over the copy its caller's callee left).
  */
-export function fastReapDead(s: Session, th: ThreadState, sp: number): void {
+export function fastReapDead(s: Session, th: ThreadState, sp: number, ret?: number): void {
   const fp = fastOf(th.proc);
   const b = fp?.arena.blocks.get(th.tid);
   if (!fp || !b) return;
@@ -55,7 +60,7 @@ export function fastReapDead(s: Session, th: ThreadState, sp: number): void {
     const chained = i > 0 && raw[i - 1].sp === n.sp;
     if (!chained || i === first) {
       const probe = { frame: n.sp, realRet: n.ret, chained, mode: 'trampoline' } as RethookNode;
-      gone = returnAbi.frameGone(th.proc.mem, probe, fp.recorderReturn);
+      gone = ret !== undefined && n.sp === sp && ret !== fp.recorderReturn ? true : returnAbi.frameGone(th.proc.mem, probe, fp.recorderReturn);
     }
     if (gone !== false) {
       keep = i;

@@ -44,8 +44,8 @@ export const fastMode: CallMode<Session> = {
     onRecorderTrap(s, th);
     return true;
   },
-  reapDead(s, th, sp) {
-    if (fastOf(th.proc)) fastReapDead(s, th, sp);
+  reapDead(s, th, sp, ret) {
+    if (fastOf(th.proc)) fastReapDead(s, th, sp, ret);
   },
   callsInFlight(proc, tid) {
     const fp = fastOf(proc);
