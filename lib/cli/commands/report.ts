@@ -5,7 +5,9 @@
 // The summary and histograms are made from the record's columns (no object
 // per call: lib/record/aggregate.ts); the other views, and the summary with
 // filters other than --tid, take events (lib/record/events.ts), merged from
-// the threads by ts (lib/record/order.ts).
+// the threads by ts (lib/record/order.ts); but the tree alone to a file or a
+// pipe, whose one thread's calls the addon writes as lines from the bytes
+// (lib/record/tree-lines.ts) while nothing is to be merged or dropped.
 import * as fs from 'fs';
 import type { EntryEvent, ExitEvent, NoteEvent, LineEvent } from '../../events';
 import type { RunInfo } from '../../views/view';
@@ -133,7 +135,6 @@ function show(file: string, v: ViewingArgs, fd: number, settleWith: (s: () => Pr
         settleWith(built.settle);
         if (columns) summary = new ColumnSummary((built.view as SummaryView).summary, v.rawDurations ? null : run.overheadNs, IN_FLIGHT_MAX, run.nestedNs);
         else if (built.tree && built.view === built.tree && built.tree.plainLines) {
-          // (The in-flight bound is for views that hold entries: the tree holds none, and the addon's lines are not bounded.)
           treeLines = new (require('../../record/tree-lines') as typeof import('../../record/tree-lines')).ColumnTree(built.sink, built.tree, v.nargs);
         }
         for (const fb of h.fallbacks) {
