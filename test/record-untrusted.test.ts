@@ -270,6 +270,30 @@ describe('control characters in a record are shown escaped, as live text is', ()
     expect(run(['report', file]).stdout).toMatch(/^rethook: 3 calls traced, 3 missed, .*; process 100 killed by SIGcone\\x9b2J\n/);
   });
 
+  test("`replay` shows the names a site's signature gives (parameters, enumerators, struct members) escaped", () => {
+    const INT = { n: 'int', k: 'int', s: 4, sg: true };
+    const COLOR = { n: 'enum c', k: 'enum', s: 4, sg: false, e: [[ESC, 1], [C1, 2]] };
+    const POINT = { n: 'struct p', k: 'struct', s: 8, m: [{ n: NL, o: 0, t: INT }, { n: 'y', o: 4, t: INT }] };
+    const r = new RecordBuilder();
+    r.site({ function: 'f', args: 1, ret: true, signature: { params: [{ name: ESC, type: INT }], ret: INT, variadic: false, source: 'spec' } },
+      { function: 'g', args: 1, ret: true, signature: { params: [{ name: 'c', type: COLOR }], ret: COLOR, variadic: false, source: 'spec' } },
+      { function: 'h', args: 1, ret: true, signature: { params: [{ name: LONE, type: POINT }], ret: INT, variadic: false, source: 'spec' } });
+    r.calls(100, 100, 1e9, [
+      { kind: 'entry', site: 0, ts: 1.1e9, depth: 0, args: [5n] }, { kind: 'exit', site: 0, ts: 1.2e9, depth: 0, ret: 1n },
+      { kind: 'entry', site: 1, ts: 1.3e9, depth: 0, args: [3n] }, { kind: 'exit', site: 1, ts: 1.4e9, depth: 0, ret: 1n },
+      { kind: 'entry', site: 2, ts: 1.5e9, depth: 0, args: [0x700000002n] }, { kind: 'exit', site: 2, ts: 1.6e9, depth: 0, ret: 0n },
+    ]);
+    r.end({ ...END, ts: 1.7e9 });
+    const out = run(['replay', write('evil-sig.rethook', r.bytes())]);
+    expect(out.status).toBe(0);
+    expect(out.stdout).not.toMatch(RAW);
+    expect(out.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^ +100 /, '').replace(/ <[\d.]+ [num]?s>$/, ''))).toEqual([
+      `f(${SHOWN.ESC}=5) = 1`,
+      `g(c=${SHOWN.ESC}|${SHOWN.C1}) = ${SHOWN.ESC}`,
+      `h(${SHOWN.LONE}={${SHOWN.NL}=2, y=7}) = 0`,
+    ]);
+  });
+
   test('`dump` and `dump --chrome` keep the names exact, escaped by JSON', () => {
     const dumped = Buffer.from(run(['dump', file]).stdout, 'latin1').toString('utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(dumped.filter((e) => e.type === 'entry').map((e) => e.function)).toEqual([ESC, NL, LONE]);

@@ -5,6 +5,7 @@
 import type { EntryContext, ExitContext } from '../context';
 import { memoize } from '../memo';
 import type { Signature, TypedValue } from './model';
+import { shownName } from './values';
 
 const hex = (v: bigint | number) => '0x' + v.toString(16);
 
@@ -60,7 +61,7 @@ export function argsText(c: EntryLike, nargs: number): string {
   if (!vs) return c.args.slice(0, nargs).map(hex).join(', ');
   // Concatenated, not mapped and joined: this runs at every call.
   let s = '';
-  for (let i = 0; i < vs.length; i++) s += `${i ? ', ' : ''}${vs[i].name ? `${vs[i].name}=` : ''}${vs[i].text}`;
+  for (let i = 0; i < vs.length; i++) s += `${i ? ', ' : ''}${vs[i].name ? `${shownName(vs[i].name!)}=` : ''}${vs[i].text}`;
   return variadicOf(c) ? `${s}${vs.length ? ', ' : ''}...` : s;
 }
 
@@ -74,7 +75,7 @@ export function returnText(c: ExitLike): string {
   const ret = !r ? `= ${hex(c.retval)}` : r.kind === 'void' ? '' : `= ${r.text}`;
   const f = filledOf(c);
   if (!f?.length) return ret;
-  const filled = `[${f.map((v) => `${v.name ? `${v.name}=` : ''}${v.text}`).join(', ')}]`;
+  const filled = `[${f.map((v) => `${v.name ? `${shownName(v.name)}=` : ''}${v.text}`).join(', ')}]`;
   return ret ? `${ret} ${filled}` : filled;
 }
 

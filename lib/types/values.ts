@@ -6,7 +6,7 @@ import { Location, locateArgs, locateReturn, usesFp } from './abi';
 import { STRING_MAX } from './model';
 import type { CType, Signature, TypedValue } from './model';
 import { memoize } from '../memo';
-import { decodeName, escapeC } from '../symbols/text';
+import { decodeName, escapeC, escapeText } from '../symbols/text';
 
 /** A stopped thread's registers and memory, as a call's values need them. */
 export interface CallRegisters {
@@ -123,6 +123,8 @@ const isString = (t: CType) =>
 export const isWritableString = (t: CType) => isString(t) && !/^const\b|\bconst$/.test(t.to!.n);
 /** Parameters whose values are bits, shown in hex: flags, oflag, mask, prot. */
 const looksLikeFlags = (name: string | null) => !!name && flagNames(name);
+/** A name from debug information or a record (a member's, an enumerator's, a parameter's) as text shows it: escaped, made once. */
+export const shownName = memoize((name: string) => escapeText(name));
 const flagNames = memoize((name: string) => /^(o?flags?|.*_flags?|.*mask|prot)$/i.test(name));
 
 /** libstdc++'s std::string (basic_string<char>): its characters at _M_dataplus._M_p, _M_string_length of them. */
@@ -167,12 +169,12 @@ function decodeValue(b: Buffer | null, off: number, t: CType, name: string | nul
       const v = readInt(b, off, size, t.sg === true);
       const n = Number(v);
       const exact = t.e?.find((e) => e[1] === n);
-      if (exact) return { name, type, kind: 'enum', value: exact[0], text: exact[0] };
+      if (exact) return { name, type, kind: 'enum', value: exact[0], text: shownName(exact[0]) };
       // Flags: a combination of enumerators that are powers of two.
       const bits = (t.e ?? []).filter((e) => e[1] > 0 && (e[1] & (e[1] - 1)) === 0 && (n & e[1]) === e[1]);
       if (n > 0 && bits.reduce((a, e) => a | e[1], 0) === n) {
-        const text = bits.map((e) => e[0]).join('|');
-        return { name, type, kind: 'enum', value: text, text };
+        const value = bits.map((e) => e[0]).join('|');
+        return { name, type, kind: 'enum', value, text: shownName(value) };
       }
       return { name, type, kind: 'enum', value: n, text: String(n) };
     }
@@ -203,7 +205,7 @@ function decodeValue(b: Buffer | null, off: number, t: CType, name: string | nul
         const mv = decodeValue(b, off + m.o, m.t, m.n, r, depth + 1);
         const key = m.n ?? `@${m.o}`;
         value[key] = mv.value;
-        if (shown.length < 4) shown.push(`${key}=${mv.text}`);
+        if (shown.length < 4) shown.push(`${shownName(key)}=${mv.text}`);
       }
       const more = t.m.length > 4 ? ', ...' : '';
       return { name, type, kind: 'struct', value, text: `{${shown.join(', ')}${more}}` };
@@ -358,7 +360,7 @@ export function wordSignature(sig: Signature, argRegs: number): Buffer | null {
   for (const p of sig.params) {
     const v = value(p.type, p.name);
     if (!v || p.type.k === 'void') return null;
-    parts.push(v, bytes(p.name ? `${p.name}=` : ''));
+    parts.push(v, bytes(p.name ? `${shownName(p.name)}=` : ''));
   }
   const ret = value(sig.ret, null);
   if (!ret) return null;

@@ -122,3 +122,14 @@ test('typed values that are all words are written by the addon as the tree write
     'unknownRet(x=-1) = 0xffffffffffffffff <100 ns>',
   ]);
 });
+
+test("a parameter's name from a hostile signature is escaped on the addon's lines as on the tree's", () => {
+  const r = new RecordBuilder();
+  const INT = { n: 'int', k: 'int', s: 4, sg: true };
+  r.site({ function: 'f', args: 1, ret: true, signature: { params: [{ name: 'k\u001b[2J\n', type: INT }], ret: INT, variadic: false, source: 'spec' } });
+  r.calls(100, 100, 2 ** 30, [{ kind: 'entry', site: 0, ts: 2 ** 30, depth: 0, args: [5n] }, { kind: 'exit', site: 0, ts: 2 ** 30 + 10, depth: 0, ret: 1n }]);
+  const viaAddon = tree(r.bytes(), true, 1);
+  expect(viaAddon.nativeChunks).toBe(1);
+  expect(viaAddon.text).toBe('    100 f(k\\e[2J\\n=5) = 1 <10 ns>\n');
+  expect(tree(r.bytes(), false, 1).text).toBe(viaAddon.text);
+});
