@@ -14,9 +14,26 @@ namespace {
 
 double number_or_zero(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0; }
 
+/** A thread's open calls from CallEvents' Open arrays at info[at..at+3]: depth, site, ts, n. */
+OpenCalls open_calls_of(const Napi::CallbackInfo& info, size_t at) {
+  auto depth = info[at].As<Napi::Uint32Array>();
+  auto site = info[at + 1].As<Napi::Uint32Array>();
+  auto ts = info[at + 2].As<Napi::Float64Array>();
+  return OpenCalls{depth.Data(), site.Data(), ts.Data(), size_t(info[at + 3].As<Napi::Number>().Int64Value()),
+                   std::min(depth.ElementLength(), std::min(site.ElementLength(), ts.ElementLength()))};
+}
+
 std::string bytes_of(const Napi::Value& v) {
   auto b = v.As<Napi::Uint8Array>();
   return std::string(reinterpret_cast<const char*>(b.Data()), b.ByteLength());
+}
+
+/** A line writer's site(id, args, ret, fp, plain, first bytes, second bytes, typed | undefined), on `w`. */
+template <class Writer>
+Napi::Value site_of(Writer& w, const Napi::CallbackInfo& info) {
+  w.site(info[0].As<Napi::Number>().Uint32Value(), uint8_t(info[1].As<Napi::Number>().Uint32Value()), info[2].ToBoolean(), info[3].ToBoolean(),
+         info[4].ToBoolean(), bytes_of(info[5]), bytes_of(info[6]), info[7].IsTypedArray() ? bytes_of(info[7]) : std::string());
+  return info.Env().Undefined();
 }
 
 class CallSummarizer : public Napi::ObjectWrap<CallSummarizer> {
@@ -131,9 +148,7 @@ class JsonLineWriter : public Napi::ObjectWrap<JsonLineWriter> {
  private:
   // site(id, args, ret, fp, plain, entryTail, exitTail, typed | undefined)
   Napi::Value Site(const Napi::CallbackInfo& info) {
-    w_.site(info[0].As<Napi::Number>().Uint32Value(), uint8_t(info[1].As<Napi::Number>().Uint32Value()), info[2].ToBoolean(), info[3].ToBoolean(),
-            info[4].ToBoolean(), bytes_of(info[5]), bytes_of(info[6]), info[7].IsTypedArray() ? bytes_of(info[7]) : std::string());
-    return info.Env().Undefined();
+    return site_of(w_, info);
   }
 
   // chunk(buf, start, end, pid, tid, baseTs, openDepth, openSite, openTs, openN, out, outPos, lineEnds | null, lineTs | null, result) -> status
@@ -142,13 +157,9 @@ class JsonLineWriter : public Napi::ObjectWrap<JsonLineWriter> {
     Napi::Env env = info.Env();
     auto buf = info[0].As<Napi::Uint8Array>();
     const size_t start = size_t(info[1].As<Napi::Number>().Int64Value()), end = size_t(info[2].As<Napi::Number>().Int64Value());
-    auto depth = info[6].As<Napi::Uint32Array>();
-    auto site = info[7].As<Napi::Uint32Array>();
-    auto ts = info[8].As<Napi::Float64Array>();
     auto out = info[10].As<Napi::Uint8Array>();
     auto result = info[14].As<Napi::Float64Array>();
-    OpenCalls open{depth.Data(), site.Data(), ts.Data(), size_t(info[9].As<Napi::Number>().Int64Value()),
-                   std::min(depth.ElementLength(), std::min(site.ElementLength(), ts.ElementLength()))};
+    OpenCalls open = open_calls_of(info, 6);
     LinesOut lines{out.Data(), size_t(info[11].As<Napi::Number>().Int64Value()), out.ByteLength()};
     if (info[12].IsTypedArray() && info[13].IsTypedArray()) {
       auto e = info[12].As<Napi::Uint32Array>();
@@ -182,9 +193,7 @@ class TreeLineWriter : public Napi::ObjectWrap<TreeLineWriter> {
  private:
   // site(id, args, ret, fp, plain, callName, blockName, typed | undefined)
   Napi::Value Site(const Napi::CallbackInfo& info) {
-    w_.site(info[0].As<Napi::Number>().Uint32Value(), uint8_t(info[1].As<Napi::Number>().Uint32Value()), info[2].ToBoolean(), info[3].ToBoolean(),
-            info[4].ToBoolean(), bytes_of(info[5]), bytes_of(info[6]), info[7].IsTypedArray() ? bytes_of(info[7]) : std::string());
-    return info.Env().Undefined();
+    return site_of(w_, info);
   }
 
   // chunk(buf, start, end, tid, baseTs, head | null, headDepth, openDepth, openSite, openTs, openN, out, outPos, result, maxOpen) -> status
@@ -194,13 +203,9 @@ class TreeLineWriter : public Napi::ObjectWrap<TreeLineWriter> {
     auto buf = info[0].As<Napi::Uint8Array>();
     const size_t start = size_t(info[1].As<Napi::Number>().Int64Value()), end = size_t(info[2].As<Napi::Number>().Int64Value());
     const std::string head = info[5].IsTypedArray() ? bytes_of(info[5]) : std::string();
-    auto depth = info[7].As<Napi::Uint32Array>();
-    auto site = info[8].As<Napi::Uint32Array>();
-    auto ts = info[9].As<Napi::Float64Array>();
     auto out = info[11].As<Napi::Uint8Array>();
     auto result = info[13].As<Napi::Float64Array>();
-    OpenCalls open{depth.Data(), site.Data(), ts.Data(), size_t(info[10].As<Napi::Number>().Int64Value()),
-                   std::min(depth.ElementLength(), std::min(site.ElementLength(), ts.ElementLength()))};
+    OpenCalls open = open_calls_of(info, 7);
     LinesOut lines{out.Data(), size_t(info[12].As<Napi::Number>().Int64Value()), out.ByteLength()};
     if (start > end || end > buf.ByteLength() || open.n > open.cap || lines.pos > lines.cap || result.ElementLength() < 11) {
       Napi::RangeError::New(env, "TreeLineWriter.chunk: a payload, a stack or an output outside its memory").ThrowAsJavaScriptException();

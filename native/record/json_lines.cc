@@ -25,11 +25,8 @@ void JsonLines::site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, s
     entry_tail_.resize(id + 1), exit_tail_.resize(id + 1), entry_bytes_.resize(id + 1, 0), exit_bytes_.resize(id + 1, 0);
   calls_.site(id, args, ret, fp, plain, typed);
   const WordSignature* sig = calls_.typed(id);
-  size_t typed_bytes = 0;
-  if (sig)
-    for (const WordValue& v : sig->params) typed_bytes += v.json.size() + kWordValueMax + 2;
-  entry_bytes_[id] = kLineFixed + entry_tail.size() + 21 * args + typed_bytes;
-  exit_bytes_[id] = kLineFixed + exit_tail.size() + (sig ? sig->ret.json.size() + kWordValueMax + 8 : 0);
+  entry_bytes_[id] = kLineFixed + entry_tail.size() + 21 * args + (sig ? sig->entry_bytes(true) : 0);
+  exit_bytes_[id] = kLineFixed + exit_tail.size() + (sig ? sig->exit_bytes() : 0);
   entry_tail_[id] = std::move(entry_tail), exit_tail_[id] = std::move(exit_tail);
 }
 

@@ -68,12 +68,9 @@ void TreeLines::site(uint32_t id, uint8_t args, bool ret, bool fp, bool plain, s
     call_name_.resize(id + 1), block_name_.resize(id + 1), entry_bytes_.resize(id + 1, 0), exit_bytes_.resize(id + 1, 0);
   calls_.site(id, args, ret, fp, plain, typed);
   const WordSignature* sig = calls_.typed(id);
-  size_t typed_bytes = 0;
-  if (sig)
-    for (const WordValue& v : sig->params) typed_bytes += v.text.size() + kWordValueMax + 2;
   // An entry: the prefix, the name, 21 bytes an argument shown (or the typed values), and what closes the line before it (` {\n`).
-  entry_bytes_[id] = kPrefix + call_name.size() + 24 * nargs_ + typed_bytes + 16;
-  // An exit: ` = 0x…` or ` unwound (…)`, `<time>` (20 digits at most), or all that as a block's end with its prefix and name.
+  entry_bytes_[id] = kPrefix + call_name.size() + 24 * nargs_ + (sig ? sig->entry_bytes(false) : 0) + 16;
+  // An exit: ` = value` or ` unwound (…)`, `<time>` (20 digits at most), or all that as a block's end with its prefix and name.
   exit_bytes_[id] = kPrefix + block_name.size() + 96 + kWordValueMax;
   call_name_[id] = std::move(call_name), block_name_[id] = std::move(block_name);
 }
