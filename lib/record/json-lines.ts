@@ -94,7 +94,6 @@ export class Bytes {
   }
   /** A non-negative integer below 2^31, in decimal. */
   private small(n: number): void {
-    const b = this.buf;
     const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 1e5 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
     this.pos += digits;
     this.digits(n, this.pos, digits);
