@@ -7,6 +7,7 @@ import { readRecord } from '../lib/record/read';
 import type { SiteInfo } from '../lib/record/batch';
 import { cli, CLI, fixture, scratchDir } from './helpers';
 import { timeBound } from './time-bound';
+import { FLUSH_AT } from '../lib/record/write';
 
 type Ev = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -147,8 +148,9 @@ describe('live -c and --hist are made as report makes them: from a record writte
 test('flood: a recording tracer SIGKILLed mid-run leaves a record reported up to the cut', async () => {
   const file = path.join(scratchDir(), 'killed.rethook');
   const rec = spawn(process.execPath, [CLI, 'record', '-o', file, '-f', 'step', '--', fixture('flood'), '0'], { stdio: 'ignore' });
-  // Until events are being written (the CLI takes seconds to start in the arm64 VM).
-  const writing = () => fs.existsSync(file) && fs.statSync(file).size > 200000;
+  // Until a whole buffer of events is written, and the next being written (the CLI takes seconds to start in the arm64
+  // VM): a SIGKILL may cut a write short, and so the first buffer's chunks, were it killed in that one.
+  const writing = () => fs.existsSync(file) && fs.statSync(file).size > FLUSH_AT + 200000;
   for (const end = Date.now() + timeBound(10000); Date.now() < end && !writing(); ) await new Promise((r) => setTimeout(r, 25));
   expect(writing()).toBe(true);
   rec.kill('SIGKILL');
